@@ -1,0 +1,37 @@
+# The two promised commands: `make run` (the whole system on its embedded default) and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PACKAGES := libs/common services/collector services/classifier services/routing services/api-gateway
+PYPROJECTS := $(addsuffix /pyproject.toml,$(PACKAGES))
+
+.PHONY: install run test lint contracts bench clean
+
+$(STAMP): $(PYPROJECTS) requirements-dev.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet $(addprefix -e ,$(PACKAGES)) -r requirements-dev.txt
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: install
+	$(BIN)/python scripts/run_local.py
+
+test: install
+	$(BIN)/python -m pytest -q
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+contracts: install
+	$(BIN)/python scripts/contracts.py
+
+bench: install
+	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/classifier.py
+
+clean:
+	rm -rf var

@@ -1,0 +1,147 @@
+"""Database helpers: one async engine per service, the request/consumer transaction, outbox and inbox.
+
+The outbox and inbox tables are what make an at-least-once broker effectively exactly-once:
+a change and the events it causes are written in one transaction (outbox), and a consumer records
+each processed event id in the same transaction as its effect (inbox), so a redelivery is a no-op.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from incidents_common.events import CloudEvent, Contract, encode_event, new_event, subject_of
+from sqlalchemy import Column, LargeBinary, event
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.schema import Table
+from sqlmodel import Field, SQLModel, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class OutboxMessage(SQLModel, table=True):
+    """An event written with the change that caused it; the relay publishes and then deletes it."""
+
+    __tablename__ = "outbox"
+
+    id: int | None = Field(default=None, primary_key=True)
+    event_id: str = Field(index=True, unique=True, max_length=64)
+    subject: str = Field(max_length=255)
+    payload: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class InboxMessage(SQLModel, table=True):
+    """The id of an event a consumer has processed, stored with the effect of processing it."""
+
+    __tablename__ = "inbox"
+
+    consumer: str = Field(primary_key=True, max_length=100)
+    event_id: str = Field(primary_key=True, max_length=64)
+    processed_at: datetime = Field(default_factory=utcnow)
+
+
+COMMON_TABLES: tuple[Any, ...] = (OutboxMessage, InboxMessage)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # WAL lets the HTTP handlers read while the relay and consumers write; busy_timeout makes
+    # concurrent writers wait instead of failing with "database is locked".
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+class Database:
+    """A service's own database: engine, sessions and the tables it owns."""
+
+    def __init__(self, url: str, tables: Iterable[Any], *, echo: bool = False) -> None:
+        self.url = url
+        self.is_sqlite = url.startswith("sqlite")
+        kwargs: dict[str, Any] = {"echo": echo}
+        if not self.is_sqlite:
+            kwargs.update(pool_size=10, max_overflow=10, pool_pre_ping=True)
+        self.engine: AsyncEngine = create_async_engine(url, **kwargs)
+        if self.is_sqlite:
+            event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+        self.sessions = async_sessionmaker(self.engine, class_=AsyncSession, expire_on_commit=False)
+        self.tables: list[Table] = [
+            t.__table__
+            for t in (*COMMON_TABLES, *tables)  # type: ignore[attr-defined]
+        ]
+        self._commit_hooks: list[Callable[[], None]] = []
+
+    def on_outbox_commit(self, hook: Callable[[], None]) -> None:
+        """Call `hook` after every commit that wrote to the outbox (the relay's wake-up)."""
+        self._commit_hooks.append(hook)
+
+    async def create_tables(self) -> None:
+        async with self.engine.begin() as conn:
+            await conn.run_sync(lambda sync: SQLModel.metadata.create_all(sync, tables=self.tables))
+
+    async def drop_tables(self) -> None:
+        async with self.engine.begin() as conn:
+            await conn.run_sync(lambda sync: SQLModel.metadata.drop_all(sync, tables=self.tables))
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """A session that commits when the block succeeds and rolls back when it raises."""
+        async with self.sessions() as session:
+            try:
+                yield session
+                await session.commit()
+            except BaseException:
+                await session.rollback()
+                raise
+        if session.info.pop("outbox_pending", False):
+            for hook in self._commit_hooks:
+                hook()
+
+
+def enqueue(session: AsyncSession, event: CloudEvent[Any]) -> None:
+    """Queue an event in the outbox of the session's transaction; it goes out after the commit."""
+    session.add(
+        OutboxMessage(
+            event_id=event.id,
+            subject=subject_of(event.data),
+            payload=encode_event(event),
+        )
+    )
+    session.info["outbox_pending"] = True
+
+
+def publish(
+    session: AsyncSession,
+    data: Contract,
+    *,
+    source: str,
+    origin_post_id: str | None = None,
+    subject: str | None = None,
+) -> CloudEvent[Any]:
+    """Wrap `data` in a CloudEvent and queue it in the outbox; returns the event."""
+    cloud_event = new_event(data, source=source, origin_post_id=origin_post_id, subject=subject)
+    enqueue(session, cloud_event)
+    return cloud_event
+
+
+async def already_processed(session: AsyncSession, consumer: str, event_ids: Sequence[str]) -> set[str]:
+    if not event_ids:
+        return set()
+    rows = await session.exec(
+        select(InboxMessage.event_id).where(
+            InboxMessage.consumer == consumer,
+            InboxMessage.event_id.in_(list(event_ids)),  # type: ignore[attr-defined]
+        )
+    )
+    return set(rows.all())

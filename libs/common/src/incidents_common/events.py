@@ -1,0 +1,397 @@
+"""Event contracts shared by every service: one frozen pydantic model per event, its subject beside it.
+
+Every event travels as a CloudEvents 1.0 structured-mode JSON document (`CloudEvent`), so other
+government systems parse it with standard tooling. Extension attributes (lower-case alphanumerics,
+as the CloudEvents spec requires): `schemaversion`, `originpostid` (the post that started the
+chain) and `traceparent` (W3C trace context, from the CloudEvents distributed-tracing extension).
+
+Subjects are versioned (`incidents.v1.…`); incident subjects end with the region code so that
+subscribers and NATS permissions can select regions (`incidents.v1.incident.assigned.64`).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, ClassVar, Generic, Literal, TypeVar
+
+import orjson
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+SUBJECT_ROOT = "incidents.v1"
+DEAD_LETTER_ROOT = "incidents.deadletter"
+
+
+class Contract(BaseModel):
+    """Base of every event payload: immutable, unknown fields ignored for forward compatibility."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+# ---------------------------------------------------------------------------------------------
+# Shared vocabularies
+# ---------------------------------------------------------------------------------------------
+
+
+class SourceType(StrEnum):
+    vk = "vk"
+    telegram = "telegram"
+    rss = "rss"
+    push = "push"
+    import_ = "import"
+
+
+class Category(StrEnum):
+    """The default taxonomy; the classifier's data file may extend it with operator categories."""
+
+    housing_utilities = "housing_utilities"
+    roads = "roads"
+    public_transport = "public_transport"
+    waste = "waste"
+    landscaping = "landscaping"
+    healthcare = "healthcare"
+    education = "education"
+    social_support = "social_support"
+    ecology = "ecology"
+    safety = "safety"
+    stray_animals = "stray_animals"
+    construction = "construction"
+    government = "government"
+    other = "other"
+
+
+class Urgency(StrEnum):
+    critical = "critical"
+    high = "high"
+    normal = "normal"
+
+
+class Sentiment(StrEnum):
+    negative = "negative"
+    neutral = "neutral"
+    positive = "positive"
+
+
+class IncidentStatus(StrEnum):
+    new = "new"
+    assigned = "assigned"
+    in_progress = "in_progress"
+    answered = "answered"
+    resolved = "resolved"
+    closed = "closed"
+    reopened = "reopened"
+    rejected = "rejected"
+
+
+# ---------------------------------------------------------------------------------------------
+# Post payloads
+# ---------------------------------------------------------------------------------------------
+
+
+class Author(Contract):
+    id: str | None = None
+    name: str | None = None
+    profile_url: str | None = None
+    followers: int | None = None
+
+
+class PlaceHints(Contract):
+    """What the source itself says about place: a community's city, a channel's title, coordinates."""
+
+    city: str | None = None
+    region_code: str | None = None
+    title: str | None = None
+    latitude: float | None = None
+    longitude: float | None = None
+
+
+class Reach(Contract):
+    likes: int | None = None
+    reposts: int | None = None
+    comments: int | None = None
+    views: int | None = None
+
+
+class RepostRef(Contract):
+    source_type: SourceType
+    external_id: str
+    author: Author | None = None
+
+
+class PostCollected(Contract):
+    """A post was collected (version 1) or an edited version of it was (version > 1)."""
+
+    type: ClassVar[str] = "post.collected"
+    post_id: str
+    version: int = 1
+    source_id: str | None = None
+    source_type: SourceType
+    external_id: str
+    url: str | None = None
+    author: Author | None = None
+    text: str
+    published_at: datetime
+    collected_at: datetime
+    language: str | None = None
+    place_hints: PlaceHints = PlaceHints()
+    parent_external_id: str | None = None
+    repost_chain: list[RepostRef] = Field(default_factory=list)
+    reach: Reach = Reach()
+
+
+class LabelResult(Contract):
+    """One classified field: its label, how sure the model is, and what decided it."""
+
+    label: str
+    confidence: float = Field(ge=0.0, le=1.0)
+    evidence: list[str] = Field(default_factory=list)
+
+
+class RegionResult(Contract):
+    code: str | None = None
+    name: str | None = None
+    city: str | None = None
+    confidence: float = Field(default=0.0, ge=0.0, le=1.0)
+    evidence: list[str] = Field(default_factory=list)
+
+
+class Classification(Contract):
+    model_version: str
+    is_incident: bool
+    incident: LabelResult
+    category: LabelResult
+    region: RegionResult
+    urgency: LabelResult
+    sentiment: LabelResult
+
+
+class PostClassified(Contract):
+    """A post version was classified. Carries the post's text so downstream needs no second lookup."""
+
+    type: ClassVar[str] = "post.classified"
+    post_id: str
+    version: int = 1
+    source_type: SourceType
+    external_id: str
+    url: str | None = None
+    author: Author | None = None
+    text: str
+    published_at: datetime
+    place_hints: PlaceHints = PlaceHints()
+    repost_chain: list[RepostRef] = Field(default_factory=list)
+    reach: Reach = Reach()
+    classification: Classification
+
+
+# ---------------------------------------------------------------------------------------------
+# Incident payloads: every incident event carries the incident's snapshot after the change, so a
+# subscriber can keep a read model without calling back.
+# ---------------------------------------------------------------------------------------------
+
+
+class Assignee(Contract):
+    official_id: str
+    name: str
+    position: str | None = None
+    department_id: str | None = None
+    department_name: str | None = None
+
+
+class IncidentSnapshot(Contract):
+    incident_id: str
+    region_code: str
+    region_name: str
+    city: str | None = None
+    category: str
+    urgency: Urgency
+    status: IncidentStatus
+    severity: int = 1
+    title: str
+    summary: str
+    assignee: Assignee | None = None
+    assignment_explanation: str | None = None
+    post_ids: list[str] = Field(default_factory=list)
+    complainants: int = 1
+    total_reach: int = 0
+    escalation_level: int = 0
+    first_response_due: datetime | None = None
+    final_due: datetime | None = None
+    first_response_at: datetime | None = None
+    created_at: datetime
+    updated_at: datetime
+
+
+class IncidentEvent(Contract):
+    """Base of incident events; the subject ends with the incident's region code."""
+
+    verb: ClassVar[str]
+    incident: IncidentSnapshot
+
+    @classmethod
+    def subject_for(cls, region_code: str) -> str:
+        return f"{SUBJECT_ROOT}.incident.{cls.verb}.{region_code}"
+
+
+class IncidentCreated(IncidentEvent):
+    type: ClassVar[str] = "incident.created"
+    verb: ClassVar[str] = "created"
+    post_id: str
+
+
+class IncidentAssigned(IncidentEvent):
+    type: ClassVar[str] = "incident.assigned"
+    verb: ClassVar[str] = "assigned"
+    assignee: Assignee
+    explanation: str
+    rule_id: str | None = None
+
+
+class IncidentStatusChanged(IncidentEvent):
+    type: ClassVar[str] = "incident.status_changed"
+    verb: ClassVar[str] = "status_changed"
+    from_status: IncidentStatus
+    to_status: IncidentStatus
+    actor: str
+    comment: str | None = None
+
+
+class IncidentPostAttached(IncidentEvent):
+    """A further post about the same problem joined an open incident (clustering)."""
+
+    type: ClassVar[str] = "incident.post_attached"
+    verb: ClassVar[str] = "post_attached"
+    post_id: str
+    similarity: float
+    explanation: str
+
+
+class IncidentDeadlineWarning(IncidentEvent):
+    type: ClassVar[str] = "incident.deadline_warning"
+    verb: ClassVar[str] = "deadline_warning"
+    clock: str
+    due_at: datetime
+    share_used: float
+
+
+class IncidentEscalated(IncidentEvent):
+    type: ClassVar[str] = "incident.escalated"
+    verb: ClassVar[str] = "escalated"
+    level: int
+    reason: str
+    escalated_to: Assignee | None = None
+
+
+SUBJECT_POST_COLLECTED = f"{SUBJECT_ROOT}.post.collected"
+SUBJECT_POST_CLASSIFIED = f"{SUBJECT_ROOT}.post.classified"
+SUBJECT_INCIDENT_ALL = f"{SUBJECT_ROOT}.incident.>"
+
+EVENT_SUBJECTS: dict[type[Contract], str] = {
+    PostCollected: SUBJECT_POST_COLLECTED,
+    PostClassified: SUBJECT_POST_CLASSIFIED,
+    IncidentCreated: f"{SUBJECT_ROOT}.incident.created.{{region}}",
+    IncidentAssigned: f"{SUBJECT_ROOT}.incident.assigned.{{region}}",
+    IncidentStatusChanged: f"{SUBJECT_ROOT}.incident.status_changed.{{region}}",
+    IncidentPostAttached: f"{SUBJECT_ROOT}.incident.post_attached.{{region}}",
+    IncidentDeadlineWarning: f"{SUBJECT_ROOT}.incident.deadline_warning.{{region}}",
+    IncidentEscalated: f"{SUBJECT_ROOT}.incident.escalated.{{region}}",
+}
+EVENT_TYPES: dict[str, type[Contract]] = {
+    f"ru.incidents.{model.type}": model  # type: ignore[attr-defined]
+    for model in EVENT_SUBJECTS
+}
+SCHEMA_VERSION = "1"
+
+
+def event_type_name(model: type[Contract]) -> str:
+    return f"ru.incidents.{model.type}"  # type: ignore[attr-defined]
+
+
+def subject_of(data: Contract) -> str:
+    """The NATS subject an event payload is published on."""
+    if isinstance(data, IncidentEvent):
+        return data.subject_for(data.incident.region_code)
+    return EVENT_SUBJECTS[type(data)]
+
+
+def dead_letter_subject(consumer: str) -> str:
+    return f"{DEAD_LETTER_ROOT}.{consumer}"
+
+
+# ---------------------------------------------------------------------------------------------
+# The CloudEvents envelope
+# ---------------------------------------------------------------------------------------------
+
+DataT = TypeVar("DataT", bound=Contract)
+
+
+class CloudEvent(BaseModel, Generic[DataT]):
+    """CloudEvents 1.0, structured JSON mode."""
+
+    model_config = ConfigDict(frozen=True)
+
+    specversion: Literal["1.0"] = "1.0"
+    id: str
+    source: str
+    type: str
+    time: datetime
+    datacontenttype: Literal["application/json"] = "application/json"
+    subject: str | None = None
+    schemaversion: str = SCHEMA_VERSION
+    originpostid: str | None = None
+    traceparent: str | None = None
+    data: DataT
+
+
+class BadEvent(ValueError):
+    """A message that can never be processed: it goes to the dead-letter subject, with this reason."""
+
+
+def new_event(
+    data: DataT,
+    *,
+    source: str,
+    origin_post_id: str | None = None,
+    subject: str | None = None,
+    traceparent: str | None = None,
+    event_id: str | None = None,
+) -> CloudEvent[DataT]:
+    """Wrap a payload in a CloudEvent; the id doubles as the JetStream de-duplication id."""
+    if traceparent is None:
+        from incidents_common.tracing import current_traceparent
+
+        traceparent = current_traceparent()
+    return CloudEvent[type(data)](  # type: ignore[misc]
+        id=event_id or str(uuid.uuid4()),
+        source=source,
+        type=event_type_name(type(data)),
+        time=datetime.now(UTC),
+        subject=subject,
+        originpostid=origin_post_id,
+        traceparent=traceparent,
+        data=data,
+    )
+
+
+def encode_event(event: CloudEvent[Any]) -> bytes:
+    return orjson.dumps(event.model_dump(mode="json", exclude_none=True))
+
+
+def decode_event(raw: bytes) -> CloudEvent[Any]:
+    """Parse a CloudEvent and its typed payload; BadEvent with a readable reason otherwise."""
+    try:
+        document = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise BadEvent(f"not JSON: {exc}") from exc
+    if not isinstance(document, dict):
+        raise BadEvent("not a CloudEvents JSON object")
+    model = EVENT_TYPES.get(str(document.get("type")))
+    if model is None:
+        raise BadEvent(f"unknown event type {document.get('type')!r}")
+    if document.get("specversion") != "1.0":
+        raise BadEvent(f"unsupported specversion {document.get('specversion')!r}")
+    try:
+        return CloudEvent[model].model_validate(document)  # type: ignore[valid-type]
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()[:5])
+        raise BadEvent(f"invalid {model.__name__}: {problems}") from exc

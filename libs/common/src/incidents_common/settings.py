@@ -1,0 +1,46 @@
+"""Settings shared by every service; each service subclasses with its own env prefix (ROUTING_ …)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DATA_DIR = Path("var")
+
+
+class ServiceSettings(BaseSettings):
+    """Fields every service has. Subclasses set `model_config = service_config("ROUTING_")`."""
+
+    model_config = SettingsConfigDict(env_prefix="INCIDENTS_", extra="ignore")
+
+    service_name: str = "service"
+    database_url: str = Field(
+        default="",
+        description="SQLAlchemy async URL; empty means the embedded SQLite file var/<service>.db",
+    )
+    nats_url: str = Field(default="nats://127.0.0.1:4222", description="NATS server URL")
+    nats_enabled: bool = Field(default=True, description="Connect to NATS (off only in unit tests)")
+    stream_prefix: str = Field(
+        default="",
+        description="Prefix for stream and durable consumer names, so tests can share one server",
+    )
+    host: str = "127.0.0.1"
+    port: int = 8000
+    log_level: str = "INFO"
+    log_json: bool = True
+    max_body_bytes: int = Field(default=10 * 1024 * 1024, description="Largest request body")
+    consumer_batch: int = Field(default=200, description="Messages fetched per pull")
+    max_deliver: int = Field(default=5, description="Deliveries before a message is dead-lettered")
+    outbox_batch: int = Field(default=500, description="Outbox rows published per relay pass")
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        DATA_DIR.mkdir(parents=True, exist_ok=True)
+        return f"sqlite+aiosqlite:///{DATA_DIR / (self.service_name + '.db')}"
+
+
+def service_config(prefix: str) -> SettingsConfigDict:
+    return SettingsConfigDict(env_prefix=prefix, extra="ignore", env_file=".env", env_file_encoding="utf-8")

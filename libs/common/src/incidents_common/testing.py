@@ -1,0 +1,130 @@
+"""Pytest fixtures for real infrastructure: a nats-server process, SQLite files, a PostgreSQL server.
+
+Registered as a plugin by the root conftest.py. Each test gets clean JetStream state (streams are
+deleted before it runs) and, for PostgreSQL, a database of its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+from incidents_common.processes import NatsServer, asyncpg_url, postgres_server
+
+T = TypeVar("T")
+
+
+@pytest.fixture(scope="session")
+def nats_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsServer]:
+    server = NatsServer(tmp_path_factory.mktemp("nats")).start()
+    yield server
+    server.stop()
+
+
+async def _delete_all_streams(url: str) -> None:
+    import nats
+
+    nc = await nats.connect(url)
+    try:
+        js = nc.jetstream()
+        for info in await js.streams_info():
+            await js.delete_stream(info.config.name)
+    finally:
+        await nc.close()
+
+
+@pytest.fixture
+async def nats_url(nats_server: NatsServer) -> str:
+    """The URL of the session's nats-server, with every stream deleted first."""
+    if nats_server.process is None or nats_server.process.poll() is not None:
+        nats_server.start()
+    await _delete_all_streams(nats_server.url)
+    return nats_server.url
+
+
+@pytest.fixture(scope="session")
+def postgres_libpq_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with postgres_server(tmp_path_factory.mktemp("pg")) as url:
+        yield url
+
+
+async def _create_database(libpq_url: str) -> str:
+    import asyncpg  # type: ignore[import-untyped]
+
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    conn = await asyncpg.connect(libpq_url)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return name
+
+
+@pytest.fixture
+async def postgres_url(postgres_libpq_url: str) -> str:
+    """An SQLAlchemy asyncpg URL of a fresh, empty database."""
+    name = await _create_database(postgres_libpq_url)
+    return asyncpg_url(postgres_libpq_url, name)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Runs the test twice: on an SQLite file and on a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'test.db'}"
+    libpq: str = request.getfixturevalue("postgres_libpq_url")
+    name = await _create_database(libpq)
+    return asyncpg_url(libpq, name)
+
+
+async def eventually(
+    probe: Callable[[], Awaitable[T]],
+    *,
+    until: Callable[[T], bool] = bool,
+    timeout: float = 15.0,
+    interval: float = 0.05,
+) -> T:
+    """Poll `probe` until `until(result)` holds; the last result in the assertion message otherwise."""
+    deadline = time.monotonic() + timeout
+    result = await probe()
+    while not until(result):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s; last value: {result!r}")
+        await asyncio.sleep(interval)
+        result = await probe()
+    return result
+
+
+async def read_stream(url: str, subject: str, *, timeout: float = 2.0) -> list[Any]:
+    """All messages currently on `subject` (an ephemeral ordered read, for assertions)."""
+    import nats
+    from nats.js.api import DeliverPolicy
+
+    nc = await nats.connect(url)
+    try:
+        js = nc.jetstream()
+        sub = await js.subscribe(subject, ordered_consumer=True, deliver_policy=DeliverPolicy.ALL)
+        messages: list[Any] = []
+        while True:
+            try:
+                messages.append(await sub.next_msg(timeout=timeout))
+            except TimeoutError:
+                break
+        await sub.unsubscribe()
+        return messages
+    finally:
+        await nc.close()
+
+
+@pytest.fixture
+async def nats_client(nats_url: str) -> AsyncIterator[Any]:
+    import nats
+
+    nc = await nats.connect(nats_url)
+    yield nc
+    await nc.close()
