@@ -1,0 +1,175 @@
+"""Run the whole system on its embedded default: a local nats-server with JetStream, the four services
+on SQLite files under var/, and the demo posts. Ctrl-C stops everything; a second start keeps the data.
+
+    python scripts/run_local.py [--data-dir var] [--no-demo]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "libs" / "common" / "src"))
+
+from incidents_common.processes import NatsServer, port_in_use  # noqa: E402
+
+DEMO_POSTS = ROOT / "services" / "collector" / "src" / "collector" / "data" / "demo_posts.jsonl"
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    package: str
+    prefix: str
+    port: int
+
+
+def services(args: argparse.Namespace) -> list[Service]:
+    # Start order: consumers before the producers that feed them.
+    return [
+        Service("api-gateway", "api_gateway", "GATEWAY_", args.gateway_port),
+        Service("routing", "routing", "ROUTING_", args.routing_port),
+        Service("classifier", "classifier", "CLASSIFIER_", args.classifier_port),
+        Service("collector", "collector", "COLLECTOR_", args.collector_port),
+    ]
+
+
+def service_env(service: Service, args: argparse.Namespace, nats_url: str, data_dir: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    p = service.prefix
+    env.setdefault(f"{p}DATABASE_URL", f"sqlite+aiosqlite:///{data_dir / (service.name + '.db')}")
+    env[f"{p}NATS_URL"] = nats_url
+    env[f"{p}PORT"] = str(service.port)
+    env[f"{p}LOG_JSON"] = env.get(f"{p}LOG_JSON", "true")
+    env["GATEWAY_ROUTING_URL"] = f"http://127.0.0.1:{args.routing_port}"
+    env["GATEWAY_COLLECTOR_URL"] = f"http://127.0.0.1:{args.collector_port}"
+    env["GATEWAY_CLASSIFIER_URL"] = f"http://127.0.0.1:{args.classifier_port}"
+    env.setdefault("GATEWAY_DEMO_API_KEY", args.demo_key)
+    env.setdefault("GATEWAY_DATA_DIR", str(data_dir))
+    return env
+
+
+def wait_healthy(service: Service, process: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    url = f"http://127.0.0.1:{service.port}/health"
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{service.name} exited with code {process.returncode}; see its log")
+        try:
+            if httpx.get(url, timeout=1.0).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise TimeoutError(f"{service.name} did not answer {url} within {timeout}s")
+
+
+def load_demo(collector_port: int, path: Path) -> str:
+    body = path.read_bytes()
+    response = httpx.post(
+        f"http://127.0.0.1:{collector_port}/v1/posts/import",
+        content=body,
+        headers={"Content-Type": "application/x-ndjson"},
+        timeout=60.0,
+    )
+    response.raise_for_status()
+    return response.text
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data-dir", type=Path, default=ROOT / "var", help="where databases, logs and JetStream live")
+    parser.add_argument("--nats-port", type=int, default=4222)
+    parser.add_argument("--gateway-port", type=int, default=8000)
+    parser.add_argument("--collector-port", type=int, default=8001)
+    parser.add_argument("--classifier-port", type=int, default=8002)
+    parser.add_argument("--routing-port", type=int, default=8003)
+    parser.add_argument("--no-demo", action="store_true", help="do not load the demo posts")
+    parser.add_argument("--demo-key", default="demo-federal-key", help="API key of the demo federal user")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    data_dir: Path = args.data_dir.resolve()
+    logs = data_dir / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    children: list[tuple[Service, subprocess.Popen[bytes]]] = []
+    nats = NatsServer(data_dir / "jetstream", port=args.nats_port)
+    stopping = False
+
+    def stop(*_: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, stop)
+    busy = [
+        port
+        for port in (args.nats_port, args.gateway_port, args.collector_port, args.classifier_port, args.routing_port)
+        if port_in_use(port)
+    ]
+    if busy:
+        print(f"error: port(s) {busy} on 127.0.0.1 are in use; is the system already running?", file=sys.stderr)
+        return 1
+    try:
+        print(f"starting nats-server with JetStream on 127.0.0.1:{args.nats_port} …", flush=True)
+        nats.start(log_file=logs / "nats-server.log")
+        for service in services(args):
+            log_file = open(logs / f"{service.name}.log", "ab")  # noqa: SIM115 - owned by the child process
+            command = [
+                sys.executable, "-m", "uvicorn", "--factory", f"{service.package}.main:create_app",
+                "--host", "127.0.0.1", "--port", str(service.port), "--no-access-log",
+            ]  # fmt: skip
+            process = subprocess.Popen(  # noqa: S603 - fixed argv
+                command, cwd=ROOT, env=service_env(service, args, nats.url, data_dir), stdout=log_file, stderr=log_file
+            )
+            children.append((service, process))
+        for service, process in children:
+            wait_healthy(service, process)
+            print(f"  {service.name:<12} http://127.0.0.1:{service.port}/docs", flush=True)
+        if not args.no_demo and DEMO_POSTS.exists():
+            print(f"loading demo posts: {load_demo(args.collector_port, DEMO_POSTS)}", flush=True)
+        key = os.environ.get("GATEWAY_DEMO_API_KEY", args.demo_key)
+        print(
+            "\nREADY. Open http://127.0.0.1:{0}/docs — try:\n"
+            '  curl -H "X-API-Key: {1}" http://127.0.0.1:{0}/v1/incidents\n'
+            f"Logs: {logs}. Ctrl-C stops everything.".format(args.gateway_port, key),
+            flush=True,
+        )
+        while not stopping:
+            for service, process in children:
+                if process.poll() is not None:
+                    print(f"{service.name} exited with code {process.returncode}; stopping", flush=True)
+                    stopping = True
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    except (RuntimeError, TimeoutError, OSError, httpx.HTTPError) as exc:
+        print(f"error: {exc}", file=sys.stderr, flush=True)
+        return 1
+    finally:
+        print("stopping …", flush=True)
+        for _, process in reversed(children):
+            if process.poll() is None:
+                process.send_signal(signal.SIGINT)
+        for _, process in reversed(children):
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        nats.stop()
+        print("stopped.", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
