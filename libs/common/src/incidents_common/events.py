@@ -361,7 +361,7 @@ def new_event(
         from incidents_common.tracing import current_traceparent
 
         traceparent = current_traceparent()
-    return CloudEvent[type(data)](  # type: ignore[misc]
+    return CloudEvent[type(data)](  # type: ignore[misc,operator]
         id=event_id or str(uuid.uuid4()),
         source=source,
         type=event_type_name(type(data)),

@@ -33,7 +33,8 @@ async def _delete_all_streams(url: str) -> None:
     try:
         js = nc.jetstream()
         for info in await js.streams_info():
-            await js.delete_stream(info.config.name)
+            if info.config.name:
+                await js.delete_stream(info.config.name)
     finally:
         await nc.close()
 

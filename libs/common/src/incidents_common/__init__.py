@@ -1,0 +1,1 @@
+"""Shared event contracts, NATS JetStream helpers, outbox/inbox, settings, logging and telemetry."""
