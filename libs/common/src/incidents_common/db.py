@@ -12,12 +12,13 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from incidents_common.events import CloudEvent, Contract, encode_event, new_event, subject_of
-from sqlalchemy import Column, LargeBinary, event
+from sqlalchemy import Column, LargeBinary, event, insert
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.schema import Table
 from sqlmodel import Field, SQLModel, select
 from sqlmodel.ext.asyncio.session import AsyncSession
+
+from incidents_common.events import CloudEvent, Contract, encode_event, new_event, subject_of
 
 
 def utcnow() -> datetime:
@@ -100,6 +101,7 @@ class Database:
         async with self.sessions() as session:
             try:
                 yield session
+                await flush_pending_rows(session)
                 await session.commit()
             except BaseException:
                 await session.rollback()
@@ -109,15 +111,35 @@ class Database:
                 hook()
 
 
+_PENDING_ROWS = "pending_rows"
+
+
+def add_rows_in_bulk(session: AsyncSession, table: Any, rows: list[dict[str, Any]]) -> None:
+    """Insert `rows` into `table` with one executemany just before the commit.
+
+    The ORM inserts rows with database-generated keys one statement at a time through aiosqlite
+    (a thread hop each); the outbox and inbox are on every hot path, so they are written in bulk.
+    """
+    pending: dict[Any, list[dict[str, Any]]] = session.info.setdefault(_PENDING_ROWS, {})
+    pending.setdefault(table, []).extend(rows)
+
+
+async def flush_pending_rows(session: AsyncSession) -> None:
+    pending: dict[Any, list[dict[str, Any]]] = session.info.pop(_PENDING_ROWS, {})
+    for table, rows in pending.items():
+        if rows:
+            await session.execute(insert(table), rows)
+
+
 def enqueue(session: AsyncSession, event: CloudEvent[Any]) -> None:
     """Queue an event in the outbox of the session's transaction; it goes out after the commit."""
-    session.add(
-        OutboxMessage(
-            event_id=event.id,
-            subject=subject_of(event.data),
-            payload=encode_event(event),
-        )
-    )
+    row = {
+        "event_id": event.id,
+        "subject": subject_of(event.data),
+        "payload": encode_event(event),
+        "created_at": utcnow(),
+    }
+    add_rows_in_bulk(session, OutboxMessage.__table__, [row])
     session.info["outbox_pending"] = True
 
 

@@ -16,7 +16,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import nats
-from incidents_common.db import Database, InboxMessage, OutboxMessage, already_processed
+from nats.aio.client import Client as NatsClient
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType, StreamConfig
+from nats.js.errors import NotFoundError
+from sqlmodel import delete, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from incidents_common.db import Database, InboxMessage, OutboxMessage, add_rows_in_bulk, already_processed, utcnow
 from incidents_common.events import (
     DEAD_LETTER_ROOT,
     SUBJECT_ROOT,
@@ -26,13 +34,6 @@ from incidents_common.events import (
     decode_event,
 )
 from incidents_common.tracing import continue_trace
-from nats.aio.client import Client as NatsClient
-from nats.aio.msg import Msg
-from nats.js import JetStreamContext
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType, StreamConfig
-from nats.js.errors import NotFoundError
-from sqlmodel import delete, select
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 log = logging.getLogger("incidents.nats")
 
@@ -293,7 +294,11 @@ class Consumer:
     async def _handle(self, session: AsyncSession, cloud_event: CloudEvent[Any]) -> None:
         with continue_trace(f"{self.spec.durable} {cloud_event.type}", cloud_event.traceparent):
             await self.spec.handler(session, cloud_event)
-        session.add(InboxMessage(consumer=self.spec.durable, event_id=cloud_event.id))
+        add_rows_in_bulk(
+            session,
+            InboxMessage.__table__,
+            [{"consumer": self.spec.durable, "event_id": cloud_event.id, "processed_at": utcnow()}],
+        )
 
     async def dead_letter(self, js: JetStreamContext, msg: Msg, reason: str) -> None:
         headers = {

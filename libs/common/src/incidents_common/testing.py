@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+
 from incidents_common.processes import NatsServer, asyncpg_url, postgres_server
 
 T = TypeVar("T")
