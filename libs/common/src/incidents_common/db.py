@@ -128,7 +128,7 @@ async def flush_pending_rows(session: AsyncSession) -> None:
     pending: dict[Any, list[dict[str, Any]]] = session.info.pop(_PENDING_ROWS, {})
     for table, rows in pending.items():
         if rows:
-            await session.execute(insert(table), rows)
+            await session.exec(insert(table), params=rows)  # type: ignore[call-overload]
 
 
 def enqueue(session: AsyncSession, event: CloudEvent[Any]) -> None:
