@@ -139,7 +139,7 @@ def enqueue(session: AsyncSession, event: CloudEvent[Any]) -> None:
         "payload": encode_event(event),
         "created_at": utcnow(),
     }
-    add_rows_in_bulk(session, OutboxMessage.__table__, [row])
+    add_rows_in_bulk(session, OutboxMessage.__table__, [row])  # type: ignore[attr-defined]
     session.info["outbox_pending"] = True
 
 

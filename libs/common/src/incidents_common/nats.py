@@ -296,7 +296,7 @@ class Consumer:
             await self.spec.handler(session, cloud_event)
         add_rows_in_bulk(
             session,
-            InboxMessage.__table__,
+            InboxMessage.__table__,  # type: ignore[attr-defined]
             [{"consumer": self.spec.durable, "event_id": cloud_event.id, "processed_at": utcnow()}],
         )
 
