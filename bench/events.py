@@ -16,13 +16,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from sqlmodel import Field, SQLModel, func, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+from tqdm import tqdm
+
 from incidents_common.db import Database, enqueue
 from incidents_common.events import SUBJECT_POST_COLLECTED, CloudEvent, PostCollected, SourceType, new_event
 from incidents_common.nats import ConsumerSpec, EventRuntime
 from incidents_common.processes import NatsServer, asyncpg_url, postgres_server
-from sqlmodel import Field, SQLModel, func, select
-from sqlmodel.ext.asyncio.session import AsyncSession
-from tqdm import tqdm
 
 
 class BenchRow(SQLModel, table=True):

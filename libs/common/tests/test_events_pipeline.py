@@ -7,6 +7,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+from sqlmodel import Field, SQLModel, func, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
 from incidents_common.db import Database, OutboxMessage, publish
 from incidents_common.events import (
     SUBJECT_POST_COLLECTED,
@@ -18,8 +21,6 @@ from incidents_common.events import (
 )
 from incidents_common.nats import ConsumerSpec, EventRuntime
 from incidents_common.testing import eventually, read_stream
-from sqlmodel import Field, SQLModel, func, select
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 
 class SeenPost(SQLModel, table=True):

@@ -7,14 +7,15 @@ from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Request
+from sqlmodel.ext.asyncio.session import AsyncSession
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
 from incidents_common.db import Database
 from incidents_common.logging import setup_logging
 from incidents_common.nats import EventRuntime
 from incidents_common.problems import PROBLEM_RESPONSES, install_problem_handlers, problem_response
 from incidents_common.settings import ServiceSettings
 from incidents_common.tracing import continue_trace, setup_tracing
-from sqlmodel.ext.asyncio.session import AsyncSession
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
 class BodySizeLimit:

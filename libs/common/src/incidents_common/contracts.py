@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
+from pydantic.json_schema import models_json_schema
+
 from incidents_common.events import (
     DEAD_LETTER_ROOT,
     EVENT_SUBJECTS,
@@ -22,7 +24,6 @@ from incidents_common.events import (
 )
 from incidents_common.nats import STREAMS
 from incidents_common.regions import REGIONS
-from pydantic.json_schema import models_json_schema
 
 
 def dump_json(document: Any) -> str:

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+
 from incidents_common.tracing import current_trace_id
 
 _RESERVED = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
@@ -44,8 +45,20 @@ class TextFormatter(logging.Formatter):
         return f"{record.levelname:<7} {record.name}: {prefix}{record.getMessage()}"
 
 
+class _CurrentStderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever sys.stderr is at emit time (pytest swaps and closes captured streams)."""
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:
+        pass
+
+
 def setup_logging(service: str, level: str = "INFO", json: bool = True) -> None:
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _CurrentStderrHandler()
     handler.setFormatter(JsonFormatter(service) if json else TextFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]

@@ -1,0 +1,80 @@
+"""Event contracts: CloudEvents envelope, subjects, decoding errors, trace propagation."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import orjson
+import pytest
+
+from incidents_common.events import (
+    BadEvent,
+    IncidentAssigned,
+    IncidentSnapshot,
+    IncidentStatus,
+    PostCollected,
+    SourceType,
+    Urgency,
+    decode_event,
+    encode_event,
+    new_event,
+    subject_of,
+)
+from incidents_common.tracing import continue_trace, setup_tracing
+
+NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+
+
+def _snapshot(region: str) -> IncidentSnapshot:
+    return IncidentSnapshot(
+        incident_id="i1", region_code=region, region_name="Саратовская область", category="roads",
+        urgency=Urgency.normal, status=IncidentStatus.assigned, title="Яма", summary="Яма на дороге",
+        created_at=NOW, updated_at=NOW,
+    )  # fmt: skip
+
+
+class TestEnvelope:
+    def test_structured_cloudevent_round_trips(self) -> None:
+        post = PostCollected(
+            post_id="p1", source_type=SourceType.vk, external_id="-1_2", text="Яма", published_at=NOW, collected_at=NOW
+        )
+        event = new_event(post, source="/services/collector", origin_post_id="p1")
+        document = orjson.loads(encode_event(event))
+        assert document["specversion"] == "1.0"
+        assert document["type"] == "ru.incidents.post.collected"
+        assert document["datacontenttype"] == "application/json"
+        assert document["originpostid"] == "p1"
+        assert document["schemaversion"] == "1"
+        assert decode_event(encode_event(event)) == event
+
+    def test_incident_subjects_end_with_region(self) -> None:
+        assigned = IncidentAssigned(
+            incident=_snapshot("64"),
+            assignee={"official_id": "o1", "name": "Иванов И. И."},
+            explanation="rule 1",
+        )
+        assert subject_of(assigned) == "incidents.v1.incident.assigned.64"
+
+    @pytest.mark.parametrize(
+        ("raw", "reason"),
+        [
+            (b"\xff\xfe", "not JSON"),
+            (b"[1, 2]", "not a CloudEvents JSON object"),
+            (b'{"type": "ru.incidents.post.collected", "specversion": "0.3"}', "unsupported specversion"),
+            (b'{"type": "ru.incidents.post.collected", "specversion": "1.0", "id": "x"}', "invalid PostCollected"),
+        ],
+    )
+    def test_undecodable_events_say_why(self, raw: bytes, reason: str) -> None:
+        with pytest.raises(BadEvent, match=reason):
+            decode_event(raw)
+
+    def test_events_carry_the_current_trace(self) -> None:
+        setup_tracing("test")
+        parent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+        post = PostCollected(
+            post_id="p1", source_type=SourceType.push, external_id="1", text="x", published_at=NOW, collected_at=NOW
+        )
+        with continue_trace("handle", parent):
+            event = new_event(post, source="/test")
+        assert event.traceparent is not None
+        assert event.traceparent.split("-")[1] == "0af7651916cd43dd8448eb211c80319c"
