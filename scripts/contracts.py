@@ -1,5 +1,5 @@
 """Regenerate (default) or check (--check) the committed contracts: each service's openapi.json,
-infra/asyncapi.json and infra/nats/streams.json. `make contracts` runs it."""
+infra/asyncapi.json, infra/nats/streams.json and docs/configuration.md. `make contracts` runs it."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import argparse
 import importlib
 import sys
 from pathlib import Path
+from typing import Any
 
 from incidents_common.contracts import openapi_text, shared_contract_files
 
@@ -21,13 +22,37 @@ SERVICES = {
 }
 
 
+def configuration_markdown(settings_classes: dict[str, type[Any]]) -> str:
+    """docs/configuration.md: every environment variable of every service, from the Settings classes."""
+    lines = [
+        "# Configuration",
+        "",
+        "Generated from each service's Settings class by `make contracts`; do not edit by hand.",
+        "Every variable can also be set in a `.env` file in the working directory.",
+        "",
+    ]
+    for folder, settings_class in settings_classes.items():
+        prefix = settings_class.model_config.get("env_prefix", "")
+        lines += [f"## {folder}", "", "| variable | default | meaning |", "|---|---|---|"]
+        for name, field in settings_class.model_fields.items():
+            default = field.get_default(call_default_factory=True)
+            shown = "" if default in ("", None) else str(default)
+            meaning = (field.description or "").replace("|", "\\|")
+            lines.append(f"| `{prefix}{name.upper()}` | `{shown}` | {meaning} |".replace("``", "(empty)"))
+        lines.append("")
+    return "\n".join(lines)
+
+
 def expected_files() -> dict[Path, str]:
     files = shared_contract_files(ROOT)
+    settings_classes: dict[str, type[Any]] = {}
     for folder, package in SERVICES.items():
         main = importlib.import_module(f"{package}.main")
         config = importlib.import_module(f"{package}.config")
+        settings_classes[folder] = config.Settings
         app = main.create_app(config.Settings(nats_enabled=False, database_url="sqlite+aiosqlite://"))
         files[ROOT / "services" / folder / "openapi.json"] = openapi_text(app)
+    files[ROOT / "docs" / "configuration.md"] = configuration_markdown(settings_classes)
     return files
 
 

@@ -15,21 +15,17 @@ class ServiceSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="INCIDENTS_", extra="ignore")
 
-    service_name: str = "service"
+    service_name: str = Field(default="service", description="Names the SQLite file, logs and traces")
     database_url: str = Field(
         default="",
         description="SQLAlchemy async URL; empty means the embedded SQLite file var/<service>.db",
     )
     nats_url: str = Field(default="nats://127.0.0.1:4222", description="NATS server URL")
     nats_enabled: bool = Field(default=True, description="Connect to NATS (off only in unit tests)")
-    stream_prefix: str = Field(
-        default="",
-        description="Prefix for stream and durable consumer names, so tests can share one server",
-    )
-    host: str = "127.0.0.1"
-    port: int = 8000
-    log_level: str = "INFO"
-    log_json: bool = True
+    host: str = Field(default="127.0.0.1", description="Interface the HTTP server binds (loopback by default)")
+    port: int = Field(default=8000, description="HTTP port")
+    log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR")
+    log_json: bool = Field(default=True, description="JSON log lines with trace_id; false for plain text")
     max_body_bytes: int = Field(default=10 * 1024 * 1024, description="Largest request body")
     consumer_batch: int = Field(default=200, description="Messages fetched per pull")
     max_deliver: int = Field(default=5, description="Deliveries before a message is dead-lettered")
