@@ -22,6 +22,7 @@ class ServiceSettings(BaseSettings):
     )
     nats_url: str = Field(default="nats://127.0.0.1:4222", description="NATS server URL")
     nats_enabled: bool = Field(default=True, description="Connect to NATS (off only in unit tests)")
+    stream_prefix: str = Field(default="", description="Prefix for this service's durable consumer names")
     host: str = Field(default="127.0.0.1", description="Interface the HTTP server binds (loopback by default)")
     port: int = Field(default=8000, description="HTTP port")
     log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR")
