@@ -1,1 +1,1 @@
-"""routing service."""
+"""Routing: classified complaints → clustered incidents → assigned officials → SLA clocks and escalation."""

@@ -1,0 +1,136 @@
+"""The periodic deadline scan: warnings at the configured share, escalation on breach.
+
+Timers live in the database, so a restarted service picks up where it stopped. With several
+replicas on PostgreSQL each incident is locked with FOR UPDATE SKIP LOCKED, so one replica handles
+it and the others move on; the unique (incident, level) escalation row is a second guard.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime
+
+from sqlmodel import col, or_, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from incidents_common.db import Database, publish
+from incidents_common.events import IncidentDeadlineWarning
+from routing.config import Settings
+from routing.deadlines import service as deadlines
+from routing.deadlines.calendar import WorkCalendar
+from routing.deadlines.models import Deadline, DeadlineState
+from routing.deadlines.schemas import ScanResult
+from routing.incidents import service as incidents
+from routing.incidents.models import Incident
+from routing.timeutil import utcnow
+
+log = logging.getLogger("routing.deadlines")
+
+
+async def scan(
+    session: AsyncSession, *, now: datetime | None = None, settings: Settings, limit: int = 500
+) -> ScanResult:
+    """One pass over due clocks. Call inside a transaction; commits nothing itself."""
+    now = now or utcnow()
+    result = ScanResult()
+    postgres = session.bind is not None and session.bind.dialect.name != "sqlite"
+    due = (
+        await session.exec(
+            select(Deadline.incident_id)
+            .where(
+                Deadline.state == DeadlineState.pending,
+                or_(Deadline.due_at <= now, (Deadline.warn_at <= now) & (col(Deadline.warned_at).is_(None))),
+            )
+            .order_by(col(Deadline.due_at))
+            .limit(limit)
+        )
+    ).all()
+    for incident_id in dict.fromkeys(due):
+        query = select(Incident).where(Incident.id == incident_id)
+        if postgres:
+            query = query.with_for_update(skip_locked=True)
+        incident = (await session.exec(query)).first()
+        if incident is None:
+            continue  # another replica holds it
+        running = await deadlines.pending_deadlines(session, incident_id, lock=True)
+        for deadline in running:
+            if deadline.due_at <= now:
+                deadline.state = DeadlineState.breached
+                deadline.closed_at = now
+                session.add(deadline)
+                escalation = await incidents.escalate(
+                    session,
+                    incident=incident,
+                    clock=deadline.clock,
+                    now=now,
+                    reason=f"{deadline.clock.value.replace('_', ' ')} deadline {deadline.due_at.isoformat()} missed",
+                )
+                if escalation is not None:
+                    result.escalations += 1
+                    # The clock runs again at the new level, with the same budget, on the escalated official's time.
+                    official = None
+                    if escalation.escalated_to_id:
+                        from routing.directory.models import Official
+
+                        official = await session.get(Official, escalation.escalated_to_id)
+                    calendar = deadlines.calendar_for(official, incident.region_code, settings)
+                    session.add(
+                        deadlines.new_deadline(
+                            incident=incident,
+                            clock=deadline.clock,
+                            calendar=calendar,
+                            seconds=deadline.working_seconds,
+                            now=now,
+                            policy=deadline.policy,
+                            settings=settings,
+                        )
+                    )
+            elif deadline.warned_at is None and deadline.warn_at <= now:
+                deadline.warned_at = now
+                session.add(deadline)
+                calendar = WorkCalendar(deadline.timezone, extra_working_days=settings.extra_working_days)
+                used = (
+                    calendar.between(deadline.started_at, now) / deadline.working_seconds
+                    if deadline.working_seconds
+                    else 1
+                )
+                publish(
+                    session,
+                    IncidentDeadlineWarning(
+                        incident=incidents.snapshot(incident),
+                        clock=deadline.clock.value,
+                        due_at=deadline.due_at,
+                        share_used=round(min(max(used, settings.warning_share), 1.0), 3),
+                    ),
+                    source=incidents.SOURCE,
+                    origin_post_id=incident.origin_post_id,
+                )
+                incidents.record(
+                    session,
+                    incident,
+                    actor=incidents.SYSTEM_ACTOR,
+                    action="deadline_warning",
+                    now=now,
+                    comment=f"{deadline.clock.value} due {deadline.due_at.isoformat()}",
+                )
+                result.warnings += 1
+        await session.flush()
+        deadlines.sync_due(incident, await deadlines.pending_deadlines(session, incident_id))
+        session.add(incident)
+    return result
+
+
+async def run_scanner(db: Database, settings: Settings) -> None:
+    """The lifespan task: scan every ROUTING_DEADLINE_SCAN_SECONDS, surviving database hiccups."""
+    while True:
+        try:
+            async with db.transaction() as session:
+                result = await scan(session, settings=settings)
+            if result.warnings or result.escalations:
+                log.info("deadline scan", extra=result.model_dump())
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the next pass retries; a conflict means another replica won
+            log.warning("deadline scan failed", extra={"error": repr(exc)})
+        await asyncio.sleep(settings.deadline_scan_seconds)

@@ -1,0 +1,244 @@
+"""SLA policies and the clocks of an incident, computed in the assignee's working time."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlmodel import delete, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from incidents_common.regions import REGIONS
+from routing.config import Settings
+from routing.deadlines.calendar import WorkCalendar
+from routing.deadlines.models import Clock, Deadline, DeadlineState, SlaPolicy
+from routing.deadlines.schemas import DeadlineRead, SlaPolicyCreate, SlaPolicyUpdate
+from routing.directory.models import Official
+from routing.errors import UnknownPolicy
+from routing.incidents.models import Incident
+
+# -- policies --------------------------------------------------------------------------------
+
+
+async def list_policies(session: AsyncSession, *, region: str | None = None) -> list[SlaPolicy]:
+    query = select(SlaPolicy).order_by(SlaPolicy.id)  # type: ignore[arg-type]
+    if region:
+        query = query.where((SlaPolicy.region_code == region) | (SlaPolicy.region_code == None))  # noqa: E711
+    return list((await session.exec(query)).all())
+
+
+async def create_policy(session: AsyncSession, *, data: SlaPolicyCreate) -> SlaPolicy:
+    policy = SlaPolicy(**data.model_dump(mode="json"))
+    session.add(policy)
+    await session.flush()
+    session.info.pop("routing.policies", None)
+    return policy
+
+
+async def update_policy(session: AsyncSession, *, policy_id: int, data: SlaPolicyUpdate) -> SlaPolicy:
+    policy = await session.get(SlaPolicy, policy_id)
+    if policy is None:
+        raise UnknownPolicy(f"no SLA policy {policy_id}")
+    for key, value in data.model_dump(exclude_unset=True).items():
+        setattr(policy, key, value)
+    session.add(policy)
+    await session.flush()
+    session.info.pop("routing.policies", None)
+    return policy
+
+
+async def delete_policy(session: AsyncSession, *, policy_id: int) -> None:
+    if await session.get(SlaPolicy, policy_id) is None:
+        raise UnknownPolicy(f"no SLA policy {policy_id}")
+    await session.exec(delete(SlaPolicy).where(SlaPolicy.id == policy_id))  # type: ignore[call-overload]
+    session.info.pop("routing.policies", None)
+
+
+@dataclass(frozen=True)
+class EffectivePolicy:
+    first_reaction_hours: float
+    interim_days: float
+    final_days: float
+    name: str
+
+
+async def resolve_policy(
+    session: AsyncSession, *, region_code: str, category: str, urgency: str, settings: Settings
+) -> EffectivePolicy:
+    """The most specific matching policy: region outweighs category outweighs urgency."""
+    policies: list[SlaPolicy] | None = session.info.get("routing.policies")
+    if policies is None:
+        policies = list((await session.exec(select(SlaPolicy))).all())
+        session.info["routing.policies"] = policies
+    best: tuple[int, int, SlaPolicy] | None = None
+    for policy in policies:
+        if policy.region_code not in (None, region_code):
+            continue
+        if policy.category not in (None, category) or policy.urgency not in (None, urgency):
+            continue
+        weight = 4 * (policy.region_code is not None) + 2 * (policy.category is not None) + (policy.urgency is not None)
+        key = (weight, -(policy.id or 0), policy)
+        if best is None or key[:2] > best[:2]:
+            best = key
+    if best is None:
+        return EffectivePolicy(
+            settings.sla_first_reaction_hours, settings.sla_interim_days, settings.sla_final_days, "built-in default"
+        )
+    policy = best[2]
+    keys = [
+        f"{k} {v}"
+        for k, v in (("region", policy.region_code), ("category", policy.category), ("urgency", policy.urgency))
+        if v
+    ]
+    return EffectivePolicy(
+        policy.first_reaction_hours,
+        policy.interim_days,
+        policy.final_days,
+        f"SLA policy {policy.id} ({', '.join(keys) or 'default'})",
+    )
+
+
+# -- clocks ----------------------------------------------------------------------------------
+
+
+def calendar_for(official: Official | None, region_code: str, settings: Settings) -> WorkCalendar:
+    """The assignee's working hours and zone; the federal queue and unknowns use 09-18 in the region's zone."""
+    if official is None:
+        return WorkCalendar(REGIONS[region_code].timezone, extra_working_days=settings.extra_working_days)
+    return WorkCalendar(
+        official.timezone or REGIONS[official.region_code].timezone,
+        work_start=official.work_start,
+        work_end=official.work_end,
+        work_days=official.work_days,
+        extra_working_days=settings.extra_working_days,
+    )
+
+
+def new_deadline(
+    *,
+    incident: Incident,
+    clock: Clock,
+    calendar: WorkCalendar,
+    seconds: float,
+    now: datetime,
+    policy: str,
+    settings: Settings,
+) -> Deadline:
+    return Deadline(
+        incident_id=incident.id,
+        clock=clock,
+        level=incident.escalation_level,
+        started_at=now,
+        warn_at=calendar.add(now, seconds * settings.warning_share),
+        due_at=calendar.add(now, seconds),
+        working_seconds=seconds,
+        timezone=calendar.timezone,
+        policy=policy,
+    )
+
+
+async def pending_deadlines(session: AsyncSession, incident_id: str, *, lock: bool = False) -> list[Deadline]:
+    query = select(Deadline).where(Deadline.incident_id == incident_id, Deadline.state == DeadlineState.pending)
+    if lock and session.bind is not None and session.bind.dialect.name != "sqlite":
+        query = query.with_for_update()
+    return list((await session.exec(query.order_by(Deadline.id))).all())  # type: ignore[arg-type]
+
+
+def sync_due(incident: Incident, deadlines: list[Deadline]) -> None:
+    """Denormalise the running clocks' due times onto the incident (the snapshot carries them)."""
+    incident.first_response_due = next(
+        (d.due_at for d in deadlines if d.clock == Clock.first_reaction and d.state == DeadlineState.pending), None
+    )
+    incident.final_due = next(
+        (d.due_at for d in deadlines if d.clock == Clock.final and d.state == DeadlineState.pending), None
+    )
+
+
+async def start_clocks(
+    session: AsyncSession,
+    *,
+    incident: Incident,
+    official: Official | None,
+    now: datetime,
+    settings: Settings,
+    clocks: tuple[Clock, ...] = (Clock.first_reaction, Clock.final),
+) -> list[Deadline]:
+    policy = await resolve_policy(
+        session,
+        region_code=incident.region_code,
+        category=incident.category,
+        urgency=incident.urgency,
+        settings=settings,
+    )
+    calendar = calendar_for(official, incident.region_code, settings)
+    created = []
+    for clock in clocks:
+        seconds = (
+            policy.first_reaction_hours * 3600
+            if clock == Clock.first_reaction
+            else policy.final_days * calendar.day_seconds
+        )
+        deadline = new_deadline(
+            incident=incident,
+            clock=clock,
+            calendar=calendar,
+            seconds=seconds,
+            now=now,
+            policy=policy.name,
+            settings=settings,
+        )
+        session.add(deadline)
+        created.append(deadline)
+    return created
+
+
+def close(deadlines: list[Deadline], clocks: tuple[Clock, ...], state: DeadlineState, now: datetime) -> None:
+    for deadline in deadlines:
+        if deadline.clock in clocks and deadline.state == DeadlineState.pending:
+            deadline.state = state
+            deadline.closed_at = now
+
+
+async def on_interim_answer(
+    session: AsyncSession, *, incident: Incident, official: Official | None, now: datetime, settings: Settings
+) -> list[Deadline]:
+    """A public reaction that pauses the final clock and starts a new one with the interim budget."""
+    running = await pending_deadlines(session, incident.id, lock=True)
+    close(running, (Clock.first_reaction,), DeadlineState.met, now)
+    close(running, (Clock.final,), DeadlineState.paused, now)
+    policy = await resolve_policy(
+        session,
+        region_code=incident.region_code,
+        category=incident.category,
+        urgency=incident.urgency,
+        settings=settings,
+    )
+    calendar = calendar_for(official, incident.region_code, settings)
+    final = new_deadline(
+        incident=incident,
+        clock=Clock.final,
+        calendar=calendar,
+        seconds=policy.interim_days * calendar.day_seconds,
+        now=now,
+        policy=f"{policy.name}, after an interim answer",
+        settings=settings,
+    )
+    session.add(final)
+    return [d for d in running if d.state == DeadlineState.pending] + [final]
+
+
+async def settle(
+    session: AsyncSession, *, incident: Incident, clocks: tuple[Clock, ...], state: DeadlineState, now: datetime
+) -> list[Deadline]:
+    """Close the named running clocks; returns the ones still running."""
+    running = await pending_deadlines(session, incident.id, lock=True)
+    close(running, clocks, state, now)
+    return [d for d in running if d.state == DeadlineState.pending]
+
+
+async def incident_deadlines(session: AsyncSession, incident_id: str) -> list[DeadlineRead]:
+    rows = await session.exec(select(Deadline).where(Deadline.incident_id == incident_id).order_by(Deadline.id))  # type: ignore[arg-type]
+    return [
+        DeadlineRead(**d.model_dump(exclude={"working_seconds"}), working_hours=round(d.working_seconds / 3600, 2))
+        for d in rows.all()
+    ]

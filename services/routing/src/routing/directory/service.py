@@ -1,0 +1,389 @@
+"""Directory logic: departments and officials (create, read, update, deactivate) and bulk import."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import uuid
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+from sqlmodel import func, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from incidents_common.regions import REGIONS
+from routing.deadlines.models import SlaPolicy
+from routing.directory.models import Department, Official, Role
+from routing.directory.schemas import (
+    DepartmentCreate,
+    DepartmentRead,
+    DepartmentUpdate,
+    ImportResult,
+    OfficialCreate,
+    OfficialRead,
+    OfficialUpdate,
+)
+from routing.errors import AlreadyExists, BadDirectoryData, BadImport, UnknownDepartment, UnknownOfficial
+from routing.incidents.models import LOAD_STATUSES, Incident
+from routing.rules.models import Rule
+from routing.timeutil import utcnow
+
+
+def department_read(department: Department) -> DepartmentRead:
+    return DepartmentRead(
+        **department.model_dump(),
+        region_name=REGIONS[department.region_code].name,
+    )
+
+
+def official_read(official: Official, open_incidents: int = 0) -> OfficialRead:
+    return OfficialRead(
+        **official.model_dump(exclude={"assignments_total"}),
+        region_name=REGIONS[official.region_code].name,
+        effective_timezone=effective_timezone(official),
+        open_incidents=open_incidents,
+    )
+
+
+def effective_timezone(official: Official) -> str:
+    return official.timezone or REGIONS[official.region_code].timezone
+
+
+async def open_counts(session: AsyncSession, official_ids: Sequence[str]) -> dict[str, int]:
+    """Open incidents per official, in one query (the load that least-loaded assignment balances)."""
+    if not official_ids:
+        return {}
+    rows = await session.exec(
+        select(Incident.assignee_id, func.count())
+        .where(
+            Incident.assignee_id.in_(list(official_ids)),  # type: ignore[union-attr]
+            Incident.status.in_(LOAD_STATUSES),  # type: ignore[attr-defined]
+        )
+        .group_by(Incident.assignee_id)
+    )
+    return {str(official_id): int(count) for official_id, count in rows.all()}
+
+
+# -- departments -----------------------------------------------------------------------------
+
+
+async def list_departments(
+    session: AsyncSession, *, region: str | None = None, include_inactive: bool = True
+) -> list[Department]:
+    query = select(Department).order_by(Department.region_code, Department.id)
+    if region:
+        query = query.where(Department.region_code == region)
+    if not include_inactive:
+        query = query.where(Department.active == True)  # noqa: E712 - SQL expression
+    return list((await session.exec(query)).all())
+
+
+async def get_department(session: AsyncSession, *, department_id: str) -> Department:
+    department = await session.get(Department, department_id)
+    if department is None:
+        raise UnknownDepartment(f"no department {department_id!r}")
+    return department
+
+
+async def create_department(session: AsyncSession, *, data: DepartmentCreate) -> Department:
+    department_id = data.id or f"{data.region_code}-{uuid.uuid4().hex[:8]}"
+    if await session.get(Department, department_id) is not None:
+        raise AlreadyExists(f"department {department_id!r} exists")
+    department = Department(**data.model_dump(exclude={"id"}), id=department_id)
+    session.add(department)
+    await session.flush()
+    return department
+
+
+async def update_department(session: AsyncSession, *, department_id: str, data: DepartmentUpdate) -> Department:
+    department = await get_department(session, department_id=department_id)
+    for key, value in data.model_dump(exclude_unset=True).items():
+        setattr(department, key, value)
+    department.updated_at = utcnow()
+    session.add(department)
+    await session.flush()
+    return department
+
+
+# -- officials -------------------------------------------------------------------------------
+
+
+async def list_officials(
+    session: AsyncSession,
+    *,
+    region: str | None = None,
+    department_id: str | None = None,
+    include_inactive: bool = True,
+) -> list[Official]:
+    query = select(Official).order_by(Official.region_code, Official.id)
+    if region:
+        query = query.where(Official.region_code == region)
+    if department_id:
+        query = query.where(Official.department_id == department_id)
+    if not include_inactive:
+        query = query.where(Official.active == True)  # noqa: E712 - SQL expression
+    return list((await session.exec(query)).all())
+
+
+async def get_official(session: AsyncSession, *, official_id: str) -> Official:
+    official = await session.get(Official, official_id)
+    if official is None:
+        raise UnknownOfficial(f"no official {official_id!r}")
+    return official
+
+
+async def _check_department(session: AsyncSession, department_id: str | None, region_code: str) -> None:
+    if department_id is None:
+        return
+    department = await session.get(Department, department_id)
+    if department is None:
+        raise UnknownDepartment(f"no department {department_id!r}")
+    if department.region_code != region_code:
+        raise BadDirectoryData(
+            f"department {department_id!r} is in region {department.region_code}, the official in {region_code}"
+        )
+
+
+async def create_official(session: AsyncSession, *, data: OfficialCreate) -> Official:
+    official_id = data.id or f"{data.region_code}-{uuid.uuid4().hex[:8]}"
+    if await session.get(Official, official_id) is not None:
+        raise AlreadyExists(f"official {official_id!r} exists")
+    await _check_department(session, data.department_id, data.region_code)
+    official = Official(**data.model_dump(exclude={"id"}), id=official_id)
+    session.add(official)
+    await session.flush()
+    return official
+
+
+async def update_official(session: AsyncSession, *, official_id: str, data: OfficialUpdate) -> Official:
+    official = await get_official(session, official_id=official_id)
+    changes = data.model_dump(exclude_unset=True)
+    if "department_id" in changes:
+        await _check_department(session, changes["department_id"], official.region_code)
+    for key, value in changes.items():
+        setattr(official, key, value)
+    if official.work_end <= official.work_start:
+        raise BadDirectoryData("work_end must be after work_start")
+    official.updated_at = utcnow()
+    session.add(official)
+    await session.flush()
+    return official
+
+
+async def chain_officials(session: AsyncSession, *, region_code: str) -> dict[Role, Official]:
+    """The region's escalation chain: curator, deputy governor, governor's office (active ones)."""
+    rows = await session.exec(
+        select(Official)
+        .where(
+            Official.region_code == region_code,
+            Official.role != Role.official,
+            Official.active == True,  # noqa: E712 - SQL expression
+        )
+        .order_by(Official.on_leave, Official.id)  # type: ignore[arg-type]
+    )
+    chain: dict[Role, Official] = {}
+    for official in rows.all():
+        chain.setdefault(Role(official.role), official)
+    return chain
+
+
+async def directory_is_empty(session: AsyncSession) -> bool:
+    return (await session.exec(select(func.count()).select_from(Official))).one() == 0
+
+
+# -- bulk import -----------------------------------------------------------------------------
+
+CSV_LIST_SPLIT = re.compile(r"[;|]")
+
+
+def parse_import(content: bytes, *, filename: str | None = None, fmt: str | None = None) -> dict[str, Any]:
+    """A YAML document (departments/officials/rules/sla_policies lists) or a CSV of officials."""
+    fmt = (fmt or (filename or "").rsplit(".", 1)[-1]).lower()
+    try:
+        text = content.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise BadImport("the file is not UTF-8") from exc
+    if fmt in ("yaml", "yml"):
+        try:
+            document = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise BadImport(f"not YAML: {exc}") from exc
+        if not isinstance(document, dict):
+            raise BadImport("a directory YAML is a mapping with departments/officials/rules/sla_policies lists")
+        return document
+    if fmt == "csv":
+        return _csv_document(text)
+    raise BadImport(f"unknown format {fmt!r}: use .yaml, .yml or .csv")
+
+
+def _csv_document(text: str) -> dict[str, Any]:
+    """One official per row; departments are created from department_id/department_name columns."""
+    reader = csv.DictReader(io.StringIO(text))
+    required = {"region_code", "official_id", "name"}
+    if reader.fieldnames is None or not required <= set(reader.fieldnames):
+        raise BadImport(f"CSV needs the columns {sorted(required)}; got {reader.fieldnames}")
+    departments: dict[str, dict[str, Any]] = {}
+    officials: list[dict[str, Any]] = []
+    for row in reader:
+        row = {k: (v or "").strip() for k, v in row.items() if k}
+        region = row["region_code"].zfill(2)
+        if row.get("department_id"):
+            departments.setdefault(
+                row["department_id"],
+                {
+                    "id": row["department_id"],
+                    "region_code": region,
+                    "name": row.get("department_name") or row["department_id"],
+                    "kind": row.get("department_kind") or "ministry",
+                    "municipality": row.get("department_municipality") or None,
+                },
+            )
+        official: dict[str, Any] = {
+            "id": row["official_id"],
+            "region_code": region,
+            "department_id": row.get("department_id") or None,
+            "name": row["name"],
+        }
+        for key in ("position", "email", "phone", "role", "timezone", "work_hours"):
+            if row.get(key):
+                official[key] = row[key]
+        for key in ("categories", "municipalities"):
+            if row.get(key):
+                official[key] = [p.strip() for p in CSV_LIST_SPLIT.split(row[key]) if p.strip()]
+        if row.get("capacity"):
+            official["capacity"] = row["capacity"]
+        if row.get("active"):
+            official["active"] = row["active"].lower() in ("1", "true", "yes", "да")
+        if row.get("on_leave"):
+            official["on_leave"] = row["on_leave"].lower() in ("1", "true", "yes", "да")
+        officials.append(official)
+    return {"departments": list(departments.values()), "officials": officials}
+
+
+def _items(document: dict[str, Any], key: str) -> list[dict[str, Any]]:
+    value = document.get(key) or []
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        raise BadImport(f"{key!r} must be a list of mappings")
+    return value
+
+
+def _errors(where: str, exc: ValidationError) -> str:
+    return f"{where}: " + "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:3])
+
+
+async def import_directory(session: AsyncSession, *, document: dict[str, Any]) -> ImportResult:
+    """Upsert departments and officials by id, rules and SLA policies by their keys. All or nothing."""
+    result = ImportResult()
+    departments = _items(document, "departments")
+    officials = _items(document, "officials")
+    rules = _items(document, "rules")
+    policies = _items(document, "sla_policies")
+
+    known_departments = {d.id: d for d in await list_departments(session)}
+    for n, raw in enumerate(departments):
+        raw = {**raw, "region_code": str(raw.get("region_code", "")).zfill(2)}
+        try:
+            data = DepartmentCreate.model_validate(raw)
+        except ValidationError as exc:
+            result.errors.append(_errors(f"departments[{n}]", exc))
+            continue
+        existing = known_departments.get(data.id or "")
+        if existing is None:
+            department = Department(**data.model_dump(exclude={"id"}), id=data.id or f"{data.region_code}-{n}")
+            session.add(department)
+            known_departments[department.id] = department
+        else:
+            for key, value in data.model_dump(exclude={"id"}).items():
+                setattr(existing, key, value)
+            existing.updated_at = utcnow()
+        result.departments += 1
+
+    known_officials = {o.id: o for o in await list_officials(session)}
+    for n, raw in enumerate(officials):
+        raw = {**raw, "region_code": str(raw.get("region_code", "")).zfill(2)}
+        hours = raw.pop("work_hours", None)
+        if isinstance(hours, str) and "-" in hours:
+            raw["work_start"], raw["work_end"] = (h.strip() for h in hours.split("-", 1))
+        try:
+            data = OfficialCreate.model_validate(raw)
+        except ValidationError as exc:
+            result.errors.append(_errors(f"officials[{n}]", exc))
+            continue
+        department = known_departments.get(data.department_id or "")
+        if data.department_id and (department is None or department.region_code != data.region_code):
+            result.errors.append(f"officials[{n}]: unknown department {data.department_id!r} in {data.region_code}")
+            continue
+        existing_official = known_officials.get(data.id or "")
+        if existing_official is None:
+            official = Official(**data.model_dump(exclude={"id"}), id=data.id or f"{data.region_code}-o{n}")
+            session.add(official)
+            known_officials[official.id] = official
+        else:
+            for key, value in data.model_dump(exclude={"id"}).items():
+                setattr(existing_official, key, value)
+            existing_official.updated_at = utcnow()
+        result.officials += 1
+
+    from routing.deadlines.schemas import SlaPolicyCreate
+    from routing.rules.schemas import RuleCreate  # local: rules import the directory's service
+
+    existing_rules = {_rule_key(r): r for r in (await session.exec(select(Rule))).all()}
+    for n, raw in enumerate(rules):
+        if raw.get("region_code") is not None:
+            raw = {**raw, "region_code": str(raw["region_code"]).zfill(2)}
+        try:
+            rule_data = RuleCreate.model_validate(raw)
+        except ValidationError as exc:
+            result.errors.append(_errors(f"rules[{n}]", exc))
+            continue
+        if rule_data.department_id not in known_departments:
+            result.errors.append(f"rules[{n}]: unknown department {rule_data.department_id!r}")
+            continue
+        rule = Rule(**rule_data.model_dump())
+        existing_rule = existing_rules.get(_rule_key(rule))
+        if existing_rule is None:
+            session.add(rule)
+            existing_rules[_rule_key(rule)] = rule
+        else:
+            existing_rule.priority, existing_rule.description = rule.priority, rule.description
+            existing_rule.active = rule.active
+        result.rules += 1
+
+    existing_policies = {_policy_key(p): p for p in (await session.exec(select(SlaPolicy))).all()}
+    for n, raw in enumerate(policies):
+        if raw.get("region_code") is not None:
+            raw = {**raw, "region_code": str(raw["region_code"]).zfill(2)}
+        try:
+            policy_data = SlaPolicyCreate.model_validate(raw)
+        except ValidationError as exc:
+            result.errors.append(_errors(f"sla_policies[{n}]", exc))
+            continue
+        policy = SlaPolicy(**policy_data.model_dump())
+        existing_policy = existing_policies.get(_policy_key(policy))
+        if existing_policy is None:
+            session.add(policy)
+            existing_policies[_policy_key(policy)] = policy
+        else:
+            for key in ("first_reaction_hours", "interim_days", "final_days", "description"):
+                setattr(existing_policy, key, getattr(policy, key))
+        result.sla_policies += 1
+
+    if result.errors:
+        raise BadImport(f"{len(result.errors)} row(s) rejected; nothing imported", errors=result.errors[:100])
+    await session.flush()
+    return result
+
+
+def _rule_key(rule: Rule) -> tuple[Any, ...]:
+    return (rule.region_code, rule.category, (rule.municipality or "").casefold(), rule.urgency, rule.department_id)
+
+
+def _policy_key(policy: SlaPolicy) -> tuple[Any, ...]:
+    return (policy.region_code, policy.category, policy.urgency)
+
+
+def iter_regions(officials: Iterable[Official]) -> list[str]:
+    return sorted({o.region_code for o in officials})

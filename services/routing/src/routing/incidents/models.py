@@ -1,0 +1,125 @@
+"""Incidents, the posts clustered into them, and their audit log."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from routing.timeutil import UTCDateTime, utcnow
+
+OPEN_STATUSES = ("new", "assigned", "in_progress", "answered", "reopened")
+"""Statuses that count towards an official's load and that a new post can still join."""
+LOAD_STATUSES = ("new", "assigned", "in_progress", "reopened")
+
+
+class Incident(SQLModel, table=True):
+    __tablename__ = "routing_incidents"
+    __table_args__ = (Index("ix_routing_incidents_cluster", "region_code", "category", "status", "last_post_at"),)
+
+    id: str = Field(primary_key=True, max_length=36)
+    region_code: str = Field(max_length=2, index=True)
+    region_name: str = Field(max_length=200)
+    city: str | None = Field(default=None, max_length=200)
+    address: str | None = Field(default=None, max_length=300)
+    category: str = Field(max_length=50, index=True)
+    urgency: str = Field(default="normal", max_length=20)
+    status: str = Field(default="new", max_length=20, index=True)
+    severity: int = 1
+    title: str = Field(max_length=300)
+    summary: str = Field(sa_column=Column(Text, nullable=False))
+    origin_post_id: str = Field(max_length=100)
+    post_ids: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    author_keys: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    complainants: int = 1
+    total_reach: int = 0
+    # Assignment (denormalised so a snapshot needs no join).
+    assignee_id: str | None = Field(default=None, max_length=100, index=True)
+    assignee_name: str | None = Field(default=None, max_length=300)
+    assignee_position: str | None = Field(default=None, max_length=500)
+    department_id: str | None = Field(default=None, max_length=100)
+    department_name: str | None = Field(default=None, max_length=500)
+    assignment_explanation: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    rule_id: str | None = Field(default=None, max_length=20)
+    federal_fallback: bool = False
+    escalation_level: int = 0
+    escalated_to_id: str | None = Field(default=None, max_length=100)
+    escalated_to_name: str | None = Field(default=None, max_length=300)
+    flagged: bool = False
+    flag_reason: str | None = Field(default=None, max_length=500)
+    redirect_chain: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    reject_reason: str | None = Field(default=None, max_length=1000)
+    reply_text: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    reply_url: str | None = Field(default=None, max_length=2000)
+    interim_text: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    interim_url: str | None = Field(default=None, max_length=2000)
+    first_response_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    first_response_due: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    final_due: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    last_post_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class IncidentPost(SQLModel, table=True):
+    """A post that opened or joined an incident. `post_id` is unique: a post is in one incident."""
+
+    __tablename__ = "routing_incident_posts"
+
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: str = Field(max_length=36, index=True)
+    post_id: str = Field(max_length=100, unique=True)
+    external_id: str | None = Field(default=None, max_length=300, index=True)
+    author_key: str = Field(max_length=300)
+    author_name: str | None = Field(default=None, max_length=500)
+    url: str | None = Field(default=None, max_length=2000)
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    reach: int = 0
+    terms: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    address: str | None = Field(default=None, max_length=300)
+    similarity: float = 1.0
+    published_at: datetime = Field(sa_type=UTCDateTime)
+    attached_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class IncidentHistory(SQLModel, table=True):
+    """The audit log: who did what, when, from which status to which, and why."""
+
+    __tablename__ = "routing_incident_history"
+
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: str = Field(max_length=36, index=True)
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    actor: str = Field(max_length=300)
+    action: str = Field(max_length=50)
+    from_status: str | None = Field(default=None, max_length=20)
+    to_status: str | None = Field(default=None, max_length=20)
+    comment: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+
+
+class SkippedPost(SQLModel, table=True):
+    """A classified post routing did not turn into an incident, and why."""
+
+    __tablename__ = "routing_skipped_posts"
+
+    post_id: str = Field(primary_key=True, max_length=100)
+    reason: str = Field(max_length=300)
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Escalation(SQLModel, table=True):
+    """One escalation step; unique per (incident, level), so two replicas cannot escalate twice."""
+
+    __tablename__ = "routing_escalations"
+    __table_args__ = (UniqueConstraint("incident_id", "level", name="uq_routing_escalations_incident_level"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: str = Field(max_length=36, index=True)
+    level: int
+    clock: str = Field(max_length=20)
+    reason: str = Field(max_length=1000)
+    escalated_to_id: str | None = Field(default=None, max_length=100)
+    escalated_to_name: str | None = Field(default=None, max_length=300)
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -1,0 +1,136 @@
+"""API models of incidents and of the actions officials take on them (the gateway contract)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from incidents_common.events import Assignee, IncidentStatus, Urgency
+from routing.deadlines.schemas import DeadlineRead
+
+
+class Action(StrEnum):
+    take = "take"
+    interim_answer = "interim_answer"
+    reply = "reply"
+    resolve = "resolve"
+    close = "close"
+    reject = "reject"
+    reopen = "reopen"
+    reassign = "reassign"
+    redirect = "redirect"
+
+
+class ActionRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    action: Action
+    actor: str = Field(min_length=1, max_length=300, description="Official id or user name")
+    comment: str | None = Field(default=None, max_length=5000)
+    reason: str | None = Field(default=None, max_length=1000, description="Required for reject and redirect")
+    reply_text: str | None = Field(default=None, max_length=20000)
+    reply_url: str | None = Field(default=None, max_length=2000)
+    official_id: str | None = Field(default=None, max_length=100, description="reassign: the new assignee")
+    target_department_id: str | None = Field(default=None, max_length=100, description="redirect: where it belongs")
+    target_note: str | None = Field(default=None, max_length=1000, description="redirect: where it belongs, in words")
+
+    @model_validator(mode="after")
+    def _required(self) -> ActionRequest:
+        if self.action in (Action.reject, Action.redirect) and not (self.reason and self.reason.strip()):
+            raise ValueError(f"{self.action.value} needs a reason")
+        if self.action in (Action.reply, Action.interim_answer) and not (self.reply_text and self.reply_text.strip()):
+            raise ValueError(f"{self.action.value} needs reply_text")
+        if self.action == Action.reassign and not self.official_id:
+            raise ValueError("reassign needs official_id")
+        if self.action == Action.redirect and not (self.target_department_id or self.target_note):
+            raise ValueError("redirect needs target_department_id or target_note (where the incident belongs)")
+        return self
+
+
+class IncidentPostRead(BaseModel):
+    post_id: str
+    external_id: str | None = None
+    author: str | None = None
+    url: str | None = None
+    text: str
+    reach: int
+    similarity: float
+    published_at: datetime
+    attached_at: datetime
+
+
+class HistoryRead(BaseModel):
+    at: datetime
+    actor: str
+    action: str
+    from_status: str | None = None
+    to_status: str | None = None
+    comment: str | None = None
+
+
+class EscalationRead(BaseModel):
+    level: int
+    clock: str
+    reason: str
+    escalated_to_id: str | None = None
+    escalated_to_name: str | None = None
+    at: datetime
+
+
+class ReplyRead(BaseModel):
+    text: str | None = None
+    url: str | None = None
+
+
+class IncidentSummary(BaseModel):
+    incident_id: str
+    region_code: str
+    region_name: str
+    city: str | None = None
+    address: str | None = None
+    category: str
+    urgency: Urgency
+    status: IncidentStatus
+    severity: int
+    title: str
+    assignee: Assignee | None = None
+    escalation_level: int
+    flagged: bool
+    complainants: int
+    total_reach: int
+    first_response_due: datetime | None = None
+    final_due: datetime | None = None
+    first_response_at: datetime | None = None
+    created_at: datetime
+    updated_at: datetime
+
+
+class IncidentRead(IncidentSummary):
+    summary: str
+    assignment_explanation: str | None = None
+    rule_id: str | None = None
+    federal_fallback: bool = False
+    flag_reason: str | None = None
+    escalated_to_id: str | None = None
+    escalated_to_name: str | None = None
+    reject_reason: str | None = None
+    reply: ReplyRead | None = None
+    interim_answer: ReplyRead | None = None
+    time_to_first_response_seconds: float | None = None
+    time_to_first_response_working_hours: float | None = None
+    redirect_chain: list[dict[str, Any]] = Field(default_factory=list)
+    post_ids: list[str] = Field(default_factory=list)
+    posts: list[IncidentPostRead] = Field(default_factory=list)
+    deadlines: list[DeadlineRead] = Field(default_factory=list)
+    escalations: list[EscalationRead] = Field(default_factory=list)
+    history: list[HistoryRead] = Field(default_factory=list)
+
+
+class IncidentPage(BaseModel):
+    items: list[IncidentSummary]
+    total: int
+    limit: int
+    offset: int

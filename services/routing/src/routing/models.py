@@ -1,0 +1,23 @@
+"""Every table routing owns, for `Database(url, TABLES)`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from routing.deadlines.models import Deadline, SlaPolicy
+from routing.directory.models import Department, Official
+from routing.incidents.models import Escalation, Incident, IncidentHistory, IncidentPost, SkippedPost
+from routing.rules.models import Rule
+
+TABLES: tuple[Any, ...] = (
+    Department,
+    Official,
+    Rule,
+    SlaPolicy,
+    Deadline,
+    Incident,
+    IncidentPost,
+    IncidentHistory,
+    Escalation,
+    SkippedPost,
+)

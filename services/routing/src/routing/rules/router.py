@@ -1,0 +1,83 @@
+"""Rule endpoints, and a dry run that explains who would get an incident."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel
+
+from incidents_common.app import SessionDep
+from routing.directory.models import Department
+from routing.rules import service
+from routing.rules.models import Rule
+from routing.rules.schemas import RuleCreate, RuleRead, RuleUpdate
+
+router = APIRouter(tags=["rules"])
+
+
+async def _read(session: SessionDep, rule: Rule) -> RuleRead:
+    department = await session.get(Department, rule.department_id)
+    return RuleRead(**rule.model_dump(), department_name=department.name if department else None)
+
+
+@router.get("/v1/rules", summary="Rules in the order they are tried")
+async def list_rules(
+    session: SessionDep, region: Annotated[str | None, Query(pattern=r"^\d{2}$")] = None
+) -> list[RuleRead]:
+    return [await _read(session, r) for r in await service.list_rules(session, region=region)]
+
+
+@router.post("/v1/rules", status_code=201, summary="Create a rule")
+async def create_rule(session: SessionDep, body: RuleCreate) -> RuleRead:
+    return await _read(session, await service.create_rule(session, data=body))
+
+
+@router.get("/v1/rules/{rule_id}", summary="One rule")
+async def get_rule(session: SessionDep, rule_id: int) -> RuleRead:
+    return await _read(session, await service.get_rule(session, rule_id=rule_id))
+
+
+@router.patch("/v1/rules/{rule_id}", summary="Update a rule")
+async def update_rule(session: SessionDep, rule_id: int, body: RuleUpdate) -> RuleRead:
+    return await _read(session, await service.update_rule(session, rule_id=rule_id, data=body))
+
+
+@router.delete("/v1/rules/{rule_id}", summary="Deactivate a rule")
+async def deactivate_rule(session: SessionDep, rule_id: int) -> RuleRead:
+    return await _read(session, await service.update_rule(session, rule_id=rule_id, data=RuleUpdate(active=False)))
+
+
+class AssignmentPreview(BaseModel):
+    official_id: str
+    name: str
+    department_name: str | None
+    explanation: str
+    rule_id: int | None
+    federal_fallback: bool
+
+
+@router.get("/v1/rules/preview/assignment", summary="Who would get an incident (dry run, nothing is saved)")
+async def preview(
+    session: SessionDep,
+    region: Annotated[str, Query(pattern=r"^\d{2}$")],
+    category: str,
+    city: str | None = None,
+    urgency: str = "normal",
+) -> AssignmentPreview:
+    from incidents_common.problems import InvalidInput
+    from incidents_common.regions import REGIONS
+
+    if region not in REGIONS:
+        raise InvalidInput(f"unknown region {region}")
+    chosen = await service.choose_assignee(session, region_code=region, category=category, city=city, urgency=urgency)
+    preview = AssignmentPreview(
+        official_id=chosen.assignee.official_id,
+        name=chosen.assignee.name,
+        department_name=chosen.assignee.department_name,
+        explanation=chosen.explanation,
+        rule_id=chosen.rule_id,
+        federal_fallback=chosen.federal_fallback,
+    )
+    await session.rollback()  # a dry run: the round-robin counter it bumped is discarded
+    return preview
