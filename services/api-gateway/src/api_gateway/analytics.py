@@ -1,0 +1,206 @@
+"""How regions and bodies react: counts, shares, response-time percentiles, daily trend, a fair rating.
+
+Definitions (the README publishes them):
+- answered: the incident got a first response (routing's `first_response_at`, or it reached
+  answered/resolved/closed); time to first response = answered_at − created_at;
+- answered within deadline: answered and answered_at ≤ first_response_due (no deadline counts as on time);
+- overdue now: open and past its first-response deadline without a response, or past its final deadline;
+- rating: Bayesian shrinkage of the on-time share towards the mean of everything in view,
+  score = (n·p + m·p₀) / (n + m), with m = GATEWAY_RATING_PRIOR_WEIGHT (10 by default).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from api_gateway.auth import Principal
+from api_gateway.models import Incident
+from api_gateway.service import IncidentFilter, apply_filter, is_overdue
+
+
+@dataclass(frozen=True)
+class Fact:
+    region_code: str
+    region_name: str
+    category: str
+    department: str
+    department_name: str
+    created_at: datetime
+    answered_at: datetime | None
+    first_response_due: datetime | None
+    escalations: int
+    overdue: bool
+
+    @property
+    def answered(self) -> bool:
+        return self.answered_at is not None
+
+    @property
+    def on_time(self) -> bool:
+        if self.answered_at is None:
+            return False
+        return self.first_response_due is None or self.answered_at <= self.first_response_due
+
+    @property
+    def response_minutes(self) -> float | None:
+        if self.answered_at is None:
+            return None
+        return max(0.0, (self.answered_at - self.created_at).total_seconds() / 60.0)
+
+
+class GroupStats(BaseModel):
+    key: str = Field(description="Region code, category or department id")
+    name: str
+    incidents: int
+    answered: int
+    share_answered: float | None
+    answered_on_time: int
+    share_answered_on_time: float | None
+    median_first_response_minutes: float | None
+    p90_first_response_minutes: float | None
+    overdue_now: int
+    escalations: int
+
+
+class RatingEntry(GroupStats):
+    rank: int
+    score: float = Field(description="(n·p + m·p₀)/(n + m): the on-time share shrunk towards the mean p₀")
+    provisional: bool = Field(description="Fewer incidents than the prior weight m: the score is mostly the mean")
+
+
+class TrendPoint(BaseModel):
+    day: date
+    created: int
+    answered: int
+    answered_on_time: int
+
+
+class Summary(BaseModel):
+    period_from: datetime | None
+    period_to: datetime | None
+    total: GroupStats
+    groups: list[GroupStats]
+
+
+class Rating(BaseModel):
+    level: str
+    prior_weight: float
+    prior_mean: float | None = Field(description="p₀: the on-time share of everything in view")
+    entries: list[RatingEntry]
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    """Linear-interpolated percentile (the same as numpy's default)."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    position = (len(ordered) - 1) * q
+    low, high = math.floor(position), math.ceil(position)
+    if low == high:
+        return round(ordered[low], 2)
+    return round(ordered[low] + (ordered[high] - ordered[low]) * (position - low), 2)
+
+
+def stats(key: str, name: str, facts: list[Fact]) -> GroupStats:
+    n = len(facts)
+    answered = sum(f.answered for f in facts)
+    on_time = sum(f.on_time for f in facts)
+    minutes = [m for f in facts if (m := f.response_minutes) is not None]
+    return GroupStats(
+        key=key,
+        name=name,
+        incidents=n,
+        answered=answered,
+        share_answered=round(answered / n, 4) if n else None,
+        answered_on_time=on_time,
+        share_answered_on_time=round(on_time / n, 4) if n else None,
+        median_first_response_minutes=percentile(minutes, 0.5),
+        p90_first_response_minutes=percentile(minutes, 0.9),
+        overdue_now=sum(f.overdue for f in facts),
+        escalations=sum(f.escalations for f in facts),
+    )
+
+
+async def load_facts(session: AsyncSession, *, principal: Principal, flt: IncidentFilter) -> list[Fact]:
+    query = apply_filter(select(Incident), principal, flt).order_by(col(Incident.created_at))
+    now = datetime.now(UTC)
+    return [
+        Fact(
+            region_code=i.region_code,
+            region_name=i.region_name,
+            category=i.category,
+            department=i.department_id or "unassigned",
+            department_name=i.department_name or "Не назначено",
+            created_at=i.created_at,
+            answered_at=i.answered_at,
+            first_response_due=i.first_response_due,
+            escalations=i.escalations,
+            overdue=is_overdue(i, now),
+        )
+        for i in (await session.exec(query)).all()
+    ]
+
+
+GROUPINGS: dict[str, tuple[Callable[[Fact], str], Callable[[Fact], str]]] = {
+    "region": (lambda f: f.region_code, lambda f: f.region_name),
+    "category": (lambda f: f.category, lambda f: f.category),
+    "department": (lambda f: f.department, lambda f: f.department_name),
+}
+
+
+def grouped(facts: Iterable[Fact], by: str) -> list[GroupStats]:
+    key_of, name_of = GROUPINGS[by]
+    buckets: dict[str, list[Fact]] = defaultdict(list)
+    names: dict[str, str] = {}
+    for fact in facts:
+        buckets[key_of(fact)].append(fact)
+        names[key_of(fact)] = name_of(fact)
+    return [stats(key, names[key], buckets[key]) for key in sorted(buckets)]
+
+
+def summary(facts: list[Fact], by: str, flt: IncidentFilter) -> Summary:
+    return Summary(
+        period_from=flt.created_from,
+        period_to=flt.created_to,
+        total=stats("all", "Все", facts),
+        groups=grouped(facts, by),
+    )
+
+
+def rating(facts: list[Fact], by: str, prior_weight: float) -> Rating:
+    groups = grouped(facts, by)
+    total = len(facts)
+    prior = sum(f.on_time for f in facts) / total if total else None
+    entries: list[dict[str, Any]] = []
+    for group in groups:
+        p = group.answered_on_time / group.incidents
+        p0 = prior if prior is not None else 0.0
+        score = (group.incidents * p + prior_weight * p0) / (group.incidents + prior_weight)
+        entries.append({**group.model_dump(), "score": round(score, 4), "provisional": group.incidents < prior_weight})
+    # Ties: the faster median first response ranks higher; unanswered groups last.
+    entries.sort(key=lambda e: (-e["score"], e["median_first_response_minutes"] or math.inf, e["key"]))
+    return Rating(
+        level=by,
+        prior_weight=prior_weight,
+        prior_mean=round(prior, 4) if prior is not None else None,
+        entries=[RatingEntry(**e, rank=i + 1) for i, e in enumerate(entries)],
+    )
+
+
+def trend(facts: list[Fact]) -> list[TrendPoint]:
+    days: dict[date, list[int]] = defaultdict(lambda: [0, 0, 0])
+    for fact in facts:
+        bucket = days[fact.created_at.astimezone(UTC).date()]
+        bucket[0] += 1
+        bucket[1] += fact.answered
+        bucket[2] += fact.on_time
+    return [TrendPoint(day=d, created=c, answered=a, answered_on_time=o) for d, (c, a, o) in sorted(days.items())]

@@ -1,0 +1,90 @@
+"""Request dependencies: the authenticated caller (with its rate limit) and role checks."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, Security
+from fastapi.openapi.models import OAuthFlowClientCredentials, OAuthFlows
+from fastapi.security import APIKeyHeader, APIKeyQuery, OAuth2
+
+from api_gateway.auth import AuthError, Principal, Role, authenticate
+from api_gateway.limits import RateLimiter, retry_after_header
+from incidents_common.app import SessionDep
+from incidents_common.problems import Forbidden
+
+api_key_header = APIKeyHeader(
+    name="X-API-Key", auto_error=False, description="An API key (created with `create-key` or POST /v1/admin/keys)"
+)
+oauth2 = OAuth2(
+    flows=OAuthFlows(clientCredentials=OAuthFlowClientCredentials(tokenUrl="/v1/oauth/token")),
+    auto_error=False,
+    description="OAuth2 client credentials; `Authorization: Bearer <access token or API key>`",
+)
+api_key_query = APIKeyQuery(
+    name="api_key", auto_error=False, description="Open311 clients pass their key as the `api_key` parameter"
+)
+
+
+def rate_limit(request: Request, key: str) -> None:
+    limiter: RateLimiter = request.app.state.limiter
+    wait = limiter.check(key)
+    if wait > 0:
+        raise HTTPException(429, f"rate limit exceeded for {key}", headers={"Retry-After": retry_after_header(wait)})
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+async def _resolve(
+    request: Request, session: SessionDep, header_key: str | None, authorization: str | None
+) -> Principal:
+    credential = header_key
+    if not credential and authorization:
+        scheme, _, value = authorization.partition(" ")
+        if scheme.lower() == "bearer" and value.strip():
+            credential = value.strip()
+    if not credential:
+        rate_limit(request, f"ip:{client_address(request)}")
+        raise AuthError("missing credentials: send X-API-Key or Authorization: Bearer")
+    try:
+        principal = await authenticate(session, request.app.state.signer, credential)
+    except HTTPException:
+        rate_limit(request, f"ip:{client_address(request)}")
+        raise
+    rate_limit(request, principal.subject)
+    request.state.principal = principal
+    return principal
+
+
+async def current_principal(
+    request: Request,
+    session: SessionDep,
+    header_key: Annotated[str | None, Security(api_key_header)],
+    authorization: Annotated[str | None, Security(oauth2)],
+) -> Principal:
+    return await _resolve(request, session, header_key, authorization)
+
+
+async def open311_principal(
+    request: Request,
+    session: SessionDep,
+    header_key: Annotated[str | None, Security(api_key_header)],
+    authorization: Annotated[str | None, Security(oauth2)],
+    query_key: Annotated[str | None, Security(api_key_query)],
+) -> Principal:
+    return await _resolve(request, session, header_key or query_key, authorization)
+
+
+PrincipalDep = Annotated[Principal, Depends(current_principal)]
+Open311PrincipalDep = Annotated[Principal, Depends(open311_principal)]
+
+
+def require_roles(principal: Principal, *roles: Role) -> None:
+    if principal.role not in roles:
+        allowed = ", ".join(roles)
+        raise Forbidden(f"role {principal.role} may not do this (allowed: {allowed})")
+
+
+__all__ = ["AuthError", "PrincipalDep", "Open311PrincipalDep", "require_roles", "rate_limit", "client_address"]

@@ -1,0 +1,132 @@
+"""The gateway app: one secure API for regional portals over a read model built from NATS events."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from api_gateway import auth, open311, router, routes_analytics, routes_auth, routes_directory, routes_live
+from api_gateway.config import Settings
+from api_gateway.consumers import handle_incident_event, handle_post_classified
+from api_gateway.limits import RateLimiter
+from api_gateway.models import TABLES
+from api_gateway.upstream import Upstream
+from api_gateway.webhooks import WebhookDispatcher
+from incidents_common.app import create_service_app
+from incidents_common.db import Database
+from incidents_common.events import SUBJECT_INCIDENT_ALL, SUBJECT_POST_CLASSIFIED
+from incidents_common.nats import ConsumerSpec, EventRuntime
+
+DESCRIPTION = """
+One API for the portals of the regions and for federal monitors.
+
+**Authentication**: an API key in `X-API-Key` (or `Authorization: Bearer <key>`), or an OAuth2 access token
+from `POST /v1/oauth/token` (client credentials) in `Authorization: Bearer <jwt>`.
+Every read, search, export, action, analytics query and live stream is limited to the caller's regions;
+another region's incident is a 404, exactly like one that does not exist.
+
+Errors are RFC 9457 `application/problem+json`.
+"""
+
+TAGS = [
+    {"name": "incidents", "description": "Incidents of your regions: list, search, detail, export, actions"},
+    {"name": "analytics", "description": "How regions and bodies react: shares, percentiles, rating, CSV"},
+    {"name": "live", "description": "Server-Sent Events and signed webhooks"},
+    {"name": "directory", "description": "Departments, officials and routing rules (via routing)"},
+    {"name": "auth", "description": "OAuth2 client credentials and token revocation"},
+    {"name": "admin", "description": "Clients and API keys"},
+    {"name": "open311", "description": "Open311 GeoReport v2 compatibility"},
+    {"name": "health", "description": "Liveness"},
+]
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    db = Database(settings.resolved_database_url(), TABLES)
+    events = None
+    if settings.nats_enabled:
+        events = EventRuntime(
+            db=db,
+            nats_url=settings.nats_url,
+            client_name=settings.service_name,
+            outbox_batch=settings.outbox_batch,
+            consumers=[
+                ConsumerSpec(
+                    durable="gateway-incident-events",
+                    stream="INCIDENTS",
+                    filter_subject=SUBJECT_INCIDENT_ALL,
+                    handler=handle_incident_event,
+                    batch=settings.consumer_batch,
+                    max_deliver=settings.max_deliver,
+                ),
+                ConsumerSpec(
+                    durable="gateway-post-classified",
+                    stream="POSTS",
+                    filter_subject=SUBJECT_POST_CLASSIFIED,
+                    handler=handle_post_classified,
+                    batch=settings.consumer_batch,
+                    max_deliver=settings.max_deliver,
+                ),
+            ],
+        )
+    dispatcher = WebhookDispatcher(db, settings)
+    tasks: list[asyncio.Task[None]] = []
+
+    async def start() -> None:
+        app.state.signer = auth.TokenSigner(
+            auth.load_signing_secret(settings), issuer=settings.jwt_issuer, ttl=settings.token_ttl_seconds
+        )
+        timeouts = {
+            "connect_timeout": settings.upstream_connect_timeout,
+            "timeout": settings.upstream_timeout,
+            "retries": settings.upstream_retries,
+        }
+        app.state.routing = Upstream("routing", settings.routing_url, **timeouts)
+        app.state.collector = Upstream("collector", settings.collector_url, **timeouts)
+        if settings.demo_api_key:
+            async with db.transaction() as session:
+                await auth.ensure_demo_key(session, settings.demo_api_key)
+        if settings.webhooks_enabled:
+            tasks.append(asyncio.create_task(dispatcher.run(), name="gateway-webhooks"))
+
+    async def stop() -> None:
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        tasks.clear()
+        await dispatcher.close()
+        for name in ("routing", "collector"):
+            upstream = getattr(app.state, name, None)
+            if upstream is not None:
+                await upstream.close()
+
+    app = create_service_app(
+        title="Incidents API gateway",
+        description=DESCRIPTION,
+        version="1.0.0",
+        settings=settings,
+        db=db,
+        events=events,
+        on_startup=[start],
+        on_shutdown=[stop],
+        openapi_tags=TAGS,
+    )
+    app.state.limiter = RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst)
+    app.state.dispatcher = dispatcher
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "X-API-Key", "Content-Type", "Last-Event-ID"],
+            expose_headers=["Retry-After"],
+            max_age=600,
+        )
+    for module in (router, routes_analytics, routes_live, routes_directory, routes_auth, open311):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,232 @@
+"""The gateway's own tables: the incident read model built from events, auth, webhooks, Open311 tokens.
+
+The read model is fed only by NATS events (IncidentSnapshot in every incident event, PostClassified
+for post texts): the gateway never reads another service's database.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, DateTime, Index, TypeDecorator
+from sqlmodel import Field, SQLModel
+
+from incidents_common.db import utcnow
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores UTC as a naive timestamp and returns aware UTC datetimes, the same on SQLite and PostgreSQL."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def ts(*, nullable: bool = True, index: bool = False) -> Any:
+    return Field(default=None, sa_column=Column(UTCDateTime(), nullable=nullable, index=index))
+
+
+def js() -> Any:
+    return Field(default=None, sa_column=Column(JSON, nullable=True))
+
+
+class Incident(SQLModel, table=True):
+    """The latest snapshot of an incident plus the facts analytics needs."""
+
+    __tablename__ = "gw_incident"
+    __table_args__ = (
+        Index("ix_gw_incident_region_created", "region_code", "created_at"),
+        Index("ix_gw_incident_region_status", "region_code", "status"),
+    )
+
+    incident_id: str = Field(primary_key=True, max_length=64)
+    region_code: str = Field(index=True, max_length=8)
+    region_name: str = Field(max_length=200)
+    city: str | None = Field(default=None, max_length=200)
+    city_norm: str | None = Field(default=None, index=True, max_length=200)
+    category: str = Field(index=True, max_length=64)
+    urgency: str = Field(max_length=16)
+    status: str = Field(max_length=16)
+    severity: int = 1
+    title: str
+    summary: str
+    assignee_id: str | None = Field(default=None, index=True, max_length=64)
+    assignee_name: str | None = Field(default=None, max_length=200)
+    department_id: str | None = Field(default=None, max_length=64)
+    department_name: str | None = Field(default=None, max_length=300)
+    assignee: dict[str, Any] | None = js()
+    assignment_explanation: str | None = None
+    post_ids: list[str] | None = js()
+    complainants: int = 1
+    total_reach: int = 0
+    escalation_level: int = 0
+    escalations: int = 0
+    first_response_due: datetime | None = ts()
+    final_due: datetime | None = ts()
+    first_response_at: datetime | None = ts()
+    answered_at: datetime | None = ts()
+    closed_at: datetime | None = ts()
+    created_at: datetime = ts(nullable=False, index=True)
+    updated_at: datetime = ts(nullable=False)
+    search_text: str = ""
+
+
+class IncidentPost(SQLModel, table=True):
+    """Which posts belong to which incident (for Open311 tokens and detail views)."""
+
+    __tablename__ = "gw_incident_post"
+
+    post_id: str = Field(primary_key=True, max_length=64)
+    incident_id: str = Field(index=True, max_length=64)
+
+
+class IncidentEventLog(SQLModel, table=True):
+    """Every incident event received: the incident's history, the SSE feed and the webhook source.
+
+    `seq` is the SSE event id (monotonic in this database), so Last-Event-ID resumes exactly.
+    """
+
+    __tablename__ = "gw_incident_event"
+
+    seq: int | None = Field(default=None, primary_key=True)
+    event_id: str = Field(unique=True, max_length=64)
+    incident_id: str = Field(index=True, max_length=64)
+    region_code: str = Field(index=True, max_length=8)
+    type: str = Field(max_length=64)
+    subject: str = Field(max_length=255)
+    occurred_at: datetime = ts(nullable=False)
+    actor: str | None = Field(default=None, max_length=200)
+    from_status: str | None = Field(default=None, max_length=16)
+    to_status: str | None = Field(default=None, max_length=16)
+    detail: dict[str, Any] | None = js()
+    payload: dict[str, Any] | None = js()
+
+
+class Post(SQLModel, table=True):
+    """A classified post (latest version), shown in incident detail."""
+
+    __tablename__ = "gw_post"
+
+    post_id: str = Field(primary_key=True, max_length=64)
+    version: int = 1
+    source_type: str = Field(max_length=32)
+    external_id: str = Field(index=True, max_length=255)
+    url: str | None = None
+    author: dict[str, Any] | None = js()
+    text: str
+    published_at: datetime = ts(nullable=False)
+    reach: dict[str, Any] | None = js()
+    place_hints: dict[str, Any] | None = js()
+    classification: dict[str, Any] | None = js()
+
+
+class ApiClient(SQLModel, table=True):
+    """An OAuth2 client (client credentials grant). The secret is stored only as a scrypt hash."""
+
+    __tablename__ = "gw_client"
+
+    client_id: str = Field(primary_key=True, max_length=64)
+    name: str = Field(max_length=200)
+    secret_hash: str
+    role: str = Field(max_length=32)
+    regions: list[str] | None = js()
+    official_id: str | None = Field(default=None, max_length=64)
+    active: bool = True
+    created_by: str | None = Field(default=None, max_length=100)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+    revoked_at: datetime | None = ts()
+
+
+class ApiKey(SQLModel, table=True):
+    """An API key, stored only as the SHA-256 of its (high-entropy) value."""
+
+    __tablename__ = "gw_api_key"
+
+    key_id: str = Field(primary_key=True, max_length=64)
+    key_hash: str = Field(unique=True, max_length=64)
+    name: str = Field(max_length=200)
+    role: str = Field(max_length=32)
+    regions: list[str] | None = js()
+    official_id: str | None = Field(default=None, max_length=64)
+    created_by: str | None = Field(default=None, max_length=100)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+    revoked_at: datetime | None = ts()
+
+
+class RevokedToken(SQLModel, table=True):
+    """A revoked access token id (RFC 7009); kept until the token would have expired anyway."""
+
+    __tablename__ = "gw_revoked_token"
+
+    jti: str = Field(primary_key=True, max_length=64)
+    expires_at: datetime = ts(nullable=False)
+
+
+class Webhook(SQLModel, table=True):
+    __tablename__ = "gw_webhook"
+
+    webhook_id: str = Field(primary_key=True, max_length=64)
+    owner: str = Field(index=True, max_length=100)
+    url: str
+    secret: str = Field(max_length=200)
+    regions: list[str] | None = js()
+    event_types: list[str] | None = js()
+    active: bool = True
+    cursor: int = 0
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class WebhookDelivery(SQLModel, table=True):
+    __tablename__ = "gw_webhook_delivery"
+
+    id: int | None = Field(default=None, primary_key=True)
+    webhook_id: str = Field(index=True, max_length=64)
+    seq: int
+    event_id: str = Field(max_length=64)
+    status: str = Field(default="pending", index=True, max_length=16)
+    attempts: int = 0
+    last_status_code: int | None = None
+    last_error: str | None = None
+    next_attempt_at: datetime = ts(nullable=False)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+    delivered_at: datetime | None = ts()
+
+
+class Open311Token(SQLModel, table=True):
+    """An Open311 service request submitted through the gateway, before and after it became an incident."""
+
+    __tablename__ = "gw_open311_token"
+
+    token: str = Field(primary_key=True, max_length=64)
+    external_id: str = Field(index=True, max_length=255)
+    post_id: str | None = Field(default=None, max_length=64)
+    jurisdiction_id: str = Field(max_length=8)
+    service_code: str = Field(max_length=64)
+    owner: str = Field(max_length=100)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+
+
+TABLES: list[Any] = [
+    Incident,
+    IncidentPost,
+    IncidentEventLog,
+    Post,
+    ApiClient,
+    ApiKey,
+    RevokedToken,
+    Webhook,
+    WebhookDelivery,
+    Open311Token,
+]

@@ -1,0 +1,211 @@
+"""OAuth2 token endpoint (client credentials, RFC 6749 §4.4), revocation (RFC 7009), admin endpoints."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Path, Request, Response
+
+from api_gateway import auth
+from api_gateway.auth import Role
+from api_gateway.deps import PrincipalDep, client_address, rate_limit, require_roles
+from api_gateway.models import ApiClient, ApiKey
+from api_gateway.schemas import (
+    ClientCreated,
+    ClientRead,
+    CredentialCreate,
+    KeyCreated,
+    KeyRead,
+    TokenResponse,
+)
+from incidents_common.app import SessionDep
+from incidents_common.problems import ProblemError
+
+router = APIRouter(prefix="/v1", tags=["auth"])
+
+
+class OAuthError(ProblemError):
+    """An RFC 6749 §5.2 error; `error` carries the standard code beside the problem fields."""
+
+    status, slug, title = 400, "oauth-error", "OAuth2 error"
+
+    def __init__(self, error: str, detail: str, status: int = 400) -> None:
+        super().__init__(detail, error=error)
+        self.status = status
+
+
+def _basic_credentials(header: str | None) -> tuple[str, str] | None:
+    if not header or not header.lower().startswith("basic "):
+        return None
+    try:
+        decoded = base64.b64decode(header[6:].strip(), validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    client_id, sep, secret = decoded.partition(":")
+    return (client_id, secret) if sep else None
+
+
+@router.post(
+    "/oauth/token",
+    response_model=TokenResponse,
+    summary="OAuth2 client credentials: exchange client_id/client_secret for a short-lived JWT",
+    responses={
+        400: {"description": "unsupported_grant_type / invalid_request"},
+        401: {"description": "invalid_client"},
+    },
+    openapi_extra={
+        "requestBody": {
+            "content": {
+                "application/x-www-form-urlencoded": {
+                    "example": {"grant_type": "client_credentials", "client_id": "cl_1a2b3c", "client_secret": "…"}
+                }
+            }
+        }
+    },
+)
+async def token(
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    grant_type: Annotated[str, Form(max_length=50)],
+    client_id: Annotated[str | None, Form(max_length=64)] = None,
+    client_secret: Annotated[str | None, Form(max_length=200)] = None,
+    scope: Annotated[str | None, Form(max_length=200)] = None,
+) -> TokenResponse:
+    rate_limit(request, f"token:{client_address(request)}")
+    if grant_type != "client_credentials":
+        raise OAuthError("unsupported_grant_type", "only client_credentials is supported")
+    basic = _basic_credentials(request.headers.get("authorization"))
+    if basic:
+        client_id, client_secret = basic
+    if not client_id or not client_secret:
+        raise OAuthError("invalid_request", "client_id and client_secret are required")
+    try:
+        access_token, ttl, _ = await auth.issue_token(
+            session, request.app.state.signer, client_id=client_id, client_secret=client_secret
+        )
+    except auth.AuthError as exc:
+        raise OAuthError("invalid_client", "invalid client credentials", status=401) from exc
+    response.headers["Cache-Control"] = "no-store"
+    return TokenResponse(access_token=access_token, expires_in=ttl, scope=scope)
+
+
+@router.post(
+    "/oauth/revoke",
+    status_code=200,
+    summary="Revoke an access token at once (RFC 7009)",
+    responses={200: {"description": "Revoked (or it was not a valid token)"}},
+    openapi_extra={
+        "requestBody": {"content": {"application/x-www-form-urlencoded": {"example": {"token": "eyJhbGciOi…"}}}}
+    },
+)
+async def revoke(
+    request: Request, session: SessionDep, principal: PrincipalDep, token: Annotated[str, Form(max_length=4000)]
+) -> dict[str, str]:
+    await auth.revoke_token(session, request.app.state.signer, token)
+    return {"status": "revoked"}
+
+
+def _client_read(client: ApiClient) -> ClientRead:
+    return ClientRead.model_validate(client, from_attributes=True)
+
+
+def _key_read(key: ApiKey) -> KeyRead:
+    return KeyRead(
+        key_id=key.key_id,
+        name=key.name,
+        role=Role(key.role),
+        regions=key.regions,
+        official_id=key.official_id,
+        revoked=key.revoked_at is not None,
+        created_at=key.created_at,
+    )
+
+
+ADMIN = ["admin"]
+ADMIN_RESPONSES: dict[int | str, dict[str, str]] = {
+    401: {"description": "Not authenticated"},
+    403: {"description": "Your role may not grant this (no escalation)"},
+}
+
+
+@router.post(
+    "/admin/clients",
+    response_model=ClientCreated,
+    status_code=201,
+    tags=ADMIN,
+    summary="Create an OAuth2 client (the secret is shown once)",
+    responses=ADMIN_RESPONSES,
+)
+async def create_client(session: SessionDep, principal: PrincipalDep, body: CredentialCreate) -> ClientCreated:
+    require_roles(principal, Role.federal, Role.regional_admin)
+    client, secret = await auth.create_client(
+        session, name=body.name, role=body.role, regions=body.regions, official_id=body.official_id, granter=principal
+    )
+    return ClientCreated(**_client_read(client).model_dump(), client_secret=secret)
+
+
+@router.get(
+    "/admin/clients",
+    response_model=list[ClientRead],
+    tags=ADMIN,
+    summary="Clients you manage",
+    responses=ADMIN_RESPONSES,
+)
+async def list_clients(session: SessionDep, principal: PrincipalDep) -> list[ClientRead]:
+    require_roles(principal, Role.federal, Role.regional_admin)
+    return [_client_read(c) for c in await auth.list_clients(session, principal)]
+
+
+@router.delete(
+    "/admin/clients/{client_id}",
+    response_model=ClientRead,
+    tags=ADMIN,
+    summary="Revoke a client: its tokens stop working at once",
+    responses={**ADMIN_RESPONSES, 404: {"description": "No such client among those you manage"}},
+)
+async def revoke_client(
+    session: SessionDep, principal: PrincipalDep, client_id: Annotated[str, Path(max_length=64)]
+) -> ClientRead:
+    require_roles(principal, Role.federal, Role.regional_admin)
+    return _client_read(await auth.revoke_client(session, client_id, principal))
+
+
+@router.post(
+    "/admin/keys",
+    response_model=KeyCreated,
+    status_code=201,
+    tags=ADMIN,
+    summary="Create an API key (the key is shown once)",
+    responses=ADMIN_RESPONSES,
+)
+async def create_key(session: SessionDep, principal: PrincipalDep, body: CredentialCreate) -> KeyCreated:
+    require_roles(principal, Role.federal, Role.regional_admin)
+    key, value = await auth.create_key(
+        session, name=body.name, role=body.role, regions=body.regions, official_id=body.official_id, granter=principal
+    )
+    return KeyCreated(**_key_read(key).model_dump(), api_key=value)
+
+
+@router.get(
+    "/admin/keys", response_model=list[KeyRead], tags=ADMIN, summary="API keys you manage", responses=ADMIN_RESPONSES
+)
+async def list_keys(session: SessionDep, principal: PrincipalDep) -> list[KeyRead]:
+    require_roles(principal, Role.federal, Role.regional_admin)
+    return [_key_read(k) for k in await auth.list_keys(session, principal)]
+
+
+@router.delete(
+    "/admin/keys/{key_id}",
+    response_model=KeyRead,
+    tags=ADMIN,
+    summary="Revoke an API key at once",
+    responses={**ADMIN_RESPONSES, 404: {"description": "No such key among those you manage"}},
+)
+async def revoke_key(
+    session: SessionDep, principal: PrincipalDep, key_id: Annotated[str, Path(max_length=64)]
+) -> KeyRead:
+    require_roles(principal, Role.federal, Role.regional_admin)
+    return _key_read(await auth.revoke_key(session, key_id, principal))

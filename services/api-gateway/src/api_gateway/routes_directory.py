@@ -1,0 +1,135 @@
+"""The routing directory (departments, officials, rules) through the gateway, scoped to the caller's regions.
+
+Reads: federal (any region), regional_admin, official and integration (their regions).
+Writes: regional_admin only, and only objects whose region_code is one of its regions.
+"""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Path, Query, Request
+
+from api_gateway.auth import Principal, Role
+from api_gateway.deps import PrincipalDep, require_roles
+from api_gateway.upstream import Upstream
+from incidents_common.problems import InvalidInput, NotFound
+from incidents_common.regions import REGIONS
+
+router = APIRouter(prefix="/v1/directory", tags=["directory"])
+
+KINDS = {"departments", "officials", "rules"}
+EXAMPLES: dict[str, dict[str, Any]] = {
+    "departments": {
+        "region_code": "64",
+        "name": "Комитет дорожного хозяйства администрации г. Саратова",
+        "city": "Саратов",
+        "categories": ["roads"],
+    },
+    "officials": {
+        "region_code": "64",
+        "name": "Петров Иван Сергеевич",
+        "position": "Начальник отдела",
+        "department_id": "dep-64-roads",
+        "email": "petrov@saratov.example",
+    },
+    "rules": {
+        "region_code": "64",
+        "category": "roads",
+        "city": "Саратов",
+        "department_id": "dep-64-roads",
+        "priority": 10,
+    },
+}
+RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"description": "Not authenticated"},
+    403: {"description": "Only regional admins write the directory, and only in their regions"},
+    503: {"description": "Routing is unavailable"},
+}
+
+
+def _routing(request: Request) -> Upstream:
+    return request.app.state.routing  # type: ignore[no-any-return]
+
+
+def _region_for_read(principal: Principal, region: str | None) -> str:
+    if region is None:
+        if principal.regions is not None and len(principal.regions) == 1:
+            return next(iter(principal.regions))
+        raise InvalidInput("pass ?region=<code>")
+    if region not in REGIONS or not principal.can_see(region):
+        raise NotFound(f"no directory for region {region}")
+    return region
+
+
+def _check_write(principal: Principal, body: dict[str, Any]) -> None:
+    require_roles(principal, Role.regional_admin)
+    region = body.get("region_code")
+    if not isinstance(region, str) or not principal.can_see(region):
+        raise NotFound("no such region among yours")
+
+
+async def _list(request: Request, kind: str, principal: Principal, region: str | None) -> list[Any]:
+    code = _region_for_read(principal, region)
+    result = await _routing(request).request("GET", f"/v1/{kind}", params={"region": code})
+    items = result.get("items", result) if isinstance(result, dict) else result
+    # Defence in depth: whatever routing returns, only the caller's region goes out.
+    return [i for i in items or [] if isinstance(i, dict) and i.get("region_code") == code]
+
+
+def _make_routes(kind: str) -> None:
+    @router.get(
+        f"/{kind}",
+        summary=f"List {kind} of a region",
+        responses={200: {"content": {"application/json": {"example": [EXAMPLES[kind]]}}}, **RESPONSES},
+        name=f"list_{kind}",
+    )
+    async def list_items(
+        request: Request,
+        principal: PrincipalDep,
+        region: Annotated[str | None, Query(max_length=2, examples=["64"])] = None,
+    ) -> list[Any]:
+        return await _list(request, kind, principal, region)
+
+    @router.post(
+        f"/{kind}",
+        status_code=201,
+        summary=f"Create {kind[:-1]} (regional_admin, own regions)",
+        responses={201: {"content": {"application/json": {"example": EXAMPLES[kind]}}}, **RESPONSES},
+        name=f"create_{kind}",
+    )
+    async def create_item(
+        request: Request,
+        principal: PrincipalDep,
+        body: Annotated[dict[str, Any], Body(examples=[EXAMPLES[kind]])],
+    ) -> Any:
+        _check_write(principal, body)
+        return await _routing(request).request("POST", f"/v1/{kind}", json=body)
+
+
+for _kind in ("departments", "officials", "rules"):
+    _make_routes(_kind)
+
+
+@router.patch(
+    "/officials/{official_id}",
+    summary='Update an official (e.g. {"active": false}); regional_admin, own regions',
+    responses={200: {"content": {"application/json": {"example": EXAMPLES["officials"]}}}, **RESPONSES},
+)
+async def update_official(
+    request: Request,
+    principal: PrincipalDep,
+    official_id: Annotated[str, Path(max_length=64)],
+    body: Annotated[dict[str, Any], Body(examples=[{"active": False}])],
+) -> Any:
+    require_roles(principal, Role.regional_admin)
+    if "region_code" in body and not principal.can_see(str(body["region_code"])):
+        raise NotFound("no such region among yours")
+    # The official must already belong to one of the caller's regions (404 otherwise: no leak).
+    found = False
+    for code in sorted(principal.regions or []):
+        officials = await _list(request, "officials", principal, code)
+        if any(o.get("official_id") == official_id or o.get("id") == official_id for o in officials):
+            found = True
+            break
+    if not found:
+        raise NotFound(f"no official {official_id}")
+    return await _routing(request).request("PATCH", f"/v1/officials/{official_id}", json=body)

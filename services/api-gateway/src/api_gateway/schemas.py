@@ -1,0 +1,407 @@
+"""API models of the gateway (request bodies forbid unknown fields; every model carries an example)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, model_validator
+
+from api_gateway.auth import Role
+
+_T = "2026-11-26T09:15:00Z"
+
+
+def example(**values: Any) -> ConfigDict:
+    return ConfigDict(json_schema_extra={"examples": [values]})
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Incidents
+# ---------------------------------------------------------------------------------------------
+
+ASSIGNEE_EXAMPLE = {
+    "official_id": "off-64-roads-1",
+    "name": "Петров Иван Сергеевич",
+    "position": "Начальник отдела дорожного хозяйства",
+    "department_id": "dep-64-roads",
+    "department_name": "Комитет дорожного хозяйства администрации г. Саратова",
+}
+
+
+class Deadlines(BaseModel):
+    first_response_due: datetime | None = None
+    final_due: datetime | None = None
+    first_response_at: datetime | None = None
+    answered_at: datetime | None = None
+    closed_at: datetime | None = None
+    overdue: bool = Field(description="An open incident past its first-response or final deadline")
+
+
+class IncidentRead(BaseModel):
+    model_config = example(
+        incident_id="inc-8f3a",
+        region_code="64",
+        region_name="Саратовская область",
+        city="Саратов",
+        category="roads",
+        urgency="high",
+        status="assigned",
+        severity=3,
+        title="Яма на улице Чернышевского",
+        summary="Жители сообщают о глубокой яме на проезжей части у дома 120.",
+        assignee=ASSIGNEE_EXAMPLE,
+        complainants=4,
+        total_reach=1520,
+        escalation_level=0,
+        post_ids=["post-1", "post-2"],
+        deadlines={"first_response_due": "2026-11-26T17:15:00Z", "final_due": "2026-12-06T09:15:00Z", "overdue": False},
+        created_at=_T,
+        updated_at=_T,
+    )
+
+    incident_id: str
+    region_code: str
+    region_name: str
+    city: str | None
+    category: str
+    urgency: str
+    status: str
+    severity: int
+    title: str
+    summary: str
+    assignee: dict[str, Any] | None
+    complainants: int
+    total_reach: int
+    escalation_level: int
+    post_ids: list[str]
+    deadlines: Deadlines
+    created_at: datetime
+    updated_at: datetime
+
+
+class PostRead(BaseModel):
+    post_id: str
+    version: int
+    source_type: str
+    external_id: str
+    url: str | None
+    author: dict[str, Any] | None
+    text: str
+    published_at: datetime
+    reach: dict[str, Any] | None
+    classification: dict[str, Any] | None = Field(
+        description="The classifier's result: each label with confidence and the evidence that decided it"
+    )
+
+
+class HistoryEntry(BaseModel):
+    seq: int
+    event_id: str
+    type: str
+    occurred_at: datetime
+    actor: str | None
+    from_status: str | None
+    to_status: str | None
+    detail: dict[str, Any] | None
+
+
+class IncidentDetail(IncidentRead):
+    model_config = example(
+        **IncidentRead.model_config["json_schema_extra"]["examples"][0],  # type: ignore[index]
+        assignment_explanation="Правило «Дороги, г. Саратов» → комитет дорожного хозяйства; дежурный по очереди",
+        posts=[
+            {
+                "post_id": "post-1",
+                "version": 1,
+                "source_type": "vk",
+                "external_id": "-123_456",
+                "url": "https://vk.com/wall-123_456",
+                "author": {"name": "Анна К."},
+                "text": "На Чернышевского у дома 120 огромная яма, уже две машины пробили колёса!",
+                "published_at": _T,
+                "reach": {"likes": 40, "views": 1500},
+                "classification": {
+                    "model_version": "keywords-1",
+                    "is_incident": True,
+                    "category": {"label": "roads", "confidence": 0.92, "evidence": ["яма", "колёса"]},
+                },
+            }
+        ],
+        history=[
+            {
+                "seq": 1,
+                "event_id": "e-1",
+                "type": "incident.created",
+                "occurred_at": _T,
+                "actor": None,
+                "from_status": None,
+                "to_status": "new",
+                "detail": {"post_id": "post-1"},
+            }
+        ],
+    )
+
+    assignment_explanation: str | None
+    posts: list[PostRead]
+    history: list[HistoryEntry]
+
+
+class IncidentPage(BaseModel):
+    model_config = example(
+        items=[IncidentRead.model_config["json_schema_extra"]["examples"][0]],  # type: ignore[index]
+        next_cursor="WyItY3JlYXRlZF9hdCIsIjIwMjYtMTEtMjZUMDk6MTU6MDArMDA6MDAiLCJpbmMtOGYzYSJd",
+        limit=50,
+    )
+
+    items: list[IncidentRead]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page")
+    limit: int
+
+
+class SortField(StrEnum):
+    created_at = "created_at"
+    created_at_desc = "-created_at"
+    updated_at = "updated_at"
+    updated_at_desc = "-updated_at"
+    severity = "severity"
+    severity_desc = "-severity"
+    total_reach = "total_reach"
+    total_reach_desc = "-total_reach"
+    complainants = "complainants"
+    complainants_desc = "-complainants"
+
+
+class ActionName(StrEnum):
+    take = "take"
+    interim_answer = "interim_answer"
+    reply = "reply"
+    resolve = "resolve"
+    close = "close"
+    reject = "reject"
+    reopen = "reopen"
+    reassign = "reassign"
+    redirect = "redirect"
+
+
+class ActionCreate(Strict):
+    """An action on an incident; the gateway fills `actor` from the caller's identity."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        str_strip_whitespace=True,
+        json_schema_extra={
+            "examples": [
+                {"action": "take", "comment": "Бригада выедет сегодня"},
+                {
+                    "action": "reply",
+                    "reply_text": "Ремонт ямы запланирован на 28 ноября.",
+                    "reply_url": "https://vk.com/wall-123_456?reply=789",
+                },
+                {"action": "reject", "reason": "Дорога находится в ведении соседнего муниципалитета"},
+                {"action": "reassign", "official_id": "off-64-roads-2", "comment": "Отпуск исполнителя"},
+            ]
+        },
+    )
+
+    action: ActionName
+    comment: str | None = Field(default=None, max_length=4000)
+    reason: str | None = Field(default=None, max_length=4000)
+    reply_text: str | None = Field(default=None, max_length=10000)
+    reply_url: AnyHttpUrl | None = None
+    official_id: str | None = Field(default=None, max_length=64)
+    target_department_id: str | None = Field(default=None, max_length=64)
+    target_note: str | None = Field(default=None, max_length=4000)
+
+    @model_validator(mode="after")
+    def _required_fields(self) -> ActionCreate:
+        if self.action in (ActionName.reject, ActionName.redirect) and not self.reason:
+            raise ValueError(f"{self.action} needs a reason")
+        if self.action is ActionName.reassign and not self.official_id:
+            raise ValueError("reassign needs official_id")
+        if self.action in (ActionName.reply, ActionName.interim_answer) and not self.reply_text:
+            raise ValueError(f"{self.action} needs reply_text")
+        return self
+
+
+# ---------------------------------------------------------------------------------------------
+# Auth
+# ---------------------------------------------------------------------------------------------
+
+
+class TokenResponse(BaseModel):
+    model_config = example(access_token="eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9…", token_type="Bearer", expires_in=900)  # noqa: S106 - an OpenAPI example, not a secret
+
+    access_token: str
+    token_type: Literal["Bearer"] = "Bearer"  # noqa: S105 - the OAuth2 token type name
+    expires_in: int
+    scope: str | None = None
+
+
+class CredentialCreate(Strict):
+    model_config = ConfigDict(
+        extra="forbid",
+        str_strip_whitespace=True,
+        json_schema_extra={
+            "examples": [{"name": "Портал ЦУР Саратовской области", "role": "regional_admin", "regions": ["64"]}]
+        },
+    )
+
+    name: str = Field(min_length=1, max_length=200)
+    role: Role
+    regions: list[str] = Field(default_factory=list, max_length=100)
+    official_id: str | None = Field(default=None, max_length=64)
+
+
+class ClientRead(BaseModel):
+    model_config = example(
+        client_id="cl_1a2b3c4d5e6f7a8b",
+        name="Портал ЦУР Саратовской области",
+        role="regional_admin",
+        regions=["64"],
+        official_id=None,
+        active=True,
+        created_at=_T,
+    )
+
+    client_id: str
+    name: str
+    role: Role
+    regions: list[str] | None
+    official_id: str | None
+    active: bool
+    created_at: datetime
+
+
+class ClientCreated(ClientRead):
+    model_config = example(
+        **ClientRead.model_config["json_schema_extra"]["examples"][0],  # type: ignore[index]
+        client_secret="s3cr3t-shown-only-once",  # noqa: S106 - an OpenAPI example, not a secret
+    )
+
+    client_secret: str = Field(description="Shown once; only its hash is stored")
+
+
+class KeyRead(BaseModel):
+    model_config = example(
+        key_id="key_0a1b2c3d4e5f",
+        name="Мониторинг ЦУР 64",
+        role="integration",
+        regions=["64"],
+        official_id=None,
+        revoked=False,
+        created_at=_T,
+    )
+
+    key_id: str
+    name: str
+    role: Role
+    regions: list[str] | None
+    official_id: str | None
+    revoked: bool
+    created_at: datetime
+
+
+class KeyCreated(KeyRead):
+    model_config = example(
+        **KeyRead.model_config["json_schema_extra"]["examples"][0],  # type: ignore[index]
+        api_key="gwk_shown-only-once",
+    )
+
+    api_key: str = Field(description="Shown once; only its SHA-256 is stored")
+
+
+class WhoAmI(BaseModel):
+    model_config = example(subject="key:key_0a1b2c3d4e5f", name="Мониторинг ЦУР 64", role="integration", regions=["64"])
+
+    subject: str
+    name: str
+    role: Role
+    regions: list[str] | None = Field(description="null means every region")
+    official_id: str | None = None
+
+
+# ---------------------------------------------------------------------------------------------
+# Webhooks
+# ---------------------------------------------------------------------------------------------
+
+
+class WebhookCreate(Strict):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "url": "https://portal64.example/hooks/incidents",
+                    "secret": "a-long-shared-secret-for-hmac",
+                    "regions": ["64"],
+                    "event_types": ["incident.created", "incident.status_changed"],
+                }
+            ]
+        },
+    )
+
+    url: AnyHttpUrl
+    secret: str | None = Field(
+        default=None, min_length=16, max_length=200, description="HMAC key; generated and shown once when omitted"
+    )
+    regions: list[str] = Field(default_factory=list, description="Narrow to these of your regions; empty = all yours")
+    event_types: list[str] = Field(default_factory=list, description="e.g. incident.created; empty = every type")
+
+
+class WebhookRead(BaseModel):
+    model_config = example(
+        webhook_id="wh_1a2b3c4d",
+        url="https://portal64.example/hooks/incidents",
+        regions=["64"],
+        event_types=["incident.created"],
+        active=True,
+        created_at=_T,
+    )
+
+    webhook_id: str
+    url: str
+    regions: list[str] | None
+    event_types: list[str] | None
+    active: bool
+    created_at: datetime
+
+
+class WebhookCreated(WebhookRead):
+    model_config = example(
+        **WebhookRead.model_config["json_schema_extra"]["examples"][0],  # type: ignore[index]
+        secret="a-long-shared-secret-for-hmac",  # noqa: S106 - an OpenAPI example, not a secret
+    )
+
+    secret: str
+
+
+class DeliveryRead(BaseModel):
+    model_config = example(
+        id=17,
+        seq=120,
+        event_id="e-9c1",
+        status="delivered",
+        attempts=2,
+        last_status_code=200,
+        last_error=None,
+        next_attempt_at=_T,
+        created_at=_T,
+        delivered_at=_T,
+    )
+
+    id: int
+    seq: int
+    event_id: str
+    status: str
+    attempts: int
+    last_status_code: int | None
+    last_error: str | None
+    next_attempt_at: datetime
+    created_at: datetime
+    delivered_at: datetime | None

@@ -1,0 +1,99 @@
+"""Calls to routing and the collector: timeouts, bounded retries, and their errors passed through.
+
+Only failures that cannot have changed anything upstream are retried for writes (the connection
+was refused or never established); reads are also retried on timeouts and 502/503/504. When the
+service stays unreachable the caller gets 503 problem+json within about
+`upstream_timeout * (1 + retries)` seconds, never a hang.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import httpx
+
+from incidents_common.problems import ProblemError, ServiceUnavailable
+
+log = logging.getLogger("api_gateway.upstream")
+
+RETRYABLE_STATUS = {502, 503, 504}
+
+
+class UpstreamProblem(ProblemError):
+    """An error answered by the upstream service, relayed with its status and detail."""
+
+    def __init__(self, status: int, body: Any, service: str) -> None:
+        detail = None
+        title = "Upstream error"
+        extensions: dict[str, Any] = {}
+        if isinstance(body, dict):
+            detail = body.get("detail") if isinstance(body.get("detail"), str) else None
+            title = str(body.get("title") or title)
+            if isinstance(body.get("errors"), list):
+                extensions["errors"] = body["errors"]
+        super().__init__(detail or f"{service} answered {status}", **extensions)
+        self.status = status if 400 <= status < 500 else 502
+        self.title = title
+        self.slug = {404: "not-found", 409: "conflict", 422: "validation-failed"}.get(status, "upstream-error")
+
+
+class Upstream:
+    def __init__(self, name: str, base_url: str, *, connect_timeout: float, timeout: float, retries: int) -> None:
+        self.name = name
+        self.retries = max(0, retries)
+        self.client = httpx.AsyncClient(
+            base_url=base_url.rstrip("/"),
+            timeout=httpx.Timeout(timeout, connect=connect_timeout),
+            limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+            headers={"User-Agent": "incidents-api-gateway"},
+        )
+
+    async def close(self) -> None:
+        await self.client.aclose()
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Any:
+        idempotent = method in ("GET", "HEAD")
+        last_error = ""
+        for attempt in range(self.retries + 1):
+            if attempt:
+                await asyncio.sleep(min(0.1 * 2**attempt, 1.0))
+            try:
+                response = await self.client.request(method, path, json=json, params=params, headers=headers)
+            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+                last_error = f"{exc.__class__.__name__}: {exc}"
+                continue
+            except httpx.TimeoutException as exc:
+                last_error = f"{exc.__class__.__name__}: {exc}"
+                if idempotent:
+                    continue
+                break
+            except httpx.HTTPError as exc:
+                last_error = f"{exc.__class__.__name__}: {exc}"
+                break
+            if response.status_code in RETRYABLE_STATUS and idempotent and attempt < self.retries:
+                last_error = f"status {response.status_code}"
+                continue
+            return self._result(response)
+        log.warning("upstream unavailable", extra={"service": self.name, "path": path, "error": last_error})
+        raise ServiceUnavailable(f"{self.name} is unavailable ({last_error or 'no answer'})")
+
+    def _result(self, response: httpx.Response) -> Any:
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if response.status_code >= 400:
+            if response.status_code in RETRYABLE_STATUS:
+                raise ServiceUnavailable(f"{self.name} answered {response.status_code}")
+            raise UpstreamProblem(response.status_code, body, self.name)
+        return body
