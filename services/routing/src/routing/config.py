@@ -20,7 +20,7 @@ class Settings(ServiceSettings):
     deadline_scanner_enabled: bool = Field(default=True, description="Run the periodic deadline scanner")
     warning_share: float = Field(default=0.8, gt=0, lt=1, description="Share of a clock used when a warning fires")
     cluster_window_hours: float = Field(default=72.0, gt=0, description="A post joins incidents active this recently")
-    cluster_threshold: float = Field(default=0.3, gt=0, le=1, description="Similarity at which a post joins")
+    cluster_threshold: float = Field(default=0.35, gt=0, le=1, description="Similarity at which a post joins")
     sla_first_reaction_hours: float = Field(default=8.0, gt=0, description="Fallback first-reaction clock (h)")
     sla_final_days: float = Field(default=10.0, gt=0, description="Fallback final-answer clock (working days)")
     sla_interim_days: float = Field(default=7.0, gt=0, description="Fallback final clock after an interim answer")

@@ -5,8 +5,9 @@ particles, pronouns and adverbs dropped; a few synonyms folded: «выбоина
 with the address words taken out, so that two complaints about different problems in one street do
 not look alike because of the street's name. Two sets are compared by the larger of their Jaccard
 index and a damped containment (|A∩B| / min(|A|,|B|)), so that a repost with a comment added still
-matches the original. Exact set arithmetic beats MinHash here: candidates are few (one region, one
-category, the open incidents of the last days), and exact scores make the threshold testable.
+matches the original; one shared word is never enough. Exact set arithmetic beats MinHash here:
+candidates are few (one region, one category, the open incidents of the last days), and exact
+scores make the threshold testable.
 
 The address (street and house number) is a veto: when both texts name one and they differ, they are
 different problems whatever the words say.
@@ -172,6 +173,8 @@ def similarity(a: frozenset[str], b: frozenset[str]) -> float:
     if not a or not b:
         return 0.0
     common = len(a & b)
+    if common < 2:
+        return 0.0  # one shared word («яма») is no evidence of one problem
     jaccard = common / len(a | b)
     smaller = min(len(a), len(b))
     containment = common / smaller if smaller >= 4 else 0.0

@@ -1,0 +1,126 @@
+"""Clustering: reposts and reworded complaints join an open incident; different problems don't."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlmodel import select
+
+from incidents_common.db import Database, OutboxMessage
+from routing.config import Settings
+from routing.incidents.clustering import fingerprint, similarity
+from routing.incidents.models import Incident, SkippedPost
+from routing.incidents.service import handle_classified
+
+POTHOLE = "На улице Чернышевского огромная яма на дороге, машины бьют колёса"
+REWORDED = "Когда заделают яму на Чернышевского? Каждый день бью колёса об эту яму на дороге"
+REPOST_TEXT = "Репост: На улице Чернышевского огромная яма на дороге, машины бьют колёса. Согласен, безобразие!"
+LIGHTS = "На ул. Чернышевского, д. 12 третий день не горят фонари, вечером темно на дороге"
+SNOW = "На улице Чернышевского не убирают снег, тротуар и дорога в сугробах, пройти невозможно"
+
+
+class TestSimilarity:
+    def test_reworded_complaint_is_similar_and_different_problem_is_not(self) -> None:
+        base = fingerprint(POTHOLE).terms
+        assert similarity(base, fingerprint(REWORDED).terms) >= 0.35
+        assert similarity(base, fingerprint(REPOST_TEXT).terms) >= 0.35
+        assert similarity(base, fingerprint(LIGHTS).terms) < 0.3
+        assert similarity(base, fingerprint(SNOW).terms) < 0.3
+
+    def test_address_words_do_not_count_as_problem_words(self) -> None:
+        fp = fingerprint("Проспект Кирова, 5а: прорвало трубу, кипяток хлещет")
+        assert fp.address is not None and fp.address.key() == "киров 5а"
+        assert "киров" not in fp.terms and "труба" in fp.terms
+
+    def test_synonyms_fold(self) -> None:
+        assert "яма" in fingerprint("Огромная выбоина посреди дороги").terms
+
+
+async def _route(db: Database, settings: Settings, *posts: Any, now: datetime) -> list[Incident | None]:
+    out = []
+    async with db.transaction() as session:
+        for post in posts:
+            out.append(await handle_classified(session, post=post, settings=settings, now=now))
+    return out
+
+
+class TestClusterOrCreate:
+    async def test_repost_and_reworded_join_different_problem_opens_new(
+        self, db: Database, settings: Settings, make_post: Any, t0: datetime
+    ) -> None:
+        (first,) = await _route(db, settings, make_post("p1", POTHOLE, views=5000), now=t0)
+        reworded, repost, lights = await _route(
+            db,
+            settings,
+            make_post("p2", REWORDED, followers=20_000),
+            make_post("p3", "Поддерживаю!!! " + POTHOLE, repost_of="p1"),
+            make_post("p4", LIGHTS),
+            now=t0 + timedelta(hours=2),
+        )
+        assert first is not None and reworded is not None and repost is not None and lights is not None
+        assert reworded.id == first.id and repost.id == first.id
+        assert lights.id != first.id
+        async with db.transaction() as session:
+            incident = await session.get(Incident, first.id)
+            assert incident is not None
+            assert incident.post_ids == ["p1", "p2", "p3"]
+            assert incident.complainants == 3
+            assert incident.total_reach == 5000 + 20_000 + 100
+            assert incident.severity > 1  # rose with complainants and reach
+
+    async def test_two_similar_posts_in_one_batch_cluster(
+        self, db: Database, settings: Settings, make_post: Any, t0: datetime
+    ) -> None:
+        a, b = await _route(db, settings, make_post("b1", POTHOLE), make_post("b2", REWORDED), now=t0)
+        assert a is not None and b is not None and a.id == b.id
+        async with db.transaction() as session:
+            assert len((await session.exec(select(Incident))).all()) == 1
+            subjects = [m.subject for m in (await session.exec(select(OutboxMessage))).all()]
+        assert subjects == [
+            "incidents.v1.incident.created.64",
+            "incidents.v1.incident.assigned.64",
+            "incidents.v1.incident.post_attached.64",
+        ]
+
+    async def test_different_house_numbers_are_different_problems(
+        self, db: Database, settings: Settings, make_post: Any, t0: datetime
+    ) -> None:
+        a, b = await _route(
+            db,
+            settings,
+            make_post("h1", "ул. Чернышевского, д. 12: огромная яма у подъезда, машины бьют колёса"),
+            make_post("h2", "ул. Чернышевского, д. 40: огромная яма у подъезда, машины бьют колёса"),
+            now=t0,
+        )
+        assert a is not None and b is not None and a.id != b.id
+
+    async def test_other_category_region_or_time_opens_new(
+        self, db: Database, settings: Settings, make_post: Any, t0: datetime
+    ) -> None:
+        (first,) = await _route(db, settings, make_post("t1", POTHOLE), now=t0)
+        (other_category,) = await _route(db, settings, make_post("t2", POTHOLE, category="landscaping"), now=t0)
+        (other_region,) = await _route(db, settings, make_post("t3", POTHOLE, region="63", city="Тольятти"), now=t0)
+        later = t0 + timedelta(hours=settings.cluster_window_hours + 1)
+        (too_late,) = await _route(db, settings, make_post("t4", REWORDED), now=later)
+        ids = {first.id, other_category.id, other_region.id, too_late.id}  # type: ignore[union-attr]
+        assert len(ids) == 4
+
+    async def test_non_incident_and_regionless_posts_are_skipped_with_a_reason(
+        self, db: Database, settings: Settings, make_post: Any, t0: datetime
+    ) -> None:
+        results = await _route(
+            db,
+            settings,
+            make_post("s1", "Спасибо за новый парк!", is_incident=False),
+            make_post("s2", POTHOLE, region=None),
+            make_post("s3", POTHOLE),
+            make_post("s3", POTHOLE),  # a redelivered / edited version of the same post
+            now=t0,
+        )
+        assert results[0] is None and results[1] is None and results[3] is None
+        async with db.transaction() as session:
+            reasons = {s.post_id: s.reason for s in (await session.exec(select(SkippedPost))).all()}
+        assert reasons["s1"].startswith("not an incident")
+        assert reasons["s2"].startswith("no region")
+        assert reasons["s3"].startswith("already in incident")
