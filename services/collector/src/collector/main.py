@@ -1,0 +1,65 @@
+"""The collector's FastAPI app: push/import API, sources, Telegram webhook, scheduler, outbox relay."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastapi import FastAPI, Request
+
+from collector import __version__
+from collector.config import Settings
+from collector.models import TABLES
+from collector.router import router
+from collector.scheduler import Scheduler
+from collector.service import Ingestor
+from incidents_common.app import create_service_app
+from incidents_common.db import Database
+from incidents_common.nats import EventRuntime
+
+DESCRIPTION = """Collects citizens' posts from VK, Telegram, RSS/Atom feeds, HTTP pushes and JSONL imports,
+normalises and de-duplicates them, and publishes `incidents.v1.post.collected` through an outbox."""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    db = Database(settings.resolved_database_url(), TABLES)
+    events = None
+    if settings.nats_enabled:
+        events = EventRuntime(
+            db=db, nats_url=settings.nats_url, client_name="collector", outbox_batch=settings.outbox_batch
+        )
+    ingestor = Ingestor(db, max_backlog=settings.max_outbox_backlog if events is not None else None)
+    scheduler = Scheduler(db=db, ingestor=ingestor, settings=settings)
+
+    async def start_scheduler() -> None:
+        await scheduler.start(poll=settings.scheduler_enabled)
+
+    app = create_service_app(
+        title="Collector",
+        description=DESCRIPTION,
+        version=__version__,
+        settings=settings,
+        db=db,
+        events=events,
+        on_startup=[start_scheduler],
+        on_shutdown=[scheduler.stop],
+        openapi_tags=[
+            {"name": "posts", "description": "Push, import and read collected posts"},
+            {"name": "sources", "description": "VK, Telegram and RSS sources: settings, status, enable/disable"},
+            {"name": "telegram", "description": "Telegram webhook endpoint"},
+        ],
+    )
+    app.state.ingestor = ingestor
+    app.state.scheduler = scheduler
+
+    @app.middleware("http")
+    async def wake_scheduler(request: Request, call_next: Callable[[Request], Awaitable[Any]]) -> Any:
+        # After the response, i.e. after the source change committed: the scheduler sees it at once.
+        response = await call_next(request)
+        if getattr(request.state, "wake_scheduler", False):
+            scheduler.wake()
+        return response
+
+    app.include_router(router)
+    return app

@@ -1,0 +1,103 @@
+"""The collector's tables: sources, posts (versioned) and per-source cursors."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import Column, DateTime, Index, Text, UniqueConstraint
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+from incidents_common.db import utcnow
+
+
+class JSON(TypeDecorator[Any]):
+    """JSON in a text column, (de)serialised with orjson: the stdlib encoder was a tenth of the
+    import time. Text rather than JSONB keeps one schema for SQLite and PostgreSQL; the collector
+    never queries inside these documents."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
+        return None if value is None else orjson.dumps(value).decode()
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Any:
+        return None if value is None else orjson.loads(value)
+
+
+def _ts(*, nullable: bool = False, index: bool = False) -> Any:
+    return Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=nullable, index=index))
+
+
+class Source(SQLModel, table=True):
+    """A configured source (VK, Telegram bot, RSS feed). Settings hold secrets: never echoed."""
+
+    __tablename__ = "sources"
+
+    id: str = Field(primary_key=True, max_length=36)
+    name: str = Field(max_length=200)
+    type: str = Field(max_length=20, index=True)
+    enabled: bool = True
+    interval_seconds: float = 300.0
+    settings: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    state: str = Field(default="ok", max_length=20)
+    # halted: polling stopped until an operator changes the source (VK error 5, bad token …).
+    halted: bool = False
+    last_run: datetime | None = _ts(nullable=True)
+    last_success: datetime | None = _ts(nullable=True)
+    last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    posts_collected: int = 0
+    consecutive_failures: int = 0
+    next_run: datetime | None = _ts(nullable=True, index=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class Post(SQLModel, table=True):
+    """One collected post, normalised. (source_type, external_id) identifies it across sources:
+    VK posts are keyed "<owner_id>_<post_id>", so a search hit and a wall read are the same row."""
+
+    __tablename__ = "posts"
+    __table_args__ = (
+        UniqueConstraint("source_type", "external_id", name="uq_posts_source_type_external_id"),
+        Index("ix_posts_source_id_collected", "source_id", "collected_at"),
+    )
+
+    id: str = Field(primary_key=True, max_length=36)
+    source_type: str = Field(max_length=20)
+    external_id: str = Field(max_length=255)
+    source_id: str | None = Field(default=None, max_length=36)
+    version: int = 1
+    content_hash: str = Field(max_length=40)
+    url: str | None = Field(default=None, max_length=2000)
+    author_id: str | None = Field(default=None, max_length=255)
+    author_name: str | None = Field(default=None, max_length=500)
+    author_url: str | None = Field(default=None, max_length=2000)
+    author_followers: int | None = None
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    published_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    collected_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False, index=True))
+    updated_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    language: str | None = Field(default=None, max_length=10)
+    place_hints: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    parent_external_id: str | None = Field(default=None, max_length=255)
+    repost_chain: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    reach: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class Cursor(SQLModel, table=True):
+    """Where a source stopped, per stream inside it (a VK query, a wall, Telegram's update offset)."""
+
+    __tablename__ = "cursors"
+
+    source_id: str = Field(primary_key=True, max_length=36)
+    key: str = Field(primary_key=True, max_length=300)
+    value: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+TABLES = [Source, Post, Cursor]

@@ -1,0 +1,634 @@
+"""Collector logic without HTTP: ingest (dedup, versions, outbox), posts, sources, cursors, retention.
+
+Functions take a session and keyword arguments and never commit; `Ingestor` is the one place that
+owns ingest transactions, because it must serialise SQLite writers and retry unique-key races.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from sqlalchemy import delete, func, insert, update
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from collector.models import Cursor, Post, Source
+from collector.normalize import clean_text, content_hash, guess_language, post_id_for, synthetic_external_id, to_utc
+from collector.schemas import (
+    SECRET_FIELDS,
+    SETTINGS_MODELS,
+    AuthorRead,
+    IngestItem,
+    IngestResult,
+    IngestStatus,
+    PostIn,
+    PostPage,
+    PostRead,
+    SourceRead,
+    SourceState,
+    SourceUpdate,
+)
+from incidents_common.db import Database, OutboxMessage, publish, utcnow
+from incidents_common.events import PostCollected, SourceType
+from incidents_common.problems import InvalidInput, NotFound, ProblemError, ServiceUnavailable
+
+log = logging.getLogger("collector.service")
+
+EVENT_SOURCE = "/services/collector"
+# Bound parameters per statement stay well under SQLite's 32766 and asyncpg's 32767 limits.
+_IN_CHUNK = 500
+
+
+class ValidationProblem(ProblemError):
+    status, slug, title = 422, "validation-failed", "Validation failed"
+
+
+class Backpressure(ServiceUnavailable):
+    slug, title = "backpressure", "Collector is catching up"
+
+
+# ---------------------------------------------------------------------------------------------
+# Ingest
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Prepared:
+    post_id: str
+    source_type: str
+    external_id: str
+    text: str
+    hash: str
+    row: dict[str, Any]
+    post: PostIn
+
+
+def has_text(post: PostIn) -> bool:
+    """Whether anything is left of the text once cleaned (validation already refused blank text,
+    so only markup or entities can empty it: plain texts skip the cleaning here)."""
+    raw = post.text
+    return bool(clean_text(raw)) if ("<" in raw or "&" in raw) else True
+
+
+def _prepare(post: PostIn, *, source_id: str | None, now: datetime) -> _Prepared:
+    text = clean_text(post.text)
+    if not text:
+        raise ValueError("text is empty once HTML and whitespace are removed")
+    published_at = to_utc(post.published_at)
+    author = post.author
+    external_id = post.external_id or synthetic_external_id(
+        author_id=author.id if author else None, url=post.url, published_at=published_at, text=text
+    )
+    source_type = str(post.source_type)
+    post_id = post_id_for(source_type, external_id)
+    row = {
+        "id": post_id,
+        "source_type": source_type,
+        "external_id": external_id,
+        "source_id": post.source_id or source_id,
+        "version": 1,
+        "content_hash": content_hash(text),
+        "url": post.url,
+        "author_id": author.id if author else None,
+        "author_name": author.name if author else None,
+        "author_url": author.profile_url if author else None,
+        "author_followers": author.followers if author else None,
+        "text": text,
+        "published_at": published_at,
+        "collected_at": now,
+        "updated_at": now,
+        "language": post.language or guess_language(text),
+        "place_hints": post.place_hints.model_dump(exclude_none=True),
+        "parent_external_id": post.parent_external_id,
+        "repost_chain": [r.model_dump(mode="json", exclude_none=True) for r in post.repost_chain],
+        "reach": post.reach.model_dump(exclude_none=True),
+    }
+    return _Prepared(post_id, source_type, external_id, text, row["content_hash"], row, post)
+
+
+def _event(row: Mapping[str, Any]) -> PostCollected:
+    # One validation of plain data: cheaper than building each nested model (or model_construct).
+    author = None
+    if row["author_id"] or row["author_name"]:
+        author = {
+            "id": row["author_id"],
+            "name": row["author_name"],
+            "profile_url": row["author_url"],
+            "followers": row["author_followers"],
+        }
+    return PostCollected.model_validate(
+        {
+            "post_id": row["id"],
+            "version": row["version"],
+            "source_id": row["source_id"],
+            "source_type": row["source_type"],
+            "external_id": row["external_id"],
+            "url": row["url"],
+            "author": author,
+            "text": row["text"],
+            "published_at": row["published_at"],
+            "collected_at": row["collected_at"],
+            "language": row["language"],
+            "place_hints": row["place_hints"],
+            "parent_external_id": row["parent_external_id"],
+            "repost_chain": row["repost_chain"],
+            "reach": row["reach"],
+        }
+    )
+
+
+async def _existing(session: AsyncSession, keys: Iterable[tuple[str, str]]) -> dict[str, tuple[int, str, datetime]]:
+    """post id -> (version, content hash, collected_at) for the posts already stored."""
+    by_type: dict[str, list[str]] = {}
+    for source_type, external_id in keys:
+        by_type.setdefault(source_type, []).append(external_id)
+    found: dict[str, tuple[int, str, datetime]] = {}
+    for source_type, external_ids in by_type.items():
+        for start in range(0, len(external_ids), _IN_CHUNK):
+            chunk = external_ids[start : start + _IN_CHUNK]
+            rows = await session.exec(
+                select(Post.id, Post.version, Post.content_hash, Post.collected_at).where(  # type: ignore[call-overload]
+                    Post.source_type == source_type,
+                    Post.external_id.in_(chunk),  # type: ignore[attr-defined]
+                )
+            )
+            for post_id, version, digest, collected_at in rows:
+                found[post_id] = (version, digest, collected_at)
+    return found
+
+
+async def ingest_posts(
+    session: AsyncSession, *, posts: Sequence[PostIn], source_id: str | None = None, keep_items: bool = True
+) -> IngestResult:
+    """Store posts in bulk and queue one PostCollected per new post or new version (outbox).
+
+    A post is identified by (source_type, external_id); the same text again is a duplicate, other
+    text is an edit: the row is updated, its version incremented and the new version published.
+    """
+    now = utcnow()
+    prepared = [_prepare(p, source_id=source_id, now=now) for p in posts]
+    existing = await _existing(session, {(p.source_type, p.external_id) for p in prepared})
+    result = IngestResult()
+    inserts: dict[str, dict[str, Any]] = {}
+    updates: dict[str, dict[str, Any]] = {}
+    for item in prepared:
+        pending = inserts.get(item.post_id) or updates.get(item.post_id)
+        if pending is not None:
+            current_version, current_hash = pending["version"], pending["content_hash"]
+        elif item.post_id in existing:
+            current_version, current_hash, _ = existing[item.post_id]
+        else:
+            inserts[item.post_id] = item.row
+            result.accepted += 1
+            status, version = IngestStatus.created, 1
+            if keep_items:
+                result.items.append(
+                    IngestItem(
+                        post_id=item.post_id,
+                        source_type=item.post.source_type,
+                        external_id=item.external_id,
+                        version=version,
+                        status=status,
+                    )
+                )
+            continue
+        if current_hash == item.hash:
+            result.duplicates += 1
+            status, version = IngestStatus.duplicate, current_version
+        else:
+            version = current_version + 1
+            row = dict(item.row, version=version)
+            if pending is not None and item.post_id in inserts:
+                inserts[item.post_id] = row
+            else:
+                # An edit keeps the first collection time; the row's id is its primary key.
+                row["collected_at"] = existing[item.post_id][2] if item.post_id in existing else now
+                updates[item.post_id] = row
+            result.updated += 1
+            status = IngestStatus.updated
+        if keep_items:
+            result.items.append(
+                IngestItem(
+                    post_id=item.post_id,
+                    source_type=item.post.source_type,
+                    external_id=item.external_id,
+                    version=version,
+                    status=status,
+                )
+            )
+    if inserts:
+        await session.exec(insert(Post), params=list(inserts.values()))  # type: ignore[call-overload]
+    if updates:
+        await session.exec(update(Post), params=list(updates.values()))  # type: ignore[call-overload]
+    for row in (*inserts.values(), *updates.values()):
+        publish(session, _event(row), source=EVENT_SOURCE, origin_post_id=row["id"])
+    return result
+
+
+class Ingestor:
+    """Runs ingest transactions: SQLite writers serialised in-process, unique-key races retried."""
+
+    def __init__(self, db: Database, *, max_backlog: int | None = None) -> None:
+        self.db = db
+        self.max_backlog = max_backlog
+        self._lock = asyncio.Lock() if db.is_sqlite else None
+        self._backlog_checked = 0.0
+        self._backlog = 0
+
+    async def backlog(self, *, max_age: float = 1.0) -> int:
+        """Unpublished outbox rows (cached for `max_age` seconds)."""
+        loop = asyncio.get_running_loop()
+        if loop.time() - self._backlog_checked > max_age:
+            async with self.db.sessions() as session:
+                self._backlog = int(
+                    (await session.exec(select(func.count()).select_from(OutboxMessage))).one()
+                )
+            self._backlog_checked = loop.time()
+        return self._backlog
+
+    async def check_backpressure(self) -> None:
+        if self.max_backlog is not None and await self.backlog() > self.max_backlog:
+            raise Backpressure(f"more than {self.max_backlog} events wait for NATS; retry later", retry_after=5)
+
+    async def ingest(
+        self,
+        posts: Sequence[PostIn],
+        *,
+        source_id: str | None = None,
+        cursors: Mapping[str, dict[str, Any]] | None = None,
+        keep_items: bool = True,
+    ) -> IngestResult:
+        """Ingest posts (and save the source's cursors) in one transaction."""
+        for attempt in range(4):
+            try:
+                if self._lock is None:
+                    return await self._once(posts, source_id, cursors, keep_items)
+                async with self._lock:
+                    return await self._once(posts, source_id, cursors, keep_items)
+            except IntegrityError:
+                # Another writer inserted one of these posts first: re-read and classify again.
+                if attempt == 3:
+                    raise
+            except OperationalError as exc:
+                # SQLite: another process (the import CLI) holds the write lock past busy_timeout.
+                if "locked" not in str(exc) or attempt == 3:
+                    raise
+                await asyncio.sleep(0.2 * (attempt + 1))
+        raise AssertionError("unreachable")
+
+    async def _once(
+        self,
+        posts: Sequence[PostIn],
+        source_id: str | None,
+        cursors: Mapping[str, dict[str, Any]] | None,
+        keep_items: bool,
+    ) -> IngestResult:
+        async with self.db.transaction() as session:
+            result = await ingest_posts(session, posts=posts, source_id=source_id, keep_items=keep_items)
+            if source_id is not None and cursors:
+                await save_cursors(session, source_id=source_id, cursors=cursors)
+            if source_id is not None and (result.accepted or result.updated):
+                await session.exec(
+                    update(Source)
+                    .where(Source.id == source_id)  # type: ignore[arg-type]
+                    .values(posts_collected=Source.posts_collected + result.accepted + result.updated)
+                )
+        self._backlog += result.accepted + result.updated
+        return result
+
+
+def parse_post(document: Any) -> PostIn:
+    """Validate one decoded JSON document as a post; ValueError with a readable reason."""
+    if not isinstance(document, dict):
+        raise ValueError("a post must be a JSON object")
+    try:
+        post = PostIn.model_validate(document)
+    except ValidationError as exc:
+        raise ValueError(_errors_text(exc)) from exc
+    if not has_text(post):
+        raise ValueError("text: empty once HTML and whitespace are removed")
+    return post
+
+
+def _errors_text(exc: ValidationError) -> str:
+    return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'post'}: {e['msg']}" for e in exc.errors()[:5])
+
+
+def check_texts(posts: Sequence[PostIn]) -> None:
+    """Reject (all-or-nothing) a submission in which a text is empty once cleaned."""
+    errors = [
+        {
+            "loc": ["body", "posts", str(i), "text"],
+            "msg": "empty once HTML and whitespace are removed",
+            "type": "value_error",
+        }
+        for i, p in enumerate(posts)
+        if not has_text(p)
+    ]
+    if errors:
+        raise ValidationProblem(f"{len(errors)} post(s) have no text", errors=errors)
+
+
+# ---------------------------------------------------------------------------------------------
+# Posts
+# ---------------------------------------------------------------------------------------------
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    # SQLite returns naive datetimes; everything we store is UTC.
+    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+
+
+def post_read(post: Post) -> PostRead:
+    author = None
+    if post.author_id or post.author_name:
+        author = AuthorRead(
+            id=post.author_id, name=post.author_name, profile_url=post.author_url, followers=post.author_followers
+        )
+    return PostRead(
+        id=post.id,
+        version=post.version,
+        source_id=post.source_id,
+        source_type=SourceType(post.source_type),
+        external_id=post.external_id,
+        url=post.url,
+        author=author,
+        text=post.text,
+        published_at=_aware(post.published_at),  # type: ignore[arg-type]
+        collected_at=_aware(post.collected_at),  # type: ignore[arg-type]
+        updated_at=_aware(post.updated_at),  # type: ignore[arg-type]
+        language=post.language,
+        place_hints=post.place_hints,
+        parent_external_id=post.parent_external_id,
+        repost_chain=post.repost_chain,
+        reach=post.reach,
+    )
+
+
+async def list_posts(
+    session: AsyncSession,
+    *,
+    source_id: str | None = None,
+    source_type: SourceType | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> PostPage:
+    query = select(Post)
+    count = select(func.count()).select_from(Post)
+    if source_id is not None:
+        query = query.where(Post.source_id == source_id)  # type: ignore[arg-type]
+        count = count.where(Post.source_id == source_id)  # type: ignore[arg-type]
+    if source_type is not None:
+        query = query.where(Post.source_type == str(source_type))  # type: ignore[arg-type]
+        count = count.where(Post.source_type == str(source_type))  # type: ignore[arg-type]
+    query = query.order_by(Post.collected_at.desc(), Post.id).limit(limit).offset(offset)  # type: ignore[attr-defined]
+    total = int((await session.exec(count)).one())
+    rows = (await session.exec(query)).all()
+    return PostPage(items=[post_read(p) for p in rows], total=total, limit=limit, offset=offset)
+
+
+async def get_post(session: AsyncSession, *, post_id: str) -> PostRead:
+    post = await session.get(Post, post_id)
+    if post is None:
+        raise NotFound(f"post {post_id} not found")
+    return post_read(post)
+
+
+async def delete_expired_posts(session: AsyncSession, *, older_than: datetime) -> int:
+    """Retention: raw posts collected before `older_than` are deleted."""
+    result = await session.exec(delete(Post).where(Post.collected_at < older_than))  # type: ignore[arg-type]
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+# ---------------------------------------------------------------------------------------------
+# Sources
+# ---------------------------------------------------------------------------------------------
+
+
+def _validate_settings(kind: str, settings: dict[str, Any]) -> dict[str, Any]:
+    model = SETTINGS_MODELS[kind]
+    try:
+        validated = model.model_validate(settings)
+    except ValidationError as exc:
+        errors = [
+            {"loc": ["body", "settings", *[str(p) for p in e["loc"]]], "msg": e["msg"], "type": e["type"]}
+            for e in exc.errors()
+        ]
+        raise ValidationProblem(f"invalid {kind} settings", errors=errors) from exc
+    data = validated.model_dump(exclude_none=True)
+    _check_settings(kind, data)
+    return data
+
+
+def _check_settings(kind: str, data: dict[str, Any]) -> None:
+    def missing(field: str, why: str) -> ValidationProblem:
+        return ValidationProblem(why, errors=[{"loc": ["body", "settings", field], "msg": why, "type": "missing"}])
+
+    if kind in ("vk", "telegram") and not data.get("token"):
+        raise missing("token", f"a {kind} source needs a token")
+    if kind == "vk" and not (data.get("queries") or data.get("owner_ids") or data.get("watched_posts")):
+        raise missing("queries", "a vk source needs queries, owner_ids or watched_posts")
+    if kind == "telegram" and data.get("mode") == "webhook" and not data.get("secret"):
+        raise missing("secret", "a telegram webhook source needs a secret")
+
+
+def source_read(source: Source) -> SourceRead:
+    public = {k: v for k, v in source.settings.items() if k not in SECRET_FIELDS}
+    return SourceRead(
+        id=source.id,
+        name=source.name,
+        type=source.type,  # type: ignore[arg-type]
+        enabled=source.enabled,
+        interval_seconds=source.interval_seconds,
+        settings=public,
+        token_set=bool(source.settings.get("token")),
+        secret_set=bool(source.settings.get("secret")),
+        state=SourceState.disabled if not source.enabled else SourceState(source.state),
+        last_run=_aware(source.last_run),
+        last_success=_aware(source.last_success),
+        last_error=source.last_error,
+        posts_collected=source.posts_collected,
+        consecutive_failures=source.consecutive_failures,
+        next_run=_aware(source.next_run),
+        created_at=_aware(source.created_at),  # type: ignore[arg-type]
+        updated_at=_aware(source.updated_at),  # type: ignore[arg-type]
+    )
+
+
+async def create_source(session: AsyncSession, *, data: BaseModel) -> SourceRead:
+    payload = data.model_dump()
+    kind = payload["type"]
+    settings = _validate_settings(kind, payload["settings"])
+    now = utcnow()
+    source = Source(
+        id=str(uuid.uuid4()),
+        name=payload["name"],
+        type=kind,
+        enabled=payload["enabled"],
+        interval_seconds=payload["interval_seconds"],
+        settings=settings,
+        next_run=now,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(source)
+    await session.flush()
+    return source_read(source)
+
+
+async def _load_source(session: AsyncSession, source_id: str) -> Source:
+    source = await session.get(Source, source_id)
+    if source is None:
+        raise NotFound(f"source {source_id} not found")
+    return source
+
+
+async def get_source(session: AsyncSession, *, source_id: str) -> SourceRead:
+    return source_read(await _load_source(session, source_id))
+
+
+async def get_source_row(session: AsyncSession, *, source_id: str) -> Source:
+    return await _load_source(session, source_id)
+
+
+async def list_sources(session: AsyncSession, *, kind: str | None = None) -> list[SourceRead]:
+    query = select(Source).order_by(Source.created_at, Source.id)  # type: ignore[arg-type]
+    if kind is not None:
+        query = query.where(Source.type == kind)  # type: ignore[arg-type]
+    return [source_read(s) for s in (await session.exec(query)).all()]
+
+
+async def update_source(session: AsyncSession, *, source_id: str, data: SourceUpdate) -> SourceRead:
+    source = await _load_source(session, source_id)
+    changes = data.model_dump(exclude_unset=True)
+    if "settings" in changes and changes["settings"] is not None:
+        merged = {**source.settings, **changes.pop("settings")}
+        # Explicit nulls remove a setting (for example an optional base_url).
+        source.settings = _validate_settings(source.type, {k: v for k, v in merged.items() if v is not None})
+    changes.pop("settings", None)
+    for field, value in changes.items():
+        if value is not None:
+            setattr(source, field, value)
+    _reset(source)
+    session.add(source)
+    await session.flush()
+    return source_read(source)
+
+
+def _reset(source: Source) -> None:
+    """An operator changed the source: forget the failure state and poll it soon."""
+    now = utcnow()
+    source.halted = False
+    source.state = "ok"
+    source.consecutive_failures = 0
+    source.next_run = now
+    source.updated_at = now
+
+
+async def set_enabled(session: AsyncSession, *, source_id: str, enabled: bool) -> SourceRead:
+    source = await _load_source(session, source_id)
+    source.enabled = enabled
+    _reset(source)
+    session.add(source)
+    await session.flush()
+    return source_read(source)
+
+
+async def run_now(session: AsyncSession, *, source_id: str) -> SourceRead:
+    source = await _load_source(session, source_id)
+    if not source.enabled:
+        raise InvalidInput("the source is disabled; enable it first")
+    _reset(source)
+    session.add(source)
+    await session.flush()
+    return source_read(source)
+
+
+async def delete_source(session: AsyncSession, *, source_id: str) -> None:
+    source = await _load_source(session, source_id)
+    await session.exec(delete(Cursor).where(Cursor.source_id == source_id))  # type: ignore[arg-type]
+    await session.delete(source)
+
+
+async def due_sources(session: AsyncSession, *, now: datetime, exclude: Iterable[str] = ()) -> list[Source]:
+    query = select(Source).where(
+        Source.enabled.is_(True),  # type: ignore[attr-defined]
+        Source.halted.is_(False),  # type: ignore[attr-defined]
+        (Source.next_run.is_(None)) | (Source.next_run <= now),  # type: ignore[union-attr,operator]
+    )
+    rows = (await session.exec(query)).all()
+    skip = set(exclude)
+    return [s for s in rows if s.id not in skip]
+
+
+async def next_due(session: AsyncSession) -> datetime | None:
+    query = select(func.min(Source.next_run)).where(
+        Source.enabled.is_(True),  # type: ignore[attr-defined]
+        Source.halted.is_(False),  # type: ignore[attr-defined]
+    )
+    return _aware((await session.exec(query)).one_or_none())
+
+
+async def record_run(
+    session: AsyncSession,
+    *,
+    source_id: str,
+    started: datetime,
+    error: str | None,
+    next_run: datetime,
+    halt: bool = False,
+    failed: bool = False,
+) -> None:
+    """Write the outcome of one poll into the source's status fields."""
+    source = await session.get(Source, source_id)
+    if source is None:
+        return  # deleted while it was being polled
+    source.last_run = started
+    source.next_run = next_run
+    source.last_error = error
+    if failed:
+        source.consecutive_failures += 1
+        source.state = "failing"
+    else:
+        source.consecutive_failures = 0
+        source.last_success = utcnow()
+        source.state = "ok"
+    if halt:
+        source.halted = True
+        source.state = "failing"
+    session.add(source)
+
+
+# ---------------------------------------------------------------------------------------------
+# Cursors
+# ---------------------------------------------------------------------------------------------
+
+
+async def load_cursors(session: AsyncSession, *, source_id: str) -> dict[str, dict[str, Any]]:
+    rows = await session.exec(select(Cursor).where(Cursor.source_id == source_id))  # type: ignore[arg-type]
+    return {c.key: dict(c.value) for c in rows.all()}
+
+
+async def save_cursors(session: AsyncSession, *, source_id: str, cursors: Mapping[str, dict[str, Any]]) -> None:
+    now = utcnow()
+    for key, value in cursors.items():
+        cursor = await session.get(Cursor, (source_id, key))
+        if cursor is None:
+            session.add(Cursor(source_id=source_id, key=key, value=dict(value), updated_at=now))
+        else:
+            cursor.value = dict(value)
+            cursor.updated_at = now
+            session.add(cursor)
+    await session.flush()
+
+
+def retention_cutoff(days: int) -> datetime:
+    return utcnow() - timedelta(days=days)
