@@ -21,6 +21,7 @@ from routing.deadlines import service as deadlines
 from routing.deadlines.calendar import WorkCalendar
 from routing.deadlines.models import Deadline, DeadlineState
 from routing.deadlines.schemas import ScanResult
+from routing.directory.models import Official
 from routing.incidents import service as incidents
 from routing.incidents.models import Incident
 from routing.timeutil import utcnow
@@ -54,27 +55,25 @@ async def scan(
         if incident is None:
             continue  # another replica holds it
         running = await deadlines.pending_deadlines(session, incident_id, lock=True)
-        for deadline in running:
-            if deadline.due_at <= now:
+        breached = [d for d in running if d.due_at <= now]
+        if breached:
+            # Clocks missed together escalate once: one level per scan pass.
+            for deadline in breached:
                 deadline.state = DeadlineState.breached
                 deadline.closed_at = now
                 session.add(deadline)
-                escalation = await incidents.escalate(
-                    session,
-                    incident=incident,
-                    clock=deadline.clock,
-                    now=now,
-                    reason=f"{deadline.clock.value.replace('_', ' ')} deadline {deadline.due_at.isoformat()} missed",
+            missed = ", ".join(f"{d.clock.value.replace('_', ' ')} due {d.due_at.isoformat()}" for d in breached)
+            escalation = await incidents.escalate(
+                session, incident=incident, clock=breached[0].clock, now=now, reason=f"missed: {missed}"
+            )
+            if escalation is not None:
+                result.escalations += 1
+                # The clocks run again at the new level, with the same budget, on the escalated official's time.
+                official = (
+                    await session.get(Official, escalation.escalated_to_id) if escalation.escalated_to_id else None
                 )
-                if escalation is not None:
-                    result.escalations += 1
-                    # The clock runs again at the new level, with the same budget, on the escalated official's time.
-                    official = None
-                    if escalation.escalated_to_id:
-                        from routing.directory.models import Official
-
-                        official = await session.get(Official, escalation.escalated_to_id)
-                    calendar = deadlines.calendar_for(official, incident.region_code, settings)
+                calendar = deadlines.calendar_for(official, incident.region_code, settings)
+                for deadline in breached:
                     session.add(
                         deadlines.new_deadline(
                             incident=incident,
@@ -86,15 +85,12 @@ async def scan(
                             settings=settings,
                         )
                     )
-            elif deadline.warned_at is None and deadline.warn_at <= now:
+        for deadline in running:
+            if deadline.state == DeadlineState.pending and deadline.warned_at is None and deadline.warn_at <= now:
                 deadline.warned_at = now
                 session.add(deadline)
                 calendar = WorkCalendar(deadline.timezone, extra_working_days=settings.extra_working_days)
-                used = (
-                    calendar.between(deadline.started_at, now) / deadline.working_seconds
-                    if deadline.working_seconds
-                    else 1
-                )
+                used = calendar.between(deadline.started_at, now) / max(deadline.working_seconds, 1.0)
                 publish(
                     session,
                     IncidentDeadlineWarning(

@@ -1,0 +1,210 @@
+"""SLA policies, clocks in working time, warnings, escalation up the chain, restarts and replicas."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+import orjson
+from sqlmodel import delete, func, select
+
+from incidents_common.db import Database, OutboxMessage
+from incidents_common.testing import eventually
+from routing.config import Settings
+from routing.deadlines.calendar import WorkCalendar
+from routing.deadlines.models import Clock, Deadline, DeadlineState
+from routing.deadlines.scanner import scan
+from routing.deadlines.service import resolve_policy
+from routing.incidents.models import Escalation, Incident
+from routing.incidents.schemas import Action, ActionRequest
+from routing.incidents.service import handle_classified, perform_action
+from routing.main import create_app
+
+from .conftest import make_db  # noqa: TID252 - shared helper of this folder's fixtures
+
+
+async def _incident(db: Database, settings: Settings, post: Any, now: datetime) -> Incident:
+    async with db.transaction() as session:
+        incident = await handle_classified(session, post=post, settings=settings, now=now)
+    assert incident is not None
+    return incident
+
+
+async def _types(db: Database) -> list[str]:
+    async with db.transaction() as session:
+        rows = (await session.exec(select(OutboxMessage).order_by(OutboxMessage.id))).all()  # type: ignore[arg-type]
+    return [orjson.loads(r.payload)["type"].removeprefix("ru.incidents.") for r in rows]
+
+
+async def _clear_outbox(db: Database) -> None:
+    async with db.transaction() as session:
+        await session.exec(delete(OutboxMessage))  # type: ignore[call-overload]
+
+
+class TestPolicies:
+    async def test_most_specific_policy_wins(self, db: Database, settings: Settings) -> None:
+        async with db.transaction() as session:
+            from routing.deadlines.models import SlaPolicy
+
+            session.add(SlaPolicy(region_code="64", first_reaction_hours=6, description="region"))
+            session.add(SlaPolicy(region_code="64", category="roads", first_reaction_hours=3))
+            session.add(SlaPolicy(category="roads", urgency="critical", first_reaction_hours=1))
+            await session.flush()
+
+            async def hours(**key: str) -> float:
+                return (await resolve_policy(session, settings=settings, **key)).first_reaction_hours  # type: ignore[arg-type]
+
+            assert await hours(region_code="64", category="roads", urgency="normal") == 3
+            assert await hours(region_code="64", category="roads", urgency="critical") == 3  # region beats urgency
+            assert await hours(region_code="64", category="waste", urgency="normal") == 6
+            assert await hours(region_code="63", category="roads", urgency="critical") == 1
+            assert await hours(region_code="63", category="waste", urgency="critical") == 4  # shipped critical policy
+            assert await hours(region_code="63", category="waste", urgency="normal") == 8  # shipped default
+
+    async def test_clocks_follow_the_assignees_zone_and_policy(
+        self, db: Database, settings: Settings, make_post: Any, t0: datetime
+    ) -> None:
+        incident = await _incident(db, settings, make_post("d1", "Огромная яма на дороге"), t0)
+        saratov = WorkCalendar("Europe/Saratov")
+        assert incident.first_response_due == saratov.add(t0, 8 * 3600)
+        assert incident.final_due == saratov.add_days(t0, 10)
+        critical = await _incident(
+            db,
+            settings,
+            make_post("d2", "Прорвало трубу отопления, кипяток", category="housing_utilities", urgency="critical"),
+            t0,
+        )
+        assert critical.first_response_due == saratov.add(t0, 4 * 3600)
+
+
+class TestScanner:
+    async def test_warning_then_escalation_up_the_chain(
+        self, db: Database, settings: Settings, make_post: Any, t0: datetime
+    ) -> None:
+        incident = await _incident(db, settings, make_post("e1", "Огромная яма на дороге"), t0)
+        await _clear_outbox(db)
+        due = incident.first_response_due
+        assert due is not None
+        async with db.transaction() as session:
+            assert (await scan(session, settings=settings, now=t0 + timedelta(minutes=5))).warnings == 0
+        async with db.transaction() as session:
+            first = await scan(session, settings=settings, now=due - timedelta(minutes=30))
+        assert first.warnings == 1 and first.escalations == 0
+        async with db.transaction() as session:
+            again = await scan(session, settings=settings, now=due - timedelta(minutes=20))
+        assert again.warnings == 0  # warned once per clock
+        levels = []
+        moment = due
+        for _ in range(4):
+            async with db.transaction() as session:
+                await scan(session, settings=settings, now=moment + timedelta(seconds=1))
+                current = await session.get(Incident, incident.id)
+                assert current is not None
+                levels.append((current.escalation_level, current.escalated_to_id))
+                moment = current.first_response_due or moment
+        assert levels == [(1, "curator"), (2, "deputy"), (3, "office"), (3, "office")]
+        types = await _types(db)
+        assert types.count("incident.deadline_warning") >= 1
+        assert types.count("incident.escalated") == 3
+        async with db.transaction() as session:
+            escalations = (await session.exec(select(Escalation).order_by(Escalation.level))).all()  # type: ignore[arg-type]
+        assert [e.escalated_to_id for e in escalations] == ["curator", "deputy", "office"]
+        assert escalations[0].clock == "first_reaction"
+
+    async def test_reply_stops_the_clocks_and_interim_answer_restarts_the_final_one(
+        self, db: Database, settings: Settings, make_post: Any, t0: datetime
+    ) -> None:
+        answered = await _incident(db, settings, make_post("f1", "Огромная яма на дороге"), t0)
+        paused = await _incident(db, settings, make_post("f2", "Сломана лавочка во дворе", category="healthcare"), t0)
+        later = t0 + timedelta(hours=2)
+        async with db.transaction() as session:
+            await perform_action(
+                session,
+                incident_id=answered.id,
+                request=ActionRequest(action=Action.reply, actor="roads-a", reply_text="Заделаем"),
+                settings=settings,
+                now=later,
+            )
+            interim = await perform_action(
+                session,
+                incident_id=paused.id,
+                request=ActionRequest(action=Action.interim_answer, actor="health-a", reply_text="Разбираемся"),
+                settings=settings,
+                now=later,
+            )
+            assert interim.first_response_due is None
+            assert interim.final_due == WorkCalendar("Europe/Saratov").add_days(later, 7)
+            states = {
+                (d.clock, d.state)
+                for d in (await session.exec(select(Deadline).where(Deadline.incident_id == paused.id))).all()
+            }
+        assert states == {
+            (Clock.first_reaction, DeadlineState.met),
+            (Clock.final, DeadlineState.paused),
+            (Clock.final, DeadlineState.pending),
+        }
+        async with db.transaction() as session:
+            result = await scan(session, settings=settings, now=t0 + timedelta(days=5))
+        assert result.escalations == 0
+
+    async def test_pending_deadlines_survive_a_restart(
+        self, settings: Settings, make_post: Any, small_directory: dict[str, Any]
+    ) -> None:
+        from routing.timeutil import utcnow
+
+        first = create_app(settings)
+        async with first.router.lifespan_context(first):
+            from routing.directory.service import import_directory
+
+            async with first.state.db.transaction() as session:
+                await import_directory(session, document=small_directory)
+            # Created three weeks ago and never answered: every clock is overdue by now.
+            incident = await _incident(
+                first.state.db, settings, make_post("g1", "Огромная яма на дороге"), utcnow() - timedelta(days=21)
+            )
+        restarted = create_app(
+            settings.model_copy(update={"deadline_scanner_enabled": True, "deadline_scan_seconds": 0.1})
+        )
+        async with restarted.router.lifespan_context(restarted):
+            db: Database = restarted.state.db
+
+            async def level() -> int:
+                async with db.transaction() as session:
+                    current = await session.get(Incident, incident.id)
+                    return current.escalation_level if current else -1
+
+            assert await eventually(level, until=lambda n: n >= 1, timeout=10)
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=restarted), base_url="http://t") as http:
+                detail = (await http.get(f"/v1/incidents/{incident.id}")).json()
+        assert detail["escalations"][0]["escalated_to_id"] == "curator"
+        assert any(d["state"] == "breached" for d in detail["deadlines"])
+
+
+class TestReplicas:
+    async def test_two_scanners_on_postgresql_escalate_each_incident_once(
+        self, postgres_url: str, settings: Settings, make_post: Any, t0: datetime
+    ) -> None:
+        db = await make_db(postgres_url)
+        try:
+            texts = ["Яма на дороге", "Не убран снег", "Мусор во дворе", "Нет света", "Нет воды", "Шумит стройка"]
+            for n, text in enumerate(texts):
+                await _incident(db, settings, make_post(f"pg{n}", text), t0)
+            later = t0 + timedelta(days=30)
+
+            async def replica() -> int:
+                async with db.transaction() as session:
+                    return (await scan(session, settings=settings, now=later)).escalations
+
+            counts = await asyncio.gather(replica(), replica(), replica())
+            async with db.transaction() as session:
+                rows = (
+                    await session.exec(select(Escalation.incident_id, func.count()).group_by(Escalation.incident_id))
+                ).all()
+                levels = (await session.exec(select(Incident.escalation_level))).all()
+            assert sum(counts) == len(rows) == len(texts)
+            assert all(count == 1 for _, count in rows)
+            assert set(levels) == {1}
+        finally:
+            await db.dispose()
