@@ -1,0 +1,147 @@
+"""Live updates: SSE filtered by region and resumable with Last-Event-ID; signed, retried webhooks."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from api_gateway.auth import Role
+from api_gateway.main import create_app
+from api_gateway.testing import Gateway, gateway_settings, serve, snapshot
+from api_gateway.webhooks import SIGNATURE_HEADER, verify_signature
+from incidents_common.events import IncidentStatus, IncidentStatusChanged
+from incidents_common.testing import eventually
+
+
+async def read_events(response: httpx.Response, count: int) -> list[dict[str, str]]:
+    """Parse `count` events from an open text/event-stream response."""
+    events: list[dict[str, str]] = []
+    current: dict[str, str] = {}
+
+    async def collect() -> None:
+        async for line in response.aiter_lines():
+            if not line:
+                if "data" in current:
+                    events.append(dict(current))
+                    if len(events) == count:
+                        return
+                current.clear()
+                continue
+            if line.startswith(":"):
+                continue  # a keep-alive comment
+            name, _, value = line.partition(":")
+            current[name] = value.strip()
+
+    await asyncio.wait_for(collect(), timeout=15)
+    return events
+
+
+class TestServerSentEvents:
+    async def test_stream_is_filtered_by_region_and_resumes_after_last_event_id(self, tmp_path: Path) -> None:
+        settings = gateway_settings(tmp_path)
+        app = create_app(settings)
+        async with serve(app) as url, httpx.AsyncClient(base_url=url, timeout=10) as client:
+            gw = Gateway(app=app, client=client, settings=settings)
+            headers = {"X-API-Key": await gw.key(Role.integration, ["64"])}
+            await gw.create(snapshot("s-64a"))
+            await gw.create(snapshot("s-77", region="77"))
+            await gw.create(snapshot("s-64b"))
+
+            async with client.stream("GET", "/v1/events/stream", params={"from_start": "true"}, headers=headers) as r:
+                assert r.status_code == 200
+                assert r.headers["content-type"].startswith("text/event-stream")
+                first = await read_events(r, 2)
+            assert [orjson.loads(e["data"])["data"]["incident"]["incident_id"] for e in first] == ["s-64a", "s-64b"]
+            assert first[0]["event"] == "incident.created"
+            last_id = first[-1]["id"]
+
+            # While disconnected: one more event in each region; the resumed stream gets only ours.
+            changed = snapshot("s-64a", status=IncidentStatus.in_progress)
+            await gw.feed(
+                IncidentStatusChanged(
+                    incident=changed,
+                    from_status=IncidentStatus.assigned,
+                    to_status=IncidentStatus.in_progress,
+                    actor="x",
+                )
+            )
+            await gw.create(snapshot("s-77b", region="77"))
+            await gw.create(snapshot("s-64c"))
+            resume = {**headers, "Last-Event-ID": last_id}
+            async with client.stream("GET", "/v1/events/stream", headers=resume) as r:
+                resumed = await read_events(r, 2)
+            assert [e["event"] for e in resumed] == ["incident.status_changed", "incident.created"]
+            assert orjson.loads(resumed[1]["data"])["data"]["incident"]["incident_id"] == "s-64c"
+            assert all(int(e["id"]) > int(last_id) for e in resumed)
+
+    async def test_new_events_arrive_live(self, tmp_path: Path) -> None:
+        settings = gateway_settings(tmp_path)
+        app = create_app(settings)
+        async with serve(app) as url, httpx.AsyncClient(base_url=url, timeout=10) as client:
+            gw = Gateway(app=app, client=client, settings=settings)
+            headers = {"X-API-Key": await gw.key(Role.official, ["64"], official_id="off-64-1")}
+            await gw.create(snapshot("old"))
+            async with client.stream("GET", "/v1/events/stream", headers=headers) as r:
+                await asyncio.sleep(0.2)
+                await gw.create(snapshot("live-77", region="77"))
+                await gw.create(snapshot("live-64"))
+                events = await read_events(r, 1)
+            assert orjson.loads(events[0]["data"])["data"]["incident"]["incident_id"] == "live-64"
+
+
+def receiver(received: list[tuple[dict[str, str], bytes]]) -> FastAPI:
+    app = FastAPI()
+    state = {"calls": 0}
+
+    @app.post("/hook")
+    async def hook(request: Request) -> Any:
+        state["calls"] += 1
+        if state["calls"] == 1:
+            return JSONResponse({"error": "try later"}, status_code=503)
+        received.append((dict(request.headers), await request.body()))
+        return {"ok": True}
+
+    return app
+
+
+class TestWebhooks:
+    async def test_deliveries_are_signed_retried_logged_and_region_filtered(self, make_gateway) -> None:
+        received: list[tuple[dict[str, str], bytes]] = []
+        async with (
+            serve(receiver(received)) as hook_url,
+            make_gateway(webhooks_enabled=True, webhook_poll_interval=0.05, webhook_backoff_base=0.1) as gw,
+        ):
+            secret = "a-shared-secret-of-enough-length"
+            created = await gw.client.post(
+                "/v1/webhooks",
+                json={"url": f"{hook_url}/hook", "secret": secret, "event_types": ["incident.created"]},
+                headers=gw.headers("integration64"),
+            )
+            assert created.status_code == 201, created.text
+            webhook_id = created.json()["webhook_id"]
+            await gw.create(snapshot("w-77", region="77"))
+            await gw.create(snapshot("w-64"))
+
+            async def deliveries() -> list[dict[str, Any]]:
+                response = await gw.client.get(
+                    f"/v1/webhooks/{webhook_id}/deliveries", headers=gw.headers("integration64")
+                )
+                return response.json()  # type: ignore[no-any-return]
+
+            log = await eventually(deliveries, until=lambda d: bool(d) and d[0]["status"] == "delivered")
+            assert len(log) == 1
+            assert log[0]["attempts"] == 2 and log[0]["last_status_code"] == 200
+            assert len(received) == 1
+            headers, body = received[0]
+            assert verify_signature(secret, headers[SIGNATURE_HEADER.lower()], body)
+            assert not verify_signature("another-secret-entirely-000000", headers[SIGNATURE_HEADER.lower()], body)
+            assert orjson.loads(body)["data"]["incident"]["incident_id"] == "w-64"
+            # Other callers neither see nor delete the webhook.
+            other = await gw.client.get(f"/v1/webhooks/{webhook_id}/deliveries", headers=gw.headers("admin64"))
+            assert other.status_code == 404
