@@ -74,7 +74,13 @@ async def open311_principal(
     authorization: Annotated[str | None, Security(oauth2)],
     query_key: Annotated[str | None, Security(api_key_query)],
 ) -> Principal:
-    return await _resolve(request, session, header_key or query_key, authorization)
+    key = header_key or query_key
+    if not key and not authorization and request.method == "POST":
+        # Open311 clients send api_key as a form field of the POST body (the spec's convention).
+        if request.headers.get("content-type", "").startswith(("application/x-www-form-urlencoded", "multipart/")):
+            value = (await request.form()).get("api_key")
+            key = value if isinstance(value, str) else None
+    return await _resolve(request, session, key, authorization)
 
 
 PrincipalDep = Annotated[Principal, Depends(current_principal)]

@@ -1,0 +1,154 @@
+"""Open311 GeoReport v2: services, requests (GET filters, POST to the collector), tokens."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from fastapi import FastAPI, Request
+
+from api_gateway.testing import T0, Gateway, classified, serve, snapshot
+from incidents_common.events import IncidentStatus
+
+
+def fake_collector(received: list[dict[str, Any]], *, with_post_id: bool = True) -> FastAPI:
+    app = FastAPI()
+
+    @app.post("/v1/posts")
+    async def push(request: Request) -> Any:
+        body = await request.json()
+        received.append(body)
+        item = {"source_type": "push", "external_id": body["external_id"], "version": 1, "status": "created"}
+        if with_post_id:
+            item["post_id"] = f"p-{len(received)}"
+        return {"accepted": 1, "duplicates": 0, "updated": 0, "items": [item]}
+
+    return app
+
+
+class TestServices:
+    async def test_service_list_and_definition(self, gw: Gateway) -> None:
+        headers = gw.headers("integration64")
+        services = (await gw.client.get("/open311/v2/services.json", headers=headers)).json()
+        roads = next(s for s in services if s["service_code"] == "roads")
+        assert roads == {
+            "service_code": "roads",
+            "service_name": "Дороги",
+            "description": roads["description"],
+            "metadata": False,
+            "type": "realtime",
+            "keywords": "",
+            "group": "Дороги",
+        }
+        definition = await gw.client.get("/open311/v2/services/roads.json", headers=headers)
+        assert definition.json() == {"service_code": "roads", "attributes": []}
+        assert (await gw.client.get("/open311/v2/services/nope.json", headers=headers)).status_code == 404
+
+
+class TestRequests:
+    async def test_fields_and_filters_follow_the_spec(self, gw: Gateway) -> None:
+        now = datetime.now(UTC).replace(microsecond=0)
+        due = now + timedelta(days=10)
+        await gw.feed(classified("p-a", "Яма", region="64"))
+        await gw.create(snapshot("r-open", post_ids=["p-a"], created_at=now - timedelta(days=1), final_due=due))
+        await gw.create(
+            snapshot("r-closed", category="waste", status=IncidentStatus.resolved, created_at=now - timedelta(days=2))
+        )
+        await gw.create(snapshot("r-old", created_at=now - timedelta(days=200)))
+        headers = gw.headers("integration64")
+
+        async def ids(**params: Any) -> list[str]:
+            response = await gw.client.get("/open311/v2/requests.json", params=params, headers=headers)
+            assert response.status_code == 200, response.text
+            return [r["service_request_id"] for r in response.json()]
+
+        assert await ids() == ["r-open", "r-closed"]  # the default window is 90 days
+        assert await ids(status="closed") == ["r-closed"]
+        assert await ids(status="open") == ["r-open"]
+        assert await ids(service_code="waste") == ["r-closed"]
+        assert await ids(
+            start_date=(now - timedelta(days=300)).isoformat(), end_date=(now - timedelta(days=100)).isoformat()
+        ) == ["r-old"]
+        assert await ids(service_request_id="r-old,r-open", status="closed") == ["r-open", "r-old"]
+        assert await ids(jurisdiction_id="64") == ["r-open", "r-closed"]
+
+        one = (await gw.client.get("/open311/v2/requests/r-open.json", headers=headers)).json()
+        assert len(one) == 1
+        request = one[0]
+        assert request["status"] == "open"
+        assert request["service_code"] == "roads" and request["service_name"] == "Дороги"
+        assert request["agency_responsible"] == "Ведомство dep-64-roads"
+        assert datetime.fromisoformat(request["expected_datetime"].replace("Z", "+00:00")) == due
+        assert (request["lat"], request["long"]) == (51.53, 46.03)
+        assert request["address"] == "Саратов"
+
+    async def test_api_key_parameter_authenticates_like_open311_clients_do(self, gw: Gateway) -> None:
+        await gw.create(snapshot("r-1", created_at=datetime.now(UTC)))
+        response = await gw.client.get("/open311/v2/requests.json", params={"api_key": gw.keys["integration64"]})
+        assert [r["service_request_id"] for r in response.json()] == ["r-1"]
+        assert (await gw.client.get("/open311/v2/requests.json")).status_code == 401
+
+
+class TestSubmit:
+    async def test_post_creates_a_post_and_its_token_resolves_to_the_incident(self, make_gateway) -> None:
+        received: list[dict[str, Any]] = []
+        async with serve(fake_collector(received)) as collector_url, make_gateway(collector_url=collector_url) as gw:
+            submitted = await gw.client.post(
+                "/open311/v2/requests.json",
+                data={
+                    "api_key": gw.keys["admin64"],
+                    "jurisdiction_id": "64",
+                    "service_code": "roads",
+                    "description": "Яма на ул. Чернышевского",
+                    "address_string": "ул. Чернышевского, 120",
+                    "lat": "51.53",
+                    "long": "46.03",
+                    "email": "citizen@example.ru",
+                    "first_name": "Анна",
+                },
+            )
+            assert submitted.status_code == 200, submitted.text
+            token = submitted.json()[0]["token"]
+            body = received[0]
+            assert body["source_type"] == "push" and body["external_id"] == f"open311:{token}"
+            assert body["place_hints"] == {"region_code": "64", "latitude": 51.53, "longitude": 46.03}
+            assert "Чернышевского, 120" in body["text"]
+            assert "citizen@example.ru" not in str(body)  # contact details stay out of the pipeline
+            assert body["author"]["name"] == "Анна"
+
+            headers = gw.headers("admin64")
+            pending = (await gw.client.get(f"/open311/v2/tokens/{token}.json", headers=headers)).json()
+            assert pending == [{"token": token, "service_request_id": None}]
+            await gw.create(snapshot("inc-o311", post_ids=["p-1"], created_at=T0))
+            resolved = (await gw.client.get(f"/open311/v2/tokens/{token}.json", headers=headers)).json()
+            assert resolved == [{"token": token, "service_request_id": "inc-o311"}]
+            assert (
+                await gw.client.get(f"/open311/v2/tokens/{token}.json", headers=gw.headers("admin77"))
+            ).status_code == 404
+
+    async def test_token_resolves_through_the_classified_post_when_the_collector_gave_no_id(self, make_gateway) -> None:
+        received: list[dict[str, Any]] = []
+        async with (
+            serve(fake_collector(received, with_post_id=False)) as collector_url,
+            make_gateway(collector_url=collector_url) as gw,
+        ):
+            form = {"service_code": "waste", "description": "Мусор не вывозят неделю"}
+            submitted = await gw.client.post("/open311/v2/requests.json", data=form, headers=gw.headers("admin64"))
+            token = submitted.json()[0]["token"]
+            await gw.feed(classified("p-x", "Мусор не вывозят неделю", external_id=f"open311:{token}"))
+            await gw.create(snapshot("inc-x", post_ids=["p-x"]))
+            resolved = (await gw.client.get(f"/open311/v2/tokens/{token}.json", headers=gw.headers("admin64"))).json()
+            assert resolved[0]["service_request_id"] == "inc-x"
+
+    async def test_bad_submissions_and_collector_down(self, gw: Gateway) -> None:
+        headers = gw.headers("admin64")
+        unknown = await gw.client.post(
+            "/open311/v2/requests.json", data={"service_code": "nope", "description": "текст"}, headers=headers
+        )
+        assert unknown.status_code == 400
+        missing = await gw.client.post("/open311/v2/requests.json", data={"service_code": "roads"}, headers=headers)
+        assert missing.status_code == 422
+        down = await gw.client.post(
+            "/open311/v2/requests.json", data={"service_code": "roads", "description": "Яма"}, headers=headers
+        )
+        assert down.status_code == 503
