@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 from importlib import resources
 
+from sqlalchemy.exc import IntegrityError
+
 from incidents_common.db import Database
 from routing.directory.schemas import ImportResult
 from routing.directory.service import directory_is_empty, import_directory, parse_import
@@ -19,9 +21,13 @@ def demo_directory_bytes() -> bytes:
 
 async def seed_demo_directory(db: Database) -> ImportResult | None:
     """Import the demo directory if no official exists yet; None when there was one already."""
-    async with db.transaction() as session:
-        if not await directory_is_empty(session):
-            return None
-        result = await import_directory(session, document=parse_import(demo_directory_bytes(), filename=DEMO_FILE))
+    try:
+        async with db.transaction() as session:
+            if not await directory_is_empty(session):
+                return None
+            result = await import_directory(session, document=parse_import(demo_directory_bytes(), filename=DEMO_FILE))
+    except IntegrityError:
+        log.info("demo directory loaded by another replica meanwhile")
+        return None
     log.info("demo directory loaded", extra=result.model_dump(exclude={"errors"}))
     return result

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
 import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import text
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -190,6 +192,7 @@ async def _candidates(session: AsyncSession, *, region_code: str, category: str,
     cache: dict[tuple[str, str], list[Candidate]] = session.info.setdefault("routing.clusters", {})
     key = (region_code, category)
     if key not in cache:
+        await _cluster_lock(session, region_code, category)
         incidents = (
             await session.exec(
                 select(Incident).where(
@@ -213,6 +216,18 @@ async def _candidates(session: AsyncSession, *, region_code: str, category: str,
                     by_id[incident_id].external_ids.add(external_id)
         cache[key] = list(by_id.values())
     return cache[key]
+
+
+async def _cluster_lock(session: AsyncSession, region_code: str, category: str) -> None:
+    """On PostgreSQL, serialise cluster-or-create per region and category across replicas until commit,
+    so that two replicas never open two incidents for one problem. A deadlock between two batches is
+    detected by PostgreSQL; the consumer then retries message by message, one lock per transaction."""
+    if session.bind is None or session.bind.dialect.name != "postgresql":
+        return
+    digest = hashlib.blake2b(f"routing-cluster:{region_code}:{category}".encode(), digest_size=8).digest()
+    await session.execute(
+        text("SELECT pg_advisory_xact_lock(:key)"), {"key": int.from_bytes(digest, "big", signed=True)}
+    )
 
 
 async def handle_classified(

@@ -1,0 +1,124 @@
+"""PostClassified in → incident events out, over a real nats-server; two replicas sharing one durable."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from contextlib import AsyncExitStack
+from typing import Any
+
+import nats
+import orjson
+from fastapi import FastAPI
+from sqlmodel import func, select
+
+from incidents_common.events import (
+    SUBJECT_INCIDENT_ALL,
+    SUBJECT_POST_CLASSIFIED,
+    PostClassified,
+    encode_event,
+    new_event,
+)
+from incidents_common.nats import ensure_streams
+from incidents_common.testing import eventually, read_stream
+from routing.config import Settings
+from routing.incidents.models import Incident, IncidentPost, SkippedPost
+from routing.main import create_app
+
+POTHOLE = "На улице Чернышевского огромная яма на дороге, машины бьют колёса"
+REWORDED = "Когда заделают яму на Чернышевского? Каждый день бью колёса об эту яму на дороге"
+
+
+async def _publish(url: str, posts: list[PostClassified]) -> None:
+    nc = await nats.connect(url)
+    try:
+        js = nc.jetstream()
+        await ensure_streams(js)
+        for post in posts:
+            event = new_event(post, source="/services/classifier", origin_post_id=post.post_id)
+            await js.publish(SUBJECT_POST_CLASSIFIED, encode_event(event), headers={"Nats-Msg-Id": event.id})
+    finally:
+        await nc.close()
+
+
+async def _count(app: FastAPI, model: Any) -> int:
+    async with app.state.db.transaction() as session:
+        return int((await session.exec(select(func.count()).select_from(model))).one())
+
+
+def _settings(base: Settings, nats_url: str, **changes: Any) -> Settings:
+    return base.model_copy(update={"nats_enabled": True, "nats_url": nats_url, "seed_demo": True, **changes})
+
+
+class TestConsumer:
+    async def test_classified_posts_become_incident_events(
+        self, nats_url: str, settings: Settings, make_post: Any
+    ) -> None:
+        app = create_app(_settings(settings, nats_url))
+        async with app.router.lifespan_context(app):
+            await _publish(
+                nats_url,
+                [
+                    make_post("n1", POTHOLE),
+                    make_post("n2", REWORDED),
+                    make_post("n3", "Спасибо за ремонт дороги!", is_incident=False),
+                    make_post("n4", "Не работает лифт", category="housing_utilities", region="77", city="Москва"),
+                ],
+            )
+            await eventually(lambda: _count(app, IncidentPost), until=lambda n: n == 3)
+            assert await _count(app, Incident) == 2
+            assert await _count(app, SkippedPost) == 1
+
+            messages = await eventually(
+                lambda: read_stream(nats_url, SUBJECT_INCIDENT_ALL, timeout=0.3), until=lambda m: len(m) >= 5
+            )
+        events = [orjson.loads(m.data) for m in messages]
+        subjects = [m.subject for m in messages]
+        assert subjects.count("incidents.v1.incident.created.64") == 1
+        assert subjects.count("incidents.v1.incident.assigned.64") == 1
+        assert subjects.count("incidents.v1.incident.post_attached.64") == 1
+        assert subjects.count("incidents.v1.incident.created.77") == 1
+        assigned = next(e for e in events if e["type"] == "ru.incidents.incident.assigned")
+        assert assigned["data"]["incident"]["status"] == "assigned"
+        assert assigned["data"]["explanation"].startswith("rule ")
+        assert assigned["data"]["incident"]["first_response_due"]
+        assert assigned["originpostid"] == "n1"
+        attached = next(e for e in events if e["type"] == "ru.incidents.incident.post_attached")
+        assert attached["data"]["incident"]["post_ids"] == ["n1", "n2"]
+        assert attached["data"]["incident"]["complainants"] == 2
+        for message in messages:
+            assert message.headers["Nats-Msg-Id"] == orjson.loads(message.data)["id"]
+
+    async def test_two_replicas_share_one_durable_without_double_assignment(
+        self, nats_url: str, postgres_url: str, settings: Settings, make_post: Any
+    ) -> None:
+        regions = {"64": "Саратов", "63": "Тольятти", "77": "Москва", "78": "Санкт-Петербург", "16": "Казань"}
+        categories = ["roads", "healthcare", "housing_utilities", "education", "ecology", "social_support"]
+        posts = []
+        for region, city in regions.items():
+            for category in categories:
+                for n in range(2):  # two distinct problems per region and category
+                    text = ["Огромная яма, машины бьют колёса", "Третий день нет горячей воды в доме"][n]
+                    posts.append(
+                        make_post(f"{region}-{category}-{n}", text, region=region, city=city, category=category)
+                    )
+        config = _settings(settings, nats_url, database_url=postgres_url, consumer_batch=10)
+        apps = [create_app(config), create_app(config)]
+        async with AsyncExitStack() as stack:
+            for app in apps:
+                await stack.enter_async_context(app.router.lifespan_context(app))
+            await _publish(nats_url, posts)
+            await eventually(lambda: _count(apps[0], IncidentPost), until=lambda n: n == len(posts), timeout=30)
+            async with apps[0].state.db.transaction() as session:
+                incidents = (await session.exec(select(Incident))).all()
+            messages = await eventually(
+                lambda: read_stream(nats_url, "incidents.v1.incident.assigned.>", timeout=0.3),
+                until=lambda m: len(m) >= len(posts),
+            )
+            await asyncio.sleep(0.3)
+            processed = [app.state.events.consumers[0].stats.processed for app in apps]
+        assert len(incidents) == len(posts)
+        assert sum(len(i.post_ids) for i in incidents) == len(posts)
+        per_incident = Counter(orjson.loads(m.data)["data"]["incident"]["incident_id"] for m in messages)
+        assert set(per_incident.values()) == {1}  # every incident assigned exactly once
+        assert sum(processed) == len(posts)
