@@ -44,6 +44,10 @@ def _parser() -> argparse.ArgumentParser:
     revoke_client.add_argument("client_id")
     sub.add_parser("list-keys", help="list API keys (never their values)")
     sub.add_parser("list-clients", help="list OAuth2 clients (never their secrets)")
+    nats_config = sub.add_parser(
+        "nats-config", help="print the nats-server config with one user per region (infra/nats/regions.conf)"
+    )
+    nats_config.add_argument("--region", action="append", help="only these region codes (default: all)")
     return parser
 
 
@@ -94,6 +98,11 @@ async def _run(args: argparse.Namespace, settings: Settings) -> dict[str, Any] |
 
 def main(argv: Sequence[str] | None = None, settings: Settings | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "nats-config":
+        from api_gateway.natsconf import render
+
+        sys.stdout.write(render(args.region))
+        return 0
     try:
         result = asyncio.run(_run(args, settings or Settings()))
     except ProblemError as exc:
