@@ -1,0 +1,161 @@
+"""Command line: `python -m classifier train|evaluate|classify`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from classifier.config import Settings
+
+DEFAULT_CORPUS = Path(__file__).resolve().parents[2] / "corpus"
+
+
+def _out(text: str) -> None:
+    sys.stdout.write(text + "\n")
+
+
+def _err(text: str) -> None:
+    sys.stderr.write(text + "\n")
+
+
+def _progress(description: str) -> Any:
+    from tqdm import tqdm
+
+    return lambda items: tqdm(items, desc=description, unit="post", leave=False, file=sys.stderr)
+
+
+async def _feedback_rows(database_url: str) -> list[dict[str, Any]]:
+    from classifier.models import TABLES
+    from classifier.service import feedback_training_rows
+    from incidents_common.db import Database
+
+    db = Database(database_url, TABLES)
+    try:
+        await db.create_tables()
+        async with db.transaction() as session:
+            return await feedback_training_rows(session)
+    finally:
+        await db.dispose()
+
+
+def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
+    from classifier.model import Classifier, ModelBundle
+    from classifier.training import activate, compare, evaluate, fit, format_report, load_corpus
+
+    feedback: list[dict[str, Any]] = []
+    if not args.no_feedback:
+        url = args.database_url or settings.resolved_database_url()
+        feedback = asyncio.run(_feedback_rows(url))
+    corpus = load_corpus(Path(args.corpus), include_generated=not args.no_generated, extra=feedback)
+    _out(
+        f"corpus: {len(corpus.train)} training rows ({len(feedback)} from operator feedback), "
+        f"{len(corpus.test)} held-out rows, {corpus.skipped} unreadable lines skipped"
+    )
+    bundle = fit(corpus.train, c=args.c, progress=_progress("analysing"))
+    candidate = Classifier(bundle)
+    bundle.metrics = evaluate(candidate, corpus.test)
+    candidates_dir = Path(args.candidates_dir or settings.candidates_dir)
+    candidate_path = candidates_dir / f"model-{bundle.version}.joblib"
+    bundle.save(candidate_path)
+    _out(f"built model {bundle.version} -> {candidate_path}")
+    _out(format_report(bundle.metrics))
+    active_path = Path(args.model) if args.model else settings.resolved_model_path()
+    if active_path.exists() and not args.force:
+        try:
+            active = Classifier(ModelBundle.load(active_path), candidate.gazetteer)
+        except (ValueError, OSError, AttributeError, ModuleNotFoundError) as exc:
+            _err(f"the active model {active_path} cannot be read ({exc}); replacing it")
+        else:
+            active_metrics = evaluate(active, corpus.test)
+            accepted, reason = compare(bundle.metrics, active_metrics)
+            if not accepted:
+                _out(
+                    f"REFUSED: not activating {bundle.version}: {reason} "
+                    f"(active {active.version} stays; --force overrides)"
+                )
+                return 3
+            _out(f"accepted: {reason}")
+    activate(candidate_path, active_path, bundle)
+    _out(f"activated {bundle.version} at {active_path}")
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
+    from classifier.model import Classifier
+    from classifier.training import evaluate, format_report, load_corpus
+
+    path = Path(args.model) if args.model else settings.resolved_model_path()
+    if not path.exists():
+        _err(f"error: no model at {path}; run `python -m classifier train` first")
+        return 2
+    classifier = Classifier.load(path)
+    corpus = load_corpus(Path(args.corpus), include_generated=False)
+    metrics = evaluate(classifier, corpus.test)
+    if args.json:
+        _out(json.dumps(metrics, ensure_ascii=False, indent=2))
+    else:
+        _out(f"model {classifier.version} ({path})")
+        _out(format_report(metrics))
+    return 0
+
+
+def cmd_classify(args: argparse.Namespace, settings: Settings) -> int:
+    from classifier.model import Classifier, PostInput
+
+    classifier = Classifier.load(Path(args.model) if args.model else settings.resolved_model_path())
+    result = classifier.classify(PostInput(text=args.text, place_hint=args.hint))
+    _out(json.dumps(result.model_dump(mode="json"), ensure_ascii=False, indent=2))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m classifier",
+        description="Train, evaluate and try the incidents classifier.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    train = sub.add_parser(
+        "train",
+        help="build a versioned model from the corpus and operator feedback; activate it unless it is worse",
+        description="Builds a model from the hand-written train split, generated/*.jsonl and stored operator "
+        "feedback, evaluates it on the hand-written test split and activates it only when its held-out metrics "
+        "are not worse than the active model's (exit code 3 when refused).",
+    )
+    train.add_argument("--corpus", default=str(DEFAULT_CORPUS), help="corpus directory (default: %(default)s)")
+    train.add_argument("--model", help="the active model file to compare with and replace (default: the packaged one)")
+    train.add_argument("--candidates-dir", help="where every built model is kept (default: CLASSIFIER_CANDIDATES_DIR)")
+    train.add_argument("--database-url", help="database holding operator feedback (default: CLASSIFIER_DATABASE_URL)")
+    train.add_argument("--no-feedback", action="store_true", help="ignore stored operator feedback")
+    train.add_argument("--no-generated", action="store_true", help="train on hand-written lines only")
+    train.add_argument("--force", action="store_true", help="activate even when the held-out metrics are worse")
+    train.add_argument("--c", type=float, default=8.0, help="inverse regularisation strength (default: %(default)s)")
+    train.set_defaults(run=cmd_train)
+    ev = sub.add_parser("evaluate", help="print held-out metrics of a model on the hand-written test split")
+    ev.add_argument("--corpus", default=str(DEFAULT_CORPUS), help="corpus directory (default: %(default)s)")
+    ev.add_argument("--model", help="model file (default: the active one)")
+    ev.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    ev.set_defaults(run=cmd_evaluate)
+    cl = sub.add_parser("classify", help="classify one text and print the result with its evidence")
+    cl.add_argument("text")
+    cl.add_argument("--hint", help="the source's place hint, e.g. 'Подслушано Тольятти'")
+    cl.add_argument("--model", help="model file (default: the active one)")
+    cl.set_defaults(run=cmd_classify)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from classifier.training import CorpusError
+
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.run(args, Settings()))
+    except (CorpusError, FileNotFoundError, ValueError) as exc:
+        _err(f"error: {exc}")
+        return 2
+    except KeyboardInterrupt:
+        _err("interrupted")
+        return 130

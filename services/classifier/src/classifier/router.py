@@ -1,0 +1,97 @@
+"""HTTP API of the classifier: thin handlers over service.py."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from starlette.concurrency import run_in_threadpool
+
+from classifier import service
+from classifier.config import Settings
+from classifier.model import Classifier
+from classifier.schemas import (
+    ClassifyBatchRequest,
+    ClassifyBatchResponse,
+    ClassifyRequest,
+    FeedbackCreate,
+    FeedbackPage,
+    FeedbackRead,
+    ModelRead,
+    StoredClassificationRead,
+)
+from incidents_common.app import SessionDep
+from incidents_common.events import Classification
+from incidents_common.problems import PayloadTooLarge, ServiceUnavailable
+
+router = APIRouter(prefix="/v1")
+
+
+def get_classifier(request: Request) -> Classifier:
+    classifier: Classifier | None = getattr(request.app.state, "classifier", None)
+    if classifier is None:
+        raise ServiceUnavailable("the model is not loaded yet")
+    return classifier
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings  # type: ignore[no-any-return]
+
+
+ClassifierDep = Annotated[Classifier, Depends(get_classifier)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+@router.post("/classify", tags=["classify"], summary="Classify one post")
+async def classify(body: ClassifyRequest, classifier: ClassifierDep, settings: SettingsDep) -> Classification:
+    return service.classify_many(classifier, [body], max_chars=settings.max_text_chars)[0]
+
+
+@router.post("/classify/batch", tags=["classify"], summary="Classify many posts at once (the fast path)")
+async def classify_batch(
+    body: ClassifyBatchRequest, classifier: ClassifierDep, settings: SettingsDep
+) -> ClassifyBatchResponse:
+    if len(body.posts) > settings.max_batch:
+        raise PayloadTooLarge(f"at most {settings.max_batch} posts per batch, got {len(body.posts)}")
+    results = await run_in_threadpool(service.classify_many, classifier, body.posts, max_chars=settings.max_text_chars)
+    return ClassifyBatchResponse(model_version=classifier.version, results=results)
+
+
+@router.post("/feedback", tags=["feedback"], status_code=201, summary="Store an operator's correction")
+async def add_feedback(body: FeedbackCreate, session: SessionDep, classifier: ClassifierDep) -> FeedbackRead:
+    record = await service.add_feedback(session, classifier=classifier, correction=body)
+    return FeedbackRead.model_validate(record, from_attributes=True)
+
+
+@router.get("/feedback", tags=["feedback"], summary="Stored corrections, oldest first")
+async def list_feedback(
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> FeedbackPage:
+    rows, total = await service.list_feedback(session, limit=limit, offset=offset)
+    return FeedbackPage(
+        items=[FeedbackRead.model_validate(r, from_attributes=True) for r in rows],
+        total=total,
+        limit=limit,
+        offset=offset,
+    )
+
+
+@router.get("/model", tags=["model"], summary="The active model: version, labels, held-out metrics")
+async def model(classifier: ClassifierDep, settings: SettingsDep) -> ModelRead:
+    return service.model_info(classifier, path=str(settings.resolved_model_path()))
+
+
+@router.get("/classifications/{post_id}", tags=["classify"], summary="The stored classification of a post")
+async def get_classification(
+    post_id: str, session: SessionDep, version: Annotated[int | None, Query(ge=1)] = None
+) -> StoredClassificationRead:
+    record = await service.get_classification(session, post_id=post_id, version=version)
+    return StoredClassificationRead(
+        post_id=record.post_id,
+        version=record.version,
+        model_version=record.model_version,
+        created_at=record.created_at,
+        classification=Classification.model_validate(record.result),
+    )

@@ -1,0 +1,201 @@
+"""Classifier logic without HTTP: classify, store with the PostClassified event, feedback, model info.
+
+Functions take a session and keyword arguments and never commit: the caller's transaction does.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlmodel import col, func, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from classifier.model import Classifier, PostInput
+from classifier.models import ClassificationRecord, FeedbackRecord
+from classifier.schemas import ClassifyRequest, FeedbackCreate, LabelInfo, ModelRead
+from incidents_common.db import publish
+from incidents_common.events import Classification, PostClassified, PostCollected
+from incidents_common.problems import InvalidInput, NotFound
+
+SOURCE = "/services/classifier"
+
+
+class UnknownCategory(InvalidInput):
+    slug, title = "unknown-category", "Unknown category"
+
+
+class NothingToCorrect(InvalidInput):
+    slug, title = "nothing-to-correct", "Nothing to correct"
+
+
+def post_input(request: ClassifyRequest, *, max_chars: int = 20_000) -> PostInput:
+    hints = request.place_hints
+    place_hint = request.place_hint or (hints.title if hints else None)
+    return PostInput(
+        text=request.text[:max_chars],
+        place_hint=place_hint,
+        hint_region=hints.region_code if hints else None,
+        hint_city=hints.city if hints else None,
+    )
+
+
+def collected_input(post: PostCollected, *, max_chars: int = 20_000) -> PostInput:
+    hints = post.place_hints
+    return PostInput(
+        text=post.text[:max_chars], place_hint=hints.title, hint_region=hints.region_code, hint_city=hints.city
+    )
+
+
+def classify_many(classifier: Classifier, requests: list[ClassifyRequest], *, max_chars: int) -> list[Classification]:
+    return classifier.classify_batch([post_input(r, max_chars=max_chars) for r in requests])
+
+
+async def record_classification(
+    session: AsyncSession, *, post: PostCollected, classification: Classification, place_hint: str | None
+) -> bool:
+    """Store the result and queue PostClassified in the same transaction; False if already stored."""
+    if await session.get(ClassificationRecord, (post.post_id, post.version)) is not None:
+        return False
+    session.add(
+        ClassificationRecord(
+            post_id=post.post_id,
+            version=post.version,
+            model_version=classification.model_version,
+            is_incident=classification.is_incident,
+            category=classification.category.label,
+            urgency=classification.urgency.label,
+            sentiment=classification.sentiment.label,
+            region_code=classification.region.code,
+            city=classification.region.city,
+            text=post.text,
+            place_hint=place_hint,
+            result=classification.model_dump(mode="json"),
+        )
+    )
+    publish(
+        session,
+        PostClassified(
+            post_id=post.post_id,
+            version=post.version,
+            source_type=post.source_type,
+            external_id=post.external_id,
+            url=post.url,
+            author=post.author,
+            text=post.text,
+            published_at=post.published_at,
+            place_hints=post.place_hints,
+            repost_chain=post.repost_chain,
+            reach=post.reach,
+            classification=classification,
+        ),
+        source=SOURCE,
+        origin_post_id=post.post_id,
+    )
+    return True
+
+
+async def get_classification(
+    session: AsyncSession, *, post_id: str, version: int | None = None
+) -> ClassificationRecord:
+    query = select(ClassificationRecord).where(ClassificationRecord.post_id == post_id)
+    if version is not None:
+        query = query.where(ClassificationRecord.version == version)
+    record = (await session.exec(query.order_by(col(ClassificationRecord.version).desc()).limit(1))).first()
+    if record is None:
+        suffix = f" version {version}" if version is not None else ""
+        raise NotFound(f"no classification of post {post_id!r}{suffix}")
+    return record
+
+
+CORRECTABLE = ("is_incident", "category", "urgency", "sentiment", "region_code", "city")
+
+
+async def add_feedback(session: AsyncSession, *, classifier: Classifier, correction: FeedbackCreate) -> FeedbackRecord:
+    """Store a correction merged over what the model said, so it is a complete training example."""
+    corrected = [f for f in CORRECTABLE if getattr(correction, f) is not None]
+    if not corrected:
+        raise NothingToCorrect("give at least one of: " + ", ".join(CORRECTABLE))
+    categories = set(classifier.taxonomy.get("categories", {}))
+    if correction.category is not None and correction.category not in categories:
+        raise UnknownCategory(f"{correction.category!r} is not in the taxonomy", allowed=sorted(categories))
+    post_version: int | None = None
+    if correction.post_id is not None:
+        try:
+            record = await get_classification(session, post_id=correction.post_id, version=correction.version)
+        except NotFound:
+            if correction.text is None:
+                raise
+            record = None
+        if record is not None:
+            base = Classification.model_validate(record.result)
+            text, place_hint, post_version = record.text, record.place_hint, record.version
+        else:
+            text, place_hint = str(correction.text), correction.place_hint
+            base = classifier.classify(PostInput(text=text, place_hint=place_hint))
+    elif correction.text is not None:
+        text, place_hint = correction.text, correction.place_hint
+        base = classifier.classify(PostInput(text=text, place_hint=place_hint))
+    else:
+        raise InvalidInput("name the post (post_id) or give its text")
+    is_incident = correction.is_incident if correction.is_incident is not None else base.is_incident
+    feedback = FeedbackRecord(
+        post_id=correction.post_id,
+        post_version=post_version,
+        text=text,
+        place_hint=place_hint,
+        is_incident=is_incident,
+        category=(correction.category or base.category.label) if is_incident else None,
+        urgency=str(correction.urgency or (base.urgency.label if is_incident else "normal")),
+        sentiment=str(correction.sentiment or base.sentiment.label),
+        region_code=correction.region_code or base.region.code,
+        city=correction.city or base.region.city,
+        corrected=corrected,
+        model_version=base.model_version,
+        operator=correction.operator,
+        comment=correction.comment,
+    )
+    session.add(feedback)
+    await session.flush()
+    return feedback
+
+
+async def list_feedback(session: AsyncSession, *, limit: int, offset: int) -> tuple[list[FeedbackRecord], int]:
+    total = (await session.exec(select(func.count()).select_from(FeedbackRecord))).one()
+    rows = await session.exec(select(FeedbackRecord).order_by(col(FeedbackRecord.id)).limit(limit).offset(offset))
+    return list(rows.all()), int(total)
+
+
+async def feedback_training_rows(session: AsyncSession) -> list[dict[str, Any]]:
+    rows = await session.exec(select(FeedbackRecord).order_by(col(FeedbackRecord.id)))
+    return [r.training_row() for r in rows.all()]
+
+
+def model_info(classifier: Classifier, *, path: str) -> ModelRead:
+    bundle = classifier.bundle
+    taxonomy = classifier.taxonomy
+
+    def labels(section: str, codes: list[str]) -> list[LabelInfo]:
+        described = taxonomy.get(section, {})
+        return [
+            LabelInfo(
+                code=c, label=described.get(c, {}).get("label", c), description=described.get(c, {}).get("description")
+            )
+            for c in codes
+        ]
+
+    return ModelRead(
+        version=bundle.version,
+        created_at=bundle.created_at,
+        path=path,
+        labels={
+            "category": labels("categories", bundle.heads["category"].classes),
+            "urgency": labels("urgency", ["critical", "high", "normal"]),
+            "sentiment": labels("sentiment", bundle.heads["sentiment"].classes),
+            "is_incident": [
+                LabelInfo(code="incident", label="Обращение"),
+                LabelInfo(code="not_incident", label="Не обращение"),
+            ],
+        },
+        metrics=dict(bundle.metrics),
+        training=bundle.training,
+    )

@@ -1,0 +1,169 @@
+"""The Russian text pipeline: normalisation, razdel tokens and cached pymorphy3 lemmas.
+
+Everything downstream (the model's features, the gazetteer, the rules) reads a `Doc`, so a text is
+tokenised and lemmatised exactly once per classification.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import pymorphy3
+import razdel
+
+URL_RE = re.compile(r"(?:https?://|www\.)\S+|\b[\w.-]+\.(?:ru|рф|com|org|net|su|me)(?:/\S*)?\b", re.IGNORECASE)
+VK_MENTION_RE = re.compile(r"\[(?:id|club|public)\d+\|([^\]]*)\]")
+MENTION_RE = re.compile(r"@\w+")
+HASHTAG_RE = re.compile(r"#(\w+)")
+REPEAT_RE = re.compile(r"([^\W\d_])\1{2,}", re.IGNORECASE)
+PUNCT_REPEAT_RE = re.compile(r"([!?.])\1+")
+CAMEL_RE = re.compile(r"(?<=[а-яёa-z])(?=[А-ЯЁA-Z])|(?<=[А-ЯЁA-Z])(?=[А-ЯЁA-Z][а-яёa-z])")
+SPACES_RE = re.compile(r"\s+")
+WORD_RE = re.compile(r"^[а-яёa-z][а-яёa-z-]*$|^\d+$")
+
+# A few emoji carry the tone of a post; they become tokens before the rest are stripped.
+EMOJI_TOKENS: dict[str, str] = {
+    "😡": " эмозлость ",
+    "🤬": " эмозлость ",
+    "😠": " эмозлость ",
+    "👿": " эмозлость ",
+    "💩": " эмозлость ",
+    "😢": " эмогрусть ",
+    "😭": " эмогрусть ",
+    "😞": " эмогрусть ",
+    "😱": " эмострах ",
+    "😨": " эмострах ",
+    "⚠": " эмотревога ",
+    "‼": " ! ",
+    "🆘": " эмотревога ",
+    "🔥": " эмоогонь ",
+    "👍": " эморадость ",
+    "🙏": " эмоблагодарность ",
+    "❤": " эморадость ",
+    "😊": " эморадость ",
+    "🥰": " эморадость ",
+    "😍": " эморадость ",
+    "👏": " эморадость ",
+    "🤣": " эмосмех ",
+    "😂": " эмосмех ",
+    "🤡": " эмосарказм ",
+    "🙄": " эмосарказм ",
+    "🤦": " эмосарказм ",
+}
+_EMOJI_RE = re.compile("|".join(re.escape(e) for e in EMOJI_TOKENS))
+
+_morph: pymorphy3.MorphAnalyzer | None = None
+
+
+def morph() -> pymorphy3.MorphAnalyzer:
+    global _morph  # noqa: PLW0603 - one analyzer per process: its dictionaries take ~0.2 s to load
+    if _morph is None:
+        _morph = pymorphy3.MorphAnalyzer()
+    return _morph
+
+
+@lru_cache(maxsize=200_000)
+def lemma(word: str) -> str:
+    """The most likely lemma of a lower-case word, ё folded to е."""
+    if not word or not word[0].isalpha() or word.isascii():
+        return word
+    return morph().parse(word)[0].normal_form.replace("ё", "е")
+
+
+@lru_cache(maxsize=200_000)
+def lemma_set(word: str) -> frozenset[str]:
+    """Every lemma a lower-case word may have (place names hide behind rarer parses: Королёве)."""
+    if not word or not word[0].isalpha():
+        return frozenset((word,))
+    return frozenset(p.normal_form.replace("ё", "е") for p in morph().parse(word)) | {word}
+
+
+def _split_hashtag(match: re.Match[str]) -> str:
+    tag = match.group(1).replace("_", " ")
+    return " " + CAMEL_RE.sub(" ", tag) + " "
+
+
+def _strip_symbols(text: str) -> str:
+    # Emoji and pictographs are category So/Sk/Cs/Co; variation selectors and joiners are Mn/Cf.
+    return "".join(ch if unicodedata.category(ch) not in {"So", "Sk", "Cs", "Co", "Cf", "Mn"} else " " for ch in text)
+
+
+def clean(text: str) -> str:
+    """URLs, mentions and emoji out, hashtags split, repeated letters squashed; case is kept."""
+    text = VK_MENTION_RE.sub(r" \1 ", text)
+    text = URL_RE.sub(" ", text)
+    text = MENTION_RE.sub(" ", text)
+    text = HASHTAG_RE.sub(_split_hashtag, text)
+    text = _EMOJI_RE.sub(lambda m: EMOJI_TOKENS[m.group(0)], text)
+    text = _strip_symbols(text)
+    text = REPEAT_RE.sub(r"\1", text)
+    text = PUNCT_REPEAT_RE.sub(r"\1", text)
+    return SPACES_RE.sub(" ", text).strip()
+
+
+def normalize(text: str) -> str:
+    """`clean` plus lower case and ё→е: the form the model's character n-grams see."""
+    return clean(text).lower().replace("ё", "е")
+
+
+@dataclass(slots=True)
+class Token:
+    text: str  # as written (case kept, ё kept), after cleaning
+    lower: str  # lower case, ё→е
+    lemma: str
+    start: int  # offset in the cleaned text
+    sentence_start: bool = False
+    punct_after: bool = False  # punctuation follows before the next word (Сургут, 5 мкр)
+
+
+@dataclass(slots=True)
+class Doc:
+    raw: str
+    cleaned: str
+    normalized: str
+    tokens: list[Token] = field(default_factory=list)
+    caps_ratio: float = 0.0
+    exclamations: int = 0
+
+    @property
+    def lemmas(self) -> list[str]:
+        return [t.lemma for t in self.tokens]
+
+    @property
+    def lemma_text(self) -> str:
+        return " ".join(t.lemma for t in self.tokens)
+
+
+def analyze(text: str) -> Doc:
+    cleaned = clean(text)
+    doc = Doc(raw=text, cleaned=cleaned, normalized=cleaned.lower().replace("ё", "е"))
+    previous = ""
+    letters = upper = 0
+    for piece in razdel.tokenize(cleaned):
+        word = piece.text
+        if word in {"!", "?"}:
+            doc.exclamations += word == "!"
+        lower = word.lower().replace("ё", "е")
+        if not WORD_RE.match(lower):
+            if doc.tokens:
+                doc.tokens[-1].punct_after = True
+            previous = word
+            continue
+        if word.isalpha():
+            letters += len(word)
+            upper += sum(ch.isupper() for ch in word)
+        doc.tokens.append(
+            Token(
+                text=word,
+                lower=lower,
+                lemma=lemma(lower),
+                start=piece.start,
+                sentence_start=previous in {"", ".", "!", "?", "\n", "…", ":", "«", '"', "-", "—"},
+            )
+        )
+        previous = word
+    doc.caps_ratio = upper / letters if letters else 0.0
+    return doc

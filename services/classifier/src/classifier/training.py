@@ -1,0 +1,309 @@
+"""Corpus loading, training, evaluation and the activation rule (never activate a worse model)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy import sparse
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
+
+from classifier.model import Classifier, LinearHead, ModelBundle, PostInput, corpus_fingerprint, features_text
+from classifier.rules import apply_rules
+from classifier.text import analyze
+from incidents_common.events import Category
+
+log = logging.getLogger("classifier.training")
+
+HEADLINE = ("incident_f1", "category_macro_f1", "region_accuracy", "urgency_accuracy")
+TARGETS = {"incident_f1": 0.92, "category_macro_f1": 0.85, "region_accuracy": 0.95, "urgency_accuracy": 0.85}
+# "Not worse": the mean of the headline figures may not drop, and no single one by more than this.
+MAX_SINGLE_DROP = 0.02
+GENERATED_WEIGHT = 0.5
+
+Progress = Callable[[Iterable[Any]], Iterable[Any]]
+
+
+class CorpusError(ValueError):
+    pass
+
+
+@dataclass
+class Corpus:
+    train: list[dict[str, Any]]
+    test: list[dict[str, Any]]
+    skipped: int = 0
+    files: tuple[str, ...] = ()
+
+
+REQUIRED = ("text", "is_incident", "urgency", "sentiment")
+
+
+def _valid(row: Any) -> bool:
+    return isinstance(row, dict) and all(k in row for k in REQUIRED) and isinstance(row.get("text"), str)
+
+
+def read_jsonl(path: Path, *, generated: bool) -> tuple[list[dict[str, Any]], int]:
+    rows: list[dict[str, Any]] = []
+    skipped = 0
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            skipped += 1  # a line being written right now, or a broken one
+            continue
+        if not _valid(row):
+            skipped += 1
+            continue
+        row["generated"] = generated
+        rows.append(row)
+    return rows, skipped
+
+
+def load_corpus(directory: Path, *, include_generated: bool = True, extra: Iterable[dict[str, Any]] = ()) -> Corpus:
+    """Hand-written files (handwritten_*.jsonl) give train and the held-out test split; generated
+    files (generated/*.jsonl) and operator feedback (`extra`) only ever train."""
+    if not directory.is_dir():
+        raise CorpusError(f"corpus directory {directory} does not exist")
+    train: list[dict[str, Any]] = []
+    test: list[dict[str, Any]] = []
+    skipped = 0
+    files: list[str] = []
+    for path in sorted(directory.glob("*.jsonl")):
+        rows, bad = read_jsonl(path, generated=False)
+        skipped += bad
+        files.append(path.name)
+        for row in rows:
+            (test if row.get("split") == "test" else train).append(row)
+    if include_generated:
+        for path in sorted((directory / "generated").glob("*.jsonl")):
+            rows, bad = read_jsonl(path, generated=True)
+            skipped += bad
+            files.append(f"generated/{path.name}")
+            train.extend(r for r in rows if r.get("split") != "test")
+    for row in extra:
+        if _valid(row):
+            train.append({**row, "generated": False, "feedback": True})
+    if not train:
+        raise CorpusError(f"no training rows in {directory}")
+    return Corpus(train, test, skipped, tuple(files))
+
+
+def to_input(row: dict[str, Any]) -> PostInput:
+    return PostInput(text=row["text"], place_hint=row.get("place_hint"))
+
+
+def fit(rows: list[dict[str, Any]], *, c: float = 8.0, progress: Progress | None = None) -> ModelBundle:
+    """Train every head on `rows` (never the test split)."""
+    wrap: Progress = progress or (lambda items: items)
+    docs = [analyze(r["text"]) for r in wrap(rows)]
+    hits = [apply_rules(d) for d in docs]
+    word_vectorizer = TfidfVectorizer(
+        token_pattern=r"\S+",  # noqa: S106 - a regular expression, not a password
+        lowercase=False,
+        ngram_range=(1, 2),
+        sublinear_tf=True,
+        max_features=30000,
+        dtype=np.float32,
+    )
+    char_vectorizer = TfidfVectorizer(
+        analyzer="char_wb", ngram_range=(2, 5), min_df=2, sublinear_tf=True, max_features=40000, dtype=np.float32
+    )
+    words = word_vectorizer.fit_transform([features_text(d, h) for d, h in zip(docs, hits, strict=True)])
+    chars = char_vectorizer.fit_transform([d.normalized for d in docs])
+    matrix = sparse.hstack([words, chars], format="csr", dtype=np.float32)
+    # The pruned vocabulary is only needed for introspection and would bloat the file.
+    for vectorizer in (word_vectorizer, char_vectorizer):
+        vectorizer.stop_words_ = None
+    weights = np.array([GENERATED_WEIGHT if r.get("generated") else 1.0 for r in rows])
+
+    def head(select: list[int], labels: list[str], *, keep: int | None = None) -> LinearHead | None:
+        if len(set(labels)) < 2:
+            return None
+        model = LogisticRegression(C=c, max_iter=3000, class_weight="balanced")
+        model.fit(matrix[select], labels, sample_weight=weights[select])
+        coef: Any = model.coef_.astype(np.float32)
+        if keep is not None:
+            # ~80 region classes × 70k features would be most of the file: keep each class's strongest weights.
+            threshold = -np.sort(-np.abs(coef), axis=1)[:, min(keep, coef.shape[1]) - 1 : min(keep, coef.shape[1])]
+            coef = sparse.csr_matrix(np.where(np.abs(coef) >= threshold, coef, 0.0).astype(np.float32))
+        return LinearHead(
+            classes=[str(x) for x in model.classes_],
+            coef=coef,
+            intercept=model.intercept_.astype(np.float32),
+        )
+
+    heads: dict[str, LinearHead] = {}
+    everyone = list(range(len(rows)))
+    incidents = [i for i, r in enumerate(rows) if r["is_incident"] and r.get("category")]
+    placed = [i for i, r in enumerate(rows) if r.get("region_code")]
+    plan: dict[str, tuple[list[int], list[str]]] = {
+        "incident": (everyone, ["incident" if rows[i]["is_incident"] else "not_incident" for i in everyone]),
+        "category": (incidents, [str(rows[i]["category"]) for i in incidents]),
+        "urgency": (
+            [i for i in everyone if rows[i]["is_incident"]],
+            [str(rows[i]["urgency"]) for i in everyone if rows[i]["is_incident"]],
+        ),
+        "sentiment": (everyone, [str(rows[i]["sentiment"]) for i in everyone]),
+        "region": (placed, [str(rows[i]["region_code"]) for i in placed]),
+    }
+    for name, (select, labels) in plan.items():
+        trained = head(select, labels, keep=300 if name == "region" else None)
+        if trained is not None:
+            heads[name] = trained
+    for required in ("incident", "category", "urgency", "sentiment"):
+        if required not in heads:
+            raise CorpusError(f"the corpus has too few distinct labels to train the {required} head")
+    # The binary head's classes are [incident, not_incident] alphabetically; keep "positive = incident".
+    incident = heads["incident"]
+    if incident.classes == ["incident", "not_incident"]:
+        heads["incident"] = LinearHead(["not_incident", "incident"], -incident.coef, -incident.intercept)
+    now = datetime.now(UTC)
+    return ModelBundle(
+        version=f"{now:%Y%m%d.%H%M%S}-{corpus_fingerprint(rows)}",
+        created_at=now.isoformat(),
+        word_vectorizer=word_vectorizer,
+        char_vectorizer=char_vectorizer,
+        heads=heads,
+        training={
+            "rows": len(rows),
+            "handwritten": sum(1 for r in rows if not r.get("generated") and not r.get("feedback")),
+            "generated": sum(1 for r in rows if r.get("generated")),
+            "feedback": sum(1 for r in rows if r.get("feedback")),
+            "c": c,
+        },
+    )
+
+
+def evaluate(classifier: Classifier, rows: list[dict[str, Any]], *, batch: int = 256) -> dict[str, Any]:
+    """Precision/recall/F1 for is_incident, macro-F1 and confusion for category, accuracies."""
+    if not rows:
+        raise CorpusError("no held-out rows to evaluate on (no hand-written line has split == test)")
+    predictions = []
+    for start in range(0, len(rows), batch):
+        predictions += classifier.classify_batch([to_input(r) for r in rows[start : start + batch]])
+    gold_incident = [bool(r["is_incident"]) for r in rows]
+    pred_incident = [p.is_incident for p in predictions]
+    precision, recall, f1, _ = precision_recall_fscore_support(
+        gold_incident, pred_incident, average="binary", pos_label=True, zero_division=0
+    )
+    cat_pairs = [
+        (r["category"], p.category.label)
+        for r, p in zip(rows, predictions, strict=True)
+        if r["is_incident"] and r.get("category")
+    ]  # noqa: E501
+    labels = sorted({g for g, _ in cat_pairs} | {q for _, q in cat_pairs}, key=_category_order)
+    gold_cats = [g for g, _ in cat_pairs]
+    pred_cats = [q for _, q in cat_pairs]
+    region_pairs = [
+        (r["region_code"], p.region.code) for r, p in zip(rows, predictions, strict=True) if r.get("region_code")
+    ]  # noqa: E501
+    no_place = [p.region.code is None for r, p in zip(rows, predictions, strict=True) if not r.get("region_code")]
+    urgency_pairs = [(r["urgency"], p.urgency.label) for r, p in zip(rows, predictions, strict=True)]
+    sentiment_pairs = [(r["sentiment"], p.sentiment.label) for r, p in zip(rows, predictions, strict=True)]
+    return {
+        "rows": len(rows),
+        "incident_precision": round(float(precision), 4),
+        "incident_recall": round(float(recall), 4),
+        "incident_f1": round(float(f1), 4),
+        "category_macro_f1": round(
+            float(f1_score(gold_cats, pred_cats, labels=sorted(set(gold_cats)), average="macro", zero_division=0)), 4
+        )
+        if cat_pairs
+        else 0.0,  # noqa: E501
+        "category_accuracy": round(float(accuracy_score(gold_cats, pred_cats)), 4) if cat_pairs else 0.0,
+        "category_rows": len(cat_pairs),
+        "category_labels": labels,
+        "category_confusion": confusion_matrix(gold_cats, pred_cats, labels=labels).tolist() if cat_pairs else [],
+        "region_accuracy": round(sum(g == q for g, q in region_pairs) / len(region_pairs), 4) if region_pairs else 0.0,
+        "region_rows": len(region_pairs),
+        "no_place_correct": round(sum(no_place) / len(no_place), 4) if no_place else 1.0,
+        "urgency_accuracy": round(sum(g == q for g, q in urgency_pairs) / len(urgency_pairs), 4),
+        "urgency_confusion": _confusion(urgency_pairs, ["critical", "high", "normal"]),
+        "sentiment_accuracy": round(sum(g == q for g, q in sentiment_pairs) / len(sentiment_pairs), 4),
+    }
+
+
+def _category_order(label: str) -> int:
+    names = [c.value for c in Category]
+    return names.index(label) if label in names else len(names)
+
+
+def _confusion(pairs: list[tuple[str, str]], labels: list[str]) -> list[list[int]]:
+    counts = Counter(pairs)
+    return [[counts[(g, q)] for q in labels] for g in labels]
+
+
+def headline(metrics: dict[str, Any]) -> dict[str, float]:
+    return {k: float(metrics.get(k, 0.0)) for k in HEADLINE}
+
+
+def compare(candidate: dict[str, Any], active: dict[str, Any]) -> tuple[bool, str]:
+    """Is the candidate not worse than the active model on the same held-out rows?"""
+    new, old = headline(candidate), headline(active)
+    mean_new, mean_old = sum(new.values()) / len(new), sum(old.values()) / len(old)
+    drops = {k: old[k] - new[k] for k in HEADLINE if old[k] - new[k] > MAX_SINGLE_DROP}
+    if mean_new + 1e-9 < mean_old:
+        return False, f"mean of headline metrics {mean_new:.4f} < active {mean_old:.4f}"
+    if drops:
+        worst = ", ".join(f"{k} {old[k]:.4f}→{new[k]:.4f}" for k in drops)
+        return False, f"a headline metric dropped by more than {MAX_SINGLE_DROP}: {worst}"
+    return True, f"mean of headline metrics {mean_new:.4f} ≥ active {mean_old:.4f}"
+
+
+def activate(candidate_path: Path, active_path: Path, bundle: ModelBundle) -> None:
+    """Copy the candidate over the active model (atomically) and write its metadata beside it."""
+    active_path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = active_path.with_suffix(".tmp")
+    shutil.copyfile(candidate_path, temporary)
+    temporary.replace(active_path)
+    metadata = {
+        "version": bundle.version,
+        "created_at": bundle.created_at,
+        "metrics": {k: v for k, v in bundle.metrics.items() if not k.endswith("confusion")},
+        "training": bundle.training,
+    }
+    active_path.with_suffix(".json").write_text(json.dumps(metadata, ensure_ascii=False, indent=2) + "\n", "utf-8")
+
+
+def bundle_size_mb(path: Path) -> float:
+    return path.stat().st_size / 1e6
+
+
+def format_report(metrics: dict[str, Any]) -> str:
+    lines = [
+        f"held-out rows: {metrics['rows']}",
+        "is_incident   precision {incident_precision:.3f}  recall {incident_recall:.3f}  F1 {incident_f1:.3f}".format(
+            **metrics
+        ),  # noqa: E501
+        f"category      macro-F1 {metrics['category_macro_f1']:.3f}  accuracy {metrics['category_accuracy']:.3f}  (on {metrics['category_rows']} incidents)",  # noqa: E501
+        f"region        accuracy {metrics['region_accuracy']:.3f}  (on {metrics['region_rows']} posts naming a place; no-place posts left empty {metrics['no_place_correct']:.3f})",  # noqa: E501
+        f"urgency       accuracy {metrics['urgency_accuracy']:.3f}",
+        f"sentiment     accuracy {metrics['sentiment_accuracy']:.3f}",
+    ]
+    for key, target in TARGETS.items():
+        mark = "ok" if metrics.get(key, 0.0) >= target else "BELOW TARGET"
+        lines.append(f"  target {key} ≥ {target}: {metrics.get(key, 0.0):.3f} {mark}")
+    labels = metrics.get("category_labels") or []
+    if labels:
+        short = [label[:6] for label in labels]
+        lines.append("category confusion (rows: gold, columns: predicted)")
+        lines.append(" " * 18 + " ".join(f"{s:>6}" for s in short))
+        for label, row in zip(labels, metrics["category_confusion"], strict=True):
+            lines.append(f"{label[:17]:>17} " + " ".join(f"{n:>6}" for n in row))
+    lines.append("urgency confusion (critical/high/normal)")
+    for label, row in zip(["critical", "high", "normal"], metrics["urgency_confusion"], strict=True):
+        lines.append(f"{label:>17} " + " ".join(f"{n:>6}" for n in row))
+    return "\n".join(lines)

@@ -1,0 +1,112 @@
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import orjson
+from sqlmodel import func, select
+
+from classifier.config import Settings
+from classifier.main import create_app
+from classifier.models import ClassificationRecord
+from incidents_common.db import Database, publish
+from incidents_common.events import (
+    SUBJECT_POST_CLASSIFIED,
+    SUBJECT_POST_COLLECTED,
+    PlaceHints,
+    PostCollected,
+    SourceType,
+    dead_letter_subject,
+    decode_event,
+)
+from incidents_common.nats import EventRuntime
+from incidents_common.testing import eventually, read_stream
+
+
+def collected(n: int, text: str, title: str | None = None) -> PostCollected:
+    now = datetime.now(UTC)
+    return PostCollected(
+        post_id=f"post-{n}",
+        source_type=SourceType.vk,
+        external_id=str(n),
+        text=text,
+        published_at=now,
+        collected_at=now,
+        place_hints=PlaceHints(title=title),
+    )
+
+
+async def count(db: Database) -> int:
+    async with db.transaction() as session:
+        return int((await session.exec(select(func.count()).select_from(ClassificationRecord))).one())
+
+
+class TestPostCollectedConsumer:
+    async def test_collected_in_classified_out(self, nats_url: str, database_url: str) -> None:
+        app = create_app(Settings(database_url=database_url, nats_url=nats_url, log_json=False))
+        producer_db = Database(f"sqlite+aiosqlite:///{Path(nats_url.split(':')[-1]).name}-producer.db", [])
+        await producer_db.create_tables()
+        producer = EventRuntime(db=producer_db, nats_url=nats_url, client_name="test-collector")
+        async with app.router.lifespan_context(app):
+            await producer.start()
+            try:
+                async with producer_db.transaction() as session:
+                    publish(
+                        session,
+                        collected(1, "В подъезде сильно пахнет газом!!! Звонили в 04", "Подслушано Тольятти"),
+                        source="/test",
+                    )  # noqa: E501
+                    publish(session, collected(2, "Продам гараж недорого, звоните"), source="/test")
+                db = app.state.db
+                await eventually(lambda: count(db), until=lambda n: n == 2)
+                messages = await eventually(
+                    lambda: read_stream(nats_url, SUBJECT_POST_CLASSIFIED, timeout=0.3), until=lambda m: len(m) == 2
+                )
+                events = {e.data.post_id: e.data for e in (decode_event(m.data) for m in messages)}
+                gas = events["post-1"]
+                assert gas.classification.is_incident
+                assert gas.classification.urgency.label == "critical"
+                assert gas.classification.region.code == "63"
+                assert gas.text.startswith("В подъезде") and gas.place_hints.title == "Подслушано Тольятти"
+                assert not events["post-2"].classification.is_incident
+                async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
+                    stored = (await http.get("/v1/classifications/post-1")).json()
+                assert stored["classification"]["urgency"]["label"] == "critical"
+
+                # The same post version again (a re-published event): stored and published once.
+                async with producer_db.transaction() as session:
+                    publish(session, collected(1, "В подъезде сильно пахнет газом!!! Звонили в 04"), source="/test")
+                await asyncio.sleep(1.0)
+                assert await count(db) == 2
+                assert len(await read_stream(nats_url, SUBJECT_POST_CLASSIFIED, timeout=0.3)) == 2
+            finally:
+                await producer.stop()
+                await producer_db.dispose()
+
+    async def test_bad_event_is_dead_lettered(self, nats_url: str, tmp_path: Path) -> None:
+        app = create_app(Settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'c.db'}", nats_url=nats_url))
+        async with app.router.lifespan_context(app):
+            runtime = app.state.events
+            await asyncio.wait_for(runtime.ready.wait(), 10)
+            await runtime.js.publish(SUBJECT_POST_COLLECTED, b"{broken")
+            bad_payload = {
+                "specversion": "1.0",
+                "id": "e-bad",
+                "source": "/test",
+                "type": "ru.incidents.post.collected",
+                "time": datetime.now(UTC).isoformat(),
+                "data": {"post_id": "p", "text": "нет source_type и дат"},
+            }
+            await runtime.js.publish(SUBJECT_POST_COLLECTED, orjson.dumps(bad_payload))
+            async with app.state.db.transaction() as session:
+                publish(session, collected(3, "На Ленина огромная яма, пробил колесо"), source="/test")
+            await eventually(lambda: count(app.state.db), until=lambda n: n == 1)
+            dead = await eventually(
+                lambda: read_stream(nats_url, dead_letter_subject("classifier-post-collected"), timeout=0.3),
+                until=lambda m: len(m) == 2,
+            )
+            reasons = [m.headers["Incidents-Dead-Letter-Reason"] for m in dead]
+            assert reasons[0].startswith("not JSON")
+            assert "invalid PostCollected" in reasons[1]

@@ -1,0 +1,85 @@
+from __future__ import annotations
+
+import pytest
+
+from classifier.gazetteer import default_gazetteer
+from classifier.text import analyze
+
+
+def resolve(text: str, hint: str | None = None, **kwargs: str) -> tuple[str | None, str | None]:
+    guess = default_gazetteer().resolve(analyze(text), hint=hint, **kwargs)  # type: ignore[arg-type]
+    return guess.code, guess.city
+
+
+class TestDeclensions:
+    @pytest.mark.parametrize(
+        ("text", "code", "city"),
+        [
+            ("В Саратове опять прорвало трубу", "64", "Саратов"),
+            ("Из Энгельса не уехать вечером", "64", "Энгельс"),
+            ("По Тольятти пробки с утра", "63", "Тольятти"),
+            ("Живу в Набережных Челнах", "16", "Набережные Челны"),
+            ("В Ростове-на-Дону снова нет света", "61", "Ростов-на-Дону"),
+            ("Старом Осколе закрыли поликлинику", "31", "Старый Оскол"),
+            ("Жители Свердловской области жалуются", "66", None),
+            ("Саратовские дороги хуже всех", "64", "Саратов"),
+        ],
+    )
+    def test_every_case_form_matches(self, text: str, code: str, city: str | None) -> None:
+        assert resolve(text) == (code, city)
+
+
+class TestColloquialNames:
+    @pytest.mark.parametrize(
+        ("text", "code"),
+        [
+            ("Питер, Невский, опять раскопали", "78"),
+            ("Екб: на Уралмаше яма", "66"),
+            ("В Ёбурге дороги разбиты", "66"),
+            ("В Нижнем нет автобусов вечером", "52"),
+            ("В Прикамье снегопад, дороги не чистят", "59"),
+            ("Кузбасс задыхается от угольной пыли", "42"),
+            ("Югра: отключили отопление", "86"),
+            ("Башкирия, Стерлитамак: нет воды", "02"),
+            ("РТ, дороги в районах ужасные", "16"),
+            ("Подмосковье, Балашиха, мусор", "50"),
+            ("Ленобласть, Мурино, школ не хватает", "47"),
+        ],
+    )
+    def test_names_people_use(self, text: str, code: str) -> None:
+        assert resolve(text)[0] == code
+
+
+class TestAmbiguity:
+    def test_ambiguous_town_resolved_by_hint(self) -> None:
+        assert resolve("В Кировске нет света", hint="Подслушано Апатиты")[0] == "51"
+        assert resolve("В Кировске нет света", hint="Кировск | Ленобласть")[0] == "47"
+
+    def test_ambiguous_town_resolved_by_context(self) -> None:
+        assert resolve("Железногорск Красноярского края: нет воды")[0] == "24"
+
+    def test_hint_decides_when_the_text_names_no_place(self) -> None:
+        assert resolve("Нет воды третий день", hint="Подслушано Тольятти") == ("63", "Тольятти")
+        assert resolve("Нет воды третий день", hint_region="64")[0] == "64"
+
+    def test_no_place_no_region(self) -> None:
+        assert resolve("Нет воды третий день, сколько можно") == (None, None)
+
+
+class TestFalseFriends:
+    @pytest.mark.parametrize(
+        "text",
+        [
+            "Нижний этаж затопило",
+            "ул. Энгельса, яма у дома",
+            "на Гагарина, 42 не горят фонари",
+            "Мирный протест у администрации",
+            "На Заречной выселяют аварийный дом",
+            "Московское шоссе стоит",
+        ],
+    )
+    def test_common_words_and_streets_are_not_towns(self, text: str) -> None:
+        assert resolve(text)[0] is None
+
+    def test_first_named_town_wins_over_comparisons(self) -> None:
+        assert resolve("Хабаровск, рыба на рынке стоит как в Москве")[0] == "27"

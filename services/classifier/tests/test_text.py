@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+from classifier.text import analyze, clean, lemma, normalize
+
+
+class TestNormalisation:
+    def test_urls_mentions_and_emoji_are_removed(self) -> None:
+        text = clean("Смотрите https://vk.com/wall-1_2 и www.gosuslugi.ru [id123|Иван] @admin 🏠🌳")
+        assert "http" not in text and "gosuslugi" not in text and "@admin" not in text
+        assert "Иван" in text
+        assert "🏠" not in text
+
+    def test_tone_emoji_become_tokens(self) -> None:
+        assert "эмозлость" in normalize("Опять нет воды 😡")
+
+    def test_hashtags_are_split(self) -> None:
+        assert normalize("#ЖКХСаратов") == "жкх саратов"
+        assert normalize("#ямы_на_дорогах") == "ямы на дорогах"
+
+    def test_repeated_letters_are_squashed(self) -> None:
+        assert normalize("Ооооочень плоооохо!!!") == "очень плохо!"
+
+    def test_yo_and_case_are_folded(self) -> None:
+        assert normalize("ЁЛКИ Зелёные") == "елки зеленые"
+
+
+class TestTokens:
+    def test_lemmas_and_case_forms(self) -> None:
+        doc = analyze("В Саратове прорвало трубы, из Энгельса не доехать")
+        assert "саратов" in doc.lemmas
+        assert "труба" in doc.lemmas
+        assert [t.text for t in doc.tokens][:2] == ["В", "Саратове"]
+
+    def test_lemma_is_cached(self) -> None:
+        lemma.cache_clear()
+        lemma("дорогах")
+        lemma("дорогах")
+        info = lemma.cache_info()
+        assert info.hits >= 1 and info.misses == 1
+
+    def test_caps_and_exclamations_are_measured(self) -> None:
+        doc = analyze("ОПЯТЬ НЕТ ВОДЫ!!! Сколько можно?!")
+        assert doc.caps_ratio > 0.5
+        assert doc.exclamations >= 1
