@@ -75,19 +75,20 @@ class TestRating:
 
 
 class TestSummary:
-    async def test_shares_percentiles_overdue_and_escalations(self, gw: Gateway) -> None:
-        await _seed(gw)
-        body = (await gw.client.get("/v1/analytics/summary", headers=gw.headers("federal"))).json()
-        groups = {g["key"]: g for g in body["groups"]}
-        r64 = groups["64"]
-        assert (r64["incidents"], r64["answered"], r64["answered_on_time"]) == (40, 40, 36)
-        assert r64["share_answered_on_time"] == 0.9
-        assert r64["median_first_response_minutes"] == 79.5
-        assert r64["p90_first_response_minutes"] == percentile([60.0 + n for n in range(40)], 0.9)
-        r77 = groups["77"]
-        assert r77["share_answered"] == round(20 / 22, 4)
-        assert r77["overdue_now"] == 2 and r77["escalations"] == 1
-        assert body["total"]["incidents"] == 63
+    async def test_shares_percentiles_overdue_and_escalations(self, make_gateway, database_url: str) -> None:
+        async with make_gateway(database_url=database_url) as gw:
+            await _seed(gw)
+            body = (await gw.client.get("/v1/analytics/summary", headers=gw.headers("federal"))).json()
+            groups = {g["key"]: g for g in body["groups"]}
+            r64 = groups["64"]
+            assert (r64["incidents"], r64["answered"], r64["answered_on_time"]) == (40, 40, 36)
+            assert r64["share_answered_on_time"] == 0.9
+            assert r64["median_first_response_minutes"] == 79.5
+            assert r64["p90_first_response_minutes"] == percentile([60.0 + n for n in range(40)], 0.9)
+            r77 = groups["77"]
+            assert r77["share_answered"] == round(20 / 22, 4)
+            assert r77["overdue_now"] == 2 and r77["escalations"] == 1
+            assert body["total"]["incidents"] == 63
 
     async def test_by_category_trend_and_csv(self, gw: Gateway) -> None:
         await _seed(gw)

@@ -70,51 +70,54 @@ async def _ids(gw: Gateway, key: str = "admin64", **params: object) -> list[str]
 
 
 class TestFilters:
-    async def test_each_filter_narrows_the_list(self, gw: Gateway) -> None:
-        await _seed(gw)
-        assert await _ids(gw) == ["a4", "a3", "a2", "a1"]
-        assert await _ids(gw, "federal") == ["a4", "a3", "a2", "b1", "a1"]
-        assert await _ids(gw, "federal", region="77") == ["b1"]
-        assert await _ids(gw, municipality="саратов") == ["a4", "a3", "a1"]
-        assert await _ids(gw, category="waste") == ["a2"]
-        assert await _ids(gw, status="resolved") == ["a3"]
-        assert await _ids(gw, urgency=["critical", "high"]) == ["a4", "a2"]
-        assert await _ids(gw, assignee="off-64-2") == ["a3"]
-        assert await _ids(gw, overdue="true") == ["a4"]
-        assert "a4" not in await _ids(gw, overdue="false")
-        assert await _ids(
-            gw, created_from=(T0 + timedelta(days=1)).isoformat(), created_to=(T0 + timedelta(days=3)).isoformat()
-        ) == [
-            "a3",
-            "a2",
-        ]
+    async def test_each_filter_narrows_the_list(self, make_gateway, database_url: str) -> None:
+        async with make_gateway(database_url=database_url) as gw:
+            await _seed(gw)
+            assert await _ids(gw) == ["a4", "a3", "a2", "a1"]
+            assert await _ids(gw, "federal") == ["a4", "a3", "a2", "b1", "a1"]
+            assert await _ids(gw, "federal", region="77") == ["b1"]
+            assert await _ids(gw, municipality="саратов") == ["a4", "a3", "a1"]
+            assert await _ids(gw, category="waste") == ["a2"]
+            assert await _ids(gw, status="resolved") == ["a3"]
+            assert await _ids(gw, urgency=["critical", "high"]) == ["a4", "a2"]
+            assert await _ids(gw, assignee="off-64-2") == ["a3"]
+            assert await _ids(gw, overdue="true") == ["a4"]
+            assert "a4" not in await _ids(gw, overdue="false")
+            assert await _ids(
+                gw, created_from=(T0 + timedelta(days=1)).isoformat(), created_to=(T0 + timedelta(days=3)).isoformat()
+            ) == [
+                "a3",
+                "a2",
+            ]
 
-    async def test_russian_search_matches_word_forms_and_yo(self, gw: Gateway) -> None:
-        await _seed(gw)
-        assert await _ids(gw, q="ямы") == ["a1"]
-        assert await _ids(gw, q="чернышевского") == ["a1"]
-        assert await _ids(gw, q="ГОРЯЧАЯ вода") == ["a3"]
-        assert await _ids(gw, q="деревья") == ["a4"]
-        assert await _ids(gw, q="яма", region="77") == []
-        assert await _ids(gw, "federal", q="яма") == ["b1", "a1"]
+    async def test_russian_search_matches_word_forms_and_yo(self, make_gateway, database_url: str) -> None:
+        async with make_gateway(database_url=database_url) as gw:
+            await _seed(gw)
+            assert await _ids(gw, q="ямы") == ["a1"]
+            assert await _ids(gw, q="чернышевского") == ["a1"]
+            assert await _ids(gw, q="ГОРЯЧАЯ вода") == ["a3"]
+            assert await _ids(gw, q="деревья") == ["a4"]
+            assert await _ids(gw, q="яма", region="77") == []
+            assert await _ids(gw, "federal", q="яма") == ["b1", "a1"]
 
-    async def test_cursor_pages_cover_everything_once_in_order(self, gw: Gateway) -> None:
-        for n in range(23):
-            await gw.create(snapshot(f"p{n:02}", created_at=T0 + timedelta(minutes=n % 7), severity=n % 4))
-        for sort in ("-created_at", "created_at", "-severity", "severity"):
-            seen: list[str] = []
-            cursor = None
-            while True:
-                params: dict[str, object] = {"limit": 5, "sort": sort}
-                if cursor:
-                    params["cursor"] = cursor
-                body = (await gw.client.get("/v1/incidents", params=params, headers=gw.headers("admin64"))).json()
-                seen += [i["incident_id"] for i in body["items"]]
-                cursor = body["next_cursor"]
-                if not cursor:
-                    break
-            assert sorted(seen) == sorted(f"p{n:02}" for n in range(23)), sort
-            assert len(seen) == 23
+    async def test_cursor_pages_cover_everything_once_in_order(self, make_gateway, database_url: str) -> None:
+        async with make_gateway(database_url=database_url) as gw:
+            for n in range(23):
+                await gw.create(snapshot(f"p{n:02}", created_at=T0 + timedelta(minutes=n % 7), severity=n % 4))
+            for sort in ("-created_at", "created_at", "-severity", "severity"):
+                seen: list[str] = []
+                cursor = None
+                while True:
+                    params: dict[str, object] = {"limit": 5, "sort": sort}
+                    if cursor:
+                        params["cursor"] = cursor
+                    body = (await gw.client.get("/v1/incidents", params=params, headers=gw.headers("admin64"))).json()
+                    seen += [i["incident_id"] for i in body["items"]]
+                    cursor = body["next_cursor"]
+                    if not cursor:
+                        break
+                assert sorted(seen) == sorted(f"p{n:02}" for n in range(23)), sort
+                assert len(seen) == 23
 
     async def test_detail_has_deadlines_and_assignee(self, gw: Gateway) -> None:
         await _seed(gw)

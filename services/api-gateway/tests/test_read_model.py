@@ -9,7 +9,13 @@ from pathlib import Path
 from api_gateway.models import Incident
 from api_gateway.testing import T0, Gateway, classified, gateway_settings, running, snapshot
 from incidents_common.db import Database, publish
-from incidents_common.events import IncidentCreated, IncidentStatus, IncidentStatusChanged
+from incidents_common.events import (
+    IncidentAssigned,
+    IncidentCreated,
+    IncidentEscalated,
+    IncidentStatus,
+    IncidentStatusChanged,
+)
 from incidents_common.nats import EventRuntime
 from incidents_common.testing import eventually
 
@@ -58,6 +64,20 @@ class TestSnapshots:
         detail = (await gw.client.get("/v1/incidents/inc-3", headers=gw.headers("federal"))).json()
         assert detail["posts"][0]["text"] == "исправленный текст"
         assert detail["posts"][0]["version"] == 2
+
+    async def test_one_batch_with_several_events_of_one_new_incident(self, gw: Gateway) -> None:
+        created = snapshot("inc-b", status=IncidentStatus.new, official=None, post_ids=["p-b"])
+        assigned = snapshot("inc-b", post_ids=["p-b", "p-c"], updated_at=T0 + timedelta(minutes=1))
+        await gw.feed(
+            IncidentCreated(incident=created, post_id="p-b"),
+            IncidentAssigned(incident=assigned, assignee=assigned.assignee, explanation="round-robin"),  # type: ignore[arg-type]
+            IncidentEscalated(incident=assigned, level=1, reason="нет ответа"),
+        )
+        detail = (await gw.client.get("/v1/incidents/inc-b", headers=gw.headers("federal"))).json()
+        assert detail["status"] == "assigned" and detail["post_ids"] == ["p-b", "p-c"]
+        assert [h["type"] for h in detail["history"]] == ["incident.created", "incident.assigned", "incident.escalated"]
+        assigned_entry = detail["history"][1]
+        assert assigned_entry["detail"]["explanation"] == "round-robin"
 
 
 class TestConsumersOverNats:

@@ -96,7 +96,12 @@ async def token(
     "/oauth/revoke",
     status_code=200,
     summary="Revoke an access token at once (RFC 7009)",
-    responses={200: {"description": "Revoked (or it was not a valid token)"}},
+    responses={
+        200: {
+            "description": "Revoked (or it was not a valid token)",
+            "content": {"application/json": {"example": {"status": "revoked"}}},
+        }
+    },
     openapi_extra={
         "requestBody": {"content": {"application/x-www-form-urlencoded": {"example": {"token": "eyJhbGciOi…"}}}}
     },
