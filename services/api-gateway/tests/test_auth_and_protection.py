@@ -129,3 +129,17 @@ class TestProtection:
             assert allowed.headers["access-control-allow-origin"] == "https://portal64.example"
             denied = await gw.client.options("/v1/incidents", headers={"Origin": "https://evil.example", **preflight})
             assert "access-control-allow-origin" not in denied.headers
+
+
+class TestSigningKey:
+    async def test_a_generated_key_is_kept_private_and_reused_across_restarts(self, tmp_path: Path) -> None:
+        settings = gateway_settings(tmp_path, jwt_secret="", data_dir=str(tmp_path / "data"))
+        async with running(settings) as gw:
+            client_id, secret = await gw.client_credentials(Role.integration, ["64"])
+            form = {"grant_type": "client_credentials", "client_id": client_id, "client_secret": secret}
+            token = (await gw.client.post("/v1/oauth/token", data=form)).json()["access_token"]
+        key_file = tmp_path / "data" / "api-gateway-jwt.key"
+        assert key_file.stat().st_mode & 0o077 == 0
+        async with running(settings) as gw:
+            response = await gw.client.get("/v1/me", headers={"Authorization": f"Bearer {token}"})
+            assert response.status_code == 200

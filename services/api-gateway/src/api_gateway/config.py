@@ -23,10 +23,11 @@ class Settings(ServiceSettings):
 
     jwt_secret: str = Field(
         default="",
-        description="HS256 signing key for access tokens; empty = generated once into var/api-gateway-jwt.key",
+        description="HS256 signing key for access tokens; empty = generated once into <data_dir>/api-gateway-jwt.key",
     )
     jwt_issuer: str = Field(default="incidents-api-gateway", description="`iss` and `aud` of issued tokens")
     token_ttl_seconds: int = Field(default=900, description="Lifetime of an OAuth2 access token")
+    data_dir: str = Field(default="", description="Where the generated signing key lives; empty = var/")
     demo_api_key: str = Field(
         default="", description="When non-empty, a federal-role API key with exactly this value is ensured at startup"
     )
@@ -49,4 +50,4 @@ class Settings(ServiceSettings):
     )
 
     def jwt_key_file(self) -> Path:
-        return DATA_DIR / f"{self.service_name}-jwt.key"
+        return (Path(self.data_dir) if self.data_dir else DATA_DIR) / f"{self.service_name}-jwt.key"

@@ -16,7 +16,6 @@ from incidents_common.regions import REGIONS
 
 router = APIRouter(prefix="/v1/directory", tags=["directory"])
 
-KINDS = {"departments", "officials", "rules"}
 EXAMPLES: dict[str, dict[str, Any]] = {
     "departments": {
         "region_code": "64",
@@ -109,27 +108,34 @@ for _kind in ("departments", "officials", "rules"):
     _make_routes(_kind)
 
 
-@router.patch(
-    "/officials/{official_id}",
-    summary='Update an official (e.g. {"active": false}); regional_admin, own regions',
-    responses={200: {"content": {"application/json": {"example": EXAMPLES["officials"]}}}, **RESPONSES},
-)
-async def update_official(
-    request: Request,
-    principal: PrincipalDep,
-    official_id: Annotated[str, Path(max_length=64)],
-    body: Annotated[dict[str, Any], Body(examples=[{"active": False}])],
-) -> Any:
-    require_roles(principal, Role.regional_admin)
-    if "region_code" in body and not principal.can_see(str(body["region_code"])):
-        raise NotFound("no such region among yours")
-    # The official must already belong to one of the caller's regions (404 otherwise: no leak).
-    found = False
+async def _check_owned(request: Request, principal: Principal, kind: str, object_id: str) -> None:
+    """The object must already belong to one of the caller's regions (404 otherwise: no leak)."""
     for code in sorted(principal.regions or []):
-        officials = await _list(request, "officials", principal, code)
-        if any(o.get("official_id") == official_id or o.get("id") == official_id for o in officials):
-            found = True
-            break
-    if not found:
-        raise NotFound(f"no official {official_id}")
-    return await _routing(request).request("PATCH", f"/v1/officials/{official_id}", json=body)
+        for item in await _list(request, kind, principal, code):
+            if object_id in (item.get("id"), item.get("official_id"), item.get("department_id")):
+                return
+    raise NotFound(f"no {kind[:-1]} {object_id}")
+
+
+def _make_update_route(kind: str) -> None:
+    @router.patch(
+        f"/{kind}/{{object_id}}",
+        summary=f'Update {kind[:-1]} (partial, e.g. {{"active": false}}); regional_admin, own regions',
+        responses={200: {"content": {"application/json": {"example": EXAMPLES[kind]}}}, **RESPONSES},
+        name=f"update_{kind}",
+    )
+    async def update_item(
+        request: Request,
+        principal: PrincipalDep,
+        object_id: Annotated[str, Path(max_length=100)],
+        body: Annotated[dict[str, Any], Body(examples=[{"active": False}])],
+    ) -> Any:
+        require_roles(principal, Role.regional_admin)
+        if "region_code" in body and not principal.can_see(str(body["region_code"])):
+            raise NotFound("no such region among yours")
+        await _check_owned(request, principal, kind, object_id)
+        return await _routing(request).request("PATCH", f"/v1/{kind}/{object_id}", json=body)
+
+
+for _kind in ("departments", "officials"):
+    _make_update_route(_kind)

@@ -210,13 +210,13 @@ class ActionCreate(Strict):
     )
 
     action: ActionName
-    comment: str | None = Field(default=None, max_length=4000)
-    reason: str | None = Field(default=None, max_length=4000)
-    reply_text: str | None = Field(default=None, max_length=10000)
+    comment: str | None = Field(default=None, max_length=5000)
+    reason: str | None = Field(default=None, max_length=1000)
+    reply_text: str | None = Field(default=None, max_length=20000)
     reply_url: AnyHttpUrl | None = None
-    official_id: str | None = Field(default=None, max_length=64)
-    target_department_id: str | None = Field(default=None, max_length=64)
-    target_note: str | None = Field(default=None, max_length=4000)
+    official_id: str | None = Field(default=None, max_length=100)
+    target_department_id: str | None = Field(default=None, max_length=100)
+    target_note: str | None = Field(default=None, max_length=1000)
 
     @model_validator(mode="after")
     def _required_fields(self) -> ActionCreate:
@@ -226,6 +226,8 @@ class ActionCreate(Strict):
             raise ValueError("reassign needs official_id")
         if self.action in (ActionName.reply, ActionName.interim_answer) and not self.reply_text:
             raise ValueError(f"{self.action} needs reply_text")
+        if self.action is ActionName.redirect and not (self.target_department_id or self.target_note):
+            raise ValueError("redirect needs target_department_id or target_note (where the incident belongs)")
         return self
 
 
