@@ -56,7 +56,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             outbox_batch=settings.outbox_batch,
             consumers=[
                 ConsumerSpec(
-                    durable="gateway-incident-events",
+                    durable=f"{settings.stream_prefix}gateway-incident-events",
                     stream="INCIDENTS",
                     filter_subject=SUBJECT_INCIDENT_ALL,
                     handler=handle_incident_event,
@@ -64,7 +64,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     max_deliver=settings.max_deliver,
                 ),
                 ConsumerSpec(
-                    durable="gateway-post-classified",
+                    durable=f"{settings.stream_prefix}gateway-post-classified",
                     stream="POSTS",
                     filter_subject=SUBJECT_POST_CLASSIFIED,
                     handler=handle_post_classified,
