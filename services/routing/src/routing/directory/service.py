@@ -6,7 +6,7 @@ import csv
 import io
 import re
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import yaml
@@ -342,7 +342,8 @@ async def import_directory(session: AsyncSession, *, document: dict[str, Any]) -
         if rule_data.department_id not in known_departments:
             result.errors.append(f"rules[{n}]: unknown department {rule_data.department_id!r}")
             continue
-        rule = Rule(**rule_data.model_dump())
+        rule = Rule(**rule_data.model_dump(mode="json"))
+        rule.region_code = rule.region_code or known_departments[rule.department_id].region_code
         existing_rule = existing_rules.get(_rule_key(rule))
         if existing_rule is None:
             session.add(rule)
@@ -361,7 +362,7 @@ async def import_directory(session: AsyncSession, *, document: dict[str, Any]) -
         except ValidationError as exc:
             result.errors.append(_errors(f"sla_policies[{n}]", exc))
             continue
-        policy = SlaPolicy(**policy_data.model_dump())
+        policy = SlaPolicy(**policy_data.model_dump(mode="json"))
         existing_policy = existing_policies.get(_policy_key(policy))
         if existing_policy is None:
             session.add(policy)
@@ -383,7 +384,3 @@ def _rule_key(rule: Rule) -> tuple[Any, ...]:
 
 def _policy_key(policy: SlaPolicy) -> tuple[Any, ...]:
     return (policy.region_code, policy.category, policy.urgency)
-
-
-def iter_regions(officials: Iterable[Official]) -> list[str]:
-    return sorted({o.region_code for o in officials})

@@ -9,7 +9,6 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import text
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -225,9 +224,7 @@ async def _cluster_lock(session: AsyncSession, region_code: str, category: str) 
     if session.bind is None or session.bind.dialect.name != "postgresql":
         return
     digest = hashlib.blake2b(f"routing-cluster:{region_code}:{category}".encode(), digest_size=8).digest()
-    await session.execute(
-        text("SELECT pg_advisory_xact_lock(:key)"), {"key": int.from_bytes(digest, "big", signed=True)}
-    )
+    await session.exec(select(func.pg_advisory_xact_lock(int.from_bytes(digest, "big", signed=True))))
 
 
 async def handle_classified(
