@@ -40,7 +40,7 @@ def _event_detail(data: IncidentEvent) -> tuple[dict[str, Any], str | None, str 
     if isinstance(data, IncidentCreated):
         return {"post_id": data.post_id}, None, None, data.incident.status
     if isinstance(data, IncidentAssigned):
-        detail = {
+        detail: dict[str, Any] = {
             "assignee": data.assignee.model_dump(mode="json"),
             "explanation": data.explanation,
             "rule_id": data.rule_id,
@@ -56,8 +56,12 @@ def _event_detail(data: IncidentEvent) -> tuple[dict[str, Any], str | None, str 
             None,
         )
     if isinstance(data, IncidentDeadlineWarning):
-        detail = {"clock": data.clock, "due_at": data.due_at.isoformat(), "share_used": data.share_used}
-        return detail, None, None, None
+        warning: dict[str, Any] = {
+            "clock": data.clock,
+            "due_at": data.due_at.isoformat(),
+            "share_used": data.share_used,
+        }
+        return warning, None, None, None
     if isinstance(data, IncidentEscalated):
         escalated_to = data.escalated_to.model_dump(mode="json") if data.escalated_to else None
         return {"level": data.level, "reason": data.reason, "escalated_to": escalated_to}, None, None, None

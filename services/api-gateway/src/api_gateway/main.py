@@ -80,13 +80,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.signer = auth.TokenSigner(
             auth.load_signing_secret(settings), issuer=settings.jwt_issuer, ttl=settings.token_ttl_seconds
         )
-        timeouts = {
-            "connect_timeout": settings.upstream_connect_timeout,
-            "timeout": settings.upstream_timeout,
-            "retries": settings.upstream_retries,
-        }
-        app.state.routing = Upstream("routing", settings.routing_url, **timeouts)
-        app.state.collector = Upstream("collector", settings.collector_url, **timeouts)
+        app.state.routing = _upstream("routing", settings.routing_url, settings)
+        app.state.collector = _upstream("collector", settings.collector_url, settings)
         if settings.demo_api_key:
             async with db.transaction() as session:
                 await auth.ensure_demo_key(session, settings.demo_api_key)
@@ -132,6 +127,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(module.router)
     _add_health_example(app)
     return app
+
+
+def _upstream(name: str, url: str, settings: Settings) -> Upstream:
+    return Upstream(
+        name,
+        url,
+        connect_timeout=settings.upstream_connect_timeout,
+        timeout=settings.upstream_timeout,
+        retries=settings.upstream_retries,
+    )
 
 
 def _add_health_example(app: FastAPI) -> None:

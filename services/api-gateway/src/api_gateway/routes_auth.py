@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from enum import Enum
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Path, Request, Response
@@ -129,7 +130,7 @@ def _key_read(key: ApiKey) -> KeyRead:
     )
 
 
-ADMIN = ["admin"]
+ADMIN: list[str | Enum] = ["admin"]
 ADMIN_RESPONSES: dict[int | str, dict[str, str]] = {
     401: {"description": "Not authenticated"},
     403: {"description": "Your role may not grant this (no escalation)"},

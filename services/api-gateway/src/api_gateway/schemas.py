@@ -17,6 +17,12 @@ def example(**values: Any) -> ConfigDict:
     return ConfigDict(json_schema_extra={"examples": [values]})
 
 
+def example_of(model: type[BaseModel]) -> dict[str, Any]:
+    """The first example of a model, to extend it in a subclass's example."""
+    extra: Any = model.model_config.get("json_schema_extra")
+    return dict(extra["examples"][0])
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
@@ -113,7 +119,7 @@ class HistoryEntry(BaseModel):
 
 class IncidentDetail(IncidentRead):
     model_config = example(
-        **IncidentRead.model_config["json_schema_extra"]["examples"][0],  # type: ignore[index]
+        **example_of(IncidentRead),
         assignment_explanation="Правило «Дороги, г. Саратов» → комитет дорожного хозяйства; дежурный по очереди",
         posts=[
             {
@@ -154,7 +160,7 @@ class IncidentDetail(IncidentRead):
 
 class IncidentPage(BaseModel):
     model_config = example(
-        items=[IncidentRead.model_config["json_schema_extra"]["examples"][0]],  # type: ignore[index]
+        items=[example_of(IncidentRead)],
         next_cursor="WyItY3JlYXRlZF9hdCIsIjIwMjYtMTEtMjZUMDk6MTU6MDArMDA6MDAiLCJpbmMtOGYzYSJd",
         limit=50,
     )
@@ -282,7 +288,7 @@ class ClientRead(BaseModel):
 
 class ClientCreated(ClientRead):
     model_config = example(
-        **ClientRead.model_config["json_schema_extra"]["examples"][0],  # type: ignore[index]
+        **example_of(ClientRead),
         client_secret="s3cr3t-shown-only-once",  # noqa: S106 - an OpenAPI example, not a secret
     )
 
@@ -311,7 +317,7 @@ class KeyRead(BaseModel):
 
 class KeyCreated(KeyRead):
     model_config = example(
-        **KeyRead.model_config["json_schema_extra"]["examples"][0],  # type: ignore[index]
+        **example_of(KeyRead),
         api_key="gwk_shown-only-once",
     )
 
@@ -376,7 +382,7 @@ class WebhookRead(BaseModel):
 
 class WebhookCreated(WebhookRead):
     model_config = example(
-        **WebhookRead.model_config["json_schema_extra"]["examples"][0],  # type: ignore[index]
+        **example_of(WebhookRead),
         secret="a-long-shared-secret-for-hmac",  # noqa: S106 - an OpenAPI example, not a secret
     )
 
