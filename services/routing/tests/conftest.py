@@ -218,3 +218,9 @@ def t0() -> datetime:
 @pytest.fixture
 def small_directory() -> dict[str, Any]:
     return SMALL_DIRECTORY
+
+
+@pytest.fixture
+def db_factory() -> Callable[[str], Any]:
+    """Builds a Database on a URL with the small directory imported."""
+    return make_db

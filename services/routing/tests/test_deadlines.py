@@ -22,8 +22,6 @@ from routing.incidents.schemas import Action, ActionRequest
 from routing.incidents.service import handle_classified, perform_action
 from routing.main import create_app
 
-from .conftest import make_db  # noqa: TID252 - shared helper of this folder's fixtures
-
 
 async def _incident(db: Database, settings: Settings, post: Any, now: datetime) -> Incident:
     async with db.transaction() as session:
@@ -184,9 +182,9 @@ class TestScanner:
 
 class TestReplicas:
     async def test_two_scanners_on_postgresql_escalate_each_incident_once(
-        self, postgres_url: str, settings: Settings, make_post: Any, t0: datetime
+        self, postgres_url: str, settings: Settings, make_post: Any, t0: datetime, db_factory: Any
     ) -> None:
-        db = await make_db(postgres_url)
+        db = await db_factory(postgres_url)
         try:
             texts = ["Яма на дороге", "Не убран снег", "Мусор во дворе", "Нет света", "Нет воды", "Шумит стройка"]
             for n, text in enumerate(texts):
