@@ -79,6 +79,19 @@ class TestSnapshots:
         assigned_entry = detail["history"][1]
         assert assigned_entry["detail"]["explanation"] == "round-robin"
 
+    async def test_a_stopped_clock_keeps_its_due_time_for_analytics(self, gw: Gateway) -> None:
+        due = T0 + timedelta(hours=4)
+        await gw.create(snapshot("inc-d", first_response_due=due))
+        answered = snapshot("inc-d", status=IncidentStatus.answered, first_response_at=T0 + timedelta(hours=5))
+        # Routing drops the stopped first-response clock from the snapshot.
+        answered = answered.model_copy(update={"first_response_due": None, "updated_at": T0 + timedelta(hours=5)})
+        start, end = IncidentStatus.in_progress, IncidentStatus.answered
+        await gw.feed(IncidentStatusChanged(incident=answered, from_status=start, to_status=end, actor="off-64-1"))
+        detail = (await gw.client.get("/v1/incidents/inc-d", headers=gw.headers("admin64"))).json()
+        assert detail["deadlines"]["first_response_due"].startswith("2026-11-20T13:00:00")
+        summary = (await gw.client.get("/v1/analytics/summary", headers=gw.headers("admin64"))).json()
+        assert (summary["total"]["answered"], summary["total"]["answered_on_time"]) == (1, 0)
+
 
 class TestConsumersOverNats:
     async def test_events_published_by_routing_reach_the_api(self, nats_url: str, tmp_path: Path) -> None:

@@ -90,8 +90,11 @@ def _apply_snapshot(incident: Incident, snap: IncidentSnapshot) -> None:
     incident.complainants = snap.complainants
     incident.total_reach = snap.total_reach
     incident.escalation_level = snap.escalation_level
-    incident.first_response_due = snap.first_response_due
-    incident.final_due = snap.final_due
+    # Routing's snapshot carries the due times of the clocks still running: a clock stopped by the
+    # response (or the resolution) drops out. Keep its last due time, which analytics compares the
+    # response with ("answered within deadline"); a restarted clock brings a new one.
+    incident.first_response_due = snap.first_response_due or incident.first_response_due
+    incident.final_due = snap.final_due or incident.final_due
     incident.first_response_at = snap.first_response_at
     incident.created_at = snap.created_at
     incident.updated_at = snap.updated_at
