@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import httpx
+
 from collector.service import post_id_for
 
 PROBLEM = "application/problem+json"

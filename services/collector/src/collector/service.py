@@ -248,9 +248,7 @@ class Ingestor:
         loop = asyncio.get_running_loop()
         if loop.time() - self._backlog_checked > max_age:
             async with self.db.sessions() as session:
-                self._backlog = int(
-                    (await session.exec(select(func.count()).select_from(OutboxMessage))).one()
-                )
+                self._backlog = int((await session.exec(select(func.count()).select_from(OutboxMessage))).one())
             self._backlog_checked = loop.time()
         return self._backlog
 

@@ -1,0 +1,91 @@
+"""The storage core over SQLite and PostgreSQL: bulk ingest, dedup, edits, outbox rows, cursors, retention."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlmodel import func, select, update
+
+from collector.models import TABLES, Post
+from collector.schemas import PostIn
+from collector.service import (
+    Ingestor,
+    delete_expired_posts,
+    load_cursors,
+    retention_cutoff,
+    save_cursors,
+)
+from incidents_common.db import Database, OutboxMessage
+from incidents_common.events import decode_event
+
+
+def _post(n: int, text: str | None = None, source_type: str = "import") -> PostIn:
+    return PostIn.model_validate(
+        {
+            "source_type": source_type,
+            "external_id": f"e{n}",
+            "text": text or f"На улице {n} не горят фонари",
+            "published_at": datetime(2026, 11, 24, 12, tzinfo=UTC),
+        }
+    )
+
+
+async def _outbox(db: Database) -> list[OutboxMessage]:
+    async with db.transaction() as session:
+        return list((await session.exec(select(OutboxMessage).order_by(OutboxMessage.id))).all())
+
+
+class TestIngestStorage:
+    async def test_bulk_dedup_edits_and_outbox(self, database_url: str) -> None:
+        db = Database(database_url, TABLES)
+        await db.create_tables()
+        try:
+            ingestor = Ingestor(db)
+            first = await ingestor.ingest([_post(n) for n in range(1200)])  # spans several IN chunks
+            assert (first.accepted, first.duplicates, first.updated) == (1200, 0, 0)
+
+            again = await ingestor.ingest([_post(5), _post(6, "Фонари починили, спасибо"), _post(5000)])
+            assert (again.accepted, again.duplicates, again.updated) == (1, 1, 1)
+
+            # The same post twice in one batch with other text: one row at version 2, one event (the last state).
+            within = await ingestor.ingest([_post(7000), _post(7000, "Исправленный текст")])
+            assert (within.accepted, within.updated) == (1, 1)
+
+            async with db.transaction() as session:
+                assert (await session.exec(select(func.count()).select_from(Post))).one() == 1202
+                edited = (await session.exec(select(Post).where(Post.external_id == "e6"))).one()
+                assert (edited.version, edited.text) == (2, "Фонари починили, спасибо")
+                assert (await session.exec(select(Post).where(Post.external_id == "e7000"))).one().version == 2
+
+            events = [decode_event(row.payload) for row in await _outbox(db)]
+            assert len(events) == 1200 + 2 + 1
+            versions = {(e.data.external_id, e.data.version) for e in events}
+            assert ("e6", 2) in versions and ("e7000", 2) in versions
+            assert all(e.originpostid == e.data.post_id for e in events)
+            assert events[0].type == "ru.incidents.post.collected"
+        finally:
+            await db.dispose()
+
+    async def test_cursors_and_retention(self, database_url: str) -> None:
+        db = Database(database_url, TABLES)
+        await db.create_tables()
+        try:
+            ingestor = Ingestor(db)
+            await ingestor.ingest([_post(1)], source_id="s1", cursors={"search:яма": {"next_from": "abc"}})
+            await ingestor.ingest([], source_id="s1", cursors={"search:яма": {"next_from": "def"}, "wall:-1": {}})
+            async with db.transaction() as session:
+                assert await load_cursors(session, source_id="s1") == {
+                    "search:яма": {"next_from": "def"},
+                    "wall:-1": {},
+                }
+                await save_cursors(session, source_id="s2", cursors={"updates": {"offset": 7}})
+            await ingestor.ingest([_post(2)])
+            async with db.transaction() as session:
+                old = datetime.now(UTC) - timedelta(days=100)
+                await session.exec(update(Post).where(Post.external_id == "e1").values(collected_at=old))  # type: ignore[call-overload]
+            async with db.transaction() as session:
+                assert await delete_expired_posts(session, older_than=retention_cutoff(90)) == 1
+                remaining = (await session.exec(select(Post.external_id))).all()
+            assert remaining == ["e2"]
+        finally:
+            await db.dispose()
