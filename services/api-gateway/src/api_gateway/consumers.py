@@ -11,7 +11,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlmodel import select
+from sqlalchemy import event as sa_event
+from sqlalchemy import insert
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_attribute
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api_gateway.models import Incident, IncidentEventLog, IncidentPost, Post
@@ -68,144 +72,229 @@ def _event_detail(data: IncidentEvent) -> tuple[dict[str, Any], str | None, str 
     return {}, None, None, None
 
 
-def _apply_snapshot(incident: Incident, snap: IncidentSnapshot) -> None:
+def _snapshot_values(snap: IncidentSnapshot, incident: Incident | None) -> dict[str, Any]:
+    """The Incident columns a snapshot sets, with the facts it derives (answered, closed)."""
     assignee = snap.assignee
-    incident.region_code = snap.region_code
-    incident.region_name = snap.region_name
-    incident.city = snap.city
-    incident.city_norm = normalize(snap.city) if snap.city else None
-    incident.category = snap.category
-    incident.urgency = snap.urgency
-    incident.status = snap.status
-    incident.severity = snap.severity
-    incident.title = snap.title
-    incident.summary = snap.summary
-    incident.assignee = assignee.model_dump(mode="json") if assignee else None
-    incident.assignee_id = assignee.official_id if assignee else None
-    incident.assignee_name = assignee.name if assignee else None
-    incident.department_id = assignee.department_id if assignee else None
-    incident.department_name = assignee.department_name if assignee else None
-    incident.assignment_explanation = snap.assignment_explanation
-    incident.post_ids = list(snap.post_ids)
-    incident.complainants = snap.complainants
-    incident.total_reach = snap.total_reach
-    incident.escalation_level = snap.escalation_level
-    # Routing's snapshot carries the due times of the clocks still running: a clock stopped by the
-    # response (or the resolution) drops out. Keep its last due time, which analytics compares the
-    # response with ("answered within deadline"); a restarted clock brings a new one.
-    incident.first_response_due = snap.first_response_due or incident.first_response_due
-    incident.final_due = snap.final_due or incident.final_due
-    incident.first_response_at = snap.first_response_at
-    incident.created_at = snap.created_at
-    incident.updated_at = snap.updated_at
-    if snap.status in ANSWERED_STATUSES and incident.answered_at is None:
-        incident.answered_at = snap.first_response_at or snap.updated_at
-    if snap.first_response_at is not None and (
-        incident.answered_at is None or snap.first_response_at < incident.answered_at
-    ):
-        incident.answered_at = snap.first_response_at
-    if snap.status in CLOSED_STATUSES:
-        incident.closed_at = incident.closed_at or snap.updated_at
-    else:
-        incident.closed_at = None
+    answered_at = incident.answered_at if incident else None
+    closed_at = incident.closed_at if incident else None
+    if snap.status in ANSWERED_STATUSES and answered_at is None:
+        answered_at = snap.first_response_at or snap.updated_at
+    if snap.first_response_at is not None and (answered_at is None or snap.first_response_at < answered_at):
+        answered_at = snap.first_response_at
+    return {
+        "region_code": snap.region_code,
+        "region_name": snap.region_name,
+        "city": snap.city,
+        "city_norm": normalize(snap.city) if snap.city else None,
+        "category": snap.category,
+        "urgency": snap.urgency.value,
+        "status": snap.status.value,
+        "severity": snap.severity,
+        "title": snap.title,
+        "summary": snap.summary,
+        "assignee": assignee.model_dump(mode="json") if assignee else None,
+        "assignee_id": assignee.official_id if assignee else None,
+        "assignee_name": assignee.name if assignee else None,
+        "department_id": assignee.department_id if assignee else None,
+        "department_name": assignee.department_name if assignee else None,
+        "assignment_explanation": snap.assignment_explanation,
+        "post_ids": list(snap.post_ids),
+        "complainants": snap.complainants,
+        "total_reach": snap.total_reach,
+        "escalation_level": snap.escalation_level,
+        # Routing's snapshot carries the due times of the clocks still running: a clock stopped by
+        # the response (or the resolution) drops out. Keep its last due time, which analytics
+        # compares the response with ("answered within deadline"); a restarted clock brings a new one.
+        "first_response_due": snap.first_response_due or (incident.first_response_due if incident else None),
+        "final_due": snap.final_due or (incident.final_due if incident else None),
+        "first_response_at": snap.first_response_at,
+        "created_at": snap.created_at,
+        "updated_at": snap.updated_at,
+        "answered_at": answered_at,
+        "closed_at": (closed_at or snap.updated_at) if snap.status in CLOSED_STATUSES else None,
+    }
 
 
-async def _post_texts(session: AsyncSession, post_ids: list[str]) -> list[str]:
-    if not post_ids:
-        return []
-    rows = await session.exec(select(Post.text).where(Post.post_id.in_(post_ids)))  # type: ignore[attr-defined]
-    return list(rows.all())
+def _apply_snapshot(incident: Incident, snap: IncidentSnapshot) -> None:
+    for key, value in _snapshot_values(snap, incident).items():
+        # Only changed columns: fewer UPDATE columns, and SQLModel's __setattr__ is costly per call.
+        if getattr(incident, key) != value:
+            set_attribute(incident, key, value)
 
 
-async def refresh_search_text(session: AsyncSession, incident: Incident) -> None:
-    texts = await _post_texts(session, list(incident.post_ids or []))
-    incident.search_text = index_text(incident.title, incident.summary, incident.city, *texts)
+def new_incident(snap: IncidentSnapshot) -> Incident:
+    return Incident(incident_id=snap.incident_id, **_snapshot_values(snap, None))
+
+
+# ---------------------------------------------------------------------------------------------
+# Batched application: the handlers only queue; the queue is applied when the consumer's
+# transaction commits, with three IN-queries for the whole batch instead of several per event.
+# ---------------------------------------------------------------------------------------------
+
+QUEUE_KEY = "gw_queue"
+IN_CHUNK = 500
+
+
+def _queue(session: AsyncSession) -> list[CloudEvent[Any]]:
+    queue: list[CloudEvent[Any]] | None = session.info.get(QUEUE_KEY)
+    if queue is None:
+        queue = session.info[QUEUE_KEY] = []
+        # before_commit runs inside SQLAlchemy's greenlet, where the sync Session may query; what
+        # it adds is flushed by the same commit, so the effect and the inbox rows stay atomic.
+        if not sa_event.contains(session.sync_session, "before_commit", _apply_queue):
+            sa_event.listen(session.sync_session, "before_commit", _apply_queue)
+    return queue
 
 
 async def handle_incident_event(session: AsyncSession, event: CloudEvent[Any]) -> None:
-    data = event.data
-    if not isinstance(data, IncidentEvent):
+    if not isinstance(event.data, IncidentEvent):
         raise BadEvent(f"not an incident event: {event.type}")
-    snap = data.incident
-    detail, actor, from_status, to_status = _event_detail(data)
-    session.add(
-        IncidentEventLog(
-            event_id=event.id,
-            incident_id=snap.incident_id,
-            region_code=snap.region_code,
-            type=event.type.removeprefix("ru.incidents."),
-            subject=subject_of(data),
-            occurred_at=event.time,
-            actor=actor,
-            from_status=from_status,
-            to_status=to_status,
-            detail=detail,
-            payload=event.model_dump(mode="json", exclude_none=True),
+    _queue(session).append(event)
+
+
+async def handle_post_classified(session: AsyncSession, event: CloudEvent[Any]) -> None:
+    if not isinstance(event.data, PostClassified):
+        raise BadEvent(f"not a classified post: {event.type}")
+    _queue(session).append(event)
+
+
+def _apply_queue(session: Session) -> None:
+    queue = session.info.pop(QUEUE_KEY, None)
+    if queue:
+        _Batch(session).apply(queue)
+
+
+def _chunks(values: set[str]) -> list[list[str]]:
+    ordered = sorted(values)
+    return [ordered[i : i + IN_CHUNK] for i in range(0, len(ordered), IN_CHUNK)]
+
+
+class _Batch:
+    """The rows one batch touches, loaded up front; new rows are added to the session as they appear."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.incidents: dict[str, Incident | None] = {}
+        self.posts: dict[str, Post | None] = {}
+        self.links: dict[str, str | None] = {}
+        self.dirty: set[str] = set()
+        # History rows have a database-generated key: the ORM would insert them one statement at a
+        # time, so they go in with one executemany.
+        self.log_rows: list[dict[str, Any]] = []
+
+    def _load(self, incident_ids: set[str], post_ids: set[str]) -> None:
+        for chunk in _chunks(post_ids - self.links.keys()):
+            rows = self.session.execute(select(IncidentPost).where(col(IncidentPost.post_id).in_(chunk))).scalars()
+            found = {link.post_id: link.incident_id for link in rows}
+            self.links.update({pid: found.get(pid) for pid in chunk})
+        for chunk in _chunks(post_ids - self.posts.keys()):
+            posts = {
+                p.post_id: p for p in self.session.execute(select(Post).where(col(Post.post_id).in_(chunk))).scalars()
+            }
+            self.posts.update({pid: posts.get(pid) for pid in chunk})
+        wanted = incident_ids | {i for pid in post_ids if (i := self.links.get(pid))}
+        for chunk in _chunks(wanted - self.incidents.keys()):
+            query = select(Incident).where(col(Incident.incident_id).in_(chunk))
+            incidents = {i.incident_id: i for i in self.session.execute(query).scalars()}
+            self.incidents.update({iid: incidents.get(iid) for iid in chunk})
+
+    def apply(self, events: list[CloudEvent[Any]]) -> None:
+        incident_ids: set[str] = set()
+        post_ids: set[str] = set()
+        for event in events:
+            if isinstance(event.data, IncidentEvent):
+                incident_ids.add(event.data.incident.incident_id)
+                post_ids.update(event.data.incident.post_ids)
+            else:
+                post_ids.add(event.data.post_id)
+        self._load(incident_ids, post_ids)
+        for event in events:
+            if isinstance(event.data, IncidentEvent):
+                self._incident_event(event, event.data)
+            else:
+                self._post(event.data)
+        self._refresh_search()
+        if self.log_rows:
+            self.session.execute(insert(IncidentEventLog.__table__), self.log_rows)  # type: ignore[attr-defined]
+
+    def _incident_event(self, event: CloudEvent[Any], data: IncidentEvent) -> None:
+        snap = data.incident
+        detail, actor, from_status, to_status = _event_detail(data)
+        self.log_rows.append(
+            {
+                "event_id": event.id,
+                "incident_id": snap.incident_id,
+                "region_code": snap.region_code,
+                "type": event.type.removeprefix("ru.incidents."),
+                "subject": subject_of(data),
+                "occurred_at": event.time,
+                "actor": actor,
+                "from_status": from_status,
+                "to_status": to_status,
+                "detail": detail,
+                "payload": event.model_dump(mode="json", exclude_none=True),
+            }
         )
-    )
-    incident = await session.get(Incident, snap.incident_id)
-    newer = incident is None or _as_utc(snap.updated_at) >= _as_utc(incident.updated_at)
-    if incident is None:
-        incident = Incident(
-            incident_id=snap.incident_id,
-            region_code=snap.region_code,
-            region_name=snap.region_name,
-            category=snap.category,
-            urgency=snap.urgency,
-            status=snap.status,
-            title=snap.title,
-            summary=snap.summary,
-            created_at=snap.created_at,
-            updated_at=snap.updated_at,
-        )
-    if newer:
-        _apply_snapshot(incident, snap)
-    if isinstance(data, IncidentEscalated):
-        incident.escalations += 1
-    if isinstance(data, IncidentStatusChanged) and data.to_status in ANSWERED_STATUSES:
-        if incident.answered_at is None or event.time < incident.answered_at:
-            incident.answered_at = event.time
-    for post_id in snap.post_ids:
-        if await session.get(IncidentPost, post_id) is None:
-            session.add(IncidentPost(post_id=post_id, incident_id=snap.incident_id))
-    await refresh_search_text(session, incident)
-    session.add(incident)
+        incident = self.incidents.get(snap.incident_id)
+        if incident is None:
+            incident = new_incident(snap)
+            self.incidents[snap.incident_id] = incident
+            self.session.add(incident)
+            self.dirty.add(snap.incident_id)
+        elif _as_utc(snap.updated_at) >= _as_utc(incident.updated_at):
+            before = _search_inputs(incident)
+            _apply_snapshot(incident, snap)
+            if before != _search_inputs(incident):
+                self.dirty.add(snap.incident_id)
+        if isinstance(data, IncidentEscalated):
+            incident.escalations += 1
+        if isinstance(data, IncidentStatusChanged) and data.to_status in ANSWERED_STATUSES:
+            if incident.answered_at is None or event.time < incident.answered_at:
+                incident.answered_at = event.time
+        for post_id in snap.post_ids:
+            if self.links.get(post_id) is None:
+                self.session.add(IncidentPost(post_id=post_id, incident_id=snap.incident_id))
+                self.links[post_id] = snap.incident_id
+
+    def _post(self, data: PostClassified) -> None:
+        post = self.posts.get(data.post_id)
+        if post is not None and post.version > data.version:
+            return  # an older version of the post arrived late
+        if post is None:
+            post = Post(
+                post_id=data.post_id,
+                source_type=data.source_type,
+                external_id=data.external_id,
+                text=data.text,
+                published_at=data.published_at,
+            )
+            self.posts[data.post_id] = post
+            self.session.add(post)
+        post.version = data.version
+        post.source_type = data.source_type
+        post.external_id = data.external_id
+        post.url = data.url
+        post.author = data.author.model_dump(mode="json", exclude_none=True) if data.author else None
+        post.text = data.text
+        post.published_at = data.published_at
+        post.reach = data.reach.model_dump(mode="json", exclude_none=True)
+        post.place_hints = data.place_hints.model_dump(mode="json", exclude_none=True)
+        post.classification = data.classification.model_dump(mode="json")
+        incident_id = self.links.get(data.post_id)
+        if incident_id is not None:
+            self.dirty.add(incident_id)
+
+    def _refresh_search(self) -> None:
+        incidents = [i for iid in self.dirty if (i := self.incidents.get(iid)) is not None]
+        self._load(set(), {pid for i in incidents for pid in i.post_ids or []})
+        for incident in incidents:
+            texts = [p.text for pid in incident.post_ids or [] if (p := self.posts.get(pid)) is not None]
+            incident.search_text = index_text(incident.title, incident.summary, incident.city, *texts)
+
+
+def _search_inputs(incident: Incident) -> tuple[Any, ...]:
+    return (incident.title, incident.summary, incident.city, tuple(incident.post_ids or ()))
 
 
 def _as_utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value
-
-
-async def handle_post_classified(session: AsyncSession, event: CloudEvent[Any]) -> None:
-    data = event.data
-    if not isinstance(data, PostClassified):
-        raise BadEvent(f"not a classified post: {event.type}")
-    post = await session.get(Post, data.post_id)
-    if post is not None and post.version > data.version:
-        return  # an older version of the post arrived late
-    if post is None:
-        post = Post(
-            post_id=data.post_id,
-            source_type=data.source_type,
-            external_id=data.external_id,
-            text=data.text,
-            published_at=data.published_at,
-        )
-    post.version = data.version
-    post.source_type = data.source_type
-    post.external_id = data.external_id
-    post.url = data.url
-    post.author = data.author.model_dump(mode="json", exclude_none=True) if data.author else None
-    post.text = data.text
-    post.published_at = data.published_at
-    post.reach = data.reach.model_dump(mode="json", exclude_none=True)
-    post.place_hints = data.place_hints.model_dump(mode="json", exclude_none=True)
-    post.classification = data.classification.model_dump(mode="json")
-    session.add(post)
-    link = await session.get(IncidentPost, data.post_id)
-    if link is not None:
-        incident = await session.get(Incident, link.incident_id)
-        if incident is not None:
-            await session.flush()
-            await refresh_search_text(session, incident)
-            session.add(incident)

@@ -1,0 +1,86 @@
+"""How fast the gateway's read model absorbs events (prints figures; no assertions).
+
+    .venv/bin/python services/api-gateway/bench/read_model.py [--incidents 2000] [--database-url URL]
+
+Feeds post.classified + incident.created + incident.assigned events through the same handlers the
+NATS consumers run, in batches of 200 per transaction (the consumers' batch), then times a few
+typical portal queries on the result.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import tempfile
+import time
+from pathlib import Path
+
+from api_gateway.auth import Role
+from api_gateway.consumers import handle_incident_event, handle_post_classified
+from api_gateway.testing import classified, gateway_settings, running, snapshot
+from incidents_common.events import IncidentAssigned, IncidentCreated, new_event
+
+TEXTS = [
+    "На улице Чернышевского огромная яма, машины пробивают колёса",
+    "Во дворе дома 12 не вывозят мусор уже неделю, контейнеры переполнены",
+    "В подъезде нет отопления, батареи холодные, дети мёрзнут",
+    "Бродячие собаки у школы нападают на детей",
+]
+REGIONS = ["64", "63", "77", "78", "50", "16", "66"]
+
+
+async def main(incidents: int, database_url: str | None) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        overrides = {"database_url": database_url} if database_url else {}
+        async with running(gateway_settings(Path(tmp), **overrides)) as gw:
+            events = []
+            for n in range(incidents):
+                region = REGIONS[n % len(REGIONS)]
+                post_id = f"p{n}"
+                snap = snapshot(
+                    f"i{n}", region=region, post_ids=[post_id], title=TEXTS[n % 4][:40], summary=TEXTS[n % 4]
+                )
+                events.append(new_event(classified(post_id, TEXTS[n % 4], region=region), source="/bench"))
+                events.append(new_event(IncidentCreated(incident=snap, post_id=post_id), source="/bench"))
+                assert snap.assignee is not None
+                events.append(
+                    new_event(
+                        IncidentAssigned(incident=snap, assignee=snap.assignee, explanation="bench"), source="/bench"
+                    )
+                )
+            started = time.perf_counter()
+            for i in range(0, len(events), 200):
+                async with gw.app.state.db.transaction() as session:
+                    for event in events[i : i + 200]:
+                        handler = (
+                            handle_post_classified if event.type.endswith("post.classified") else handle_incident_event
+                        )
+                        await handler(session, event)
+            elapsed = time.perf_counter() - started
+            print(f"read model: {len(events)} events in {elapsed:.2f}s = {len(events) / elapsed:,.0f} events/s")  # noqa: T201 - a benchmark prints its figures
+
+            key = await gw.key(Role.regional_admin, ["64"])
+            headers = {"X-API-Key": key}
+            queries = {
+                "list 64, first page": "/v1/incidents?limit=50",
+                "search 'яма'": "/v1/incidents?q=%D1%8F%D0%BC%D0%B0",
+                "overdue filter": "/v1/incidents?overdue=true",
+                "analytics summary": "/v1/analytics/summary",
+            }
+            for name, path in queries.items():
+                timings = []
+                for _ in range(20):
+                    t0 = time.perf_counter()
+                    response = await gw.client.get(path, headers=headers)
+                    timings.append(time.perf_counter() - t0)
+                    assert response.status_code == 200
+                timings.sort()
+                print(f"{name:<22} median {timings[10] * 1000:6.1f} ms  p90 {timings[18] * 1000:6.1f} ms")  # noqa: T201 - a benchmark prints its figures
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--incidents", type=int, default=2000)
+    parser.add_argument("--database-url", default=None, help="default: an SQLite file in a temporary folder")
+    args = parser.parse_args()
+    asyncio.run(main(args.incidents, args.database_url))
