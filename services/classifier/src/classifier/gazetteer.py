@@ -24,7 +24,7 @@ from typing import Any
 import joblib
 import yaml
 
-from classifier.text import Doc, Token, analyze, lemma_set, morph
+from classifier.text import Doc, Token, analyze, lemma_set, morph, parses
 from incidents_common.regions import REGIONS
 
 log = logging.getLogger("classifier.gazetteer")
@@ -253,6 +253,24 @@ class Gazetteer:
 
     # -- resolution -----------------------------------------------------------------------
 
+    def _hint_mentions(self, hint: str) -> list[Mention]:
+        # A source's hint repeats with every post of that source: resolve each hint once.
+        cache: dict[str, list[Mention]] | None = self.__dict__.get("_hint_cache")
+        if cache is None:
+            cache = self.__dict__["_hint_cache"] = {}
+        found = cache.get(hint)
+        if found is None:
+            if len(cache) > 20_000:
+                cache.clear()
+            found = cache[hint] = self.mentions(analyze(hint), hint=True)
+        return found
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k != "_hint_cache"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+
     def resolve(
         self,
         doc: Doc,
@@ -265,7 +283,7 @@ class Gazetteer:
         hint_mentions: list[Mention] = []
         for extra in (hint, hint_city):
             if extra:
-                hint_mentions += self.mentions(analyze(extra), hint=True)
+                hint_mentions += self._hint_mentions(extra)
         scores: dict[str, float] = defaultdict(float)
         for n, mention in enumerate(text_mentions):
             codes = mention.entry.codes
@@ -364,7 +382,7 @@ def _word_kind(lower: str) -> str:
     analyzer = morph()
     if not lower or not analyzer.word_is_known(lower):
         return "geo"
-    tag = analyzer.parse(lower)[0].tag
+    tag = parses(lower)[0].tag
     if "Geox" in tag:
         return "geo"
     if any(t in tag for t in PROPER_TAGS):
@@ -380,7 +398,7 @@ def _word_kind(lower: str) -> str:
 def _is_noun(lower: str) -> bool:
     if not lower or lower.isdigit():
         return False
-    tag = morph().parse(lower)[0].tag
+    tag = parses(lower)[0].tag
     return tag.POS == "NOUN" and "Geox" not in tag
 
 

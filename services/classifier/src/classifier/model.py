@@ -44,6 +44,9 @@ class PostInput:
     hint_city: str | None = None
 
 
+Row = tuple[np.ndarray, np.ndarray]  # one CSR row: column indices and values (no scipy slicing per post)
+
+
 @dataclass
 class LinearHead:
     """A trained linear classifier: scores = X·Wᵀ + b; softmax (or sigmoid for two classes)."""
@@ -54,7 +57,10 @@ class LinearHead:
 
     def scores(self, features: sparse.csr_matrix) -> np.ndarray:
         product = features @ self.coef.T
-        raw = (product.toarray() if sparse.issparse(product) else product) + self.intercept
+        return self.activate((product.toarray() if sparse.issparse(product) else product) + self.intercept)
+
+    def activate(self, raw: np.ndarray) -> np.ndarray:
+        """Probabilities from raw scores (rows: posts)."""
         if self.coef.shape[0] == 1:
             positive = 1.0 / (1.0 + np.exp(-raw[:, 0]))
             return np.column_stack([1.0 - positive, positive])
@@ -62,26 +68,81 @@ class LinearHead:
         exp = np.exp(raw)
         return exp / exp.sum(axis=1, keepdims=True)
 
-    def evidence(self, row: sparse.csr_matrix, label_index: int, names: np.ndarray, limit: int = 5) -> list[str]:
+    def evidence(self, row: Row, label_index: int, names: np.ndarray, n_words: int, limit: int = 5) -> list[str]:
+        """The lemma features that pushed hardest towards the label (character n-grams explain poorly)."""
+        indices, data = row
+        mask = indices < n_words
+        columns = indices[mask]
+        if not len(columns):
+            return []
+        values = data[mask]
         if self.coef.shape[0] == 1:
-            weights = self.coef[0, row.indices] * (1.0 if label_index == 1 else -1.0)
+            weights = self.coef[0, columns] * (1.0 if label_index == 1 else -1.0)
         elif sparse.issparse(self.coef):
-            weights = self.coef[label_index].toarray()[0][row.indices]
+            weights = self.coef[label_index].toarray()[0][columns]
         else:
-            weights = self.coef[label_index, row.indices]
-        contributions = weights * row.data
-        order = np.argsort(-contributions)
-        words: list[str] = []
-        for position in order:
-            if contributions[position] <= 0:
-                break
-            name = str(names[row.indices[position]])
-            if name.startswith("c:"):
-                continue  # character n-grams explain poorly; lemma features are readable
-            words.append(name[2:])
-            if len(words) >= limit:
-                break
-        return words
+            weights = self.coef[label_index, columns]
+        contributions = weights * values
+        if len(contributions) > limit:
+            top = np.argpartition(-contributions, limit)[:limit]
+        else:
+            top = np.arange(len(contributions))
+        top = top[np.argsort(-contributions[top])]
+        return [str(names[columns[k]])[2:] for k in top if contributions[k] > 0]
+
+
+class TfidfBlock:
+    """A fitted TfidfVectorizer's transform for one text, in plain Python and numpy.
+
+    Mirrors sklearn exactly for the options training uses: word n-grams over whitespace tokens
+    (token_pattern \\S+, no lower-casing) or char_wb n-grams over lower-cased text; sublinear tf,
+    idf weights, l2 norm.
+    """
+
+    def __init__(self, vectorizer: TfidfVectorizer, offset: int) -> None:
+        self.vocabulary: dict[str, int] = vectorizer.vocabulary_
+        self.idf = vectorizer.idf_.astype(np.float32)
+        self.offset = offset
+        self.char = vectorizer.analyzer == "char_wb"
+        self.min_n, self.max_n = vectorizer.ngram_range
+        self.sublinear = bool(vectorizer.sublinear_tf)
+        self.lowercase = bool(vectorizer.lowercase)
+
+    def ngrams(self, text: str) -> list[str]:
+        if self.lowercase:
+            text = text.lower()
+        grams: list[str] = []
+        if self.char:
+            for word in text.split():
+                w = " " + word + " "
+                size = len(w)
+                for n in range(self.min_n, self.max_n + 1):
+                    if size <= n:  # sklearn counts a word shorter than n once, whole
+                        grams.append(w)
+                        break
+                    grams.extend([w[i : i + n] for i in range(size - n + 1)])
+            return grams
+        tokens = text.split()
+        for n in range(self.min_n, self.max_n + 1):
+            if n == 1:
+                grams.extend(tokens)
+            else:
+                grams.extend(" ".join(tokens[i : i + n]) for i in range(len(tokens) - n + 1))
+        return grams
+
+    def row(self, text: str) -> Row:
+        found = [c for c in map(self.vocabulary.get, self.ngrams(text)) if c is not None]
+        if not found:
+            return np.zeros(0, np.int32), np.zeros(0, np.float32)
+        columns, counts = np.unique(np.array(found, dtype=np.int32), return_counts=True)
+        tf = counts.astype(np.float32)
+        if self.sublinear:
+            tf = np.log(tf) + 1.0
+        values = tf * self.idf[columns]
+        norm = float(np.sqrt(np.dot(values, values)))
+        if norm > 0:
+            values /= norm
+        return columns + self.offset, values
 
 
 @dataclass
@@ -135,15 +196,67 @@ class Classifier:
             ]
         )
         self.taxonomy = load_taxonomy()
+        self.n_words = len(bundle.word_vectorizer.vocabulary_)
+        self.word_block = TfidfBlock(bundle.word_vectorizer, 0)
+        self.char_block = TfidfBlock(bundle.char_vectorizer, self.n_words)
+        self.n_features = self.n_words + len(bundle.char_vectorizer.vocabulary_)
+        # One matrix product scores every dense head at once: (features × all classes).
+        dense = [n for n in ("incident", "category", "urgency", "sentiment") if n in bundle.heads]
+        self.stacked_slices: dict[str, tuple[int, int]] = {}
+        start = 0
+        for name in dense:
+            rows = bundle.heads[name].coef.shape[0]
+            self.stacked_slices[name] = (start, start + rows)
+            start += rows
+        self.stacked_coef = np.ascontiguousarray(np.vstack([bundle.heads[n].coef for n in dense]).T)
+        self.stacked_intercept = np.concatenate([bundle.heads[n].intercept for n in dense])
+        region = bundle.heads.get("region")
+        self.region_coef = (
+            np.asarray(region.coef.todense() if sparse.issparse(region.coef) else region.coef) if region else None
+        )
 
     @classmethod
     def load(cls, path: Path | None = None) -> Classifier:
         return cls(ModelBundle.load(path or default_model_path()))
 
     def features(self, docs: list[Doc], hits: list[RuleHits]) -> sparse.csr_matrix:
+        """TF-IDF rows, the same numbers as the fitted sklearn vectorizers give, without their
+        per-call validation overhead (which costs milliseconds per single post)."""
+        indptr = [0]
+        indices: list[np.ndarray] = []
+        data: list[np.ndarray] = []
+        for doc, hit in zip(docs, hits, strict=True):
+            for block, text in ((self.word_block, features_text(doc, hit)), (self.char_block, doc.normalized)):
+                cols, vals = block.row(text)
+                indices.append(cols)
+                data.append(vals)
+            indptr.append(indptr[-1] + sum(len(a) for a in indices[-2:]))
+        return sparse.csr_matrix(
+            (
+                np.concatenate(data) if data else np.zeros(0, np.float32),
+                np.concatenate(indices) if indices else np.zeros(0, np.int32),
+                np.array(indptr, dtype=np.int64),
+            ),
+            shape=(len(docs), self.n_features),
+        )
+
+    def sklearn_features(self, docs: list[Doc], hits: list[RuleHits]) -> sparse.csr_matrix:
+        """The reference: sklearn's own transform (training uses it; a test checks `features` equals it)."""
         words = self.bundle.word_vectorizer.transform([features_text(d, h) for d, h in zip(docs, hits, strict=True)])
         chars = self.bundle.char_vectorizer.transform([d.normalized for d in docs])
         return sparse.hstack([words, chars], format="csr", dtype=np.float32)
+
+    def _probabilities(self, matrix: sparse.csr_matrix) -> dict[str, np.ndarray]:
+        raw = np.asarray(matrix @ self.stacked_coef) + self.stacked_intercept
+        out: dict[str, np.ndarray] = {}
+        for name, (start, stop) in self.stacked_slices.items():
+            out[name] = self.bundle.heads[name].activate(raw[:, start:stop])
+        return out
+
+    def _region_probabilities(self, row: Row) -> np.ndarray:
+        cols, vals = row
+        raw = self.region_coef[:, cols] @ vals + self.bundle.heads["region"].intercept
+        return self.bundle.heads["region"].activate(raw[None, :])[0]
 
     def classify(self, post: PostInput) -> Classification:
         return self.classify_batch([post])[0]
@@ -154,20 +267,34 @@ class Classifier:
         docs = [analyze(p.text) for p in posts]
         hits = [apply_rules(d) for d in docs]
         matrix = self.features(docs, hits)
-        probabilities = {name: head.scores(matrix) for name, head in self.bundle.heads.items()}
+        probabilities = self._probabilities(matrix)
         results: list[Classification] = []
         for i, (post, doc, hit) in enumerate(zip(posts, docs, hits, strict=True)):
-            results.append(self._one(i, post, doc, hit, matrix[i], probabilities))
+            span = slice(matrix.indptr[i], matrix.indptr[i + 1])
+            results.append(self._one(i, post, doc, hit, (matrix.indices[span], matrix.data[span]), probabilities))
         return results
 
+    def _evidence(self, contributions: np.ndarray, columns: np.ndarray, column: int, sign: float = 1.0) -> list[str]:
+        """The lemma features that pushed hardest towards one class (`column` of the stacked heads)."""
+        values = contributions[:, column] * sign if len(columns) else contributions[:, 0]
+        limit = 5
+        top = np.argpartition(-values, limit)[:limit] if len(values) > limit else np.arange(len(values))
+        top = top[np.argsort(-values[top])]
+        return [str(self.names[columns[k]])[2:] for k in top if values[k] > 0]
+
     def _label(
-        self, head_name: str, i: int, row: sparse.csr_matrix, probabilities: dict[str, np.ndarray]
-    ) -> tuple[str, float, list[str]]:  # noqa: E501
+        self,
+        head_name: str,
+        i: int,
+        probabilities: dict[str, np.ndarray],
+        contributions: np.ndarray,
+        columns: np.ndarray,
+    ) -> tuple[str, float, list[str]]:
         head = self.bundle.heads[head_name]
         p = probabilities[head_name][i]
         best = int(np.argmax(p))
-        index = best if head.coef.shape[0] > 1 else best
-        return head.classes[best], float(p[best]), head.evidence(row, index, self.names)
+        start = self.stacked_slices[head_name][0]
+        return head.classes[best], float(p[best]), self._evidence(contributions, columns, start + best)
 
     def _one(
         self,
@@ -175,9 +302,14 @@ class Classifier:
         post: PostInput,
         doc: Doc,
         hits: RuleHits,
-        row: sparse.csr_matrix,
+        row: Row,
         probabilities: dict[str, np.ndarray],
     ) -> Classification:
+        # Per-feature contributions to every class of every dense head, computed once: the evidence.
+        cols, vals = row
+        word_mask = cols < self.n_words
+        columns = cols[word_mask]
+        contributions = self.stacked_coef[columns] * vals[word_mask][:, None]
         # incident
         p_incident = float(probabilities["incident"][i][1])
         # Rules as priors on the model's log-odds: danger to life is always something to act on;
@@ -185,22 +317,25 @@ class Classifier:
         shift = (CRITICAL_SHIFT if hits.critical else 0.0) - (ADVERT_SHIFT if hits.advert else 0.0)
         if shift:
             p_incident = _shift(p_incident, shift)
-        incident_evidence = self.bundle.heads["incident"].evidence(row, 1 if p_incident >= 0.5 else 0, self.names)
+        incident_column = self.stacked_slices["incident"][0]
+        incident_evidence = self._evidence(contributions, columns, incident_column, 1.0 if p_incident >= 0.5 else -1.0)
         for marker in ("правило_сарказм", "правило_благодарность", "правило_реклама", "правило_новость"):
             if marker in hits.evidence:
                 incident_evidence.append(f"{marker.split('_')[1]}: {', '.join(hits.evidence[marker])}")
         is_incident = p_incident >= 0.5
         # category
-        category, category_conf, category_evidence = self._label("category", i, row, probabilities)
+        category, category_conf, category_evidence = self._label("category", i, probabilities, contributions, columns)
         # urgency: the model, overridden by the danger-to-life rules for complaints
-        urgency, urgency_conf, urgency_evidence = self._label("urgency", i, row, probabilities)
+        urgency, urgency_conf, urgency_evidence = self._label("urgency", i, probabilities, contributions, columns)
         if is_incident and hits.critical:
             urgency, urgency_conf = "critical", max(urgency_conf, 0.9)
             urgency_evidence = [f"правило: {c}" for c in hits.critical] + urgency_evidence[:3]
         elif not is_incident:
             urgency, urgency_conf, urgency_evidence = "normal", max(1.0 - p_incident, 0.5), ["не обращение"]
         # sentiment
-        sentiment, sentiment_conf, sentiment_evidence = self._label("sentiment", i, row, probabilities)
+        sentiment, sentiment_conf, sentiment_evidence = self._label(
+            "sentiment", i, probabilities, contributions, columns
+        )
         if hits.sarcasm and sentiment == "positive":
             sentiment, sentiment_conf = "negative", 0.6
             sentiment_evidence = ["сарказм"] + sentiment_evidence[:3]
@@ -208,33 +343,44 @@ class Classifier:
         guess = self.gazetteer.resolve(
             doc, hint=post.place_hint, hint_region=post.hint_region, hint_city=post.hint_city
         )
-        region = RegionResult(
+        # model_construct: the values are built here, within their bounds; validation would cost ~5 % of a post.
+        region = RegionResult.model_construct(
             code=guess.code, name=guess.name, city=guess.city, confidence=guess.confidence, evidence=guess.evidence
         )
-        if guess.code is None and "region" in self.bundle.heads:
-            code, conf, words = self._label("region", i, row, probabilities)
+        if guess.code is None and self.region_coef is not None:
+            region_p = self._region_probabilities(row)
+            best = int(np.argmax(region_p))
+            head = self.bundle.heads["region"]
+            code, conf = head.classes[best], float(region_p[best])
+            words = head.evidence(row, best, self.names, self.n_words)
             if conf >= 0.5 and code:
                 from incidents_common.regions import REGIONS
 
                 if code in REGIONS:
-                    region = RegionResult(
+                    region = RegionResult.model_construct(
                         code=code,
                         name=REGIONS[code].name,
                         confidence=round(conf * 0.6, 3),
                         evidence=["модель: " + ", ".join(words[:4])],
                     )
-        return Classification(
+        return Classification.model_construct(
             model_version=self.version,
             is_incident=is_incident,
-            incident=LabelResult(
+            incident=LabelResult.model_construct(
                 label="incident" if is_incident else "not_incident",
                 confidence=round(max(p_incident, 1 - p_incident), 4),
                 evidence=incident_evidence[:8],
             ),
-            category=LabelResult(label=category, confidence=round(category_conf, 4), evidence=category_evidence),
+            category=LabelResult.model_construct(
+                label=category, confidence=round(category_conf, 4), evidence=category_evidence
+            ),
             region=region,
-            urgency=LabelResult(label=urgency, confidence=round(min(urgency_conf, 1.0), 4), evidence=urgency_evidence),
-            sentiment=LabelResult(label=sentiment, confidence=round(sentiment_conf, 4), evidence=sentiment_evidence),
+            urgency=LabelResult.model_construct(
+                label=urgency, confidence=round(min(urgency_conf, 1.0), 4), evidence=urgency_evidence
+            ),
+            sentiment=LabelResult.model_construct(
+                label=sentiment, confidence=round(sentiment_conf, 4), evidence=sentiment_evidence
+            ),
         )
 
 

@@ -7,9 +7,9 @@ tokenised and lemmatised exactly once per classification.
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Any
 
 import pymorphy3
 import razdel
@@ -22,6 +22,8 @@ REPEAT_RE = re.compile(r"([^\W\d_])\1{2,}", re.IGNORECASE)
 PUNCT_REPEAT_RE = re.compile(r"([!?.])\1+")
 CAMEL_RE = re.compile(r"(?<=[а-яёa-z])(?=[А-ЯЁA-Z])|(?<=[А-ЯЁA-Z])(?=[А-ЯЁA-Z][а-яёa-z])")
 SPACES_RE = re.compile(r"\s+")
+LETTER_RE = re.compile(r"[А-Яа-яЁёA-Za-z]")
+UPPER_RE = re.compile(r"[А-ЯЁA-Z]")
 WORD_RE = re.compile(r"^[а-яёa-z][а-яёa-z-]*$|^\d+$")
 
 # A few emoji carry the tone of a post; they become tokens before the rest are stripped.
@@ -65,20 +67,27 @@ def morph() -> pymorphy3.MorphAnalyzer:
     return _morph
 
 
-@lru_cache(maxsize=200_000)
+@lru_cache(maxsize=300_000)
+def parses(word: str) -> tuple[Any, ...]:
+    """pymorphy3's analyses of a lower-case word, parsed once per process (the lemma, the lemma set,
+    the gazetteer's word kind all read this cache)."""
+    return tuple(morph().parse(word))
+
+
+@lru_cache(maxsize=300_000)
 def lemma(word: str) -> str:
     """The most likely lemma of a lower-case word, ё folded to е."""
     if not word or not word[0].isalpha() or word.isascii():
         return word
-    return morph().parse(word)[0].normal_form.replace("ё", "е")
+    return str(parses(word)[0].normal_form).replace("ё", "е")
 
 
-@lru_cache(maxsize=200_000)
+@lru_cache(maxsize=300_000)
 def lemma_set(word: str) -> frozenset[str]:
     """Every lemma a lower-case word may have (place names hide behind rarer parses: Королёве)."""
     if not word or not word[0].isalpha():
         return frozenset((word,))
-    return frozenset(p.normal_form.replace("ё", "е") for p in morph().parse(word)) | {word}
+    return frozenset(str(p.normal_form).replace("ё", "е") for p in parses(word)) | {word}
 
 
 def _split_hashtag(match: re.Match[str]) -> str:
@@ -86,9 +95,15 @@ def _split_hashtag(match: re.Match[str]) -> str:
     return " " + CAMEL_RE.sub(" ", tag) + " "
 
 
+# Emoji, pictographs, dingbats, arrows, variation selectors, joiners, keycaps and tags.
+SYMBOLS_RE = re.compile(
+    "[\U0001f000-\U0001faff\u2190-\u21ff\u2300-\u23ff\u2460-\u24ff\u25a0-\u27bf\u2900-\u297f"
+    "\u2b00-\u2bff\u3030\u303d\u3297\u3299\ufe00-\ufe0f\u200b-\u200f\u2060\u20e3\U000e0000-\U000e007f]"
+)
+
+
 def _strip_symbols(text: str) -> str:
-    # Emoji and pictographs are category So/Sk/Cs/Co; variation selectors and joiners are Mn/Cf.
-    return "".join(ch if unicodedata.category(ch) not in {"So", "Sk", "Cs", "Co", "Cf", "Mn"} else " " for ch in text)
+    return SYMBOLS_RE.sub(" ", text)
 
 
 def clean(text: str) -> str:
@@ -141,7 +156,6 @@ def analyze(text: str) -> Doc:
     cleaned = clean(text)
     doc = Doc(raw=text, cleaned=cleaned, normalized=cleaned.lower().replace("ё", "е"))
     previous = ""
-    letters = upper = 0
     for piece in razdel.tokenize(cleaned):
         word = piece.text
         if word in {"!", "?"}:
@@ -152,9 +166,6 @@ def analyze(text: str) -> Doc:
                 doc.tokens[-1].punct_after = True
             previous = word
             continue
-        if word.isalpha():
-            letters += len(word)
-            upper += sum(ch.isupper() for ch in word)
         doc.tokens.append(
             Token(
                 text=word,
@@ -165,5 +176,6 @@ def analyze(text: str) -> Doc:
             )
         )
         previous = word
-    doc.caps_ratio = upper / letters if letters else 0.0
+    letters = len(LETTER_RE.findall(cleaned))
+    doc.caps_ratio = len(UPPER_RE.findall(cleaned)) / letters if letters else 0.0
     return doc

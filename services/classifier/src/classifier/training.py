@@ -105,7 +105,14 @@ def to_input(row: dict[str, Any]) -> PostInput:
     return PostInput(text=row["text"], place_hint=row.get("place_hint"))
 
 
-def fit(rows: list[dict[str, Any]], *, c: float = 8.0, progress: Progress | None = None) -> ModelBundle:
+def fit(
+    rows: list[dict[str, Any]],
+    *,
+    c: float = 8.0,
+    char_range: tuple[int, int] = (3, 4),
+    char_features: int = 20000,
+    progress: Progress | None = None,
+) -> ModelBundle:
     """Train every head on `rows` (never the test split)."""
     wrap: Progress = progress or (lambda items: items)
     docs = [analyze(r["text"]) for r in wrap(rows)]
@@ -119,7 +126,12 @@ def fit(rows: list[dict[str, Any]], *, c: float = 8.0, progress: Progress | None
         dtype=np.float32,
     )
     char_vectorizer = TfidfVectorizer(
-        analyzer="char_wb", ngram_range=(2, 5), min_df=2, sublinear_tf=True, max_features=40000, dtype=np.float32
+        analyzer="char_wb",
+        ngram_range=char_range,
+        min_df=2,
+        sublinear_tf=True,
+        max_features=char_features,
+        dtype=np.float32,
     )
     words = word_vectorizer.fit_transform([features_text(d, h) for d, h in zip(docs, hits, strict=True)])
     chars = char_vectorizer.fit_transform([d.normalized for d in docs])
