@@ -59,7 +59,6 @@ def _wake(request: Request) -> None:
 async def push_posts(request: Request, submission: Annotated[PostSubmission, Body()]) -> IngestResult:
     """A batch is all-or-nothing: if one post is invalid nothing is stored (422 lists the bad fields)."""
     posts = submission.posts if isinstance(submission, PostBatch) else [submission]
-    service.check_texts(posts)
     ingestor = _ingestor(request)
     await ingestor.check_backpressure()
     return await ingestor.ingest(posts)

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import orjson
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import delete, func, insert, update
+from sqlalchemy import delete, func, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -36,9 +37,10 @@ from collector.schemas import (
     SourceState,
     SourceUpdate,
 )
-from incidents_common.db import Database, OutboxMessage, publish, utcnow
-from incidents_common.events import PostCollected, SourceType
+from incidents_common.db import Database, OutboxMessage, add_rows_in_bulk, utcnow
+from incidents_common.events import SCHEMA_VERSION, SUBJECT_POST_COLLECTED, PostCollected, SourceType, event_type_name
 from incidents_common.problems import InvalidInput, NotFound, ProblemError, ServiceUnavailable
+from incidents_common.tracing import current_traceparent
 
 log = logging.getLogger("collector.service")
 
@@ -114,17 +116,27 @@ def _prepare(post: PostIn, *, source_id: str | None, now: datetime) -> _Prepared
     return _Prepared(post_id, source_type, external_id, text, row["content_hash"], row, post)
 
 
-def _event(row: Mapping[str, Any]) -> PostCollected:
-    # One validation of plain data: cheaper than building each nested model (or model_construct).
+def _json_time(value: datetime) -> str:
+    return value.isoformat().replace("+00:00", "Z")
+
+
+def _compact(document: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in document.items() if v is not None}
+
+
+def _post_collected(row: Mapping[str, Any]) -> dict[str, Any]:
+    """The PostCollected payload in its JSON form (None left out, as encode_event does)."""
     author = None
     if row["author_id"] or row["author_name"]:
-        author = {
-            "id": row["author_id"],
-            "name": row["author_name"],
-            "profile_url": row["author_url"],
-            "followers": row["author_followers"],
-        }
-    return PostCollected.model_validate(
+        author = _compact(
+            {
+                "id": row["author_id"],
+                "name": row["author_name"],
+                "profile_url": row["author_url"],
+                "followers": row["author_followers"],
+            }
+        )
+    return _compact(
         {
             "post_id": row["id"],
             "version": row["version"],
@@ -134,8 +146,8 @@ def _event(row: Mapping[str, Any]) -> PostCollected:
             "url": row["url"],
             "author": author,
             "text": row["text"],
-            "published_at": row["published_at"],
-            "collected_at": row["collected_at"],
+            "published_at": _json_time(row["published_at"]),
+            "collected_at": _json_time(row["collected_at"]),
             "language": row["language"],
             "place_hints": row["place_hints"],
             "parent_external_id": row["parent_external_id"],
@@ -143,6 +155,48 @@ def _event(row: Mapping[str, Any]) -> PostCollected:
             "reach": row["reach"],
         }
     )
+
+
+_POST_COLLECTED_TYPE = event_type_name(PostCollected)
+
+
+def queue_post_collected(session: AsyncSession, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Queue one PostCollected CloudEvent per stored row in the transaction's outbox.
+
+    The same envelope as incidents_common.db.publish() writes, built as plain JSON: going through
+    the pydantic models (new_event, encode_event) was a third of the ingest time at 1,000 posts per
+    batch. The tests decode every queued event with decode_event, so the contract is checked.
+    """
+    if not rows:
+        return
+    now = _json_time(utcnow())
+    traceparent = current_traceparent()
+    outbox = []
+    for row in rows:
+        event_id = str(uuid.uuid4())
+        envelope = {
+            "specversion": "1.0",
+            "id": event_id,
+            "source": EVENT_SOURCE,
+            "type": _POST_COLLECTED_TYPE,
+            "time": now,
+            "datacontenttype": "application/json",
+            "schemaversion": SCHEMA_VERSION,
+            "originpostid": row["id"],
+            "data": _post_collected(row),
+        }
+        if traceparent:
+            envelope["traceparent"] = traceparent
+        outbox.append(
+            {
+                "event_id": event_id,
+                "subject": SUBJECT_POST_COLLECTED,
+                "payload": orjson.dumps(envelope),
+                "created_at": utcnow(),
+            }
+        )
+    add_rows_in_bulk(session, OutboxMessage.__table__, outbox)  # type: ignore[attr-defined]
+    session.info["outbox_pending"] = True  # wakes the relay after the commit, as enqueue() does
 
 
 async def _existing(session: AsyncSession, keys: Iterable[tuple[str, str]]) -> dict[str, tuple[int, str, datetime]]:
@@ -165,6 +219,40 @@ async def _existing(session: AsyncSession, keys: Iterable[tuple[str, str]]) -> d
     return found
 
 
+_POST_COLUMNS = [c.name for c in Post.__table__.columns]  # type: ignore[attr-defined]
+_JSON_COLUMNS = {"place_hints", "repost_chain", "reach"}
+_TIME_COLUMNS = {"published_at", "collected_at", "updated_at"}
+
+
+def _sqlite_time(value: datetime) -> str:
+    # SQLAlchemy's SQLite DateTime storage format, so that ORM reads and comparisons agree.
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+async def _insert_posts(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """One executemany straight on the driver: SQLAlchemy's per-row parameter processing was the
+    largest single cost of a bulk insert. Values are converted here as the column types would."""
+    connection = await session.connection()
+    sqlite = connection.dialect.name == "sqlite"
+    columns = ", ".join(_POST_COLUMNS)
+    if sqlite:
+        placeholders = ", ".join("?" for _ in _POST_COLUMNS)
+    else:
+        placeholders = ", ".join(f"${n}" for n in range(1, len(_POST_COLUMNS) + 1))
+    params = []
+    for row in rows:
+        values = []
+        for column in _POST_COLUMNS:
+            value = row[column]
+            if column in _JSON_COLUMNS:
+                value = orjson.dumps(value).decode()
+            elif sqlite and column in _TIME_COLUMNS:
+                value = _sqlite_time(value)
+            values.append(value)
+        params.append(tuple(values))
+    await connection.exec_driver_sql(f"INSERT INTO posts ({columns}) VALUES ({placeholders})", params)  # noqa: S608 - fixed column names
+
+
 async def ingest_posts(
     session: AsyncSession, *, posts: Sequence[PostIn], source_id: str | None = None, keep_items: bool = True
 ) -> IngestResult:
@@ -174,7 +262,16 @@ async def ingest_posts(
     text is an edit: the row is updated, its version incremented and the new version published.
     """
     now = utcnow()
-    prepared = [_prepare(p, source_id=source_id, now=now) for p in posts]
+    prepared = []
+    errors = []
+    for index, post in enumerate(posts):
+        try:
+            prepared.append(_prepare(post, source_id=source_id, now=now))
+        except ValueError as exc:
+            errors.append({"loc": ["body", "posts", str(index), "text"], "msg": str(exc), "type": "value_error"})
+    if errors:
+        # Before any write: a submission is stored completely or not at all.
+        raise ValidationProblem(f"{len(errors)} post(s) have no text", errors=errors[:50])
     existing = await _existing(session, {(p.source_type, p.external_id) for p in prepared})
     result = IngestResult()
     inserts: dict[str, dict[str, Any]] = {}
@@ -225,11 +322,10 @@ async def ingest_posts(
                 )
             )
     if inserts:
-        await session.exec(insert(Post), params=list(inserts.values()))  # type: ignore[call-overload]
+        await _insert_posts(session, list(inserts.values()))
     if updates:
         await session.exec(update(Post), params=list(updates.values()))  # type: ignore[call-overload]
-    for row in (*inserts.values(), *updates.values()):
-        publish(session, _event(row), source=EVENT_SOURCE, origin_post_id=row["id"])
+    queue_post_collected(session, [*inserts.values(), *updates.values()])
     return result
 
 
@@ -318,21 +414,6 @@ def parse_post(document: Any) -> PostIn:
 
 def _errors_text(exc: ValidationError) -> str:
     return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'post'}: {e['msg']}" for e in exc.errors()[:5])
-
-
-def check_texts(posts: Sequence[PostIn]) -> None:
-    """Reject (all-or-nothing) a submission in which a text is empty once cleaned."""
-    errors = [
-        {
-            "loc": ["body", "posts", str(i), "text"],
-            "msg": "empty once HTML and whitespace are removed",
-            "type": "value_error",
-        }
-        for i, p in enumerate(posts)
-        if not has_text(p)
-    ]
-    if errors:
-        raise ValidationProblem(f"{len(errors)} post(s) have no text", errors=errors)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,0 +1,168 @@
+"""Collector ingest throughput into JetStream: batched HTTP pushes and a JSONL import.
+
+Starts its own nats-server (incidents_common.processes.NatsServer) and the collector under uvicorn
+on a free 127.0.0.1 port, then:
+  1. HTTP: POSTs N posts in batches (`{"posts": [...]}`) and waits until N PostCollected messages
+     are in the POSTS stream;
+  2. JSONL: imports N other posts the way `python -m collector import` does (same code, straight
+     into the service's database) and waits until they too are in the stream.
+Prints posts/s for each stage. Usage: python bench/ingest.py [--posts N] [--batch B] [--concurrency C]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import nats
+
+from collector.importer import import_lines
+from collector.models import TABLES
+from collector.service import Ingestor
+from incidents_common.db import Database
+from incidents_common.processes import NatsServer, free_port, wait_for_port
+
+TEXTS = [
+    "Во дворе дома на улице {street} <b>неделю</b> не вывозят мусор, контейнеры переполнены &amp; воняет",
+    "Яма на дороге по улице {street}, уже два колеса пробил, дорожники не реагируют",
+    "Нет горячей воды третий день в доме на {street}, УК не отвечает на звонки",
+    "Автобус не ходит с утра, на остановке «{street}» люди мёрзнут по сорок минут",
+    "Спасибо коммунальщикам: на улице {street} наконец починили фонари",
+]
+STREETS = ["Ленина", "Московской", "Чернышевского", "Курчатова", "Победы", "Фучика", "Маркса"]
+CITIES = ["Саратов", "Энгельс", "Тольятти", "Москва", "Екатеринбург", "Казань", "Новосибирск"]
+
+
+def make_post(n: int, prefix: str) -> dict[str, Any]:
+    start = datetime(2026, 11, 1, tzinfo=UTC)
+    return {
+        "source_type": "push",
+        "external_id": f"{prefix}-{n}",
+        "text": TEXTS[n % len(TEXTS)].format(street=STREETS[n % len(STREETS)]) + f" (№{n})",
+        "published_at": (start + timedelta(seconds=n)).isoformat(),
+        "author": {"id": str(n % 5000), "name": "Житель"},
+        "place_hints": {"city": CITIES[n % len(CITIES)]},
+        "reach": {"likes": n % 40, "reposts": n % 5},
+    }
+
+
+async def stream_count(js: Any) -> int:
+    try:
+        return int((await js.stream_info("POSTS")).state.messages)
+    except Exception:  # noqa: BLE001 - the stream does not exist yet
+        return 0
+
+
+async def wait_for_stream(js: Any, target: int, timeout: float = 300.0) -> float:
+    deadline = time.perf_counter() + timeout
+    while (count := await stream_count(js)) < target:
+        if time.perf_counter() > deadline:
+            raise TimeoutError(f"only {count} of {target} messages reached the POSTS stream")
+        await asyncio.sleep(0.02)
+    return time.perf_counter()
+
+
+async def bench_http(base_url: str, js: Any, posts: int, batch: int, concurrency: int) -> tuple[float, float]:
+    bodies = [
+        json.dumps({"posts": [make_post(n, "http") for n in range(start, min(start + batch, posts))]}).encode()
+        for start in range(0, posts, batch)
+    ]
+    queue: asyncio.Queue[bytes] = asyncio.Queue()
+    for body in bodies:
+        queue.put_nowait(body)
+
+    async def worker(client: httpx.AsyncClient) -> None:
+        while not queue.empty():
+            body = queue.get_nowait()
+            while True:
+                response = await client.post("/v1/posts", content=body, headers={"content-type": "application/json"})
+                if response.status_code != 503:  # back-pressure: retry
+                    break
+                await asyncio.sleep(0.2)
+            response.raise_for_status()
+
+    async with httpx.AsyncClient(base_url=base_url, timeout=120) as client:
+        started = time.perf_counter()
+        await asyncio.gather(*(worker(client) for _ in range(concurrency)))
+        accepted = time.perf_counter()
+    landed = await wait_for_stream(js, posts)
+    return posts / (accepted - started), posts / (landed - started)
+
+
+async def bench_import(database_url: str, path: Path, js: Any, posts: int, already: int) -> tuple[float, float]:
+    db = Database(database_url, TABLES)
+    try:
+        started = time.perf_counter()
+        with path.open("rb") as stream:
+            result = await import_lines(Ingestor(db), stream, batch=1000)
+        imported = time.perf_counter()
+    finally:
+        await db.dispose()
+    assert result.accepted == posts, result
+    landed = await wait_for_stream(js, already + posts)
+    return posts / (imported - started), posts / (landed - started)
+
+
+async def main(args: argparse.Namespace) -> None:
+    work = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
+    database_url = args.database_url or f"sqlite+aiosqlite:///{work / 'collector.db'}"
+    jsonl = work / "posts.jsonl"
+    with jsonl.open("w") as out:
+        for n in range(args.posts):
+            out.write(json.dumps(make_post(n, "jsonl"), ensure_ascii=False) + "\n")
+
+    nats_server = NatsServer(work / "nats").start()
+    port = free_port()
+    env = dict(
+        os.environ,
+        COLLECTOR_NATS_URL=nats_server.url,
+        COLLECTOR_DATABASE_URL=database_url,
+        COLLECTOR_SCHEDULER_ENABLED="false",
+        COLLECTOR_LOG_LEVEL="WARNING",
+        COLLECTOR_MAX_BODY_BYTES=str(50 * 1024 * 1024),
+    )
+    command = [sys.executable, "-m", "uvicorn", "--factory", "collector.main:create_app"]
+    command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", "--no-access-log"]
+    service = subprocess.Popen(command, env=env, cwd=work)  # noqa: S603 - fixed argv
+    nc = None
+    try:
+        wait_for_port(port, timeout=30)
+        nc = await nats.connect(nats_server.url)
+        js = nc.jetstream()
+        print(
+            f"collector bench: {args.posts} posts per stage, HTTP batches of {args.batch}, "
+            f"{args.concurrency} concurrent clients, database {database_url.split(':')[0]}"
+        )
+        accepted, landed = await bench_http(f"http://127.0.0.1:{port}", js, args.posts, args.batch, args.concurrency)
+        print(
+            f"HTTP batch   : {accepted:8.0f} posts/s accepted (stored + outbox), {landed:8.0f} posts/s into JetStream"
+        )
+        imported, landed = await bench_import(database_url, jsonl, js, args.posts, args.posts)
+        print(
+            f"JSONL import : {imported:8.0f} posts/s imported (stored + outbox), {landed:8.0f} posts/s into JetStream"
+        )
+    finally:
+        if nc is not None:
+            await nc.close()
+        service.terminate()
+        service.wait(timeout=30)
+        nats_server.stop()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--posts", type=int, default=20_000, help="posts per stage (default 20000)")
+    parser.add_argument("--batch", type=int, default=1000, help="posts per HTTP request, at most 1000")
+    parser.add_argument("--concurrency", type=int, default=2, help="concurrent HTTP clients")
+    parser.add_argument("--database-url", default="", help="collector database (default: a fresh SQLite file)")
+    asyncio.run(main(parser.parse_args()))
