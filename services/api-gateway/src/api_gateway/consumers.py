@@ -3,12 +3,14 @@
 Each incident event carries the whole snapshot after the change. Snapshots may arrive out of order
 (redelivery, two streams), so a snapshot older than the stored one (by `updated_at`) only adds its
 history entry and event facts; it never rolls the incident back. A classified post may arrive before
-or after the incident that cites it: whichever comes second links them.
+or after the incident that cites it: posts are stored by id, incidents list their post ids, and each
+side keeps its own search text, so neither consumer depends on the other's uncommitted rows.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import event as sa_event
@@ -112,7 +114,19 @@ def _snapshot_values(snap: IncidentSnapshot, incident: Incident | None) -> dict[
         "updated_at": snap.updated_at,
         "answered_at": answered_at,
         "closed_at": (closed_at or snap.updated_at) if snap.status in CLOSED_STATUSES else None,
+        # Posts carry their own search text (see Post.search_text), so neither consumer has to
+        # see the other's uncommitted rows.
+        "search_text": _incident_search_text(snap),
     }
+
+
+@lru_cache(maxsize=4096)
+def _cached_index(title: str, summary: str, city: str | None) -> str:
+    return index_text(title, summary, city)
+
+
+def _incident_search_text(snap: IncidentSnapshot) -> str:
+    return _cached_index(snap.title, snap.summary, snap.city)
 
 
 def _apply_snapshot(incident: Incident, snap: IncidentSnapshot) -> None:
@@ -177,43 +191,41 @@ class _Batch:
         self.incidents: dict[str, Incident | None] = {}
         self.posts: dict[str, Post | None] = {}
         self.links: dict[str, str | None] = {}
-        self.dirty: set[str] = set()
         # History rows have a database-generated key: the ORM would insert them one statement at a
         # time, so they go in with one executemany.
         self.log_rows: list[dict[str, Any]] = []
 
-    def _load(self, incident_ids: set[str], post_ids: set[str]) -> None:
-        for chunk in _chunks(post_ids - self.links.keys()):
-            rows = self.session.execute(select(IncidentPost).where(col(IncidentPost.post_id).in_(chunk))).scalars()
-            found = {link.post_id: link.incident_id for link in rows}
+    def _load(self, incident_ids: set[str], linked_post_ids: set[str], post_ids: set[str]) -> None:
+        for chunk in _chunks(incident_ids):
+            query = select(Incident).where(col(Incident.incident_id).in_(chunk))
+            incidents = {i.incident_id: i for i in self.session.execute(query).scalars()}
+            self.incidents.update({iid: incidents.get(iid) for iid in chunk})
+        for chunk in _chunks(linked_post_ids):
+            links = self.session.execute(select(IncidentPost).where(col(IncidentPost.post_id).in_(chunk))).scalars()
+            found = {link.post_id: link.incident_id for link in links}
             self.links.update({pid: found.get(pid) for pid in chunk})
-        for chunk in _chunks(post_ids - self.posts.keys()):
+        for chunk in _chunks(post_ids):
             posts = {
                 p.post_id: p for p in self.session.execute(select(Post).where(col(Post.post_id).in_(chunk))).scalars()
             }
             self.posts.update({pid: posts.get(pid) for pid in chunk})
-        wanted = incident_ids | {i for pid in post_ids if (i := self.links.get(pid))}
-        for chunk in _chunks(wanted - self.incidents.keys()):
-            query = select(Incident).where(col(Incident.incident_id).in_(chunk))
-            incidents = {i.incident_id: i for i in self.session.execute(query).scalars()}
-            self.incidents.update({iid: incidents.get(iid) for iid in chunk})
 
     def apply(self, events: list[CloudEvent[Any]]) -> None:
         incident_ids: set[str] = set()
+        linked_post_ids: set[str] = set()
         post_ids: set[str] = set()
         for event in events:
             if isinstance(event.data, IncidentEvent):
                 incident_ids.add(event.data.incident.incident_id)
-                post_ids.update(event.data.incident.post_ids)
+                linked_post_ids.update(event.data.incident.post_ids)
             else:
                 post_ids.add(event.data.post_id)
-        self._load(incident_ids, post_ids)
+        self._load(incident_ids, linked_post_ids, post_ids)
         for event in events:
             if isinstance(event.data, IncidentEvent):
                 self._incident_event(event, event.data)
             else:
                 self._post(event.data)
-        self._refresh_search()
         if self.log_rows:
             self.session.execute(insert(IncidentEventLog.__table__), self.log_rows)  # type: ignore[attr-defined]
 
@@ -240,12 +252,8 @@ class _Batch:
             incident = new_incident(snap)
             self.incidents[snap.incident_id] = incident
             self.session.add(incident)
-            self.dirty.add(snap.incident_id)
         elif _as_utc(snap.updated_at) >= _as_utc(incident.updated_at):
-            before = _search_inputs(incident)
             _apply_snapshot(incident, snap)
-            if before != _search_inputs(incident):
-                self.dirty.add(snap.incident_id)
         if isinstance(data, IncidentEscalated):
             incident.escalations += 1
         if isinstance(data, IncidentStatusChanged) and data.to_status in ANSWERED_STATUSES:
@@ -280,20 +288,7 @@ class _Batch:
         post.reach = data.reach.model_dump(mode="json", exclude_none=True)
         post.place_hints = data.place_hints.model_dump(mode="json", exclude_none=True)
         post.classification = data.classification.model_dump(mode="json")
-        incident_id = self.links.get(data.post_id)
-        if incident_id is not None:
-            self.dirty.add(incident_id)
-
-    def _refresh_search(self) -> None:
-        incidents = [i for iid in self.dirty if (i := self.incidents.get(iid)) is not None]
-        self._load(set(), {pid for i in incidents for pid in i.post_ids or []})
-        for incident in incidents:
-            texts = [p.text for pid in incident.post_ids or [] if (p := self.posts.get(pid)) is not None]
-            incident.search_text = index_text(incident.title, incident.summary, incident.city, *texts)
-
-
-def _search_inputs(incident: Incident) -> tuple[Any, ...]:
-    return (incident.title, incident.summary, incident.city, tuple(incident.post_ids or ()))
+        post.search_text = index_text(data.text)
 
 
 def _as_utc(value: datetime) -> datetime:

@@ -80,7 +80,7 @@ class Incident(SQLModel, table=True):
     closed_at: datetime | None = ts()
     created_at: datetime = ts(nullable=False, index=True)
     updated_at: datetime = ts(nullable=False)
-    search_text: str = ""
+    search_text: str = Field(default="", description="Title, summary and city, normalised (search.py)")
 
 
 class IncidentPost(SQLModel, table=True):
@@ -130,6 +130,7 @@ class Post(SQLModel, table=True):
     reach: dict[str, Any] | None = js()
     place_hints: dict[str, Any] | None = js()
     classification: dict[str, Any] | None = js()
+    search_text: str = Field(default="", description="The post's words and lemmas (search.py)")
 
 
 class ApiClient(SQLModel, table=True):

@@ -15,7 +15,7 @@ from sqlmodel.sql.expression import SelectOfScalar
 
 from api_gateway.auth import Principal
 from api_gateway.consumers import CLOSED_STATUSES
-from api_gateway.models import Incident, IncidentEventLog, Post
+from api_gateway.models import Incident, IncidentEventLog, IncidentPost, Post
 from api_gateway.schemas import Deadlines, HistoryEntry, IncidentDetail, IncidentRead, PostRead
 from api_gateway.search import normalize, query_terms
 from incidents_common.problems import InvalidInput, NotFound
@@ -92,8 +92,19 @@ def apply_filter(query: SelectOfScalar[Any], principal: Principal, flt: Incident
         if not terms:
             raise InvalidInput("the search query has no words")
         for forms in terms:
-            # A word matches at a word start: search_text is " w1 w2 … " (see search.py).
-            query = query.where(or_(*(col(Incident.search_text).contains(f" {form}") for form in forms)))
+            # A word matches at a word start: search_text is " w1 w2 … " (see search.py), in the
+            # incident's own text or in any of its posts.
+            in_posts = (
+                select(IncidentPost.post_id)
+                .join(Post, col(Post.post_id) == col(IncidentPost.post_id))
+                .where(
+                    col(IncidentPost.incident_id) == col(Incident.incident_id),
+                    or_(*(col(Post.search_text).contains(f" {form}") for form in forms)),
+                )
+            )
+            query = query.where(
+                or_(*(col(Incident.search_text).contains(f" {form}") for form in forms), in_posts.exists())
+            )
     return query
 
 
