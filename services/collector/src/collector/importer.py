@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Iterable
 
 import orjson
@@ -26,24 +25,16 @@ async def import_lines(
     pending: list[PostIn] = []
     pending_bytes = 0
     pending_lines = 0
-    # One batch is written while the next is parsed: the database works in its own thread (aiosqlite,
-    # asyncpg's socket), so parsing overlaps the write instead of waiting for it.
-    writing: asyncio.Task[None] | None = None
 
-    async def write(posts: list[PostIn], lines: int, size: int) -> None:
-        if posts:
-            stored = await ingestor.ingest(posts, keep_items=False)
+    async def flush() -> None:
+        nonlocal pending, pending_bytes, pending_lines
+        if pending:
+            stored = await ingestor.ingest(pending, keep_items=False)
             result.accepted += stored.accepted
             result.duplicates += stored.duplicates
             result.updated += stored.updated
         if on_progress is not None:
-            on_progress(lines, size)
-
-    async def flush() -> None:
-        nonlocal pending, pending_bytes, pending_lines, writing
-        if writing is not None:
-            await writing
-        writing = asyncio.create_task(write(pending, pending_lines, pending_bytes))
+            on_progress(pending_lines, pending_bytes)
         pending, pending_bytes, pending_lines = [], 0, 0
 
     for number, raw in enumerate(lines, start=1):
@@ -61,11 +52,7 @@ async def import_lines(
             _reject(result, number, str(exc))
         if len(pending) >= batch:
             await flush()
-        elif number % 64 == 0 and writing is not None:
-            await asyncio.sleep(0)  # let the writing batch take its next step
     await flush()
-    if writing is not None:
-        await writing
     return result
 
 

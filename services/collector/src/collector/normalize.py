@@ -43,8 +43,13 @@ class _TextExtractor(HTMLParser):
             self.parts.append(data)
 
 
+_NEEDS_WHITESPACE_WORK = re.compile(r"[\t\f\v\r\n\u00a0\u2000-\u200b\u202f\u205f\u3000]| {2}")
+
+
 def clean_text(raw: str) -> str:
     """HTML stripped, entities decoded, whitespace normalised (paragraph breaks kept)."""
+    if "<" not in raw and "&" not in raw and not _NEEDS_WHITESPACE_WORK.search(raw):
+        return raw.strip()  # the common case: one plain line
     if _TAG.search(raw):
         parser = _TextExtractor()
         parser.feed(raw)
@@ -69,11 +74,14 @@ _TATAR = re.compile(r"[әөүңҗһӘӨҮҢҖҺ]")
 def guess_language(text: str) -> str | None:
     """A cheap script-based guess; the classifier does the real language work."""
     sample = text[:2000]
-    cyrillic = len(_CYRILLIC.findall(sample))
-    latin = len(_LATIN.findall(sample))
-    if cyrillic == 0 and latin == 0:
+    has_cyrillic = _CYRILLIC.search(sample) is not None
+    has_latin = _LATIN.search(sample) is not None
+    if not has_cyrillic and not has_latin:
         return None
-    if cyrillic >= latin:
+    if has_cyrillic and has_latin:
+        # Mixed (a Russian post with a link or a brand name): the majority script decides.
+        has_cyrillic = len(_CYRILLIC.findall(sample)) >= len(_LATIN.findall(sample))
+    if has_cyrillic:
         if _TATAR.search(sample):
             return "tt"
         if _UKRAINIAN.search(sample):
