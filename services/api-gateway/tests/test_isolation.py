@@ -115,6 +115,8 @@ class TestNoSubscribeOrUpdateLeak:
         await gw.create(snapshot("mine", official="off-64-1"))
         await gw.create(snapshot("theirs", official="off-64-9"))
         official = gw.headers("official64")
+        mine = (await gw.client.get("/v1/incidents", params={"assignee": "me"}, headers=official)).json()
+        assert [i["incident_id"] for i in mine["items"]] == ["mine"]
         assert (
             await gw.client.post("/v1/incidents/theirs/actions", json={"action": "take"}, headers=official)
         ).status_code == 403

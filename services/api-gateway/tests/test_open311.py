@@ -28,8 +28,8 @@ def fake_collector(received: list[dict[str, Any]], *, with_post_id: bool = True)
 
 class TestServices:
     async def test_service_list_and_definition(self, gw: Gateway) -> None:
-        headers = gw.headers("integration64")
-        services = (await gw.client.get("/open311/v2/services.json", headers=headers)).json()
+        # Discovery is public, like Open311 clients expect.
+        services = (await gw.client.get("/open311/v2/services.json")).json()
         roads = next(s for s in services if s["service_code"] == "roads")
         assert roads == {
             "service_code": "roads",
@@ -40,9 +40,10 @@ class TestServices:
             "keywords": "",
             "group": "Дороги",
         }
-        definition = await gw.client.get("/open311/v2/services/roads.json", headers=headers)
+        definition = await gw.client.get("/open311/v2/services/roads.json", params={"jurisdiction_id": "64"})
         assert definition.json() == {"service_code": "roads", "attributes": []}
-        assert (await gw.client.get("/open311/v2/services/nope.json", headers=headers)).status_code == 404
+        assert (await gw.client.get("/open311/v2/services/nope.json")).status_code == 404
+        assert (await gw.client.get("/open311/v2/services.json", params={"jurisdiction_id": "99"})).status_code == 404
 
 
 class TestRequests:

@@ -20,7 +20,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api_gateway.auth import Principal
 from api_gateway.consumers import CLOSED_STATUSES
-from api_gateway.deps import Open311PrincipalDep
+from api_gateway.deps import Open311PrincipalDep, client_address, rate_limit
 from api_gateway.models import Incident, IncidentPost, Open311Token, Post
 from api_gateway.service import scoped
 from api_gateway.upstream import Upstream
@@ -126,6 +126,12 @@ def _check_jurisdiction(principal: Principal, jurisdiction_id: str | None) -> st
     return jurisdiction_id
 
 
+def _public(request: Request, jurisdiction_id: str | None) -> None:
+    rate_limit(request, f"ip:{client_address(request)}")
+    if jurisdiction_id is not None and jurisdiction_id not in REGIONS:
+        raise NotFound(f"jurisdiction {jurisdiction_id} not found")
+
+
 @router.get(
     "/services.json",
     response_model=list[Service],
@@ -133,9 +139,10 @@ def _check_jurisdiction(principal: Principal, jurisdiction_id: str | None) -> st
     responses={200: {"content": {"application/json": {"example": [_service("roads").model_dump()]}}}},
 )
 async def services(
-    principal: Open311PrincipalDep, jurisdiction_id: Annotated[str | None, Query(max_length=2)] = None
+    request: Request, jurisdiction_id: Annotated[str | None, Query(max_length=2)] = None
 ) -> list[Service]:
-    _check_jurisdiction(principal, jurisdiction_id)
+    # The service list is public (Open311 discovery): it holds no citizen data.
+    _public(request, jurisdiction_id)
     return [_service(c.value) for c in Category]
 
 
@@ -145,11 +152,11 @@ async def services(
     responses={200: {"content": {"application/json": {"example": {"service_code": "roads", "attributes": []}}}}},
 )
 async def service_definition(
-    principal: Open311PrincipalDep,
+    request: Request,
     service_code: Annotated[str, Path(max_length=64)],
     jurisdiction_id: Annotated[str | None, Query(max_length=2)] = None,
 ) -> dict[str, Any]:
-    _check_jurisdiction(principal, jurisdiction_id)
+    _public(request, jurisdiction_id)
     if service_code not in SERVICE_NAMES:
         raise NotFound(f"service_code {service_code} not found")
     return {"service_code": service_code, "attributes": []}

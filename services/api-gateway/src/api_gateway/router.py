@@ -59,7 +59,9 @@ def incident_filter(
     category: CategoryQ = None,
     status: StatusQ = None,
     urgency: UrgencyQ = None,
-    assignee: Annotated[str | None, Query(description="official_id of the assignee", max_length=64)] = None,
+    assignee: Annotated[
+        str | None, Query(description="official_id of the assignee; `me` for the calling official", max_length=64)
+    ] = None,
     overdue: Annotated[bool | None, Query(description="Only (true) or no (false) overdue incidents")] = None,
     created_from: Annotated[datetime | None, Query(description="Created at or after (ISO 8601)")] = None,
     created_to: Annotated[datetime | None, Query(description="Created before (ISO 8601)")] = None,
@@ -113,7 +115,9 @@ async def list_incidents(
     category: CategoryQ = None,
     status: StatusQ = None,
     urgency: UrgencyQ = None,
-    assignee: Annotated[str | None, Query(description="official_id of the assignee", max_length=64)] = None,
+    assignee: Annotated[
+        str | None, Query(description="official_id of the assignee; `me` for the calling official", max_length=64)
+    ] = None,
     overdue: Annotated[bool | None, Query(description="Only (true) or no (false) overdue incidents")] = None,
     created_from: Annotated[datetime | None, Query(description="Created at or after (ISO 8601)")] = None,
     created_to: Annotated[datetime | None, Query(description="Created before (ISO 8601)")] = None,
@@ -132,6 +136,8 @@ async def list_incidents(
     cursor: Annotated[str | None, Query(max_length=500, description="next_cursor of the previous page")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> IncidentPage:
+    if assignee == "me":
+        assignee = principal.official_id or f"{principal.subject} (no official)"
     flt = incident_filter(
         region, municipality, category, status, urgency, assignee, overdue, created_from, created_to, q
     )
@@ -190,6 +196,8 @@ async def export_incidents(
     q: Annotated[str | None, Query(min_length=2, max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=100_000)] = 10_000,
 ) -> StreamingResponse:
+    if assignee == "me":
+        assignee = principal.official_id or f"{principal.subject} (no official)"
     flt = incident_filter(
         region, municipality, category, status, urgency, assignee, overdue, created_from, created_to, q
     )
