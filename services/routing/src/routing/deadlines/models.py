@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from enum import StrEnum
 
@@ -46,7 +47,7 @@ class Deadline(SQLModel, table=True):
     __tablename__ = "routing_deadlines"
     __table_args__ = (Index("ix_routing_deadlines_state_due", "state", "due_at"),)
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: str = Field(default_factory=lambda: uuid.uuid4().hex, primary_key=True, max_length=32)
     incident_id: str = Field(max_length=36, index=True)
     clock: Clock = Field(max_length=20)
     state: DeadlineState = Field(default=DeadlineState.pending, max_length=20)

@@ -14,7 +14,7 @@ from datetime import datetime
 from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from incidents_common.db import Database, publish
+from incidents_common.db import Database
 from incidents_common.events import IncidentDeadlineWarning
 from routing.config import Settings
 from routing.deadlines import service as deadlines
@@ -24,6 +24,7 @@ from routing.deadlines.schemas import ScanResult
 from routing.directory.models import Official
 from routing.incidents import service as incidents
 from routing.incidents.models import Incident
+from routing.outbox import publish
 from routing.timeutil import utcnow
 
 log = logging.getLogger("routing.deadlines")

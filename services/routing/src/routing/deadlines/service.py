@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlmodel import delete, select
+from sqlmodel import col, delete, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from incidents_common.regions import REGIONS
@@ -141,7 +141,7 @@ async def pending_deadlines(session: AsyncSession, incident_id: str, *, lock: bo
     query = select(Deadline).where(Deadline.incident_id == incident_id, Deadline.state == DeadlineState.pending)
     if lock and session.bind is not None and session.bind.dialect.name != "sqlite":
         query = query.with_for_update()
-    return list((await session.exec(query.order_by(Deadline.id))).all())  # type: ignore[arg-type]
+    return list((await session.exec(query.order_by(col(Deadline.started_at), col(Deadline.clock)))).all())
 
 
 def sync_due(incident: Incident, deadlines: list[Deadline]) -> None:
@@ -237,7 +237,11 @@ async def settle(
 
 
 async def incident_deadlines(session: AsyncSession, incident_id: str) -> list[DeadlineRead]:
-    rows = await session.exec(select(Deadline).where(Deadline.incident_id == incident_id).order_by(Deadline.id))  # type: ignore[arg-type]
+    rows = await session.exec(
+        select(Deadline)
+        .where(Deadline.incident_id == incident_id)
+        .order_by(col(Deadline.started_at), col(Deadline.clock))
+    )  # type: ignore[arg-type]
     return [
         DeadlineRead(**d.model_dump(exclude={"working_seconds"}), working_hours=round(d.working_seconds / 3600, 2))
         for d in rows.all()

@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Any
 
 import pymorphy3
 
@@ -197,6 +198,8 @@ class Candidate:
     address: Address | None
     term_sets: list[frozenset[str]] = field(default_factory=list)
     external_ids: set[str] = field(default_factory=set)
+    post_ids: set[str] = field(default_factory=set)
+    incident: Any = None  # the ORM row, kept so a batch reaches rows it has not flushed yet
 
     def score(self, terms: frozenset[str]) -> float:
         return max((similarity(terms, other) for other in self.term_sets), default=0.0)

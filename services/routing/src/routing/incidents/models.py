@@ -45,6 +45,7 @@ class Incident(SQLModel, table=True):
     rule_id: str | None = Field(default=None, max_length=20)
     federal_fallback: bool = False
     escalation_level: int = 0
+    history_seq: int = 0
     escalated_to_id: str | None = Field(default=None, max_length=100)
     escalated_to_name: str | None = Field(default=None, max_length=300)
     flagged: bool = False
@@ -68,9 +69,10 @@ class IncidentPost(SQLModel, table=True):
 
     __tablename__ = "routing_incident_posts"
 
-    id: int | None = Field(default=None, primary_key=True)
+    # Client-side keys let SQLAlchemy insert a batch's rows in one executemany.
+    post_id: str = Field(primary_key=True, max_length=100)
     incident_id: str = Field(max_length=36, index=True)
-    post_id: str = Field(max_length=100, unique=True)
+    ordinal: int = 0
     external_id: str | None = Field(default=None, max_length=300, index=True)
     author_key: str = Field(max_length=300)
     author_name: str | None = Field(default=None, max_length=500)
@@ -89,8 +91,9 @@ class IncidentHistory(SQLModel, table=True):
 
     __tablename__ = "routing_incident_history"
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: str = Field(primary_key=True, max_length=32)
     incident_id: str = Field(max_length=36, index=True)
+    seq: int = 0  # order within the incident
     at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     actor: str = Field(max_length=300)
     action: str = Field(max_length=50)

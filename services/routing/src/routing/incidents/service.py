@@ -12,7 +12,6 @@ from typing import Any
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from incidents_common.db import publish
 from incidents_common.events import (
     Assignee,
     IncidentAssigned,
@@ -52,6 +51,7 @@ from routing.incidents.schemas import (
     IncidentSummary,
     ReplyRead,
 )
+from routing.outbox import defer_upsert, publish
 from routing.rules import service as rules
 from routing.timeutil import utcnow
 
@@ -135,8 +135,11 @@ def record(
     to_status: str | None = None,
     comment: str | None = None,
 ) -> None:
+    incident.history_seq += 1
     session.add(
         IncidentHistory(
+            id=uuid.uuid4().hex,
+            seq=incident.history_seq,
             incident_id=incident.id,
             at=now,
             actor=actor,
@@ -202,14 +205,15 @@ async def _candidates(session: AsyncSession, *, region_code: str, category: str,
                 )
             )
         ).all()
-        by_id = {i.id: Candidate(i.id, Address.parse(i.address)) for i in incidents}
+        by_id = {i.id: Candidate(i.id, Address.parse(i.address), incident=i) for i in incidents}
         if by_id:
             posts = await session.exec(
-                select(IncidentPost.incident_id, IncidentPost.terms, IncidentPost.external_id).where(
-                    col(IncidentPost.incident_id).in_(list(by_id))
-                )
+                select(
+                    IncidentPost.incident_id, IncidentPost.post_id, IncidentPost.terms, IncidentPost.external_id
+                ).where(col(IncidentPost.incident_id).in_(list(by_id)))
             )
-            for incident_id, terms, external_id in posts.all():
+            for incident_id, post_id, terms, external_id in posts.all():
+                by_id[incident_id].post_ids.add(post_id)
                 by_id[incident_id].term_sets.append(frozenset(terms))
                 if external_id:
                     by_id[incident_id].external_ids.add(external_id)
@@ -231,7 +235,15 @@ async def handle_classified(
     session: AsyncSession, *, post: PostClassified, settings: Settings, now: datetime | None = None
 ) -> Incident | None:
     """Turn a classified complaint into a new incident or attach it to the open one it repeats."""
-    now = now or utcnow()
+    # A batch shares one transaction: the clustering and load caches in session.info make
+    # autoflush before every query unnecessary, and the inserts then go out together at commit.
+    with session.no_autoflush:
+        return await _handle_classified(session, post=post, settings=settings, now=now or utcnow())
+
+
+async def _handle_classified(
+    session: AsyncSession, *, post: PostClassified, settings: Settings, now: datetime
+) -> Incident | None:
     c = post.classification
     region_code = c.region.code or post.place_hints.region_code
     reason = None
@@ -241,38 +253,56 @@ async def handle_classified(
         reason = "no region: neither the classifier nor the source placed it"
     elif region_code not in REGIONS:
         reason = f"unknown region code {region_code!r}"
-    if reason is None:
-        existing = (await session.exec(select(IncidentPost).where(IncidentPost.post_id == post.post_id))).first()
-        if existing is not None:
-            reason = f"already in incident {existing.incident_id} (version {post.version} ignored)"
     if reason is not None:
-        await session.merge(SkippedPost(post_id=post.post_id, reason=reason[:300], at=now))
+        _skip(session, post.post_id, reason, now)
         return None
     assert region_code is not None
     category = c.category.label
-    fp = fingerprint(post.text)
     since = now - timedelta(hours=settings.cluster_window_hours)
     candidates = await _candidates(session, region_code=region_code, category=category, since=since)
+    # Already routed? This transaction, then the open incidents just loaded; only an edited version
+    # (> 1) costs a query. A version 1 redelivered under a new event id into a closed incident is
+    # stopped by the primary key (the batch then retries message by message and dead-letters it).
+    routed: dict[str, str] = session.info.setdefault("routing.routed_posts", {})
+    incident_id = routed.get(post.post_id) or next(
+        (cand.incident_id for cand in candidates if post.post_id in cand.post_ids), None
+    )
+    if incident_id is None and post.version > 1:
+        incident_id = (
+            await session.exec(select(IncidentPost.incident_id).where(IncidentPost.post_id == post.post_id))
+        ).first()
+    if incident_id is not None:
+        _skip(session, post.post_id, f"already in incident {incident_id} (version {post.version} ignored)", now)
+        return None
+    fp = fingerprint(post.text)
     repost_of = {ref.external_id for ref in post.repost_chain}
     match = best_match(candidates, fp, threshold=settings.cluster_threshold, repost_of=repost_of)
     if match is not None:
         candidate, score, why = match
-        incident = await session.get(Incident, candidate.incident_id)
+        incident = candidate.incident or await session.get(Incident, candidate.incident_id)
         if incident is not None and incident.status in OPEN_STATUSES:
             await attach_post(
                 session, incident=incident, post=post, fp=fp, score=score, why=why, now=now, settings=settings
             )
             candidate.term_sets.append(fp.terms)
             candidate.external_ids.add(post.external_id)
+            candidate.post_ids.add(post.post_id)
+            routed[post.post_id] = incident.id
             return incident
     incident = await create_incident(session, post=post, region_code=region_code, fp=fp, now=now, settings=settings)
-    candidates.append(Candidate(incident.id, fp.address, [fp.terms], {post.external_id}))
+    candidates.append(Candidate(incident.id, fp.address, [fp.terms], {post.external_id}, {post.post_id}, incident))
+    routed[post.post_id] = incident.id
     return incident
+
+
+def _skip(session: AsyncSession, post_id: str, reason: str, now: datetime) -> None:
+    defer_upsert(session, SkippedPost.__table__, {"post_id": post_id, "reason": reason[:300], "at": now})  # type: ignore[attr-defined]
 
 
 def _post_row(incident: Incident, post: PostClassified, fp: Fingerprint, score: float, now: datetime) -> IncidentPost:
     return IncidentPost(
         incident_id=incident.id,
+        ordinal=len(incident.post_ids) - 1,  # the post is already in post_ids
         post_id=post.post_id,
         external_id=post.external_id,
         author_key=author_key(post),
@@ -384,13 +414,14 @@ async def assign(
     incident.status = IncidentStatus.assigned
     incident.updated_at = now
     if restart_clocks:
-        await deadlines.settle(
-            session,
-            incident=incident,
-            clocks=(Clock.first_reaction, Clock.final),
-            state=DeadlineState.cancelled,
-            now=now,
-        )
+        if previous != IncidentStatus.new:  # a new incident has no clocks yet: spare the query
+            await deadlines.settle(
+                session,
+                incident=incident,
+                clocks=(Clock.first_reaction, Clock.final),
+                state=DeadlineState.cancelled,
+                now=now,
+            )
         running = await deadlines.start_clocks(
             session, incident=incident, official=chosen.official, now=now, settings=settings
         )
@@ -443,9 +474,9 @@ async def attach_post(
     now: datetime,
     settings: Settings,
 ) -> None:
-    session.add(_post_row(incident, post, fp, score, now))
     key = author_key(post)
     incident.post_ids = [*incident.post_ids, post.post_id]
+    session.add(_post_row(incident, post, fp, score, now))
     if key not in incident.author_keys:
         incident.author_keys = [*incident.author_keys, key]
     incident.complainants = len(incident.author_keys)
@@ -812,14 +843,12 @@ async def incident_detail(session: AsyncSession, *, incident_id: str, settings: 
     incident = await get_incident(session, incident_id=incident_id)
     posts = (
         await session.exec(
-            select(IncidentPost).where(IncidentPost.incident_id == incident.id).order_by(col(IncidentPost.id))
+            select(IncidentPost).where(IncidentPost.incident_id == incident.id).order_by(col(IncidentPost.ordinal))
         )
     ).all()
     history = (
         await session.exec(
-            select(IncidentHistory)
-            .where(IncidentHistory.incident_id == incident.id)
-            .order_by(col(IncidentHistory.at), col(IncidentHistory.id))
+            select(IncidentHistory).where(IncidentHistory.incident_id == incident.id).order_by(col(IncidentHistory.seq))
         )
     ).all()
     escalations = (

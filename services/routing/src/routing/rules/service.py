@@ -106,8 +106,9 @@ async def region_directory(session: AsyncSession, region_code: str) -> RegionDir
 
 
 def forget_directory(session: AsyncSession) -> None:
-    """Drop the per-transaction cache (after directory writes in the same transaction)."""
+    """Drop the per-transaction caches (after directory writes or reassignments in the same transaction)."""
     session.info.pop("routing.directory", None)
+    session.info.pop("routing.loads", None)
 
 
 @dataclass
@@ -154,13 +155,31 @@ def _conditions(rule: Rule) -> str:
 
 async def least_loaded(session: AsyncSession, candidates: list[Official]) -> tuple[Official, int, bool]:
     """Fewest open incidents among those under capacity; ties go round-robin (fewest assignments so far)."""
-    counts = await open_counts(session, [o.id for o in candidates])
+    counts = await cached_loads(session, [o.id for o in candidates])
     under = [o for o in candidates if counts.get(o.id, 0) < o.capacity]
     pool = under or candidates
     chosen = min(pool, key=lambda o: (counts.get(o.id, 0), o.assignments_total, o.id))
-    chosen.assignments_total += 1
-    session.add(chosen)
-    return chosen, counts.get(chosen.id, 0), not under
+    load = counts.get(chosen.id, 0)
+    note_assignment(session, chosen)
+    return chosen, load, not under
+
+
+async def cached_loads(session: AsyncSession, official_ids: list[str]) -> dict[str, int]:
+    """Open incidents per official, queried once per transaction and then counted along."""
+    loads: dict[str, int] = session.info.setdefault("routing.loads", {})
+    missing = [i for i in official_ids if i not in loads]
+    if missing:
+        fetched = await open_counts(session, missing)
+        loads.update({i: fetched.get(i, 0) for i in missing})
+    return {i: loads[i] for i in official_ids}
+
+
+def note_assignment(session: AsyncSession, official: Official) -> None:
+    official.assignments_total += 1
+    session.add(official)
+    loads: dict[str, int] = session.info.setdefault("routing.loads", {})
+    if official.id in loads:
+        loads[official.id] += 1
 
 
 async def choose_assignee(
@@ -240,8 +259,8 @@ async def to_curator(
         official = chain.get(role)
         if official is not None and official.on_duty:
             department = directory.departments.get(official.department_id or "")
-            official.assignments_total += 1
-            session.add(official)
+            await cached_loads(session, [official.id])  # so the count carries on within the batch
+            note_assignment(session, official)
             return Assignment(
                 assignee_of(official, department),
                 official,
