@@ -1,6 +1,6 @@
 """How fast the gateway's read model absorbs events (prints figures; no assertions).
 
-    .venv/bin/python services/api-gateway/bench/read_model.py [--incidents 2000] [--database-url URL]
+    .venv/bin/python services/api-gateway/bench/read_model.py [--incidents 2000] [--postgres | --database-url URL]
 
 Feeds post.classified + incident.created + incident.assigned events through the same handlers the
 NATS consumers run, in batches of 200 per transaction (the consumers' batch), then times a few
@@ -82,5 +82,12 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--incidents", type=int, default=2000)
     parser.add_argument("--database-url", default=None, help="default: an SQLite file in a temporary folder")
+    parser.add_argument("--postgres", action="store_true", help="start a throwaway PostgreSQL (pgserver) and use it")
     args = parser.parse_args()
-    asyncio.run(main(args.incidents, args.database_url))
+    if args.postgres:
+        from incidents_common.processes import asyncpg_url, postgres_server
+
+        with tempfile.TemporaryDirectory() as pg_dir, postgres_server(Path(pg_dir)) as libpq_url:
+            asyncio.run(main(args.incidents, asyncpg_url(libpq_url)))
+    else:
+        asyncio.run(main(args.incidents, args.database_url))
