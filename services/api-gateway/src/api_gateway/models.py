@@ -1,7 +1,8 @@
 """The gateway's own tables: the incident read model built from events, auth, webhooks, Open311 tokens.
 
 The read model is fed only by NATS events (IncidentSnapshot in every incident event, PostClassified
-for post texts): the gateway never reads another service's database.
+for post texts): the gateway never reads another service's database. Its text columns have no
+length limit: a value the producer accepted must never make an event undeliverable here.
 """
 
 from __future__ import annotations
@@ -51,21 +52,21 @@ class Incident(SQLModel, table=True):
         Index("ix_gw_incident_region_status", "region_code", "status"),
     )
 
-    incident_id: str = Field(primary_key=True, max_length=64)
-    region_code: str = Field(index=True, max_length=8)
-    region_name: str = Field(max_length=200)
-    city: str | None = Field(default=None, max_length=200)
-    city_norm: str | None = Field(default=None, index=True, max_length=200)
-    category: str = Field(index=True, max_length=64)
-    urgency: str = Field(max_length=16)
-    status: str = Field(max_length=16)
+    incident_id: str = Field(primary_key=True)
+    region_code: str = Field(index=True)
+    region_name: str
+    city: str | None = Field(default=None)
+    city_norm: str | None = Field(default=None, index=True)
+    category: str = Field(index=True)
+    urgency: str
+    status: str
     severity: int = 1
     title: str
     summary: str
-    assignee_id: str | None = Field(default=None, index=True, max_length=64)
-    assignee_name: str | None = Field(default=None, max_length=200)
-    department_id: str | None = Field(default=None, max_length=64)
-    department_name: str | None = Field(default=None, max_length=300)
+    assignee_id: str | None = Field(default=None, index=True)
+    assignee_name: str | None = Field(default=None)
+    department_id: str | None = Field(default=None)
+    department_name: str | None = Field(default=None)
     assignee: dict[str, Any] | None = js()
     assignment_explanation: str | None = None
     post_ids: list[str] | None = js()
@@ -88,8 +89,8 @@ class IncidentPost(SQLModel, table=True):
 
     __tablename__ = "gw_incident_post"
 
-    post_id: str = Field(primary_key=True, max_length=64)
-    incident_id: str = Field(index=True, max_length=64)
+    post_id: str = Field(primary_key=True)
+    incident_id: str = Field(index=True)
 
 
 class IncidentEventLog(SQLModel, table=True):
@@ -101,15 +102,15 @@ class IncidentEventLog(SQLModel, table=True):
     __tablename__ = "gw_incident_event"
 
     seq: int | None = Field(default=None, primary_key=True)
-    event_id: str = Field(unique=True, max_length=64)
-    incident_id: str = Field(index=True, max_length=64)
-    region_code: str = Field(index=True, max_length=8)
-    type: str = Field(max_length=64)
-    subject: str = Field(max_length=255)
+    event_id: str = Field(unique=True)
+    incident_id: str = Field(index=True)
+    region_code: str = Field(index=True)
+    type: str
+    subject: str
     occurred_at: datetime = ts(nullable=False)
-    actor: str | None = Field(default=None, max_length=200)
-    from_status: str | None = Field(default=None, max_length=16)
-    to_status: str | None = Field(default=None, max_length=16)
+    actor: str | None = Field(default=None)
+    from_status: str | None = Field(default=None)
+    to_status: str | None = Field(default=None)
     detail: dict[str, Any] | None = js()
     payload: dict[str, Any] | None = js()
 
@@ -119,10 +120,10 @@ class Post(SQLModel, table=True):
 
     __tablename__ = "gw_post"
 
-    post_id: str = Field(primary_key=True, max_length=64)
+    post_id: str = Field(primary_key=True)
     version: int = 1
-    source_type: str = Field(max_length=32)
-    external_id: str = Field(index=True, max_length=255)
+    source_type: str
+    external_id: str = Field(index=True)
     url: str | None = None
     author: dict[str, Any] | None = js()
     text: str
