@@ -133,7 +133,8 @@ async def main(args: argparse.Namespace) -> None:
     )
     command = [sys.executable, "-m", "uvicorn", "--factory", "collector.main:create_app"]
     command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", "--no-access-log"]
-    service = subprocess.Popen(command, env=env, cwd=work)  # noqa: S603 - fixed argv
+    # Started once before any measurement: a blocking Popen is harmless here.
+    service = subprocess.Popen(command, env=env, cwd=work)  # noqa: S603,ASYNC220 - fixed argv
     nc = None
     try:
         wait_for_port(port, timeout=30)
