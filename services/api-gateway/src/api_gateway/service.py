@@ -47,11 +47,16 @@ def scoped(query: SelectOfScalar[Any], principal: Principal, requested: list[str
 
 
 def overdue_clause(now: datetime) -> ColumnElement[bool]:
+    # Explicit IS NOT NULL tests keep the clause two-valued, so NOT(overdue) keeps rows without deadlines.
     return and_(
         col(Incident.status).not_in(CLOSED_STATUSES),
         or_(
-            and_(col(Incident.first_response_at).is_(None), col(Incident.first_response_due) < now),
-            col(Incident.final_due) < now,
+            and_(
+                col(Incident.first_response_at).is_(None),
+                col(Incident.first_response_due).is_not(None),
+                col(Incident.first_response_due) < now,
+            ),
+            and_(col(Incident.final_due).is_not(None), col(Incident.final_due) < now),
         ),
     )
 
