@@ -21,7 +21,7 @@ import secrets
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -29,7 +29,7 @@ from fastapi import HTTPException
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import OctKey
-from sqlmodel import select
+from sqlmodel import col, delete, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api_gateway.config import Settings
@@ -170,7 +170,7 @@ class TokenSigner:
 # ---------------------------------------------------------------------------------------------
 
 
-def _principal(subject: str, name: str, role: str, regions: list[str] | None, official_id: str | None) -> Principal:
+def principal_of(subject: str, name: str, role: str, regions: list[str] | None, official_id: str | None) -> Principal:
     parsed = Role(role)
     return Principal(
         subject=subject,
@@ -185,7 +185,7 @@ async def principal_from_key(session: AsyncSession, value: str) -> Principal:
     key = (await session.exec(select(ApiKey).where(ApiKey.key_hash == hash_key(value)))).first()
     if key is None or key.revoked_at is not None:
         raise AuthError("unknown or revoked API key")
-    return _principal(f"key:{key.key_id}", key.name, key.role, key.regions, key.official_id)
+    return principal_of(f"key:{key.key_id}", key.name, key.role, key.regions, key.official_id)
 
 
 async def principal_from_token(session: AsyncSession, signer: TokenSigner, token: str) -> Principal:
@@ -195,7 +195,7 @@ async def principal_from_token(session: AsyncSession, signer: TokenSigner, token
     client = await session.get(ApiClient, str(claims["sub"]))
     if client is None or not client.active:
         raise AuthError("client revoked")
-    return _principal(f"client:{client.client_id}", client.name, client.role, client.regions, client.official_id)
+    return principal_of(f"client:{client.client_id}", client.name, client.role, client.regions, client.official_id)
 
 
 async def authenticate(session: AsyncSession, signer: TokenSigner, credential: str) -> Principal:
@@ -346,6 +346,8 @@ async def revoke_token(session: AsyncSession, signer: TokenSigner, token: str) -
     except HTTPException:
         return
     jti = str(claims["jti"])
+    # Rows of tokens that have expired anyway are no longer needed.
+    await session.exec(delete(RevokedToken).where(col(RevokedToken.expires_at) < datetime.now(UTC)))  # type: ignore[call-overload]
     if await session.get(RevokedToken, jti) is None:
         session.add(RevokedToken(jti=jti, expires_at=datetime.fromtimestamp(int(claims["exp"]), UTC)))
 
@@ -361,7 +363,3 @@ async def ensure_demo_key(session: AsyncSession, value: str) -> None:
             session.add(existing)
         return
     await create_key(session, name="demo (GATEWAY_DEMO_API_KEY)", role=Role.federal, regions=[], value=value)
-
-
-def token_expiry(ttl: int) -> datetime:
-    return datetime.now(UTC) + timedelta(seconds=ttl)

@@ -20,7 +20,7 @@ import orjson
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from api_gateway.auth import Principal, _principal
+from api_gateway.auth import Principal, principal_of
 from api_gateway.config import Settings
 from api_gateway.models import ApiClient, ApiKey, IncidentEventLog, Webhook, WebhookDelivery
 from incidents_common.db import Database
@@ -53,12 +53,12 @@ async def owner_principal(session: AsyncSession, owner: str) -> Principal | None
         key = await session.get(ApiKey, ident)
         if key is None or key.revoked_at is not None:
             return None
-        return _principal(owner, key.name, key.role, key.regions, key.official_id)
+        return principal_of(owner, key.name, key.role, key.regions, key.official_id)
     if kind == "client":
         client = await session.get(ApiClient, ident)
         if client is None or not client.active:
             return None
-        return _principal(owner, client.name, client.role, client.regions, client.official_id)
+        return principal_of(owner, client.name, client.role, client.regions, client.official_id)
     return None
 
 
