@@ -76,6 +76,16 @@ class TestActions:
             assert calls[-1][2]["reason"] == "Не в ведении региона"
             assert calls[-1][2]["actor"].startswith("key:")
 
+            # Reassigning to another region's official is refused before routing is asked to act.
+            foreign = {"action": "reassign", "official_id": "off-77-1"}
+            refused = await gw.client.post("/v1/incidents/inc-1/actions", json=foreign, headers=gw.headers("admin64"))
+            assert refused.status_code == 404
+            assert calls[-1] == ("GET", "/v1/officials", "64")
+            local = {"action": "reassign", "official_id": "off-64-1"}
+            moved = await gw.client.post("/v1/incidents/inc-1/actions", json=local, headers=gw.headers("admin64"))
+            assert moved.status_code == 200
+            assert calls[-1][2]["official_id"] == "off-64-1"
+
     async def test_routing_errors_pass_through_as_problems(self, make_gateway) -> None:
         calls: list[tuple[str, str, Any]] = []
         async with serve(fake_routing(calls)) as routing_url:

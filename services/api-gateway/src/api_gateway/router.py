@@ -18,7 +18,7 @@ from api_gateway.schemas import ActionCreate, ActionName, IncidentDetail, Incide
 from api_gateway.upstream import Upstream
 from incidents_common.app import SessionDep
 from incidents_common.events import IncidentStatus, Urgency
-from incidents_common.problems import Forbidden
+from incidents_common.problems import Forbidden, NotFound
 
 router = APIRouter(prefix="/v1", tags=["incidents"])
 
@@ -278,6 +278,18 @@ async def act_on_incident(
         if action.action not in OFFICIAL_ACTIONS:
             raise Forbidden(f"officials may not {action.action}")
     routing: Upstream = request.app.state.routing
+    if action.action is ActionName.reassign:
+        # The new assignee must work in the incident's region: a regional admin cannot hand a
+        # citizen's complaint (and its personal data) to another region's official.
+        officials = await routing.request("GET", "/v1/officials", params={"region": incident.region_code})
+        items = officials.get("items", officials) if isinstance(officials, dict) else officials
+        known = {
+            str(o.get("id") or o.get("official_id"))
+            for o in items or []
+            if isinstance(o, dict) and o.get("region_code") == incident.region_code
+        }
+        if action.official_id not in known:
+            raise NotFound(f"no official {action.official_id} in region {incident.region_code}")
     body = {**action.model_dump(mode="json"), "actor": principal.actor}
     result = await routing.request("POST", f"/v1/incidents/{incident_id}/actions", json=body)
     return result if isinstance(result, dict) else {"result": result}
