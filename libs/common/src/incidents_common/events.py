@@ -14,10 +14,13 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any, ClassVar, Generic, Literal, TypeVar
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from incidents_common.tracing import current_traceparent
 
 SUBJECT_ROOT = "incidents.v1"
 DEAD_LETTER_ROOT = "incidents.deadletter"
@@ -347,6 +350,12 @@ class BadEvent(ValueError):
     """A message that can never be processed: it goes to the dead-letter subject, with this reason."""
 
 
+@lru_cache(maxsize=64)
+def envelope_class(model: type[Contract]) -> type[CloudEvent[Any]]:
+    """The CloudEvent class parametrised with `model`; cached, as pydantic re-resolves generics per call."""
+    return CloudEvent[model]  # type: ignore[valid-type]
+
+
 def new_event(
     data: DataT,
     *,
@@ -358,10 +367,8 @@ def new_event(
 ) -> CloudEvent[DataT]:
     """Wrap a payload in a CloudEvent; the id doubles as the JetStream de-duplication id."""
     if traceparent is None:
-        from incidents_common.tracing import current_traceparent
-
         traceparent = current_traceparent()
-    return CloudEvent[type(data)](  # type: ignore[misc,operator]
+    return envelope_class(type(data))(
         id=event_id or str(uuid.uuid4()),
         source=source,
         type=event_type_name(type(data)),
@@ -391,7 +398,7 @@ def decode_event(raw: bytes) -> CloudEvent[Any]:
     if document.get("specversion") != "1.0":
         raise BadEvent(f"unsupported specversion {document.get('specversion')!r}")
     try:
-        return CloudEvent[model].model_validate(document)  # type: ignore[valid-type]
+        return envelope_class(model).model_validate(document)
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()[:5])
         raise BadEvent(f"invalid {model.__name__}: {problems}") from exc
