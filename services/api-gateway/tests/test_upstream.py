@@ -112,6 +112,7 @@ class TestActions:
         assert response.status_code == 503
         assert response.headers["content-type"] == "application/problem+json"
         assert "routing" in response.json()["detail"]
+        assert response.headers["retry-after"] == "5"
 
 
 class TestDirectory:

@@ -13,12 +13,20 @@ import logging
 from typing import Any
 
 import httpx
+from fastapi import Request
+from fastapi.responses import JSONResponse
 
-from incidents_common.problems import ProblemError, ServiceUnavailable
+from incidents_common.problems import ProblemError, ServiceUnavailable, problem_response
 
 log = logging.getLogger("api_gateway.upstream")
 
 RETRYABLE_STATUS = {502, 503, 504}
+
+
+class UpstreamUnavailable(ServiceUnavailable):
+    """Routing or the collector did not answer in time; rendered with Retry-After."""
+
+    retry_after = 5
 
 
 class UpstreamProblem(ProblemError):
@@ -85,7 +93,7 @@ class Upstream:
                 continue
             return self._result(response)
         log.warning("upstream unavailable", extra={"service": self.name, "path": path, "error": last_error})
-        raise ServiceUnavailable(f"{self.name} is unavailable ({last_error or 'no answer'})")
+        raise UpstreamUnavailable(f"{self.name} is unavailable ({last_error or 'no answer'})")
 
     def _result(self, response: httpx.Response) -> Any:
         try:
@@ -94,6 +102,18 @@ class Upstream:
             body = None
         if response.status_code >= 400:
             if response.status_code in RETRYABLE_STATUS:
-                raise ServiceUnavailable(f"{self.name} answered {response.status_code}")
+                raise UpstreamUnavailable(f"{self.name} answered {response.status_code}")
             raise UpstreamProblem(response.status_code, body, self.name)
         return body
+
+
+async def on_upstream_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, UpstreamUnavailable)
+    return problem_response(
+        exc.status,
+        exc.title,
+        slug=exc.slug,
+        detail=exc.detail,
+        instance=request.url.path,
+        headers={"Retry-After": str(exc.retry_after)},
+    )
