@@ -34,6 +34,9 @@ class TestNoExistenceLeak:
         assert set(other.json()) == set(missing.json())
         assert (await gw.client.get("/v1/incidents/inc-64", headers=headers)).status_code == 200
         assert (await gw.client.get("/v1/incidents/inc-77", headers=gw.headers("federal"))).status_code == 200
+        regions = (await gw.client.get("/v1/regions", headers=headers)).json()
+        assert [r["code"] for r in regions] == ["64"]
+        assert len((await gw.client.get("/v1/regions", headers=gw.headers("federal"))).json()) > 80
 
     async def test_actions_on_other_regions_incidents_are_404_before_routing_is_called(self, gw: Gateway) -> None:
         await _two_regions(gw)

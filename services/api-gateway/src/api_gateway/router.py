@@ -19,6 +19,7 @@ from api_gateway.upstream import Upstream
 from incidents_common.app import SessionDep
 from incidents_common.events import IncidentStatus, Urgency
 from incidents_common.problems import Forbidden, NotFound
+from incidents_common.regions import REGIONS
 
 router = APIRouter(prefix="/v1", tags=["incidents"])
 
@@ -99,6 +100,28 @@ async def whoami(principal: PrincipalDep) -> WhoAmI:
         regions=sorted(principal.regions) if principal.regions is not None else None,
         official_id=principal.official_id,
     )
+
+
+@router.get(
+    "/regions",
+    summary="The regions you may see: ФИАС/ГАР code, official name, time zone",
+    responses={
+        200: {
+            "content": {
+                "application/json": {
+                    "example": [{"code": "64", "name": "Саратовская область", "timezone": "Europe/Saratov"}]
+                }
+            }
+        },
+        **AUTH_RESPONSES,
+    },
+)
+async def list_regions(principal: PrincipalDep) -> list[dict[str, str]]:
+    return [
+        {"code": r.code, "name": r.name, "timezone": r.timezone}
+        for code, r in sorted(REGIONS.items())
+        if principal.can_see(code)
+    ]
 
 
 @router.get(
