@@ -94,6 +94,18 @@ class TestServerSentEvents:
                 events = await read_events(r, 1)
             assert orjson.loads(events[0]["data"])["data"]["incident"]["incident_id"] == "live-64"
 
+    async def test_browsers_authenticate_with_an_access_token_parameter(self, gw: Gateway) -> None:
+        client_id, secret = await gw.client_credentials(Role.integration, ["64"])
+        form = {"grant_type": "client_credentials", "client_id": client_id, "client_secret": secret}
+        token = (await gw.client.post("/v1/oauth/token", data=form)).json()["access_token"]
+        # An API key is refused in the URL; a bad token too. (The stream itself is tested above.)
+        key_in_url = await gw.client.get("/v1/events/stream", params={"access_token": gw.keys["integration64"]})
+        assert key_in_url.status_code == 401
+        forged = await gw.client.get("/v1/events/stream", params={"access_token": token[:-4] + "AAAA"})
+        assert forged.status_code == 401
+        outside = await gw.client.get("/v1/events/stream", params={"access_token": token, "region": "77"})
+        assert outside.status_code == 404  # authenticated, and still limited to its regions
+
 
 def receiver(received: list[tuple[dict[str, str], bytes]]) -> FastAPI:
     app = FastAPI()

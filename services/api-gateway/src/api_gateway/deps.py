@@ -83,7 +83,31 @@ async def open311_principal(
     return await _resolve(request, session, key, authorization)
 
 
+access_token_query = APIKeyQuery(
+    name="access_token",
+    auto_error=False,
+    description="For browser EventSource, which cannot send headers: a short-lived OAuth2 access token",
+)
+
+
+async def stream_principal(
+    request: Request,
+    session: SessionDep,
+    header_key: Annotated[str | None, Security(api_key_header)],
+    authorization: Annotated[str | None, Security(oauth2)],
+    query_token: Annotated[str | None, Security(access_token_query)],
+) -> Principal:
+    if query_token and not (header_key or authorization):
+        # Only a JWT in the URL: it expires within minutes, while an API key in a URL would linger
+        # in proxy logs for good.
+        if query_token.count(".") != 2:
+            raise AuthError("access_token must be an OAuth2 access token, not an API key")
+        authorization = f"Bearer {query_token}"
+    return await _resolve(request, session, header_key, authorization)
+
+
 PrincipalDep = Annotated[Principal, Depends(current_principal)]
+StreamPrincipalDep = Annotated[Principal, Depends(stream_principal)]
 Open311PrincipalDep = Annotated[Principal, Depends(open311_principal)]
 
 

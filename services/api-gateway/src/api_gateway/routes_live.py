@@ -14,7 +14,7 @@ from sqlmodel import col, select
 from sse_starlette.sse import EventSourceResponse, ServerSentEvent
 
 from api_gateway.auth import Principal
-from api_gateway.deps import PrincipalDep
+from api_gateway.deps import PrincipalDep, StreamPrincipalDep
 from api_gateway.models import IncidentEventLog, Webhook, WebhookDelivery
 from api_gateway.schemas import DeliveryRead, WebhookCreate, WebhookCreated, WebhookRead
 from api_gateway.webhooks import owner_principal
@@ -63,7 +63,7 @@ async def _still_valid(db: Database, principal: Principal) -> bool:
 )
 async def stream_events(
     request: Request,
-    principal: PrincipalDep,
+    principal: StreamPrincipalDep,
     region: Annotated[list[str] | None, Query(examples=[["64"]])] = None,
     type: Annotated[list[str] | None, Query(examples=[["incident.created"]], description="Event types")] = None,  # noqa: A002
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID", max_length=20)] = None,
