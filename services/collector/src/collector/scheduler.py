@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import logging
 import random
@@ -89,12 +90,12 @@ class Scheduler:
         for source in due:
             task = asyncio.create_task(self._guarded(source), name=f"poll-{source.id}")
             self._running[source.id] = task
-            task.add_done_callback(lambda _t, sid=source.id: self._done(sid))
+            task.add_done_callback(functools.partial(self._done, source.id))
         if upcoming is None:
             return 5.0
         return min(5.0, max(0.05, (upcoming - utcnow()).total_seconds()))
 
-    def _done(self, source_id: str) -> None:
+    def _done(self, source_id: str, _task: asyncio.Task[None] | None = None) -> None:
         self._running.pop(source_id, None)
         self._wake.set()
 

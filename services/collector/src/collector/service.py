@@ -96,13 +96,14 @@ def _prepare(post: PostIn, *, source_id: str | None, now: datetime) -> _Prepared
     )
     source_type = str(post.source_type)
     post_id = post_id_for(source_type, external_id)
+    digest = content_hash(text)
     row = {
         "id": post_id,
         "source_type": source_type,
         "external_id": external_id,
         "source_id": post.source_id or source_id,
         "version": 1,
-        "content_hash": content_hash(text),
+        "content_hash": digest,
         "url": post.url,
         "author_id": author.id if author else None,
         "author_name": author.name if author else None,
@@ -118,7 +119,7 @@ def _prepare(post: PostIn, *, source_id: str | None, now: datetime) -> _Prepared
         "repost_chain": [r.model_dump(mode="json", exclude_none=True) for r in post.repost_chain],
         "reach": _present(post.reach),
     }
-    return _Prepared(post_id, source_type, external_id, text, row["content_hash"], row, post)
+    return _Prepared(post_id, source_type, external_id, text, digest, row, post)
 
 
 def _json_time(value: datetime) -> str:

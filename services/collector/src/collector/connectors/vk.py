@@ -260,7 +260,7 @@ def _posts(items: list[dict[str, Any]], response: dict[str, Any], *, parent: str
 def _post(
     item: dict[str, Any], profiles: dict[int, dict[str, Any]], groups: dict[int, dict[str, Any]], parent: str | None
 ) -> PostIn | None:
-    owner_id = int(item.get("owner_id") or item.get("from_id"))
+    owner_id = int(item.get("owner_id") or item["from_id"])
     from_id = int(item.get("from_id") or owner_id)
     history = item.get("copy_history") or []
     text = (item.get("text") or "").strip()
