@@ -98,6 +98,11 @@ class TestAdminCli:
                 demo = (await session.exec(select(ApiKey).where(ApiKey.role == "federal"))).all()
             assert len([k for k in demo if k.name.startswith("demo")]) == 1
 
+    async def test_a_demo_key_shaped_like_a_jwt_still_works(self, tmp_path: Path) -> None:
+        async with running(gateway_settings(tmp_path, demo_api_key="demo.federal.key")) as gw:
+            assert (await gw.client.get("/v1/me", headers={"X-API-Key": "demo.federal.key"})).status_code == 200
+            assert (await gw.client.get("/v1/me", headers={"X-API-Key": "other.federal.key"})).status_code == 401
+
 
 class TestProtection:
     async def test_rate_limit_answers_429_with_retry_after(self, make_gateway) -> None:
