@@ -10,9 +10,11 @@ import httpx
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from sqlmodel import select
 
-from api_gateway.auth import Role
+from api_gateway.auth import Role, hash_key, revoke_key
 from api_gateway.main import create_app
+from api_gateway.models import ApiKey, Webhook
 from api_gateway.testing import Gateway, gateway_settings, serve, snapshot
 from api_gateway.webhooks import SIGNATURE_HEADER, verify_signature
 from incidents_common.events import IncidentStatus, IncidentStatusChanged
@@ -157,3 +159,18 @@ class TestWebhooks:
             # Other callers neither see nor delete the webhook.
             other = await gw.client.get(f"/v1/webhooks/{webhook_id}/deliveries", headers=gw.headers("admin64"))
             assert other.status_code == 404
+
+            # Revoking the owner stops its webhooks: nothing more is sent.
+            async with gw.app.state.db.transaction() as session:
+                key = (
+                    await session.exec(select(ApiKey).where(ApiKey.key_hash == hash_key(gw.keys["integration64"])))
+                ).one()
+                await revoke_key(session, key.key_id)
+            await gw.create(snapshot("w-64-after"))
+            dispatcher = gw.app.state.dispatcher
+            await dispatcher.fan_out()
+            await dispatcher.deliver_due()
+            async with gw.app.state.db.transaction() as session:
+                hook = await session.get(Webhook, webhook_id)
+                assert hook is not None and hook.active is False
+            assert len(received) == 1

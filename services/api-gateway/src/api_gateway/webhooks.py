@@ -140,14 +140,16 @@ class WebhookDispatcher:
 
     async def deliver_due(self, batch: int = 100) -> int:
         async with self.db.transaction() as session:
-            due = (
-                await session.exec(
-                    select(WebhookDelivery)
-                    .where(WebhookDelivery.status == "pending", WebhookDelivery.next_attempt_at <= datetime.now(UTC))
-                    .order_by(col(WebhookDelivery.id))
-                    .limit(batch)
-                )
-            ).all()
+            query = (
+                select(WebhookDelivery)
+                .where(WebhookDelivery.status == "pending", WebhookDelivery.next_attempt_at <= datetime.now(UTC))
+                .order_by(col(WebhookDelivery.id))
+                .limit(batch)
+            )
+            if not self.db.is_sqlite:
+                # Several gateway replicas may dispatch from one PostgreSQL: each takes its own rows.
+                query = query.with_for_update(skip_locked=True)
+            due = (await session.exec(query)).all()
             if not due:
                 return 0
             hooks = {
@@ -164,12 +166,21 @@ class WebhookDispatcher:
                     )
                 ).all()
             }
+            owners = {h.webhook_id: await owner_principal(session, h.owner) for h in hooks.values()}
             semaphore = asyncio.Semaphore(20)
 
             async def attempt(delivery: WebhookDelivery) -> None:
                 hook = hooks.get(delivery.webhook_id)
                 event = events.get(delivery.seq)
-                if hook is None or not hook.active or event is None:
+                owner = owners.get(delivery.webhook_id)
+                # Re-checked at send time: a revoked or narrowed owner gets nothing it may no longer see.
+                if (
+                    hook is None
+                    or not hook.active
+                    or event is None
+                    or owner is None
+                    or not owner.can_see(event.region_code)
+                ):
                     delivery.status = "cancelled"
                     return
                 async with semaphore:
