@@ -260,14 +260,9 @@ async def _insert_posts(session: AsyncSession, rows: list[dict[str, Any]]) -> No
     await connection.exec_driver_sql(f"INSERT INTO posts ({columns}) VALUES ({placeholders})", params)  # noqa: S608 - fixed column names
 
 
-async def ingest_posts(
-    session: AsyncSession, *, posts: Sequence[PostIn], source_id: str | None = None, keep_items: bool = True
-) -> IngestResult:
-    """Store posts in bulk and queue one PostCollected per new post or new version (outbox).
-
-    A post is identified by (source_type, external_id); the same text again is a duplicate, other
-    text is an edit: the row is updated, its version incremented and the new version published.
-    """
+def prepare_posts(posts: Sequence[PostIn], *, source_id: str | None = None) -> list[_Prepared]:
+    """Normalise posts into rows (no database work). ValidationProblem if a text is empty once cleaned:
+    raised before any write, so that a submission is stored completely or not at all."""
     now = utcnow()
     prepared = []
     errors = []
@@ -277,8 +272,26 @@ async def ingest_posts(
         except ValueError as exc:
             errors.append({"loc": ["body", "posts", str(index), "text"], "msg": str(exc), "type": "value_error"})
     if errors:
-        # Before any write: a submission is stored completely or not at all.
         raise ValidationProblem(f"{len(errors)} post(s) have no text", errors=errors[:50])
+    return prepared
+
+
+async def ingest_posts(
+    session: AsyncSession, *, posts: Sequence[PostIn], source_id: str | None = None, keep_items: bool = True
+) -> IngestResult:
+    """Store posts in bulk and queue one PostCollected per new post or new version (outbox).
+
+    A post is identified by (source_type, external_id); the same text again is a duplicate, other
+    text is an edit: the row is updated, its version incremented and the new version published.
+    """
+    return await store_prepared(session, prepared=prepare_posts(posts, source_id=source_id), keep_items=keep_items)
+
+
+async def store_prepared(
+    session: AsyncSession, *, prepared: Sequence[_Prepared], keep_items: bool = True
+) -> IngestResult:
+    """The database half of ingest_posts."""
+    now = utcnow()
     existing = await _existing(session, {(p.source_type, p.external_id) for p in prepared})
     result = IngestResult()
     inserts: dict[str, dict[str, Any]] = {}
@@ -368,12 +381,15 @@ class Ingestor:
         keep_items: bool = True,
     ) -> IngestResult:
         """Ingest posts (and save the source's cursors) in one transaction."""
+        # Normalising is CPU work: done before taking the SQLite writer lock, so that it overlaps
+        # another request's database work (which runs in the driver's thread).
+        prepared = prepare_posts(posts, source_id=source_id)
         for attempt in range(4):
             try:
                 if self._lock is None:
-                    return await self._once(posts, source_id, cursors, keep_items)
+                    return await self._once(prepared, source_id, cursors, keep_items)
                 async with self._lock:
-                    return await self._once(posts, source_id, cursors, keep_items)
+                    return await self._once(prepared, source_id, cursors, keep_items)
             except IntegrityError:
                 # Another writer inserted one of these posts first: re-read and classify again.
                 if attempt == 3:
@@ -387,13 +403,13 @@ class Ingestor:
 
     async def _once(
         self,
-        posts: Sequence[PostIn],
+        prepared: Sequence[_Prepared],
         source_id: str | None,
         cursors: Mapping[str, dict[str, Any]] | None,
         keep_items: bool,
     ) -> IngestResult:
         async with self.db.transaction() as session:
-            result = await ingest_posts(session, posts=posts, source_id=source_id, keep_items=keep_items)
+            result = await store_prepared(session, prepared=prepared, keep_items=keep_items)
             if source_id is not None and cursors:
                 await save_cursors(session, source_id=source_id, cursors=cursors)
             if source_id is not None and (result.accepted or result.updated):
