@@ -24,7 +24,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api_gateway.auth import Principal
 from api_gateway.models import Incident
-from api_gateway.service import IncidentFilter, apply_filter, is_overdue
+from api_gateway.service import IncidentFilter, apply_filter, overdue
 
 
 @dataclass(frozen=True)
@@ -130,24 +130,44 @@ def stats(key: str, name: str, facts: list[Fact]) -> GroupStats:
     )
 
 
+FACT_COLUMNS = (
+    Incident.region_code,
+    Incident.region_name,
+    Incident.category,
+    Incident.department_id,
+    Incident.department_name,
+    Incident.status,
+    Incident.created_at,
+    Incident.answered_at,
+    Incident.first_response_at,
+    Incident.first_response_due,
+    Incident.final_due,
+    Incident.escalations,
+)
+
+
 async def load_facts(session: AsyncSession, *, principal: Principal, flt: IncidentFilter) -> list[Fact]:
-    query = apply_filter(select(Incident), principal, flt).order_by(col(Incident.created_at))
+    """One row per incident in view, only the columns analytics needs (no texts, no JSON)."""
+    query = apply_filter(select(*FACT_COLUMNS), principal, flt)  # type: ignore[call-overload]
+    rows = (await session.exec(query.order_by(col(Incident.created_at)))).all()
     now = datetime.now(UTC)
-    return [
-        Fact(
-            region_code=i.region_code,
-            region_name=i.region_name,
-            category=i.category,
-            department=i.department_id or "unassigned",
-            department_name=i.department_name or "Не назначено",
-            created_at=i.created_at,
-            answered_at=i.answered_at,
-            first_response_due=i.first_response_due,
-            escalations=i.escalations,
-            overdue=is_overdue(i, now),
+    facts = []
+    for row in rows:
+        facts.append(
+            Fact(
+                region_code=row.region_code,
+                region_name=row.region_name,
+                category=row.category,
+                department=row.department_id or "unassigned",
+                department_name=row.department_name or "Не назначено",
+                created_at=row.created_at,
+                answered_at=row.answered_at,
+                first_response_due=row.first_response_due,
+                escalations=row.escalations,
+                overdue=overdue(row.status, row.first_response_at, row.first_response_due, row.final_due, now),
+            )
         )
-        for i in (await session.exec(query)).all()
-    ]
+    return facts
 
 
 GROUPINGS: dict[str, tuple[Callable[[Fact], str], Callable[[Fact], str]]] = {

@@ -61,12 +61,23 @@ def overdue_clause(now: datetime) -> ColumnElement[bool]:
     )
 
 
-def is_overdue(incident: Incident, now: datetime) -> bool:
-    if incident.status in CLOSED_STATUSES:
+def overdue(
+    status: str,
+    first_response_at: datetime | None,
+    first_response_due: datetime | None,
+    final_due: datetime | None,
+    now: datetime,
+) -> bool:
+    """The Python twin of overdue_clause."""
+    if status in CLOSED_STATUSES:
         return False
-    if incident.first_response_at is None and incident.first_response_due and incident.first_response_due < now:
+    if first_response_at is None and first_response_due is not None and first_response_due < now:
         return True
-    return bool(incident.final_due and incident.final_due < now)
+    return final_due is not None and final_due < now
+
+
+def is_overdue(incident: Incident, now: datetime) -> bool:
+    return overdue(incident.status, incident.first_response_at, incident.first_response_due, incident.final_due, now)
 
 
 def apply_filter(query: SelectOfScalar[Any], principal: Principal, flt: IncidentFilter) -> SelectOfScalar[Any]:
