@@ -51,7 +51,7 @@ from routing.incidents.schemas import (
     IncidentSummary,
     ReplyRead,
 )
-from routing.outbox import defer_upsert, publish
+from routing.outbox import defer_insert, defer_upsert, flush_deferred, publish
 from routing.rules import service as rules
 from routing.timeutil import utcnow
 
@@ -136,18 +136,20 @@ def record(
     comment: str | None = None,
 ) -> None:
     incident.history_seq += 1
-    session.add(
-        IncidentHistory(
-            id=uuid.uuid4().hex,
-            seq=incident.history_seq,
-            incident_id=incident.id,
-            at=now,
-            actor=actor,
-            action=action,
-            from_status=from_status,
-            to_status=to_status,
-            comment=comment,
-        )
+    defer_insert(
+        session,
+        IncidentHistory.__table__,  # type: ignore[attr-defined]
+        {
+            "id": uuid.uuid4().hex,
+            "seq": incident.history_seq,
+            "incident_id": incident.id,
+            "at": now,
+            "actor": actor,
+            "action": action,
+            "from_status": from_status,
+            "to_status": to_status,
+            "comment": comment,
+        },
     )
 
 
@@ -299,22 +301,28 @@ def _skip(session: AsyncSession, post_id: str, reason: str, now: datetime) -> No
     defer_upsert(session, SkippedPost.__table__, {"post_id": post_id, "reason": reason[:300], "at": now})  # type: ignore[attr-defined]
 
 
-def _post_row(incident: Incident, post: PostClassified, fp: Fingerprint, score: float, now: datetime) -> IncidentPost:
-    return IncidentPost(
-        incident_id=incident.id,
-        ordinal=len(incident.post_ids) - 1,  # the post is already in post_ids
-        post_id=post.post_id,
-        external_id=post.external_id,
-        author_key=author_key(post),
-        author_name=post.author.name if post.author else None,
-        url=post.url,
-        text=post.text[:20000],
-        reach=post_reach(post),
-        terms=sorted(fp.terms),
-        address=fp.address.key() if fp.address else None,
-        similarity=round(score, 3),
-        published_at=post.published_at,
-        attached_at=now,
+def _add_post_row(
+    session: AsyncSession, incident: Incident, post: PostClassified, fp: Fingerprint, score: float, now: datetime
+) -> None:
+    defer_insert(
+        session,
+        IncidentPost.__table__,  # type: ignore[attr-defined]
+        {
+            "post_id": post.post_id,
+            "incident_id": incident.id,
+            "ordinal": len(incident.post_ids) - 1,  # the post is already in post_ids
+            "external_id": post.external_id,
+            "author_key": author_key(post),
+            "author_name": post.author.name if post.author else None,
+            "url": post.url,
+            "text": post.text[:20000],
+            "reach": post_reach(post),
+            "terms": sorted(fp.terms),
+            "address": fp.address.key() if fp.address else None,
+            "similarity": round(score, 3),
+            "published_at": post.published_at,
+            "attached_at": now,
+        },
     )
 
 
@@ -352,7 +360,7 @@ async def create_incident(
         last_post_at=now,
     )
     session.add(incident)
-    session.add(_post_row(incident, post, fp, 1.0, now))
+    _add_post_row(session, incident, post, fp, 1.0, now)
     record(
         session,
         incident,
@@ -476,7 +484,7 @@ async def attach_post(
 ) -> None:
     key = author_key(post)
     incident.post_ids = [*incident.post_ids, post.post_id]
-    session.add(_post_row(incident, post, fp, score, now))
+    _add_post_row(session, incident, post, fp, score, now)
     if key not in incident.author_keys:
         incident.author_keys = [*incident.author_keys, key]
     incident.complainants = len(incident.author_keys)
@@ -840,6 +848,7 @@ async def list_incidents(
 
 
 async def incident_detail(session: AsyncSession, *, incident_id: str, settings: Settings) -> IncidentRead:
+    await flush_deferred(session)  # the audit rows and posts this transaction wrote
     incident = await get_incident(session, incident_id=incident_id)
     posts = (
         await session.exec(
