@@ -12,7 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlmodel import select
 
-from api_gateway.auth import Role, hash_key, revoke_key
+from api_gateway.auth import Role, create_key, hash_key, revoke_key
 from api_gateway.main import create_app
 from api_gateway.models import ApiKey, Webhook
 from api_gateway.testing import Gateway, gateway_settings, serve, snapshot
@@ -95,6 +95,25 @@ class TestServerSentEvents:
                 await gw.create(snapshot("live-64"))
                 events = await read_events(r, 1)
             assert orjson.loads(events[0]["data"])["data"]["incident"]["incident_id"] == "live-64"
+
+    async def test_an_open_stream_ends_when_its_key_is_revoked(self, tmp_path: Path) -> None:
+        settings = gateway_settings(tmp_path, sse_recheck_seconds=0.2)
+        app = create_app(settings)
+        async with serve(app) as url, httpx.AsyncClient(base_url=url, timeout=10) as client:
+            gw = Gateway(app=app, client=client, settings=settings)
+            async with app.state.db.transaction() as session:
+                key, value = await create_key(session, name="temp", role=Role.integration, regions=["64"])
+            async with client.stream("GET", "/v1/events/stream", headers={"X-API-Key": value}) as r:
+                async with app.state.db.transaction() as session:
+                    await revoke_key(session, key.key_id)
+                await asyncio.sleep(0.5)  # longer than the re-check interval
+                await gw.create(snapshot("after-revocation"))
+
+                async def drain() -> str:
+                    return "".join([chunk async for chunk in r.aiter_text()])
+
+                rest = await asyncio.wait_for(drain(), timeout=10)  # the server closes the stream
+            assert "after-revocation" not in rest
 
     async def test_browsers_authenticate_with_an_access_token_parameter(self, gw: Gateway) -> None:
         client_id, secret = await gw.client_credentials(Role.integration, ["64"])

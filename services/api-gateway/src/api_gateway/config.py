@@ -39,6 +39,9 @@ class Settings(ServiceSettings):
 
     sse_poll_interval: float = Field(default=1.0, description="Seconds between SSE polls of the event log")
     sse_ping_seconds: int = Field(default=15, description="SSE keep-alive comment interval")
+    sse_recheck_seconds: float = Field(
+        default=30.0, description="How often an open SSE stream re-checks that its credential is still valid"
+    )
     webhooks_enabled: bool = Field(default=True, description="Run the webhook dispatcher")
     webhook_poll_interval: float = Field(default=1.0, description="Seconds between webhook dispatcher passes")
     webhook_max_attempts: int = Field(default=6, description="Delivery attempts before a delivery is marked failed")

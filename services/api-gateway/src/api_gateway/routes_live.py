@@ -85,16 +85,16 @@ async def stream_events(
         nonlocal after
         checked = asyncio.get_running_loop().time()
         while True:
-            rows = await _events_after(db, after, regions, type)
-            for row in rows:
-                after = row.seq or after
-                yield ServerSentEvent(id=str(row.seq), event=row.type, data=orjson.dumps(row.payload).decode())
             loop_time = asyncio.get_running_loop().time()
-            if loop_time - checked > 30:
+            if loop_time - checked > settings.sse_recheck_seconds:
                 # A revoked credential loses its open streams too, not only new requests.
                 checked = loop_time
                 if not await _still_valid(db, principal):
                     return
+            rows = await _events_after(db, after, regions, type)
+            for row in rows:
+                after = row.seq or after
+                yield ServerSentEvent(id=str(row.seq), event=row.type, data=orjson.dumps(row.payload).decode())
             if not rows:
                 await asyncio.sleep(settings.sse_poll_interval)
 
