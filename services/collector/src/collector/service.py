@@ -12,11 +12,12 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from operator import itemgetter
 from typing import Any
 
 import orjson
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import delete, func, update
+from sqlalchemy import DateTime, delete, func, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -37,7 +38,7 @@ from collector.schemas import (
     SourceState,
     SourceUpdate,
 )
-from incidents_common.db import Database, OutboxMessage, add_rows_in_bulk, utcnow
+from incidents_common.db import Database, OutboxMessage, utcnow
 from incidents_common.events import SCHEMA_VERSION, SUBJECT_POST_COLLECTED, PostCollected, SourceType, event_type_name
 from incidents_common.problems import InvalidInput, NotFound, ProblemError, ServiceUnavailable
 from incidents_common.tracing import current_traceparent
@@ -166,12 +167,14 @@ def _post_collected(row: Mapping[str, Any]) -> dict[str, Any]:
 _POST_COLLECTED_TYPE = event_type_name(PostCollected)
 
 
-def queue_post_collected(session: AsyncSession, rows: Sequence[Mapping[str, Any]]) -> None:
+async def queue_post_collected(session: AsyncSession, rows: Sequence[Mapping[str, Any]]) -> None:
     """Queue one PostCollected CloudEvent per stored row in the transaction's outbox.
 
     The same envelope as incidents_common.db.publish() writes, built as plain JSON: going through
     the pydantic models (new_event, encode_event) was a third of the ingest time at 1,000 posts per
-    batch. The tests decode every queued event with decode_event, so the contract is checked.
+    batch. The rows go into the shared outbox table with one executemany, and the relay of
+    incidents_common publishes them. The tests decode every queued event with decode_event, so
+    the contract is checked.
     """
     if not rows:
         return
@@ -202,7 +205,7 @@ def queue_post_collected(session: AsyncSession, rows: Sequence[Mapping[str, Any]
                 "created_at": created_at,
             }
         )
-    add_rows_in_bulk(session, OutboxMessage.__table__, outbox)  # type: ignore[attr-defined]
+    await _executemany(session, OutboxMessage.__table__, outbox)  # type: ignore[attr-defined]
     session.info["outbox_pending"] = True  # wakes the relay after the commit, as enqueue() does
 
 
@@ -226,38 +229,38 @@ async def _existing(session: AsyncSession, keys: Iterable[tuple[str, str]]) -> d
     return found
 
 
-_POST_COLUMNS = [c.name for c in Post.__table__.columns]  # type: ignore[attr-defined]
-_JSON_COLUMNS = {"place_hints", "repost_chain", "reach"}
-_TIME_COLUMNS = {"published_at", "collected_at", "updated_at"}
-
-
 def _sqlite_time(value: datetime) -> str:
     # SQLAlchemy's SQLite DateTime storage format, so that ORM reads and comparisons agree.
     return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
-async def _insert_posts(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
-    """One executemany straight on the driver: SQLAlchemy's per-row parameter processing was the
-    largest single cost of a bulk insert. Values are converted here as the column types would."""
+async def _executemany(
+    session: AsyncSession, table: Any, rows: Sequence[Mapping[str, Any]], *, json_columns: Sequence[str] = ()
+) -> None:
+    """Insert rows with one executemany straight on the driver: SQLAlchemy's per-row parameter
+    processing was the largest single cost of a bulk insert. Values are converted here as the
+    column types would (JSON to text, datetimes to SQLAlchemy's SQLite format); the columns are
+    the table's own, so a schema change shows up as an error in the storage tests."""
+    if not rows:
+        return
     connection = await session.connection()
     sqlite = connection.dialect.name == "sqlite"
-    columns = ", ".join(_POST_COLUMNS)
-    if sqlite:
-        placeholders = ", ".join("?" for _ in _POST_COLUMNS)
-    else:
-        placeholders = ", ".join(f"${n}" for n in range(1, len(_POST_COLUMNS) + 1))
+    columns = [c.name for c in table.columns if c.name in rows[0]]
+    times = [i for i, c in enumerate(columns) if isinstance(table.columns[c].type, DateTime)] if sqlite else []
+    jsons = [columns.index(c) for c in json_columns]
+    placeholders = ["?"] * len(columns) if sqlite else [f"${n}" for n in range(1, len(columns) + 1)]
+    getter = itemgetter(*columns)
     params = []
     for row in rows:
-        values = []
-        for column in _POST_COLUMNS:
-            value = row[column]
-            if column in _JSON_COLUMNS:
-                value = orjson.dumps(value).decode()
-            elif sqlite and column in _TIME_COLUMNS:
-                value = _sqlite_time(value)
-            values.append(value)
+        values = list(getter(row))
+        for i in jsons:
+            values[i] = orjson.dumps(values[i]).decode()
+        for i in times:
+            if values[i] is not None:
+                values[i] = _sqlite_time(values[i])
         params.append(tuple(values))
-    await connection.exec_driver_sql(f"INSERT INTO posts ({columns}) VALUES ({placeholders})", params)  # noqa: S608 - fixed column names
+    statement = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join(placeholders)})"  # noqa: S608 - names from the table
+    await connection.exec_driver_sql(statement, params)
 
 
 def prepare_posts(posts: Sequence[PostIn], *, source_id: str | None = None) -> list[_Prepared]:
@@ -342,10 +345,15 @@ async def store_prepared(
                 )
             )
     if inserts:
-        await _insert_posts(session, list(inserts.values()))
+        await _executemany(
+            session,
+            Post.__table__,  # type: ignore[attr-defined]
+            list(inserts.values()),
+            json_columns=("place_hints", "repost_chain", "reach"),
+        )
     if updates:
         await session.exec(update(Post), params=list(updates.values()))  # type: ignore[call-overload]
-    queue_post_collected(session, [*inserts.values(), *updates.values()])
+    await queue_post_collected(session, [*inserts.values(), *updates.values()])
     return result
 
 
