@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import xml.etree.ElementTree as ET  # noqa: S405 - parses the gateway's own output
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -153,3 +154,37 @@ class TestSubmit:
             "/open311/v2/requests.json", data={"service_code": "roads", "description": "Яма"}, headers=headers
         )
         assert down.status_code == 503
+
+
+def _xml(content: bytes) -> ET.Element:
+    return ET.fromstring(content)  # noqa: S314 - the gateway's own output, in a test
+
+
+class TestXmlFormat:
+    async def test_every_resource_is_also_served_as_georeport_xml(self, make_gateway) -> None:
+        received: list[dict[str, Any]] = []
+        async with serve(fake_collector(received)) as collector_url, make_gateway(collector_url=collector_url) as gw:
+            await gw.create(snapshot("x-1", post_ids=["p-1"], created_at=datetime.now(UTC)))
+            key = {"api_key": gw.keys["admin64"]}
+
+            services = _xml((await gw.client.get("/open311/v2/services.xml")).content)
+            assert services.tag == "services"
+            assert "roads" in [s.findtext("service_code") for s in services.findall("service")]
+            assert services.find("service/metadata").text == "false"  # type: ignore[union-attr]
+
+            response = await gw.client.get("/open311/v2/requests.xml", params=key)
+            assert response.headers["content-type"].startswith("text/xml")
+            requests = _xml(response.content)
+            assert [r.findtext("service_request_id") for r in requests.findall("request")] == ["x-1"]
+            assert requests.findtext("request/status") == "open"
+
+            one = _xml((await gw.client.get("/open311/v2/requests/x-1.xml", params=key)).content)
+            assert one.findtext("request/service_code") == "roads"
+
+            form = {**key, "service_code": "roads", "description": "Яма у школы"}
+            posted = _xml((await gw.client.post("/open311/v2/requests.xml", data=form)).content)
+            token = posted.findtext("request/token")
+            assert token and token.startswith("o311_")
+            status = _xml((await gw.client.get(f"/open311/v2/tokens/{token}.xml", params=key)).content)
+            assert status.findtext("request/token") == token
+            assert status.findtext("request/service_request_id") == "x-1"  # the fake collector answered p-1

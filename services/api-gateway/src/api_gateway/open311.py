@@ -10,10 +10,12 @@ the collector (`source_type` push); its token turns into a service_request_id on
 from __future__ import annotations
 
 import secrets
+import xml.etree.ElementTree as ET  # noqa: S405 - builds XML, never parses input
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Path, Query, Request
+from fastapi.responses import Response
 from pydantic import BaseModel
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -110,6 +112,23 @@ _REQUEST_EXAMPLE = {
     "address": "Саратов",
     "lat": 51.53,
     "long": 46.03,
+}
+
+
+SUBMIT_EXAMPLE: dict[str, Any] = {
+    "requestBody": {
+        "content": {
+            "application/x-www-form-urlencoded": {
+                "example": {
+                    "jurisdiction_id": "64",
+                    "service_code": "roads",
+                    "description": "Яма на ул. Чернышевского у дома 120",
+                    "lat": 51.53,
+                    "long": 46.03,
+                }
+            }
+        }
+    }
 }
 
 
@@ -268,21 +287,7 @@ async def get_request(
         },
         503: {"description": "The collector is unavailable"},
     },
-    openapi_extra={
-        "requestBody": {
-            "content": {
-                "application/x-www-form-urlencoded": {
-                    "example": {
-                        "jurisdiction_id": "64",
-                        "service_code": "roads",
-                        "description": "Яма на ул. Чернышевского у дома 120",
-                        "lat": 51.53,
-                        "long": 46.03,
-                    }
-                }
-            }
-        }
-    },
+    openapi_extra=SUBMIT_EXAMPLE,
 )
 async def post_request(
     request: Request,
@@ -391,3 +396,96 @@ async def get_token(
             if incident is not None and principal.can_see(incident.region_code):
                 incident_id = incident.incident_id
     return [TokenInfo(token=token, service_request_id=incident_id)]
+
+
+# ---------------------------------------------------------------------------------------------
+# The XML format: GeoReport v2 serves every resource as .json and .xml; some clients ask for XML.
+# ---------------------------------------------------------------------------------------------
+
+
+def to_xml(root: str, item: str, content: Any) -> bytes:
+    """GeoReport v2 XML: a root element holding one element per object, fields as child elements."""
+    top = ET.Element(root)
+    for obj in content if isinstance(content, list) else [content]:
+        _fill(ET.SubElement(top, item), obj)
+    return b'<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(top, encoding="utf-8")
+
+
+def _fill(element: ET.Element, value: Any) -> None:
+    if isinstance(value, dict):
+        for key, child in value.items():
+            if isinstance(child, list):
+                holder = ET.SubElement(element, key)
+                for entry in child:
+                    _fill(ET.SubElement(holder, key.rstrip("s") or key), entry)
+            else:
+                _fill(ET.SubElement(element, key), child)
+    elif value is not None:
+        element.text = str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def _xml_response(root: str, item: str) -> type[Response]:
+    class Open311XML(Response):
+        media_type = "text/xml"
+
+        def render(self, content: Any) -> bytes:
+            return to_xml(root, item, content)
+
+    return Open311XML
+
+
+XML_ROUTES: list[tuple[str, str, Any, str, str, str]] = [
+    ("GET", "/services.xml", services, "services", "service", "<services><service><service_code>roads</service_code>…"),
+    (
+        "GET",
+        "/services/{service_code}.xml",
+        service_definition,
+        "service_definition",
+        "service_definition",
+        "<service_definition><service_definition><service_code>roads</service_code><attributes/>…",
+    ),
+    (
+        "GET",
+        "/requests.xml",
+        get_requests,
+        "service_requests",
+        "request",
+        "<service_requests><request><service_request_id>inc-8f3a</service_request_id>…",
+    ),
+    (
+        "GET",
+        "/requests/{service_request_id}.xml",
+        get_request,
+        "service_requests",
+        "request",
+        "<service_requests><request><service_request_id>inc-8f3a</service_request_id>…",
+    ),
+    (
+        "POST",
+        "/requests.xml",
+        post_request,
+        "service_requests",
+        "request",
+        "<service_requests><request><token>o311_5f2c9a1b7e3d4c10</token></request></service_requests>",
+    ),
+    (
+        "GET",
+        "/tokens/{token}.xml",
+        get_token,
+        "service_requests",
+        "request",
+        "<service_requests><request><token>o311_5f2c…</token><service_request_id>inc-8f3a</service_request_id>…",
+    ),
+]
+
+for _method, _path, _endpoint, _root, _item, _example in XML_ROUTES:
+    router.add_api_route(
+        _path,
+        _endpoint,
+        methods=[_method],
+        response_class=_xml_response(_root, _item),
+        summary=f"{_path.rsplit('.', 1)[0].lstrip('/')}: the same as .json, in GeoReport v2 XML",
+        responses={200: {"content": {"text/xml": {"example": _example}}}},
+        openapi_extra=SUBMIT_EXAMPLE if _method == "POST" else None,
+        name=f"{_endpoint.__name__}_xml",
+    )
