@@ -134,6 +134,7 @@ class TestScanner:
             )
             assert interim.first_response_due is None
             assert interim.final_due == WorkCalendar("Europe/Saratov").add_days(later, 7)
+        async with db.transaction() as session:
             states = {
                 (d.clock, d.state)
                 for d in (await session.exec(select(Deadline).where(Deadline.incident_id == paused.id))).all()

@@ -75,7 +75,8 @@ async def scan(
                 )
                 calendar = deadlines.calendar_for(official, incident.region_code, settings)
                 for deadline in breached:
-                    session.add(
+                    deadlines.add_clock(
+                        session,
                         deadlines.new_deadline(
                             incident=incident,
                             clock=deadline.clock,
@@ -84,7 +85,7 @@ async def scan(
                             now=now,
                             policy=deadline.policy,
                             settings=settings,
-                        )
+                        ),
                     )
         for deadline in running:
             if deadline.state == DeadlineState.pending and deadline.warned_at is None and deadline.warn_at <= now:
