@@ -178,6 +178,9 @@ class TestXmlFormat:
             assert [r.findtext("service_request_id") for r in requests.findall("request")] == ["x-1"]
             assert requests.findtext("request/status") == "open"
 
+            definition = _xml((await gw.client.get("/open311/v2/services/roads.xml")).content)
+            assert (definition.tag, definition.findtext("service_code")) == ("service_definition", "roads")
+
             one = _xml((await gw.client.get("/open311/v2/requests/x-1.xml", params=key)).content)
             assert one.findtext("request/service_code") == "roads"
 

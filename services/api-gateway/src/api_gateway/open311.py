@@ -406,8 +406,11 @@ async def get_token(
 def to_xml(root: str, item: str, content: Any) -> bytes:
     """GeoReport v2 XML: a root element holding one element per object, fields as child elements."""
     top = ET.Element(root)
-    for obj in content if isinstance(content, list) else [content]:
-        _fill(ET.SubElement(top, item), obj)
+    if root == item:  # a single object is its own root (service_definition)
+        _fill(top, content)
+    else:
+        for obj in content if isinstance(content, list) else [content]:
+            _fill(ET.SubElement(top, item), obj)
     return b'<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(top, encoding="utf-8")
 
 
@@ -442,7 +445,7 @@ XML_ROUTES: list[tuple[str, str, Any, str, str, str]] = [
         service_definition,
         "service_definition",
         "service_definition",
-        "<service_definition><service_definition><service_code>roads</service_code><attributes/>…",
+        "<service_definition><service_code>roads</service_code><attributes/></service_definition>",
     ),
     (
         "GET",
