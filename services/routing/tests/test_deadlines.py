@@ -207,3 +207,56 @@ class TestReplicas:
             assert set(levels) == {1}
         finally:
             await db.dispose()
+
+
+class TestZonesAndStorage:
+    async def test_clocks_run_in_the_assignees_own_zone(
+        self, db: Database, settings: Settings, make_post: Any, t0: datetime
+    ) -> None:
+        from routing.directory.models import Official
+
+        async with db.transaction() as session:
+            for official_id, zone in (("roads-a", "Asia/Vladivostok"), ("roads-b", "Europe/Kaliningrad")):
+                official = await session.get(Official, official_id)
+                assert official is not None
+                official.timezone = zone
+                session.add(official)
+        late = datetime(2026, 3, 2, 7, 0, tzinfo=t0.tzinfo)  # Monday: 17:00 Vladivostok, 09:00 Kaliningrad
+        first = await _incident(db, settings, make_post("z1", "Огромная яма на дороге"), late)
+        second = await _incident(db, settings, make_post("z2", "Не работает светофор на перекрёстке"), late)
+        due = {first.assignee_id: first.first_response_due, second.assignee_id: second.first_response_due}
+        assert due["roads-a"] == WorkCalendar("Asia/Vladivostok").add(late, 8 * 3600)
+        assert due["roads-b"] == WorkCalendar("Europe/Kaliningrad").add(late, 8 * 3600)
+        assert due["roads-b"] < due["roads-a"]  # Kaliningrad's day has only begun
+
+    async def test_actions_and_detail_round_trip_on_both_databases(
+        self, any_db: Database, settings: Settings, make_post: Any, t0: datetime
+    ) -> None:
+        from routing.incidents.service import incident_detail
+
+        incident = await _incident(any_db, settings, make_post("s1", "Огромная яма на дороге"), t0)
+        steps = [
+            (Action.interim_answer, {"reply_text": "Разбираемся"}),
+            (Action.reply, {"reply_text": "Сделано", "reply_url": "https://vk.com/wall-1_5"}),
+            (Action.reopen, {}),
+            (Action.redirect, {"reason": "не наше", "target_department_id": "64-health", "target_note": "поликлиника"}),
+        ]
+        for n, (action, extra) in enumerate(steps):
+            async with any_db.transaction() as session:
+                await perform_action(
+                    session,
+                    incident_id=incident.id,
+                    request=ActionRequest(action=action, actor="tester", **extra),
+                    settings=settings,
+                    now=t0 + timedelta(hours=n + 1),
+                )
+        async with any_db.transaction() as session:
+            detail = await incident_detail(session, incident_id=incident.id, settings=settings)
+        assert detail.status == "assigned" and detail.assignee is not None
+        assert detail.assignee.official_id == "health-a"
+        assert detail.first_response_at == t0 + timedelta(hours=1)
+        assert detail.time_to_first_response_seconds == 3600
+        assert detail.redirect_chain[0]["note"] == "поликлиника"
+        assert [h.action for h in detail.history][-4:] == ["interim_answer", "reply", "reopen", "assigned"]
+        assert {d.state for d in detail.deadlines} >= {"met", "paused", "pending"}
+        assert detail.first_response_due is not None and detail.first_response_due.tzinfo is not None
