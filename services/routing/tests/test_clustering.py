@@ -124,3 +124,31 @@ class TestClusterOrCreate:
         assert reasons["s1"].startswith("not an incident")
         assert reasons["s2"].startswith("no region")
         assert reasons["s3"].startswith("already in incident")
+
+
+class TestCitizenWritesAgain:
+    async def test_post_about_an_answered_incident_reopens_it(
+        self, db: Database, settings: Settings, make_post: Any, t0: datetime
+    ) -> None:
+        from routing.incidents.schemas import Action, ActionRequest
+        from routing.incidents.service import perform_action
+
+        (incident,) = await _route(db, settings, make_post("w1", POTHOLE), now=t0)
+        assert incident is not None
+        async with db.transaction() as session:
+            await perform_action(
+                session,
+                incident_id=incident.id,
+                request=ActionRequest(action=Action.reply, actor="roads-a", reply_text="Яму заделали"),
+                settings=settings,
+                now=t0 + timedelta(hours=1),
+            )
+        (again,) = await _route(db, settings, make_post("w2", REWORDED), now=t0 + timedelta(hours=5))
+        assert again is not None and again.id == incident.id
+        assert again.status == "reopened" and again.first_response_due is not None
+        async with db.transaction() as session:
+            subjects = [m.subject for m in (await session.exec(select(OutboxMessage))).all()]
+        assert subjects[-2:] == [
+            "incidents.v1.incident.status_changed.64",
+            "incidents.v1.incident.post_attached.64",
+        ]
