@@ -6,7 +6,8 @@ on a free 127.0.0.1 port, then:
      are in the POSTS stream;
   2. JSONL: imports N other posts the way `python -m collector import` does (same code, straight
      into the service's database) and waits until they too are in the stream.
-Prints posts/s for each stage. Usage: python bench/ingest.py [--posts N] [--batch B] [--concurrency C]
+Prints posts/s for each stage, and the machine's load average (other processes on the same cores
+lower the figures). Usage: python bench/ingest.py [--posts N] [--batch B] [--concurrency C] [--postgres]
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import asyncpg  # type: ignore[import-untyped]
 import httpx
 import nats
 
@@ -30,7 +32,7 @@ from collector.importer import import_lines
 from collector.models import TABLES
 from collector.service import Ingestor
 from incidents_common.db import Database
-from incidents_common.processes import NatsServer, free_port, wait_for_port
+from incidents_common.processes import NatsServer, asyncpg_url, free_port, postgres_server, wait_for_port
 
 TEXTS = [
     "Во дворе дома на улице {street} <b>неделю</b> не вывозят мусор, контейнеры переполнены &amp; воняет",
@@ -115,7 +117,20 @@ async def bench_import(database_url: str, path: Path, js: Any, posts: int, alrea
 
 async def main(args: argparse.Namespace) -> None:
     work = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
-    database_url = args.database_url or f"sqlite+aiosqlite:///{work / 'collector.db'}"
+    if args.postgres:
+        with postgres_server(work / "pg") as libpq:
+            name = "bench_collector"
+            connection = await asyncpg.connect(libpq)
+            try:
+                await connection.execute(f'CREATE DATABASE "{name}"')
+            finally:
+                await connection.close()
+            await run(args, work, asyncpg_url(libpq, name))
+    else:
+        await run(args, work, args.database_url or f"sqlite+aiosqlite:///{work / 'collector.db'}")
+
+
+async def run(args: argparse.Namespace, work: Path, database_url: str) -> None:
     jsonl = work / "posts.jsonl"
     with jsonl.open("w") as out:
         for n in range(args.posts):
@@ -140,6 +155,7 @@ async def main(args: argparse.Namespace) -> None:
         wait_for_port(port, timeout=30)
         nc = await nats.connect(nats_server.url)
         js = nc.jetstream()
+        print(f"load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
         print(
             f"collector bench: {args.posts} posts per stage, HTTP batches of {args.batch}, "
             f"{args.concurrency} concurrent clients, database {database_url.split(':')[0]}"
@@ -152,6 +168,7 @@ async def main(args: argparse.Namespace) -> None:
         print(
             f"JSONL import : {imported:8.0f} posts/s imported (stored + outbox), {landed:8.0f} posts/s into JetStream"
         )
+        print(f"load average after: {os.getloadavg()[0]:.2f}")
     finally:
         if nc is not None:
             await nc.close()
@@ -166,4 +183,5 @@ if __name__ == "__main__":
     parser.add_argument("--batch", type=int, default=1000, help="posts per HTTP request, at most 1000")
     parser.add_argument("--concurrency", type=int, default=2, help="concurrent HTTP clients")
     parser.add_argument("--database-url", default="", help="collector database (default: a fresh SQLite file)")
+    parser.add_argument("--postgres", action="store_true", help="run on a throwaway PostgreSQL (pgserver) instead")
     asyncio.run(main(parser.parse_args()))

@@ -17,7 +17,8 @@ from typing import Any
 
 import orjson
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import DateTime, delete, func, update
+from sqlalchemy import DateTime, String, any_, bindparam, delete, func, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -209,23 +210,23 @@ async def queue_post_collected(session: AsyncSession, rows: Sequence[Mapping[str
     session.info["outbox_pending"] = True  # wakes the relay after the commit, as enqueue() does
 
 
-async def _existing(session: AsyncSession, keys: Iterable[tuple[str, str]]) -> dict[str, tuple[int, str, datetime]]:
-    """post id -> (version, content hash, collected_at) for the posts already stored."""
-    by_type: dict[str, list[str]] = {}
-    for source_type, external_id in keys:
-        by_type.setdefault(source_type, []).append(external_id)
+async def _existing(session: AsyncSession, post_ids: Sequence[str]) -> dict[str, tuple[int, str, datetime]]:
+    """post id -> (version, content hash, collected_at) for the posts already stored.
+
+    Post ids derive from (source_type, external_id), so the lookup is by primary key. PostgreSQL
+    gets one array parameter (`= ANY($1)`): a 500-value IN list cost more to plan than to run."""
+    columns = (Post.id, Post.version, Post.content_hash, Post.collected_at)
     found: dict[str, tuple[int, str, datetime]] = {}
-    for source_type, external_ids in by_type.items():
-        for start in range(0, len(external_ids), _IN_CHUNK):
-            chunk = external_ids[start : start + _IN_CHUNK]
-            rows = await session.exec(
-                select(Post.id, Post.version, Post.content_hash, Post.collected_at).where(  # type: ignore[call-overload]
-                    Post.source_type == source_type,
-                    Post.external_id.in_(chunk),  # type: ignore[attr-defined]
-                )
-            )
-            for post_id, version, digest, collected_at in rows:
-                found[post_id] = (version, digest, collected_at)
+    connection = await session.connection()
+    if connection.dialect.name == "postgresql":
+        chunks: list[Any] = [any_(bindparam("ids", list(post_ids), type_=ARRAY(String)))]
+    else:
+        chunks = [list(post_ids[i : i + _IN_CHUNK]) for i in range(0, len(post_ids), _IN_CHUNK)]
+    for chunk in chunks:
+        condition = Post.id == chunk if not isinstance(chunk, list) else Post.id.in_(chunk)  # type: ignore[attr-defined]
+        rows = await session.exec(select(*columns).where(condition))  # type: ignore[call-overload]
+        for post_id, version, digest, collected_at in rows:
+            found[post_id] = (version, digest, collected_at)
     return found
 
 
@@ -295,7 +296,7 @@ async def store_prepared(
 ) -> IngestResult:
     """The database half of ingest_posts."""
     now = utcnow()
-    existing = await _existing(session, {(p.source_type, p.external_id) for p in prepared})
+    existing = await _existing(session, list({p.post_id for p in prepared}))
     result = IngestResult()
     inserts: dict[str, dict[str, Any]] = {}
     updates: dict[str, dict[str, Any]] = {}
