@@ -257,13 +257,15 @@ class Consumer:
     async def _apply_batch(self, decoded: list[tuple[Msg, CloudEvent[Any]]]) -> None:
         async with self.db.transaction() as session:
             seen = await already_processed(session, self.spec.durable, [e.id for _, e in decoded])
+            applied = 0
             for _, cloud_event in decoded:
                 if cloud_event.id in seen:
                     self.stats.duplicates += 1
                     continue
                 seen.add(cloud_event.id)
                 await self._handle(session, cloud_event)
-        self.stats.processed += len(decoded)
+                applied += 1
+        self.stats.processed += applied
 
     async def _apply_one(self, js: JetStreamContext, msg: Msg, cloud_event: CloudEvent[Any]) -> None:
         try:
