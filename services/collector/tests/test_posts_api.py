@@ -145,6 +145,15 @@ class TestImport:
         assert "text" in result["errors"][1]["error"]
         assert (await client.get("/v1/posts")).json()["total"] == 2
 
+    async def test_two_objects_on_one_line_are_a_bad_line(self, client: httpx.AsyncClient) -> None:
+        two = json.dumps(post(2)).encode() + b", " + json.dumps(post(3)).encode()
+        body = ndjson(post(1), two, post(4))
+        result = (
+            await client.post("/v1/posts/import", content=body, headers={"content-type": "application/x-ndjson"})
+        ).json()
+        assert (result["accepted"], result["rejected"]) == (2, 1)
+        assert result["errors"][0]["line"] == 2
+
     async def test_multipart_upload(self, client: httpx.AsyncClient) -> None:
         files = {"file": ("posts.jsonl", ndjson(post(1), post(2)), "application/x-ndjson")}
         response = await client.post("/v1/posts/import", files=files)
