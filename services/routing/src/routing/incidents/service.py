@@ -179,8 +179,14 @@ _SENTENCE = re.compile(r"(?<=[.!?…])\s+")
 
 
 def title_of(text: str) -> str:
-    first = _SENTENCE.split(" ".join(text.split()), maxsplit=1)[0]
-    return first if len(first) <= 120 else first[:117].rstrip() + "…"
+    # Sentences are joined until the title says something: "Казань, ул." alone is an address
+    # abbreviation cut by the sentence split, not a title.
+    title = ""
+    for sentence in _SENTENCE.split(" ".join(text.split())):
+        title = f"{title} {sentence}".strip()
+        if len(title) >= 40:
+            break
+    return title if len(title) <= 120 else title[:117].rstrip() + "…"
 
 
 def summary_of(text: str) -> str:
