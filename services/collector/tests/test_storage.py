@@ -89,3 +89,37 @@ class TestIngestStorage:
             assert remaining == ["e2"]
         finally:
             await db.dispose()
+
+
+class TestApiOnBothDatabases:
+    async def test_push_list_get_and_import(self, database_url: str) -> None:
+        import httpx
+
+        from collector.main import create_app
+        from collector.testing import make_settings
+
+        app = create_app(make_settings(database_url))
+        body = {
+            "posts": [
+                {"external_id": f"p{n}", "text": f"Яма у дома {n}", "published_at": "2026-11-24T10:00:00+03:00"}
+                for n in range(3)
+            ]
+        }
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+                assert (await client.post("/v1/posts", json=body)).json()["accepted"] == 3
+                body["posts"][0]["text"] = "Яму засыпали"
+                assert (await client.post("/v1/posts", json=body)).json()["updated"] == 1
+                imported = await client.post(
+                    "/v1/posts/import",
+                    content=b'{"external_id": "p9", "text": "x", "published_at": "2026-11-24T10:00:00Z"}\nbad\n',
+                    headers={"content-type": "application/x-ndjson"},
+                )
+                assert (imported.json()["accepted"], imported.json()["rejected"]) == (1, 1)
+                page = (await client.get("/v1/posts", params={"limit": 2})).json()
+                assert page["total"] == 4 and len(page["items"]) == 2
+                first = next(p for p in (await client.get("/v1/posts")).json()["items"] if p["external_id"] == "p0")
+                stored = (await client.get(f"/v1/posts/{first['id']}")).json()
+                assert (stored["version"], stored["text"]) == (2, "Яму засыпали")
+                assert stored["published_at"].startswith("2026-11-24T07:00:00")
