@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -50,6 +51,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             {"name": "telegram", "description": "Telegram webhook endpoint"},
         ],
     )
+    # httpx logs every request URL at INFO, and Telegram's Bot API puts the bot token in the path.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     app.state.ingestor = ingestor
     app.state.scheduler = scheduler
 
