@@ -434,3 +434,32 @@ class TestScheduler:
                     await asyncio.sleep(0.05)
                 assert len(await posts(client)) == 2
                 assert (await client.get(f"/v1/sources/{source['id']}")).json()["last_success"] is not None
+
+
+class TestBackoffAndLimits:
+    async def test_backoff_doubles_up_to_the_ceiling(self, sqlite_url: str, fake: FakeServer) -> None:
+        fake.script = lambda request: Reply(status=500, body="oops")
+        app = create_app(make_settings(sqlite_url, backoff_base=30.0, backoff_max=100.0))
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+                source = await add_source(client, "rss", {"url": fake.url})
+                delays = []
+                for _ in range(4):
+                    status = await poll(app, source["id"])
+                    delay = datetime.fromisoformat(status["next_run"]) - datetime.fromisoformat(status["last_run"])
+                    delays.append(round(delay.total_seconds()))
+                assert delays == [30, 60, 100, 100]
+                assert status["consecutive_failures"] == 4 and "HTTP 500" in status["last_error"]
+                fake.script = lambda request: Reply(body=RSS)
+                healed = await poll(app, source["id"])
+                assert (healed["state"], healed["consecutive_failures"], healed["last_error"]) == ("ok", 0, None)
+
+    async def test_sources_sharing_a_vk_token_share_one_rate_limiter(self, app: FastAPI) -> None:
+        scheduler = app.state.scheduler
+        one = Source(id="a", name="a", type="vk", settings={"token": "same"})
+        two = Source(id="b", name="b", type="vk", settings={"token": "same"})
+        other = Source(id="c", name="c", type="vk", settings={"token": "different"})
+        assert scheduler._limiter(one) is scheduler._limiter(two)
+        assert scheduler._limiter(one) is not scheduler._limiter(other)
+        assert scheduler._limiter(one).interval == 1 / app.state.settings.vk_requests_per_second
