@@ -1,6 +1,8 @@
 from __future__ import annotations
 
-from classifier.model import Classifier, PostInput
+import numpy as np
+
+from classifier.model import Classifier, PostInput, TfidfBlock, features_text
 from classifier.rules import apply_rules
 from classifier.text import analyze
 
@@ -14,13 +16,24 @@ TEXTS = [
 
 
 class TestFeatures:
-    def test_fast_features_equal_sklearn_transform(self, classifier: Classifier) -> None:
+    def test_fast_tfidf_equals_sklearn_transform(self) -> None:
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
         docs = [analyze(t) for t in TEXTS]
         hits = [apply_rules(d) for d in docs]
-        fast = classifier.features(docs, hits)
-        reference = classifier.sklearn_features(docs, hits)
-        assert fast.shape == reference.shape
-        assert abs(fast - reference).max() < 1e-5
+        words = [features_text(d, h) for d, h in zip(docs, hits, strict=True)]
+        chars = [d.normalized for d in docs]
+        for vectorizer, texts in (
+            (TfidfVectorizer(token_pattern=r"\S+", lowercase=False, ngram_range=(1, 2), sublinear_tf=True), words),
+            (TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 4), sublinear_tf=True), chars),
+        ):
+            reference = vectorizer.fit(texts[:3]).transform(texts)
+            block = TfidfBlock.from_vectorizer(vectorizer)
+            for n, text in enumerate(texts):
+                columns, values = block.row(text)
+                row = reference[n]
+                assert list(columns) == sorted(row.indices)
+                assert np.allclose(values, row.toarray()[0][columns], atol=1e-6)
 
 
 class TestClassify:

@@ -28,7 +28,7 @@ from classifier.text import Doc, Token, analyze, lemma_set, morph, parses
 from incidents_common.regions import REGIONS
 
 log = logging.getLogger("classifier.gazetteer")
-GAZETTEER_FORMAT = "4"  # bump when the matching code changes what the cache holds
+GAZETTEER_FORMAT = "5"  # bump when the matching code changes what the cache holds
 RUSSIAN_NAME_RE = re.compile(r"^[А-ЯЁ][а-яё]+(?:[ -][А-ЯЁа-яё][а-яё]*)*$")
 PLACE_MARKERS = {"г", "город", "города", "городе", "гор", "пос", "поселок", "посёлок", "пгт", "село", "станица", "ст"}
 STREET_BEFORE = {
@@ -39,6 +39,7 @@ STREET_BEFORE = {
 STREET_AFTER = {"улица", "проспект", "шоссе", "переулок", "площадь", "бульвар", "тракт", "набережная", "проезд"}
 DISTRICT_AFTER = {"район", "микрорайон", "мкр", "округ", "рынок", "парк", "бор", "сквер", "лес", "мост", "пруд"}
 PROPER_TAGS = {"Name", "Surn", "Patr"}
+LOCATIVE = {"в", "во", "из", "г", "город", "города", "городе", "городу", "под", "около", "возле", "до"}
 _TRANSLIT = str.maketrans(
     {
         "а": "a", "б": "b", "в": "v", "г": "g", "д": "d", "е": "e", "ё": "e", "ж": "zh", "з": "z", "и": "i",
@@ -60,6 +61,7 @@ class Entry:
     adjective: bool = False  # саратовский: weaker evidence than the name itself
     small: bool = False  # under 15,000 people: matched only as a known place name or after "пос."/"с."
     populations: tuple[int, ...] = ()  # per code, same order
+    trusted: bool = False  # a name people use for a town (places.yaml): matches in lower case too
 
 
 @dataclass(slots=True)
@@ -131,8 +133,10 @@ class Gazetteer:
             add(official, code, region.name if code in {"77", "78", "92"} else None, 10**8)
             for alias in places.get("regions", {}).get(code, []):
                 add(str(alias), code, region.name if code in {"77", "78", "92"} else None, 10**8)
+        trusted: set[tuple[str, ...]] = set()
         for alias, (code, city) in places.get("cities", {}).items():
             add(str(alias), str(code), str(city), 5 * 10**7)
+            trusted.add(tuple(_key(p) for p in _parts(str(alias))))
         admin1: dict[str, str] = {str(k): str(v) for k, v in places.get("admin1", {}).items()}
         for city in _geonames_cities(5_000):
             code = admin1.get(f"{city['countrycode']}.{city['admin1code']}")
@@ -182,6 +186,7 @@ class Gazetteer:
                 display,
                 caps_only=parts in caps,
                 small=small,
+                trusted=parts in trusted,
                 populations=tuple(candidate[1] for _, candidate in ranked),
             )
             self.index[parts[0]].append(entry)
@@ -200,10 +205,11 @@ class Gazetteer:
         i = 0
         while i < len(tokens):
             best: tuple[int, Entry] | None = None
-            for key in lemma_set(tokens[i].lower):
+            # Sorted, and ties broken by population: the same text resolves the same in every process.
+            for key in sorted(lemma_set(tokens[i].lower)):
                 for entry in self.index.get(key, ()):
                     size = len(entry.parts)
-                    if best is not None and size <= best[0]:
+                    if best is not None and (size, entry.population) <= (best[0], best[1].population):
                         continue
                     if i + size > len(tokens):
                         continue
@@ -244,8 +250,11 @@ class Gazetteer:
             return False
         if kind == "geo":
             return True
+        if entry.trusted and kind == "proper":
+            return previous not in {"на", "по"} or capital
         if kind == "proper":
-            return capital and previous not in {"на", "по"}  # на Гагарина: a street, в Гагарине: the town
+            # на Гагарина: a street, в Гагарине: the town; posts typed in lower case keep the preposition.
+            return (capital and previous not in {"на", "по"}) or previous in LOCATIVE
         if previous in PLACE_MARKERS:
             return True
         big = entry.population >= 50_000

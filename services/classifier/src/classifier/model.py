@@ -8,6 +8,7 @@ and the benchmark.
 from __future__ import annotations
 
 import hashlib
+import heapq
 import logging
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -19,7 +20,6 @@ import joblib
 import numpy as np
 import yaml
 from scipy import sparse
-from sklearn.feature_extraction.text import TfidfVectorizer
 
 from classifier.gazetteer import Gazetteer, default_gazetteer
 from classifier.rules import RuleHits, apply_rules
@@ -28,7 +28,7 @@ from incidents_common.events import Classification, LabelResult, RegionResult
 
 log = logging.getLogger("classifier.model")
 
-BUNDLE_FORMAT = 1
+BUNDLE_FORMAT = 2  # 2: plain TF-IDF blocks, so loading a model never imports scikit-learn (~1.3 s)
 CRITICAL_SHIFT = 2.5
 ADVERT_SHIFT = 1.5
 FIELDS = ("incident", "category", "urgency", "sentiment", "region")
@@ -99,14 +99,43 @@ class TfidfBlock:
     idf weights, l2 norm.
     """
 
-    def __init__(self, vectorizer: TfidfVectorizer, offset: int) -> None:
-        self.vocabulary: dict[str, int] = vectorizer.vocabulary_
-        self.idf = vectorizer.idf_.astype(np.float32)
+    def __init__(
+        self,
+        *,
+        vocabulary: dict[str, int],
+        idf: np.ndarray,
+        char: bool,
+        ngram_range: tuple[int, int],
+        sublinear: bool,
+        lowercase: bool,
+        offset: int = 0,
+    ) -> None:
+        self.vocabulary = vocabulary
+        self.idf = idf.astype(np.float32)
         self.offset = offset
-        self.char = vectorizer.analyzer == "char_wb"
-        self.min_n, self.max_n = vectorizer.ngram_range
-        self.sublinear = bool(vectorizer.sublinear_tf)
-        self.lowercase = bool(vectorizer.lowercase)
+        self.char = char
+        self.min_n, self.max_n = ngram_range
+        self.sublinear = sublinear
+        self.lowercase = lowercase
+
+    @classmethod
+    def from_vectorizer(cls, vectorizer: Any, offset: int = 0) -> TfidfBlock:
+        """From a fitted sklearn TfidfVectorizer (analyzer "word" with token_pattern \\S+, or "char_wb")."""
+        return cls(
+            vocabulary={str(k): int(v) for k, v in vectorizer.vocabulary_.items()},
+            idf=vectorizer.idf_,
+            char=vectorizer.analyzer == "char_wb",
+            ngram_range=tuple(vectorizer.ngram_range),
+            sublinear=bool(vectorizer.sublinear_tf),
+            lowercase=bool(vectorizer.lowercase),
+            offset=offset,
+        )
+
+    def names(self) -> list[str]:
+        out = [""] * len(self.vocabulary)
+        for name, column in self.vocabulary.items():
+            out[column] = name
+        return out
 
     def ngrams(self, text: str) -> list[str]:
         if self.lowercase:
@@ -151,8 +180,8 @@ class ModelBundle:
 
     version: str
     created_at: str
-    word_vectorizer: TfidfVectorizer
-    char_vectorizer: TfidfVectorizer
+    word_block: TfidfBlock
+    char_block: TfidfBlock
     heads: dict[str, LinearHead]
     metrics: dict[str, Any] = field(default_factory=dict)
     training: dict[str, Any] = field(default_factory=dict)
@@ -191,15 +220,16 @@ class Classifier:
         self.gazetteer = gazetteer or default_gazetteer()
         self.names = np.concatenate(
             [
-                np.array(["w:" + n for n in bundle.word_vectorizer.get_feature_names_out()], dtype=object),
-                np.array(["c:" + n for n in bundle.char_vectorizer.get_feature_names_out()], dtype=object),
+                np.array(["w:" + n for n in bundle.word_block.names()], dtype=object),
+                np.array(["c:" + n for n in bundle.char_block.names()], dtype=object),
             ]
         )
         self.taxonomy = load_taxonomy()
-        self.n_words = len(bundle.word_vectorizer.vocabulary_)
-        self.word_block = TfidfBlock(bundle.word_vectorizer, 0)
-        self.char_block = TfidfBlock(bundle.char_vectorizer, self.n_words)
-        self.n_features = self.n_words + len(bundle.char_vectorizer.vocabulary_)
+        self.n_words = len(bundle.word_block.vocabulary)
+        self.readable = [str(n)[2:].replace("правило_", "правило: ") for n in self.names[: self.n_words]]
+        self.word_block = bundle.word_block
+        self.char_block = bundle.char_block
+        self.n_features = self.n_words + len(bundle.char_block.vocabulary)
         # One matrix product scores every dense head at once: (features × all classes).
         dense = [n for n in ("incident", "category", "urgency", "sentiment") if n in bundle.heads]
         self.stacked_slices: dict[str, tuple[int, int]] = {}
@@ -220,8 +250,8 @@ class Classifier:
         return cls(ModelBundle.load(path or default_model_path()))
 
     def features(self, docs: list[Doc], hits: list[RuleHits]) -> sparse.csr_matrix:
-        """TF-IDF rows, the same numbers as the fitted sklearn vectorizers give, without their
-        per-call validation overhead (which costs milliseconds per single post)."""
+        """TF-IDF rows, the same numbers as the fitted sklearn vectorizers give (a test checks), without
+        their per-call validation overhead (milliseconds per single post)."""
         indptr = [0]
         indices: list[np.ndarray] = []
         data: list[np.ndarray] = []
@@ -239,12 +269,6 @@ class Classifier:
             ),
             shape=(len(docs), self.n_features),
         )
-
-    def sklearn_features(self, docs: list[Doc], hits: list[RuleHits]) -> sparse.csr_matrix:
-        """The reference: sklearn's own transform (training uses it; a test checks `features` equals it)."""
-        words = self.bundle.word_vectorizer.transform([features_text(d, h) for d, h in zip(docs, hits, strict=True)])
-        chars = self.bundle.char_vectorizer.transform([d.normalized for d in docs])
-        return sparse.hstack([words, chars], format="csr", dtype=np.float32)
 
     def _probabilities(self, matrix: sparse.csr_matrix) -> dict[str, np.ndarray]:
         raw = np.asarray(matrix @ self.stacked_coef) + self.stacked_intercept
@@ -274,21 +298,20 @@ class Classifier:
             results.append(self._one(i, post, doc, hit, (matrix.indices[span], matrix.data[span]), probabilities))
         return results
 
-    def _evidence(self, contributions: np.ndarray, columns: np.ndarray, column: int, sign: float = 1.0) -> list[str]:
-        """The lemma features that pushed hardest towards one class (`column` of the stacked heads)."""
-        values = contributions[:, column] * sign if len(columns) else contributions[:, 0]
-        limit = 5
-        top = np.argpartition(-values, limit)[:limit] if len(values) > limit else np.arange(len(values))
-        top = top[np.argsort(-values[top])]
-        return [str(self.names[columns[k]])[2:] for k in top if values[k] > 0]
+    def _evidence(self, contributions: Any, columns: list[str], column: int, sign: float = 1.0) -> list[str]:
+        """The lemma features that pushed hardest towards one class (`column` of the stacked heads).
+
+        Plain Python over a post's few dozen word features: faster than numpy calls at this size."""
+        scored = [(row[column] * sign, k) for k, row in enumerate(contributions)]
+        return [columns[k] for value, k in heapq.nlargest(5, scored) if value > 0]
 
     def _label(
         self,
         head_name: str,
         i: int,
         probabilities: dict[str, np.ndarray],
-        contributions: np.ndarray,
-        columns: np.ndarray,
+        contributions: Any,
+        columns: list[str],
     ) -> tuple[str, float, list[str]]:
         head = self.bundle.heads[head_name]
         p = probabilities[head_name][i]
@@ -309,7 +332,8 @@ class Classifier:
         cols, vals = row
         word_mask = cols < self.n_words
         columns = cols[word_mask]
-        contributions = self.stacked_coef[columns] * vals[word_mask][:, None]
+        contributions = (self.stacked_coef[columns] * vals[word_mask][:, None]).tolist()
+        columns = [self.readable[c] for c in columns.tolist()]
         # incident
         p_incident = float(probabilities["incident"][i][1])
         # Rules as priors on the model's log-odds: danger to life is always something to act on;

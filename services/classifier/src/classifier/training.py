@@ -19,7 +19,15 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
 
-from classifier.model import Classifier, LinearHead, ModelBundle, PostInput, corpus_fingerprint, features_text
+from classifier.model import (
+    Classifier,
+    LinearHead,
+    ModelBundle,
+    PostInput,
+    TfidfBlock,
+    corpus_fingerprint,
+    features_text,
+)
 from classifier.rules import apply_rules
 from classifier.text import analyze
 from incidents_common.events import Category
@@ -188,8 +196,8 @@ def fit(
     return ModelBundle(
         version=f"{now:%Y%m%d.%H%M%S}-{corpus_fingerprint(rows)}",
         created_at=now.isoformat(),
-        word_vectorizer=word_vectorizer,
-        char_vectorizer=char_vectorizer,
+        word_block=TfidfBlock.from_vectorizer(word_vectorizer),
+        char_block=TfidfBlock.from_vectorizer(char_vectorizer, offset=len(word_vectorizer.vocabulary_)),
         heads=heads,
         training={
             "rows": len(rows),
