@@ -1,11 +1,12 @@
 """Collector ingest throughput into JetStream: batched HTTP pushes and a JSONL import.
 
-Starts its own nats-server (incidents_common.processes.NatsServer) and the collector under uvicorn
-on a free 127.0.0.1 port, then:
-  1. HTTP: POSTs N posts in batches (`{"posts": [...]}`) and waits until N PostCollected messages
-     are in the POSTS stream;
-  2. JSONL: imports N other posts the way `python -m collector import` does (same code, straight
-     into the service's database) and waits until they too are in the stream.
+  1. JSONL: imports N posts the way `python -m collector import` does (same code, straight into
+     the collector's database: posts and outbox rows);
+  2. starts its own nats-server (incidents_common.processes.NatsServer) and the collector under
+     uvicorn on a free 127.0.0.1 port, and waits until its outbox relay has put the N imported
+     posts into the POSTS stream;
+  3. HTTP: POSTs N other posts in batches (`{"posts": [...]}`) and waits until they too are in the
+     stream (counted with the stream's message count).
 Prints posts/s for each stage, and the machine's load average (other processes on the same cores
 lower the figures). Usage: python bench/ingest.py [--posts N] [--batch B] [--concurrency C] [--postgres]
 """
@@ -74,7 +75,9 @@ async def wait_for_stream(js: Any, target: int, timeout: float = 300.0) -> float
     return time.perf_counter()
 
 
-async def bench_http(base_url: str, js: Any, posts: int, batch: int, concurrency: int) -> tuple[float, float]:
+async def bench_http(
+    base_url: str, js: Any, posts: int, batch: int, concurrency: int, *, already: int = 0
+) -> tuple[float, float]:
     bodies = [
         json.dumps({"posts": [make_post(n, "http") for n in range(start, min(start + batch, posts))]}).encode()
         for start in range(0, posts, batch)
@@ -97,22 +100,22 @@ async def bench_http(base_url: str, js: Any, posts: int, batch: int, concurrency
         started = time.perf_counter()
         await asyncio.gather(*(worker(client) for _ in range(concurrency)))
         accepted = time.perf_counter()
-    landed = await wait_for_stream(js, posts)
+    landed = await wait_for_stream(js, already + posts)
     return posts / (accepted - started), posts / (landed - started)
 
 
-async def bench_import(database_url: str, path: Path, js: Any, posts: int, already: int) -> tuple[float, float]:
+async def bench_import(database_url: str, path: Path, posts: int) -> tuple[float, float]:
     db = Database(database_url, TABLES)
     try:
+        await db.create_tables()
         started = time.perf_counter()
         with path.open("rb") as stream:
             result = await import_lines(Ingestor(db), stream, batch=1000)
-        imported = time.perf_counter()
+        seconds = time.perf_counter() - started
     finally:
         await db.dispose()
     assert result.accepted == posts, result
-    landed = await wait_for_stream(js, already + posts)
-    return posts / (imported - started), posts / (landed - started)
+    return posts / seconds, seconds
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -135,6 +138,13 @@ async def run(args: argparse.Namespace, work: Path, database_url: str) -> None:
     with jsonl.open("w") as out:
         for n in range(args.posts):
             out.write(json.dumps(make_post(n, "jsonl"), ensure_ascii=False) + "\n")
+    print(f"load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
+    print(
+        f"collector bench: {args.posts} posts per stage, HTTP batches of {args.batch}, "
+        f"{args.concurrency} concurrent clients, database {database_url.split(':')[0]}"
+    )
+    # 1. JSONL import the way `python -m collector import` does it: straight into the database.
+    imported, import_seconds = await bench_import(database_url, jsonl, args.posts)
 
     nats_server = NatsServer(work / "nats").start()
     port = free_port()
@@ -148,25 +158,28 @@ async def run(args: argparse.Namespace, work: Path, database_url: str) -> None:
     )
     command = [sys.executable, "-m", "uvicorn", "--factory", "collector.main:create_app"]
     command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", "--no-access-log"]
-    # Started once before any measurement: a blocking Popen is harmless here.
+    # Started once, between measurements: a blocking Popen is harmless here.
     service = subprocess.Popen(command, env=env, cwd=work)  # noqa: S603,ASYNC220 - fixed argv
     nc = None
     try:
         wait_for_port(port, timeout=30)
+        started = time.perf_counter()
         nc = await nats.connect(nats_server.url)
         js = nc.jetstream()
-        print(f"load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
+        # 2. The service starts and its outbox relay publishes the imported posts.
+        drained = await wait_for_stream(js, args.posts)
+        drain = args.posts / (drained - started)
+        overall = args.posts / (import_seconds + drained - started)
         print(
-            f"collector bench: {args.posts} posts per stage, HTTP batches of {args.batch}, "
-            f"{args.concurrency} concurrent clients, database {database_url.split(':')[0]}"
+            f"JSONL import : {imported:8.0f} posts/s imported (stored + outbox), relay {drain:8.0f} posts/s, "
+            f"{overall:8.0f} posts/s from file into JetStream"
         )
-        accepted, landed = await bench_http(f"http://127.0.0.1:{port}", js, args.posts, args.batch, args.concurrency)
+        # 3. Batched HTTP pushes while the service relays: from the first request to the last message.
+        accepted, landed = await bench_http(
+            f"http://127.0.0.1:{port}", js, args.posts, args.batch, args.concurrency, already=args.posts
+        )
         print(
             f"HTTP batch   : {accepted:8.0f} posts/s accepted (stored + outbox), {landed:8.0f} posts/s into JetStream"
-        )
-        imported, landed = await bench_import(database_url, jsonl, js, args.posts, args.posts)
-        print(
-            f"JSONL import : {imported:8.0f} posts/s imported (stored + outbox), {landed:8.0f} posts/s into JetStream"
         )
         print(f"load average after: {os.getloadavg()[0]:.2f}")
     finally:
