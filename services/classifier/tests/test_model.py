@@ -32,7 +32,7 @@ class TestFeatures:
             for n, text in enumerate(texts):
                 columns, values = block.row(text)
                 row = reference[n]
-                assert list(columns) == sorted(row.indices)
+                assert sorted(columns.tolist()) == sorted(row.indices.tolist())
                 assert np.allclose(values, row.toarray()[0][columns], atol=1e-6)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import heapq
 import logging
+from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
@@ -24,7 +25,8 @@ from scipy import sparse
 from classifier.gazetteer import Gazetteer, default_gazetteer
 from classifier.rules import RuleHits, apply_rules
 from classifier.text import Doc, analyze
-from incidents_common.events import Classification, LabelResult, RegionResult
+from incidents_common.events import Classification
+from incidents_common.regions import REGIONS
 
 log = logging.getLogger("classifier.model")
 
@@ -142,14 +144,12 @@ class TfidfBlock:
             text = text.lower()
         grams: list[str] = []
         if self.char:
-            for word in text.split():
-                w = " " + word + " "
-                size = len(w)
-                for n in range(self.min_n, self.max_n + 1):
-                    if size <= n:  # sklearn counts a word shorter than n once, whole
-                        grams.append(w)
-                        break
-                    grams.extend([w[i : i + n] for i in range(size - n + 1)])
+            # char_wb pads each word with spaces. Words joined by two spaces give the same n-grams plus
+            # some that span a word gap; those contain two spaces, which no vocabulary entry has.
+            padded = " " + "  ".join(text.split()) + " "
+            size = len(padded)
+            for n in range(self.min_n, self.max_n + 1):
+                grams.extend([padded[i : i + n] for i in range(size - n + 1)])
             return grams
         tokens = text.split()
         for n in range(self.min_n, self.max_n + 1):
@@ -160,11 +160,11 @@ class TfidfBlock:
         return grams
 
     def row(self, text: str) -> Row:
-        found = [c for c in map(self.vocabulary.get, self.ngrams(text)) if c is not None]
-        if not found:
+        counts = Counter(c for c in map(self.vocabulary.get, self.ngrams(text)) if c is not None)
+        if not counts:
             return np.zeros(0, np.int32), np.zeros(0, np.float32)
-        columns, counts = np.unique(np.array(found, dtype=np.int32), return_counts=True)
-        tf = counts.astype(np.float32)
+        columns = np.fromiter(counts.keys(), dtype=np.int32, count=len(counts))
+        tf = np.fromiter(counts.values(), dtype=np.float32, count=len(counts))
         if self.sublinear:
             tf = np.log(tf) + 1.0
         values = tf * self.idf[columns]
@@ -367,44 +367,49 @@ class Classifier:
         guess = self.gazetteer.resolve(
             doc, hint=post.place_hint, hint_region=post.hint_region, hint_city=post.hint_city
         )
-        # model_construct: the values are built here, within their bounds; validation would cost ~5 % of a post.
-        region = RegionResult.model_construct(
-            code=guess.code, name=guess.name, city=guess.city, confidence=guess.confidence, evidence=guess.evidence
-        )
+        region: dict[str, Any] = {
+            "code": guess.code,
+            "name": guess.name,
+            "city": guess.city,
+            "confidence": guess.confidence,
+            "evidence": guess.evidence,
+        }
         if guess.code is None and self.region_coef is not None:
             region_p = self._region_probabilities(row)
             best = int(np.argmax(region_p))
             head = self.bundle.heads["region"]
             code, conf = head.classes[best], float(region_p[best])
-            words = head.evidence(row, best, self.names, self.n_words)
-            if conf >= 0.5 and code:
-                from incidents_common.regions import REGIONS
-
-                if code in REGIONS:
-                    region = RegionResult.model_construct(
-                        code=code,
-                        name=REGIONS[code].name,
-                        confidence=round(conf * 0.6, 3),
-                        evidence=["модель: " + ", ".join(words[:4])],
-                    )
-        return Classification.model_construct(
-            model_version=self.version,
-            is_incident=is_incident,
-            incident=LabelResult.model_construct(
-                label="incident" if is_incident else "not_incident",
-                confidence=round(max(p_incident, 1 - p_incident), 4),
-                evidence=incident_evidence[:8],
-            ),
-            category=LabelResult.model_construct(
-                label=category, confidence=round(category_conf, 4), evidence=category_evidence
-            ),
-            region=region,
-            urgency=LabelResult.model_construct(
-                label=urgency, confidence=round(min(urgency_conf, 1.0), 4), evidence=urgency_evidence
-            ),
-            sentiment=LabelResult.model_construct(
-                label=sentiment, confidence=round(sentiment_conf, 4), evidence=sentiment_evidence
-            ),
+            if conf >= 0.5 and code in REGIONS:
+                words = head.evidence(row, best, self.names, self.n_words)
+                region = {
+                    "code": code,
+                    "name": REGIONS[code].name,
+                    "confidence": round(conf * 0.6, 3),
+                    "evidence": ["модель: " + ", ".join(words[:4])],
+                }
+        # One validation from plain data (pydantic-core) is cheaper than building the six models in Python.
+        return Classification.model_validate(
+            {
+                "model_version": self.version,
+                "is_incident": is_incident,
+                "incident": {
+                    "label": "incident" if is_incident else "not_incident",
+                    "confidence": round(max(p_incident, 1 - p_incident), 4),
+                    "evidence": incident_evidence[:8],
+                },
+                "category": {"label": category, "confidence": round(category_conf, 4), "evidence": category_evidence},
+                "region": region,
+                "urgency": {
+                    "label": urgency,
+                    "confidence": round(min(urgency_conf, 1.0), 4),
+                    "evidence": urgency_evidence,
+                },
+                "sentiment": {
+                    "label": sentiment,
+                    "confidence": round(sentiment_conf, 4),
+                    "evidence": sentiment_evidence,
+                },
+            }
         )
 
 
