@@ -160,7 +160,8 @@ class TfidfBlock:
         return grams
 
     def row(self, text: str) -> Row:
-        counts = Counter(c for c in map(self.vocabulary.get, self.ngrams(text)) if c is not None)
+        counts = Counter(map(self.vocabulary.get, self.ngrams(text)))
+        counts.pop(None, None)
         if not counts:
             return np.zeros(0, np.int32), np.zeros(0, np.float32)
         columns = np.fromiter(counts.keys(), dtype=np.int32, count=len(counts))
