@@ -124,12 +124,26 @@ class TestVk:
         assert first["reach"] == {"likes": 1, "reposts": 1, "comments": 0, "views": 101}
         assert first["author"]["followers"] == 120000
 
+        cursors = (await client.get(f"/v1/sources/{source['id']}/cursors")).json()
+        assert cursors["search:нет света"]["newest"] == T0 + 5
+        assert cursors["search:нет света"]["next_from"] is None
+
         # The next poll asks only for what is newer than the newest post seen.
         fake.requests.clear()
         fake.script = lambda request: vk_ok([])
         await poll(app, source["id"])
         assert fake.requests[0].form["start_time"] == str(T0 + 5 + 1)
         assert "start_from" not in fake.requests[0].form
+
+        # Reset: the next poll starts afresh from the look-back window; stored posts stay single.
+        assert (await client.delete(f"/v1/sources/{source['id']}/cursors")).status_code == 204
+        assert (await client.get(f"/v1/sources/{source['id']}/cursors")).json() == {}
+        fake.requests.clear()
+        fake.script = lambda request: vk_ok([vk_item(1), vk_item(2)])
+        await poll(app, source["id"])
+        lookback_start = datetime.now(UTC).timestamp() - 24 * 3600
+        assert abs(int(fake.requests[0].form["start_time"]) - lookback_start) < 600
+        assert len(await posts(client)) == 5
 
     async def test_error_6_is_retried_and_29_backs_off(
         self, app: FastAPI, client: httpx.AsyncClient, fake: FakeServer

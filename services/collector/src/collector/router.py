@@ -199,6 +199,29 @@ async def run_source(request: Request, session: SessionDep, source_id: str) -> S
     return updated
 
 
+@router.get(
+    "/v1/sources/{source_id}/cursors",
+    tags=["sources"],
+    summary="Where the source stopped (VK search/wall/comments, Telegram offset, feed ETag)",
+    response_model=dict[str, dict[str, Any]],
+)
+async def get_cursors(session: SessionDep, source_id: str) -> dict[str, dict[str, Any]]:
+    return await service.source_cursors(session, source_id=source_id)
+
+
+@router.delete(
+    "/v1/sources/{source_id}/cursors",
+    tags=["sources"],
+    summary="Reset the cursors: the next poll starts afresh (stored posts stay de-duplicated)",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+)
+async def reset_cursors(request: Request, session: SessionDep, source_id: str) -> Response:
+    await service.reset_cursors(session, source_id=source_id)
+    request.state.wake_scheduler = True
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
 # ---------------------------------------------------------------------------------------------
 # Telegram webhook
 # ---------------------------------------------------------------------------------------------

@@ -742,5 +742,20 @@ async def save_cursors(session: AsyncSession, *, source_id: str, cursors: Mappin
     await session.flush()
 
 
+async def source_cursors(session: AsyncSession, *, source_id: str) -> dict[str, dict[str, Any]]:
+    await _load_source(session, source_id)
+    return await load_cursors(session, source_id=source_id)
+
+
+async def reset_cursors(session: AsyncSession, *, source_id: str) -> None:
+    """Forget where the source stopped: the next poll starts afresh (already stored posts stay
+    de-duplicated)."""
+    source = await _load_source(session, source_id)
+    await session.exec(delete(Cursor).where(Cursor.source_id == source_id))  # type: ignore[arg-type]
+    if source.enabled:
+        source.next_run = utcnow()
+        session.add(source)
+
+
 def retention_cutoff(days: int) -> datetime:
     return utcnow() - timedelta(days=days)
