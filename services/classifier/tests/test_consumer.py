@@ -3,13 +3,16 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import orjson
 from sqlmodel import func, select
 
 from classifier.config import Settings
+from classifier.consumers import BatchClassifyingConsumer, Prepared, handle_post_collected
 from classifier.main import create_app
+from classifier.model import PostInput
 from classifier.models import ClassificationRecord
 from incidents_common.db import Database, publish
 from incidents_common.events import (
@@ -20,6 +23,7 @@ from incidents_common.events import (
     SourceType,
     dead_letter_subject,
     decode_event,
+    new_event,
 )
 from incidents_common.nats import EventRuntime
 from incidents_common.testing import eventually, read_stream
@@ -71,6 +75,9 @@ class TestPostCollectedConsumer:
                 assert gas.classification.region.code == "63"
                 assert gas.text.startswith("В подъезде") and gas.place_hints.title == "Подслушано Тольятти"
                 assert not events["post-2"].classification.is_incident
+                consumer = app.state.events.consumers[0]
+                assert isinstance(consumer, BatchClassifyingConsumer)  # texts of a batch classified together
+                assert consumer.stats.processed == 2 and not consumer.prepared.results
                 async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
                     stored = (await http.get("/v1/classifications/post-1")).json()
                 assert stored["classification"]["urgency"]["label"] == "critical"
@@ -110,3 +117,21 @@ class TestPostCollectedConsumer:
             reasons = [m.headers["Incidents-Dead-Letter-Reason"] for m in dead]
             assert reasons[0].startswith("not JSON")
             assert "invalid PostCollected" in reasons[1]
+
+
+class TestHandler:
+    async def test_prepared_result_is_used_without_classifying_again(self, tmp_path: Path, classifier: Any) -> None:
+        db = Database(f"sqlite+aiosqlite:///{tmp_path / 'h.db'}", [ClassificationRecord])
+        await db.create_tables()
+        post = collected(7, "Во дворе прорвало трубу, течёт кипяток")
+        event = new_event(post, source="/test")
+        prepared = Prepared()
+        prepared.results[event.id] = classifier.classify(PostInput(text=post.text))
+
+        def no_model() -> Any:
+            raise AssertionError("the handler classified a post that was prepared")
+
+        async with db.transaction() as session:
+            await handle_post_collected(session, event, classifier=no_model, prepared=prepared)
+        assert await count(db) == 1 and not prepared.results
+        await db.dispose()

@@ -1,27 +1,79 @@
-"""Event handlers: one per consumed event."""
+"""Event handlers: one per consumed event, and the batch pre-classification of the consumer."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any
 
+from nats.aio.msg import Msg
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from classifier.model import Classifier
 from classifier.service import collected_input, record_classification
-from incidents_common.events import BadEvent, CloudEvent, PostCollected
+from incidents_common.db import Database
+from incidents_common.events import BadEvent, Classification, CloudEvent, PostCollected
+from incidents_common.nats import Consumer, ConsumerSpec
 
 DURABLE_POST_COLLECTED = "classifier-post-collected"
 
 
+class Prepared:
+    """Classifications computed for a fetched batch before its transaction, by event id."""
+
+    def __init__(self) -> None:
+        self.results: dict[str, Classification] = {}
+
+
 async def handle_post_collected(
-    session: AsyncSession, event: CloudEvent[Any], *, classifier: Callable[[], Classifier], max_chars: int = 20_000
+    session: AsyncSession,
+    event: CloudEvent[Any],
+    *,
+    classifier: Callable[[], Classifier],
+    max_chars: int = 20_000,
+    prepared: Prepared | None = None,
 ) -> None:
     """post.collected → classify → store + PostClassified (one transaction, with the inbox row)."""
     post = event.data
     if not isinstance(post, PostCollected):
         raise BadEvent(f"expected a PostCollected payload, got {type(post).__name__}")
-    model = classifier()
     post_input = collected_input(post, max_chars=max_chars)
-    classification = model.classify(post_input)
+    classification = prepared.results.pop(event.id, None) if prepared is not None else None
+    if classification is None:
+        classification = classifier().classify(post_input)
     await record_classification(session, post=post, classification=classification, place_hint=post_input.place_hint)
+
+
+class BatchClassifyingConsumer(Consumer):
+    """Classifies a fetched batch's texts together (about a third less CPU per post than one by one),
+    off the event loop, then lets the shared consumer apply the handler per event in one transaction.
+
+    It hooks the shared Consumer's batch step; if that hook ever changes, the handler still
+    classifies each post itself, only slower.
+    """
+
+    def __init__(
+        self,
+        spec: ConsumerSpec,
+        db: Database,
+        *,
+        classifier: Callable[[], Classifier],
+        prepared: Prepared,
+        max_chars: int,
+    ) -> None:
+        super().__init__(spec, db)
+        self.classifier = classifier
+        self.prepared = prepared
+        self.max_chars = max_chars
+
+    async def _apply_batch(self, decoded: list[tuple[Msg, CloudEvent[Any]]]) -> None:
+        events = [e for _, e in decoded if isinstance(e.data, PostCollected)]
+        if events:
+            inputs = [collected_input(e.data, max_chars=self.max_chars) for e in events]
+            results = await asyncio.to_thread(self.classifier().classify_batch, inputs)
+            self.prepared.results.update({e.id: r for e, r in zip(events, results, strict=True)})
+        try:
+            await super()._apply_batch(decoded)
+        finally:
+            for event in events:
+                self.prepared.results.pop(event.id, None)

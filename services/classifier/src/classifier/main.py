@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from classifier import __version__
 from classifier.config import Settings
-from classifier.consumers import DURABLE_POST_COLLECTED, handle_post_collected
+from classifier.consumers import DURABLE_POST_COLLECTED, BatchClassifyingConsumer, Prepared, handle_post_collected
 from classifier.model import Classifier, load_cached
 from classifier.models import TABLES
 from classifier.router import router
@@ -29,24 +29,28 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     events = None
     if settings.nats_enabled:
+        prepared = Prepared()
+        spec = ConsumerSpec(
+            durable=settings.stream_prefix + DURABLE_POST_COLLECTED,
+            stream="POSTS",
+            filter_subject=SUBJECT_POST_COLLECTED,
+            handler=functools.partial(
+                handle_post_collected, classifier=current, max_chars=settings.max_text_chars, prepared=prepared
+            ),
+            batch=settings.consumer_batch,
+            max_deliver=settings.max_deliver,
+        )
         events = EventRuntime(
             db=db,
             nats_url=settings.nats_url,
             client_name=settings.service_name,
             outbox_batch=settings.outbox_batch,
-            consumers=[
-                ConsumerSpec(
-                    durable=settings.stream_prefix + DURABLE_POST_COLLECTED,
-                    stream="POSTS",
-                    filter_subject=SUBJECT_POST_COLLECTED,
-                    handler=functools.partial(
-                        handle_post_collected, classifier=current, max_chars=settings.max_text_chars
-                    ),
-                    batch=settings.consumer_batch,
-                    max_deliver=settings.max_deliver,
-                )
-            ],
+            consumers=[spec],
         )
+        # Same consumer, but the texts of each fetched batch are classified together.
+        events.consumers = [
+            BatchClassifyingConsumer(spec, db, classifier=current, prepared=prepared, max_chars=settings.max_text_chars)
+        ]
 
     async def load_model() -> None:
         # Loading takes ~1 s of CPU; off the event loop, and before the consumer starts.
