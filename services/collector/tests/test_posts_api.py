@@ -6,8 +6,11 @@ import json
 from typing import Any
 
 import httpx
+from fastapi import FastAPI
+from sqlmodel import func, select
 
 from collector.service import post_id_for
+from incidents_common.db import OutboxMessage
 
 PROBLEM = "application/problem+json"
 
@@ -61,6 +64,17 @@ class TestPush:
         assert statuses == {"ext-1": ("duplicate", 1), "ext-2": ("updated", 2), "ext-3": ("created", 1)}
         stored = (await client.get(f"/v1/posts/{post_id_for('push', 'ext-2')}")).json()
         assert (stored["version"], stored["text"]) == (2, "Мусор так и не вывезли, уже неделя")
+
+    async def test_growing_reach_is_refreshed_without_a_new_version(
+        self, app: FastAPI, client: httpx.AsyncClient
+    ) -> None:
+        await client.post("/v1/posts", json=post(1, reach={"likes": 3}))
+        again = (await client.post("/v1/posts", json=post(1, reach={"likes": 9, "views": 120}))).json()
+        assert again["duplicates"] == 1
+        stored = (await client.get(f"/v1/posts/{post_id_for('push', 'ext-1')}")).json()
+        assert (stored["version"], stored["reach"]) == (1, {"likes": 9, "views": 120})
+        async with app.state.db.transaction() as session:
+            assert (await session.exec(select(func.count()).select_from(OutboxMessage))).one() == 1
 
     async def test_post_without_external_id_gets_a_stable_one(self, client: httpx.AsyncClient) -> None:
         anonymous = post()

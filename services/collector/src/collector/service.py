@@ -210,13 +210,16 @@ async def queue_post_collected(session: AsyncSession, rows: Sequence[Mapping[str
     session.info["outbox_pending"] = True  # wakes the relay after the commit, as enqueue() does
 
 
-async def _existing(session: AsyncSession, post_ids: Sequence[str]) -> dict[str, tuple[int, str, datetime]]:
-    """post id -> (version, content hash, collected_at) for the posts already stored.
+_Stored = tuple[int, str, datetime, dict[str, Any]]
+
+
+async def _existing(session: AsyncSession, post_ids: Sequence[str]) -> dict[str, _Stored]:
+    """post id -> (version, content hash, collected_at, reach) for the posts already stored.
 
     Post ids derive from (source_type, external_id), so the lookup is by primary key. PostgreSQL
     gets one array parameter (`= ANY($1)`): a 500-value IN list cost more to plan than to run."""
-    columns = (Post.id, Post.version, Post.content_hash, Post.collected_at)
-    found: dict[str, tuple[int, str, datetime]] = {}
+    columns = (Post.id, Post.version, Post.content_hash, Post.collected_at, Post.reach)
+    found: dict[str, _Stored] = {}
     connection = await session.connection()
     if connection.dialect.name == "postgresql":
         chunks: list[Any] = [any_(bindparam("ids", list(post_ids), type_=ARRAY(String)))]
@@ -225,8 +228,8 @@ async def _existing(session: AsyncSession, post_ids: Sequence[str]) -> dict[str,
     for chunk in chunks:
         condition = Post.id == chunk if not isinstance(chunk, list) else Post.id.in_(chunk)  # type: ignore[attr-defined]
         rows = await session.exec(select(*columns).where(condition))  # type: ignore[call-overload]
-        for post_id, version, digest, collected_at in rows:
-            found[post_id] = (version, digest, collected_at)
+        for post_id, version, digest, collected_at, reach in rows:
+            found[post_id] = (version, digest, collected_at, reach or {})
     return found
 
 
@@ -301,12 +304,13 @@ async def store_prepared(
     result = IngestResult()
     inserts: dict[str, dict[str, Any]] = {}
     updates: dict[str, dict[str, Any]] = {}
+    reach_updates: dict[str, dict[str, Any]] = {}
     for item in prepared:
         pending = inserts.get(item.post_id) or updates.get(item.post_id)
         if pending is not None:
             current_version, current_hash = pending["version"], pending["content_hash"]
         elif item.post_id in existing:
-            current_version, current_hash, _ = existing[item.post_id]
+            current_version, current_hash, _, _ = existing[item.post_id]
         else:
             inserts[item.post_id] = item.row
             result.accepted += 1
@@ -325,6 +329,12 @@ async def store_prepared(
         if current_hash == item.hash:
             result.duplicates += 1
             status, version = IngestStatus.duplicate, current_version
+            reach = item.row["reach"]
+            if reach and pending is not None:
+                pending["reach"] = reach
+            elif reach and reach != existing[item.post_id][3]:
+                # Likes and views grow: the stored reach is refreshed in place, without a new version.
+                reach_updates[item.post_id] = {"id": item.post_id, "reach": reach, "updated_at": now}
         else:
             version = current_version + 1
             row = dict(item.row, version=version)
@@ -355,6 +365,9 @@ async def store_prepared(
         )
     if updates:
         await session.exec(update(Post), params=list(updates.values()))  # type: ignore[call-overload]
+    refreshed = [row for post_id, row in reach_updates.items() if post_id not in updates]
+    if refreshed:
+        await session.exec(update(Post), params=refreshed)  # type: ignore[call-overload]
     await queue_post_collected(session, [*inserts.values(), *updates.values()])
     return result
 
