@@ -48,9 +48,9 @@ async def count(db: Database) -> int:
 
 
 class TestPostCollectedConsumer:
-    async def test_collected_in_classified_out(self, nats_url: str, database_url: str) -> None:
+    async def test_collected_in_classified_out(self, nats_url: str, database_url: str, tmp_path: Path) -> None:
         app = create_app(Settings(database_url=database_url, nats_url=nats_url, log_json=False))
-        producer_db = Database(f"sqlite+aiosqlite:///{Path(nats_url.split(':')[-1]).name}-producer.db", [])
+        producer_db = Database(f"sqlite+aiosqlite:///{tmp_path / 'producer.db'}", [])
         await producer_db.create_tables()
         producer = EventRuntime(db=producer_db, nats_url=nats_url, client_name="test-collector")
         async with app.router.lifespan_context(app):
