@@ -20,6 +20,11 @@ class TestNormalisation:
     def test_repeated_letters_are_squashed(self) -> None:
         assert normalize("Ооооочень плоооохо!!!") == "очень плохо!"
 
+    def test_russian_in_latin_letters_is_transliterated_back(self) -> None:
+        assert normalize("avtobus 11 ne hodit s utra, ljudi zamerzajut") == "автобус 11 не ходит с утра, люди замерзают"
+        assert clean("Продаю iPhone 13, отличное состояние") == "Продаю iPhone 13, отличное состояние"
+        assert clean("Hello world, this is fine") == "Hello world, this is fine"
+
     def test_yo_and_case_are_folded(self) -> None:
         assert normalize("ЁЛКИ Зелёные") == "елки зеленые"
 

@@ -354,7 +354,7 @@ class Classifier:
         urgency, urgency_conf, urgency_evidence = self._label("urgency", i, probabilities, contributions, columns)
         if is_incident and hits.critical:
             urgency, urgency_conf = "critical", max(urgency_conf, 0.9)
-            urgency_evidence = [f"правило: {c}" for c in hits.critical] + urgency_evidence[:3]
+            urgency_evidence = list(dict.fromkeys([f"правило: {c}" for c in hits.critical] + urgency_evidence[:3]))
         elif not is_incident:
             urgency, urgency_conf, urgency_evidence = "normal", max(1.0 - p_incident, 0.5), ["не обращение"]
         # sentiment

@@ -107,10 +107,48 @@ def _strip_symbols(text: str) -> str:
     return SYMBOLS_RE.sub(" ", text)
 
 
+TRANSLIT_WORDS = {"ne", "na", "v", "i", "u", "s", "po", "ot", "dlya", "dlja", "eto", "net", "uzhe", "opyat", "opjat",
+                  "kak", "chto", "vse", "nas", "nam", "gde", "kogda", "pochemu", "ochen", "ves", "dom"}  # fmt: skip
+_TRANSLIT_PAIRS = [
+    ("shch", "щ"), ("sch", "щ"), ("zh", "ж"), ("kh", "х"), ("ch", "ч"), ("sh", "ш"), ("ts", "ц"), ("yu", "ю"),
+    ("ju", "ю"), ("ya", "я"), ("ja", "я"), ("yo", "ё"), ("jo", "ё"), ("'", "ь"),
+    ("a", "а"), ("b", "б"), ("v", "в"), ("g", "г"), ("d", "д"), ("e", "е"), ("z", "з"), ("i", "и"), ("k", "к"),
+    ("l", "л"), ("m", "м"), ("n", "н"), ("o", "о"), ("p", "п"), ("r", "р"), ("s", "с"), ("t", "т"), ("u", "у"),
+    ("f", "ф"), ("h", "х"), ("c", "ц"), ("j", "й"), ("w", "в"), ("x", "кс"), ("q", "к"),
+]  # fmt: skip
+_TRANSLIT_RE = re.compile("|".join(re.escape(a) for a, _ in _TRANSLIT_PAIRS) + "|y", re.IGNORECASE)
+_TRANSLIT_MAP = dict(_TRANSLIT_PAIRS)
+LATIN_WORD_RE = re.compile(r"[A-Za-z']+")
+
+
+def _cyrillic(match: re.Match[str]) -> str:
+    latin = match.group(0)
+    low = latin.lower()
+    if low == "y":  # й after a vowel or at the start of a word, ы otherwise
+        before = match.string[match.start() - 1 : match.start()].lower()
+        out = "й" if not before.isalpha() or before in "aeiouаеиоу" else "ы"
+    else:
+        out = _TRANSLIT_MAP[low]
+    return out.upper() if latin[0].isupper() else out
+
+
+def detransliterate(text: str) -> str:
+    """Russian typed in Latin letters (avtobus ne hodit) back to Cyrillic; other text unchanged."""
+    words = LATIN_WORD_RE.findall(text)
+    if len(words) < 3 or sum(1 for w in words if w.lower() in TRANSLIT_WORDS) < 2:
+        return text
+    latin = sum(len(w) for w in words)
+    cyrillic = sum(1 for ch in text if "а" <= ch.lower() <= "я" or ch in "ёЁ")
+    if latin < 3 * cyrillic:
+        return text
+    return _TRANSLIT_RE.sub(_cyrillic, text)
+
+
 def clean(text: str) -> str:
     """URLs, mentions and emoji out, hashtags split, repeated letters squashed; case is kept."""
     text = VK_MENTION_RE.sub(r" \1 ", text)
     text = URL_RE.sub(" ", text)
+    text = detransliterate(text)
     text = MENTION_RE.sub(" ", text)
     text = HASHTAG_RE.sub(_split_hashtag, text)
     text = _EMOJI_RE.sub(lambda m: EMOJI_TOKENS[m.group(0)], text)
