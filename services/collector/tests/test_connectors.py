@@ -320,6 +320,24 @@ class TestTelegram:
         status = await poll(app, source["id"])
         assert status["state"] == "failing" and "Unauthorized" in status["last_error"]
 
+    async def test_set_webhook_registers_the_secret(self, client: httpx.AsyncClient, fake: FakeServer) -> None:
+        fake.script = lambda request: Reply(body={"ok": True, "result": True, "description": "Webhook was set"})
+        source = await add_source(
+            client, "telegram", {"token": "T:1", "mode": "webhook", "secret": "s3cr3t", "base_url": fake.url}
+        )
+        url = "https://collector.example/v1/telegram/webhook/" + source["id"]
+        answer = await client.post(f"/v1/sources/{source['id']}/telegram/set-webhook", json={"url": url})
+        assert answer.status_code == 200 and answer.json()["description"] == "Webhook was set"
+        (request,) = fake.requests
+        assert request.path == "/botT:1/setWebhook"
+        assert (request.json["url"], request.json["secret_token"]) == (url, "s3cr3t")
+
+        fake.script = lambda request: Reply(400, {"ok": False, "error_code": 400, "description": "bad webhook"})
+        refused = await client.post(f"/v1/sources/{source['id']}/telegram/set-webhook", json={"url": url})
+        assert refused.status_code == 502 and "bad webhook" in refused.json()["detail"]
+        plain = await client.post(f"/v1/sources/{source['id']}/telegram/set-webhook", json={"url": "http://x"})
+        assert plain.status_code == 422
+
     async def test_webhook_checks_the_secret_token(self, client: httpx.AsyncClient) -> None:
         source = await add_source(client, "telegram", {"token": "T", "mode": "webhook", "secret": "s3cr3t"})
         assert source["secret_set"] is True and "secret" not in source["settings"]

@@ -10,10 +10,13 @@ from __future__ import annotations
 import hmac
 from typing import Annotated, Any
 
+import httpx
 from fastapi import APIRouter, Body, Header, Query, Request, Response, status
+from pydantic import BaseModel, Field
 
 from collector import service
-from collector.connectors.telegram import post_from_update
+from collector.connectors.base import ConnectorError
+from collector.connectors.telegram import post_from_update, set_webhook
 from collector.importer import import_lines
 from collector.scheduler import Scheduler
 from collector.schemas import (
@@ -31,7 +34,7 @@ from collector.schemas import (
 from collector.service import Ingestor
 from incidents_common.app import SessionDep
 from incidents_common.events import SourceType
-from incidents_common.problems import Forbidden, InvalidInput, NotFound
+from incidents_common.problems import Forbidden, InvalidInput, NotFound, ProblemError
 
 router = APIRouter()
 
@@ -225,6 +228,40 @@ async def reset_cursors(request: Request, session: SessionDep, source_id: str) -
 # ---------------------------------------------------------------------------------------------
 # Telegram webhook
 # ---------------------------------------------------------------------------------------------
+
+
+class WebhookRegistration(BaseModel):
+    url: str = Field(pattern=r"^https://", max_length=2000, description="Public HTTPS URL of the webhook endpoint")
+
+
+@router.post(
+    "/v1/sources/{source_id}/telegram/set-webhook",
+    tags=["telegram"],
+    summary="Register the webhook with Telegram (setWebhook with the source's secret token)",
+)
+async def register_webhook(request: Request, source_id: str, data: WebhookRegistration) -> dict[str, Any]:
+    ingestor = _ingestor(request)
+    async with ingestor.db.sessions() as session:
+        source = await service.get_source_row(session, source_id=source_id)
+    if source.type != "telegram" or source.settings.get("mode") != "webhook":
+        raise InvalidInput("only a Telegram source in webhook mode can register a webhook")
+    settings = request.app.state.settings
+    async with httpx.AsyncClient(timeout=settings.http_timeout) as http:
+        try:
+            answer = await set_webhook(
+                http,
+                base_url=str(source.settings.get("base_url") or settings.telegram_base_url),
+                token=str(source.settings["token"]),
+                url=data.url,
+                secret=str(source.settings["secret"]),
+            )
+        except (ConnectorError, httpx.HTTPError) as exc:
+            raise UpstreamFailed(str(exc) if isinstance(exc, ConnectorError) else type(exc).__name__) from exc
+    return {"ok": True, "description": answer.get("description")}
+
+
+class UpstreamFailed(ProblemError):
+    status, slug, title = 502, "upstream-failed", "Telegram refused the request"
 
 
 @router.post(

@@ -77,6 +77,22 @@ class TelegramConnector(Connector):
             wait = 0  # the backlog is being drained: no need to hold the connection open
 
 
+async def set_webhook(http: httpx.AsyncClient, *, base_url: str, token: str, url: str, secret: str) -> dict[str, Any]:
+    """Register the collector's webhook URL with Telegram (setWebhook with the secret token)."""
+    response = await http.post(
+        f"{base_url.rstrip('/')}/bot{token}/setWebhook",
+        json={"url": url, "secret_token": secret, "allowed_updates": list(UPDATE_KINDS)},
+    )
+    try:
+        body = response.json()
+    except ValueError as exc:
+        raise ConnectorError(f"Telegram setWebhook: not JSON (HTTP {response.status_code})") from exc
+    if not (isinstance(body, dict) and body.get("ok") is True):
+        description = body.get("description", "") if isinstance(body, dict) else ""
+        raise ConnectorError(f"Telegram setWebhook failed: {description or response.status_code}")
+    return body
+
+
 def posts_from_updates(updates: list[dict[str, Any]]) -> list[PostIn]:
     posts = []
     for update in updates:
