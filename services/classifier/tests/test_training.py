@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import io
 import json
 from pathlib import Path
 
@@ -7,7 +10,9 @@ import pytest
 
 from classifier.cli import main
 from classifier.model import Classifier, ModelBundle, PostInput
+from classifier.models import TABLES, FeedbackRecord
 from classifier.training import compare, fit, load_corpus
+from incidents_common.db import Database
 
 from .conftest import TINY_ROWS, write_corpus
 
@@ -71,6 +76,31 @@ class TestTrainCommand:
         assert code == 0
         for heading in ("is_incident", "precision", "macro-F1", "region", "urgency", "category confusion"):
             assert heading in out
+
+    async def test_stored_feedback_joins_training(self, tiny_corpus: Path, tmp_path: Path) -> None:
+        url = f"sqlite+aiosqlite:///{tmp_path / 'feedback.db'}"
+        db = Database(url, TABLES)
+        await db.create_tables()
+        async with db.transaction() as session:
+            session.add(
+                FeedbackRecord(
+                    text="Свалку у реки подожгли, горит третий день",
+                    is_incident=True,
+                    category="waste",
+                    urgency="high",
+                    sentiment="negative",
+                    corrected=["category"],
+                )
+            )
+        await db.dispose()
+        common = ["--model", str(tmp_path / "m.joblib"), "--candidates-dir", str(tmp_path / "c")]
+        args = ["train", "--corpus", str(tiny_corpus), "--database-url", url, *common]
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            code = await asyncio.to_thread(main, args)
+        assert code == 0
+        assert "1 from operator feedback" in out.getvalue()
+        assert ModelBundle.load(tmp_path / "m.joblib").training["feedback"] == 1
 
     def test_clear_errors(self, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
         assert main(["evaluate", "--model", str(tmp_path / "none.joblib")]) == 2
