@@ -123,3 +123,27 @@ class TestApiOnBothDatabases:
                 stored = (await client.get(f"/v1/posts/{first['id']}")).json()
                 assert (stored["version"], stored["text"]) == (2, "Яму засыпали")
                 assert stored["published_at"].startswith("2026-11-24T07:00:00")
+
+
+class TestConcurrentWriters:
+    async def test_two_writers_racing_on_the_same_posts_store_each_once(self, database_url: str) -> None:
+        import asyncio
+
+        first_db, second_db = Database(database_url, TABLES), Database(database_url, TABLES)
+        await first_db.create_tables()
+        try:
+            # Two independent ingestors (two replicas, or the CLI beside the service).
+            posts = [_post(n) for n in range(300)]
+            first, second = Ingestor(first_db), Ingestor(second_db)
+            results = await asyncio.gather(first.ingest(posts), second.ingest(posts))
+            # Both read before either committed: one hit the unique key (PostgreSQL) or the write lock
+            # (SQLite) and went round again, now seeing the other's rows as duplicates.
+            assert first.retries + second.retries >= 1
+            assert sum(r.accepted for r in results) == 300
+            assert sum(r.duplicates for r in results) == 300
+            assert len(await _outbox(first_db)) == 300
+            async with first_db.transaction() as session:
+                assert (await session.exec(select(func.count()).select_from(Post))).one() == 300
+        finally:
+            await first_db.dispose()
+            await second_db.dispose()

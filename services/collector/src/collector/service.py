@@ -381,6 +381,7 @@ class Ingestor:
         self._lock = asyncio.Lock() if db.is_sqlite else None
         self._backlog_checked = 0.0
         self._backlog = 0
+        self.retries = 0  # transactions retried after a race with another writer
 
     async def backlog(self, *, max_age: float = 1.0) -> int:
         """Unpublished outbox rows (cached for `max_age` seconds)."""
@@ -417,10 +418,12 @@ class Ingestor:
                 # Another writer inserted one of these posts first: re-read and classify again.
                 if attempt == 3:
                     raise
+                self.retries += 1
             except OperationalError as exc:
                 # SQLite: another process (the import CLI) holds the write lock past busy_timeout.
                 if "locked" not in str(exc) or attempt == 3:
                     raise
+                self.retries += 1
                 await asyncio.sleep(0.2 * (attempt + 1))
         raise AssertionError("unreachable")
 
