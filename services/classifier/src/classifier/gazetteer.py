@@ -28,7 +28,7 @@ from classifier.text import Doc, Token, analyze, lemma_set, morph, parses
 from incidents_common.regions import REGIONS
 
 log = logging.getLogger("classifier.gazetteer")
-GAZETTEER_FORMAT = "5"  # bump when the matching code changes what the cache holds
+GAZETTEER_FORMAT = "6"  # bump when the matching code changes what the cache holds
 RUSSIAN_NAME_RE = re.compile(r"^[А-ЯЁ][а-яё]+(?:[ -][А-ЯЁа-яё][а-яё]*)*$")
 PLACE_MARKERS = {"г", "город", "города", "городе", "гор", "пос", "поселок", "посёлок", "пгт", "село", "станица", "ст"}
 STREET_BEFORE = {
@@ -82,7 +82,8 @@ class RegionGuess:
 
 
 def _parts(name: str) -> list[str]:
-    return [p for p in re.split(r"[\s\-]+", name.strip()) if p and p != "."]
+    parts = (p.rstrip(".") for p in re.split(r"[\s\-]+", name.strip()))  # "Н. Новгород" → н, новгород
+    return [p for p in parts if p]
 
 
 def _key(word: str) -> str:
@@ -378,10 +379,15 @@ def _split_hyphens(tokens: list[Token]) -> list[Token]:
             out.append(token)
             continue
         offset = token.start
-        for n, piece in enumerate(token.text.split("-")):
+        pieces = token.text.split("-")
+        for n, piece in enumerate(pieces):
             if piece:
                 low = piece.lower().replace("ё", "е")
-                out.append(Token(piece, low, low, offset, token.sentence_start and n == 0))
+                last = n == len(pieces) - 1
+                # A hyphen follows every piece but the last: Энгельс-2 is the town's district, not a house number.
+                out.append(
+                    Token(piece, low, low, offset, token.sentence_start and n == 0, token.punct_after or not last)
+                )
             offset += len(piece) + 1
     return out
 

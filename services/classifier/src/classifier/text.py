@@ -25,7 +25,7 @@ CAMEL_RE = re.compile(r"(?<=[а-яёa-z])(?=[А-ЯЁA-Z])|(?<=[А-ЯЁA-Z])(?=[�
 SPACES_RE = re.compile(r"\s+")
 LETTER_RE = re.compile(r"[А-Яа-яЁёA-Za-z]")
 UPPER_RE = re.compile(r"[А-ЯЁA-Z]")
-WORD_RE = re.compile(r"^[а-яёa-z][а-яёa-z-]*$|^\d+$")
+WORD_RE = re.compile(r"^[а-яёa-z][а-яёa-z0-9-]*$|^\d+$")
 
 # A few emoji carry the tone of a post; they become tokens before the rest are stripped.
 EMOJI_TOKENS: dict[str, str] = {
