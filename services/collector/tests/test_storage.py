@@ -136,9 +136,9 @@ class TestConcurrentWriters:
             posts = [_post(n) for n in range(300)]
             first, second = Ingestor(first_db), Ingestor(second_db)
             results = await asyncio.gather(first.ingest(posts), second.ingest(posts))
-            # Both read before either committed: one hit the unique key (PostgreSQL) or the write lock
-            # (SQLite) and went round again, now seeing the other's rows as duplicates.
-            assert first.retries + second.retries >= 1
+            # Whether they actually collided depends on scheduling (when both read before either
+            # committed, one hits the unique key or the write lock and goes round again); either way
+            # every post is stored and published exactly once.
             assert sum(r.accepted for r in results) == 300
             assert sum(r.duplicates for r in results) == 300
             assert len(await _outbox(first_db)) == 300

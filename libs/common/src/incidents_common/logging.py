@@ -63,5 +63,6 @@ def setup_logging(service: str, level: str = "INFO", json: bool = True) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("uvicorn.access", "nats", "aiosqlite", "sqlalchemy.engine"):
+    # httpx logs request URLs at INFO, and Telegram Bot API URLs carry the bot token.
+    for noisy in ("uvicorn.access", "nats", "aiosqlite", "sqlalchemy.engine", "httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

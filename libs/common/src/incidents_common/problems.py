@@ -32,9 +32,10 @@ class ProblemError(Exception):
     slug: str = "bad-request"
     title: str = "Bad request"
 
-    def __init__(self, detail: str | None = None, **extensions: Any) -> None:
+    def __init__(self, detail: str | None = None, *, headers: dict[str, str] | None = None, **extensions: Any) -> None:
         super().__init__(detail or self.title)
         self.detail = detail
+        self.headers = headers
         self.extensions = extensions
 
 
@@ -100,7 +101,13 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def on_problem(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, ProblemError)
         return problem_response(
-            exc.status, exc.title, slug=exc.slug, detail=exc.detail, instance=request.url.path, **exc.extensions
+            exc.status,
+            exc.title,
+            slug=exc.slug,
+            detail=exc.detail,
+            instance=request.url.path,
+            headers=exc.headers,
+            **exc.extensions,
         )
 
     async def on_validation(request: Request, exc: Exception) -> JSONResponse:

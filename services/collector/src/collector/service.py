@@ -394,7 +394,11 @@ class Ingestor:
 
     async def check_backpressure(self) -> None:
         if self.max_backlog is not None and await self.backlog() > self.max_backlog:
-            raise Backpressure(f"more than {self.max_backlog} events wait for NATS; retry later", retry_after=5)
+            raise Backpressure(
+                f"more than {self.max_backlog} events wait for NATS; retry later",
+                headers={"Retry-After": "5"},
+                retry_after=5,
+            )
 
     async def ingest(
         self,
