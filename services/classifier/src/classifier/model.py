@@ -14,6 +14,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -159,9 +160,30 @@ class TfidfBlock:
                 grams.extend(" ".join(tokens[i : i + n]) for i in range(len(tokens) - n + 1))
         return grams
 
+    def _word_columns(self, word: str) -> list[int]:
+        """The vocabulary columns of one word's character n-grams (char_wb n-grams never span words)."""
+        cache: dict[str, list[int]] | None = self.__dict__.get("_cache")
+        if cache is None:
+            cache = self.__dict__["_cache"] = {}
+        found = cache.get(word)
+        if found is None:
+            if len(cache) > 200_000:
+                cache.clear()
+            get = self.vocabulary.get
+            found = cache[word] = [c for c in map(get, self.ngrams(word)) if c is not None]
+        return found
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k != "_cache"}
+
     def row(self, text: str) -> Row:
-        counts = Counter(map(self.vocabulary.get, self.ngrams(text)))
-        counts.pop(None, None)
+        if self.char:
+            if self.lowercase:
+                text = text.lower()
+            counts = Counter(chain.from_iterable(map(self._word_columns, text.split())))
+        else:
+            counts = Counter(map(self.vocabulary.get, self.ngrams(text)))
+            counts.pop(None, None)
         if not counts:
             return np.zeros(0, np.int32), np.zeros(0, np.float32)
         columns = np.fromiter(counts.keys(), dtype=np.int32, count=len(counts))
