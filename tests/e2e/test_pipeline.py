@@ -1,0 +1,169 @@
+"""The whole system, as the README runs it: the launcher starts a real nats-server and the four
+services (SQLite files), a post sent to the collector's HTTP API becomes an assigned incident at the
+gateway, Ctrl-C stops everything cleanly, and a second start keeps the data."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+
+from incidents_common.processes import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+KEY = "e2e-federal-key"
+
+
+@dataclass
+class RunningSystem:
+    process: subprocess.Popen[str]
+    ports: dict[str, int]
+    output: list[str]
+
+    @property
+    def gateway(self) -> str:
+        return f"http://127.0.0.1:{self.ports['gateway']}"
+
+    @property
+    def collector(self) -> str:
+        return f"http://127.0.0.1:{self.ports['collector']}"
+
+
+def _start(data_dir: Path, ports: dict[str, int], demo: bool = False) -> RunningSystem:
+    command = [
+        sys.executable, str(ROOT / "scripts" / "run_local.py"), "--data-dir", str(data_dir),
+        "--nats-port", str(ports["nats"]), "--gateway-port", str(ports["gateway"]),
+        "--collector-port", str(ports["collector"]), "--classifier-port", str(ports["classifier"]),
+        "--routing-port", str(ports["routing"]), "--demo-key", KEY,
+    ]  # fmt: skip
+    if not demo:
+        command.append("--no-demo")
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("GATEWAY_", "ROUTING_", "COLLECTOR_", "CLASSIFIER_"))
+    }
+    process = subprocess.Popen(  # noqa: S603 - fixed argv
+        command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    output: list[str] = []
+    deadline = time.monotonic() + 120
+    assert process.stdout is not None
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line and process.poll() is not None:
+            break
+        output.append(line)
+        if line.startswith("READY"):
+            return RunningSystem(process, ports, output)
+    logs = "".join(output) + _tail_logs(data_dir)
+    process.kill()
+    raise AssertionError(f"the system did not come up:\n{logs}")
+
+
+def _tail_logs(data_dir: Path) -> str:
+    parts = []
+    for log in sorted((data_dir / "logs").glob("*.log")):
+        parts.append(f"--- {log.name}\n" + "\n".join(log.read_text(errors="replace").splitlines()[-30:]))
+    return "\n".join(parts)
+
+
+def _stop(system: RunningSystem) -> int:
+    system.process.send_signal(signal.SIGINT)
+    try:
+        return system.process.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        system.process.kill()
+        raise
+
+
+@pytest.fixture
+def ports() -> dict[str, int]:
+    return {name: free_port() for name in ("nats", "gateway", "collector", "classifier", "routing")}
+
+
+@pytest.fixture
+def system(tmp_path: Path, ports: dict[str, int]) -> Iterator[RunningSystem]:
+    running = _start(tmp_path / "var", ports)
+    yield running
+    if running.process.poll() is None:
+        _stop(running)
+
+
+def _wait_for_incident(system: RunningSystem, post_text_fragment: str, timeout: float = 60) -> dict:
+    deadline = time.monotonic() + timeout
+    last: object = None
+    with httpx.Client(base_url=system.gateway, headers={"X-API-Key": KEY}, timeout=5) as client:
+        while time.monotonic() < deadline:
+            response = client.get("/v1/incidents", params={"region": "64"})
+            last = response.text
+            if response.status_code == 200:
+                for item in response.json()["items"]:
+                    if item.get("status") == "assigned" and item.get("assignee"):
+                        return item
+            time.sleep(0.3)
+    raise AssertionError(f"no assigned incident for {post_text_fragment!r} within {timeout}s; last answer: {last}")
+
+
+COMPLAINT = {
+    "source_type": "push",
+    "external_id": "e2e-1",
+    "text": "В Саратове на улице Чернышевского огромная яма на дороге уже месяц, машины бьют колёса! "
+    "Администрация, когда отремонтируете дорогу?",
+    "author": {"id": "u1", "name": "Ирина"},
+}
+
+
+class TestWholePipeline:
+    def test_post_becomes_assigned_incident_and_survives_restart(
+        self, tmp_path: Path, ports: dict[str, int], system: RunningSystem
+    ) -> None:
+        post = dict(COMPLAINT, published_at=datetime.now(UTC).isoformat())
+        response = httpx.post(f"{system.collector}/v1/posts", json=post, timeout=10)
+        assert response.status_code in (200, 201, 202), response.text
+
+        incident = _wait_for_incident(system, "яма")
+        assert incident["region_code"] == "64"
+        assert incident["category"] == "roads"
+
+        with httpx.Client(base_url=system.gateway, headers={"X-API-Key": KEY}, timeout=5) as client:
+            detail = client.get(f"/v1/incidents/{incident['incident_id']}")
+            assert detail.status_code == 200, detail.text
+            body = detail.json()
+            assert body["assignment_explanation"]
+            assert any("Чернышевского" in str(p) for p in body.get("posts", [])), body.get("posts")
+            assert client.get("/v1/incidents").status_code == 200
+            assert httpx.get(f"{system.gateway}/v1/incidents", timeout=5).status_code == 401
+
+        assert _stop(system) == 0, "".join(system.output)
+
+        again = _start(tmp_path / "var", ports)
+        try:
+            with httpx.Client(base_url=again.gateway, headers={"X-API-Key": KEY}, timeout=5) as client:
+                ids = [i["incident_id"] for i in client.get("/v1/incidents").json()["items"]]
+                assert incident["incident_id"] in ids
+            # The same post again is a duplicate: no second incident.
+            assert httpx.post(f"{again.collector}/v1/posts", json=post, timeout=10).status_code in (200, 201, 202)
+            time.sleep(2)
+            with httpx.Client(base_url=again.gateway, headers={"X-API-Key": KEY}, timeout=5) as client:
+                items = client.get("/v1/incidents", params={"region": "64"}).json()["items"]
+                assert len(items) == 1
+        finally:
+            assert _stop(again) == 0
+
+    def test_bad_input_gets_problem_json(self, system: RunningSystem) -> None:
+        response = httpx.post(
+            f"{system.collector}/v1/posts", content=b"{broken", headers={"Content-Type": "application/json"}
+        )
+        assert response.status_code == 400
+        assert response.headers["content-type"].startswith("application/problem+json")
+        response = httpx.post(f"{system.collector}/v1/posts", json={"text": 5, "source_type": "carrier-pigeon"})
+        assert 400 <= response.status_code < 500
+        assert response.headers["content-type"].startswith("application/problem+json")
