@@ -28,7 +28,7 @@ from classifier.text import Doc, Token, analyze, lemma_set, morph, parses
 from incidents_common.regions import REGIONS
 
 log = logging.getLogger("classifier.gazetteer")
-GAZETTEER_FORMAT = "6"  # bump when the matching code changes what the cache holds
+GAZETTEER_FORMAT = "7"  # bump when the matching code changes what the cache holds
 RUSSIAN_NAME_RE = re.compile(r"^[А-ЯЁ][а-яё]+(?:[ -][А-ЯЁа-яё][а-яё]*)*$")
 PLACE_MARKERS = {"г", "город", "города", "городе", "гор", "пос", "поселок", "посёлок", "пгт", "село", "станица", "ст"}
 STREET_BEFORE = {
@@ -96,6 +96,11 @@ def _key(word: str) -> str:
     return parses[0].normal_form.replace("ё", "е") if parses else lower
 
 
+def _known_place(name: str) -> bool:
+    lower = name.lower().replace("ё", "е")
+    return bool(morph().word_is_known(lower)) and "Geox" in parses(lower)[0].tag
+
+
 def _latin(name: str) -> str:
     return name.lower().translate(_TRANSLIT)
 
@@ -105,9 +110,7 @@ def _russian_names(city: dict[str, Any]) -> list[str]:
     english = city["name"].lower().replace("’", "").replace("'", "")
     # GeoNames lists names in many Cyrillic languages; the Russian one reads like the English name
     # and is known to pymorphy as a place.
-    names.sort(
-        key=lambda n: -SequenceMatcher(None, _latin(n), english).ratio() - 0.3 * (_word_kind(n.lower()) == "geo")
-    )
+    names.sort(key=lambda n: -SequenceMatcher(None, _latin(n), english).ratio() - 0.3 * _known_place(n))
     return names
 
 
@@ -235,7 +238,7 @@ class Gazetteer:
         last = tokens[i + len(entry.parts) - 1]
         if previous in STREET_BEFORE or following in STREET_AFTER:
             return False  # a street named after a town or a person (ул. Энгельса, Московское шоссе)
-        if following.isdigit() and (not last.punct_after or previous in {"на", "по"}):
+        if not hint and following.isdigit() and (not last.punct_after or previous in {"на", "по"}):
             return False  # a house number follows: на Гагарина, 42; Димитрова 120
         if len(entry.parts) > 1:
             return True

@@ -34,6 +34,7 @@ log = logging.getLogger("classifier.model")
 BUNDLE_FORMAT = 2  # 2: plain TF-IDF blocks, so loading a model never imports scikit-learn (~1.3 s)
 CRITICAL_SHIFT = 2.5
 ADVERT_SHIFT = 1.5
+SARCASM_SHIFT = 1.5  # sarcastic thanks is a complaint
 FIELDS = ("incident", "category", "urgency", "sentiment", "region")
 
 
@@ -359,9 +360,13 @@ class Classifier:
         columns = [self.readable[c] for c in columns.tolist()]
         # incident
         p_incident = float(probabilities["incident"][i][1])
-        # Rules as priors on the model's log-odds: danger to life is always something to act on;
-        # an advert never is.
-        shift = (CRITICAL_SHIFT if hits.critical else 0.0) - (ADVERT_SHIFT if hits.advert else 0.0)
+        # Rules as priors on the model's log-odds: danger to life is always something to act on,
+        # sarcasm is a complaint in disguise; an advert never is.
+        shift = (
+            (CRITICAL_SHIFT if hits.critical else 0.0)
+            + (SARCASM_SHIFT if hits.sarcasm else 0.0)
+            - (ADVERT_SHIFT if hits.advert else 0.0)
+        )
         if shift:
             p_incident = _shift(p_incident, shift)
         incident_column = self.stacked_slices["incident"][0]
