@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from incidents_common.contracts import openapi_text, shared_contract_files
+from incidents_common.settings import ServiceSettings
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -37,7 +38,9 @@ def configuration_markdown(settings_classes: dict[str, type[Any]]) -> str:
         for name, field in settings_class.model_fields.items():
             default = field.get_default(call_default_factory=True)
             shown = "" if default in ("", None) else str(default)
-            meaning = (field.description or "").replace("|", "\\|")
+            inherited = ServiceSettings.model_fields.get(name)
+            description = field.description or (inherited.description if inherited else "") or ""
+            meaning = description.replace("|", "\\|")
             lines.append(f"| `{prefix}{name.upper()}` | `{shown}` | {meaning} |".replace("``", "(empty)"))
         lines.append("")
     return "\n".join(lines)
