@@ -143,10 +143,11 @@ class Gazetteer:
             trusted.add(tuple(_key(p) for p in _parts(str(alias))))
         admin1: dict[str, str] = {str(k): str(v) for k, v in places.get("admin1", {}).items()}
         for city in _geonames_cities(5_000):
-            code = admin1.get(f"{city['countrycode']}.{city['admin1code']}")
+            mapped = admin1.get(f"{city['countrycode']}.{city['admin1code']}")
             names = _russian_names(city)
-            if code is None or not names:
+            if mapped is None or not names:
                 continue
+            code = mapped
             display = names[0]
             if code in {"77", "78"} and display.endswith(("ий", "ый", "ое", "ая")):
                 continue  # a district of Moscow/St Petersburg named like a street (Калининский)

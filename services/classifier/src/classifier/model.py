@@ -181,7 +181,7 @@ class TfidfBlock:
         if self.char:
             if self.lowercase:
                 text = text.lower()
-            counts = Counter(chain.from_iterable(map(self._word_columns, text.split())))
+            counts: Counter[Any] = Counter(chain.from_iterable(map(self._word_columns, text.split())))
         else:
             counts = Counter(map(self.vocabulary.get, self.ngrams(text)))
             counts.pop(None, None)
@@ -190,7 +190,7 @@ class TfidfBlock:
         columns = np.fromiter(counts.keys(), dtype=np.int32, count=len(counts))
         tf = np.fromiter(counts.values(), dtype=np.float32, count=len(counts))
         if self.sublinear:
-            tf = np.log(tf) + 1.0
+            tf = (np.log(tf) + 1.0).astype(np.float32)
         values = tf * self.idf[columns]
         norm = float(np.sqrt(np.dot(values, values)))
         if norm > 0:
@@ -303,6 +303,7 @@ class Classifier:
 
     def _region_probabilities(self, row: Row) -> np.ndarray:
         cols, vals = row
+        assert self.region_coef is not None
         raw = self.region_coef[:, cols] @ vals + self.bundle.heads["region"].intercept
         return self.bundle.heads["region"].activate(raw[None, :])[0]
 
@@ -355,9 +356,9 @@ class Classifier:
         # Per-feature contributions to every class of every dense head, computed once: the evidence.
         cols, vals = row
         word_mask = cols < self.n_words
-        columns = cols[word_mask]
-        contributions = (self.stacked_coef[columns] * vals[word_mask][:, None]).tolist()
-        columns = [self.readable[c] for c in columns.tolist()]
+        word_columns = cols[word_mask]
+        contributions = (self.stacked_coef[word_columns] * vals[word_mask][:, None]).tolist()
+        columns = [self.readable[c] for c in word_columns.tolist()]
         # incident
         p_incident = float(probabilities["incident"][i][1])
         # Rules as priors on the model's log-odds: danger to life is always something to act on,
