@@ -132,7 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--no-feedback", action="store_true", help="ignore stored operator feedback")
     train.add_argument("--no-generated", action="store_true", help="train on hand-written lines only")
     train.add_argument("--force", action="store_true", help="activate even when the held-out metrics are worse")
-    train.add_argument("--c", type=float, default=8.0, help="inverse regularisation strength (default: %(default)s)")
+    train.add_argument("--c", type=float, default=16.0, help="inverse regularisation strength (default: %(default)s)")
     train.set_defaults(run=cmd_train)
     ev = sub.add_parser("evaluate", help="print held-out metrics of a model on the hand-written test split")
     ev.add_argument("--corpus", default=str(DEFAULT_CORPUS), help="corpus directory (default: %(default)s)")

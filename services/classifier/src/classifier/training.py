@@ -117,7 +117,7 @@ def to_input(row: dict[str, Any]) -> PostInput:
 def fit(
     rows: list[dict[str, Any]],
     *,
-    c: float = 8.0,
+    c: float = 16.0,
     char_range: tuple[int, int] = (3, 4),
     char_features: int = 20000,
     balanced: tuple[str, ...] = ("incident", "category", "sentiment", "region"),  # urgency: accuracy counts
