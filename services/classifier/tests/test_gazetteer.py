@@ -47,6 +47,10 @@ class TestColloquialNames:
             ("РТ, дороги в районах ужасные", "16"),
             ("Подмосковье, Балашиха, мусор", "50"),
             ("Ленобласть, Мурино, школ не хватает", "47"),
+            ("Москвичи, как же бесят самокаты", "77"),
+            ("Нижний, автобус 40 сократили", "52"),
+            ("Астрахань, улица Савушкина 6 — нет воды", "30"),
+            ("Ангарск 22 мкр, во дворе сломана горка", "38"),
         ],
     )
     def test_names_people_use(self, text: str, code: str) -> None:
@@ -79,10 +83,16 @@ class TestFalseFriends:
             "Мирный протест у администрации",
             "На Заречной выселяют аварийный дом",
             "Московское шоссе стоит",
+            "Нефтяное пятно на Оби",
+            "В деревне Марьино закрыли школу",
         ],
     )
     def test_common_words_and_streets_are_not_towns(self, text: str) -> None:
         assert resolve(text)[0] is None
+
+    def test_hint_outweighs_a_street_or_a_destination(self) -> None:
+        assert resolve("на Орджоникидзе дорогу перекопали", hint="Типичный Саратов")[0] == "64"
+        assert resolve("Ищу попутчиков до Москвы на пятницу", hint="Подслушано Воронеж")[0] == "36"
 
     def test_first_named_town_wins_over_comparisons(self) -> None:
         assert resolve("Хабаровск, рыба на рынке стоит как в Москве")[0] == "27"

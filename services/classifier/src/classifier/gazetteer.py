@@ -28,7 +28,7 @@ from classifier.text import Doc, Token, analyze, lemma_set, morph, parses
 from incidents_common.regions import REGIONS
 
 log = logging.getLogger("classifier.gazetteer")
-GAZETTEER_FORMAT = "7"  # bump when the matching code changes what the cache holds
+GAZETTEER_FORMAT = "8"  # bump when the matching code changes what the cache holds
 RUSSIAN_NAME_RE = re.compile(r"^[А-ЯЁ][а-яё]+(?:[ -][А-ЯЁа-яё][а-яё]*)*$")
 PLACE_MARKERS = {"г", "город", "города", "городе", "гор", "пос", "поселок", "посёлок", "пгт", "село", "станица", "ст"}
 STREET_BEFORE = {
@@ -37,6 +37,9 @@ STREET_BEFORE = {
     "гостиница", "остановка", "ост", "мкр", "микрорайон", "станция", "метро", "кафе", "тк", "рынок",
 }  # fmt: skip
 STREET_AFTER = {"улица", "проспект", "шоссе", "переулок", "площадь", "бульвар", "тракт", "набережная", "проезд"}
+MICRODISTRICT = {"мкр", "микрорайон", "квартал", "кв", "мкрн"}
+VILLAGE_MARKERS = {"деревня", "деревне", "деревню", "село", "селе", "поселок", "поселке", "хутор", "станица", "д", "с"}
+RIVERS = {"обь", "волга", "дон", "кама", "ока", "амур", "енисей", "лена", "иртыш", "нева", "кубань", "белая"}
 DISTRICT_AFTER = {"район", "микрорайон", "мкр", "округ", "рынок", "парк", "бор", "сквер", "лес", "мост", "пруд"}
 PROPER_TAGS = {"Name", "Surn", "Patr"}
 LOCATIVE = {"в", "во", "из", "г", "город", "города", "городе", "городу", "под", "около", "возле", "до"}
@@ -225,7 +228,15 @@ class Gazetteer:
                 i += 1
                 continue
             size, entry = best
-            weak = entry.adjective or (size == 1 and _word_kind(tokens[i].lower) != "geo") or entry.caps_only
+            previous = tokens[i - 1].lower if i else ""
+            weak = (
+                entry.adjective
+                or entry.caps_only
+                or (
+                    size == 1
+                    and ((not entry.trusted and _word_kind(tokens[i].lower) != "geo") or previous in {"на", "по", "до"})
+                )
+            )  # на Орджоникидзе, до Москвы: a street or a destination, which the hint outweighs
             found.append(Mention(entry, " ".join(t.text for t in tokens[i : i + size]), from_hint=hint, weak=weak))
             i += size
         return found
@@ -237,10 +248,20 @@ class Gazetteer:
         if entry.caps_only:
             return token.text.isupper() and len(token.text) >= 2
         last = tokens[i + len(entry.parts) - 1]
-        if previous in STREET_BEFORE or following in STREET_AFTER:
+        after_next = tokens[i + len(entry.parts) + 1].lower if i + len(entry.parts) + 1 < len(tokens) else ""
+        if previous in STREET_BEFORE or (following in STREET_AFTER and not last.punct_after):
             return False  # a street named after a town or a person (ул. Энгельса, Московское шоссе)
-        if not hint and following.isdigit() and (not last.punct_after or previous in {"на", "по"}):
-            return False  # a house number follows: на Гагарина, 42; Димитрова 120
+        if (
+            not hint
+            and following.isdigit()
+            and (not last.punct_after or previous in {"на", "по"})
+            and after_next not in MICRODISTRICT
+        ):
+            return False  # a house number follows: на Гагарина, 42; Димитрова 120 (but: Ангарск 22 мкр)
+        if previous in VILLAGE_MARKERS and entry.city in {"Москва", "Санкт-Петербург"} and len(entry.codes) == 1:
+            return False  # деревня Марьино is not the Moscow district
+        if entry.parts[0] in RIVERS and len(entry.parts) == 1 and previous not in PLACE_MARKERS:
+            return False  # на Оби, по Дону: the river
         if len(entry.parts) > 1:
             return True
         if entry.adjective:
@@ -249,7 +270,7 @@ class Gazetteer:
         capital = token.text[:1].isupper()
         if kind in {"street", "district"}:
             return False
-        if kind == "adjective" and (following in DISTRICT_AFTER or _is_noun(following)):
+        if kind == "adjective" and not token.punct_after and (following in DISTRICT_AFTER or _is_noun(following)):
             return False  # an adjective agreeing with a noun: Нижний этаж, Юбилейный проезд
         if entry.small and kind != "geo" and previous not in PLACE_MARKERS:
             return False
@@ -257,6 +278,8 @@ class Gazetteer:
             return True
         if entry.trusted and kind == "proper":
             return previous not in {"на", "по"} or capital
+        if entry.trusted and capital:
+            return True  # a name people use (Нижний, Москвичи), written as a name
         if kind == "proper":
             # на Гагарина: a street, в Гагарине: the town; posts typed in lower case keep the preposition.
             return (capital and previous not in {"на", "по"}) or previous in LOCATIVE
