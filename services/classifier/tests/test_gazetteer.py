@@ -84,11 +84,18 @@ class TestFalseFriends:
             "На Заречной выселяют аварийный дом",
             "Московское шоссе стоит",
             "Нефтяное пятно на Оби",
+            "на Карла Маркса маршрутка пропала",
+            "в парке Горького сломали лавочки",
             "В деревне Марьино закрыли школу",
         ],
     )
     def test_common_words_and_streets_are_not_towns(self, text: str) -> None:
         assert resolve(text)[0] is None
+
+    def test_villages_after_a_marker_and_districts_of_a_region(self) -> None:
+        assert resolve("Нет связи в с. Байкит уже 2 недели")[0] == "24"
+        assert resolve("В деревне Заречье Вологодского района нет связи")[0] == "35"
+        assert resolve("В поселке Октябрьский Архангельской области закрыли школу")[0] == "29"
 
     def test_hint_outweighs_a_street_or_a_destination(self) -> None:
         assert resolve("на Орджоникидзе дорогу перекопали", hint="Типичный Саратов")[0] == "64"

