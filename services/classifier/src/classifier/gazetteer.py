@@ -28,7 +28,7 @@ from classifier.text import Doc, Token, analyze, lemma_set, morph, parses
 from incidents_common.regions import REGIONS
 
 log = logging.getLogger("classifier.gazetteer")
-GAZETTEER_FORMAT = "11"  # bump when the matching code changes what the cache holds
+GAZETTEER_FORMAT = "12"  # bump when the matching code changes what the cache holds
 RUSSIAN_NAME_RE = re.compile(r"^[А-ЯЁ][а-яё]+(?:[ -][А-ЯЁа-яё][а-яё]*)*$")
 PLACE_MARKERS = {"г", "город", "города", "городе", "гор", "пос", "поселок", "посёлок", "пгт", "село", "станица", "ст"}
 STREET_BEFORE = {
@@ -172,6 +172,13 @@ class Gazetteer:
                     known = adjectives[(adjective,)].get(code)
                     if known is None or population > known[1]:
                         adjectives[(adjective,)][code] = (city, population, name)
+        # The adjective of a region's own name (Вологодского района, по-вологодски) denotes the region.
+        for code, region in REGIONS.items():
+            words = region.name.split(" — ")[0].split()
+            if len(words) == 2 and words[1] in {"область", "край"}:
+                key = (_key(words[0]),)
+                if key not in adjectives:
+                    adjectives[key][code] = (None, 10**6, words[0])
         for parts in adjectives:
             by_name.pop(parts, None)  # a village called Саратовская yields to саратовские дороги
         for parts, per_code in adjectives.items():
@@ -233,6 +240,7 @@ class Gazetteer:
             weak = (
                 entry.adjective
                 or entry.caps_only
+                or entry.small
                 or (
                     size == 1
                     and (
@@ -339,7 +347,7 @@ class Gazetteer:
         for n, mention in enumerate(text_mentions):
             codes = mention.entry.codes
             pops = mention.entry.populations
-            dominant = len(codes) > 1 and pops[0] >= 5 * max(pops[1], 1)
+            dominant = len(codes) > 1 and pops[0] >= 15_000 and pops[0] >= 5 * max(pops[1], 1)
             share = 1.0 if len(codes) == 1 or dominant else 0.45
             if mention.weak:
                 share *= 0.5
