@@ -10,12 +10,13 @@ from nats.aio.msg import Msg
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from classifier.model import Classifier
-from classifier.service import collected_input, record_classification
+from classifier.service import collected_input, record_classification, stored_versions
 from incidents_common.db import Database
 from incidents_common.events import BadEvent, Classification, CloudEvent, PostCollected
 from incidents_common.nats import Consumer, ConsumerSpec
 
 DURABLE_POST_COLLECTED = "classifier-post-collected"
+_STORED = "classifier.stored_versions"
 
 
 class Prepared:
@@ -23,6 +24,7 @@ class Prepared:
 
     def __init__(self) -> None:
         self.results: dict[str, Classification] = {}
+        self.batch_keys: list[tuple[str, int]] = []
 
 
 async def handle_post_collected(
@@ -41,7 +43,13 @@ async def handle_post_collected(
     classification = prepared.results.pop(event.id, None) if prepared is not None else None
     if classification is None:
         classification = classifier().classify(post_input)
-    await record_classification(session, post=post, classification=classification, place_hint=post_input.place_hint)
+    stored = session.info.get(_STORED)
+    if stored is None and prepared is not None and prepared.batch_keys:
+        # One lookup for the whole fetched batch, inside this transaction.
+        stored = session.info[_STORED] = await stored_versions(session, prepared.batch_keys)
+    await record_classification(
+        session, post=post, classification=classification, place_hint=post_input.place_hint, stored=stored
+    )
 
 
 class BatchClassifyingConsumer(Consumer):
@@ -72,8 +80,10 @@ class BatchClassifyingConsumer(Consumer):
             inputs = [collected_input(e.data, max_chars=self.max_chars) for e in events]
             results = await asyncio.to_thread(self.classifier().classify_batch, inputs)
             self.prepared.results.update({e.id: r for e, r in zip(events, results, strict=True)})
+            self.prepared.batch_keys = [(e.data.post_id, e.data.version) for e in events]
         try:
             await super()._apply_batch(decoded)
         finally:
             for event in events:
                 self.prepared.results.pop(event.id, None)
+            self.prepared.batch_keys = []

@@ -13,7 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from classifier.model import Classifier, PostInput
 from classifier.models import ClassificationRecord, FeedbackRecord
 from classifier.schemas import ClassifyRequest, FeedbackCreate, LabelInfo, ModelRead
-from incidents_common.db import publish
+from incidents_common.db import add_rows_in_bulk, publish, utcnow
 from incidents_common.events import Classification, PostClassified, PostCollected
 from incidents_common.problems import InvalidInput, NotFound
 
@@ -50,28 +50,55 @@ def classify_many(classifier: Classifier, requests: list[ClassifyRequest], *, ma
     return classifier.classify_batch([post_input(r, max_chars=max_chars) for r in requests])
 
 
-async def record_classification(
-    session: AsyncSession, *, post: PostCollected, classification: Classification, place_hint: str | None
-) -> bool:
-    """Store the result and queue PostClassified in the same transaction; False if already stored."""
-    if await session.get(ClassificationRecord, (post.post_id, post.version)) is not None:
-        return False
-    session.add(
-        ClassificationRecord(
-            post_id=post.post_id,
-            version=post.version,
-            model_version=classification.model_version,
-            is_incident=classification.is_incident,
-            category=classification.category.label,
-            urgency=classification.urgency.label,
-            sentiment=classification.sentiment.label,
-            region_code=classification.region.code,
-            city=classification.region.city,
-            text=post.text,
-            place_hint=place_hint,
-            result=classification.model_dump(mode="json"),
+async def stored_versions(session: AsyncSession, keys: list[tuple[str, int]]) -> set[tuple[str, int]]:
+    """Which (post_id, version) pairs already have a stored classification: one query for a batch."""
+    if not keys:
+        return set()
+    post_ids = list({post_id for post_id, _ in keys})
+    rows = await session.exec(
+        select(ClassificationRecord.post_id, ClassificationRecord.version).where(
+            col(ClassificationRecord.post_id).in_(post_ids)
         )
     )
+    return {(post_id, version) for post_id, version in rows.all()}
+
+
+async def record_classification(
+    session: AsyncSession,
+    *,
+    post: PostCollected,
+    classification: Classification,
+    place_hint: str | None,
+    stored: set[tuple[str, int]] | None = None,
+) -> bool:
+    """Store the result and queue PostClassified in the same transaction; False if already stored.
+
+    `stored` is the batch's pre-fetched set of stored versions (see `stored_versions`); without it,
+    the version is looked up here. Rows are written in bulk before the commit: an ORM add and
+    lookup per post cost several times the classification itself.
+    """
+    key = (post.post_id, post.version)
+    if stored is None:
+        stored = await stored_versions(session, [key])
+    if key in stored:
+        return False
+    stored.add(key)  # the same version twice in one batch is stored once
+    row = {
+        "post_id": post.post_id,
+        "version": post.version,
+        "model_version": classification.model_version,
+        "is_incident": classification.is_incident,
+        "category": classification.category.label,
+        "urgency": classification.urgency.label,
+        "sentiment": classification.sentiment.label,
+        "region_code": classification.region.code,
+        "city": classification.region.city,
+        "text": post.text,
+        "place_hint": place_hint,
+        "result": classification.model_dump(mode="json"),
+        "created_at": utcnow(),
+    }
+    add_rows_in_bulk(session, ClassificationRecord.__table__, [row])  # type: ignore[attr-defined]
     publish(
         session,
         PostClassified(
