@@ -90,7 +90,11 @@ def main() -> int:
     # First pass: every new word is lemmatised for the first time (a freshly started service);
     # second pass: the caches hold the vocabulary, as in a service that has run for a while.
     cold, cold_cpu = batch_run()
-    throughput, cpu_throughput = batch_run()
+    # Then three warm passes: the best is what the code can do on one core, the median what this
+    # (shared) machine gave; timeit reports the best for the same reason.
+    warm = sorted(batch_run() for _ in range(3))
+    throughput, cpu_throughput = warm[-1]
+    median, median_cpu = warm[1]
 
     latencies, cpu_latencies = [], []
     for post in posts[args.posts :]:
@@ -111,7 +115,8 @@ def main() -> int:
     w = sys.stdout.write
     w(f"classifier benchmark (model {classifier.version}, one core, load average {load_avg:.1f})\n")
     w(f"  model load            {load_seconds:8.2f} s   (target < {TARGETS['load_s']} s)\n")
-    w(f"  batch throughput      {throughput:8.0f} posts/s wall, {cpu_throughput:.0f} per CPU-second (warm caches)\n")
+    w(f"  batch throughput      {throughput:8.0f} posts/s wall, {cpu_throughput:.0f} per CPU-second (best warm pass)\n")
+    w(f"{'':24}median of 3 warm passes: {median:.0f} posts/s wall, {median_cpu:.0f} per CPU-second\n")
     w(f"{'':24}first pass, cold caches: {cold:.0f} posts/s wall, {cold_cpu:.0f} per CPU-second\n")
     w(f"{'':24}({len(batch_posts)} posts, batches of {args.batch}; target ≥ {TARGETS['throughput']:.0f})\n")
     w(f"  single-post latency   wall p50 {p50:.2f} ms, p99 {p99:.2f} ms\n")
