@@ -11,7 +11,7 @@ import asyncio
 import logging
 from datetime import datetime
 
-from sqlmodel import col, or_, select
+from sqlmodel import and_, col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from incidents_common.db import Database
@@ -42,7 +42,7 @@ async def scan(
             select(Deadline.incident_id)
             .where(
                 Deadline.state == DeadlineState.pending,
-                or_(Deadline.due_at <= now, (Deadline.warn_at <= now) & (col(Deadline.warned_at).is_(None))),
+                or_(Deadline.due_at <= now, and_(col(Deadline.warn_at) <= now, col(Deadline.warned_at).is_(None))),
             )
             .order_by(col(Deadline.due_at))
             .limit(limit)

@@ -54,7 +54,8 @@ async def update_policy(session: AsyncSession, *, policy_id: int, data: SlaPolic
 async def delete_policy(session: AsyncSession, *, policy_id: int) -> None:
     if await session.get(SlaPolicy, policy_id) is None:
         raise UnknownPolicy(f"no SLA policy {policy_id}")
-    await session.exec(delete(SlaPolicy).where(SlaPolicy.id == policy_id))  # type: ignore[call-overload]
+    # sqlmodel's AsyncSession.exec has no overload for DML (delete) statements
+    await session.exec(delete(SlaPolicy).where(col(SlaPolicy.id) == policy_id))  # type: ignore[call-overload]
     session.info.pop("routing.policies", None)
 
 

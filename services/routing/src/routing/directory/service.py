@@ -308,21 +308,27 @@ async def import_directory(session: AsyncSession, *, document: dict[str, Any]) -
         if isinstance(hours, str) and "-" in hours:
             raw["work_start"], raw["work_end"] = (h.strip() for h in hours.split("-", 1))
         try:
-            data = OfficialCreate.model_validate(raw)
+            official_data = OfficialCreate.model_validate(raw)
         except ValidationError as exc:
             result.errors.append(_errors(f"officials[{n}]", exc))
             continue
-        department = known_departments.get(data.department_id or "")
-        if data.department_id and (department is None or department.region_code != data.region_code):
-            result.errors.append(f"officials[{n}]: unknown department {data.department_id!r} in {data.region_code}")
+        official_department = known_departments.get(official_data.department_id or "")
+        if official_data.department_id and (
+            official_department is None or official_department.region_code != official_data.region_code
+        ):
+            result.errors.append(
+                f"officials[{n}]: unknown department {official_data.department_id!r} in {official_data.region_code}"
+            )
             continue
-        existing_official = known_officials.get(data.id or "")
+        existing_official = known_officials.get(official_data.id or "")
         if existing_official is None:
-            official = Official(**data.model_dump(exclude={"id"}), id=data.id or f"{data.region_code}-o{n}")
+            official = Official(
+                **official_data.model_dump(exclude={"id"}), id=official_data.id or f"{official_data.region_code}-o{n}"
+            )
             session.add(official)
             known_officials[official.id] = official
         else:
-            for key, value in data.model_dump(exclude={"id"}).items():
+            for key, value in official_data.model_dump(exclude={"id"}).items():
                 setattr(existing_official, key, value)
             existing_official.updated_at = utcnow()
         result.officials += 1

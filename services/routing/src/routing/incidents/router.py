@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 
@@ -13,7 +13,9 @@ from routing.incidents.schemas import ActionRequest, IncidentPage, IncidentRead
 
 router = APIRouter(tags=["incidents"])
 
-CONFLICT = {409: {"description": "Transition not allowed from the current status (problem+json)"}}
+CONFLICT: dict[int | str, dict[str, Any]] = {
+    409: {"description": "Transition not allowed from the current status (problem+json)"}
+}
 
 
 @router.get("/v1/incidents", summary="Incidents, newest first")

@@ -6,6 +6,7 @@ import hashlib
 import math
 import re
 import uuid
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -28,7 +29,7 @@ from incidents_common.events import (
 from incidents_common.regions import REGIONS
 from routing.config import Settings
 from routing.deadlines import service as deadlines
-from routing.deadlines.models import Clock, DeadlineState
+from routing.deadlines.models import Clock, Deadline, DeadlineState
 from routing.directory.models import Official
 from routing.errors import BadDirectoryData, InvalidTransition, UnknownDepartment, UnknownIncident, UnknownOfficial
 from routing.incidents.clustering import Address, Candidate, Fingerprint, best_match, fingerprint
@@ -592,7 +593,7 @@ async def perform_action(
     elif action == Action.interim_answer:
         incident.interim_text, incident.interim_url = request.reply_text, request.reply_url
         incident.first_response_at = incident.first_response_at or now
-        running = await deadlines.on_interim_answer(
+        running: Sequence[Deadline | deadlines.NewClock] = await deadlines.on_interim_answer(
             session, incident=incident, official=await _official(session, incident), now=now, settings=settings
         )
         deadlines.sync_due(incident, running)
