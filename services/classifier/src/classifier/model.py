@@ -7,6 +7,7 @@ and the benchmark.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import heapq
 import logging
@@ -36,6 +37,20 @@ CRITICAL_SHIFT = 2.5
 ADVERT_SHIFT = 1.5
 SARCASM_SHIFT = 1.5  # sarcastic thanks is a complaint
 FIELDS = ("incident", "category", "urgency", "sentiment", "region")
+
+# Prepositions, conjunctions, particles and pronouns carry weight in the model but explain nothing
+# to an official reading the evidence; features made only of them are not shown.
+_FUNCTION_WORD_LIST = (
+    "в во на по до из от у к ко с со за о об обо при для про над под без через между и а но или да же ли "
+    "не ни бы то это этот тот что как так уже еще ещё вот все весь мы я вы он она они оно мой наш ваш их "
+    "его ее её свой который кто где когда там тут здесь быть есть и_так"
+).split()
+_FUNCTION_WORDS = frozenset(_FUNCTION_WORD_LIST)
+
+
+@functools.lru_cache(maxsize=100_000)
+def _explains(feature: str) -> bool:
+    return not any(word in _FUNCTION_WORDS for word in feature.split())
 
 
 @dataclass(slots=True)
@@ -327,7 +342,7 @@ class Classifier:
         """The lemma features that pushed hardest towards one class (`column` of the stacked heads).
 
         Plain Python over a post's few dozen word features: faster than numpy calls at this size."""
-        scored = [(row[column] * sign, k) for k, row in enumerate(contributions)]
+        scored = [(row[column] * sign, k) for k, row in enumerate(contributions) if _explains(columns[k])]
         return [columns[k] for value, k in heapq.nlargest(5, scored) if value > 0]
 
     def _label(
