@@ -10,7 +10,7 @@ import orjson
 from sqlmodel import func, select
 
 from classifier.config import Settings
-from classifier.consumers import BatchClassifyingConsumer, Prepared, handle_post_collected
+from classifier.consumers import BatchClassifier, Prepared, handle_post_collected
 from classifier.main import create_app
 from classifier.model import PostInput
 from classifier.models import ClassificationRecord
@@ -76,8 +76,9 @@ class TestPostCollectedConsumer:
                 assert gas.text.startswith("В подъезде") and gas.place_hints.title == "Подслушано Тольятти"
                 assert not events["post-2"].classification.is_incident
                 consumer = app.state.events.consumers[0]
-                assert isinstance(consumer, BatchClassifyingConsumer)  # texts of a batch classified together
-                assert consumer.stats.processed == 2 and not consumer.prepared.results
+                hook = consumer.spec.before_batch
+                assert isinstance(hook, BatchClassifier)  # texts of a batch classified together
+                assert consumer.stats.processed == 2 and not hook.prepared.results
                 async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
                     stored = (await http.get("/v1/classifications/post-1")).json()
                 assert stored["classification"]["urgency"]["label"] == "critical"

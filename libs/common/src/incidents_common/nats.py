@@ -171,6 +171,7 @@ class OutboxRelay:
 # ---------------------------------------------------------------------------------------------
 
 Handler = Callable[[AsyncSession, CloudEvent[Any]], Awaitable[None]]
+BatchHook = Callable[[list[CloudEvent[Any]]], Awaitable[None]]
 
 
 @dataclass
@@ -186,6 +187,10 @@ class ConsumerSpec:
     backoff: list[float] = field(default_factory=lambda: [1.0, 5.0, 30.0, 120.0])
     ack_wait: float = 60.0
     fetch_timeout: float = 1.0
+    # Called with each fetched batch's events before its transaction: work that is cheaper for a
+    # whole batch at once (the classifier scores all texts in one matrix product) is done here and
+    # picked up by the handler; the handler must still work alone (a failed batch is retried one by one).
+    before_batch: BatchHook | None = None
 
     def config(self) -> ConsumerConfig:
         return ConsumerConfig(
@@ -255,6 +260,8 @@ class Consumer:
             await msg.ack()
 
     async def _apply_batch(self, decoded: list[tuple[Msg, CloudEvent[Any]]]) -> None:
+        if self.spec.before_batch is not None:
+            await self.spec.before_batch([cloud_event for _, cloud_event in decoded])
         async with self.db.transaction() as session:
             seen = await already_processed(session, self.spec.durable, [e.id for _, e in decoded])
             applied = 0

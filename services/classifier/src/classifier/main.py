@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from classifier import __version__
 from classifier.config import Settings
-from classifier.consumers import DURABLE_POST_COLLECTED, BatchClassifyingConsumer, Prepared, handle_post_collected
+from classifier.consumers import DURABLE_POST_COLLECTED, BatchClassifier, Prepared, handle_post_collected
 from classifier.model import Classifier, load_cached
 from classifier.models import TABLES
 from classifier.router import router
@@ -39,6 +39,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             ),
             batch=settings.consumer_batch,
             max_deliver=settings.max_deliver,
+            before_batch=BatchClassifier(classifier=current, prepared=prepared, max_chars=settings.max_text_chars),
         )
         events = EventRuntime(
             db=db,
@@ -47,10 +48,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             outbox_batch=settings.outbox_batch,
             consumers=[spec],
         )
-        # Same consumer, but the texts of each fetched batch are classified together.
-        events.consumers = [
-            BatchClassifyingConsumer(spec, db, classifier=current, prepared=prepared, max_chars=settings.max_text_chars)
-        ]
 
     async def load_model() -> None:
         # Loading takes ~1 s of CPU; off the event loop, and before the consumer starts.
