@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Path, Query, Request
+from fastapi import APIRouter, Body, Depends, Path, Query, Request
 from fastapi.responses import StreamingResponse
 
 from api_gateway import service
-from api_gateway.auth import Role
+from api_gateway.auth import Principal, Role
 from api_gateway.deps import PrincipalDep, require_roles
 from api_gateway.schemas import ActionCreate, ActionName, IncidentDetail, IncidentPage, SortField, WhoAmI
 from api_gateway.upstream import Upstream
@@ -68,9 +69,15 @@ def incident_filter(
     created_to: Annotated[datetime | None, Query(description="Created before (ISO 8601)")] = None,
     q: Annotated[
         str | None,
-        Query(min_length=2, max_length=200, description="Full-text search in Russian (word forms and ё/е match)"),
+        Query(
+            min_length=2,
+            max_length=200,
+            description="Full-text search in Russian (word forms and ё/е match)",
+            examples=["яма дорога"],
+        ),
     ] = None,
 ) -> service.IncidentFilter:
+    """The list's and the export's filters: one definition, so they cannot drift apart."""
     return service.IncidentFilter(
         regions=region,
         cities=municipality,
@@ -89,6 +96,16 @@ def _aware(value: datetime | None) -> datetime | None:
     if value is None or value.tzinfo is not None:
         return value
     return value.replace(tzinfo=UTC)
+
+
+FilterDep = Annotated[service.IncidentFilter, Depends(incident_filter)]
+
+
+def _resolve_me(flt: service.IncidentFilter, principal: Principal) -> service.IncidentFilter:
+    """`assignee=me` means the calling official (a caller who is no official matches nothing)."""
+    if flt.assignee != "me":
+        return flt
+    return dataclasses.replace(flt, assignee=principal.official_id or f"{principal.subject} (no official)")
 
 
 @router.get("/me", response_model=WhoAmI, summary="Who am I: role and regions of the caller", responses=AUTH_RESPONSES)
@@ -133,37 +150,14 @@ async def list_regions(principal: PrincipalDep) -> list[dict[str, str]]:
 async def list_incidents(
     session: SessionDep,
     principal: PrincipalDep,
-    region: RegionQ = None,
-    municipality: CityQ = None,
-    category: CategoryQ = None,
-    status: StatusQ = None,
-    urgency: UrgencyQ = None,
-    assignee: Annotated[
-        str | None, Query(description="official_id of the assignee; `me` for the calling official", max_length=64)
-    ] = None,
-    overdue: Annotated[bool | None, Query(description="Only (true) or no (false) overdue incidents")] = None,
-    created_from: Annotated[datetime | None, Query(description="Created at or after (ISO 8601)")] = None,
-    created_to: Annotated[datetime | None, Query(description="Created before (ISO 8601)")] = None,
-    q: Annotated[
-        str | None,
-        Query(
-            min_length=2,
-            max_length=200,
-            description="Full-text search in Russian (word forms and ё/е match)",
-            examples=["яма дорога"],
-        ),
-    ] = None,
+    flt: FilterDep,
     sort: Annotated[
         SortField, Query(description="Field to sort by; '-' prefix for descending")
     ] = SortField.created_at_desc,
     cursor: Annotated[str | None, Query(max_length=500, description="next_cursor of the previous page")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> IncidentPage:
-    if assignee == "me":
-        assignee = principal.official_id or f"{principal.subject} (no official)"
-    flt = incident_filter(
-        region, municipality, category, status, urgency, assignee, overdue, created_from, created_to, q
-    )
+    flt = _resolve_me(flt, principal)
     rows, next_cursor = await service.list_incidents(
         session, principal=principal, flt=flt, sort=sort.value, cursor=cursor, limit=limit
     )
@@ -207,23 +201,10 @@ EXPORT_COLUMNS = [
 async def export_incidents(
     session: SessionDep,
     principal: PrincipalDep,
-    region: RegionQ = None,
-    municipality: CityQ = None,
-    category: CategoryQ = None,
-    status: StatusQ = None,
-    urgency: UrgencyQ = None,
-    assignee: Annotated[str | None, Query(max_length=64)] = None,
-    overdue: bool | None = None,
-    created_from: datetime | None = None,
-    created_to: datetime | None = None,
-    q: Annotated[str | None, Query(min_length=2, max_length=200)] = None,
+    flt: FilterDep,
     limit: Annotated[int, Query(ge=1, le=100_000)] = 10_000,
 ) -> StreamingResponse:
-    if assignee == "me":
-        assignee = principal.official_id or f"{principal.subject} (no official)"
-    flt = incident_filter(
-        region, municipality, category, status, urgency, assignee, overdue, created_from, created_to, q
-    )
+    flt = _resolve_me(flt, principal)
     rows, _ = await service.list_incidents(session, principal=principal, flt=flt, sort="-created_at", limit=limit)
     now = datetime.now(UTC)
     buffer = io.StringIO()
