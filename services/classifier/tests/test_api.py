@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import asyncio
+import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -135,3 +137,37 @@ class TestFeedback:
         assert rows[0].training_row()["region_code"] == "64"
         listed = (await client.get("/v1/feedback")).json()
         assert listed["total"] == 1 and listed["items"][0]["operator"] == "оператор ЦУР"
+
+
+class TestModelReload:
+    async def test_an_activated_model_is_swapped_in_without_a_restart(self, tmp_path: Path) -> None:
+        from classifier.model import ModelBundle, default_model_path
+
+        active = tmp_path / "model.joblib"
+        shutil.copyfile(default_model_path(), active)
+        settings = Settings(
+            database_url=f"sqlite+aiosqlite:///{tmp_path / 'c.db'}",
+            nats_enabled=False,
+            model_path=str(active),
+            model_reload_seconds=0.05,
+        )
+        app = create_app(settings)
+        async with app.router.lifespan_context(app):
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as http:
+                first = (await http.get("/v1/model")).json()["version"]
+                # A broken file (a copy cut short) is not loaded: the running model stays.
+                active.write_bytes(b"not a model")
+                await asyncio.sleep(0.3)
+                assert (await http.get("/v1/model")).json()["version"] == first
+                bundle = ModelBundle.load(default_model_path())
+                bundle.version = "99990101.000000-reload"
+                candidate = tmp_path / "candidate.joblib"
+                bundle.save(candidate)
+                candidate.replace(active)  # what `train` does when it activates
+                for _ in range(100):
+                    if (await http.get("/v1/model")).json()["version"] == bundle.version:
+                        break
+                    await asyncio.sleep(0.05)
+                assert (await http.get("/v1/model")).json()["version"] == bundle.version
+                response = await http.post("/v1/classify", json={"text": "В подъезде пахнет газом"})
+                assert response.json()["model_version"] == bundle.version

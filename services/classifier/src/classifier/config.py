@@ -21,6 +21,10 @@ class Settings(ServiceSettings):
     candidates_dir: str = Field(
         default="var/classifier-models", description="Where `train` keeps every model it builds, activated or not"
     )
+    model_reload_seconds: float = Field(
+        default=10.0,
+        description="How often the service checks the model file and swaps in a newly activated model (0: never)",
+    )
     max_batch: int = Field(default=1000, description="Most posts accepted by POST /v1/classify/batch")
     max_text_chars: int = Field(default=20_000, description="Longer texts are cut before classification")
 

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
+import logging
+from pathlib import Path
 
 from fastapi import FastAPI
 
@@ -17,6 +20,8 @@ from incidents_common.app import create_service_app
 from incidents_common.db import Database
 from incidents_common.events import SUBJECT_POST_COLLECTED
 from incidents_common.nats import ConsumerSpec, EventRuntime
+
+log = logging.getLogger("classifier.main")
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -49,10 +54,42 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             consumers=[spec],
         )
 
+    model_path = settings.resolved_model_path()
+    watcher: dict[str, asyncio.Task[None]] = {}
+
     async def load_model() -> None:
         # Loading takes ~1 s of CPU; off the event loop, and before the consumer starts.
-        holder["model"] = await asyncio.to_thread(load_cached, settings.resolved_model_path())
+        holder["model"] = await asyncio.to_thread(load_cached, model_path)
         app.state.classifier = holder["model"]
+        if settings.model_reload_seconds > 0:
+            watcher["task"] = asyncio.create_task(watch_model(), name="classifier-model-watch")
+
+    async def watch_model() -> None:
+        """`train` activates a model by replacing the file: swap it in without a restart. A post is
+        classified wholly by one model; a file that fails to load leaves the running model in place."""
+        seen = _mtime(model_path)
+        while True:
+            await asyncio.sleep(settings.model_reload_seconds)
+            current_mtime = _mtime(model_path)
+            if current_mtime is None or current_mtime == seen:
+                continue
+            seen = current_mtime
+            try:
+                loaded = await asyncio.to_thread(load_cached, model_path)
+            except Exception:
+                log.exception("the model file changed but does not load; keeping version %s", holder["model"].version)
+                continue
+            if loaded.version != holder["model"].version:
+                log.info("model %s activated (was %s)", loaded.version, holder["model"].version)
+                holder["model"] = loaded
+                app.state.classifier = loaded
+
+    async def stop_watching() -> None:
+        task = watcher.pop("task", None)
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
     app = create_service_app(
         title="Incidents classifier",
@@ -62,6 +99,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         db=db,
         events=events,
         on_startup=[load_model],
+        on_shutdown=[stop_watching],
         openapi_tags=[
             {"name": "classify", "description": "Classify posts (the same code as the NATS consumer)"},
             {"name": "feedback", "description": "Operators' corrections, used by the next `train`"},
@@ -71,3 +109,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.classifier = None
     app.include_router(router)
     return app
+
+
+def _mtime(path: Path) -> int | None:
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:
+        return None
