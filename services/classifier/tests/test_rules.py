@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from classifier.model import Classifier, PostInput
-from classifier.rules import apply_rules
+from classifier.rules import apply_rules, duration_days
 from classifier.text import analyze
 
 
@@ -18,6 +18,13 @@ class TestCriticalRules:
             ("Канализация затопила подвал и квартиры первого этажа", "канализация топит"),
             ("Ребёнок провалился в открытый люк на Московской", "ребёнок в опасности"),
             ("На детской площадке лежит оборванный провод", "оборванные провода"),
+            ("Стая собак у остановки на Мира, сегодня покусали женщину", "собаки нападают на людей"),
+            ("Светофор на углу Ленина не работает, едут как попало", "не работает светофор или переезд"),
+            ("На заброшке на Гоголя подростки лазят по крыше, 9 этажей", "дети на опасном объекте"),
+            ("С утра в Заводском районе запах хлора, у людей слезятся глаза", "яд или взрыв"),
+            ("По стене дома пошла трещина, за неделю расширилась, жильцы боятся ночевать", "трещины растут"),
+            ("Бомжи жгут костёр в подвале, дым идёт в квартиры", "дым в жилье"),
+            ("Тополь надломился и висит над детской площадкой", "может упасть на людей"),
         ],
     )
     def test_danger_to_life_is_critical(self, text: str, reason: str, classifier: Classifier) -> None:
@@ -29,6 +36,9 @@ class TestCriticalRules:
 
     def test_negated_gas_is_not_critical(self) -> None:
         assert "запах газа" not in apply_rules(analyze("Газовики проверили: газом не пахнет")).critical
+
+    def test_a_working_traffic_light_is_no_danger(self) -> None:
+        assert not apply_rules(analyze("Светофор на Ленина наконец работает, спасибо")).critical
 
     def test_traffic_light_burning_green_is_no_fire(self) -> None:
         assert "пожар" not in apply_rules(analyze("Светофор горит зелёным 7 секунд")).critical
@@ -55,3 +65,51 @@ class TestThanksAndSarcasm:
         text = "Продам гараж, кирпичный, недорого. Звоните +7 917 123-45-67"
         assert apply_rules(analyze(text)).advert
         assert not classifier.classify(PostInput(text=text)).is_incident
+
+
+class TestHowLong:
+    """Durations as the labelling guide counts them (corpus/LABELLING.md): a week or more is long."""
+
+    @pytest.mark.parametrize(
+        ("text", "days"),
+        [
+            ("уже неделю нет горячей воды", 7),
+            ("второй месяц без учителя математики", 31),
+            ("компенсацию не выплачивают с лета", 30),
+            ("полгода не платят", 60),
+            ("многодетные 8 лет в очереди", 8 * 365),
+            ("дом признали аварийным 4 года назад", 4 * 365),
+            ("нет связи уже пять дней", 5),
+            ("третий день без света", 3),
+            ("мусор не вывозят с 5 числа", 4),
+            ("две недели ждём ответа", 14),
+        ],
+    )
+    def test_stated_duration(self, text: str, days: int) -> None:
+        found = duration_days(text)
+        assert found is not None
+        assert found[0] == pytest.approx(days)
+
+    @pytest.mark.parametrize("text", ["дом построили в 2017 году", "обещают сделать через год", "яма у подъезда"])
+    def test_dates_and_promises_are_no_duration(self, text: str) -> None:
+        assert duration_days(text) is None
+
+    def test_days_without_water_are_high(self) -> None:
+        hits = apply_rules(analyze("В посёлке нет воды уже 4 дня, возим из колонки"))
+        assert "нет необходимого несколько дней" in hits.high
+        assert "4 дня" in hits.evidence["правило_без_необходимого"]
+
+    def test_a_whole_street_is_many_people(self) -> None:
+        hits = apply_rules(analyze("Вся улица Космонавтов без света"))
+        assert "многих касается" in hits.high
+
+    def test_a_stated_length_makes_a_complaint_high_and_says_why(self, classifier: Classifier) -> None:
+        result = classifier.classify(PostInput(text="Третью неделю нет горячей воды на Садовой 12, УК не отвечает"))
+        assert result.is_incident
+        assert result.urgency.label == "high"
+        assert any("третью неделю" in e for e in result.urgency.evidence)
+
+    def test_one_pothole_without_a_length_stays_normal(self, classifier: Classifier) -> None:
+        result = classifier.classify(PostInput(text="На Московской у остановки яма, пробил колесо"))
+        assert result.is_incident
+        assert result.urgency.label == "normal"

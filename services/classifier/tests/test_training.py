@@ -49,7 +49,7 @@ class TestTrainCommand:
             (worse / "handwritten_t.jsonl").read_text() + _test_lines(tiny_corpus), encoding="utf-8"
         )
         code, out = run(capsys, "train", "--corpus", str(worse), *common)
-        assert code == 3
+        assert code == 3, out
         assert "REFUSED" in out
         assert ModelBundle.load(active).version == first.version
         assert len(list((tmp_path / "cands").glob("model-*.joblib"))) == 2

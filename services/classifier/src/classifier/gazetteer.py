@@ -28,7 +28,7 @@ from classifier.text import Doc, Token, analyze, lemma_set, morph, parses
 from incidents_common.regions import REGIONS
 
 log = logging.getLogger("classifier.gazetteer")
-GAZETTEER_FORMAT = "12"  # bump when the matching code changes what the cache holds
+GAZETTEER_FORMAT = "13"  # bump when the matching code changes what the cache holds
 RUSSIAN_NAME_RE = re.compile(r"^[А-ЯЁ][а-яё]+(?:[ -][А-ЯЁа-яё][а-яё]*)*$")
 PLACE_MARKERS = {"г", "город", "города", "городе", "гор", "пос", "поселок", "посёлок", "пгт", "село", "станица", "ст"}
 STREET_BEFORE = {
@@ -282,6 +282,8 @@ class Gazetteer:
             return False  # на Оби, по Дону: the river
         if len(entry.parts) > 1:
             return True
+        if _address_prefix(tokens, i, entry):
+            return True
         if entry.adjective:  # Вологодского района: a district of the town's region
             return following not in {"область", "обл", "край", "округ", "республика"}
         kind = _word_kind(token.lower)
@@ -306,6 +308,8 @@ class Gazetteer:
             return previous not in {"на", "по"} or capital
         if entry.trusted and capital:
             return True  # a name people use (Нижний, Москвичи), written as a name
+        if entry.trusted and kind in {"geo", "common"} and len(token.text) > 3:
+            return True  # a demonym or nickname typed in lower case (мурманчане, магнитка, новосиб)
         if kind in {"proper", "name"}:
             # на Гагарина: a street, в Гагарине: the town; posts typed in lower case keep the preposition.
             return (capital and previous not in {"на", "по"}) or previous in LOCATIVE
@@ -393,6 +397,16 @@ class Gazetteer:
         if city is None and hint_city and not text_mentions:
             city = hint_city
         return RegionGuess(best, REGIONS[best].name, city, confidence, _dedupe(evidence)[:6])
+
+
+def _address_prefix(tokens: list[Token], i: int, entry: Entry) -> bool:
+    """A post that opens with its town and a comma or dash, as chat messages do: «шахты, баки на
+    Текстильной…», «волжский, Мира 75 — …». In that place even a town that is also a common word
+    (Курган, Шахты, Сокол) or an adjective (Волжский, Нижний) is the town."""
+    token = tokens[i]
+    if i != 0 or not token.punct_after or entry.small or entry.adjective or entry.caps_only:
+        return False
+    return len(token.text) > 3 and len(entry.parts) == 1
 
 
 def _adjective(name: str) -> str | None:

@@ -34,6 +34,11 @@ log = logging.getLogger("classifier.model")
 
 BUNDLE_FORMAT = 2  # 2: plain TF-IDF blocks, so loading a model never imports scikit-learn (~1.3 s)
 CRITICAL_SHIFT = 2.5
+# Urgency above normal needs a stated cue (corpus/LABELLING.md): a rule (danger to life; a length of
+# a week or more; a whole building, street or village) or a confident model. Posts the model thinks
+# only "maybe high" stay normal: on unseen posts, the model alone over-calls high (0.81 vs 0.88).
+MODEL_CRITICAL_AT = 0.7
+MODEL_HIGH_AT = 0.8
 ADVERT_SHIFT = 1.5
 SARCASM_SHIFT = 1.5  # sarcastic thanks is a complaint
 FIELDS = ("incident", "category", "urgency", "sentiment", "region")
@@ -359,6 +364,42 @@ class Classifier:
         start = self.stacked_slices[head_name][0]
         return head.classes[best], float(p[best]), self._evidence(contributions, columns, start + best)
 
+    def _urgency(
+        self,
+        i: int,
+        hits: RuleHits,
+        probabilities: dict[str, np.ndarray],
+        contributions: Any,
+        columns: list[str],
+    ) -> tuple[str, float, list[str]]:
+        head = self.bundle.heads["urgency"]
+        p = dict(zip(head.classes, probabilities["urgency"][i].tolist(), strict=True))
+        start = self.stacked_slices["urgency"][0]
+
+        def model_evidence(label: str) -> list[str]:
+            if label not in head.classes:  # a model trained on a corpus without this label
+                return []
+            return self._evidence(contributions, columns, start + head.classes.index(label))
+
+        if hits.critical:
+            rules = [f"правило: {c}" for c in hits.critical]
+            return (
+                "critical",
+                max(p.get("critical", 0.0), 0.9),
+                list(dict.fromkeys(rules + model_evidence("critical")[:3])),
+            )
+        if p.get("critical", 0.0) >= MODEL_CRITICAL_AT:
+            return "critical", p["critical"], model_evidence("critical")
+        if hits.high:
+            stated = [
+                f"правило: {reason} ({', '.join(hits.evidence[marker])})"
+                for reason, marker in zip(hits.high, hits.high_markers, strict=True)
+            ]
+            return "high", max(p.get("high", 0.0), 0.75), stated + model_evidence("high")[:3]
+        if p.get("high", 0.0) >= MODEL_HIGH_AT:
+            return "high", p["high"], model_evidence("high")
+        return "normal", 1.0 - p.get("high", 0.0) - p.get("critical", 0.0), model_evidence("normal")
+
     def _one(
         self,
         i: int,
@@ -394,11 +435,8 @@ class Classifier:
         # category
         category, category_conf, category_evidence = self._label("category", i, probabilities, contributions, columns)
         # urgency: the model, overridden by the danger-to-life rules for complaints
-        urgency, urgency_conf, urgency_evidence = self._label("urgency", i, probabilities, contributions, columns)
-        if is_incident and hits.critical:
-            urgency, urgency_conf = "critical", max(urgency_conf, 0.9)
-            urgency_evidence = list(dict.fromkeys([f"правило: {c}" for c in hits.critical] + urgency_evidence[:3]))
-        elif not is_incident:
+        urgency, urgency_conf, urgency_evidence = self._urgency(i, hits, probabilities, contributions, columns)
+        if not is_incident:
             urgency, urgency_conf, urgency_evidence = "normal", max(1.0 - p_incident, 0.5), ["не обращение"]
         # sentiment
         sentiment, sentiment_conf, sentiment_evidence = self._label(

@@ -14,7 +14,10 @@ from dataclasses import dataclass, field
 from classifier.text import Doc
 
 PHONE_RE = re.compile(r"(?:\+7|8)[\s(-]*\d{3}[\s)-]*\d{3}[\s-]*\d{2}[\s-]*\d{2}")
-FROST_RE = re.compile(r"(?:-|минус\s*)\s?(?:[1-5]\d)\b|мороз", re.IGNORECASE)
+FROST_RE = re.compile(
+    r"(?:-|−|минус\s*)\s?(?:[1-5]\d)\b|минус\s+(?:пятнадцат|двадцат|тридцат|сорок|пятьдесят)|мороз|зим[аеуоы]",
+    re.IGNORECASE,
+)
 SARCASM_RE = re.compile(
     r"\){3,}|браво|ну\s+спасибо|ирония|спасибо[^.!?]{0,40}\bза\s+(?:очередн|нашу\s+счастлив|такие|такое|эти|это)"
     r"|спасибо[^.!?]{0,40}\bза\s+[\"«“][^\"»”]{2,25}[\"»”]"
@@ -34,6 +37,16 @@ ADVERT = {
 }  # fmt: skip
 NEWS = {"сообщать", "пресс-служба", "пресс", "губернатор", "заявить", "сообщить", "опубликовать", "планировать",
         "министерство", "данные", "напомнить", "пояснить", "рассказать", "мэрия", "нацпроект", "рамка"}  # fmt: skip
+# A planned outage or a timetable announced ahead ("завтра с 9 до 17 не будет воды") is news, not a complaint.
+ANNOUNCEMENT_RE = re.compile(
+    r"(?:\bс\s*\d{1,2}(?::\d\d)?\s*(?:ч\.?\s*)?до\s*\d{1,2}(?::\d\d)?\b)"
+    r"|\bплан(?:ово|овые|овое|овая|ируется|ируют)\b|\bпо\s+графику\b|\bбудет\s+отключ|\bотключат\b"
+    r"|\bзапуска(?:ют|ется)\b|\bвозобновит|\bоткрыт[аы]?\s+запись\b",
+    re.IGNORECASE,
+)
+ABROAD = {"франция", "сша", "америка", "германия", "китай", "калифорния", "турция", "англия", "британия", "италия",
+          "испания", "япония", "индия", "египет", "таиланд", "париж", "лондон", "нью-йорк", "европа", "канада",
+          "австралия", "бразилия", "мексика", "израиль", "польша"}  # fmt: skip
 CHILD = {"ребенок", "ребёнок", "дети", "малыш", "школьник", "мальчик", "девочка", "ребятишки", "детвора", "дочь", "сын"}
 CHILD_DANGER = {"провалиться", "застрять", "тонуть", "утонуть", "люк", "оголить", "оголенный", "ток", "сбить",
                 "лед", "поезд", "порезать", "висеть", "обочина", "трасса",
@@ -42,12 +55,32 @@ COLLAPSE = {"обрушиться", "обрушение", "рухнуть", "о�
 FIRE = {"пожар", "гореть", "пламя", "возгорание", "загореться", "поджог", "полыхать", "поджечь"}
 BUILDINGS = {"дом", "квартира", "подъезд", "крыша", "сарай", "здание", "школа", "барак", "общежитие", "больница",
              "садик", "гараж", "подвал", "этаж", "балкон"}  # fmt: skip
-WEAPONS = {"нож", "топор", "стрелять", "травмат", "пистолет", "ружье", "стрельба", "обрез", "поножовщина"}
-FALLING = {"падать", "упасть", "отваливаться", "сыпаться", "свисать", "рухнуть", "валиться", "обваливаться"}
+WEAPONS = {"нож", "топор", "стрелять", "травмат", "пистолет", "ружье", "стрельба", "обрез", "поножовщина", "бита"}
+FALLING = {"падать", "упасть", "отваливаться", "сыпаться", "свисать", "рухнуть", "валиться", "обваливаться",
+           "надломиться", "наклониться", "сорваться", "сорвать"}  # fmt: skip
 FALLING_ON = {"голова", "тротуар", "прохожий", "кирпич", "плитка", "сосулька", "глыба", "наледь", "люди", "человек",
               "пешеход", "остановка"}  # fmt: skip
-HOLES = {"люк", "котлован", "колодец", "яма", "траншея", "провал"}
-OPEN = {"открытый", "открыть", "вскрыть", "огородить", "огороженный", "крышка", "без", "открыт"}
+OVERHEAD_TARGETS = {"площадка", "качели", "вход", "тротуар", "дорожка", "люди", "голова", "остановка"}
+FALLING_THINGS = {"сосулька", "сосулища", "глыба", "наледь", "дерево", "тополь", "ветка", "крыша", "плита", "бадья",
+                  "павильон", "балкон", "козырек"}  # fmt: skip
+HOLES = {"люк", "котлован", "колодец", "яма", "траншея", "провал", "обрыв", "пролет", "шахта"}
+OPEN = {"открытый", "открыть", "вскрыть", "огородить", "огороженный", "крышка", "без", "открыт", "ограждение",
+        "перила", "лазить", "лазать", "провалиться", "забор"}  # fmt: skip
+DOGS = {"собака", "стая", "пес", "пёс", "свора", "собачка", "собачий", "псина"}
+BITES = {"укусить", "покусать", "кусать", "кусаться", "напасть", "нападать", "рвать", "окружить", "укус"}
+ABANDONED = {"заброшка", "заброшенный", "долгострой", "недострой", "заброшенка", "котлован", "стройка"}
+CLIMBING = {"лазить", "лазать", "лезть", "тусить", "залезать", "разбиться", "упасть", "селфи", "играть"}
+YOUNG = {"ребенок", "ребёнок", "дети", "подросток", "пацан", "школьник", "малыш", "ребятишки", "детвора", "мальчик",
+         "девочка", "ребята"}  # fmt: skip
+TRAFFIC = {"светофор", "шлагбаум", "переезд"}
+BROKEN = {"не_работать", "не_гореть", "мигать", "мигающий", "сломать", "отключить", "молчать", "выключить", "сломанный",
+          "не_опускаться"}  # fmt: skip
+TOXIC = {"хлор", "аммиак", "взрыв", "взорваться", "рвануть", "отравленный", "отравить", "приманка", "ртуть",
+         "пестицид", "сероводород"}  # fmt: skip
+SMOKE = {"костер", "костёр", "жечь", "поджечь", "поджигать", "угарный"}
+HOMES = {"квартира", "подъезд", "подвал"}
+CRACKS = {"трещина", "треснуть", "трескаться"}
+GROWING = {"расти", "расширяться", "расшириться", "бояться", "рухнуть", "ползти", "поехать", "обрушиться"}
 MEDICAL = {"инфаркт", "инсульт", "сознание", "умирать", "задыхаться", "реанимация", "гемодиализ", "кислород",
            "приступ", "судорога"}  # fmt: skip
 FIRE_EXCUSE = {
@@ -65,8 +98,8 @@ FIRE_EXCUSE = {
 }
 SEWAGE = {"канализация", "фекалия", "нечистота", "сток", "говно", "канализационный", "стоки"}
 FLOOD = {"затопить", "топить", "заливать", "залить", "хлестать", "затапливать", "фонтанировать", "подтопить",
-         "прорвать", "подступать"}  # fmt: skip
-HEATING = {"отопление", "батарея", "тепло", "отопительный", "радиатор"}
+         "прорвать", "подступать", "подняться", "плавать", "течь", "литься"}  # fmt: skip
+HEATING = {"отопление", "батарея", "тепло", "отопительный", "радиатор", "котел", "котёл"}
 NO = {"нет", "не", "отключить", "холодный", "ледяной", "отключение", "без", "чуть", "еле", "остыть", "холодно"}
 WIRE = {"провод", "кабель", "проводка"}
 WIRE_DANGER = {"оборвать", "оголить", "оголенный", "искрить", "лежать", "висеть", "оборванный", "искра", "коротить"}
@@ -78,26 +111,86 @@ MANY = {"весь", "целый", "сотня", "тысяча", "жилец", "�
         "поселок", "село", "массово", "многоквартирный", "несколько"}  # fmt: skip
 
 
-DURATION_RE = re.compile(
-    r"(?:(\d+)\s*(?:-?х\s*)?(дн|дня|дней|сут|недел|месяц|мес\b|год|лет)"
-    r"|(втор|трет|четверт|пят|шест|седьм)\w*\s+(день|дня|недел|месяц|год|сутки)"
-    r"|(полгода|полтора|годами|месяцами|неделями|с весны|с лета|с осени|с зимы|с прошлого года"
-    r"|всю зиму|все лето))"
+# How long a problem has lasted, in days, from what the post says ("уже неделю", "второй месяц",
+# "с лета", "4 года назад", "полгода"). The labelling guide (corpus/LABELLING.md) calls a week or
+# more "long", and three days without water, heat, power, connection or money too.
+_NUMBER_WORDS = {
+    "один": 1, "одну": 1, "два": 2, "две": 2, "двое": 2, "пару": 2, "три": 3, "трое": 3, "четыре": 4,
+    "пять": 5, "шесть": 6, "семь": 7, "восемь": 8, "девять": 9, "десять": 10, "несколько": 3,
+    "полтора": 1.5, "полторы": 1.5,
+}  # fmt: skip
+_ORDINALS = {"втор": 2, "трет": 3, "четверт": 4, "пят": 5, "шест": 6, "седьм": 7, "восьм": 8, "девят": 9, "десят": 10}
+_UNITS = (("недел", 7), ("месяц", 30), ("мес", 30), ("год", 365), ("лет", 365), ("сут", 1), ("дн", 1), ("ден", 1))
+_UNIT = r"(дн(?:я|ей|и)?|день|сут(?:ки|ок)|недел[юиья]?|недель|месяц(?:а|ев)?|мес\b|год(?:а|у)?|лет)"
+_COUNTED_RE = re.compile(r"\b(\d{1,3}|" + "|".join(_NUMBER_WORDS) + r")\s*(?:-?х\s*)?" + _UNIT)
+_ORDINAL_RE = re.compile(r"\b(" + "|".join(_ORDINALS) + r")\w*\s+" + _UNIT)
+_BARE_RE = re.compile(r"\b(уже|целую|целый|целых|всю|весь|которую|который|больше|более|почти|около)\s+" + _UNIT)
+_SINCE_SEASON_RE = re.compile(
+    r"\bс\s+(весны|лета|осени|зимы|прошлого\s+года|позапрошлого|января|февраля|марта|апреля|мая|июня|июля"
+    r"|августа|сентября|октября|ноября|декабря|нового\s+года|советских|90-х|\d{4})"
 )
+_SINCE_DAY_RE = re.compile(
+    r"\bс\s+(\d{1,2}\s*(?:-?го\s+)?(?:числа|января|февраля|марта|апреля|мая|июня|июля|августа|сентября|октября"
+    r"|ноября|декабря)|понедельника|вторника|среды|четверга|пятницы|субботы|воскресенья|прошлой\s+недели)"
+)
+_LONG_WORDS_RE = re.compile(
+    r"\b(годами|месяцами|неделями|полгода|полгодика|полмесяца|много\s+лет|всю\s+(?:зиму|весну|осень)|все\s+лето"
+    r"|кажд(?:ый|ую|ое)\s+(?:год|зиму|весну|осень|лето)|испокон|десятилети\w*)\b"
+)
+_LONG_WORD_DAYS = {"полмесяца": 15}
+# A count after these words is an age, a wait ahead, a frequency or a date: "ребёнку 3 года",
+# "запись на 3 недели", "раз в 2 недели", "через месяц", "деревьям по 50 лет", "стаж 35 лет".
+_NOT_A_LENGTH_BEFORE = frozenset(
+    "через на до по в раз старше младше стаж возраст исполнилось исполнится ребенку ребёнку мне ему ей сыну дочке "
+    "дочери маме папе бабушке дедушке деду внуку внучке детям им нам лет".split()
+)
+_LAST_WORD_RE = re.compile(r"(\w+)\W*$")
+
+
+def _word_before(text: str, position: int) -> str:
+    match = _LAST_WORD_RE.search(text, max(0, position - 30), position)
+    return match.group(1) if match else ""
+
+
+def _unit_days(unit: str) -> int:
+    return next((days for prefix, days in _UNITS if unit.startswith(prefix)), 1)
+
+
+def duration_days(text: str) -> tuple[float, str] | None:
+    """The longest duration the (lower-cased) text states, in days, and the words that said it."""
+    found: list[tuple[float, str]] = []
+    for match in _COUNTED_RE.finditer(text):
+        if _word_before(text, match.start()) in _NOT_A_LENGTH_BEFORE:
+            continue
+        count_word, unit = match.group(1), match.group(2)
+        count = float(count_word) if count_word.isdigit() else float(_NUMBER_WORDS[count_word])
+        if count_word.isdigit() and _unit_days(unit) == 365 and count > 60:
+            continue  # "в 2017 году" is a date, not a length
+        found.append((count * _unit_days(unit), match.group(0)))
+    for match in _ORDINAL_RE.finditer(text):
+        days = _unit_days(match.group(2))
+        # "третий день" counts as three days; "вторую неделю" as more than a week
+        ordinal = _ORDINALS[match.group(1)]
+        found.append((float(ordinal) if days == 1 else (ordinal - 1) * days + 1.0, match.group(0)))
+    for match in _BARE_RE.finditer(text):
+        found.append((float(_unit_days(match.group(2))), match.group(0)))
+    for match in _SINCE_SEASON_RE.finditer(text):
+        found.append((30.0, match.group(0)))
+    for match in _SINCE_DAY_RE.finditer(text):
+        found.append((4.0, match.group(0)))
+    for match in _LONG_WORDS_RE.finditer(text):
+        found.append((float(_LONG_WORD_DAYS.get(match.group(1), 60)), match.group(0)))
+    return max(found) if found else None
+
+
+ESSENTIALS = {"вода", "отопление", "тепло", "батарея", "свет", "электричество", "газ", "связь", "интернет", "пенсия",
+              "выплата", "пособие", "компенсация", "зарплата", "лифт", "канализация", "электроэнергия"}  # fmt: skip
 CROWD_RE = re.compile(
-    r"(?:весь|всем|всего|всему|вся|всей|всю|все)\s+(?:дом|подъезд|микрорайон|район|улиц|поселк|поселок|сел|город|квартал|мкр)"
-    r"|\d+\s*(?:домов|семей|семьи|человек|квартир|подъездов|жител|улиц)"
-    r"|(?:сотни|тысячи|десятки)\s+\w+"
+    r"(?:весь|всем|всего|всему|вся|всей|всю|все|целый|целого|целом|половин[аеуы])\s+"
+    r"(?:дом|подъезд|микрорайон|район|улиц|поселк|поселок|сел|город|квартал|мкр|деревн|станиц|двор|домов)"
+    r"|\d+\s*(?:домов|семей|семьи|человек|квартир|подъездов|жител|улиц|сел|деревен|детей|пенсионер)"
+    r"|(?:сотни|тысячи|десятки|сотен|тысяч|десятков)\s+\w+"
 )
-
-
-def _long_enough(match: re.Match[str]) -> bool:
-    if match.group(1):  # "12 дней", "3 недели"
-        count, unit = int(match.group(1)), match.group(2)
-        return count >= 7 if unit.startswith(("дн", "дня", "сут")) else count >= 1
-    if match.group(3):  # "вторую неделю", "третий день"
-        return not match.group(4).startswith(("день", "дня", "сутки")) or match.group(3) not in {"втор"}
-    return True
 
 
 @dataclass(slots=True)
@@ -106,6 +199,7 @@ class RuleHits:
     evidence: dict[str, list[str]] = field(default_factory=dict)
     critical: list[str] = field(default_factory=list)
     high: list[str] = field(default_factory=list)
+    high_markers: list[str] = field(default_factory=list)  # the marker that holds each high reason's words
     thanks: bool = False
     sarcasm: bool = False
     advert: bool = False
@@ -119,6 +213,8 @@ def _near(
     lemmas: list[str], first: set[str], second: set[str], window: int = 5, *, negatable: bool = True
 ) -> list[str] | None:
     """Words from both sets within `window` tokens of each other, unless the first is negated."""
+    if first.isdisjoint(lemmas) or second.isdisjoint(lemmas):
+        return None  # most posts: no word of either set, decided in C
     for i, word in enumerate(lemmas):
         if word in first:
             if negatable and i and lemmas[i - 1] in NEGATIONS:
@@ -153,6 +249,12 @@ def apply_rules(doc: Doc) -> RuleHits:
     news = present & NEWS
     if len(news) >= 2:
         hits.hit("правило_новость", news)
+    announcement = ANNOUNCEMENT_RE.search(text)
+    if announcement:
+        hits.hit("правило_объявление", [announcement.group(0)])
+    abroad = present & ABROAD
+    if abroad:
+        hits.hit("правило_заграница", abroad)
     if doc.caps_ratio > 0.5 and len(lemmas) > 3:
         hits.hit("правило_капс", ["КАПС"])
     if doc.exclamations >= 2:
@@ -208,20 +310,60 @@ def apply_rules(doc: Doc) -> RuleHits:
     if wire:
         hits.critical.append("оборванные провода")
         hits.hit("правило_провод", wire)
+    dogs = _near(lemmas, BITES, DOGS, window=6)
+    if dogs:
+        hits.critical.append("собаки нападают на людей")
+        hits.hit("правило_собаки", dogs)
+    abandoned = _near(lemmas, ABANDONED, CLIMBING | YOUNG, window=10, negatable=False)
+    if abandoned and present & YOUNG:
+        hits.critical.append("дети на опасном объекте")
+        hits.hit("правило_заброшка", abandoned)
+    negated = [f"не_{word}" if i and lemmas[i - 1] == "не" else word for i, word in enumerate(lemmas)]
+    traffic = _near(negated, TRAFFIC, BROKEN, window=8, negatable=False)
+    if traffic:
+        hits.critical.append("не работает светофор или переезд")
+        hits.hit("правило_светофор", traffic)
+    toxic = present & TOXIC
+    if toxic:
+        hits.critical.append("яд или взрыв")
+        hits.hit("правило_отрава", toxic)
+    smoke = _near(lemmas, SMOKE, HOMES, window=5, negatable=False)
+    if smoke:
+        hits.critical.append("дым в жилье")
+        hits.hit("правило_дым", smoke)
+    cracks = _near(lemmas, CRACKS, GROWING, window=10, negatable=False)
+    if cracks:
+        hits.critical.append("трещины растут")
+        hits.hit("правило_трещины", cracks)
+    overhead = _near(lemmas, FALLING_THINGS, FALLING | {"висеть"}, window=5, negatable=False)
+    if overhead and not falling and present & (OVERHEAD_TARGETS | YOUNG):
+        hits.critical.append("может упасть на людей")
+        hits.hit("правило_нависает", overhead)
     life = present & LIFE
     if life:
         hits.hit("правило_жизнь", life)
 
+    # High urgency: going on for long, or many people (corpus/LABELLING.md). Markers only: the
+    # urgency head weighs them against the rest of the post.
     lowered = doc.normalized
-    duration = DURATION_RE.search(lowered)
-    if duration and _long_enough(duration):
+    duration = duration_days(lowered)
+    if duration and duration[0] >= 7:
         hits.high.append("давно")
-        hits.hit("правило_долго", [duration.group(0)])
+        hits.high_markers.append("правило_долго")
+        hits.hit("правило_долго", [duration[1]])
+    elif duration and duration[0] >= 3:
+        hits.hit("правило_дни", [duration[1]])
+        essential = present & ESSENTIALS
+        if essential:
+            hits.high.append("нет необходимого несколько дней")
+            hits.high_markers.append("правило_без_необходимого")
+            hits.hit("правило_без_необходимого", [duration[1], *sorted(essential)])
     elif present & LONG:
         hits.hit("правило_долго_слабо", present & LONG)
     crowd = CROWD_RE.search(lowered)
     if crowd:
         hits.high.append("многих касается")
+        hits.high_markers.append("правило_массово")
         hits.hit("правило_массово", [crowd.group(0)])
     elif present & MANY:
         hits.hit("правило_массово_слабо", present & MANY)
