@@ -111,6 +111,26 @@ MANY = {"весь", "целый", "сотня", "тысяча", "жилец", "�
         "поселок", "село", "массово", "многоквартирный", "несколько"}  # fmt: skip
 
 
+# Danger to life from the words alone, or from two kinds of words near each other:
+# (reason, marker, first words, second words, window, whether «не» before the first cancels it).
+WORD_DANGERS: tuple[tuple[str, str, set[str]], ...] = (
+    ("обрушение", "правило_обрушение", COLLAPSE),
+    ("оружие", "правило_оружие", WEAPONS),
+    ("кипяток", "правило_кипяток", {"кипяток"}),
+    ("угроза жизни", "правило_медицина", MEDICAL),
+    ("яд или взрыв", "правило_отрава", TOXIC),
+)
+NEAR_DANGERS: tuple[tuple[str, str, set[str], set[str], int, bool], ...] = (
+    ("падает на людей", "правило_падение", FALLING, FALLING_ON, 6, False),
+    ("открытый люк или котлован", "правило_люк", HOLES, OPEN, 4, False),
+    ("канализация топит", "правило_канализация", SEWAGE, FLOOD, 6, True),
+    ("ребёнок в опасности", "правило_ребенок", CHILD, CHILD_DANGER, 8, True),
+    ("оборванные провода", "правило_провод", WIRE, WIRE_DANGER, 4, True),
+    ("собаки нападают на людей", "правило_собаки", BITES, DOGS, 6, True),
+    ("дым в жилье", "правило_дым", SMOKE, HOMES, 5, False),
+    ("трещины растут", "правило_трещины", CRACKS, GROWING, 10, False),
+)
+
 # How long a problem has lasted, in days, from what the post says ("уже неделю", "второй месяц",
 # "с лета", "4 года назад", "полгода"). The labelling guide (corpus/LABELLING.md) calls a week or
 # more "long", and three days without water, heat, power, connection or money too.
@@ -204,6 +224,10 @@ class RuleHits:
     sarcasm: bool = False
     advert: bool = False
 
+    def danger(self, reason: str, marker: str, words: Iterable[str]) -> None:
+        self.critical.append(reason)
+        self.hit(marker, words)
+
     def hit(self, marker: str, words: Iterable[str]) -> None:
         self.markers.append(marker)
         self.evidence[marker] = sorted(set(words))[:4]
@@ -263,82 +287,31 @@ def apply_rules(doc: Doc) -> RuleHits:
     # Danger to life or health now: critical.
     gas = _near(lemmas, GAS_SMELL, {"газ", "газом", "газа"}, window=3)
     if gas and not _negated_gas(lemmas):
-        hits.critical.append("запах газа")
-        hits.hit("правило_газ", gas)
+        hits.danger("запах газа", "правило_газ", gas)
     heating = _near(lemmas, HEATING, NO, window=4, negatable=False)
     if heating and FROST_RE.search(text):
-        hits.critical.append("нет отопления в мороз")
-        hits.hit("правило_холод", heating + ["мороз"])
-    collapse = present & COLLAPSE
-    if collapse:
-        hits.critical.append("обрушение")
-        hits.hit("правило_обрушение", collapse)
+        hits.danger("нет отопления в мороз", "правило_холод", heating + ["мороз"])
     fire = present & FIRE
     burning = _near(lemmas, {"гореть", "поджечь", "загореться", "полыхать"}, BUILDINGS, window=5, negatable=False)
     if (fire & {"пожар", "пламя", "возгорание"} or burning) and not present & FIRE_EXCUSE:
-        hits.critical.append("пожар")
-        hits.hit("правило_пожар", burning or fire)
-    weapon = present & WEAPONS
-    if weapon:
-        hits.critical.append("оружие")
-        hits.hit("правило_оружие", weapon)
-    falling = _near(lemmas, FALLING, FALLING_ON, window=6, negatable=False)
-    if falling:
-        hits.critical.append("падает на людей")
-        hits.hit("правило_падение", falling)
-    hole = _near(lemmas, HOLES, OPEN, window=4, negatable=False)
-    if hole:
-        hits.critical.append("открытый люк или котлован")
-        hits.hit("правило_люк", hole)
-    scald = present & {"кипяток"}
-    if scald:
-        hits.critical.append("кипяток")
-        hits.hit("правило_кипяток", scald)
-    medical = present & MEDICAL
-    if medical:
-        hits.critical.append("угроза жизни")
-        hits.hit("правило_медицина", medical)
-    sewage = _near(lemmas, SEWAGE, FLOOD, window=6)
-    if sewage:
-        hits.critical.append("канализация топит")
-        hits.hit("правило_канализация", sewage)
-    child = _near(lemmas, CHILD, CHILD_DANGER, window=8)
-    if child:
-        hits.critical.append("ребёнок в опасности")
-        hits.hit("правило_ребенок", child)
-    wire = _near(lemmas, WIRE, WIRE_DANGER, window=4)
-    if wire:
-        hits.critical.append("оборванные провода")
-        hits.hit("правило_провод", wire)
-    dogs = _near(lemmas, BITES, DOGS, window=6)
-    if dogs:
-        hits.critical.append("собаки нападают на людей")
-        hits.hit("правило_собаки", dogs)
+        hits.danger("пожар", "правило_пожар", burning or fire)
+    for reason, marker, words in WORD_DANGERS:
+        if present & words:
+            hits.danger(reason, marker, present & words)
+    for reason, marker, first, second, window, negatable in NEAR_DANGERS:
+        near = _near(lemmas, first, second, window=window, negatable=negatable)
+        if near:
+            hits.danger(reason, marker, near)
     abandoned = _near(lemmas, ABANDONED, CLIMBING | YOUNG, window=10, negatable=False)
     if abandoned and present & YOUNG:
-        hits.critical.append("дети на опасном объекте")
-        hits.hit("правило_заброшка", abandoned)
+        hits.danger("дети на опасном объекте", "правило_заброшка", abandoned)
     negated = [f"не_{word}" if i and lemmas[i - 1] == "не" else word for i, word in enumerate(lemmas)]
     traffic = _near(negated, TRAFFIC, BROKEN, window=8, negatable=False)
     if traffic:
-        hits.critical.append("не работает светофор или переезд")
-        hits.hit("правило_светофор", traffic)
-    toxic = present & TOXIC
-    if toxic:
-        hits.critical.append("яд или взрыв")
-        hits.hit("правило_отрава", toxic)
-    smoke = _near(lemmas, SMOKE, HOMES, window=5, negatable=False)
-    if smoke:
-        hits.critical.append("дым в жилье")
-        hits.hit("правило_дым", smoke)
-    cracks = _near(lemmas, CRACKS, GROWING, window=10, negatable=False)
-    if cracks:
-        hits.critical.append("трещины растут")
-        hits.hit("правило_трещины", cracks)
+        hits.danger("не работает светофор или переезд", "правило_светофор", traffic)
     overhead = _near(lemmas, FALLING_THINGS, FALLING | {"висеть"}, window=5, negatable=False)
-    if overhead and not falling and present & (OVERHEAD_TARGETS | YOUNG):
-        hits.critical.append("может упасть на людей")
-        hits.hit("правило_нависает", overhead)
+    if overhead and "правило_падение" not in hits.evidence and present & (OVERHEAD_TARGETS | YOUNG):
+        hits.danger("может упасть на людей", "правило_нависает", overhead)
     life = present & LIFE
     if life:
         hits.hit("правило_жизнь", life)
