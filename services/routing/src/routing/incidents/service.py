@@ -359,6 +359,7 @@ async def create_incident(
         origin_post_id=post.post_id,
         post_ids=[post.post_id],
         author_keys=[author_key(post)],
+        redirect_chain=[],  # given, not defaulted: SQLModel inspects a builtin default factory per call (~0.3 ms)
         complainants=1,
         total_reach=reach,
         severity=severity(urgency, 1, reach),
