@@ -61,6 +61,16 @@ class TestThanksAndSarcasm:
         assert result.is_incident
         assert result.sentiment.label == "negative"
 
+    def test_a_polite_close_is_not_thanks(self, classifier: Classifier) -> None:
+        text = "Третью неделю не вывозят мусор с Садовой, баки переполнены. Заранее спасибо за ответ"
+        assert not apply_rules(analyze(text)).thanks
+        assert classifier.classify(PostInput(text=text)).is_incident
+
+    def test_a_memory_is_not_a_complaint(self, classifier: Classifier) -> None:
+        text = "Помню наводнение 2002 года, вода стояла выше окон, мы двое суток сидели на чердаке. Страшно было"
+        assert "правило_воспоминание" in apply_rules(analyze(text)).markers
+        assert not classifier.classify(PostInput(text=text)).is_incident
+
     def test_advert_is_flagged(self, classifier: Classifier) -> None:
         text = "Продам гараж, кирпичный, недорого. Звоните +7 917 123-45-67"
         assert apply_rules(analyze(text)).advert

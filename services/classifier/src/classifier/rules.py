@@ -28,7 +28,22 @@ SARCASM_RE = re.compile(
 PRICE_RE = re.compile(r"\d[\d\s]*(?:руб|₽|р\.|тыс\.?\s*руб)|\d+\s*%|\d+\s+в\s+месяц", re.IGNORECASE)
 
 NEGATIONS = {"не", "нет", "ни"}
-THANKS = {"спасибо", "благодарить", "благодарность", "благодарный", "молодец", "признательный", "спасибочко"}
+THANKS = {"спасибо", "благодарить", "благодарность", "благодарный", "молодец", "признательный", "спасибочко",
+          "поблагодарить", "отблагодарить"}  # fmt: skip
+# "Заранее спасибо", "спасибо за внимание": the polite close of a complaint, not thanks for anything.
+POLITE_CLOSE_RE = re.compile(
+    r"(?:заранее\s+(?:спасибо|благодар\w*)|(?:спасибо|благодар\w*)\s+(?:заранее|за\s+(?:внимание|понимание|ответ"
+    r"|репост|помощь|содействие|распространение|отклик)))",
+    re.IGNORECASE,
+)
+# Memories and anniversaries ("помню, в 1979 году…", "годовщина наводнения") tell of the past.
+MEMORY_RE = re.compile(
+    r"\b(?:помню|вспоминаю|вспомнила|вспомнил|годовщин\w*|светлая\s+память|в\s+детстве|в\s+молодости|при\s+союзе"
+    r"|раньше\s+(?:было|были|был|летом|у\s+нас))",
+    re.IGNORECASE,
+)
+# A question asked ahead of need: "куда звонить, если вдруг…", "спрашиваю на будущее".
+AHEAD_RE = re.compile(r"\bесли\s+вдруг\b|\bна\s+будущее\b|\bзаранее\s+знать|\bна\s+всякий\s+случай\b", re.IGNORECASE)
 ADVERT = {
     "продать", "продам", "купить", "куплю", "скидка", "акция", "распродажа", "доставка", "заказ",
     "заказать", "подписываться", "подписаться", "промокод", "розыгрыш", "аренда", "сдать", "сдаваться", "вакансия",
@@ -36,6 +51,7 @@ ADVERT = {
     "замер", "сдаётся", "сдается", "продаваться", "продаётся", "кредит", "ипотека", "выгодный", "гарантия",
 }  # fmt: skip
 NEWS = {"сообщать", "пресс-служба", "пресс", "губернатор", "заявить", "сообщить", "опубликовать", "планировать",
+        "информировать", "стартовать", "объявлять", "ликвидировать", "пострадавший",
         "министерство", "данные", "напомнить", "пояснить", "рассказать", "мэрия", "нацпроект", "рамка"}  # fmt: skip
 # A planned outage or a timetable announced ahead ("завтра с 9 до 17 не будет воды") is news, not a complaint.
 ANNOUNCEMENT_RE = re.compile(
@@ -256,9 +272,17 @@ def apply_rules(doc: Doc) -> RuleHits:
     text = doc.cleaned
 
     thanks = present & THANKS
+    if thanks and POLITE_CLOSE_RE.search(text) and len(POLITE_CLOSE_RE.findall(text)) >= len(thanks):
+        thanks = set()  # only the polite close of a complaint
     if thanks:
         hits.thanks = True
         hits.hit("правило_благодарность", thanks)
+    memory = MEMORY_RE.search(text)
+    if memory:
+        hits.hit("правило_воспоминание", [memory.group(0)])
+    ahead = AHEAD_RE.search(text)
+    if ahead:
+        hits.hit("правило_на_будущее", [ahead.group(0)])
     if SARCASM_RE.search(text) or ({"эмосарказм", "эмосмех"} & present and (thanks or "отличный" in present)):
         hits.sarcasm = True
         hits.hit("правило_сарказм", [m.group(0) for m in [SARCASM_RE.search(text)] if m] or ["ирония"])
