@@ -93,12 +93,20 @@ async def eventually(
 ) -> T:
     """Poll `probe` until `until(result)` holds; the last result in the assertion message otherwise."""
     deadline = time.monotonic() + timeout
-    result = await probe()
+
+    async def probe_in_time() -> T:
+        # A probe that never returns (a database connection that never comes) fails like any other.
+        try:
+            return await asyncio.wait_for(probe(), timeout=max(deadline - time.monotonic(), 0.5))
+        except TimeoutError:
+            raise AssertionError(f"the probe itself did not return within {timeout}s") from None
+
+    result = await probe_in_time()
     while not until(result):
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout}s; last value: {result!r}")
         await asyncio.sleep(interval)
-        result = await probe()
+        result = await probe_in_time()
     return result
 
 
