@@ -397,10 +397,7 @@ class Classifier:
         if p.get("critical", 0.0) >= MODEL_CRITICAL_AT:
             return "critical", p["critical"], model_evidence("critical")
         if hits.high:
-            stated = [
-                f"правило: {reason} ({', '.join(hits.evidence[marker])})"
-                for reason, marker in zip(hits.high, hits.high_markers, strict=True)
-            ]
+            stated = [f"правило: {reason} ({', '.join(hits.evidence[marker])})" for reason, marker in hits.high.items()]
             return "high", max(p.get("high", 0.0), 0.75), stated + model_evidence("high")[:3]
         if p.get("high", 0.0) >= MODEL_HIGH_AT:
             return "high", p["high"], model_evidence("high")
@@ -441,7 +438,7 @@ class Classifier:
         is_incident = p_incident >= 0.5
         # category
         category, category_conf, category_evidence = self._label("category", i, probabilities, contributions, columns)
-        # urgency: the model, overridden by the danger-to-life rules for complaints
+        # urgency: stated cues (rules) first, the model where it is confident (see _urgency)
         urgency, urgency_conf, urgency_evidence = self._urgency(i, hits, probabilities, contributions, columns)
         if not is_incident:
             urgency, urgency_conf, urgency_evidence = "normal", max(1.0 - p_incident, 0.5), ["не обращение"]

@@ -234,8 +234,7 @@ class RuleHits:
     markers: list[str] = field(default_factory=list)
     evidence: dict[str, list[str]] = field(default_factory=dict)
     critical: list[str] = field(default_factory=list)
-    high: list[str] = field(default_factory=list)
-    high_markers: list[str] = field(default_factory=list)  # the marker that holds each high reason's words
+    high: dict[str, str] = field(default_factory=dict)  # reason -> the marker holding its words
     thanks: bool = False
     sarcasm: bool = False
     advert: bool = False
@@ -345,22 +344,19 @@ def apply_rules(doc: Doc) -> RuleHits:
     lowered = doc.normalized
     duration = duration_days(lowered)
     if duration and duration[0] >= 7:
-        hits.high.append("давно")
-        hits.high_markers.append("правило_долго")
+        hits.high["давно"] = "правило_долго"
         hits.hit("правило_долго", [duration[1]])
     elif duration and duration[0] >= 3:
         hits.hit("правило_дни", [duration[1]])
         essential = present & ESSENTIALS
         if essential:
-            hits.high.append("нет необходимого несколько дней")
-            hits.high_markers.append("правило_без_необходимого")
+            hits.high["нет необходимого несколько дней"] = "правило_без_необходимого"
             hits.hit("правило_без_необходимого", [duration[1], *sorted(essential)])
     elif present & LONG:
         hits.hit("правило_долго_слабо", present & LONG)
     crowd = CROWD_RE.search(lowered)
     if crowd:
-        hits.high.append("многих касается")
-        hits.high_markers.append("правило_массово")
+        hits.high["многих касается"] = "правило_массово"
         hits.hit("правило_массово", [crowd.group(0)])
     elif present & MANY:
         hits.hit("правило_массово_слабо", present & MANY)
