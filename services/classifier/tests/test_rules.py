@@ -71,6 +71,17 @@ class TestThanksAndSarcasm:
         assert "правило_воспоминание" in apply_rules(analyze(text)).markers
         assert not classifier.classify(PostInput(text=text)).is_incident
 
+    @pytest.mark.parametrize(
+        ("text", "marker"),
+        [
+            ("Пересмотрела «Чернобыль»: докладывали, что всё под контролем", "правило_вымысел"),
+            ("Кто писал про открытый люк на Мичурина — закрыли ещё ночью, отбой тревоге", "правило_решено"),
+            ("Чисто гипотетически: если прорвёт батарею, кого вызывать первым?", "правило_на_будущее"),
+        ],
+    )
+    def test_stories_fixes_and_hypotheticals_are_marked(self, text: str, marker: str) -> None:
+        assert marker in apply_rules(analyze(text)).markers
+
     def test_advert_is_flagged(self, classifier: Classifier) -> None:
         text = "Продам гараж, кирпичный, недорого. Звоните +7 917 123-45-67"
         assert apply_rules(analyze(text)).advert

@@ -225,8 +225,12 @@ class Gazetteer:
         i = 0
         while i < len(tokens):
             best: tuple[int, Entry] | None = None
+            keys = lemma_set(tokens[i].lower)
+            if self.index.keys().isdisjoint(keys):  # most words name no place
+                i += 1
+                continue
             # Sorted, and ties broken by population: the same text resolves the same in every process.
-            for key in sorted(lemma_set(tokens[i].lower)):
+            for key in sorted(keys):
                 for entry in self.index.get(key, ()):
                     size = len(entry.parts)
                     if best is not None and (size, entry.population) <= (best[0], best[1].population):

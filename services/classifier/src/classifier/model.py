@@ -347,10 +347,10 @@ class Classifier:
     def _evidence(self, contributions: np.ndarray, columns: np.ndarray, column: int, sign: float = 1.0) -> list[str]:
         """The lemma features that pushed hardest towards one class (`column` of the stacked heads).
 
-        `contributions` holds weight × value of a post's word features for every class of every head;
-        `columns` their vocabulary columns. Features made only of function words explain nothing."""
+        `contributions` holds weight × value of a post's explaining word features for every class of
+        every head; `columns` their vocabulary columns."""
         pushed = contributions[:, column] * sign if sign != 1.0 else contributions[:, column]
-        top = np.flatnonzero((pushed > 0) & self.explains[columns])
+        top = np.flatnonzero(pushed > 0)
         if len(top) > 5:
             top = top[np.argpartition(-pushed[top], 5)[:5]]
         top = top[np.argsort(-pushed[top], kind="stable")]
@@ -416,8 +416,9 @@ class Classifier:
         cols, vals = row
         word_mask = cols < self.n_words
         word_columns = cols[word_mask]
-        contributions = self.stacked_coef[word_columns] * vals[word_mask][:, None]
-        columns = word_columns
+        explained = self.explains[word_columns]  # features of function words only explain nothing
+        columns = word_columns[explained]
+        contributions = self.stacked_coef[columns] * vals[word_mask][explained][:, None]
         # incident
         p_incident = float(probabilities["incident"][i][1])
         # Rules as priors on the model's log-odds: danger to life is always something to act on,
@@ -439,8 +440,9 @@ class Classifier:
         # category
         category, category_conf, category_evidence = self._label("category", i, probabilities, contributions, columns)
         # urgency: stated cues (rules) first, the model where it is confident (see _urgency)
-        urgency, urgency_conf, urgency_evidence = self._urgency(i, hits, probabilities, contributions, columns)
-        if not is_incident:
+        if is_incident:
+            urgency, urgency_conf, urgency_evidence = self._urgency(i, hits, probabilities, contributions, columns)
+        else:
             urgency, urgency_conf, urgency_evidence = "normal", max(1.0 - p_incident, 0.5), ["не обращение"]
         # sentiment
         sentiment, sentiment_conf, sentiment_evidence = self._label(

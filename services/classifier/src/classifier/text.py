@@ -7,7 +7,6 @@ tokenised and lemmatised exactly once per classification.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -191,54 +190,55 @@ class Doc:
         return " ".join(t.lemma for t in self.tokens)
 
 
+_SENTENCE_BREAKS = frozenset({"", ".", "!", "?", "\n", "…", ":", "«", '"', "-", "—"})
 SIMPLE_CHUNK_RE = re.compile(r"([«\"(]?)([А-Яа-яЁёA-Za-z]+)([.,!?:;»\")]?)")
 CHUNK_RE = re.compile(r"\S+")
 
 
-def _tokens(text: str) -> Iterator[tuple[str, int]]:
-    """razdel's tokens with their offsets. razdel never joins across whitespace, so a chunk that is a
+@lru_cache(maxsize=300_000)
+def _chunk_tokens(piece: str) -> tuple[tuple[str, int, str, str | None], ...]:
+    """The tokens of one whitespace-free chunk: (text, offset in the chunk, lower case with ё→е, lemma
+    or None for punctuation and symbols). razdel never joins across whitespace, so a chunk that is a
     plain word is its own token; only chunks with punctuation, digits or hyphens go through razdel
-    (which costs ~10 µs per token and is most of the pipeline's time otherwise)."""
-    for chunk in CHUNK_RE.finditer(text):
-        piece = chunk.group()
-        simple = SIMPLE_CHUNK_RE.fullmatch(piece)
-        if simple is not None:  # a word with at most one bracket or quote before and one mark after
-            offset = chunk.start()
-            opening, word, closing = simple.groups()
-            if opening:
-                yield opening, offset
-            yield word, offset + len(opening)
-            if closing:
-                yield closing, offset + len(opening) + len(word)
-        else:
-            offset = chunk.start()
-            for token in razdel.tokenize(piece):
-                yield token.text, offset + token.start
+    (~10 µs per token). Posts repeat their words, so each chunk is analysed once per process."""
+    simple = SIMPLE_CHUNK_RE.fullmatch(piece)
+    if simple is not None:  # a word with at most one bracket or quote before and one mark after
+        opening, word, closing = simple.groups()
+        parts = [(opening, 0), (word, len(opening)), (closing, len(opening) + len(word))]
+        pieces = [(text, start) for text, start in parts if text]
+    else:
+        pieces = [(token.text, token.start) for token in razdel.tokenize(piece)]
+    out = []
+    for text, start in pieces:
+        lower = text.lower().replace("ё", "е")
+        out.append((text, start, lower, lemma(lower) if WORD_RE.match(lower) else None))
+    return tuple(out)
 
 
 def analyze(text: str) -> Doc:
     cleaned = clean(text)
     doc = Doc(raw=text, cleaned=cleaned, normalized=cleaned.lower().replace("ё", "е"))
     previous = ""
-    for word, start in _tokens(cleaned):
-        if word in {"!", "?"}:
-            doc.exclamations += word == "!"
-        lower = word.lower().replace("ё", "е")
-        if not WORD_RE.match(lower):
-            if doc.tokens:
-                doc.tokens[-1].punct_after = True
+    tokens = doc.tokens
+    for chunk in CHUNK_RE.finditer(cleaned):
+        offset = chunk.start()
+        for word, start, lower, word_lemma in _chunk_tokens(chunk.group()):
+            if word_lemma is None:
+                if word == "!":
+                    doc.exclamations += 1
+                if tokens:
+                    tokens[-1].punct_after = True
+            else:
+                tokens.append(
+                    Token(
+                        text=word,
+                        lower=lower,
+                        lemma=word_lemma,
+                        start=offset + start,
+                        sentence_start=previous in _SENTENCE_BREAKS,
+                    )
+                )
             previous = word
-            continue
-        doc.tokens.append(
-            Token(
-                text=word,
-                lower=lower,
-                lemma=lemma(lower),
-                start=start,
-                sentence_start=previous in {"", ".", "!", "?", "\n", "…", ":", "«", '"', "-", "—"},
-            )
-        )
-        previous = word
     letters = len(LETTER_RE.findall(cleaned))
     doc.caps_ratio = len(UPPER_RE.findall(cleaned)) / letters if letters else 0.0
     return doc
