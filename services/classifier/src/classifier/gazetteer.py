@@ -269,7 +269,10 @@ class Gazetteer:
             return token.text.isupper() and len(token.text) >= 2
         last = tokens[i + len(entry.parts) - 1]
         after_next = tokens[i + len(entry.parts) + 1].lower if i + len(entry.parts) + 1 < len(tokens) else ""
-        if previous in STREET_BEFORE or (following in STREET_AFTER and not last.punct_after):
+        # «ул. Энгельса» is a street; «…к остановке. Муром, …» ends a sentence before the town.
+        sentence_ended = i > 0 and tokens[i - 1].punct_after and len(previous) > 4
+        street_word_before = previous in STREET_BEFORE and not sentence_ended
+        if street_word_before or (following in STREET_AFTER and not last.punct_after):
             return False  # a street named after a town or a person (ул. Энгельса, Московское шоссе)
         if (
             not hint
