@@ -280,6 +280,23 @@ async def settle(
     return [d for d in running if d.state == DeadlineState.pending]
 
 
+async def restart_clocks(
+    session: AsyncSession,
+    *,
+    incident: Incident,
+    official: Official | None,
+    now: datetime,
+    settings: Settings,
+    cancel_running: bool = True,
+) -> None:
+    """New first-reaction and final clocks for a (re)assigned or reopened incident: the running ones are
+    cancelled (unless the incident is new and has none), the new due times copied onto the incident."""
+    clocks = (Clock.first_reaction, Clock.final)
+    if cancel_running:
+        await settle(session, incident=incident, clocks=clocks, state=DeadlineState.cancelled, now=now)
+    sync_due(incident, await start_clocks(session, incident=incident, official=official, now=now, settings=settings))
+
+
 async def incident_deadlines(session: AsyncSession, incident_id: str) -> list[DeadlineRead]:
     rows = await session.exec(
         select(Deadline)

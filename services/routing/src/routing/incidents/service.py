@@ -430,18 +430,14 @@ async def assign(
     incident.status = IncidentStatus.assigned
     incident.updated_at = now
     if restart_clocks:
-        if previous != IncidentStatus.new:  # a new incident has no clocks yet: spare the query
-            await deadlines.settle(
-                session,
-                incident=incident,
-                clocks=(Clock.first_reaction, Clock.final),
-                state=DeadlineState.cancelled,
-                now=now,
-            )
-        running = await deadlines.start_clocks(
-            session, incident=incident, official=chosen.official, now=now, settings=settings
+        await deadlines.restart_clocks(
+            session,
+            incident=incident,
+            official=chosen.official,
+            now=now,
+            settings=settings,
+            cancel_running=previous != IncidentStatus.new,  # a new incident has no clocks yet: spare the query
         )
-        deadlines.sync_due(incident, running)
     session.add(incident)
     record(
         session,
@@ -644,17 +640,9 @@ async def perform_action(
             comment=_join(request.reason, comment),
         )
     elif action == Action.reopen:
-        await deadlines.settle(
-            session,
-            incident=incident,
-            clocks=(Clock.first_reaction, Clock.final),
-            state=DeadlineState.cancelled,
-            now=now,
-        )
-        running = await deadlines.start_clocks(
+        await deadlines.restart_clocks(
             session, incident=incident, official=await _official(session, incident), now=now, settings=settings
         )
-        deadlines.sync_due(incident, running)
         incident.reject_reason = None
         await _transition(
             session, incident, to=target, actor=actor, now=now, action="reopen", comment=_join(request.reason, comment)
