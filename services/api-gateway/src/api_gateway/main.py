@@ -14,7 +14,7 @@ from api_gateway.config import Settings
 from api_gateway.consumers import handle_incident_event, handle_post_classified
 from api_gateway.limits import RateLimiter
 from api_gateway.models import TABLES
-from api_gateway.upstream import Upstream, UpstreamUnavailable, on_upstream_unavailable
+from api_gateway.upstream import Upstream
 from api_gateway.webhooks import WebhookDispatcher
 from incidents_common.app import create_service_app
 from incidents_common.db import Database
@@ -125,7 +125,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
     for module in (router, routes_analytics, routes_live, routes_directory, routes_auth, open311):
         app.include_router(module.router)
-    app.add_exception_handler(UpstreamUnavailable, on_upstream_unavailable)
     _add_health_example(app)
     return app
 

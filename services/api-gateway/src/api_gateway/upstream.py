@@ -13,10 +13,8 @@ import logging
 from typing import Any
 
 import httpx
-from fastapi import Request
-from fastapi.responses import JSONResponse
 
-from incidents_common.problems import ProblemError, ServiceUnavailable, problem_response
+from incidents_common.problems import ProblemError, ServiceUnavailable
 
 log = logging.getLogger("api_gateway.upstream")
 
@@ -27,6 +25,9 @@ class UpstreamUnavailable(ServiceUnavailable):
     """Routing or the collector did not answer in time; rendered with Retry-After."""
 
     retry_after = 5
+
+    def __init__(self, detail: str | None = None, **extensions: Any) -> None:
+        super().__init__(detail, headers={"Retry-After": str(self.retry_after)}, **extensions)
 
 
 class UpstreamProblem(ProblemError):
@@ -105,15 +106,3 @@ class Upstream:
                 raise UpstreamUnavailable(f"{self.name} answered {response.status_code}")
             raise UpstreamProblem(response.status_code, body, self.name)
         return body
-
-
-async def on_upstream_unavailable(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, UpstreamUnavailable)
-    return problem_response(
-        exc.status,
-        exc.title,
-        slug=exc.slug,
-        detail=exc.detail,
-        instance=request.url.path,
-        headers={"Retry-After": str(exc.retry_after)},
-    )
