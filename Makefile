@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 PACKAGES := libs/common services/collector services/classifier services/routing services/api-gateway
 PYPROJECTS := $(addsuffix /pyproject.toml,$(PACKAGES))
 
-.PHONY: install run test lint contracts bench clean
+.PHONY: install run test lint contracts bench clean token
 
 $(STAMP): $(PYPROJECTS) requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,6 +21,11 @@ run: install
 
 test: install
 	$(BIN)/python -m pytest -q
+
+# A one-hour operator token for an internal API: make -s token SERVICE=collector
+SERVICE ?= collector
+token: install
+	@$(BIN)/python -m incidents_common.identity token --for $(SERVICE) --dir var/secrets/identity
 
 lint: install
 	$(BIN)/ruff check .

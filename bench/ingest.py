@@ -33,6 +33,7 @@ from collector.importer import import_lines
 from collector.models import TABLES
 from collector.service import Ingestor
 from incidents_common.db import Database
+from incidents_common.identity import IDENTITY_DIR_ENV, Identity, init_identity_dir
 from incidents_common.processes import NatsServer, asyncpg_url, free_port, postgres_server, wait_for_port
 
 TEXTS = [
@@ -96,7 +97,10 @@ async def bench_http(
                 await asyncio.sleep(0.2)
             response.raise_for_status()
 
-    async with httpx.AsyncClient(base_url=base_url, timeout=120) as client:
+    token = Identity.load("operator").mint("collector", ttl=3600)
+    async with httpx.AsyncClient(
+        base_url=base_url, headers={"Authorization": f"Bearer {token}"}, timeout=120
+    ) as client:
         started = time.perf_counter()
         await asyncio.gather(*(worker(client) for _ in range(concurrency)))
         accepted = time.perf_counter()
@@ -148,6 +152,9 @@ async def run(args: argparse.Namespace, work: Path, database_url: str) -> None:
 
     nats_server = NatsServer(work / "nats").start()
     port = free_port()
+    identity_dir = work / "identity"
+    init_identity_dir(identity_dir)
+    os.environ[IDENTITY_DIR_ENV] = str(identity_dir)  # the collector's keys, and the operator's for the pushes
     env = dict(
         os.environ,
         COLLECTOR_NATS_URL=nats_server.url,

@@ -23,9 +23,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
-import nats
 from tqdm import tqdm
 
+from incidents_common.identity import Identity
+from incidents_common.nats import connect
 from incidents_common.processes import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -56,9 +57,18 @@ def make_posts(count: int) -> list[dict[str, object]]:
     ]
 
 
-async def wait_done(nats_url: str, count: int, started: float) -> dict[str, float]:
-    nc = await nats.connect(nats_url)
-    js = nc.jetstream()
+def nats_login(data_dir: Path, user: str) -> dict[str, str]:
+    """A service's NATS user and password from the launcher's credential store (NATS refuses anonymous clients)."""
+    stored = json.loads((data_dir / "secrets" / "nats" / f"{user}.json").read_text())
+    return {"user": stored["user"], "password": stored["password"]}
+
+
+async def wait_done(nats_url: str, data_dir: Path, count: int, started: float) -> dict[str, float]:
+    # Each user may look only at its own consumers: the gateway's login reads the stream and its
+    # consumer, routing's login reads routing's consumer.
+    gateway = await connect(nats_url, "bench-gateway", **nats_login(data_dir, "api-gateway"))
+    routing = await connect(nats_url, "bench-routing", **nats_login(data_dir, "routing"))
+    js, routing_js = gateway.jetstream(), routing.jetstream()
     marks: dict[str, float] = {}
     with tqdm(total=count, desc="classified", unit="post") as bar:
         classified = 0
@@ -72,9 +82,12 @@ async def wait_done(nats_url: str, count: int, started: float) -> dict[str, floa
                 marks["classified"] = time.perf_counter() - started
             if "classified" in marks:
                 pending = 0
-                for durable, stream in (("routing-post-classified", "POSTS"), ("gateway-incident-events", "INCIDENTS")):
+                for context, durable, stream in (
+                    (routing_js, "routing-post-classified", "POSTS"),
+                    (js, "gateway-incident-events", "INCIDENTS"),
+                ):
                     try:
-                        consumer = await js.consumer_info(stream, durable)
+                        consumer = await context.consumer_info(stream, durable)
                         pending += consumer.num_pending + consumer.num_ack_pending
                     except Exception:  # noqa: BLE001 - a consumer not created yet counts as pending
                         pending += 1
@@ -82,7 +95,8 @@ async def wait_done(nats_url: str, count: int, started: float) -> dict[str, floa
                     marks["routed"] = time.perf_counter() - started
                     break
             await asyncio.sleep(0.2)
-    await nc.close()
+    await gateway.close()
+    await routing.close()
     return marks
 
 
@@ -110,12 +124,17 @@ def main() -> int:
         try:
             posts = make_posts(args.posts)
             started = time.perf_counter()
-            with httpx.Client(base_url=f"http://127.0.0.1:{ports['collector']}", timeout=60) as client:
+            token = Identity.load("operator", Path(tmp) / "secrets" / "identity").mint("collector", ttl=3600)
+            with httpx.Client(
+                base_url=f"http://127.0.0.1:{ports['collector']}",
+                headers={"Authorization": f"Bearer {token}"},
+                timeout=60,
+            ) as client:
                 for offset in range(0, len(posts), args.batch):
                     response = client.post("/v1/posts", json={"posts": posts[offset : offset + args.batch]})
                     response.raise_for_status()
             ingested = time.perf_counter() - started
-            marks = asyncio.run(wait_done(f"nats://127.0.0.1:{ports['nats']}", args.posts, started))
+            marks = asyncio.run(wait_done(f"nats://127.0.0.1:{ports['nats']}", Path(tmp), args.posts, started))
         finally:
             system.send_signal(signal.SIGINT)
             system.wait(timeout=60)

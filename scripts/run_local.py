@@ -20,6 +20,8 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "libs" / "common" / "src"))
 
+from incidents_common.identity import IDENTITY_DIR_ENV, Identity, init_identity_dir  # noqa: E402
+from incidents_common.natsauth import LocalNatsAuth, prepare_local_nats  # noqa: E402
 from incidents_common.processes import NatsServer, port_in_use  # noqa: E402
 
 DEMO_POSTS = ROOT / "services" / "collector" / "src" / "collector" / "data" / "demo_posts.jsonl"
@@ -43,11 +45,19 @@ def services(args: argparse.Namespace) -> list[Service]:
     ]
 
 
-def service_env(service: Service, args: argparse.Namespace, nats_url: str, data_dir: Path) -> dict[str, str]:
+def service_env(
+    service: Service,
+    args: argparse.Namespace,
+    nats_url: str,
+    data_dir: Path,
+    nats_auth: LocalNatsAuth | None = None,
+) -> dict[str, str]:
     env = dict(os.environ)
     p = service.prefix
     env.setdefault(f"{p}DATABASE_URL", f"sqlite+aiosqlite:///{data_dir / (service.name + '.db')}")
     env[f"{p}NATS_URL"] = nats_url
+    if nats_auth is not None:  # <PREFIX>NATS_USER / <PREFIX>NATS_PASSWORD: the service's own NATS user
+        env.update(nats_auth.service_env(service.name, p))
     env[f"{p}PORT"] = str(service.port)
     env[f"{p}LOG_JSON"] = env.get(f"{p}LOG_JSON", "true")
     env["GATEWAY_ROUTING_URL"] = f"http://127.0.0.1:{args.routing_port}"
@@ -55,6 +65,11 @@ def service_env(service: Service, args: argparse.Namespace, nats_url: str, data_
     env["GATEWAY_CLASSIFIER_URL"] = f"http://127.0.0.1:{args.classifier_port}"
     env.setdefault("GATEWAY_DEMO_API_KEY", args.demo_key)
     env.setdefault("GATEWAY_DATA_DIR", str(data_dir))
+    env.setdefault("COLLECTOR_DATA_DIR", str(data_dir))  # where its generated encryption key lives
+    # Each service reads its own private key and the trusted public keys from here.
+    env[IDENTITY_DIR_ENV] = str(identity_folder(data_dir))
+    # The demo key and the generated secrets are for this launcher only; services refuse them elsewhere.
+    env["INCIDENTS_LOCAL_LAUNCHER"] = "1"
     return env
 
 
@@ -73,12 +88,17 @@ def wait_healthy(service: Service, process: subprocess.Popen[bytes], timeout: fl
     raise TimeoutError(f"{service.name} did not answer {url} within {timeout}s")
 
 
-def load_demo(collector_port: int, path: Path) -> str:
+def identity_folder(data_dir: Path) -> Path:
+    return data_dir / "secrets" / "identity"
+
+
+def load_demo(collector_port: int, path: Path, data_dir: Path) -> str:
     body = path.read_bytes()
+    token = Identity.load("operator", identity_folder(data_dir)).mint("collector")
     response = httpx.post(
         f"http://127.0.0.1:{collector_port}/v1/posts/import",
         content=body,
-        headers={"Content-Type": "application/x-ndjson"},
+        headers={"Content-Type": "application/x-ndjson", "Authorization": f"Bearer {token}"},
         timeout=60.0,
     )
     response.raise_for_status()
@@ -104,7 +124,11 @@ def main(argv: list[str] | None = None) -> int:
     logs = data_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     children: list[tuple[Service, subprocess.Popen[bytes]]] = []
-    nats = NatsServer(data_dir / "jetstream", port=args.nats_port)
+    # NATS users: one per service, generated under <data-dir>/secrets/nats on the first start and reused;
+    # the server config (bcrypt hashes only) makes nats-server write its pid where the natsauth CLI finds it.
+    prefixes = {s.name: os.environ.get(f"{s.prefix}STREAM_PREFIX", "") for s in services(args)}
+    nats_auth = prepare_local_nats(data_dir, stream_prefixes=prefixes)
+    nats = NatsServer(data_dir / "jetstream", port=args.nats_port, config_file=nats_auth.config_file)
     stopping = False
 
     def stop(*_: object) -> None:
@@ -121,6 +145,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: port(s) {busy} on 127.0.0.1 are in use; is the system already running?", file=sys.stderr)
         return 1
     try:
+        # Service keys: made on the first start, reused afterwards.
+        init_identity_dir(identity_folder(data_dir))
         print(f"starting nats-server with JetStream on 127.0.0.1:{args.nats_port} …", flush=True)
         nats.start(log_file=logs / "nats-server.log")
         for service in services(args):
@@ -130,19 +156,31 @@ def main(argv: list[str] | None = None) -> int:
                 "--host", "127.0.0.1", "--port", str(service.port), "--no-access-log",
             ]  # fmt: skip
             process = subprocess.Popen(  # noqa: S603 - fixed argv
-                command, cwd=ROOT, env=service_env(service, args, nats.url, data_dir), stdout=log_file, stderr=log_file
+                command,
+                cwd=ROOT,
+                env=service_env(service, args, nats.url, data_dir, nats_auth),
+                stdout=log_file,
+                stderr=log_file,
             )
             children.append((service, process))
         for service, process in children:
             wait_healthy(service, process)
             print(f"  {service.name:<12} http://127.0.0.1:{service.port}/docs", flush=True)
         if not args.no_demo and DEMO_POSTS.exists():
-            print(f"loading demo posts: {load_demo(args.collector_port, DEMO_POSTS)}", flush=True)
+            print(f"loading demo posts: {load_demo(args.collector_port, DEMO_POSTS, data_dir)}", flush=True)
         key = os.environ.get("GATEWAY_DEMO_API_KEY", args.demo_key)
         print(
             "\nREADY. Open http://127.0.0.1:{0}/docs — try:\n"
             '  curl -H "X-API-Key: {1}" http://127.0.0.1:{0}/v1/incidents\n'
-            f"Logs: {logs}. Ctrl-C stops everything.".format(args.gateway_port, key),
+            "The collector, classifier and routing APIs take a service token; print one for the operator:\n"
+            "  make -s token SERVICE=collector    (or: .venv/bin/python -m incidents_common.identity token"
+            " --for collector --dir {2})\n"
+            f"Logs: {logs}. Ctrl-C stops everything.".format(args.gateway_port, key, identity_folder(data_dir)),
+            flush=True,
+        )
+        print(
+            "NATS: every service logs in as its own user; a region's subscriber credentials (other government\n"
+            f"systems): .venv/bin/python -m incidents_common.natsauth region-credentials <code> --data-dir {data_dir}",
             flush=True,
         )
         while not stopping:

@@ -21,7 +21,7 @@ class Thing(BaseModel):
 
 
 def _app(tmp_path: Path) -> FastAPI:
-    settings = ServiceSettings(service_name="probe", nats_enabled=False, max_body_bytes=1000, log_json=False)
+    settings = ServiceSettings(service_name="collector", nats_enabled=False, max_body_bytes=1000, log_json=False)
     db = Database(f"sqlite+aiosqlite:///{tmp_path / 'probe.db'}", [])
     app = create_service_app(title="probe", description="", version="0", settings=settings, db=db, events=None)
 

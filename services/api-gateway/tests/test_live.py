@@ -148,7 +148,12 @@ class TestWebhooks:
         received: list[tuple[dict[str, str], bytes]] = []
         async with (
             serve(receiver(received)) as hook_url,
-            make_gateway(webhooks_enabled=True, webhook_poll_interval=0.05, webhook_backoff_base=0.1) as gw,
+            make_gateway(
+                webhooks_enabled=True,
+                webhook_poll_interval=0.05,
+                webhook_backoff_base=0.1,
+                webhook_allowed_hosts=["127.0.0.1"],  # the receiver is local; see test_webhook_targets.py
+            ) as gw,
         ):
             secret = "a-shared-secret-of-enough-length"
             created = await gw.client.post(

@@ -113,7 +113,12 @@ class TestSubmit:
             token = submitted.json()[0]["token"]
             body = received[0]
             assert body["source_type"] == "push" and body["external_id"] == f"open311:{token}"
-            assert body["place_hints"] == {"region_code": "64", "latitude": 51.53, "longitude": 46.03}
+            assert body["place_hints"] == {
+                "region_code": "64",
+                "region_fixed": True,  # the jurisdiction is the region, whatever the text names
+                "latitude": 51.53,
+                "longitude": 46.03,
+            }
             assert "Чернышевского, 120" in body["text"]
             assert "citizen@example.ru" not in str(body)  # contact details stay out of the pipeline
             assert body["author"]["name"] == "Анна"

@@ -12,6 +12,7 @@ from sqlmodel import select
 from classifier.config import Settings
 from classifier.main import create_app
 from classifier.models import FeedbackRecord
+from incidents_common.testing import ServiceAuth
 
 PROBLEM = "application/problem+json"
 
@@ -21,7 +22,9 @@ async def client(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(Settings(database_url=database_url, nats_enabled=False, log_json=False))
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://test", auth=ServiceAuth("classifier")
+        ) as http:
             http.app = app  # type: ignore[attr-defined]
             yield http
 
@@ -31,7 +34,9 @@ async def sqlite_client(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
     settings = Settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'c.db'}", nats_enabled=False, max_batch=5)
     app = create_app(settings)
     async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as http:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://test", auth=ServiceAuth("classifier")
+        ) as http:
             yield http
 
 
@@ -153,7 +158,9 @@ class TestModelReload:
         )
         app = create_app(settings)
         async with app.router.lifespan_context(app):
-            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as http:
+            async with httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app), base_url="http://test", auth=ServiceAuth("classifier")
+            ) as http:
                 first = (await http.get("/v1/model")).json()["version"]
                 # A broken file (a copy cut short) is not loaded: the running model stays.
                 active.write_bytes(b"not a model")

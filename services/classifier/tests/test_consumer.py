@@ -26,7 +26,7 @@ from incidents_common.events import (
     new_event,
 )
 from incidents_common.nats import EventRuntime
-from incidents_common.testing import eventually, read_stream
+from incidents_common.testing import ServiceAuth, eventually, read_stream
 
 
 def collected(n: int, text: str, title: str | None = None) -> PostCollected:
@@ -79,7 +79,9 @@ class TestPostCollectedConsumer:
                 hook = consumer.spec.before_batch
                 assert isinstance(hook, BatchClassifier)  # texts of a batch classified together
                 assert consumer.stats.processed == 2 and not hook.prepared.results
-                async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
+                async with httpx.AsyncClient(
+                    transport=httpx.ASGITransport(app=app), base_url="http://t", auth=ServiceAuth("classifier")
+                ) as http:
                     stored = (await http.get("/v1/classifications/post-1")).json()
                 assert stored["classification"]["urgency"]["label"] == "critical"
 

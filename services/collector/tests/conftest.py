@@ -15,6 +15,7 @@ from fastapi import FastAPI
 
 from collector.main import create_app
 from collector.testing import FakeServer, make_settings
+from incidents_common.testing import ServiceAuth
 
 
 @pytest.fixture
@@ -45,5 +46,7 @@ async def app(sqlite_url: str) -> FastAPI:
 async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://test", auth=ServiceAuth("collector")
+        ) as http:
             yield http

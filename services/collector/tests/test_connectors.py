@@ -14,6 +14,7 @@ from collector.main import create_app
 from collector.models import Source
 from collector.service import due_sources
 from collector.testing import FakeServer, Reply, Request, make_settings
+from incidents_common.testing import ServiceAuth
 
 T0 = 1764000000  # 2025-11-24T16:00:00Z
 
@@ -32,7 +33,7 @@ async def poll(app: FastAPI, source_id: str) -> dict[str, Any]:
         source = await session.get(Source, source_id)
     await app.state.scheduler.poll(source)
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+    async with httpx.AsyncClient(transport=transport, base_url="http://test", auth=ServiceAuth("collector")) as client:
         return (await client.get(f"/v1/sources/{source_id}")).json()
 
 
@@ -445,7 +446,9 @@ class TestScheduler:
         app = create_app(make_settings(sqlite_url, max_outbox_backlog=1))
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            async with httpx.AsyncClient(
+                transport=transport, base_url="http://test", auth=ServiceAuth("collector")
+            ) as client:
                 await add_source(client, "rss", {"url": fake.url})
                 body = {"posts": [{"text": f"пост {n}", "published_at": "2026-11-24T10:00:00Z"} for n in range(2)]}
                 assert (await client.post("/v1/posts", json=body)).status_code == 200
@@ -458,7 +461,9 @@ class TestScheduler:
         app = create_app(make_settings(sqlite_url, scheduler_enabled=True))
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            async with httpx.AsyncClient(
+                transport=transport, base_url="http://test", auth=ServiceAuth("collector")
+            ) as client:
                 source = await add_source(client, "rss", {"url": fake.url}, interval_seconds=3600)
                 for _ in range(200):
                     if len(await posts(client)) == 2:
@@ -474,7 +479,9 @@ class TestBackoffAndLimits:
         app = create_app(make_settings(sqlite_url, backoff_base=30.0, backoff_max=100.0))
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            async with httpx.AsyncClient(
+                transport=transport, base_url="http://test", auth=ServiceAuth("collector")
+            ) as client:
                 source = await add_source(client, "rss", {"url": fake.url})
                 delays = []
                 for _ in range(4):

@@ -12,7 +12,7 @@ import pytest
 from collector.main import create_app
 from collector.testing import make_settings
 from incidents_common.events import SUBJECT_POST_COLLECTED, decode_event
-from incidents_common.testing import eventually, read_stream
+from incidents_common.testing import ServiceAuth, eventually, read_stream
 
 
 def _post(n: int, text: str | None = None) -> dict[str, Any]:
@@ -31,7 +31,9 @@ async def nats_client_app(nats_url: str, tmp_path: Path) -> AsyncIterator[httpx.
     app = create_app(make_settings(f"sqlite+aiosqlite:///{tmp_path / 'c.db'}", nats_enabled=True, nats_url=nats_url))
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://test", auth=ServiceAuth("collector")
+        ) as client:
             yield client
 
 

@@ -17,6 +17,7 @@ from collector.service import (
 )
 from incidents_common.db import Database, OutboxMessage
 from incidents_common.events import decode_event
+from incidents_common.testing import ServiceAuth
 
 
 def _post(n: int, text: str | None = None, source_type: str = "import") -> PostIn:
@@ -107,7 +108,9 @@ class TestApiOnBothDatabases:
         }
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            async with httpx.AsyncClient(
+                transport=transport, base_url="http://test", auth=ServiceAuth("collector")
+            ) as client:
                 assert (await client.post("/v1/posts", json=body)).json()["accepted"] == 3
                 body["posts"][0]["text"] = "Яму засыпали"
                 assert (await client.post("/v1/posts", json=body)).json()["updated"] == 1

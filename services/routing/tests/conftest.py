@@ -21,6 +21,7 @@ from incidents_common.events import (
     RepostRef,
     SourceType,
 )
+from incidents_common.testing import ServiceAuth
 from routing.config import Settings
 from routing.directory.service import import_directory
 from routing.main import create_app
@@ -200,7 +201,9 @@ async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     async with app.router.lifespan_context(app):
         async with app.state.db.transaction() as session:
             await import_directory(session, document=SMALL_DIRECTORY)
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as http:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://test", auth=ServiceAuth("routing")
+        ) as http:
             http.app = app  # type: ignore[attr-defined]
             yield http
 

@@ -139,7 +139,8 @@ class TestCitizenWritesAgain:
             await perform_action(
                 session,
                 incident_id=incident.id,
-                request=ActionRequest(action=Action.reply, actor="roads-a", reply_text="Яму заделали"),
+                actor="roads-a",
+                request=ActionRequest(action=Action.reply, reply_text="Яму заделали"),
                 settings=settings,
                 now=t0 + timedelta(hours=1),
             )

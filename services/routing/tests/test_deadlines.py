@@ -11,7 +11,7 @@ import orjson
 from sqlmodel import delete, func, select
 
 from incidents_common.db import Database, OutboxMessage
-from incidents_common.testing import eventually
+from incidents_common.testing import ServiceAuth, eventually
 from routing.config import Settings
 from routing.deadlines.calendar import WorkCalendar
 from routing.deadlines.models import Clock, Deadline, DeadlineState
@@ -121,14 +121,16 @@ class TestScanner:
             await perform_action(
                 session,
                 incident_id=answered.id,
-                request=ActionRequest(action=Action.reply, actor="roads-a", reply_text="Заделаем"),
+                actor="roads-a",
+                request=ActionRequest(action=Action.reply, reply_text="Заделаем"),
                 settings=settings,
                 now=later,
             )
             interim = await perform_action(
                 session,
                 incident_id=paused.id,
-                request=ActionRequest(action=Action.interim_answer, actor="health-a", reply_text="Разбираемся"),
+                actor="health-a",
+                request=ActionRequest(action=Action.interim_answer, reply_text="Разбираемся"),
                 settings=settings,
                 now=later,
             )
@@ -175,7 +177,9 @@ class TestScanner:
                     return current.escalation_level if current else -1
 
             assert await eventually(level, until=lambda n: n >= 1, timeout=10)
-            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=restarted), base_url="http://t") as http:
+            async with httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=restarted), base_url="http://t", auth=ServiceAuth("routing")
+            ) as http:
                 detail = (await http.get(f"/v1/incidents/{incident.id}")).json()
         assert detail["escalations"][0]["escalated_to_id"] == "curator"
         assert any(d["state"] == "breached" for d in detail["deadlines"])
@@ -246,7 +250,8 @@ class TestZonesAndStorage:
                 await perform_action(
                     session,
                     incident_id=incident.id,
-                    request=ActionRequest(action=action, actor="tester", **extra),
+                    actor="tester",
+                    request=ActionRequest(action=action, **extra),
                     settings=settings,
                     now=t0 + timedelta(hours=n + 1),
                 )

@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import yaml
 
+from incidents_common.testing import ServiceAuth
 from routing.config import Settings
 from routing.main import create_app
 
@@ -66,7 +67,7 @@ class TestDepartmentsAndOfficials:
         wrong_region = await client.post(
             "/v1/officials", json={"region_code": "63", "name": "x", "department_id": "64-roads"}
         )
-        assert wrong_region.status_code == 400
+        assert wrong_region.status_code == 404  # another region's department is unknown in region 63
         assert (await client.patch("/v1/officials/ghost", json={"active": False})).status_code == 404
         assert (await client.get("/v1/departments", params={"region": "Саратов"})).status_code == 422
 
@@ -199,7 +200,9 @@ class TestDemoSeed:
     async def test_demo_directory_is_loaded_when_empty_and_assigns(self, settings: Settings) -> None:
         app = create_app(settings.model_copy(update={"seed_demo": True}))
         async with app.router.lifespan_context(app):
-            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
+            async with httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app), base_url="http://t", auth=ServiceAuth("routing")
+            ) as http:
                 officials = (await http.get("/v1/officials")).json()
                 regions = {o["region_code"] for o in officials}
                 assert DEMO_REGIONS <= regions
@@ -223,5 +226,7 @@ class TestDemoSeed:
                 assert "администрация города Саратова" in saratov["explanation"]
         again = create_app(settings.model_copy(update={"seed_demo": True}))
         async with again.router.lifespan_context(again):
-            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=again), base_url="http://t") as http:
+            async with httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=again), base_url="http://t", auth=ServiceAuth("routing")
+            ) as http:
                 assert len((await http.get("/v1/officials")).json()) == len(officials)  # not loaded twice

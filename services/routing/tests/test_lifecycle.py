@@ -50,7 +50,7 @@ async def _force_status(client: httpx.AsyncClient, incident_id: str, status: str
 
 
 async def _act(client: httpx.AsyncClient, incident_id: str, action: Action, **extra: Any) -> httpx.Response:
-    body = {"action": action.value, "actor": "official-1", **BODIES[action], **extra}
+    body = {"action": action.value, **BODIES[action], **extra}
     return await client.post(f"/v1/incidents/{incident_id}/actions", json=body)
 
 
@@ -92,7 +92,7 @@ class TestLifecycle:
             ("close", "resolved", "closed"),
             ("reopen", "closed", "reopened"),
         ]
-        assert all(h["actor"] == "official-1" for h in detail["history"][2:])
+        assert all(h["actor"] == "operator" for h in detail["history"][2:])  # the caller of the token
         assert detail["history"][2]["comment"] == "step take"
         # reopen restarts both clocks
         states = [(d["clock"], d["state"]) for d in detail["deadlines"]]
@@ -119,15 +119,15 @@ class TestLifecycle:
                 assert problem["current_status"] == status
 
     async def test_unknown_incident_and_bad_bodies(self, client: httpx.AsyncClient, make_post: Any) -> None:
-        missing = await client.post("/v1/incidents/nope/actions", json={"action": "take", "actor": "x"})
+        missing = await client.post("/v1/incidents/nope/actions", json={"action": "take"})
         assert missing.status_code == 404 and missing.json()["type"].endswith("/unknown-incident")
         incident_id = await _new_incident(client, make_post)
         for body in (
-            {"action": "reject", "actor": "x"},  # no reason
-            {"action": "redirect", "actor": "x", "reason": "не наше"},  # nowhere named
-            {"action": "fly", "actor": "x"},
-            {"action": "take"},
-            {"action": "reassign", "actor": "x"},
+            {"action": "reject"},  # no reason
+            {"action": "redirect", "reason": "не наше"},  # nowhere named
+            {"action": "fly"},
+            {"action": "take", "actor": "someone-else"},  # the actor is the caller, never a field
+            {"action": "reassign"},
         ):
             response = await client.post(f"/v1/incidents/{incident_id}/actions", json=body)
             assert response.status_code == 422, body
@@ -146,7 +146,7 @@ class TestLifecycle:
         incident_id = await _new_incident(client, make_post)
         body = (await _act(client, incident_id, Action.reassign, official_id="health-a", comment="по профилю")).json()
         assert body["assignee"]["official_id"] == "health-a"
-        assert body["assignment_explanation"] == "reassigned by official-1 to Сидорова В. В.: по профилю"
+        assert body["assignment_explanation"] == "reassigned by operator to Сидорова В. В.: по профилю"
 
 
 class TestRedirects:
@@ -177,7 +177,7 @@ class TestRedirects:
         body = (
             await client.post(
                 f"/v1/incidents/{incident_id}/actions",
-                json={"action": "redirect", "actor": "o", "reason": "федеральная трасса", "target_note": "Росавтодор"},
+                json={"action": "redirect", "reason": "федеральная трасса", "target_note": "Росавтодор"},
             )
         ).json()
         assert body["assignee"]["official_id"] == "curator" and body["flagged"]

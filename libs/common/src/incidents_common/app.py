@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
@@ -11,6 +11,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from incidents_common.db import Database
+from incidents_common.identity import Identity, install_identity
 from incidents_common.logging import setup_logging
 from incidents_common.nats import EventRuntime
 from incidents_common.problems import PROBLEM_RESPONSES, install_problem_handlers, problem_response
@@ -74,13 +75,20 @@ def create_service_app(
     on_startup: list[Hook] | None = None,
     on_shutdown: list[Hook] | None = None,
     openapi_tags: list[dict[str, Any]] | None = None,
+    allowed_callers: Sequence[str] = (),
 ) -> FastAPI:
-    """Build a FastAPI app with the shared behaviour; the service adds its routers."""
+    """Build a FastAPI app with the shared behaviour; the service adds its routers.
+
+    Every service loads its identity (its own private key and the trusted public keys) before it
+    serves: routers included with `dependencies=PROTECTED` accept only tokens of `allowed_callers`.
+    """
     setup_logging(settings.service_name, settings.log_level, settings.log_json)
     setup_tracing(settings.service_name)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # No keys, no start: a service that cannot authenticate its callers must not serve them.
+        install_identity(app, Identity.load(settings.service_name, settings.identity_dir), allowed_callers)
         await db.create_tables()
         for hook in on_startup or []:
             await hook()

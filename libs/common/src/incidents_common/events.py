@@ -107,6 +107,9 @@ class PlaceHints(Contract):
     title: str | None = None
     latitude: float | None = None
     longitude: float | None = None
+    # True: region_code was stated by whoever filed the post (an Open311 jurisdiction_id) and is the
+    # post's region whatever its text names; otherwise region_code is one hint among the text's places.
+    region_fixed: bool | None = None
 
 
 class Reach(Contract):

@@ -71,8 +71,23 @@ def stream_config(spec: StreamSpec) -> StreamConfig:
     )
 
 
-async def connect(url: str, name: str, *, attempts: int = 60) -> NatsClient:
-    """Connect, retrying the first connection (nats-py only reconnects after a first success)."""
+def inbox_prefix_of(user: str) -> str:
+    """The inbox prefix of a NATS user: replies to its requests (JetStream API, pulls, publish acks)
+    travel on `_INBOX_<user>.>`, the only inbox its permissions let it subscribe to."""
+    return f"_INBOX_{user}"
+
+
+async def connect(
+    url: str, name: str, *, attempts: int = 60, user: str | None = None, password: str | None = None
+) -> NatsClient:
+    """Connect, retrying the first connection (nats-py only reconnects after a first success).
+
+    With a `user`, log in with it and `password` and use the user's own inbox prefix
+    (`_INBOX_<user>`); without one, connect anonymously (an open server, as in most tests).
+    """
+    credentials: dict[str, Any] = {}
+    if user:
+        credentials = {"user": user, "password": password or "", "inbox_prefix": inbox_prefix_of(user)}
     last_error: Exception | None = None
     for attempt in range(attempts):
         try:
@@ -82,6 +97,7 @@ async def connect(url: str, name: str, *, attempts: int = 60) -> NatsClient:
                 max_reconnect_attempts=-1,
                 reconnect_time_wait=0.5,
                 connect_timeout=2,
+                **credentials,
             )
         except Exception as exc:  # noqa: BLE001 - every connect failure is retried the same way
             last_error = exc
@@ -345,10 +361,14 @@ class EventRuntime:
         client_name: str,
         consumers: Sequence[ConsumerSpec] = (),
         outbox_batch: int = 500,
+        user: str | None = None,
+        password: str | None = None,
     ) -> None:
         self.db = db
         self.nats_url = nats_url
         self.client_name = client_name
+        self.user = user
+        self._password = password
         self.relay = OutboxRelay(db, batch=outbox_batch)
         self.consumers = [Consumer(spec, db) for spec in consumers]
         self.nc: NatsClient | None = None
@@ -360,7 +380,9 @@ class EventRuntime:
         self._tasks.append(asyncio.create_task(self._connect_and_run(), name=f"{self.client_name}-events"))
 
     async def _connect_and_run(self) -> None:
-        self.nc = await connect(self.nats_url, self.client_name, attempts=10_000)
+        self.nc = await connect(
+            self.nats_url, self.client_name, attempts=10_000, user=self.user, password=self._password
+        )
         self.js = self.nc.jetstream(publish_async_max_pending=10_000)
         await ensure_streams(self.js)
         self.relay.js = self.js

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DATA_DIR = Path("var")
@@ -22,6 +22,19 @@ class ServiceSettings(BaseSettings):
     )
     nats_url: str = Field(default="nats://127.0.0.1:4222", description="NATS server URL")
     nats_enabled: bool = Field(default=True, description="Connect to NATS (off only in unit tests)")
+    nats_user: str = Field(default="", description="NATS user of this service (empty: connect without credentials)")
+    nats_password: SecretStr = Field(default=SecretStr(""), description="Password of the NATS user")
+    allowed_callers: list[str] = Field(
+        default_factory=lambda: ["operator", "api-gateway"],
+        description="Identities whose service tokens this service's API accepts (JSON list)",
+    )
+    identity_dir: str = Field(
+        default="",
+        description=(
+            "Folder with this service's private key <service_name>.jwk and the trusted public keys trusted.jwks; "
+            "empty: $INCIDENTS_IDENTITY_DIR, else var/secrets/identity"
+        ),
+    )
     stream_prefix: str = Field(default="", description="Prefix for this service's durable consumer names")
     host: str = Field(default="127.0.0.1", description="Interface the HTTP server binds (loopback by default)")
     port: int = Field(default=8000, description="HTTP port")

@@ -138,3 +138,39 @@ async def nats_client(nats_url: str) -> AsyncIterator[Any]:
     nc = await nats.connect(nats_url)
     yield nc
     await nc.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# Service identity: one key folder for the whole test session, and clients that sign requests
+# ---------------------------------------------------------------------------------------------
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Every app the tests start loads its keys from one folder made for this session."""
+    import os
+    import tempfile
+
+    from incidents_common.identity import IDENTITY_DIR_ENV, init_identity_dir
+
+    if not os.environ.get(IDENTITY_DIR_ENV):
+        folder = Path(tempfile.mkdtemp(prefix="incidents-identity-"))
+        init_identity_dir(folder)
+        os.environ[IDENTITY_DIR_ENV] = str(folder)
+
+
+class ServiceAuth:
+    """httpx auth that signs every request with a fresh token of `identity` for `audience`.
+
+    The operator by default; `user` makes it a token of the gateway acting for that user.
+    """
+
+    def __init__(self, audience: str, identity: str = "operator", user: Any = None) -> None:
+        from incidents_common.identity import Identity
+
+        self.audience = audience
+        self.signer = Identity.load(identity)
+        self.user = user
+
+    def __call__(self, request: Any) -> Any:
+        request.headers["Authorization"] = f"Bearer {self.signer.mint(self.audience, user=self.user)}"
+        return request

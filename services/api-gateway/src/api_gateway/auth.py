@@ -14,8 +14,10 @@ already issued.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
+import logging
 import os
 import secrets
 import time
@@ -34,6 +36,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api_gateway.config import Settings
 from api_gateway.models import ApiClient, ApiKey, RevokedToken
+from incidents_common.identity import ActingUser
 from incidents_common.problems import Forbidden, InvalidInput, NotFound
 from incidents_common.regions import REGIONS
 
@@ -47,6 +50,7 @@ class Role(StrEnum):
 
 WRITE_ROLES = {Role.regional_admin, Role.official}
 KEY_PREFIX = "gwk_"
+log = logging.getLogger("api_gateway.auth")
 
 
 @dataclass(frozen=True)
@@ -58,6 +62,10 @@ class Principal:
     role: Role
     regions: frozenset[str] | None
     official_id: str | None = None
+    # Set for an OAuth2 access token: its id (jti) and expiry (Unix seconds). Long-lived requests
+    # (SSE) end when the token expires or is revoked.
+    token_id: str | None = None
+    expires_at: float | None = None
 
     def can_see(self, region_code: str) -> bool:
         return self.regions is None or region_code in self.regions
@@ -73,6 +81,12 @@ class Principal:
     @property
     def actor(self) -> str:
         return self.official_id or self.subject
+
+    def acting(self) -> ActingUser:
+        """This caller as the user the gateway acts for in calls to routing and the collector."""
+        return ActingUser(
+            subject=self.subject, role=self.role.value, regions=self.regions, official_id=self.official_id
+        )
 
 
 class AuthError(HTTPException):
@@ -106,6 +120,13 @@ def hash_key(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
 
 
+# The scrypt hash of a random secret nobody knows. An unknown client id is checked against it, so that
+# it costs exactly what a known id costs (one scrypt) and timing does not tell which ids exist.
+_DUMMY_SALT = "5ef484ec4e4ab9db23b05c6096f77b61"
+_DUMMY_DIGEST = "7e0b8bb19641d1698b83cb044a942ac25af18b65c304abd4488b3fd134cee1f4"
+DUMMY_SECRET_HASH = f"scrypt${_DUMMY_SALT}${_DUMMY_DIGEST}"
+
+
 # ---------------------------------------------------------------------------------------------
 # Signing
 # ---------------------------------------------------------------------------------------------
@@ -113,8 +134,8 @@ def hash_key(value: str) -> str:
 
 def load_signing_secret(settings: Settings) -> str:
     """The configured secret, or one generated once into var/ (kept private to the owner)."""
-    if settings.jwt_secret:
-        return settings.jwt_secret
+    if settings.jwt_secret.get_secret_value():
+        return settings.jwt_secret.get_secret_value()
     path = settings.jwt_key_file()
     if path.exists():
         return path.read_text().strip()
@@ -195,7 +216,8 @@ async def principal_from_token(session: AsyncSession, signer: TokenSigner, token
     client = await session.get(ApiClient, str(claims["sub"]))
     if client is None or not client.active:
         raise AuthError("client revoked")
-    return principal_of(f"client:{client.client_id}", client.name, client.role, client.regions, client.official_id)
+    principal = principal_of(f"client:{client.client_id}", client.name, client.role, client.regions, client.official_id)
+    return dataclasses.replace(principal, token_id=str(claims["jti"]), expires_at=float(claims["exp"]))
 
 
 async def authenticate(session: AsyncSession, signer: TokenSigner, credential: str) -> Principal:
@@ -336,8 +358,8 @@ async def issue_token(
     session: AsyncSession, signer: TokenSigner, *, client_id: str, client_secret: str
 ) -> tuple[str, int, ApiClient]:
     client = await session.get(ApiClient, client_id)
-    # scrypt runs even for unknown ids, so timing does not reveal which client ids exist.
-    stored = client.secret_hash if client else hash_secret("unused")
+    # Exactly one scrypt whether the id exists or not, so timing does not reveal which client ids exist.
+    stored = client.secret_hash if client else DUMMY_SECRET_HASH
     valid = verify_secret(client_secret, stored)
     if client is None or not valid or not client.active:
         raise AuthError("invalid client credentials")
@@ -359,13 +381,11 @@ async def revoke_token(session: AsyncSession, signer: TokenSigner, token: str) -
 
 
 async def ensure_demo_key(session: AsyncSession, value: str) -> None:
-    """The one-command run's federal key: created once with exactly `value`, un-revoked if needed."""
+    """The one-command run's federal key: created once with exactly `value`. A key an operator revoked
+    (or changed) stays as the operator left it: a restart neither un-revokes nor re-creates it."""
     existing = (await session.exec(select(ApiKey).where(ApiKey.key_hash == hash_key(value)))).first()
     if existing is not None:
-        if existing.revoked_at is not None or existing.role != Role.federal:
-            existing.revoked_at = None
-            existing.role = Role.federal
-            existing.regions = None
-            session.add(existing)
+        if existing.revoked_at is not None:
+            log.warning("GATEWAY_DEMO_API_KEY names a revoked key: it stays revoked", extra={"key_id": existing.key_id})
         return
     await create_key(session, name="demo (GATEWAY_DEMO_API_KEY)", role=Role.federal, regions=[], value=value)

@@ -4,6 +4,8 @@ python -m api_gateway create-client --name "Портал 64" --role regional_adm
 python -m api_gateway create-key --name "Мониторинг" --role integration --region 64 --region 63
 python -m api_gateway revoke-key key_0a1b2c3d4e5f
 python -m api_gateway list-keys
+
+NATS users (services and per-region subscribers) are managed by `python -m incidents_common.natsauth`.
 """
 
 from __future__ import annotations
@@ -19,14 +21,17 @@ from api_gateway import auth
 from api_gateway.auth import Role
 from api_gateway.config import Settings
 from api_gateway.models import TABLES
+from api_gateway.webhooks import rotate_webhook_secrets
 from incidents_common.db import Database
 from incidents_common.problems import ProblemError
+from incidents_common.secretbox import SecretBoxError
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m api_gateway",
         description="Manage API gateway credentials (uses GATEWAY_DATABASE_URL, default var/api-gateway.db).",
+        epilog="NATS users and region subscribers' credentials: python -m incidents_common.natsauth --help",
     )
     sub = parser.add_subparsers(dest="command", required=True)
     for name, what in (
@@ -44,10 +49,12 @@ def _parser() -> argparse.ArgumentParser:
     revoke_client.add_argument("client_id")
     sub.add_parser("list-keys", help="list API keys (never their values)")
     sub.add_parser("list-clients", help="list OAuth2 clients (never their secrets)")
-    nats_config = sub.add_parser(
-        "nats-config", help="print the nats-server config with one user per region (infra/nats/regions.conf)"
+    sub.add_parser(
+        "rotate",
+        help="re-encrypt every stored webhook secret with the first of GATEWAY_SECRET_KEYS",
+        description="Key rotation: put the new key first in GATEWAY_SECRET_KEYS (keep the old ones after it), run "
+        "this, then drop the old keys. Secrets stored in plaintext by an earlier release are encrypted too.",
     )
-    nats_config.add_argument("--region", action="append", help="only these region codes (default: all)")
     return parser
 
 
@@ -71,6 +78,9 @@ async def _run(args: argparse.Namespace, settings: Settings) -> dict[str, Any] |
                     session, name=args.name, role=Role(args.role), regions=args.region, official_id=args.official_id
                 )
                 return {"key_id": key.key_id, "api_key": value, "role": key.role, "regions": key.regions}
+            if args.command == "rotate":
+                changed = await rotate_webhook_secrets(session, settings.secret_box())
+                return {"rotated_webhook_secrets": changed}
             if args.command == "revoke-key":
                 key = await auth.revoke_key(session, args.key_id)
                 return {"key_id": key.key_id, "revoked_at": str(key.revoked_at)}
@@ -98,15 +108,13 @@ async def _run(args: argparse.Namespace, settings: Settings) -> dict[str, Any] |
 
 def main(argv: Sequence[str] | None = None, settings: Settings | None = None) -> int:
     args = _parser().parse_args(argv)
-    if args.command == "nats-config":
-        from api_gateway.natsconf import render
-
-        sys.stdout.write(render(args.region))
-        return 0
     try:
         result = asyncio.run(_run(args, settings or Settings()))
     except ProblemError as exc:
         sys.stderr.write(f"error: {exc.detail or exc.title}\n")
+        return 2
+    except SecretBoxError as exc:
+        sys.stderr.write(f"error: {exc}\n")
         return 2
     sys.stdout.write(json.dumps(result, ensure_ascii=False, indent=2, default=str) + "\n")
     return 0

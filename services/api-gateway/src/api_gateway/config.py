@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, PrivateAttr, SecretStr
 
+from incidents_common.secretbox import SecretBox, check_keys, load_secret_box, refuse_example_secrets
 from incidents_common.settings import DATA_DIR, ServiceSettings, service_config
 
 
@@ -17,17 +19,29 @@ class Settings(ServiceSettings):
 
     routing_url: str = Field(default="http://127.0.0.1:8003", description="Base URL of the routing service")
     collector_url: str = Field(default="http://127.0.0.1:8001", description="Base URL of the collector (Open311 POST)")
+    classifier_url: str = Field(
+        default="http://127.0.0.1:8002",
+        description="Base URL of the classifier: an Open311 POST asks it which region the text names",
+    )
     upstream_connect_timeout: float = Field(default=1.0, description="Seconds to connect to routing/collector")
     upstream_timeout: float = Field(default=5.0, description="Seconds for a whole upstream call")
     upstream_retries: int = Field(default=2, description="Extra attempts on connect errors / 502-504 (bounded)")
 
-    jwt_secret: str = Field(
-        default="",
+    jwt_secret: SecretStr = Field(
+        default=SecretStr(""),
         description="HS256 signing key for access tokens; empty = generated once into <data_dir>/api-gateway-jwt.key",
     )
     jwt_issuer: str = Field(default="incidents-api-gateway", description="`iss` and `aud` of issued tokens")
     token_ttl_seconds: int = Field(default=900, description="Lifetime of an OAuth2 access token")
-    data_dir: str = Field(default="", description="Where the generated signing key lives; empty = var/")
+    data_dir: str = Field(default="", description="Where the generated signing and secret keys live; empty = var/")
+    secret_keys: SecretStr = Field(
+        default=SecretStr(""),
+        description=(
+            "Comma-separated Fernet keys that encrypt webhook secrets in the database; the first encrypts, all "
+            "decrypt (`python -m api_gateway rotate` re-encrypts with the first). Empty = one key generated once "
+            "into <data_dir>/api-gateway-secret.keys"
+        ),
+    )
     demo_api_key: str = Field(
         default="", description="When non-empty, a federal-role API key with exactly this value is ensured at startup"
     )
@@ -40,17 +54,55 @@ class Settings(ServiceSettings):
     sse_poll_interval: float = Field(default=1.0, description="Seconds between SSE polls of the event log")
     sse_ping_seconds: int = Field(default=15, description="SSE keep-alive comment interval")
     sse_recheck_seconds: float = Field(
-        default=30.0, description="How often an open SSE stream re-checks that its credential is still valid"
+        default=30.0,
+        gt=0,
+        description=(
+            "How often an open SSE stream re-checks its credential: it ends when the credential is revoked or its "
+            "role or regions change (and at once when its access token expires)"
+        ),
     )
     webhooks_enabled: bool = Field(default=True, description="Run the webhook dispatcher")
     webhook_poll_interval: float = Field(default=1.0, description="Seconds between webhook dispatcher passes")
     webhook_max_attempts: int = Field(default=6, description="Delivery attempts before a delivery is marked failed")
     webhook_backoff_base: float = Field(default=2.0, description="Back-off before retry n is base * 2**(n-1) seconds")
     webhook_timeout: float = Field(default=5.0, description="Seconds for one webhook POST")
+    webhook_allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description=(
+            "JSON list of hosts (names or addresses) webhooks may target although they are not public: "
+            "loopback, private, link-local, single-label or .local/.internal names are refused otherwise"
+        ),
+    )
 
     rating_prior_weight: float = Field(
         default=10.0, description="m in the Bayesian rating: incidents' worth of weight given to the national mean"
     )
 
+    _secret_box: SecretBox | None = PrivateAttr(default=None)
+
     def jwt_key_file(self) -> Path:
         return (Path(self.data_dir) if self.data_dir else DATA_DIR) / f"{self.service_name}-jwt.key"
+
+    def secret_key_file(self) -> Path:
+        return (Path(self.data_dir) if self.data_dir else DATA_DIR) / f"{self.service_name}-secret.keys"
+
+    def secret_box(self) -> SecretBox:
+        """Webhook secrets at rest: the keys are loaded (or generated) once per Settings."""
+        if self._secret_box is None:
+            self._secret_box = load_secret_box(self.secret_keys, self.secret_key_file())
+        return self._secret_box
+
+    def check_secrets(self, environ: Mapping[str, str] | None = None) -> None:
+        """Start-up check: refuse (ExampleSecretError) secret settings that hold a value published in this
+        repository (infra/example.env's `change-me…`, the demo key `demo-federal-key` …) unless the local
+        launcher set INCIDENTS_LOCAL_LAUNCHER=1; then check the configured secret keys (SecretBoxError when
+        one is not a Fernet key). No side effects: an empty GATEWAY_SECRET_KEYS is generated at first use."""
+        named: dict[str, str | SecretStr | None] = {
+            "GATEWAY_JWT_SECRET": self.jwt_secret,
+            "GATEWAY_SECRET_KEYS": self.secret_keys,
+            "GATEWAY_DEMO_API_KEY": self.demo_api_key,
+        }
+        if hasattr(self, "nats_password"):
+            named["GATEWAY_NATS_PASSWORD"] = self.nats_password
+        refuse_example_secrets(named, environ=environ)
+        check_keys(self.secret_keys)

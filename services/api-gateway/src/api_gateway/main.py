@@ -19,6 +19,7 @@ from api_gateway.webhooks import WebhookDispatcher
 from incidents_common.app import create_service_app
 from incidents_common.db import Database
 from incidents_common.events import SUBJECT_INCIDENT_ALL, SUBJECT_POST_CLASSIFIED
+from incidents_common.identity import Identity
 from incidents_common.nats import ConsumerSpec, EventRuntime
 
 DESCRIPTION = """
@@ -46,6 +47,8 @@ TAGS = [
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
+    # Placeholder secrets from infra/example.env (or the demo key) never reach a real deployment.
+    settings.check_secrets()
     db = Database(settings.resolved_database_url(), TABLES)
     events = None
     if settings.nats_enabled:
@@ -54,6 +57,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             nats_url=settings.nats_url,
             client_name=settings.service_name,
             outbox_batch=settings.outbox_batch,
+            user=settings.nats_user or None,
+            password=settings.nats_password.get_secret_value() or None,
             consumers=[
                 ConsumerSpec(
                     durable=f"{settings.stream_prefix}gateway-incident-events",
@@ -80,11 +85,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.signer = auth.TokenSigner(
             auth.load_signing_secret(settings), issuer=settings.jwt_issuer, ttl=settings.token_ttl_seconds
         )
-        app.state.routing = _upstream("routing", settings.routing_url, settings)
-        app.state.collector = _upstream("collector", settings.collector_url, settings)
+        app.state.routing = _upstream("routing", settings.routing_url, settings, app.state.identity)
+        app.state.collector = _upstream("collector", settings.collector_url, settings, app.state.identity)
         if settings.demo_api_key:
             async with db.transaction() as session:
                 await auth.ensure_demo_key(session, settings.demo_api_key)
+        # Webhook secrets an earlier release stored in plain text are encrypted now, not at first delivery.
+        await dispatcher.seal_plaintext()
         if settings.webhooks_enabled:
             tasks.append(asyncio.create_task(dispatcher.run(), name="gateway-webhooks"))
 
@@ -129,10 +136,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
-def _upstream(name: str, url: str, settings: Settings) -> Upstream:
+def _upstream(name: str, url: str, settings: Settings, identity: Identity) -> Upstream:
     return Upstream(
         name,
         url,
+        identity=identity,
         connect_timeout=settings.upstream_connect_timeout,
         timeout=settings.upstream_timeout,
         retries=settings.upstream_retries,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Index, TypeDecorator
+from sqlalchemy import JSON, Column, DateTime, Index, Text, TypeDecorator
 from sqlmodel import Field, SQLModel
 
 from incidents_common.db import utcnow
@@ -182,12 +182,25 @@ class Webhook(SQLModel, table=True):
     webhook_id: str = Field(primary_key=True, max_length=64)
     owner: str = Field(index=True, max_length=100)
     url: str
-    secret: str = Field(max_length=200)
+    # Empty: the secret is in gw_webhook_secret, encrypted. A value here is a plaintext secret written
+    # by the release before encryption; it is moved into gw_webhook_secret at start-up or by `rotate`.
+    secret: str = Field(default="", max_length=200)
     regions: list[str] | None = js()
     event_types: list[str] | None = js()
     active: bool = True
     cursor: int = 0
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class WebhookSecret(SQLModel, table=True):
+    """A webhook's HMAC key, encrypted (incidents_common.secretbox). A table of its own rather than the
+    old `gw_webhook.secret` column: that is VARCHAR(200) on PostgreSQL, too short for the ciphertext of
+    a long secret, and a new table is created at start-up where a changed column would need a migration."""
+
+    __tablename__ = "gw_webhook_secret"
+
+    webhook_id: str = Field(primary_key=True, max_length=64)
+    ciphertext: str = Field(sa_column=Column(Text, nullable=False))
 
 
 class WebhookDelivery(SQLModel, table=True):
@@ -229,6 +242,7 @@ TABLES: list[Any] = [
     ApiKey,
     RevokedToken,
     Webhook,
+    WebhookSecret,
     WebhookDelivery,
     Open311Token,
 ]

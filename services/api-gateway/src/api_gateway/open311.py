@@ -5,24 +5,31 @@ status open/closed from the incident status; expected_datetime = the SLA deadlin
 first-response one); agency_responsible = the assigned body. A POSTed request becomes a post sent to
 the collector (`source_type` push); its token turns into a service_request_id once routing has made
 (or extended) an incident from it.
+
+Submissions: only roles that may create (regional_admin, official), only in the caller's regions.
+The jurisdiction_id decides the region: it is the post's region hint, whatever the description says.
+The gateway asks the classifier which region the description itself names; when that differs, the
+answer says so (`text_region_id`, `service_notice`) instead of leaving the caller to find out later.
 """
 
 from __future__ import annotations
 
+import logging
 import secrets
 import xml.etree.ElementTree as ET  # noqa: S405 - builds XML, never parses input
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
+import httpx
 from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from api_gateway.auth import Principal
+from api_gateway.auth import Principal, Role
 from api_gateway.consumers import CLOSED_STATUSES
-from api_gateway.deps import Open311PrincipalDep, client_address, rate_limit
+from api_gateway.deps import Open311PrincipalDep, client_address, rate_limit, require_roles
 from api_gateway.models import Incident, IncidentPost, Open311Token, Post
 from api_gateway.service import scoped
 from api_gateway.upstream import Upstream
@@ -32,6 +39,12 @@ from incidents_common.problems import InvalidInput, NotFound
 from incidents_common.regions import REGIONS
 
 router = APIRouter(prefix="/open311/v2", tags=["open311"])
+log = logging.getLogger("api_gateway.open311")
+
+# Who may file a service request: the roles that write (auth.py). integration and federal only read.
+SUBMIT_ROLES = (Role.regional_admin, Role.official)
+# Below this confidence the classifier's region for a text is a guess, not "the place the text names".
+TEXT_REGION_MIN_CONFIDENCE = 0.5
 
 SERVICE_NAMES: dict[str, tuple[str, str]] = {
     "housing_utilities": ("ЖКХ", "Отопление, водоснабжение, электричество, управляющие компании"),
@@ -95,6 +108,8 @@ class Submitted(BaseModel):
     token: str
     service_notice: str | None = None
     account_id: str | None = None
+    jurisdiction_id: str | None = None
+    text_region_id: str | None = None
 
 
 _REQUEST_EXAMPLE = {
@@ -309,6 +324,7 @@ async def post_request(
     media_url: Annotated[str | None, Form(max_length=1000)] = None,
     api_key: Annotated[str | None, Form(max_length=200)] = None,
 ) -> list[Submitted]:
+    require_roles(principal, *SUBMIT_ROLES)
     if service_code not in SERVICE_NAMES:
         raise InvalidInput(f"unknown service_code {service_code}")
     if jurisdiction_id is None and principal.regions is not None and len(principal.regions) == 1:
@@ -321,7 +337,11 @@ async def post_request(
     external_id = f"open311:{token}"
     text = description if not address_string else f"{description}\nАдрес: {address_string}"
     author_name = " ".join(p for p in (first_name, last_name) if p) or None
-    place_hints: dict[str, Any] = {"region_code": region}
+    # The jurisdiction is the region; what the description names is only checked and reported.
+    text_region = await _region_in_text(request, text)
+    notice = _mismatch_notice(region, text_region)
+    # region_fixed: the classifier takes the jurisdiction as the region, whatever the text names.
+    place_hints: dict[str, Any] = {"region_code": region, "region_fixed": True}
     if lat is not None and long is not None:
         place_hints.update(latitude=lat, longitude=long)
     body = {
@@ -335,7 +355,7 @@ async def post_request(
         "author": {"id": account_id or device_id, "name": author_name},
     }
     collector: Upstream = request.app.state.collector
-    result = await collector.request("POST", "/v1/posts", json=body)
+    result = await collector.request("POST", "/v1/posts", json=body, user=principal.acting())
     session.add(
         Open311Token(
             token=token,
@@ -346,7 +366,54 @@ async def post_request(
             owner=principal.subject,
         )
     )
-    return [Submitted(token=token, account_id=account_id)]
+    return [
+        Submitted(
+            token=token,
+            account_id=account_id,
+            service_notice=notice,
+            jurisdiction_id=region,
+            text_region_id=text_region,
+        )
+    ]
+
+
+async def _region_in_text(request: Request, text: str) -> str | None:
+    """The region the classifier finds in the text alone (no hints); None when it finds none, is
+    unsure, or does not answer: the submission never waits on or fails with this check."""
+    settings = request.app.state.settings
+    headers: dict[str, str] = {}
+    try:
+        identity = getattr(request.app.state, "identity", None)
+        if identity is not None:
+            headers["Authorization"] = f"Bearer {identity.mint('classifier')}"
+        async with httpx.AsyncClient(
+            base_url=settings.classifier_url.rstrip("/"),
+            timeout=httpx.Timeout(settings.upstream_timeout, connect=settings.upstream_connect_timeout),
+            headers={"User-Agent": "incidents-api-gateway"},
+        ) as client:
+            response = await client.post("/v1/classify", json={"text": text[:20_000]}, headers=headers)
+        response.raise_for_status()
+        found = response.json().get("region") or {}
+    except Exception as exc:  # noqa: BLE001 - an optional check: any failure means "not checked"
+        log.warning("Open311: the classifier did not check the text's region", extra={"error": repr(exc)})
+        return None
+    code = found.get("code") if isinstance(found, dict) else None
+    confidence = found.get("confidence") if isinstance(found, dict) else None
+    if not isinstance(code, str) or code not in REGIONS:
+        return None
+    if not isinstance(confidence, int | float) or confidence < TEXT_REGION_MIN_CONFIDENCE:
+        return None
+    return code
+
+
+def _mismatch_notice(jurisdiction: str, text_region: str | None) -> str | None:
+    if text_region is None or text_region == jurisdiction:
+        return None
+    return (
+        f"The description names {REGIONS[text_region].name} ({text_region}), but the request was filed under "
+        f"jurisdiction_id {jurisdiction} ({REGIONS[jurisdiction].name}); it is registered in {jurisdiction}. "
+        f"If the place is in {text_region}, file it there instead."
+    )
 
 
 def _post_id(result: Any) -> str | None:

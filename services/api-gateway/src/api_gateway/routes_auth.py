@@ -6,11 +6,12 @@ import base64
 import binascii
 from enum import Enum
 from typing import Annotated
+from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Path, Request, Response
 
 from api_gateway import auth
-from api_gateway.auth import Role
+from api_gateway.auth import Principal, Role
 from api_gateway.deps import PrincipalDep, client_address, rate_limit, require_roles
 from api_gateway.models import ApiClient, ApiKey
 from api_gateway.schemas import (
@@ -21,6 +22,7 @@ from api_gateway.schemas import (
     KeyRead,
     TokenResponse,
 )
+from api_gateway.upstream import Upstream, UpstreamProblem
 from incidents_common.app import SessionDep
 from incidents_common.problems import ProblemError
 
@@ -130,10 +132,46 @@ def _key_read(key: ApiKey) -> KeyRead:
     )
 
 
+class UnknownOfficialForCredential(ProblemError):
+    status, slug, title = 422, "unknown-official", "Unknown official for this credential"
+
+
+async def _check_official(request: Request, principal: Principal, body: CredentialCreate) -> None:
+    """A credential's `official_id` must be an official of its regions, as routing knows it.
+
+    Asked of routing for the granting user, so an official outside the granter's regions is as
+    unknown as a missing one. (The local CLI `create-key` has no routing at hand and is trusted.)
+    """
+    if not body.official_id:
+        return
+    auth.check_grant(principal, body.role, body.regions, body.official_id)  # role/region refusals first
+    refused = UnknownOfficialForCredential(
+        f"official_id {body.official_id!r} is not an official of regions {', '.join(sorted(body.regions)) or 'any'}"
+    )
+    routing: Upstream = request.app.state.routing
+    try:
+        official = await routing.request(
+            "GET", f"/v1/officials/{quote(body.official_id, safe='')}", user=principal.acting()
+        )
+    except UpstreamProblem as exc:
+        if exc.status in (404, 422):
+            raise refused from None
+        raise
+    region = official.get("region_code") if isinstance(official, dict) else None
+    # A federal credential covers every region; any other only the regions it is given.
+    if not isinstance(region, str) or (body.role is not Role.federal and region not in body.regions):
+        raise refused
+
+
 ADMIN: list[str | Enum] = ["admin"]
 ADMIN_RESPONSES: dict[int | str, dict[str, str]] = {
     401: {"description": "Not authenticated"},
     403: {"description": "Your role may not grant this (no escalation)"},
+}
+CREATE_RESPONSES: dict[int | str, dict[str, str]] = {
+    **ADMIN_RESPONSES,
+    422: {"description": "Invalid body, or official_id is not an official of the credential's regions"},
+    503: {"description": "Routing is unavailable to check official_id"},
 }
 
 
@@ -143,10 +181,13 @@ ADMIN_RESPONSES: dict[int | str, dict[str, str]] = {
     status_code=201,
     tags=ADMIN,
     summary="Create an OAuth2 client (the secret is shown once)",
-    responses=ADMIN_RESPONSES,
+    responses=CREATE_RESPONSES,
 )
-async def create_client(session: SessionDep, principal: PrincipalDep, body: CredentialCreate) -> ClientCreated:
+async def create_client(
+    request: Request, session: SessionDep, principal: PrincipalDep, body: CredentialCreate
+) -> ClientCreated:
     require_roles(principal, Role.federal, Role.regional_admin)
+    await _check_official(request, principal, body)
     client, secret = await auth.create_client(
         session, name=body.name, role=body.role, regions=body.regions, official_id=body.official_id, granter=principal
     )
@@ -185,10 +226,13 @@ async def revoke_client(
     status_code=201,
     tags=ADMIN,
     summary="Create an API key (the key is shown once)",
-    responses=ADMIN_RESPONSES,
+    responses=CREATE_RESPONSES,
 )
-async def create_key(session: SessionDep, principal: PrincipalDep, body: CredentialCreate) -> KeyCreated:
+async def create_key(
+    request: Request, session: SessionDep, principal: PrincipalDep, body: CredentialCreate
+) -> KeyCreated:
     require_roles(principal, Role.federal, Role.regional_admin)
+    await _check_official(request, principal, body)
     key, value = await auth.create_key(
         session, name=body.name, role=body.role, regions=body.regions, official_id=body.official_id, granter=principal
     )

@@ -2,15 +2,19 @@
 
 Reads: federal (any region), regional_admin, official and integration (their regions).
 Writes: regional_admin only, and only objects whose region_code is one of its regions.
+
+Routing enforces the same on its side for the user named in the service token (it is the
+authority); the checks here are a second line of defence that never trusts an id alone.
 """
 
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Body, Path, Query, Request
 
 from api_gateway.auth import Principal, Role
 from api_gateway.deps import PrincipalDep, require_roles
-from api_gateway.upstream import Upstream
+from api_gateway.upstream import Upstream, UpstreamProblem
 from incidents_common.problems import InvalidInput, NotFound
 from incidents_common.regions import REGIONS
 
@@ -68,7 +72,7 @@ def _check_write(principal: Principal, body: dict[str, Any]) -> None:
 
 async def _list(request: Request, kind: str, principal: Principal, region: str | None) -> list[Any]:
     code = _region_for_read(principal, region)
-    result = await _routing(request).request("GET", f"/v1/{kind}", params={"region": code})
+    result = await _routing(request).request("GET", f"/v1/{kind}", params={"region": code}, user=principal.acting())
     items = result.get("items", result) if isinstance(result, dict) else result
     # Defence in depth: whatever routing returns, only the caller's region goes out.
     return [i for i in items or [] if isinstance(i, dict) and i.get("region_code") == code]
@@ -101,27 +105,46 @@ def _make_routes(kind: str) -> None:
         body: Annotated[dict[str, Any], Body(examples=[EXAMPLES[kind]])],
     ) -> Any:
         _check_write(principal, body)
-        return await _routing(request).request("POST", f"/v1/{kind}", json=body)
+        return await _routing(request).request("POST", f"/v1/{kind}", json=body, user=principal.acting())
 
 
 for _kind in ("departments", "officials", "rules"):
     _make_routes(_kind)
 
 
-async def _check_owned(request: Request, principal: Principal, kind: str, object_id: str) -> None:
-    """The object must already belong to one of the caller's regions (404 otherwise: no leak)."""
-    for code in sorted(principal.regions or []):
-        for item in await _list(request, kind, principal, code):
-            if object_id in (item.get("id"), item.get("official_id"), item.get("department_id")):
-                return
-    raise NotFound(f"no {kind[:-1]} {object_id}")
+async def _get_owned(request: Request, principal: Principal, kind: str, object_id: str) -> dict[str, Any]:
+    """The object itself, asked of routing for this user, must be in one of the caller's regions.
+
+    A second line of defence behind routing's own check: the object is fetched by its id from its
+    own collection and its `region_code` compared, so an id reused in another collection (a
+    department named like another region's official) gives no hold on it. 404 otherwise: no leak.
+    """
+    missing = NotFound(f"no {kind[:-1]} {object_id}")
+    if kind == "rules" and not object_id.isdigit():
+        raise missing
+    try:
+        item = await _routing(request).request(
+            "GET", f"/v1/{kind}/{quote(object_id, safe='')}", user=principal.acting()
+        )
+    except UpstreamProblem as exc:
+        if exc.status in (404, 422):
+            raise missing from None
+        raise
+    region = item.get("region_code") if isinstance(item, dict) else None
+    if not isinstance(region, str) or not principal.can_see(region) or principal.regions is None:
+        raise missing
+    return item
 
 
 def _make_update_route(kind: str) -> None:
     @router.patch(
         f"/{kind}/{{object_id}}",
         summary=f'Update {kind[:-1]} (partial, e.g. {{"active": false}}); regional_admin, own regions',
-        responses={200: {"content": {"application/json": {"example": EXAMPLES[kind]}}}, **RESPONSES},
+        responses={
+            200: {"content": {"application/json": {"example": EXAMPLES[kind]}}},
+            404: {"description": f"No such {kind[:-1]} in your regions"},
+            **RESPONSES,
+        },
         name=f"update_{kind}",
     )
     async def update_item(
@@ -133,9 +156,11 @@ def _make_update_route(kind: str) -> None:
         require_roles(principal, Role.regional_admin)
         if "region_code" in body and not principal.can_see(str(body["region_code"])):
             raise NotFound("no such region among yours")
-        await _check_owned(request, principal, kind, object_id)
-        return await _routing(request).request("PATCH", f"/v1/{kind}/{object_id}", json=body)
+        await _get_owned(request, principal, kind, object_id)
+        return await _routing(request).request(
+            "PATCH", f"/v1/{kind}/{quote(object_id, safe='')}", json=body, user=principal.acting()
+        )
 
 
-for _kind in ("departments", "officials"):
+for _kind in ("departments", "officials", "rules"):
     _make_update_route(_kind)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import time
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
@@ -15,9 +16,9 @@ from sse_starlette.sse import EventSourceResponse, ServerSentEvent
 
 from api_gateway.auth import Principal
 from api_gateway.deps import PrincipalDep, StreamPrincipalDep
-from api_gateway.models import IncidentEventLog, Webhook, WebhookDelivery
+from api_gateway.models import IncidentEventLog, RevokedToken, Webhook, WebhookDelivery
 from api_gateway.schemas import DeliveryRead, WebhookCreate, WebhookCreated, WebhookRead
-from api_gateway.webhooks import owner_principal
+from api_gateway.webhooks import check_webhook_url, owner_principal, store_secret
 from incidents_common.app import SessionDep
 from incidents_common.db import Database
 from incidents_common.problems import InvalidInput, NotFound
@@ -47,9 +48,27 @@ async def _events_after(
         return list((await session.exec(query.order_by(col(IncidentEventLog.seq)).limit(limit))).all())
 
 
-async def _still_valid(db: Database, principal: Principal) -> bool:
+async def _end_reason(db: Database, principal: Principal) -> str | None:
+    """Why an open stream must end now (None: it may go on): the credential was revoked, or its
+    role, regions or official changed since the stream opened (the stream was filtered by them)."""
     async with db.transaction() as session:
-        return await owner_principal(session, principal.subject) is not None
+        if principal.token_id is not None and await session.get(RevokedToken, principal.token_id) is not None:
+            return "token_revoked"
+        current = await owner_principal(session, principal.subject)
+    if current is None:
+        return "credential_revoked"
+    if (current.role, current.regions, current.official_id) != (
+        principal.role,
+        principal.regions,
+        principal.official_id,
+    ):
+        return "credential_changed"
+    return None
+
+
+def _closing(reason: str) -> ServerSentEvent:
+    # No id: a client that reconnects with a fresh credential resumes after the last real event.
+    return ServerSentEvent(event="stream.closed", data=orjson.dumps({"reason": reason}).decode())
 
 
 @router.get(
@@ -57,7 +76,13 @@ async def _still_valid(db: Database, principal: Principal) -> bool:
     summary="Server-Sent Events: incident events of your regions; resume with Last-Event-ID",
     response_class=EventSourceResponse,
     responses={
-        200: {"description": "text/event-stream", "content": {"text/event-stream": {"example": SSE_EXAMPLE}}},
+        200: {
+            "description": (
+                'text/event-stream. The stream ends with `event: stream.closed` and `data: {"reason": …}` '
+                "(token_expired, token_revoked, credential_revoked, credential_changed) when what opened it ends"
+            ),
+            "content": {"text/event-stream": {"example": SSE_EXAMPLE}},
+        },
         404: {"description": "None of the requested regions is yours"},
     },
 )
@@ -82,21 +107,31 @@ async def stream_events(
         after = 0 if from_start else await _last_seq(db)
 
     async def generate() -> AsyncIterator[ServerSentEvent]:
+        # The stream ends (after a `stream.closed` event with the reason) when the access token
+        # expires, at once, and when the credential is revoked or its role or regions change, found
+        # by a re-check every sse_recheck_seconds: a stream never outlives what opened it.
         nonlocal after
-        checked = asyncio.get_running_loop().time()
+        loop = asyncio.get_running_loop()
+        recheck_at = loop.time() + settings.sse_recheck_seconds
         while True:
-            loop_time = asyncio.get_running_loop().time()
-            if loop_time - checked > settings.sse_recheck_seconds:
-                # A revoked credential loses its open streams too, not only new requests.
-                checked = loop_time
-                if not await _still_valid(db, principal):
+            if principal.expires_at is not None and time.time() >= principal.expires_at:
+                yield _closing("token_expired")
+                return
+            if loop.time() >= recheck_at:
+                recheck_at = loop.time() + settings.sse_recheck_seconds
+                reason = await _end_reason(db, principal)
+                if reason is not None:
+                    yield _closing(reason)
                     return
             rows = await _events_after(db, after, regions, type)
             for row in rows:
                 after = row.seq or after
                 yield ServerSentEvent(id=str(row.seq), event=row.type, data=orjson.dumps(row.payload).decode())
             if not rows:
-                await asyncio.sleep(settings.sse_poll_interval)
+                pause = min(settings.sse_poll_interval, recheck_at - loop.time())
+                if principal.expires_at is not None:
+                    pause = min(pause, principal.expires_at - time.time())
+                await asyncio.sleep(max(0.0, pause))
 
     return EventSourceResponse(generate(), ping=settings.sse_ping_seconds, headers={"Cache-Control": "no-store"})
 
@@ -119,17 +154,22 @@ async def create_webhook(
     outside = [r for r in body.regions if not principal.can_see(r)]
     if outside:
         raise NotFound(f"regions not among yours: {', '.join(outside)}")
+    settings = request.app.state.settings
+    url = str(body.url)
+    await check_webhook_url(url, settings.webhook_allowed_hosts)
     hook = Webhook(
         webhook_id=f"wh_{secrets.token_hex(8)}",
         owner=principal.subject,
-        url=str(body.url),
-        secret=body.secret or secrets.token_urlsafe(32),
+        url=url,
         regions=sorted(set(body.regions)) or None,
         event_types=sorted(set(body.event_types)) or None,
         cursor=await _last_seq(request.app.state.db),
     )
+    generated = None if body.secret else secrets.token_urlsafe(32)
     session.add(hook)
-    return WebhookCreated(**_read(hook).model_dump(), secret=hook.secret)
+    store_secret(session, hook, body.secret or str(generated), settings.secret_box())
+    # A secret the caller chose is not sent back; a generated one is shown this once.
+    return WebhookCreated(**_read(hook).model_dump(), secret=generated)
 
 
 @router.get("/webhooks", response_model=list[WebhookRead], summary="Your webhooks")

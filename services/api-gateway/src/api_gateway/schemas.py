@@ -383,10 +383,12 @@ class WebhookRead(BaseModel):
 class WebhookCreated(WebhookRead):
     model_config = example(
         **example_of(WebhookRead),
-        secret="a-long-shared-secret-for-hmac",  # noqa: S106 - an OpenAPI example, not a secret
+        secret="kq3Vb0yH6l2mX1sZ8rT4nC7wA9eD5fG0hJ2kL4pQ6sU",  # noqa: S106 - an OpenAPI example, not a secret
     )
 
-    secret: str
+    secret: str | None = Field(
+        description="The HMAC key the gateway generated, shown only here; null when you sent your own (never echoed)"
+    )
 
 
 class DeliveryRead(BaseModel):

@@ -41,6 +41,8 @@ from incidents_common.events import (
 from incidents_common.regions import REGIONS
 
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+# A fixed key, so that apps made one after another over the same test database read each other's rows.
+TEST_SECRET_KEY = "jHn5qlsQPSu23LfxlHbZTvmU9WkqEEjrJ1jVkXz9YnI="  # noqa: S105 - a key for tests only
 
 
 def free_port() -> int:
@@ -190,6 +192,8 @@ def gateway_settings(tmp_path: Path, **overrides: Any) -> Settings:
         "nats_enabled": False,
         "database_url": f"sqlite+aiosqlite:///{tmp_path / 'gateway.db'}",
         "jwt_secret": "test-signing-secret-0123456789abcdef",
+        "secret_keys": TEST_SECRET_KEY,
+        "classifier_url": "http://127.0.0.1:9",
         "webhooks_enabled": False,
         "rate_limit_per_minute": 100_000,
         "rate_limit_burst": 10_000,

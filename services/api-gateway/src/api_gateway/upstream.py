@@ -4,6 +4,9 @@ Only failures that cannot have changed anything upstream are retried for writes 
 was refused or never established); reads are also retried on timeouts and 502/503/504. When the
 service stays unreachable the caller gets 503 problem+json within about
 `upstream_timeout * (1 + retries)` seconds, never a hang.
+
+Every call carries a fresh service token of the gateway for that service, naming the user the
+gateway verified and acts for, so the service called checks both (incidents_common.identity).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from typing import Any
 
 import httpx
 
+from incidents_common.identity import ActingUser, Identity
 from incidents_common.problems import ProblemError, ServiceUnavailable
 
 log = logging.getLogger("api_gateway.upstream")
@@ -49,8 +53,18 @@ class UpstreamProblem(ProblemError):
 
 
 class Upstream:
-    def __init__(self, name: str, base_url: str, *, connect_timeout: float, timeout: float, retries: int) -> None:
+    def __init__(
+        self,
+        name: str,
+        base_url: str,
+        *,
+        identity: Identity,
+        connect_timeout: float,
+        timeout: float,
+        retries: int,
+    ) -> None:
         self.name = name
+        self.identity = identity
         self.retries = max(0, retries)
         self.client = httpx.AsyncClient(
             base_url=base_url.rstrip("/"),
@@ -70,14 +84,19 @@ class Upstream:
         json: Any = None,
         params: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
+        user: ActingUser | None = None,
     ) -> Any:
+        """Call the service for `user` (None: as the gateway itself)."""
         idempotent = method in ("GET", "HEAD")
         last_error = ""
         for attempt in range(self.retries + 1):
             if attempt:
                 await asyncio.sleep(min(0.1 * 2**attempt, 1.0))
             try:
-                response = await self.client.request(method, path, json=json, params=params, headers=headers)
+                # A token per attempt: it lives a minute, and a retry may come later.
+                token = self.identity.mint(self.name, user=user)
+                signed = {**(headers or {}), "Authorization": f"Bearer {token}"}
+                response = await self.client.request(method, path, json=json, params=params, headers=signed)
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
                 last_error = f"{exc.__class__.__name__}: {exc}"
                 continue

@@ -19,6 +19,7 @@ from classifier.router import router
 from incidents_common.app import create_service_app
 from incidents_common.db import Database
 from incidents_common.events import SUBJECT_POST_COLLECTED
+from incidents_common.identity import PROTECTED
 from incidents_common.nats import ConsumerSpec, EventRuntime
 
 log = logging.getLogger("classifier.main")
@@ -52,6 +53,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             client_name=settings.service_name,
             outbox_batch=settings.outbox_batch,
             consumers=[spec],
+            user=settings.nats_user or None,
+            password=settings.nats_password.get_secret_value() or None,
         )
 
     model_path = settings.resolved_model_path()
@@ -92,6 +95,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 await task
 
     app = create_service_app(
+        allowed_callers=settings.allowed_callers,
         title="Incidents classifier",
         description="Russian-language complaint detection, category, region, urgency and sentiment, with evidence.",
         version=__version__,
@@ -107,7 +111,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ],
     )
     app.state.classifier = None
-    app.include_router(router)
+    app.include_router(router, dependencies=PROTECTED)
     return app
 
 

@@ -66,6 +66,9 @@ class PostInput:
     place_hint: str | None = None
     hint_region: str | None = None
     hint_city: str | None = None
+    # The submitter stated the region (an Open311 jurisdiction): hint_region is the answer, and the
+    # place the text names only shows up in the evidence.
+    region_fixed: bool = False
 
 
 Row = tuple[np.ndarray, np.ndarray]  # one CSR row: column indices and values (no scipy slicing per post)
@@ -462,7 +465,19 @@ class Classifier:
             "confidence": guess.confidence,
             "evidence": guess.evidence,
         }
-        if guess.code is None and self.region_coef is not None:
+        if post.region_fixed and post.hint_region in REGIONS:
+            fixed = str(post.hint_region)
+            evidence = [f"регион указан заявителем: {fixed}"]
+            if guess.code is not None and guess.code != fixed:
+                evidence.append(f"в тексте другой регион: {guess.code} ({', '.join(guess.evidence[:3])})")
+            region = {
+                "code": fixed,
+                "name": REGIONS[fixed].name,
+                "city": guess.city if guess.code == fixed else None,
+                "confidence": 1.0,
+                "evidence": evidence,
+            }
+        elif guess.code is None and self.region_coef is not None:
             region_p = self._region_probabilities(row)
             best = int(np.argmax(region_p))
             head = self.bundle.heads["region"]

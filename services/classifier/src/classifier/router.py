@@ -67,7 +67,7 @@ async def add_feedback(body: FeedbackCreate, session: SessionDep, classifier: Cl
 async def list_feedback(
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> FeedbackPage:
     rows, total = await service.list_feedback(session, limit=limit, offset=offset)
     return FeedbackPage(

@@ -36,13 +36,18 @@ def post_input(request: ClassifyRequest, *, max_chars: int = 20_000) -> PostInpu
         place_hint=place_hint,
         hint_region=hints.region_code if hints else None,
         hint_city=hints.city if hints else None,
+        region_fixed=bool(hints and hints.region_fixed),
     )
 
 
 def collected_input(post: PostCollected, *, max_chars: int = 20_000) -> PostInput:
     hints = post.place_hints
     return PostInput(
-        text=post.text[:max_chars], place_hint=hints.title, hint_region=hints.region_code, hint_city=hints.city
+        text=post.text[:max_chars],
+        place_hint=hints.title,
+        hint_region=hints.region_code,
+        hint_city=hints.city,
+        region_fixed=bool(hints.region_fixed),
     )
 
 

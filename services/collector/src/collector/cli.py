@@ -19,7 +19,7 @@ from tqdm import tqdm
 from collector.config import Settings
 from collector.importer import import_lines
 from collector.models import TABLES
-from collector.service import Ingestor
+from collector.service import Ingestor, rotate_source_secrets
 from incidents_common.db import Database
 
 DEMO = "demo_posts.jsonl"
@@ -45,7 +45,24 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--database-url", default=None, help="override COLLECTOR_DATABASE_URL")
     imp.add_argument("--quiet", action="store_true", help="no progress bar")
     commands.add_parser("demo-path", help="print the path of the bundled demo JSONL file")
+    rotate = commands.add_parser(
+        "rotate",
+        help="re-encrypt every stored source secret with the first of COLLECTOR_SECRET_KEYS",
+        description="Key rotation: put the new key first in COLLECTOR_SECRET_KEYS (keep the old ones after it), "
+        "run this, then drop the old keys. Secrets stored in plaintext by an earlier release are encrypted too.",
+    )
+    rotate.add_argument("--database-url", default=None, help="override COLLECTOR_DATABASE_URL")
     return parser
+
+
+async def _rotate(settings: Settings) -> int:
+    db = Database(settings.resolved_database_url(), TABLES)
+    try:
+        await db.create_tables()
+        async with db.transaction() as session:
+            return await rotate_source_secrets(session, box=settings.secret_box())
+    finally:
+        await db.dispose()
 
 
 async def _import(path: str, *, settings: Settings, batch: int, quiet: bool) -> int:
@@ -89,6 +106,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "demo-path":
         print(demo_path())
+        return 0
+    if args.command == "rotate":
+        settings = Settings(**({"database_url": args.database_url} if args.database_url else {}))
+        try:
+            changed = asyncio.run(_rotate(settings))
+        except Exception as exc:  # noqa: BLE001 - a clear one-line message instead of a traceback
+            print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
+            return 2
+        print(f"re-encrypted the secrets of {changed} source(s) with the first key", file=sys.stderr)
         return 0
     if args.demo == bool(args.file):
         parser.error("give a FILE or --demo (one of them)")

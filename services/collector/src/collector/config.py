@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from collections.abc import Mapping
+from pathlib import Path
 
-from incidents_common.settings import ServiceSettings, service_config
+from pydantic import Field, PrivateAttr, SecretStr
+
+from incidents_common.secretbox import SecretBox, check_keys, load_secret_box, refuse_example_secrets
+from incidents_common.settings import DATA_DIR, ServiceSettings, service_config
 
 
 class Settings(ServiceSettings):
@@ -32,3 +36,34 @@ class Settings(ServiceSettings):
     vk_requests_per_second: float = Field(default=3.0, gt=0, description="Request rate per VK token (VK allows 3)")
     telegram_base_url: str = Field(default="https://api.telegram.org", description="Telegram Bot API base URL")
     import_batch: int = Field(default=1000, ge=1, le=10_000, description="Posts per transaction in imports")
+    secret_keys: SecretStr = Field(
+        default=SecretStr(""),
+        description=(
+            "Comma-separated Fernet keys that encrypt the sources' tokens and secrets in the database; the first "
+            "encrypts, all decrypt (`python -m collector rotate` re-encrypts with the first). Empty = one key "
+            "generated once into <data_dir>/collector-secret.keys"
+        ),
+    )
+    data_dir: str = Field(default="", description="Where the generated secret key file lives; empty = var/")
+
+    _secret_box: SecretBox | None = PrivateAttr(default=None)
+
+    def secret_key_file(self) -> Path:
+        return (Path(self.data_dir) if self.data_dir else DATA_DIR) / f"{self.service_name}-secret.keys"
+
+    def secret_box(self) -> SecretBox:
+        """The sources' secrets at rest: loaded (or generated) once per Settings."""
+        if self._secret_box is None:
+            self._secret_box = load_secret_box(self.secret_keys, self.secret_key_file())
+        return self._secret_box
+
+    def check_secrets(self, environ: Mapping[str, str] | None = None) -> None:
+        """Start-up check: refuse (ExampleSecretError) secret settings that hold a published example value,
+        unless the local launcher set INCIDENTS_LOCAL_LAUNCHER=1; then check the configured keys
+        (SecretBoxError when one is not a Fernet key). No side effects: an empty COLLECTOR_SECRET_KEYS is
+        generated at first use."""
+        named: dict[str, str | SecretStr | None] = {"COLLECTOR_SECRET_KEYS": self.secret_keys}
+        if hasattr(self, "nats_password"):
+            named["COLLECTOR_NATS_PASSWORD"] = self.nats_password
+        refuse_example_secrets(named, environ=environ)
+        check_keys(self.secret_keys)

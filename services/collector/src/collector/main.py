@@ -11,11 +11,12 @@ from fastapi import FastAPI, Request
 from collector import __version__
 from collector.config import Settings
 from collector.models import TABLES
-from collector.router import router
+from collector.router import public_router, router
 from collector.scheduler import Scheduler
 from collector.service import Ingestor
 from incidents_common.app import create_service_app
 from incidents_common.db import Database
+from incidents_common.identity import PROTECTED
 from incidents_common.nats import EventRuntime
 
 DESCRIPTION = """Collects citizens' posts from VK, Telegram, RSS/Atom feeds, HTTP pushes and JSONL imports,
@@ -24,11 +25,18 @@ normalises and de-duplicates them, and publishes `incidents.v1.post.collected` t
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
+    # Placeholder secrets from infra/example.env never reach a real deployment.
+    settings.check_secrets()
     db = Database(settings.resolved_database_url(), TABLES)
     events = None
     if settings.nats_enabled:
         events = EventRuntime(
-            db=db, nats_url=settings.nats_url, client_name="collector", outbox_batch=settings.outbox_batch
+            db=db,
+            nats_url=settings.nats_url,
+            client_name="collector",
+            outbox_batch=settings.outbox_batch,
+            user=settings.nats_user or None,
+            password=settings.nats_password.get_secret_value() or None,
         )
     ingestor = Ingestor(db, max_backlog=settings.max_outbox_backlog if events is not None else None)
     scheduler = Scheduler(db=db, ingestor=ingestor, settings=settings)
@@ -37,6 +45,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await scheduler.start(poll=settings.scheduler_enabled)
 
     app = create_service_app(
+        allowed_callers=settings.allowed_callers,
         title="Collector",
         description=DESCRIPTION,
         version=__version__,
@@ -64,5 +73,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             scheduler.wake()
         return response
 
-    app.include_router(router)
+    app.include_router(router, dependencies=PROTECTED)
+    app.include_router(public_router)
     return app

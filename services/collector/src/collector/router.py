@@ -37,6 +37,8 @@ from incidents_common.events import SourceType
 from incidents_common.problems import Forbidden, InvalidInput, NotFound, ProblemError
 
 router = APIRouter()
+# Telegram itself calls the webhook, with the secret token it was given instead of a service token.
+public_router = APIRouter()
 
 NDJSON_TYPES = ("application/x-ndjson", "application/jsonl", "application/json-lines", "text/plain")
 
@@ -125,7 +127,7 @@ async def list_posts(
     source_id: str | None = None,
     source_type: SourceType | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> PostPage:
     return await service.list_posts(session, source_id=source_id, source_type=source_type, limit=limit, offset=offset)
 
@@ -148,7 +150,7 @@ async def get_post(session: SessionDep, post_id: str) -> PostRead:
     response_model=SourceRead,
 )
 async def create_source(request: Request, session: SessionDep, data: Annotated[SourceCreate, Body()]) -> SourceRead:
-    created = await service.create_source(session, data=data)
+    created = await service.create_source(session, data=data, box=request.app.state.settings.secret_box())
     request.state.wake_scheduler = True
     return created
 
@@ -166,7 +168,9 @@ async def get_source(session: SessionDep, source_id: str) -> SourceRead:
 
 @router.patch("/v1/sources/{source_id}", tags=["sources"], summary="Change a source", response_model=SourceRead)
 async def update_source(request: Request, session: SessionDep, source_id: str, data: SourceUpdate) -> SourceRead:
-    updated = await service.update_source(session, source_id=source_id, data=data)
+    updated = await service.update_source(
+        session, source_id=source_id, data=data, box=request.app.state.settings.secret_box()
+    )
     request.state.wake_scheduler = True
     return updated
 
@@ -246,17 +250,19 @@ async def register_webhook(request: Request, source_id: str, data: WebhookRegist
     if source.type != "telegram" or source.settings.get("mode") != "webhook":
         raise InvalidInput("only a Telegram source in webhook mode can register a webhook")
     settings = request.app.state.settings
+    revealed = service.reveal_settings(settings.secret_box(), source.settings)
     async with httpx.AsyncClient(timeout=settings.http_timeout) as http:
         try:
             answer = await set_webhook(
                 http,
-                base_url=str(source.settings.get("base_url") or settings.telegram_base_url),
-                token=str(source.settings["token"]),
+                base_url=str(revealed.get("base_url") or settings.telegram_base_url),
+                token=str(revealed["token"]),
                 url=data.url,
-                secret=str(source.settings["secret"]),
+                secret=str(revealed["secret"]),
             )
         except (ConnectorError, httpx.HTTPError) as exc:
-            raise UpstreamFailed(str(exc) if isinstance(exc, ConnectorError) else type(exc).__name__) from exc
+            reason = str(exc) if isinstance(exc, ConnectorError) else type(exc).__name__
+            raise UpstreamFailed(service.redact(reason, revealed)) from exc
     return {"ok": True, "description": answer.get("description")}
 
 
@@ -264,7 +270,7 @@ class UpstreamFailed(ProblemError):
     status, slug, title = 502, "upstream-failed", "Telegram refused the request"
 
 
-@router.post(
+@public_router.post(
     "/v1/telegram/webhook/{source_id}",
     tags=["telegram"],
     summary="Telegram webhook: one Update, authenticated by X-Telegram-Bot-Api-Secret-Token",
@@ -279,7 +285,8 @@ async def telegram_webhook(
     ingestor = _ingestor(request)
     async with ingestor.db.sessions() as session:
         source = await service.get_source_row(session, source_id=source_id)
-    expected = str(source.settings.get("secret") or "")
+    stored_secret = source.settings.get("secret")
+    expected = request.app.state.settings.secret_box().reveal(stored_secret) if stored_secret else ""
     if source.type != "telegram" or source.settings.get("mode") != "webhook":
         raise NotFound(f"source {source_id} is not a Telegram webhook source")
     if not expected or not secret or not hmac.compare_digest(secret.encode(), expected.encode()):

@@ -22,6 +22,7 @@ from collector.config import Settings
 from collector.connectors import CONNECTORS, BackOff, ConnectorError, RateLimiter, SourceHalted
 from collector.models import Source
 from incidents_common.db import Database, utcnow
+from incidents_common.secretbox import SecretBoxError
 
 log = logging.getLogger("collector.scheduler")
 
@@ -40,7 +41,9 @@ class Scheduler:
         self.paused_for_backlog = False
 
     async def start(self, *, poll: bool = True) -> None:
-        """Start the retention job, and the polling loop unless `poll` is false."""
+        """Seal secrets an earlier release stored in plaintext, then start the retention job, and the
+        polling loop unless `poll` is false."""
+        await self.seal_plaintext()
         self.http = httpx.AsyncClient(timeout=self.settings.http_timeout)
         self._tasks = [asyncio.create_task(self._retention_loop(), name="collector-retention")]
         if poll:
@@ -55,6 +58,14 @@ class Scheduler:
         self._running.clear()
         if self.http is not None:
             await self.http.aclose()
+
+    async def seal_plaintext(self) -> int:
+        """The start-up pass of service.seal_plaintext_sources (plaintext rows are readable until then)."""
+        async with self.db.transaction() as session:
+            sealed = await service.seal_plaintext_sources(session, box=self.settings.secret_box())
+        if sealed:
+            log.info("encrypted the secrets of sources stored in plaintext", extra={"sources": sealed})
+        return sealed
 
     def wake(self) -> None:
         """Look at the sources again now (one was created, changed or asked to run)."""
@@ -107,7 +118,10 @@ class Scheduler:
         if source.type != "vk":
             return None
         # One limiter per token: several sources sharing a token share VK's 3 requests per second.
-        key = hashlib.sha256(str(source.settings.get("token", "")).encode()).hexdigest()
+        token = source.settings.get("token", "")
+        if isinstance(token, str) and token:
+            token = self.settings.secret_box().reveal(token)
+        key = hashlib.sha256(str(token).encode()).hexdigest()
         if key not in self._limiters:
             self._limiters[key] = RateLimiter(self.settings.vk_requests_per_second)
         return self._limiters[key]
@@ -128,9 +142,25 @@ class Scheduler:
             cursors = await service.load_cursors(session, source_id=source.id)
         connector_class = CONNECTORS[source.type]
         assert self.http is not None
+        try:
+            source_settings = service.reveal_settings(self.settings.secret_box(), source.settings)
+        except SecretBoxError as exc:
+            # The key that encrypted this source's token is not configured: nothing to poll with.
+            async with self.db.transaction() as session:
+                await service.record_run(
+                    session,
+                    source_id=source.id,
+                    started=started,
+                    error=str(exc),
+                    next_run=started + timedelta(seconds=self.settings.backoff_max),
+                    halt=True,
+                    failed=True,
+                )
+            log.error("source secrets cannot be decrypted", extra={"source_id": source.id})
+            return 0
         connector = connector_class(
             source_id=source.id,
-            settings=dict(source.settings),
+            settings=source_settings,
             cursors=cursors,
             http=self.http,
             config=self.settings,
@@ -165,6 +195,7 @@ class Scheduler:
             next_run = started + timedelta(seconds=self.settings.backoff_max)
         if error is None and skipped:
             error = "; ".join(skipped)[:2000]
+        error = service.redact(error, source_settings)  # the error is shown in the source's status
         if failed:
             log.warning("poll failed", extra={"source_id": source.id, "error": error})
         async with self.db.transaction() as session:

@@ -11,6 +11,8 @@ from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_val
 from incidents_common.events import SourceType
 
 MAX_BATCH = 1000
+# Counts beyond the largest integer JSON carries exactly (and far beyond any real audience) are input errors.
+MAX_COUNT = 2**53 - 1
 
 
 class _In(BaseModel):
@@ -22,7 +24,7 @@ class AuthorIn(_In):
     id: str | None = Field(default=None, max_length=255)
     name: str | None = Field(default=None, max_length=500)
     profile_url: str | None = Field(default=None, max_length=2000)
-    followers: int | None = Field(default=None, ge=0)
+    followers: int | None = Field(default=None, ge=0, le=MAX_COUNT)
 
     @field_validator("id", mode="before")
     @classmethod
@@ -36,13 +38,17 @@ class PlaceHintsIn(_In):
     title: str | None = Field(default=None, max_length=500)
     latitude: float | None = Field(default=None, ge=-90, le=90)
     longitude: float | None = Field(default=None, ge=-180, le=180)
+    region_fixed: bool | None = Field(
+        default=None,
+        description="true: region_code was stated by the submitter (Open311 jurisdiction) and is the post's region",
+    )
 
 
 class ReachIn(_In):
-    likes: int | None = Field(default=None, ge=0)
-    reposts: int | None = Field(default=None, ge=0)
-    comments: int | None = Field(default=None, ge=0)
-    views: int | None = Field(default=None, ge=0)
+    likes: int | None = Field(default=None, ge=0, le=MAX_COUNT)
+    reposts: int | None = Field(default=None, ge=0, le=MAX_COUNT)
+    comments: int | None = Field(default=None, ge=0, le=MAX_COUNT)
+    views: int | None = Field(default=None, ge=0, le=MAX_COUNT)
 
 
 class RepostIn(_In):

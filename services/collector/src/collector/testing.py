@@ -110,9 +110,14 @@ class FakeServer:
         self.server.server_close()
 
 
+# A fixed key, so that apps made one after another over the same test database read each other's rows.
+TEST_SECRET_KEY = "b3ixpJkxjfvjTT-lklvHx9Z4sAkpRLy6Mgrv2hwuY0c="  # noqa: S105 - a key for tests only
+
+
 def make_settings(database_url: str, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "database_url": database_url,
+        "secret_keys": TEST_SECRET_KEY,
         "nats_enabled": False,
         "scheduler_enabled": False,
         "log_json": False,

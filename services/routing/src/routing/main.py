@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from incidents_common.app import create_service_app
 from incidents_common.db import Database
 from incidents_common.events import SUBJECT_POST_CLASSIFIED
+from incidents_common.identity import PROTECTED
 from incidents_common.nats import ConsumerSpec, EventRuntime
 from routing.config import Settings
 from routing.consumers import post_classified_handler
@@ -34,6 +35,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             nats_url=settings.nats_url,
             client_name=settings.service_name,
             outbox_batch=settings.outbox_batch,
+            user=settings.nats_user or None,
+            password=settings.nats_password.get_secret_value() or None,
             consumers=[
                 ConsumerSpec(
                     durable=f"{settings.stream_prefix}{DURABLE}",
@@ -62,6 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         tasks.clear()
 
     app = create_service_app(
+        allowed_callers=settings.allowed_callers,
         title="Routing",
         description=(
             "Turns classified complaints into incidents: clusters repeats, assigns each to the responsible "
@@ -81,5 +85,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ],
     )
     for router in (incidents_router, directory_router, rules_router, deadlines_router):
-        app.include_router(router)
+        app.include_router(router, dependencies=PROTECTED)
     return app

@@ -24,11 +24,26 @@ from routing.outbox import defer_insert, flush_deferred
 # -- policies --------------------------------------------------------------------------------
 
 
-async def list_policies(session: AsyncSession, *, region: str | None = None) -> list[SlaPolicy]:
+async def list_policies(
+    session: AsyncSession, *, region: str | None = None, regions: frozenset[str] | None = None
+) -> list[SlaPolicy]:
+    """With `regions` (a user's): the policies of those regions and the global ones that apply to them."""
+    if region and regions is not None and region not in regions:
+        return []
     query = select(SlaPolicy).order_by(SlaPolicy.id)  # type: ignore[arg-type]
     if region:
         query = query.where((SlaPolicy.region_code == region) | (SlaPolicy.region_code == None))  # noqa: E711
+    if regions is not None:
+        query = query.where(col(SlaPolicy.region_code).in_(sorted(regions)) | (SlaPolicy.region_code == None))  # noqa: E711
     return list((await session.exec(query)).all())
+
+
+async def get_policy(session: AsyncSession, *, policy_id: int, regions: frozenset[str] | None = None) -> SlaPolicy:
+    """By id, then by region: another region's policy is unknown (a global one is visible to all)."""
+    policy = await session.get(SlaPolicy, policy_id)
+    if policy is None or (regions is not None and policy.region_code is not None and policy.region_code not in regions):
+        raise UnknownPolicy(f"no SLA policy {policy_id}")
+    return policy
 
 
 async def create_policy(session: AsyncSession, *, data: SlaPolicyCreate) -> SlaPolicy:
@@ -40,9 +55,7 @@ async def create_policy(session: AsyncSession, *, data: SlaPolicyCreate) -> SlaP
 
 
 async def update_policy(session: AsyncSession, *, policy_id: int, data: SlaPolicyUpdate) -> SlaPolicy:
-    policy = await session.get(SlaPolicy, policy_id)
-    if policy is None:
-        raise UnknownPolicy(f"no SLA policy {policy_id}")
+    policy = await get_policy(session, policy_id=policy_id)
     for key, value in data.model_dump(exclude_unset=True).items():
         setattr(policy, key, value)
     session.add(policy)
@@ -52,8 +65,7 @@ async def update_policy(session: AsyncSession, *, policy_id: int, data: SlaPolic
 
 
 async def delete_policy(session: AsyncSession, *, policy_id: int) -> None:
-    if await session.get(SlaPolicy, policy_id) is None:
-        raise UnknownPolicy(f"no SLA policy {policy_id}")
+    await get_policy(session, policy_id=policy_id)
     # sqlmodel's AsyncSession.exec has no overload for DML (delete) statements
     await session.exec(delete(SlaPolicy).where(col(SlaPolicy.id) == policy_id))  # type: ignore[call-overload]
     session.info.pop("routing.policies", None)

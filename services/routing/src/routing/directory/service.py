@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 from pydantic import ValidationError
-from sqlmodel import func, select
+from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from incidents_common.regions import REGIONS
@@ -69,37 +69,64 @@ async def open_counts(session: AsyncSession, official_ids: Sequence[str]) -> dic
 
 # -- departments -----------------------------------------------------------------------------
 
+Regions = frozenset[str] | None
+"""The regions a caller may touch; None means every region."""
+
+
+def _in(regions: Regions, region_code: str | None) -> bool:
+    return regions is None or (region_code is not None and region_code in regions)
+
 
 async def list_departments(
-    session: AsyncSession, *, region: str | None = None, include_inactive: bool = True
+    session: AsyncSession, *, region: str | None = None, regions: Regions = None, include_inactive: bool = True
 ) -> list[Department]:
+    if region and not _in(regions, region):
+        return []
     query = select(Department).order_by(Department.region_code, Department.id)
     if region:
         query = query.where(Department.region_code == region)
+    if regions is not None:
+        query = query.where(col(Department.region_code).in_(sorted(regions)))
     if not include_inactive:
         query = query.where(Department.active == True)  # noqa: E712 - SQL expression
     return list((await session.exec(query)).all())
 
 
-async def get_department(session: AsyncSession, *, department_id: str) -> Department:
+async def get_department(
+    session: AsyncSession, *, department_id: str, regions: Regions = None, region_code: str | None = None
+) -> Department:
+    """By id, then by region: one of `regions` and, when given, exactly `region_code`.
+
+    A department outside them is "unknown" exactly like a missing one (same error, same text).
+    """
     department = await session.get(Department, department_id)
-    if department is None:
+    if department is None or not _in(regions, department.region_code):
         raise UnknownDepartment(f"no department {department_id!r}")
+    if region_code is not None and department.region_code != region_code:
+        raise UnknownDepartment(f"no department {department_id!r} in region {region_code}")
     return department
+
+
+async def _check_new_id(session: AsyncSession, model: type[Department] | type[Official], object_id: str) -> None:
+    """Ids are unique across regions: one that exists anywhere is refused (409), never reused."""
+    if await session.get(model, object_id) is not None:
+        kind = "department" if model is Department else "official"
+        raise AlreadyExists(f"{kind} id {object_id!r} is already taken")
 
 
 async def create_department(session: AsyncSession, *, data: DepartmentCreate) -> Department:
     department_id = data.id or f"{data.region_code}-{uuid.uuid4().hex[:8]}"
-    if await session.get(Department, department_id) is not None:
-        raise AlreadyExists(f"department {department_id!r} exists")
+    await _check_new_id(session, Department, department_id)
     department = Department(**data.model_dump(exclude={"id"}), id=department_id)
     session.add(department)
     await session.flush()
     return department
 
 
-async def update_department(session: AsyncSession, *, department_id: str, data: DepartmentUpdate) -> Department:
-    department = await get_department(session, department_id=department_id)
+async def update_department(
+    session: AsyncSession, *, department_id: str, data: DepartmentUpdate, regions: Regions = None
+) -> Department:
+    department = await get_department(session, department_id=department_id, regions=regions)
     for key, value in data.model_dump(exclude_unset=True).items():
         setattr(department, key, value)
     department.updated_at = utcnow()
@@ -115,12 +142,17 @@ async def list_officials(
     session: AsyncSession,
     *,
     region: str | None = None,
+    regions: Regions = None,
     department_id: str | None = None,
     include_inactive: bool = True,
 ) -> list[Official]:
+    if region and not _in(regions, region):
+        return []
     query = select(Official).order_by(Official.region_code, Official.id)
     if region:
         query = query.where(Official.region_code == region)
+    if regions is not None:
+        query = query.where(col(Official.region_code).in_(sorted(regions)))
     if department_id:
         query = query.where(Official.department_id == department_id)
     if not include_inactive:
@@ -128,29 +160,27 @@ async def list_officials(
     return list((await session.exec(query)).all())
 
 
-async def get_official(session: AsyncSession, *, official_id: str) -> Official:
+async def get_official(
+    session: AsyncSession, *, official_id: str, regions: Regions = None, region_code: str | None = None
+) -> Official:
+    """By id, then by region (as get_department): another region's official is an unknown one."""
     official = await session.get(Official, official_id)
-    if official is None:
+    if official is None or not _in(regions, official.region_code):
         raise UnknownOfficial(f"no official {official_id!r}")
+    if region_code is not None and official.region_code != region_code:
+        raise UnknownOfficial(f"no official {official_id!r} in region {region_code}")
     return official
 
 
 async def _check_department(session: AsyncSession, department_id: str | None, region_code: str) -> None:
-    if department_id is None:
-        return
-    department = await session.get(Department, department_id)
-    if department is None:
-        raise UnknownDepartment(f"no department {department_id!r}")
-    if department.region_code != region_code:
-        raise BadDirectoryData(
-            f"department {department_id!r} is in region {department.region_code}, the official in {region_code}"
-        )
+    """An official's department is in the official's region (else it is unknown there: 404)."""
+    if department_id is not None:
+        await get_department(session, department_id=department_id, region_code=region_code)
 
 
 async def create_official(session: AsyncSession, *, data: OfficialCreate) -> Official:
     official_id = data.id or f"{data.region_code}-{uuid.uuid4().hex[:8]}"
-    if await session.get(Official, official_id) is not None:
-        raise AlreadyExists(f"official {official_id!r} exists")
+    await _check_new_id(session, Official, official_id)
     await _check_department(session, data.department_id, data.region_code)
     official = Official(**data.model_dump(exclude={"id"}), id=official_id)
     session.add(official)
@@ -158,15 +188,18 @@ async def create_official(session: AsyncSession, *, data: OfficialCreate) -> Off
     return official
 
 
-async def update_official(session: AsyncSession, *, official_id: str, data: OfficialUpdate) -> Official:
-    official = await get_official(session, official_id=official_id)
+async def update_official(
+    session: AsyncSession, *, official_id: str, data: OfficialUpdate, regions: Regions = None
+) -> Official:
+    official = await get_official(session, official_id=official_id, regions=regions)
     changes = data.model_dump(exclude_unset=True)
     if "department_id" in changes:
         await _check_department(session, changes["department_id"], official.region_code)
+    start, end = changes.get("work_start", official.work_start), changes.get("work_end", official.work_end)
+    if end <= start:
+        raise BadDirectoryData(f"work_end {end} must be after work_start {start}")
     for key, value in changes.items():
         setattr(official, key, value)
-    if official.work_end <= official.work_start:
-        raise BadDirectoryData("work_end must be after work_start")
     official.updated_at = utcnow()
     session.add(official)
     await session.flush()
@@ -274,13 +307,30 @@ def _errors(where: str, exc: ValidationError) -> str:
     return f"{where}: " + "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:3])
 
 
-async def import_directory(session: AsyncSession, *, document: dict[str, Any]) -> ImportResult:
-    """Upsert departments and officials by id, rules and SLA policies by their keys. All or nothing."""
+async def import_directory(session: AsyncSession, *, document: dict[str, Any], regions: Regions = None) -> ImportResult:
+    """Upsert departments and officials by id, rules and SLA policies by their keys. All or nothing.
+
+    `regions` (a regional admin's): every row must be in them, and global SLA policies are refused
+    (403, nothing imported). For everyone: an id is never moved to another region (ids are unique
+    across regions), and every reference stays in its row's region.
+    """
     result = ImportResult()
+    refused: list[str] = []
     departments = _items(document, "departments")
     officials = _items(document, "officials")
     rules = _items(document, "rules")
     policies = _items(document, "sla_policies")
+
+    def allowed(where: str, region_code: str | None, what: str = "rows") -> bool:
+        if regions is None:
+            return True
+        if region_code is None:
+            refused.append(f"{where}: global {what} (without a region) are managed by the operator")
+            return False
+        if region_code not in regions:
+            refused.append(f"{where}: region {region_code} is not one of yours")
+            return False
+        return True
 
     known_departments = {d.id: d for d in await list_departments(session)}
     for n, raw in enumerate(departments):
@@ -290,11 +340,16 @@ async def import_directory(session: AsyncSession, *, document: dict[str, Any]) -
         except ValidationError as exc:
             result.errors.append(_errors(f"departments[{n}]", exc))
             continue
+        if not allowed(f"departments[{n}]", data.region_code):
+            continue
         existing = known_departments.get(data.id or "")
         if existing is None:
             department = Department(**data.model_dump(exclude={"id"}), id=data.id or f"{data.region_code}-{n}")
             session.add(department)
             known_departments[department.id] = department
+        elif existing.region_code != data.region_code:
+            result.errors.append(f"departments[{n}]: id {existing.id!r} is already used in another region")
+            continue
         else:
             for key, value in data.model_dump(exclude={"id"}).items():
                 setattr(existing, key, value)
@@ -312,6 +367,8 @@ async def import_directory(session: AsyncSession, *, document: dict[str, Any]) -
         except ValidationError as exc:
             result.errors.append(_errors(f"officials[{n}]", exc))
             continue
+        if not allowed(f"officials[{n}]", official_data.region_code):
+            continue
         official_department = known_departments.get(official_data.department_id or "")
         if official_data.department_id and (
             official_department is None or official_department.region_code != official_data.region_code
@@ -327,6 +384,9 @@ async def import_directory(session: AsyncSession, *, document: dict[str, Any]) -
             )
             session.add(official)
             known_officials[official.id] = official
+        elif existing_official.region_code != official_data.region_code:
+            result.errors.append(f"officials[{n}]: id {existing_official.id!r} is already used in another region")
+            continue
         else:
             for key, value in official_data.model_dump(exclude={"id"}).items():
                 setattr(existing_official, key, value)
@@ -345,11 +405,19 @@ async def import_directory(session: AsyncSession, *, document: dict[str, Any]) -
         except ValidationError as exc:
             result.errors.append(_errors(f"rules[{n}]", exc))
             continue
-        if rule_data.department_id not in known_departments:
-            result.errors.append(f"rules[{n}]: unknown department {rule_data.department_id!r}")
+        rule_department = known_departments.get(rule_data.department_id)
+        if rule_department is not None and not _in(regions, rule_department.region_code):
+            rule_department = None  # another region's department is unknown to this caller
+        # A rule without a region takes its department's; with one, the department must be there.
+        rule_region = rule_data.region_code or (rule_department.region_code if rule_department else None)
+        if rule_region is not None and not allowed(f"rules[{n}]", rule_region):
+            continue
+        if rule_department is None or rule_department.region_code != rule_region:
+            where = f" in {rule_region}" if rule_region else ""
+            result.errors.append(f"rules[{n}]: unknown department {rule_data.department_id!r}{where}")
             continue
         rule = Rule(**rule_data.model_dump(mode="json"))
-        rule.region_code = rule.region_code or known_departments[rule.department_id].region_code
+        rule.region_code = rule_region
         existing_rule = existing_rules.get(_rule_key(rule))
         if existing_rule is None:
             session.add(rule)
@@ -368,6 +436,8 @@ async def import_directory(session: AsyncSession, *, document: dict[str, Any]) -
         except ValidationError as exc:
             result.errors.append(_errors(f"sla_policies[{n}]", exc))
             continue
+        if not allowed(f"sla_policies[{n}]", policy_data.region_code, "SLA policies"):
+            continue
         policy = SlaPolicy(**policy_data.model_dump(mode="json"))
         existing_policy = existing_policies.get(_policy_key(policy))
         if existing_policy is None:
@@ -378,6 +448,10 @@ async def import_directory(session: AsyncSession, *, document: dict[str, Any]) -
                 setattr(existing_policy, key, getattr(policy, key))
         result.sla_policies += 1
 
+    if refused:
+        from routing.access import NotAllowed  # local: access imports the incidents' schemas
+
+        raise NotAllowed(f"{len(refused)} row(s) outside your regions; nothing imported", errors=refused[:100])
     if result.errors:
         raise BadImport(f"{len(result.errors)} row(s) rejected; nothing imported", errors=result.errors[:100])
     await session.flush()

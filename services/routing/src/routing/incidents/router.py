@@ -1,4 +1,9 @@
-"""Incident endpoints: list, detail, and the actions officials take (the gateway contract)."""
+"""Incident endpoints: list, detail, and the actions officials take (the gateway contract).
+
+Reads are limited to the caller's regions. Actions: the operator; a regional admin in its regions;
+an official on incidents assigned to it, and only routing.access.OFFICIAL_ACTIONS. The actor in the
+audit log is the verified caller, never a body field.
+"""
 
 from __future__ import annotations
 
@@ -8,25 +13,30 @@ from fastapi import APIRouter, Query, Request
 
 from incidents_common.app import SessionDep
 from incidents_common.events import IncidentStatus
+from routing.access import GUARDED, AccessDep
 from routing.incidents import service
+from routing.incidents.models import Incident
 from routing.incidents.schemas import ActionRequest, IncidentPage, IncidentRead
 
-router = APIRouter(tags=["incidents"])
+router = APIRouter(tags=["incidents"], dependencies=GUARDED)
 
-CONFLICT: dict[int | str, dict[str, Any]] = {
-    409: {"description": "Transition not allowed from the current status (problem+json)"}
+ACTION_RESPONSES: dict[int | str, dict[str, Any]] = {
+    403: {"description": "Your role may not take this action, or the incident is not assigned to you (problem+json)"},
+    404: {"description": "No such incident in your regions (problem+json)"},
+    409: {"description": "Transition not allowed from the current status (problem+json)"},
 }
 
 
-@router.get("/v1/incidents", summary="Incidents, newest first")
+@router.get("/v1/incidents", summary="Incidents of your regions, newest first")
 async def list_incidents(
     session: SessionDep,
-    region: Annotated[str | None, Query(pattern=r"^\d{2}$")] = None,
+    access: AccessDep,
+    region: Annotated[str | None, Query(pattern=r"^\d{2}$", description="Another region: empty page")] = None,
     category: str | None = None,
     status: IncidentStatus | None = None,
     assignee: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> IncidentPage:
     return await service.list_incidents(
         session,
@@ -36,17 +46,33 @@ async def list_incidents(
         assignee=assignee,
         limit=limit,
         offset=offset,
+        regions=access.regions,
     )
 
 
 @router.get("/v1/incidents/{incident_id}", summary="An incident with posts, explanation, deadlines and history")
-async def get_incident(session: SessionDep, request: Request, incident_id: str) -> IncidentRead:
-    return await service.incident_detail(session, incident_id=incident_id, settings=request.app.state.settings)
+async def get_incident(session: SessionDep, access: AccessDep, request: Request, incident_id: str) -> IncidentRead:
+    return await service.incident_detail(
+        session, incident_id=incident_id, settings=request.app.state.settings, regions=access.regions
+    )
 
 
-@router.post("/v1/incidents/{incident_id}/actions", responses=CONFLICT, summary="Take an action on an incident")
-async def act(session: SessionDep, request: Request, incident_id: str, body: ActionRequest) -> IncidentRead:
+@router.post(
+    "/v1/incidents/{incident_id}/actions",
+    responses=ACTION_RESPONSES,
+    summary="Take an action on an incident (recorded as the caller's)",
+)
+async def act(
+    session: SessionDep, access: AccessDep, request: Request, incident_id: str, body: ActionRequest
+) -> IncidentRead:
+    access.require_incident_actor(body.action)
+
+    def authorize(incident: Incident) -> None:
+        access.check_incident(incident.region_code, incident.assignee_id, incident_id=incident.id)
+
     settings = request.app.state.settings
-    await service.perform_action(session, incident_id=incident_id, request=body, settings=settings)
+    await service.perform_action(
+        session, incident_id=incident_id, request=body, actor=access.actor, settings=settings, authorize=authorize
+    )
     await session.flush()
     return await service.incident_detail(session, incident_id=incident_id, settings=settings)

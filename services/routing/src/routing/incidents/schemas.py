@@ -25,10 +25,12 @@ class Action(StrEnum):
 
 
 class ActionRequest(BaseModel):
+    """One action. Who acts is not a field: routing records the caller of the service token (the
+    official, else the user the gateway acts for, else the operator); an `actor` field is refused."""
+
     model_config = ConfigDict(extra="forbid")
 
     action: Action
-    actor: str = Field(min_length=1, max_length=300, description="Official id or user name")
     comment: str | None = Field(default=None, max_length=5000)
     reason: str | None = Field(default=None, max_length=1000, description="Required for reject and redirect")
     reply_text: str | None = Field(default=None, max_length=20000)

@@ -6,7 +6,7 @@ import hashlib
 import math
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -572,11 +572,23 @@ async def get_incident(session: AsyncSession, *, incident_id: str, lock: bool = 
 
 
 async def perform_action(
-    session: AsyncSession, *, incident_id: str, request: ActionRequest, settings: Settings, now: datetime | None = None
+    session: AsyncSession,
+    *,
+    incident_id: str,
+    request: ActionRequest,
+    actor: str,
+    settings: Settings,
+    authorize: Callable[[Incident], None] | None = None,
+    now: datetime | None = None,
 ) -> Incident:
-    """Apply one official's action; 409 when the incident's status does not allow it."""
+    """Apply one action by `actor` (the verified caller); 409 when the incident's status does not allow it.
+
+    `authorize` sees the locked incident first and raises when the caller may not act on it.
+    """
     now = now or utcnow()
     incident = await get_incident(session, incident_id=incident_id, lock=True)
+    if authorize is not None:
+        authorize(incident)
     allowed, target = TRANSITIONS[request.action]
     if incident.status not in allowed:
         raise InvalidTransition(
@@ -584,7 +596,7 @@ async def perform_action(
             current_status=incident.status,
             allowed_from=sorted(allowed),
         )
-    action, actor, comment = request.action, request.actor, request.comment
+    action, comment = request.action, request.comment
     if action == Action.take:
         await _transition(session, incident, to=target, actor=actor, now=now, comment=comment, action="take")
     elif action == Action.interim_answer:
@@ -648,10 +660,11 @@ async def perform_action(
             session, incident, to=target, actor=actor, now=now, action="reopen", comment=_join(request.reason, comment)
         )
     elif action == Action.reassign:
+        # By id, then by region: another region's official is unknown here, exactly like a missing one.
         official = await session.get(Official, request.official_id or "")
-        if official is None:
-            raise UnknownOfficial(f"no official {request.official_id!r}")
-        if official.region_code != incident.region_code or not official.on_duty:
+        if official is None or official.region_code != incident.region_code:
+            raise UnknownOfficial(f"no official {request.official_id!r} in region {incident.region_code}")
+        if not official.on_duty:
             raise BadDirectoryData(f"official {official.id} is not on duty in region {incident.region_code}")
         await assign(
             session,
@@ -665,7 +678,7 @@ async def perform_action(
             comment=comment,
         )
     elif action == Action.redirect:
-        await redirect(session, incident=incident, request=request, now=now, settings=settings)
+        await redirect(session, incident=incident, request=request, actor=actor, now=now, settings=settings)
     return incident
 
 
@@ -675,23 +688,26 @@ def _join(*parts: str | None) -> str | None:
 
 
 async def redirect(
-    session: AsyncSession, *, incident: Incident, request: ActionRequest, now: datetime, settings: Settings
+    session: AsyncSession,
+    *,
+    incident: Incident,
+    request: ActionRequest,
+    actor: str,
+    now: datetime,
+    settings: Settings,
 ) -> None:
     """Out of competence: to the named department; bounced twice between the same bodies → curator, flagged."""
     from routing.directory.models import Department
 
     target: Department | None = None
     if request.target_department_id:
+        # Another region's department is unknown here, exactly like a missing one.
         target = await session.get(Department, request.target_department_id)
-        if target is None:
-            raise UnknownDepartment(f"no department {request.target_department_id!r}")
-        if target.region_code != incident.region_code:
-            raise BadDirectoryData(
-                f"department {target.id} is in region {target.region_code}, the incident in {incident.region_code}"
-            )
+        if target is None or target.region_code != incident.region_code:
+            raise UnknownDepartment(f"no department {request.target_department_id!r} in region {incident.region_code}")
     step = {
         "at": now.isoformat(),
-        "actor": request.actor,
+        "actor": actor,
         "from_department_id": incident.department_id,
         "from_department_name": incident.department_name,
         "from_official_id": incident.assignee_id,
@@ -712,7 +728,7 @@ async def redirect(
             incident=incident,
             now=now,
             settings=settings,
-            actor=request.actor,
+            actor=actor,
             department_id=target.id,
             restart_clocks=False,
             comment=comment,
@@ -729,7 +745,7 @@ async def redirect(
         incident=incident,
         now=now,
         settings=settings,
-        actor=request.actor,
+        actor=actor,
         flag=why,
         restart_clocks=False,
         comment=comment,
@@ -826,8 +842,14 @@ async def list_incidents(
     assignee: str | None,
     limit: int,
     offset: int,
+    regions: frozenset[str] | None = None,
 ) -> IncidentPage:
+    """Newest first. With `regions` (a user's) only incidents of those regions; another region: empty."""
+    if region and regions is not None and region not in regions:
+        return IncidentPage(items=[], total=0, limit=limit, offset=offset)
     query = select(Incident)
+    if regions is not None:
+        query = query.where(col(Incident.region_code).in_(sorted(regions)))
     if region:
         query = query.where(Incident.region_code == region)
     if category:
@@ -843,9 +865,13 @@ async def list_incidents(
     return IncidentPage(items=[summary(i) for i in rows.all()], total=total, limit=limit, offset=offset)
 
 
-async def incident_detail(session: AsyncSession, *, incident_id: str, settings: Settings) -> IncidentRead:
+async def incident_detail(
+    session: AsyncSession, *, incident_id: str, settings: Settings, regions: frozenset[str] | None = None
+) -> IncidentRead:
     await flush_deferred(session)  # the audit rows and posts this transaction wrote
     incident = await get_incident(session, incident_id=incident_id)
+    if regions is not None and incident.region_code not in regions:
+        raise UnknownIncident(f"no incident {incident_id!r}")  # exactly like a missing one
     posts = (
         await session.exec(
             select(IncidentPost).where(IncidentPost.incident_id == incident.id).order_by(col(IncidentPost.ordinal))

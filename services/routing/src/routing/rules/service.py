@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlmodel import or_, select
+from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from incidents_common.events import Assignee
 from incidents_common.regions import REGIONS
 from routing.directory.models import ESCALATION_CHAIN, Department, Official, Role
-from routing.directory.service import open_counts
-from routing.errors import UnknownDepartment, UnknownRule
+from routing.directory.service import get_department, open_counts
+from routing.errors import UnknownRule
 from routing.rules.models import Rule
 from routing.rules.schemas import RuleCreate, RuleUpdate
 
@@ -27,24 +27,37 @@ FEDERAL_QUEUE = Assignee(
 # -- CRUD ------------------------------------------------------------------------------------
 
 
-async def list_rules(session: AsyncSession, *, region: str | None = None) -> list[Rule]:
+async def list_rules(
+    session: AsyncSession, *, region: str | None = None, regions: frozenset[str] | None = None
+) -> list[Rule]:
+    """In the order they are tried. With `regions` (a user's) only rules of those regions."""
+    if region and regions is not None and region not in regions:
+        return []
     query = select(Rule).order_by(Rule.priority, Rule.id)  # type: ignore[arg-type]
     if region:
         query = query.where(or_(Rule.region_code == region, Rule.region_code == None))  # noqa: E711
+    if regions is not None:
+        query = query.where(col(Rule.region_code).in_(sorted(regions)))
     return list((await session.exec(query)).all())
 
 
-async def get_rule(session: AsyncSession, *, rule_id: int) -> Rule:
+async def get_rule(session: AsyncSession, *, rule_id: int, regions: frozenset[str] | None = None) -> Rule:
+    """By id, then by region: another region's rule (or a global one, for a user) is unknown."""
     rule = await session.get(Rule, rule_id)
-    if rule is None:
+    if rule is None or (regions is not None and rule.region_code not in regions):
         raise UnknownRule(f"no rule {rule_id}")
     return rule
 
 
-async def create_rule(session: AsyncSession, *, data: RuleCreate) -> Rule:
-    department = await session.get(Department, data.department_id)
-    if department is None:
-        raise UnknownDepartment(f"no department {data.department_id!r}")
+async def _rule_department(
+    session: AsyncSession, department_id: str, *, region_code: str | None, regions: frozenset[str] | None
+) -> Department:
+    """The rule's department: visible to the caller and in the rule's region (else unknown, 404)."""
+    return await get_department(session, department_id=department_id, regions=regions, region_code=region_code)
+
+
+async def create_rule(session: AsyncSession, *, data: RuleCreate, regions: frozenset[str] | None = None) -> Rule:
+    department = await _rule_department(session, data.department_id, region_code=data.region_code, regions=regions)
     rule = Rule(**data.model_dump(mode="json"))
     if rule.region_code is None:
         rule.region_code = department.region_code  # a rule names a regional department: it is regional
@@ -53,11 +66,13 @@ async def create_rule(session: AsyncSession, *, data: RuleCreate) -> Rule:
     return rule
 
 
-async def update_rule(session: AsyncSession, *, rule_id: int, data: RuleUpdate) -> Rule:
-    rule = await get_rule(session, rule_id=rule_id)
+async def update_rule(
+    session: AsyncSession, *, rule_id: int, data: RuleUpdate, regions: frozenset[str] | None = None
+) -> Rule:
+    rule = await get_rule(session, rule_id=rule_id, regions=regions)
     changes = data.model_dump(exclude_unset=True, mode="json")
-    if changes.get("department_id") and await session.get(Department, changes["department_id"]) is None:
-        raise UnknownDepartment(f"no department {changes['department_id']!r}")
+    if "department_id" in changes:
+        await _rule_department(session, changes["department_id"], region_code=rule.region_code, regions=regions)
     for key, value in changes.items():
         setattr(rule, key, value)
     session.add(rule)
