@@ -45,7 +45,7 @@ from incidents_common.events import (
     SourceType,
     Urgency,
 )
-from incidents_common.nats import Consumer, EventRuntime, connect, ensure_streams
+from incidents_common.nats import Consumer, EventRuntime, connect
 from incidents_common.natsauth import (
     SERVICES,
     CredentialStore,
@@ -58,6 +58,7 @@ from incidents_common.natsauth import (
     render,
 )
 from incidents_common.processes import NatsServer
+from incidents_common.streams import ensure_streams
 from incidents_common.testing import eventually
 
 ROOT = Path(__file__).resolve().parents[3]

@@ -19,7 +19,7 @@ from incidents_common.events import (
     encode_event,
     new_event,
 )
-from incidents_common.nats import ensure_streams
+from incidents_common.streams import ensure_streams
 from incidents_common.testing import eventually, read_stream
 from routing.config import Settings
 from routing.incidents.models import Incident, IncidentPost, SkippedPost

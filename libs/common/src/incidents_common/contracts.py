@@ -22,8 +22,8 @@ from incidents_common.events import (
     IncidentEvent,
     event_type_name,
 )
-from incidents_common.nats import STREAMS
 from incidents_common.regions import REGIONS
+from incidents_common.streams import STREAMS
 
 
 def dump_json(document: Any) -> str:

@@ -19,56 +19,24 @@ import nats
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType, StreamConfig
-from nats.js.errors import NotFoundError
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from sqlmodel import delete, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from incidents_common.db import Database, InboxMessage, OutboxMessage, add_rows_in_bulk, already_processed, utcnow
 from incidents_common.events import (
-    DEAD_LETTER_ROOT,
-    SUBJECT_ROOT,
     BadEvent,
     CloudEvent,
     dead_letter_subject,
     decode_event,
 )
+from incidents_common.streams import ensure_streams
 from incidents_common.tracing import continue_trace
 
 log = logging.getLogger("incidents.nats")
 
 DEAD_LETTER_REASON_HEADER = "Incidents-Dead-Letter-Reason"
 ORIGINAL_SUBJECT_HEADER = "Incidents-Original-Subject"
-
-DAY = 24 * 3600.0
-
-
-@dataclass(frozen=True)
-class StreamSpec:
-    name: str
-    subjects: list[str]
-    description: str
-    max_age: float = 30 * DAY
-    duplicate_window: float = 600.0
-
-
-# The one place streams are declared; infra/nats/streams.json is generated from this list.
-STREAMS: tuple[StreamSpec, ...] = (
-    StreamSpec("POSTS", [f"{SUBJECT_ROOT}.post.>"], "Collected and classified posts", max_age=14 * DAY),
-    StreamSpec("INCIDENTS", [f"{SUBJECT_ROOT}.incident.>"], "Incident lifecycle events, by region", max_age=365 * DAY),
-    StreamSpec("DEADLETTER", [f"{DEAD_LETTER_ROOT}.>"], "Events a consumer could not process, with the reason"),
-)
-
-
-def stream_config(spec: StreamSpec) -> StreamConfig:
-    return StreamConfig(
-        name=spec.name,
-        description=spec.description,
-        subjects=spec.subjects,
-        storage=StorageType.FILE,
-        max_age=spec.max_age,
-        duplicate_window=spec.duplicate_window,
-    )
 
 
 def inbox_prefix_of(user: str) -> str:
@@ -104,17 +72,6 @@ async def connect(
             log.warning("nats connect failed, retrying", extra={"attempt": attempt + 1, "error": str(exc)})
             await asyncio.sleep(min(0.2 * (attempt + 1), 2.0))
     raise ConnectionError(f"cannot reach NATS at {url}: {last_error}")
-
-
-async def ensure_streams(js: JetStreamContext, specs: Sequence[StreamSpec] = STREAMS) -> None:
-    for spec in specs:
-        config = stream_config(spec)
-        try:
-            await js.stream_info(spec.name)
-        except NotFoundError:
-            await js.add_stream(config)
-        else:
-            await js.update_stream(config)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -64,9 +64,10 @@ from incidents_common.events import (
     SUBJECT_ROOT,
     dead_letter_subject,
 )
-from incidents_common.nats import STREAMS, inbox_prefix_of
+from incidents_common.nats import inbox_prefix_of
 from incidents_common.regions import REGIONS
 from incidents_common.settings import DATA_DIR
+from incidents_common.streams import STREAMS
 
 ACCOUNT = "INCIDENTS"
 INCIDENTS_STREAM = "INCIDENTS"
