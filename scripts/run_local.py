@@ -73,6 +73,69 @@ def service_env(
     return env
 
 
+class Supervised:
+    """One service's process: started, restarted with back-off when it dies, stopped with SIGINT.
+
+    One crashed service must not take every region's intake down, so the launcher restarts it
+    (1 s, 2 s, 4 s … at most 30 s; the delay resets after a minute of uptime) and says so.
+    """
+
+    BACKOFF_MAX = 30.0
+    STABLE_AFTER = 60.0
+
+    def __init__(self, service: Service, command: list[str], env: dict[str, str], log_path: Path) -> None:
+        self.service = service
+        self.command = command
+        self.env = env
+        self.log_path = log_path
+        self.process: subprocess.Popen[bytes] | None = None
+        self.started_at = 0.0
+        self.restarts = 0
+        self.next_start: float | None = None
+        self.delay = 1.0
+
+    def start(self) -> None:
+        with open(self.log_path, "ab") as log_file:  # the child keeps its own copy of the descriptor
+            self.process = subprocess.Popen(  # noqa: S603 - fixed argv
+                self.command, cwd=ROOT, env=self.env, stdout=log_file, stderr=log_file
+            )
+        self.started_at = time.monotonic()
+        self.next_start = None
+
+    def watch(self) -> None:
+        """Called every half second: notice a death, schedule the restart, restart when due."""
+        now = time.monotonic()
+        if self.next_start is not None:
+            if now >= self.next_start:
+                self.restarts += 1
+                print(f"{self.service.name}: restarting (restart #{self.restarts})", flush=True)
+                self.start()
+            return
+        if self.process is None or self.process.poll() is None:
+            return
+        if now - self.started_at > self.STABLE_AFTER:
+            self.delay = 1.0
+        print(
+            f"{self.service.name} exited with code {self.process.returncode}; restarting in {self.delay:.0f} s "
+            f"(see {self.log_path})",
+            flush=True,
+        )
+        self.next_start = now + self.delay
+        self.delay = min(self.delay * 2, self.BACKOFF_MAX)
+
+    def interrupt(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+
+    def wait(self, timeout: float) -> None:
+        if self.process is None:
+            return
+        try:
+            self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
 def wait_healthy(service: Service, process: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     url = f"http://127.0.0.1:{service.port}/health"
@@ -123,19 +186,24 @@ def main(argv: list[str] | None = None) -> int:
     data_dir: Path = args.data_dir.resolve()
     logs = data_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    children: list[tuple[Service, subprocess.Popen[bytes]]] = []
+    children: list[Supervised] = []
     # NATS users: one per service, generated under <data-dir>/secrets/nats on the first start and reused;
     # the server config (bcrypt hashes only) makes nats-server write its pid where the natsauth CLI finds it.
     prefixes = {s.name: os.environ.get(f"{s.prefix}STREAM_PREFIX", "") for s in services(args)}
     nats_auth = prepare_local_nats(data_dir, stream_prefixes=prefixes)
     nats = NatsServer(data_dir / "jetstream", port=args.nats_port, config_file=nats_auth.config_file)
     stopping = False
+    ready = False
 
     def stop(*_: object) -> None:
         nonlocal stopping
         stopping = True
+        if not ready:
+            raise KeyboardInterrupt  # still starting: abandon the start-up at once
 
     signal.signal(signal.SIGTERM, stop)
+    # Also when started in the background, where a shell makes the process ignore SIGINT.
+    signal.signal(signal.SIGINT, stop)
     busy = [
         port
         for port in (args.nats_port, args.gateway_port, args.collector_port, args.classifier_port, args.routing_port)
@@ -150,22 +218,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"starting nats-server with JetStream on 127.0.0.1:{args.nats_port} …", flush=True)
         nats.start(log_file=logs / "nats-server.log")
         for service in services(args):
-            log_file = open(logs / f"{service.name}.log", "ab")  # noqa: SIM115 - owned by the child process
             command = [
                 sys.executable, "-m", "uvicorn", "--factory", f"{service.package}.main:create_app",
                 "--host", "127.0.0.1", "--port", str(service.port), "--no-access-log",
             ]  # fmt: skip
-            process = subprocess.Popen(  # noqa: S603 - fixed argv
-                command,
-                cwd=ROOT,
-                env=service_env(service, args, nats.url, data_dir, nats_auth),
-                stdout=log_file,
-                stderr=log_file,
-            )
-            children.append((service, process))
-        for service, process in children:
-            wait_healthy(service, process)
-            print(f"  {service.name:<12} http://127.0.0.1:{service.port}/docs", flush=True)
+            env = service_env(service, args, nats.url, data_dir, nats_auth)
+            child = Supervised(service, command, env, logs / f"{service.name}.log")
+            child.start()
+            children.append(child)
+        for child in children:
+            assert child.process is not None
+            wait_healthy(child.service, child.process)
+            print(f"  {child.service.name:<12} http://127.0.0.1:{child.service.port}/docs", flush=True)
         if not args.no_demo and DEMO_POSTS.exists():
             print(f"loading demo posts: {load_demo(args.collector_port, DEMO_POSTS, data_dir)}", flush=True)
         key = os.environ.get("GATEWAY_DEMO_API_KEY", args.demo_key)
@@ -183,11 +247,10 @@ def main(argv: list[str] | None = None) -> int:
             f"systems): .venv/bin/python -m incidents_common.natsauth region-credentials <code> --data-dir {data_dir}",
             flush=True,
         )
+        ready = True
         while not stopping:
-            for service, process in children:
-                if process.poll() is not None:
-                    print(f"{service.name} exited with code {process.returncode}; stopping", flush=True)
-                    stopping = True
+            for child in children:
+                child.watch()
             time.sleep(0.5)
     except KeyboardInterrupt:
         pass
@@ -196,14 +259,10 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     finally:
         print("stopping …", flush=True)
-        for _, process in reversed(children):
-            if process.poll() is None:
-                process.send_signal(signal.SIGINT)
-        for _, process in reversed(children):
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        for child in reversed(children):
+            child.interrupt()
+        for child in reversed(children):
+            child.wait(timeout=15)
         nats.stop()
         print("stopped.", flush=True)
     return 0

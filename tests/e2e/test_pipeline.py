@@ -185,3 +185,34 @@ class TestWholePipeline:
         )
         assert 400 <= response.status_code < 500
         assert response.headers["content-type"].startswith("application/problem+json")
+
+
+def _pid_of(module: str, port: int) -> int:
+    """The pid of the uvicorn process serving `module` on `port` (read from /proc, as ps would)."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if f"{module}.main:create_app".encode() in argv and str(port).encode() in argv:
+            return int(entry.name)
+    raise AssertionError(f"no process serves {module} on {port}")
+
+
+class TestSupervision:
+    def test_a_service_killed_with_sigkill_is_restarted_and_the_pipeline_goes_on(self, system: RunningSystem) -> None:
+        os.kill(_pid_of("classifier", system.ports["classifier"]), signal.SIGKILL)
+        assert system.process.stdout is not None
+        deadline = time.monotonic() + 60
+        said = ""
+        while "classifier: restarting" not in said and time.monotonic() < deadline:
+            said += system.process.stdout.readline()
+        assert "classifier exited with code" in said and "classifier: restarting" in said, said
+        post = dict(COMPLAINT, external_id="after-restart", published_at=datetime.now(UTC).isoformat())
+        response = httpx.post(f"{system.collector}/v1/posts", json=post, headers=system.collector_auth(), timeout=10)
+        assert response.status_code in (200, 201, 202), response.text
+        incident = _wait_for_incident(system, "яма")
+        assert incident["region_code"] == "64"
+        assert system.process.poll() is None, "the launcher itself kept running"
