@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 PACKAGES := libs/common services/collector services/classifier services/routing services/api-gateway
 PYPROJECTS := $(addsuffix /pyproject.toml,$(PACKAGES))
 
-.PHONY: install run test lint contracts bench clean token
+.PHONY: install run test lint contracts bench clean token faults
 
 $(STAMP): $(PYPROJECTS) requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,10 @@ test: install
 SERVICE ?= collector
 token: install
 	@$(BIN)/python -m incidents_common.identity token --for $(SERVICE) --dir var/secrets/identity
+
+# Kill -9 of nats-server and of each service, PostgreSQL stopped, SQLite locked, while complaints flow
+faults: install
+	$(BIN)/python scripts/faults.py
 
 lint: install
 	$(BIN)/ruff check .

@@ -249,6 +249,10 @@ def main(argv: list[str] | None = None) -> int:
         )
         ready = True
         while not stopping:
+            if nats.process is not None and nats.process.poll() is not None:
+                # The broker too: the services reconnect by themselves once it is back.
+                print(f"nats-server exited with code {nats.process.returncode}; nats-server: restarting", flush=True)
+                nats.start(log_file=logs / "nats-server.log")
             for child in children:
                 child.watch()
             time.sleep(0.5)
