@@ -7,12 +7,15 @@ each processed event id in the same transaction as its effect (inbox), so a rede
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Column, LargeBinary, event, insert
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.schema import Table
 from sqlmodel import Field, SQLModel, select
@@ -50,6 +53,29 @@ class InboxMessage(SQLModel, table=True):
 COMMON_TABLES: tuple[Any, ...] = (OutboxMessage, InboxMessage)
 
 
+def migrations_dir(package: str) -> Path | None:
+    """`<package>/migrations`, the service's Alembic environment, if the package has one."""
+    try:
+        module = importlib.import_module(package)
+    except ImportError:
+        return None
+    for location in getattr(module, "__path__", ()):
+        path = Path(location) / "migrations"
+        if (path / "env.py").is_file():
+            return path
+    return None
+
+
+def _migrations_package(tables: Iterable[Any]) -> str | None:
+    """The service whose tables these are: the top-level package of the first table with migrations."""
+    for table in tables:
+        if table not in COMMON_TABLES:
+            package = str(table.__module__).split(".")[0]
+            if migrations_dir(package) is not None:
+                return package
+    return None
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # WAL lets the HTTP handlers read while the relay and consumers write; busy_timeout makes
     # concurrent writers wait instead of failing with "database is locked".
@@ -62,9 +88,14 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 class Database:
-    """A service's own database: engine, sessions and the tables it owns."""
+    """A service's own database: engine, sessions and the tables it owns.
 
-    def __init__(self, url: str, tables: Iterable[Any], *, echo: bool = False) -> None:
+    `migrations` names the package whose `migrations/` folder holds the schema's Alembic revisions
+    (incidents_common.migrations); by default the package of the first service table, if it has one.
+    """
+
+    def __init__(self, url: str, tables: Iterable[Any], *, echo: bool = False, migrations: str | None = None) -> None:
+        tables = list(tables)
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         kwargs: dict[str, Any] = {"echo": echo}
@@ -78,19 +109,38 @@ class Database:
             t.__table__
             for t in (*COMMON_TABLES, *tables)  # type: ignore[attr-defined]
         ]
+        self.migrations: str | None = migrations or _migrations_package(tables)
         self._commit_hooks: list[Callable[[], None]] = []
 
     def on_outbox_commit(self, hook: Callable[[], None]) -> None:
         """Call `hook` after every commit that wrote to the outbox (the relay's wake-up)."""
         self._commit_hooks.append(hook)
 
+    async def migrate(self) -> None:
+        """The start-up path: upgrade the schema to the newest revision (incidents_common.migrations)."""
+        from incidents_common.migrations import upgrade
+
+        await upgrade(self)
+
     async def create_tables(self) -> None:
+        """Create missing tables from the models (tests and tools; services start with migrate()).
+
+        A database this creates from nothing is stamped at the newest revision, so a service started
+        on it later does not take it for an earlier release's database.
+        """
+        from incidents_common.migrations import create_all
+
         async with self.engine.begin() as conn:
-            await conn.run_sync(lambda sync: SQLModel.metadata.create_all(sync, tables=self.tables))
+            await conn.run_sync(create_all, self)
+
+    def metadata_create_all(self, connection: Connection) -> None:
+        SQLModel.metadata.create_all(connection, tables=self.tables)
 
     async def drop_tables(self) -> None:
         async with self.engine.begin() as conn:
             await conn.run_sync(lambda sync: SQLModel.metadata.drop_all(sync, tables=self.tables))
+            if self.migrations is not None:
+                await conn.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
 
     async def dispose(self) -> None:
         await self.engine.dispose()

@@ -4,6 +4,7 @@ python -m api_gateway create-client --name "Портал 64" --role regional_adm
 python -m api_gateway create-key --name "Мониторинг" --role integration --region 64 --region 63
 python -m api_gateway revoke-key key_0a1b2c3d4e5f
 python -m api_gateway list-keys
+python -m api_gateway migrate [upgrade|current|history|check|revision]   (the database schema)
 
 NATS users (services and per-region subscribers) are managed by `python -m incidents_common.natsauth`.
 """
@@ -23,6 +24,7 @@ from api_gateway.config import Settings
 from api_gateway.models import TABLES
 from api_gateway.webhooks import rotate_webhook_secrets
 from incidents_common.db import Database
+from incidents_common.migrations import add_migrate_command, run_migrate_command
 from incidents_common.problems import ProblemError
 from incidents_common.secretbox import SecretBoxError
 
@@ -49,6 +51,7 @@ def _parser() -> argparse.ArgumentParser:
     revoke_client.add_argument("client_id")
     sub.add_parser("list-keys", help="list API keys (never their values)")
     sub.add_parser("list-clients", help="list OAuth2 clients (never their secrets)")
+    add_migrate_command(sub)
     sub.add_parser(
         "rotate",
         help="re-encrypt every stored webhook secret with the first of GATEWAY_SECRET_KEYS",
@@ -60,7 +63,7 @@ def _parser() -> argparse.ArgumentParser:
 
 async def _run(args: argparse.Namespace, settings: Settings) -> dict[str, Any] | list[dict[str, Any]]:
     db = Database(settings.resolved_database_url(), TABLES)
-    await db.create_tables()
+    await db.migrate()
     try:
         async with db.transaction() as session:
             if args.command == "create-client":
@@ -108,8 +111,11 @@ async def _run(args: argparse.Namespace, settings: Settings) -> dict[str, Any] |
 
 def main(argv: Sequence[str] | None = None, settings: Settings | None = None) -> int:
     args = _parser().parse_args(argv)
+    settings = settings or Settings()
+    if args.command == "migrate":
+        return run_migrate_command(args, package="api_gateway", database_url=settings.resolved_database_url)
     try:
-        result = asyncio.run(_run(args, settings or Settings()))
+        result = asyncio.run(_run(args, settings))
     except ProblemError as exc:
         sys.stderr.write(f"error: {exc.detail or exc.title}\n")
         return 2

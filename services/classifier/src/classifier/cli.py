@@ -1,4 +1,4 @@
-"""Command line: `python -m classifier train|evaluate|classify`."""
+"""Command line: `python -m classifier train|evaluate|classify|migrate`."""
 
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ async def _feedback_rows(database_url: str) -> list[dict[str, Any]]:
 
     db = Database(database_url, TABLES)
     try:
-        await db.create_tables()
+        await db.migrate()
         async with db.transaction() as session:
             return await feedback_training_rows(session)
     finally:
@@ -112,6 +112,12 @@ def cmd_classify(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
+    from incidents_common.migrations import run_migrate_command
+
+    return run_migrate_command(args, package="classifier", database_url=settings.resolved_database_url)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m classifier",
@@ -144,6 +150,9 @@ def build_parser() -> argparse.ArgumentParser:
     cl.add_argument("--hint", help="the source's place hint, e.g. 'Подслушано Тольятти'")
     cl.add_argument("--model", help="model file (default: the active one)")
     cl.set_defaults(run=cmd_classify)
+    from incidents_common.migrations import add_migrate_command
+
+    add_migrate_command(sub).set_defaults(run=cmd_migrate)
     return parser
 
 

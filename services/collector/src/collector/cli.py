@@ -21,6 +21,7 @@ from collector.importer import import_lines
 from collector.models import TABLES
 from collector.service import Ingestor, rotate_source_secrets
 from incidents_common.db import Database
+from incidents_common.migrations import add_migrate_command, run_migrate_command
 
 DEMO = "demo_posts.jsonl"
 
@@ -52,13 +53,14 @@ def build_parser() -> argparse.ArgumentParser:
         "run this, then drop the old keys. Secrets stored in plaintext by an earlier release are encrypted too.",
     )
     rotate.add_argument("--database-url", default=None, help="override COLLECTOR_DATABASE_URL")
+    add_migrate_command(commands)
     return parser
 
 
 async def _rotate(settings: Settings) -> int:
     db = Database(settings.resolved_database_url(), TABLES)
     try:
-        await db.create_tables()
+        await db.migrate()
         async with db.transaction() as session:
             return await rotate_source_secrets(session, box=settings.secret_box())
     finally:
@@ -68,7 +70,7 @@ async def _rotate(settings: Settings) -> int:
 async def _import(path: str, *, settings: Settings, batch: int, quiet: bool) -> int:
     db = Database(settings.resolved_database_url(), TABLES)
     try:
-        await db.create_tables()
+        await db.migrate()
         ingestor = Ingestor(db)
         if path == "-":
             stream: BinaryIO = sys.stdin.buffer
@@ -107,6 +109,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "demo-path":
         print(demo_path())
         return 0
+    if args.command == "migrate":
+        return run_migrate_command(args, package="collector", database_url=lambda: Settings().resolved_database_url())
     if args.command == "rotate":
         settings = Settings(**({"database_url": args.database_url} if args.database_url else {}))
         try:

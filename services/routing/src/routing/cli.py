@@ -1,4 +1,4 @@
-"""Command-line tools: `python -m routing import-directory FILE`, `seed-demo`, `scan-deadlines`."""
+"""Command-line tools: `python -m routing import-directory FILE`, `seed-demo`, `scan-deadlines`, `migrate`."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from incidents_common.db import Database
+from incidents_common.migrations import add_migrate_command, run_migrate_command
 from incidents_common.problems import ProblemError
 from routing.config import Settings
 from routing.models import TABLES
@@ -22,6 +23,7 @@ def _parser() -> argparse.ArgumentParser:
     importer.add_argument("--format", choices=["yaml", "yml", "csv"], help="Override the format the suffix implies")
     commands.add_parser("seed-demo", help="Load the shipped demo directory if the directory is empty")
     commands.add_parser("scan-deadlines", help="Run one deadline scan (warnings, escalations) now")
+    add_migrate_command(commands)  # its --database-url, like the one before the command, overrides the default
     return parser
 
 
@@ -29,7 +31,7 @@ async def _run(args: argparse.Namespace) -> int:
     settings = Settings()
     content = args.file.read_bytes() if args.command == "import-directory" else b""
     db = Database(args.database_url or settings.resolved_database_url(), TABLES)
-    await db.create_tables()
+    await db.migrate()
     try:
         if args.command == "import-directory":
             from tqdm import tqdm
@@ -61,6 +63,8 @@ async def _run(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "migrate":
+        return run_migrate_command(args, package="routing", database_url=lambda: Settings().resolved_database_url())
     try:
         return asyncio.run(_run(args))
     except FileNotFoundError as exc:
