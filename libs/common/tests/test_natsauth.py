@@ -407,9 +407,13 @@ async def test_the_classifier_cannot_publish_incident_events(secured: Secured) -
         with pytest.raises(nats.errors.TimeoutError):  # no stream ack: the server dropped it
             await js.publish("incidents.v1.incident.created.64", b"forged incident")
         await _violation(errors, 'permissions violation for publish to "incidents.v1.incident.created.64"')
+        # Nor the posts it consumes (it replays its dead letters in-process), nor another's dead letters.
         with pytest.raises(nats.errors.TimeoutError):
             await js.publish(SUBJECT_POST_COLLECTED, b"forged post")
         await _violation(errors, 'publish to "incidents.v1.post.collected"')
+        with pytest.raises(nats.errors.TimeoutError):
+            await js.publish("incidents.deadletter.routing-post-classified", b"forged dead letter")
+        await _violation(errors, 'publish to "incidents.deadletter.routing-post-classified"')
         with pytest.raises(nats.errors.TimeoutError):  # not its durable
             await js.pull_subscribe(SUBJECT_POST_CLASSIFIED, durable="routing-post-classified", stream="POSTS")
         with pytest.raises(nats.errors.TimeoutError):  # its durable, another filter
@@ -616,7 +620,8 @@ async def test_cli_issued_credentials_let_the_example_subscriber_consume_ack_and
         listed = _cli("list", "--data-dir", str(tmp_path))
         assert listed.returncode == 0
         users = json.loads(listed.stdout)
-        assert {u["user"] for u in users} == {"collector", "classifier", "routing", "api-gateway", "region64"}
+        services = {"collector", "classifier", "routing", "api-gateway"}
+        assert {u["user"] for u in users} == services | {"operator", "region64"}
         assert credentials["password"] not in listed.stdout and all("password" not in u for u in users)
 
         await _publish_as_routing(tmp_path, server.url, auth, _incident("first-64", "64"), _incident("other-77", "77"))

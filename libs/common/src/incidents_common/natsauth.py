@@ -15,6 +15,13 @@ The permission model (every list is an allow list; NATS denies whatever a list d
     dead-letter into `incidents.deadletter.<durable>`;
   * subscribe to its own inbox prefix `_INBOX_<user>.>` only (never the shared `_INBOX.>`, where other
     clients' replies travel); the service connects with `inbox_prefix="_INBOX_<user>"`.
+  * for each of its durables, manage its own dead letters (incidents_common.deadletters, the admin
+    API `/v1/admin/dead-letters`): read them through an ephemeral push consumer on DEADLETTER whose
+    filter is pinned to `incidents.deadletter.<durable>`
+    (`$JS.API.CONSUMER.CREATE.DEADLETTER.*.incidents.deadletter.<durable>`; the messages arrive in
+    its own inbox), replay them by publishing to the durable's filter subject, and delete them
+    (`$JS.API.STREAM.MSG.DELETE.DEADLETTER`: NATS cannot pin a deletion to a subject, see
+    docs/nats-security.md);
   These are exactly the subjects nats-py 2.16 uses for that work (read from a nats-server trace).
   `$JS.API.CONSUMER.DURABLE.CREATE` is not granted: nats-py never uses it for a named consumer, and
   it would let the filter be chosen freely. A service's `stream_prefix` setting prefixes its durable
@@ -22,6 +29,11 @@ The permission model (every list is an allow list; NATS denies whatever a list d
 - one user per region subscriber `region<code>` (outside government systems), which may create, look
   up, delete, pull from and ack one durable consumer `region<code>` on INCIDENTS pinned to the filter
   `incidents.v1.incident.*.<code>`, subscribe to those subjects and to `_INBOX_region<code>.>`.
+
+- one `operator` user for the operator's command line (`python -m incidents_common.deadletters`):
+  it reads every dead letter (ephemeral consumers on DEADLETTER filtered under
+  `incidents.deadletter.>`), deletes them, and republishes replays to the event subjects
+  `incidents.v1.>`; it reads no other stream and owns no durable consumer.
 
 The local credential store lives in the data folder:
 
@@ -128,10 +140,43 @@ class ServiceUser:
     def permissions(self, stream_prefix: str = "") -> Permissions:
         publish = [f"$JS.API.STREAM.{verb}.{spec.name}" for spec in STREAMS for verb in ("INFO", "CREATE", "UPDATE")]
         publish += self.publishes
-        for grant in self.grants(stream_prefix):
+        grants = self.grants(stream_prefix)
+        for grant in grants:
             publish += grant.api_subjects()
             publish.append(dead_letter_subject(grant.durable))
-        return Permissions(tuple(publish), (f"{inbox_prefix_of(self.user)}.>",))
+            publish += dead_letter_subjects(grant)
+        if grants:
+            publish.append(DEAD_LETTER_DELETE)
+        return Permissions(tuple(dict.fromkeys(publish)), (f"{inbox_prefix_of(self.user)}.>",))
+
+
+DEAD_LETTER_STREAM = "DEADLETTER"
+# NATS cannot restrict a message deletion by subject (the sequence is in the request body): a user
+# with this subject may delete any dead letter. The code deletes only what it has read through its
+# own filtered consumer; see docs/nats-security.md.
+DEAD_LETTER_DELETE = f"$JS.API.STREAM.MSG.DELETE.{DEAD_LETTER_STREAM}"
+
+
+def dead_letter_subjects(grant: ConsumerGrant) -> list[str]:
+    """What a service needs to operate the dead letters of one of its durables: an ephemeral consumer
+    (any name) on DEADLETTER whose filter is that durable's dead-letter subject. A service replays
+    in-process (its own handler and inbox), so it never publishes the subjects it consumes."""
+    return [f"$JS.API.CONSUMER.CREATE.{DEAD_LETTER_STREAM}.*.{dead_letter_subject(grant.durable)}"]
+
+
+OPERATOR_USER = "operator"
+
+
+def operator_permissions() -> Permissions:
+    """The operator's user: every dead letter (read, delete, replay to any event subject), nothing else."""
+    publish = (
+        "$JS.API.INFO",
+        f"$JS.API.STREAM.INFO.{DEAD_LETTER_STREAM}",
+        f"$JS.API.CONSUMER.CREATE.{DEAD_LETTER_STREAM}.*.{dead_letter_subject('>')}",
+        DEAD_LETTER_DELETE,
+        f"{SUBJECT_ROOT}.>",
+    )
+    return Permissions(publish, (f"{inbox_prefix_of(OPERATOR_USER)}.>",))
 
 
 # Durable names as the services' main.py files declare them (a test builds each service's app and
@@ -238,13 +283,18 @@ def _user_entry(user: str, password: str, permissions: Permissions) -> str:
     )
 
 
-def _config(header: str, entries: list[str], pid_file: Path | None = None) -> str:
+def _config(
+    header: str, entries: list[str], pid_file: Path | None = None, *, server: str = "", jetstream: Sequence[str] = ()
+) -> str:
+    """`server`: top-level settings put before the jetstream block (a cluster node's name, listen
+    addresses and cluster block); `jetstream`: extra lines in the jetstream block."""
     pid = f'pid_file: "{pid_file}"\n\n' if pid_file is not None else ""
     users = "\n".join(entries)
+    jetstream_lines = "".join(f"    {line}\n" for line in jetstream)
     return f"""{header}
 
-{pid}jetstream {{
-    max_memory_store: 256MB
+{pid}{server}jetstream {{
+{jetstream_lines}    max_memory_store: 256MB
     max_file_store: 10GB
 }}
 
@@ -313,6 +363,170 @@ def render(codes: Iterable[str] | None = None, *, include_regions: bool = True, 
 
 
 # ---------------------------------------------------------------------------------------------
+# A JetStream cluster: every node has the same accounts and users, the routes log in
+# (docs/operations-cluster.md; incidents_common.processes.NatsCluster runs one for tests)
+# ---------------------------------------------------------------------------------------------
+
+CLUSTER_NAME = "incidents"
+ROUTE_USER = "route"
+ROUTE_PASSWORD_VARIABLE = "NATS_ROUTE_PASSWORD"  # noqa: S105 - the name of a variable, not a password
+CLUSTER_EXAMPLE_STORE = "var/nats-cluster"
+
+
+@dataclass(frozen=True)
+class ClusterNode:
+    """One nats-server of a cluster: its `server_name` (unique: JetStream needs it) and addresses."""
+
+    name: str
+    client_port: int
+    cluster_port: int
+    monitor_port: int | None = None
+    host: str = "127.0.0.1"
+    store_dir: str = ""  # JetStream storage; empty: given on the command line (-sd)
+
+    @property
+    def client_url(self) -> str:
+        return f"nats://{self.host}:{self.client_port}"
+
+    def route_url(self, password: str) -> str:
+        return f"nats-route://{ROUTE_USER}:{password}@{self.host}:{self.cluster_port}"
+
+    @property
+    def route_variable(self) -> str:
+        """The environment variable holding the route URL to this node (with the route password)."""
+        return f"NATS_ROUTE_{re.sub(r'[^A-Za-z0-9]', '_', self.name).upper()}"
+
+
+def example_cluster(hosts: Sequence[str] | None = None, store_dir: str | None = None) -> list[ClusterNode]:
+    """Three nodes n1, n2, n3. Without `hosts`: all on 127.0.0.1 (client ports 4222-4224, routes
+    6222-6224, monitoring 8222-8224, storage var/nats-cluster/n<i>), the committed infra/nats/cluster
+    example. With three `hosts`: one node per host on the standard ports 4222, 6222 and 8222, storing
+    in `store_dir` (default /var/lib/nats/jetstream)."""
+    if hosts is None:
+        return [
+            ClusterNode(
+                f"n{i + 1}", 4222 + i, 6222 + i, 8222 + i, store_dir=f"{store_dir or CLUSTER_EXAMPLE_STORE}/n{i + 1}"
+            )
+            for i in range(3)
+        ]
+    if len(hosts) < 3 or len(set(hosts)) != len(hosts):
+        raise BadRequest(f"a cluster needs three distinct hosts (or more), not {list(hosts)}")
+    return [
+        ClusterNode(f"n{i + 1}", 4222, 6222, 8222, host=host, store_dir=store_dir or "/var/lib/nats/jetstream")
+        for i, host in enumerate(hosts)
+    ]
+
+
+CLUSTER_HEADER = """\
+# Node {name} of the {size}-node JetStream cluster "{cluster}" (docs/operations-cluster.md). Generated by
+# `python infra/nats/cluster/render.py{options}`; a test fails if the committed files drift from it.
+# Start: nats-server -c <this file>. Clients: a comma-separated list of every node's client URL,
+# {urls}.
+# Users and permissions are a single server's (docs/nats-security.md), the same on every node.{users}
+# Routes: the nodes log in to each other as "{route_user}"; {route_auth}
+# Durability: `sync_interval: always` fsyncs every write before it is acknowledged (with the default,
+# a lazy fsync every 2 minutes, Jepsen's 2025 analysis of NATS lost acknowledged writes on power
+# failure). It is a server setting: it applies to every stream on this node."""
+
+
+def _store_entries(data_dir: Path) -> list[str]:
+    """The users of a credential store (services first, then the others by name), bcrypt hashes only."""
+    store = CredentialStore(data_dir)
+    users = store.load()
+    missing = [user for user in SERVICES if user not in users]
+    if missing:
+        raise NatsAuthError(f"service users {missing} are missing from {store.secrets_dir}")
+    ordered = [users[user] for user in SERVICES] + sorted(
+        (r for r in users.values() if r.user not in SERVICES), key=lambda r: r.user
+    )
+    return [_user_entry(r.user, f'"{r.password_hash}"', r.permissions()) for r in ordered]
+
+
+def render_cluster_node(
+    node: ClusterNode,
+    nodes: Sequence[ClusterNode],
+    *,
+    route_password: str | None = None,
+    data_dir: Path | None = None,
+    cluster_name: str = CLUSTER_NAME,
+    options: str = "",
+    sync_interval: str | None = "always",
+) -> str:
+    """The config of one node of the cluster `nodes`.
+
+    Users: with `data_dir`, every user of that credential store (bcrypt hashes); otherwise the four
+    services with passwords from the environment, as infra/nats/compose.conf. Routes: with
+    `route_password`, it is written into the config (the cluster's authorization and the route URLs,
+    so keep the file private); otherwise the authorization reads $NATS_ROUTE_PASSWORD and each route
+    URL is a variable of its own ($NATS_ROUTE_N2 …): nats-server substitutes a variable only as a
+    whole value, never inside a URL. JetStream fsyncs every write (`sync_interval: always`; None
+    leaves the server's default, a lazy fsync every 2 minutes: for measurements only).
+    """
+    names = [n.name for n in nodes]
+    if node not in nodes or len(set(names)) != len(names):
+        raise BadRequest(f"node {node.name!r} must be one of the cluster's uniquely named nodes {names}")
+    peers = [n for n in nodes if n != node]
+    if route_password is None:
+        password_literal = f"${ROUTE_PASSWORD_VARIABLE}"
+        routes = [f"${peer.route_variable}" for peer in peers]
+        route_auth = (
+            f"the password is ${ROUTE_PASSWORD_VARIABLE}, and this\n# node's routes "
+            "are variables holding the URLs with that password written out (nats-server substitutes\n"
+            "# a variable only as a whole value, never inside a URL):"
+            + "".join(f"\n#   {p.route_variable}={p.route_url('<password>')}" for p in peers)
+        )
+    else:
+        if not re.fullmatch(r"[A-Za-z][A-Za-z0-9]*", route_password):
+            raise BadRequest("a route password is letters and digits, starting with a letter (it goes into URLs)")
+        password_literal = f'"{route_password}"'
+        routes = [f'"{peer.route_url(route_password)}"' for peer in peers]
+        route_auth = "the password is written in this file (keep it private)."
+    if data_dir is not None:
+        entries = _store_entries(data_dir)
+        users = "\n# Users: those of the credential store the file was rendered from (bcrypt hashes)."
+    else:
+        entries = [
+            _user_entry(user, f"${env_password_variable(user)}", service.permissions())
+            for user, service in SERVICES.items()
+        ]
+        users = (
+            "\n# Service passwords are read from the environment ($COLLECTOR_NATS_PASSWORD, $CLASSIFIER_NATS_PASSWORD,"
+            "\n# $ROUTING_NATS_PASSWORD, $GATEWAY_NATS_PASSWORD), the same on every node."
+        )
+    header = CLUSTER_HEADER.format(
+        name=node.name,
+        size=len(nodes),
+        cluster=cluster_name,
+        options=options,
+        urls=",".join(n.client_url for n in nodes),
+        users=users,
+        route_user=ROUTE_USER,
+        route_auth=route_auth,
+    )
+    monitor = f'http: "{node.host}:{node.monitor_port}"\n' if node.monitor_port is not None else ""
+    route_lines = "".join(f"        {route}\n" for route in routes)
+    server = (
+        f'server_name: "{node.name}"\n'
+        f'listen: "{node.host}:{node.client_port}"\n'
+        f"{monitor}\n"
+        f"cluster {{\n"
+        f'    name: "{cluster_name}"\n'
+        f'    listen: "{node.host}:{node.cluster_port}"\n'
+        f"    authorization {{\n"
+        f'        user: "{ROUTE_USER}"\n'
+        f"        password: {password_literal}\n"
+        f"        timeout: 2\n"
+        f"    }}\n"
+        f"    routes: [\n{route_lines}    ]\n"
+        f"}}\n\n"
+    )
+    jetstream = [f'store_dir: "{node.store_dir}"'] if node.store_dir else []
+    if sync_interval is not None:
+        jetstream.append(f"sync_interval: {sync_interval}")
+    return _config(header, entries, server=server, jetstream=jetstream)
+
+
+# ---------------------------------------------------------------------------------------------
 # The credential store
 # ---------------------------------------------------------------------------------------------
 
@@ -330,7 +544,7 @@ class Credentials:
 @dataclass(frozen=True)
 class StoredUser:
     user: str
-    kind: str  # "service" or "region"
+    kind: str  # "service", "region" or "operator"
     password: str = field(repr=False)
     password_hash: str = field(repr=False)
     created_at: str
@@ -341,6 +555,8 @@ class StoredUser:
     def permissions(self) -> Permissions:
         if self.kind == "service":
             return service_permissions(self.user, self.stream_prefix)
+        if self.kind == "operator":
+            return operator_permissions()
         return region_permissions(self.region or "")
 
     def public(self) -> dict[str, Any]:
@@ -446,7 +662,7 @@ class CredentialStore:
                 )
             except (OSError, ValueError, KeyError, TypeError) as exc:
                 raise NatsAuthError(f"unreadable credentials file {path}: {exc!r}") from exc
-            if record.kind not in ("service", "region") or path.stem != record.user:
+            if record.kind not in ("service", "region", "operator") or path.stem != record.user:
                 raise NatsAuthError(f"credentials file {path} does not describe user {path.stem!r}")
             users[record.user] = record
         return users
@@ -479,6 +695,14 @@ class CredentialStore:
                 users[user] = self._save(_replace(record, stream_prefix=prefix))
         return users
 
+    def ensure_operator(self) -> StoredUser:
+        """The operator's user (dead letters), created on first use and reused afterwards."""
+        record = self.load().get(OPERATOR_USER)
+        if record is not None:
+            return record
+        password, hashed = _new_password()
+        return self._save(StoredUser(OPERATOR_USER, "operator", password, hashed, _now()))
+
     def issue_region(self, code: str, *, rotate: bool = False) -> tuple[StoredUser, str]:
         """Issue region `code`'s subscriber user, or return the existing one (`rotate`: a new password)."""
         _check_region(code)
@@ -504,8 +728,11 @@ class CredentialStore:
         missing = [user for user in SERVICES if user not in users]
         if missing:
             raise NatsAuthError(f"service users {missing} are missing from {self.secrets_dir}")
-        ordered = [users[user] for user in SERVICES] + sorted(
-            (r for r in users.values() if r.kind == "region"), key=lambda r: r.user
+        operators = [users[OPERATOR_USER]] if OPERATOR_USER in users else []
+        ordered = (
+            [users[user] for user in SERVICES]
+            + operators
+            + sorted((r for r in users.values() if r.kind == "region"), key=lambda r: r.user)
         )
         header = (
             "# Generated by incidents_common.natsauth from the credential store "
@@ -583,7 +810,8 @@ class LocalNatsAuth:
 
 
 def prepare_local_nats(data_dir: Path, stream_prefixes: Mapping[str, str] | None = None) -> LocalNatsAuth:
-    """Create (first start) or reuse the service users under `data_dir` and regenerate the server config.
+    """Create (first start) or reuse the service users and the operator's user under `data_dir` and
+    regenerate the server config.
 
     Start nats-server with `-js -sd <dir> -c <config_file>`; give each service its credentials.
     `stream_prefixes` maps a service user to the `stream_prefix` its settings use (default none).
@@ -591,6 +819,7 @@ def prepare_local_nats(data_dir: Path, stream_prefixes: Mapping[str, str] | None
     store = CredentialStore(data_dir)
     with store.locked():
         users = store.ensure_services(stream_prefixes)
+        store.ensure_operator()
         store.write_server_config()
     return LocalNatsAuth(
         config_file=store.config_file,
@@ -604,6 +833,7 @@ def issue_region_credentials(data_dir: Path, code: str, *, rotate: bool = False)
     store = CredentialStore(data_dir)
     with store.locked():
         store.ensure_services(_stored_prefixes(store))
+        store.ensure_operator()
         record, status = store.issue_region(code, rotate=rotate)
         store.write_server_config()
         pid = store.reload_server()

@@ -281,10 +281,21 @@ def matches(webhook: Webhook, owner: Principal, event: IncidentEventLog) -> bool
 
 
 class WebhookDispatcher:
-    def __init__(self, db: Database, settings: Settings) -> None:
+    """Fans incident events out into deliveries and sends the due ones, pass after pass.
+
+    Shutdown (the task running `run` is cancelled): no new POST starts; the POSTs in flight may
+    finish for up to `shutdown_grace` seconds (default: the webhook timeout plus 2 s) and their
+    results are recorded, so that none of them is sent again at the next start. A POST still
+    running then is abandoned and the delivery stays as it was (pending: sent at the next start).
+    """
+
+    def __init__(self, db: Database, settings: Settings, *, shutdown_grace: float | None = None) -> None:
         self.db = db
         self.settings = settings
+        self.shutdown_grace = shutdown_grace if shutdown_grace is not None else settings.webhook_timeout + 2.0
         self._client: httpx.AsyncClient | None = None
+        self._stopping = False
+        self._in_flight: set[asyncio.Task[None]] = set()
 
     @property
     def client(self) -> httpx.AsyncClient:
@@ -314,14 +325,43 @@ class WebhookDispatcher:
         except Exception as exc:  # noqa: BLE001 - deliveries still read a plaintext secret; `rotate` seals it
             log.warning("sealing plaintext webhook secrets failed", extra={"error": repr(exc)})
         while True:
+            one_pass = asyncio.ensure_future(self._pass())
             try:
-                await self.fan_out()
-                await self.deliver_due()
+                await asyncio.shield(one_pass)
             except asyncio.CancelledError:
+                await self._finish_pass(one_pass)
                 raise
-            except Exception as exc:  # noqa: BLE001 - the dispatcher must outlive DB or network hiccups
-                log.warning("webhook pass failed", extra={"error": repr(exc)})
             await asyncio.sleep(self.settings.webhook_poll_interval)
+
+    async def _pass(self) -> None:
+        try:
+            await self.fan_out()
+            await self.deliver_due()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the dispatcher must outlive DB or network hiccups
+            log.warning("webhook pass failed", extra={"error": repr(exc)})
+
+    async def _finish_pass(self, one_pass: asyncio.Future[None]) -> None:
+        """Shutdown in the middle of a pass: start no new POST, let those in flight finish within
+        `shutdown_grace` and record them; then abandon what still runs (it stays pending)."""
+        self._stopping = True
+        if one_pass.done():
+            return
+        _, running = await asyncio.wait({one_pass}, timeout=self.shutdown_grace)
+        if running:
+            abandoned = [task for task in self._in_flight if not task.done()]
+            for task in abandoned:
+                task.cancel()  # its delivery is left as it was; the pass goes on to record the others
+            if abandoned:
+                log.warning(
+                    "webhook deliveries cut short by shutdown; sent again at the next start",
+                    extra={"deliveries": len(abandoned)},
+                )
+            _, running = await asyncio.wait({one_pass}, timeout=5.0)
+        if running:
+            one_pass.cancel()
+            await asyncio.wait({one_pass})
 
     async def fan_out(self, batch: int = 500) -> int:
         """Turn new events into pending deliveries for every matching webhook."""
@@ -411,7 +451,21 @@ class WebhookDispatcher:
                     delivery.last_error = "the webhook's secret cannot be read; create the webhook again"
                     return
                 async with semaphore:
-                    await self._send(hook, secret, event, delivery)
+                    if self._stopping:
+                        return  # shutting down: not sent, stays pending for the next start
+                    before = (delivery.attempts, delivery.last_status_code, delivery.last_error, delivery.status)
+                    send = asyncio.ensure_future(self._send(hook, secret, event, delivery))
+                    self._in_flight.add(send)
+                    try:
+                        await send
+                    except asyncio.CancelledError:
+                        current = asyncio.current_task()
+                        if current is not None and current.cancelling():
+                            raise
+                        # Abandoned at shutdown: the POST may or may not have arrived; sent again later.
+                        delivery.attempts, delivery.last_status_code, delivery.last_error, delivery.status = before
+                    finally:
+                        self._in_flight.discard(send)
 
             await asyncio.gather(*(attempt(d) for d in due))
             for delivery in due:
