@@ -1,22 +1,42 @@
-"""The part of every service's FastAPI app that is the same: problems, body limits, health, tracing."""
+"""The part of every service's FastAPI app that is the same: problems, body limits, health probes,
+tracing and metrics (docs/observability.md)."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, Request
+from fastapi.responses import Response
+from opentelemetry.sdk.trace import TracerProvider
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import text
 from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from incidents_common.db import Database
 from incidents_common.identity import Identity, install_identity
 from incidents_common.logging import setup_logging
+from incidents_common.metrics import HttpMetrics, ServiceMetrics, authorize_scrape, metrics_response
 from incidents_common.nats import EventRuntime
-from incidents_common.problems import PROBLEM_RESPONSES, install_problem_handlers, problem_response
+from incidents_common.problems import (
+    PROBLEM_MEDIA_TYPE,
+    PROBLEM_RESPONSES,
+    Problem,
+    install_problem_handlers,
+    problem_response,
+)
 from incidents_common.settings import ServiceSettings
-from incidents_common.tracing import continue_trace, setup_tracing
+from incidents_common.tracing import configure_tracing, instrument_fastapi, use_tracer_provider
+
+log = logging.getLogger("incidents.app")
+
+# A readiness probe that waits longer than this on the database calls it not ready.
+READY_TIMEOUT = 2.0
 
 
 class BodySizeLimit:
@@ -61,6 +81,62 @@ class _TooLarge(Exception):
     pass
 
 
+class _AppTracing:
+    """Spans started while a request is handled (and tasks it creates) go to this app's provider."""
+
+    def __init__(self, app: ASGIApp, provider: TracerProvider) -> None:
+        self.app = app
+        self.provider = provider
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        with use_tracer_provider(self.provider):
+            await self.app(scope, receive, send)
+
+
+class Liveness(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"status": "ok", "service": "routing"}]})
+
+    status: Literal["ok"] = "ok"
+    service: str
+
+
+class Readiness(BaseModel):
+    """Every dependency answered: `checks` names each (`ok`, or `disabled` for NATS in some tests)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"status": "ready", "service": "routing", "checks": {"database": "ok", "nats": "ok"}}]
+        }
+    )
+
+    status: Literal["ready"] = "ready"
+    service: str
+    checks: dict[str, str]
+
+
+async def readiness_checks(db: Database, events: EventRuntime | None) -> dict[str, str]:
+    """`ok` per dependency, or why not: the database answers SELECT 1, NATS (when enabled) is connected.
+
+    The reasons are short and fixed (the probe is public); the error itself goes to the log.
+    """
+    checks: dict[str, str] = {}
+    try:
+        async with asyncio.timeout(READY_TIMEOUT):
+            async with db.engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+        checks["database"] = "ok"
+    except TimeoutError:
+        checks["database"] = f"no answer within {READY_TIMEOUT:g}s"
+    except Exception as exc:  # noqa: BLE001 - any failure means not ready
+        checks["database"] = f"unavailable ({type(exc).__name__})"
+        log.warning("readiness: database check failed", extra={"error": repr(exc)})
+    if events is None:
+        checks["nats"] = "disabled"
+    else:
+        checks["nats"] = "ok" if events.connected else "not connected"
+    return checks
+
+
 Hook = Callable[[], Awaitable[None]]
 
 
@@ -83,25 +159,36 @@ def create_service_app(
     serves: routers included with `dependencies=PROTECTED` accept only tokens of `allowed_callers`.
     """
     setup_logging(settings.service_name, settings.log_level, settings.log_json)
-    setup_tracing(settings.service_name)
+    tracer_provider = configure_tracing(settings.service_name, version=version)
+    metrics = ServiceMetrics(settings.service_name, version, db=db, events=events)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # No keys, no start: a service that cannot authenticate its callers must not serve them.
         install_identity(app, Identity.load(settings.service_name, settings.identity_dir), allowed_callers)
-        await db.create_tables()
+        await db.migrate()  # the schema at the newest revision (incidents_common.migrations)
+        # Tasks started from here on (hooks, consumers, relay, scanners) trace with this app's provider.
+        tracing_scope = contextlib.ExitStack()
+        tracing_scope.enter_context(use_tracer_provider(tracer_provider))
         for hook in on_startup or []:
             await hook()
         if events is not None:
             await events.start()
+        refresher = asyncio.create_task(metrics.run(), name=f"{settings.service_name}-metrics")
         try:
             yield
         finally:
+            refresher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await refresher
             if events is not None:
                 await events.stop()
             for hook in on_shutdown or []:
                 await hook()
             await db.dispose()
+            # Spans still queued for the exporter go out now (the provider stays usable for a restart).
+            await asyncio.to_thread(tracer_provider.force_flush)
+            tracing_scope.close()
 
     app = FastAPI(
         title=title,
@@ -114,14 +201,15 @@ def create_service_app(
     app.state.settings = settings
     app.state.db = db
     app.state.events = events
+    app.state.metrics = metrics
+    app.state.tracer_provider = tracer_provider
     install_problem_handlers(app)
 
-    @app.middleware("http")
-    async def trace_requests(request: Request, call_next: Callable[[Request], Awaitable[Any]]) -> Any:
-        with continue_trace(f"{request.method} {request.url.path}", request.headers.get("traceparent")):
-            return await call_next(request)
-
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(HttpMetrics, metrics=metrics)
+    app.add_middleware(_AppTracing, provider=tracer_provider)
+    # Server spans (route templates, the caller's traceparent continued) around everything above.
+    instrument_fastapi(app, tracer_provider)
 
     @app.get("/health", tags=["health"], summary="Liveness and dependencies")
     async def health() -> dict[str, Any]:
@@ -131,6 +219,45 @@ def create_service_app(
             "nats_connected": bool(events and events.connected),
             "database": "sqlite" if db.is_sqlite else "postgresql",
         }
+
+    @app.get("/health/live", tags=["health"], summary="Liveness: the process answers")
+    async def live() -> Liveness:
+        return Liveness(service=settings.service_name)
+
+    @app.get(
+        "/health/ready",
+        response_model=Readiness,
+        tags=["health"],
+        summary="Readiness: the database answers and NATS (when enabled) is connected",
+        responses={
+            503: {
+                "model": Problem,
+                "content": {PROBLEM_MEDIA_TYPE: {}},
+                "description": "Not ready: `checks` says which dependency is not",
+            }
+        },
+    )
+    async def ready() -> Any:
+        checks = await readiness_checks(db, events)
+        failing = {name: state for name, state in checks.items() if state not in ("ok", "disabled")}
+        if failing:
+            return problem_response(
+                503,
+                "Not ready",
+                slug="not-ready",
+                detail="; ".join(f"{name}: {state}" for name, state in failing.items()),
+                instance="/health/ready",
+                checks=checks,
+                headers={"Retry-After": "5"},
+            )
+        return Readiness(service=settings.service_name, checks=checks)
+
+    # Prometheus' door: the operator's service token or the scrapers' token (settings.metrics_token).
+    # Left out of the OpenAPI documents: it is the operator's, not part of any service's API.
+    @app.get("/metrics", include_in_schema=False)
+    async def prometheus_metrics(request: Request) -> Response:
+        authorize_scrape(request, settings.metrics_token.get_secret_value())
+        return metrics_response(metrics, request)
 
     return app
 

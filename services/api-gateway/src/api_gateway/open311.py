@@ -37,6 +37,7 @@ from incidents_common.app import SessionDep
 from incidents_common.events import Category
 from incidents_common.problems import InvalidInput, NotFound
 from incidents_common.regions import REGIONS
+from incidents_common.tracing import instrument_http_client
 
 router = APIRouter(prefix="/open311/v2", tags=["open311"])
 log = logging.getLogger("api_gateway.open311")
@@ -391,6 +392,7 @@ async def _region_in_text(request: Request, text: str) -> str | None:
             timeout=httpx.Timeout(settings.upstream_timeout, connect=settings.upstream_connect_timeout),
             headers={"User-Agent": "incidents-api-gateway"},
         ) as client:
+            instrument_http_client(client)  # the classifier's span joins this request's trace
             response = await client.post("/v1/classify", json={"text": text[:20_000]}, headers=headers)
         response.raise_for_status()
         found = response.json().get("region") or {}

@@ -19,6 +19,7 @@ import httpx
 
 from incidents_common.identity import ActingUser, Identity
 from incidents_common.problems import ProblemError, ServiceUnavailable
+from incidents_common.tracing import instrument_http_client
 
 log = logging.getLogger("api_gateway.upstream")
 
@@ -72,6 +73,7 @@ class Upstream:
             limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
             headers={"User-Agent": "incidents-api-gateway"},
         )
+        instrument_http_client(self.client)  # client spans, and the trace goes on in routing/the collector
 
     async def close(self) -> None:
         await self.client.aclose()

@@ -15,6 +15,7 @@ from classifier.models import ClassificationRecord, FeedbackRecord
 from classifier.schemas import ClassifyRequest, FeedbackCreate, LabelInfo, ModelRead
 from incidents_common.db import add_rows_in_bulk, publish, utcnow
 from incidents_common.events import Classification, PostClassified, PostCollected
+from incidents_common.metrics import count_on_commit
 from incidents_common.problems import InvalidInput, NotFound
 
 SOURCE = "/services/classifier"
@@ -123,6 +124,8 @@ async def record_classification(
         source=SOURCE,
         origin_post_id=post.post_id,
     )
+    is_incident = str(classification.is_incident).lower()
+    count_on_commit(session, "posts_classified", is_incident=is_incident, category=row["category"])
     return True
 
 

@@ -23,6 +23,7 @@ from collector.connectors import CONNECTORS, BackOff, ConnectorError, RateLimite
 from collector.models import Source
 from incidents_common.db import Database, utcnow
 from incidents_common.secretbox import SecretBoxError
+from incidents_common.tracing import tracer
 
 log = logging.getLogger("collector.scheduler")
 
@@ -112,7 +113,11 @@ class Scheduler:
 
     async def _guarded(self, source: Source) -> None:
         async with self._slots:
-            await self.poll(source)
+            # One trace per poll: the posts it stores carry it on to the classifier and beyond.
+            with tracer("collector").start_as_current_span(
+                f"poll {source.type}", attributes={"incidents.source_id": source.id}
+            ):
+                await self.poll(source)
 
     def _limiter(self, source: Source) -> RateLimiter | None:
         if source.type != "vk":

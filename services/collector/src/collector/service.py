@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -41,6 +42,7 @@ from collector.schemas import (
 )
 from incidents_common.db import Database, OutboxMessage, utcnow
 from incidents_common.events import SCHEMA_VERSION, SUBJECT_POST_COLLECTED, PostCollected, SourceType, event_type_name
+from incidents_common.metrics import count_on_commit
 from incidents_common.problems import InvalidInput, NotFound, ProblemError, ServiceUnavailable
 from incidents_common.secretbox import SecretBox
 from incidents_common.tracing import current_traceparent
@@ -209,6 +211,8 @@ async def queue_post_collected(session: AsyncSession, rows: Sequence[Mapping[str
         )
     await _executemany(session, OutboxMessage.__table__, outbox)  # type: ignore[attr-defined]
     session.info["outbox_pending"] = True  # wakes the relay after the commit, as enqueue() does
+    for source_type, collected in Counter(row["source_type"] for row in rows).items():
+        count_on_commit(session, "posts_collected", collected, source_type=source_type)
 
 
 _Stored = tuple[int, str, datetime, dict[str, Any]]

@@ -16,6 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from incidents_common.db import Database
 from incidents_common.events import IncidentDeadlineWarning
+from incidents_common.metrics import count_on_commit
 from routing.config import Settings
 from routing.deadlines import service as deadlines
 from routing.deadlines.calendar import WorkCalendar
@@ -63,6 +64,7 @@ async def scan(
                 deadline.state = DeadlineState.breached
                 deadline.closed_at = now
                 session.add(deadline)
+                count_on_commit(session, "deadline_breaches", region=incident.region_code, clock=deadline.clock)
             missed = ", ".join(f"{d.clock.value.replace('_', ' ')} due {d.due_at.isoformat()}" for d in breached)
             escalation = await incidents.escalate(
                 session, incident=incident, clock=breached[0].clock, now=now, reason=f"missed: {missed}"
@@ -113,6 +115,7 @@ async def scan(
                     comment=f"{deadline.clock.value} due {deadline.due_at.isoformat()}",
                 )
                 result.warnings += 1
+                count_on_commit(session, "deadline_warnings", region=incident.region_code, clock=deadline.clock)
         await session.flush()
         deadlines.sync_due(incident, await deadlines.pending_deadlines(session, incident_id))
         session.add(incident)

@@ -26,6 +26,7 @@ from incidents_common.events import (
     PostClassified,
     Urgency,
 )
+from incidents_common.metrics import count_on_commit
 from incidents_common.regions import REGIONS
 from routing.config import Settings
 from routing.deadlines import service as deadlines
@@ -379,6 +380,7 @@ async def create_incident(
         comment=f"from post {post.post_id}",
     )
     emit(session, incident, IncidentCreated, post_id=post.post_id)
+    count_on_commit(session, "incidents_created", region=region_code)
     await assign(session, incident=incident, now=now, settings=settings, actor=SYSTEM_ACTOR)
     return incident
 
@@ -457,6 +459,7 @@ async def assign(
         explanation=chosen.explanation,
         rule_id=incident.rule_id,
     )
+    count_on_commit(session, "incidents_assigned", region=incident.region_code)
     if previous not in (IncidentStatus.new, IncidentStatus.assigned):
         emit(
             session,
