@@ -3,8 +3,8 @@
 Each service runs its own uvicorn in a thread (its own event loop), so both async probes and
 schemathesis' synchronous calls reach it as any outside client would. Routing carries the demo
 directory; the gateway knows one incident of Saratov (64) and one of Moscow (77) and has keys of
-every role; the collector and the classifier start empty. NATS is off: the doors are under test,
-not the pipeline.
+every role; the collector and the classifier start empty. They are connected to the session's
+nats-server, so what they publish flows between them and their dead-letter API has a broker to ask.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import uvicorn
 from fastapi import FastAPI
@@ -90,8 +91,21 @@ def _seed_gateway(settings: Any) -> tuple[dict[str, str], dict[str, str]]:
     return asyncio.run(seed())
 
 
-@pytest.fixture(scope="session")
-def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
+def _wait_ready(url: str, timeout: float = 60) -> None:
+    """Until the service says its database and NATS answer (GET /health/ready is 200)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/health/ready", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{url} did not become ready")
+
+
+@pytest.fixture(scope="package")
+def system(tmp_path_factory: pytest.TempPathFactory, nats_server: Any) -> Iterator[System]:
     from api_gateway.main import create_app as gateway_app
     from api_gateway.testing import gateway_settings
     from classifier.config import Settings as ClassifierSettings
@@ -102,13 +116,16 @@ def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
     from routing.main import create_app as routing_app
 
     folder = tmp_path_factory.mktemp("security")
-    common: dict[str, Any] = {"nats_enabled": False, "log_json": False, "log_level": "WARNING"}
+    common: dict[str, Any] = {"nats_url": nats_server.url, "log_json": False, "log_level": "WARNING"}
     with (
         # The scheduler stays off: no source the fuzzer creates is ever polled, so nothing leaves 127.0.0.1.
         ServedApp(
             collector_app(
                 CollectorSettings(
-                    database_url=f"sqlite+aiosqlite:///{folder / 'collector.db'}", scheduler_enabled=False, **common
+                    database_url=f"sqlite+aiosqlite:///{folder / 'collector.db'}",
+                    scheduler_enabled=False,
+                    data_dir=str(folder),  # its generated encryption key stays in the test's folder
+                    **common,
                 )
             )
         ) as collector,
@@ -128,7 +145,10 @@ def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
     ):
         settings = gateway_settings(folder, routing_url=routing.url, collector_url=collector.url)
         keys, incidents = _seed_gateway(settings)
+        settings = settings.model_copy(update={"nats_enabled": True, "nats_url": nats_server.url})
         with ServedApp(gateway_app(settings)) as gateway:
+            for url in (collector.url, classifier.url, routing.url, gateway.url):
+                _wait_ready(url)
             yield System(
                 urls={
                     "collector": collector.url,

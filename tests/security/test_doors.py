@@ -30,10 +30,22 @@ OPEN311_CATALOGUE = {
     ("GET", f"/open311/v2/services{tail}") for tail in (".json", ".xml", "/{service_code}.json", "/{service_code}.xml")
 }
 PUBLIC = {
-    "collector": {("GET", "/health"), ("POST", "/v1/telegram/webhook/{source_id}")},
-    "classifier": {("GET", "/health")},
-    "routing": {("GET", "/health")},
-    "api-gateway": {("GET", "/health"), ("POST", "/v1/oauth/token"), ("POST", "/v1/oauth/revoke"), *OPEN311_CATALOGUE},
+    "collector": {
+        ("GET", "/health"),
+        ("GET", "/health/live"),
+        ("GET", "/health/ready"),
+        ("POST", "/v1/telegram/webhook/{source_id}"),
+    },
+    "classifier": {("GET", "/health"), ("GET", "/health/live"), ("GET", "/health/ready")},
+    "routing": {("GET", "/health"), ("GET", "/health/live"), ("GET", "/health/ready")},
+    "api-gateway": {
+        ("GET", "/health"),
+        ("GET", "/health/live"),
+        ("GET", "/health/ready"),
+        ("POST", "/v1/oauth/token"),
+        ("POST", "/v1/oauth/revoke"),
+        *OPEN311_CATALOGUE,
+    },
 }
 # An identity each service has a key for but does not serve.
 STRANGER = {"collector": "classifier", "classifier": "collector", "routing": "classifier"}
@@ -190,6 +202,13 @@ DOORS: dict[tuple[str, str], Door] = {
         Probe("official64", 403, json={"name": "x", "role": "integration", "regions": ["64"]}),
     ],
     ("DELETE", "/v1/admin/keys/{key_id}"): [Probe("admin64", 404, path={"key_id": "@key77"})],
+    # Dead letters: the operator's service token only; every gateway key, whatever its role, gets 403.
+    ("GET", "/v1/admin/dead-letters"): [Probe("admin64", 403), Probe("federal", 403)],
+    ("GET", "/v1/admin/dead-letters/{seq}"): [Probe("official64", 403, path={"seq": "1"})],
+    ("DELETE", "/v1/admin/dead-letters/{seq}"): [Probe("admin64", 403, path={"seq": "1"})],
+    ("POST", "/v1/admin/dead-letters/{seq}/replay"): [Probe("admin64", 403, path={"seq": "1"})],
+    ("POST", "/v1/admin/dead-letters/replay"): [Probe("federal", 403, json={})],
+    ("POST", "/v1/admin/dead-letters/purge"): [Probe("admin64", 403, json={"older_than_days": 0})],
     ("GET", "/open311/v2/requests.json"): [
         Probe("admin64", (200, 404), params={"jurisdiction_id": "77"}, absent=("inc-77",)),
     ],

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from incidents_common.streams import MAX_REPLICAS, StreamSettings, StreamSpec, configured_streams
 
 DATA_DIR = Path("var")
 
@@ -41,9 +43,45 @@ class ServiceSettings(BaseSettings):
     log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR")
     log_json: bool = Field(default=True, description="JSON log lines with trace_id; false for plain text")
     max_body_bytes: int = Field(default=10 * 1024 * 1024, description="Largest request body")
+    metrics_token: SecretStr = Field(
+        default=SecretStr(""),
+        description=(
+            "Bearer token Prometheus presents to GET /metrics; empty: only the operator's service token "
+            "opens it (docs/observability.md)"
+        ),
+    )
     consumer_batch: int = Field(default=200, description="Messages fetched per pull")
     max_deliver: int = Field(default=5, description="Deliveries before a message is dead-lettered")
     outbox_batch: int = Field(default=500, description="Outbox rows published per relay pass")
+
+    # --- JetStream streams: replicas, storage and limits (incidents_common.streams; docs/operations-cluster.md) ---
+    # ensure_streams creates a missing stream with these and only ever raises an existing one.
+    stream_replicas: int = Field(
+        default=1,
+        ge=1,
+        le=MAX_REPLICAS,
+        description="Replicas of every stream: 1 on a single nats-server, 3 on a 3-node cluster (see `streams`)",
+    )
+    streams: dict[str, StreamSettings] = Field(
+        default_factory=dict,
+        description=(
+            "Per-stream settings as JSON, over `stream_replicas` and the defaults of streams.py, e.g. "
+            '{"POSTS": {"replicas": 3, "storage": "file", "max_age": 1209600, "max_bytes": 10737418240, '
+            '"max_msgs": -1, "duplicate_window": 600}} (seconds; -1 or max_age 0: no limit). An existing '
+            "stream is only ever raised, never lowered, and keeps its storage"
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _streams_are_consistent(self) -> ServiceSettings:
+        self.stream_specs()  # unknown stream names, a duplicate window longer than max_age: fail at start
+        return self
+
+    def stream_specs(self) -> tuple[StreamSpec, ...]:
+        """The streams as this service's configuration wants them (for `ensure_streams`)."""
+        return configured_streams(self.streams, replicas=self.stream_replicas)
+
+    # --- end of the stream settings ---
 
     def resolved_database_url(self) -> str:
         if self.database_url:

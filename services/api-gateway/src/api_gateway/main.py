@@ -18,6 +18,7 @@ from api_gateway.upstream import Upstream
 from api_gateway.webhooks import WebhookDispatcher
 from incidents_common.app import create_service_app
 from incidents_common.db import Database
+from incidents_common.deadletters import PROTECTED_NO_API_KEYS, dead_letter_router
 from incidents_common.events import SUBJECT_INCIDENT_ALL, SUBJECT_POST_CLASSIFIED
 from incidents_common.identity import Identity
 from incidents_common.nats import ConsumerSpec, EventRuntime
@@ -59,6 +60,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             outbox_batch=settings.outbox_batch,
             user=settings.nats_user or None,
             password=settings.nats_password.get_secret_value() or None,
+            streams=settings.stream_specs(),
             consumers=[
                 ConsumerSpec(
                     durable=f"{settings.stream_prefix}gateway-incident-events",
@@ -118,6 +120,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         on_startup=[start],
         on_shutdown=[stop],
         openapi_tags=TAGS,
+        allowed_callers=["operator"],  # service tokens: the operator's only (the dead-letter admin API)
     )
     app.state.limiter = RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst)
     app.state.dispatcher = dispatcher
@@ -132,6 +135,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
     for module in (router, routes_analytics, routes_live, routes_directory, routes_auth, open311):
         app.include_router(module.router)
+    # Dead letters: the operator's service token only; a gateway API key gets 403, none 401.
+    app.include_router(dead_letter_router(), dependencies=PROTECTED_NO_API_KEYS)
     _add_health_example(app)
     return app
 

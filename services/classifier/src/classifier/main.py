@@ -18,6 +18,7 @@ from classifier.models import TABLES
 from classifier.router import router
 from incidents_common.app import create_service_app
 from incidents_common.db import Database
+from incidents_common.deadletters import dead_letter_router
 from incidents_common.events import SUBJECT_POST_COLLECTED
 from incidents_common.identity import PROTECTED
 from incidents_common.nats import ConsumerSpec, EventRuntime
@@ -55,6 +56,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             consumers=[spec],
             user=settings.nats_user or None,
             password=settings.nats_password.get_secret_value() or None,
+            streams=settings.stream_specs(),
         )
 
     model_path = settings.resolved_model_path()
@@ -112,6 +114,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.classifier = None
     app.include_router(router, dependencies=PROTECTED)
+    app.include_router(dead_letter_router(), dependencies=PROTECTED)
     return app
 
 

@@ -16,6 +16,7 @@ from collector.scheduler import Scheduler
 from collector.service import Ingestor
 from incidents_common.app import create_service_app
 from incidents_common.db import Database
+from incidents_common.deadletters import dead_letter_router
 from incidents_common.identity import PROTECTED
 from incidents_common.nats import EventRuntime
 
@@ -37,6 +38,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             outbox_batch=settings.outbox_batch,
             user=settings.nats_user or None,
             password=settings.nats_password.get_secret_value() or None,
+            streams=settings.stream_specs(),
         )
     ingestor = Ingestor(db, max_backlog=settings.max_outbox_backlog if events is not None else None)
     scheduler = Scheduler(db=db, ingestor=ingestor, settings=settings)
@@ -75,4 +77,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.include_router(router, dependencies=PROTECTED)
     app.include_router(public_router)
+    app.include_router(dead_letter_router(), dependencies=PROTECTED)
     return app

@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from incidents_common.app import create_service_app
 from incidents_common.db import Database
+from incidents_common.deadletters import dead_letter_router
 from incidents_common.events import SUBJECT_POST_CLASSIFIED
 from incidents_common.identity import PROTECTED
 from incidents_common.nats import ConsumerSpec, EventRuntime
@@ -37,6 +38,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             outbox_batch=settings.outbox_batch,
             user=settings.nats_user or None,
             password=settings.nats_password.get_secret_value() or None,
+            streams=settings.stream_specs(),
             consumers=[
                 ConsumerSpec(
                     durable=f"{settings.stream_prefix}{DURABLE}",
@@ -86,4 +88,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     for router in (incidents_router, directory_router, rules_router, deadlines_router):
         app.include_router(router, dependencies=PROTECTED)
+    app.include_router(dead_letter_router(), dependencies=PROTECTED)
     return app
