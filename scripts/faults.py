@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def report(outcome: Outcome) -> None:
         print(outcome.row(), flush=True)
-        if outcome.lost or outcome.doubled:
+        if outcome.lost or outcome.doubled or outcome.events_doubled or outcome.dead_letters:
             failed.append(outcome.fault)
 
     with tempfile.TemporaryDirectory(prefix="faults-") as work:

@@ -11,6 +11,9 @@ sent again until it is accepted; the collector de-duplicates by external id.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import json
 import os
 import signal
 import sqlite3
@@ -26,6 +29,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
+import nats.errors
+import nats.js.errors
 
 from incidents_common.identity import Identity
 from incidents_common.processes import free_port
@@ -57,17 +62,20 @@ class Outcome:
     doubled: int
     recover_seconds: float
     incidents: int
+    events_doubled: int = 0
+    dead_letters: int = 0
 
     def row(self) -> str:
         return (
             f"| {self.fault} | {self.posts_in} | {self.incidents} | {self.routed} | {self.lost} | {self.doubled} "
-            f"| {self.recover_seconds:.1f} |"
+            f"| {self.events_doubled} | {self.dead_letters} | {self.recover_seconds:.1f} |"
         )
 
 
 TABLE_HEADER = (
-    "| fault | posts in | incidents out | complaints routed | lost | doubled | seconds to recover |\n"
-    "|---|---|---|---|---|---|---|"
+    "| fault | posts in | incidents out | complaints routed | lost | doubled | incident events doubled "
+    "| dead letters | seconds to recover |\n"
+    "|---|---|---|---|---|---|---|---|---|"
 )
 
 
@@ -222,6 +230,57 @@ class FaultSystem:
             time.sleep(0.5)
         return time.monotonic() - started
 
+    # -- what NATS holds ---------------------------------------------------------------------------
+
+    def event_census(self, regions: set[str]) -> tuple[int, int]:
+        """(incident.created events beyond one per incident, dead letters), read as a region's
+        subscriber and as the operator would read them."""
+        return asyncio.run(self._event_census(regions))
+
+    async def _event_census(self, regions: set[str]) -> tuple[int, int]:
+        from incidents_common.deadletters import DeadLetters
+        from incidents_common.nats import connect
+        from incidents_common.natsauth import issue_region_credentials
+
+        url = f"nats://127.0.0.1:{self.ports['nats']}"
+        created: Counter[str] = Counter()
+        for code in sorted(regions):
+            record = issue_region_credentials(self.data_dir, code)
+            nc = await connect(url, f"census-{code}", attempts=20, user=record["user"], password=record["password"])
+            try:
+                js = nc.jetstream(timeout=5)
+                # A newly issued user's rights arrive with the server's config reload: retry until then.
+                for attempt in range(50):
+                    try:
+                        with contextlib.suppress(nats.js.errors.NotFoundError):  # from the first event every time
+                            await js.delete_consumer("INCIDENTS", record["durable"])
+                        subscription = await js.pull_subscribe(
+                            record["filter_subject"], durable=record["durable"], stream="INCIDENTS"
+                        )
+                        break
+                    except (nats.errors.Error, TimeoutError):
+                        if attempt == 49:
+                            raise
+                        await asyncio.sleep(0.2)
+                while True:
+                    try:
+                        messages = await subscription.fetch(500, timeout=1)
+                    except TimeoutError:
+                        break
+                    for message in messages:
+                        if message.subject.startswith("incidents.v1.incident.created."):
+                            created[json.loads(message.data)["data"]["incident"]["incident_id"]] += 1
+                        await message.ack()
+            finally:
+                await nc.close()
+        operator = json.loads((self.data_dir / "secrets" / "nats" / "operator.json").read_text())
+        nc = await connect(url, "census-operator", attempts=20, user="operator", password=operator["password"])
+        try:
+            dead = await DeadLetters(nc.jetstream(), timeout=5).list(headers_only=True)
+        finally:
+            await nc.close()
+        return sum(n - 1 for n in created.values()), len(dead)
+
     # -- faults ----------------------------------------------------------------------------------
 
     def pid_of(self, service: str) -> int:
@@ -273,4 +332,8 @@ def run_scenario(system: FaultSystem, name: str, inject: Callable[[], None], *, 
     post_ids += system.push(batch[third:])
     seconds = system.wait_routed(post_ids)
     routed, doubled, incidents = system.count(post_ids)
-    return Outcome(name, posts, routed, len(set(post_ids)) - routed, doubled, seconds, incidents)
+    regions = {str(i["region_code"]) for i in system.incidents()}
+    events_doubled, dead_letters = system.event_census(regions)
+    return Outcome(
+        name, posts, routed, len(set(post_ids)) - routed, doubled, seconds, incidents, events_doubled, dead_letters
+    )

@@ -25,4 +25,5 @@ def test_no_complaint_is_lost_or_doubled_whatever_fails(tmp_path: Path) -> None:
     for outcome in outcomes:
         assert outcome.routed == outcome.posts_in, table
         assert outcome.lost == 0 and outcome.doubled == 0, table
+        assert outcome.events_doubled == 0 and outcome.dead_letters == 0, table
         assert outcome.incidents >= 1, table

@@ -484,8 +484,9 @@ class ConsumerSpec:
 
     `max_deliver` is how many times a message may fail on its own before it is dead-lettered (the
     server-side consumer itself has no limit: see the module docstring); `backoff` the delays before
-    those retries. `handler_timeout` bounds one batch (and one message handled alone), default half
-    of `ack_wait`. While the database or NATS is down the consumer probes every `outage_backoff[0]`
+    those retries. `handler_timeout` bounds one batch (and one message handled alone), default 30 s.
+    `ack_wait` is how soon JetStream hands a batch held by a consumer that died to the next one: short
+    (15 s), because a live consumer keeps its batch in progress however long the handling takes. While the database or NATS is down the consumer probes every `outage_backoff[0]`
     seconds, doubling up to `outage_backoff[1]`. A failure that looks like infrastructure while the
     probe answers is retried `transient_retries` times before it counts against the message.
     """
@@ -497,7 +498,7 @@ class ConsumerSpec:
     batch: int = 200
     max_deliver: int = 5
     backoff: list[float] = field(default_factory=lambda: [1.0, 5.0, 30.0, 120.0])
-    ack_wait: float = 60.0
+    ack_wait: float = 15.0
     fetch_timeout: float = 1.0
     # Called with each fetched batch's events before its transaction: work that is cheaper for a
     # whole batch at once (the classifier scores all texts in one matrix product) is done here and
@@ -510,7 +511,7 @@ class ConsumerSpec:
 
     @property
     def batch_timeout(self) -> float:
-        return self.handler_timeout if self.handler_timeout is not None else max(self.ack_wait / 2, 0.1)
+        return self.handler_timeout if self.handler_timeout is not None else 30.0
 
     def config(self) -> ConsumerConfig:
         return ConsumerConfig(
