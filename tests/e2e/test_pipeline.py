@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from incidents_common.identity import Identity
-from incidents_common.processes import free_port
+from incidents_common.processes import free_port, pid_serving
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY = "e2e-federal-key"
@@ -187,23 +187,11 @@ class TestWholePipeline:
         assert response.headers["content-type"].startswith("application/problem+json")
 
 
-def _pid_of(module: str, port: int) -> int:
-    """The pid of the uvicorn process serving `module` on `port` (read from /proc, as ps would)."""
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            argv = (entry / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if f"{module}.main:create_app".encode() in argv and str(port).encode() in argv:
-            return int(entry.name)
-    raise AssertionError(f"no process serves {module} on {port}")
-
-
 class TestSupervision:
     def test_a_service_killed_with_sigkill_is_restarted_and_the_pipeline_goes_on(self, system: RunningSystem) -> None:
-        os.kill(_pid_of("classifier", system.ports["classifier"]), signal.SIGKILL)
+        pid = pid_serving("classifier", system.ports["classifier"])
+        assert pid is not None
+        os.kill(pid, signal.SIGKILL)
         assert system.process.stdout is not None
         deadline = time.monotonic() + 60
         said = ""

@@ -33,7 +33,7 @@ import nats.errors
 import nats.js.errors
 
 from incidents_common.identity import Identity
-from incidents_common.processes import free_port
+from incidents_common.processes import free_port, pid_serving
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY = "faults-federal-key"
@@ -284,17 +284,10 @@ class FaultSystem:
     # -- faults ----------------------------------------------------------------------------------
 
     def pid_of(self, service: str) -> int:
-        module, port = SERVICE_MODULES[service], self.ports["gateway" if service == "api-gateway" else service]
-        for entry in Path("/proc").iterdir():
-            if not entry.name.isdigit():
-                continue
-            try:
-                argv = (entry / "cmdline").read_bytes().split(b"\0")
-            except OSError:
-                continue
-            if f"{module}.main:create_app".encode() in argv and str(port).encode() in argv:
-                return int(entry.name)
-        raise AssertionError(f"no process serves {service}")
+        pid = pid_serving(SERVICE_MODULES[service], self.ports["gateway" if service == "api-gateway" else service])
+        if pid is None:
+            raise AssertionError(f"no process serves {service}")
+        return pid
 
     def nats_pid(self) -> int:
         return int((self.data_dir / "nats" / "nats-server.pid").read_text().strip())

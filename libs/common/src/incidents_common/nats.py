@@ -486,8 +486,9 @@ class ConsumerSpec:
     server-side consumer itself has no limit: see the module docstring); `backoff` the delays before
     those retries. `handler_timeout` bounds one batch (and one message handled alone), default 30 s.
     `ack_wait` is how soon JetStream hands a batch held by a consumer that died to the next one: short
-    (15 s), because a live consumer keeps its batch in progress however long the handling takes. While the database or NATS is down the consumer probes every `outage_backoff[0]`
-    seconds, doubling up to `outage_backoff[1]`. A failure that looks like infrastructure while the
+    (15 s), because a live consumer keeps its batch in progress however long the handling takes.
+    While the database or NATS is down the consumer probes every `outage_backoff[0]` seconds,
+    doubling up to `outage_backoff[1]`. A failure that looks like infrastructure while the
     probe answers is retried `transient_retries` times before it counts against the message.
     """
 

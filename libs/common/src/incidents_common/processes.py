@@ -289,3 +289,19 @@ def asyncpg_url(libpq_url: str, database: str | None = None) -> str:
     if database is not None:
         url = url.set(database=database)
     return url.render_as_string(hide_password=False)
+
+
+def pid_serving(package: str, port: int) -> int | None:
+    """The pid of the uvicorn process the launcher started for `package` on `port` (read from /proc,
+    as ps would), for fault tests that kill one service; None when there is none."""
+    wanted = (f"{package}.main:create_app".encode(), str(port).encode())
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if all(part in argv for part in wanted):
+            return int(entry.name)
+    return None
