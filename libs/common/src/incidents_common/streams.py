@@ -191,9 +191,10 @@ def merge_stream_config(current: StreamConfig, wanted: StreamConfig) -> StreamMe
             changes.append(f"{label} {_shown(have_n)} -> {_shown(want_n)}")
         elif want_n < have_n:
             kept.append(f"{label}: configured {_shown(want_n)}, the stream has {_shown(have_n)}; kept {_shown(have_n)}")
-    missing = [subject for subject in wanted.subjects or [] if subject not in merged.subjects]
+    present = merged.subjects or []
+    missing = [subject for subject in wanted.subjects or [] if subject not in present]
     if missing:
-        merged.subjects = [*merged.subjects, *missing]
+        merged.subjects = [*present, *missing]
         changes.append(f"subjects + {missing}")
     if wanted.description and wanted.description != current.description:
         merged.description = wanted.description
