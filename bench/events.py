@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from incidents_common.db import Database, enqueue
 from incidents_common.events import SUBJECT_POST_COLLECTED, CloudEvent, PostCollected, SourceType, new_event
-from incidents_common.nats import ConsumerSpec, EventRuntime
+from incidents_common.nats import ConsumerSpec, EventRuntime, each_event
 from incidents_common.processes import NatsServer, asyncpg_url, postgres_server
 
 
@@ -61,7 +61,7 @@ async def run(events: int, database_url: str, nats_url: str) -> None:
     print(f"outbox write: {events} events in {written:.2f}s = {events / written:,.0f} events/s")
 
     producer = EventRuntime(db=producer_db, nats_url=nats_url, client_name="bench-producer")
-    spec = ConsumerSpec("bench-consumer", "POSTS", SUBJECT_POST_COLLECTED, handle, batch=200)
+    spec = ConsumerSpec("bench-consumer", "POSTS", SUBJECT_POST_COLLECTED, each_event(handle), batch=200)
     consumer = EventRuntime(db=consumer_db, nats_url=nats_url, client_name="bench-consumer", consumers=[spec])
     started = time.perf_counter()
     await producer.start()

@@ -23,7 +23,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from incidents_common.db import Database, OutboxMessage, publish
 from incidents_common.events import SUBJECT_POST_COLLECTED, CloudEvent, PostCollected, SourceType
-from incidents_common.nats import ConsumerSpec, EventRuntime, connect, inbox_prefix_of
+from incidents_common.nats import ConsumerSpec, EventRuntime, connect, each_event, inbox_prefix_of
 from incidents_common.natsauth import (
     ROUTE_PASSWORD_VARIABLE,
     SERVICES,
@@ -243,7 +243,7 @@ async def test_no_acknowledged_event_is_lost_or_doubled_when_the_stream_leader_d
         )
 
     producer = runtime("collector", producer_db, [])
-    spec = ConsumerSpec(DURABLE, "POSTS", SUBJECT_POST_COLLECTED, handle, fetch_timeout=0.5)
+    spec = ConsumerSpec(DURABLE, "POSTS", SUBJECT_POST_COLLECTED, each_event(handle), fetch_timeout=0.5)
     receiver = runtime("classifier", consumer_db, [spec])
     published: list[str] = []
     try:

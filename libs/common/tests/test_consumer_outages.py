@@ -51,6 +51,7 @@ from incidents_common.nats import (
     ConsumerSpec,
     EventRuntime,
     HandlerTimeout,
+    each_event,
     is_infrastructure_failure,
 )
 from incidents_common.processes import NatsServer, free_port
@@ -205,7 +206,7 @@ def _spec(durable: str, handler: Any, **overrides: Any) -> ConsumerSpec:
         "outage_backoff": (0.05, 0.3),
         "probe_timeout": 2.0,
     }
-    return ConsumerSpec(durable, "POSTS", SUBJECT_POST_COLLECTED, handler, **(values | overrides))
+    return ConsumerSpec(durable, "POSTS", SUBJECT_POST_COLLECTED, each_event(handler), **(values | overrides))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -51,6 +51,7 @@ from incidents_common.nats import (
     ConsumerSpec,
     EventRuntime,
     connect,
+    each_event,
 )
 from incidents_common.natsauth import CredentialStore, prepare_local_nats
 from incidents_common.processes import NatsServer, free_port
@@ -130,7 +131,9 @@ async def pipeline(nats_url: str, tmp_path: Path, *, start_b: bool = True) -> As
             nats_url=nats_url,
             client_name=f"dl-{durable}",
             consumers=[
-                ConsumerSpec(durable, "POSTS", SUBJECT_POST_COLLECTED, handler, fetch_timeout=0.3, max_deliver=1)
+                ConsumerSpec(
+                    durable, "POSTS", SUBJECT_POST_COLLECTED, each_event(handler), fetch_timeout=0.3, max_deliver=1
+                )
             ],
         )
         for durable, handler in ((A, _handler(A, set())), (B, _handler(B, broken)))

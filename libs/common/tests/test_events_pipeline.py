@@ -19,7 +19,7 @@ from incidents_common.events import (
     dead_letter_subject,
     decode_event,
 )
-from incidents_common.nats import ConsumerSpec, EventRuntime
+from incidents_common.nats import ConsumerSpec, EventRuntime, each_event
 from incidents_common.testing import eventually, read_stream
 
 
@@ -56,7 +56,7 @@ class TestOutboxAndInbox:
             handled.append(event.id)
             session.add(SeenPost(post_id=event.data.post_id))
 
-        consumer = ConsumerSpec("test-post-collected", "POSTS", SUBJECT_POST_COLLECTED, handle)
+        consumer = ConsumerSpec("test-post-collected", "POSTS", SUBJECT_POST_COLLECTED, each_event(handle))
         producer = EventRuntime(db=producer_db, nats_url=nats_url, client_name="producer")
         receiver = EventRuntime(db=consumer_db, nats_url=nats_url, client_name="receiver", consumers=[consumer])
         for db in (producer_db, consumer_db):
@@ -93,7 +93,7 @@ class TestOutboxAndInbox:
         async def handle(session: AsyncSession, event: CloudEvent[Any]) -> None:
             session.add(SeenPost(post_id=event.data.post_id))
 
-        spec = ConsumerSpec("test-dlq", "POSTS", SUBJECT_POST_COLLECTED, handle)
+        spec = ConsumerSpec("test-dlq", "POSTS", SUBJECT_POST_COLLECTED, each_event(handle))
         runtime = EventRuntime(db=db, nats_url=nats_url, client_name="dlq", consumers=[spec])
         await runtime.start()
         await asyncio.wait_for(runtime.ready.wait(), 10)
@@ -135,7 +135,9 @@ class TestOutboxAndInbox:
                 raise RuntimeError("downstream exploded")
             session.add(SeenPost(post_id=event.data.post_id))
 
-        spec = ConsumerSpec("test-retry", "POSTS", SUBJECT_POST_COLLECTED, handle, max_deliver=3, backoff=[0.1, 0.1])
+        spec = ConsumerSpec(
+            "test-retry", "POSTS", SUBJECT_POST_COLLECTED, each_event(handle), max_deliver=3, backoff=[0.1, 0.1]
+        )
         runtime = EventRuntime(db=db, nats_url=nats_url, client_name="retry", consumers=[spec])
         await runtime.start()
         try:

@@ -45,7 +45,7 @@ from incidents_common.events import (
     SourceType,
     Urgency,
 )
-from incidents_common.nats import Consumer, EventRuntime, connect
+from incidents_common.nats import Consumer, EventRuntime, connect, each_event
 from incidents_common.natsauth import (
     SERVICES,
     CredentialStore,
@@ -303,7 +303,7 @@ async def test_each_service_does_its_real_work_with_its_own_user(secured: Secure
         assert declared == sorted((g.stream, g.durable, g.filter_subject) for g in SERVICES[user].grants())
         assert runtime.user == user
         runtime.consumers = [
-            Consumer(replace(c.spec, handler=recorder(c.spec.durable), before_batch=None), runtime.db)
+            Consumer(replace(c.spec, handler=each_event(recorder(c.spec.durable))), runtime.db)
             for c in runtime.consumers
         ]
         await runtime.db.create_tables()

@@ -10,7 +10,7 @@ import orjson
 from sqlmodel import func, select
 
 from classifier.config import Settings
-from classifier.consumers import BatchClassifier, Prepared, handle_post_collected
+from classifier.consumers import ClassifyCollected
 from classifier.main import create_app
 from classifier.model import PostInput
 from classifier.models import ClassificationRecord
@@ -76,9 +76,8 @@ class TestPostCollectedConsumer:
                 assert gas.text.startswith("В подъезде") and gas.place_hints.title == "Подслушано Тольятти"
                 assert not events["post-2"].classification.is_incident
                 consumer = app.state.events.consumers[0]
-                hook = consumer.spec.before_batch
-                assert isinstance(hook, BatchClassifier)  # texts of a batch classified together
-                assert consumer.stats.processed == 2 and not hook.prepared.results
+                assert isinstance(consumer.spec.handler, ClassifyCollected)
+                assert consumer.stats.processed == 2
                 async with httpx.AsyncClient(
                     transport=httpx.ASGITransport(app=app), base_url="http://t", auth=ServiceAuth("classifier")
                 ) as http:
@@ -88,7 +87,8 @@ class TestPostCollectedConsumer:
                 # The same post version again (a re-published event): stored and published once.
                 async with producer_db.transaction() as session:
                     publish(session, collected(1, "В подъезде сильно пахнет газом!!! Звонили в 04"), source="/test")
-                await asyncio.sleep(1.0)
+                # Processed (a new event id), found stored: nothing written, nothing published.
+                await eventually(lambda: _processed(consumer), until=lambda n: n == 3)
                 assert await count(db) == 2
                 assert len(await read_stream(nats_url, SUBJECT_POST_CLASSIFIED, timeout=0.3)) == 2
             finally:
@@ -122,19 +122,37 @@ class TestPostCollectedConsumer:
             assert "invalid PostCollected" in reasons[1]
 
 
+async def _processed(consumer: Any) -> int:
+    return int(consumer.stats.processed)
+
+
 class TestHandler:
-    async def test_prepared_result_is_used_without_classifying_again(self, tmp_path: Path, classifier: Any) -> None:
+    async def test_a_batch_is_classified_in_one_call_and_stored_versions_are_skipped(
+        self, tmp_path: Path, classifier: Any
+    ) -> None:
         db = Database(f"sqlite+aiosqlite:///{tmp_path / 'h.db'}", [ClassificationRecord])
         await db.create_tables()
-        post = collected(7, "Во дворе прорвало трубу, течёт кипяток")
-        event = new_event(post, source="/test")
-        prepared = Prepared()
-        prepared.results[event.id] = classifier.classify(PostInput(text=post.text))
+        calls: list[int] = []
 
-        def no_model() -> Any:
-            raise AssertionError("the handler classified a post that was prepared")
+        def counting() -> Any:
+            class Counting:
+                def classify_batch(self, inputs: list[PostInput]) -> Any:
+                    calls.append(len(inputs))
+                    return classifier.classify_batch(inputs)
 
+            return Counting()
+
+        handler = ClassifyCollected(classifier=counting)
+        texts = ["Во дворе прорвало трубу, течёт кипяток", "Продам гараж", "Яма на Ленина, пробил колесо"]
+        events = [new_event(collected(n, text), source="/test") for n, text in enumerate(texts)]
         async with db.transaction() as session:
-            await handle_post_collected(session, event, classifier=no_model, prepared=prepared)
-        assert await count(db) == 1 and not prepared.results
+            await handler(session.writes, events)
+        assert calls == [3] and await count(db) == 3
+        # The same versions again plus one new post: only the new one is classified and stored.
+        again = [new_event(collected(n, text), source="/test") for n, text in enumerate(texts)]
+        again.append(new_event(collected(9, "Нет света в доме 5"), source="/test"))
+        async with db.transaction() as session:
+            await handler(session.writes, again)
+            assert session.writes.events_queued == 1
+        assert calls == [3, 1] and await count(db) == 4
         await db.dispose()

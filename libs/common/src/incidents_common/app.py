@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -140,6 +141,18 @@ async def readiness_checks(db: Database, events: EventRuntime | None) -> dict[st
 Hook = Callable[[], Awaitable[None]]
 
 
+def tune_garbage_collector() -> None:
+    """Tune Python's cycle collector for a service that has finished starting.
+
+    What is alive after start-up (modules, the model, caches) is frozen out of the collector's
+    scans, and the youngest generation is collected every 10,000 allocations instead of 700: a
+    consumer batch allocates and frees hundreds of thousands of short-lived objects (pydantic
+    models, rows), and the default ran a collection every few posts, 20-30 % of routing's CPU."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(10_000, 20, 20)
+
+
 def create_service_app(
     *,
     title: str,
@@ -172,6 +185,7 @@ def create_service_app(
         tracing_scope.enter_context(use_tracer_provider(tracer_provider))
         for hook in on_startup or []:
             await hook()
+        tune_garbage_collector()
         if events is not None:
             await events.start()
         refresher = asyncio.create_task(metrics.run(), name=f"{settings.service_name}-metrics")

@@ -7,14 +7,18 @@ each processed event id in the same transaction as its effect (inbox), so a rede
 
 from __future__ import annotations
 
+import functools
 import importlib
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from sqlalchemy import Column, LargeBinary, event, insert
+from sqlalchemy import Column, LargeBinary, bindparam, event, insert, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.schema import Table
@@ -87,6 +91,226 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+class WorkSession(AsyncSession):
+    """The session of one `Database.transaction()`: an AsyncSession that carries its `Writes`."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.writes = Writes(self)
+
+
+Rows = Mapping[str, Any] | Iterable[Mapping[str, Any]]
+_WriteKind = Literal["insert", "insert_ignore", "upsert", "update"]
+
+
+@dataclass
+class _Queued:
+    table: Table
+    kind: _WriteKind
+    keys: tuple[str, ...]
+    update: tuple[str, ...] | None
+    rows: list[dict[str, Any]] = field(default_factory=list)
+
+
+class Writes:
+    """The typed context of one transaction: what it will write, written in bulk just before its commit.
+
+    Code on a hot path decides first and queues its effects here: rows to insert, upsert or update,
+    events for the outbox, domain counters. `flush()` then writes one statement per table and kind
+    (an executemany, or a multi-row INSERT … ON CONFLICT), instead of one ORM object per row, and the
+    commit makes the effects, the outbox rows and the consumer's inbox rows atomic. What happens only
+    after the commit (counters, waking the outbox relay) is run by `committed()`.
+    """
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+        self._queued: dict[tuple[Table, _WriteKind, tuple[str, ...], tuple[str, ...] | None], _Queued] = {}
+        self._counts: list[tuple[str, dict[str, str], float]] = []
+        self._after_commit: list[Callable[[], None]] = []
+        self.events_queued = 0
+        # Consumed event id → the traceparent of its handling span (set by the consumer machinery).
+        self.traceparents: dict[str, str | None] = {}
+
+    # --- queueing ------------------------------------------------------------------------------
+
+    def insert(self, table: Any, rows: Rows, *, ignore_conflicts: bool = False) -> None:
+        """Insert `rows` (one executemany per table); `ignore_conflicts`: a row whose key exists is skipped."""
+        self._queue(table, "insert_ignore" if ignore_conflicts else "insert", rows)
+
+    def upsert(
+        self,
+        table: Any,
+        rows: Rows,
+        *,
+        keys: Sequence[str] | None = None,
+        update: Sequence[str] | None = None,
+    ) -> None:
+        """Insert `rows`, or update the row with the same `keys` (default: the primary key): the
+        columns `update` (default: every other column of the row). The last row queued per key wins."""
+        self._queue(table, "upsert", rows, keys=keys, update=update)
+
+    def update(self, table: Any, rows: Rows, *, keys: Sequence[str] | None = None) -> None:
+        """UPDATE the row with each row's `keys` (default: the primary key), setting its other columns."""
+        self._queue(table, "update", rows, keys=keys)
+
+    def publish(
+        self,
+        data: Contract,
+        *,
+        source: str,
+        origin_post_id: str | None = None,
+        subject: str | None = None,
+        cause: CloudEvent[Any] | None = None,
+    ) -> CloudEvent[Any]:
+        """Wrap `data` in a CloudEvent and queue it in the outbox; returns the event.
+
+        `cause`: the consumed event this one follows from; the new event continues the trace of
+        that event's handling (in a batch, the current span is nobody's in particular)."""
+        traceparent = self.traceparents.get(cause.id) if cause is not None else None
+        cloud_event = new_event(
+            data, source=source, origin_post_id=origin_post_id, subject=subject, traceparent=traceparent
+        )
+        self.enqueue(cloud_event)
+        return cloud_event
+
+    def enqueue(self, event: CloudEvent[Any]) -> None:
+        """Queue an event already built in the outbox; it is published after the commit."""
+        self.enqueue_encoded(event.id, subject_of(event.data), encode_event(event))
+
+    def enqueue_encoded(self, event_id: str, subject: str, payload: bytes) -> None:
+        """Queue an event already encoded (a producer that builds its JSON itself, for speed)."""
+        row = {"event_id": event_id, "subject": subject, "payload": payload, "created_at": utcnow()}
+        self._queue(OutboxMessage, "insert", [row])
+        self.events_queued += 1
+
+    def events_written(self, count: int) -> None:
+        """`count` outbox rows the caller wrote itself (a producer with its own bulk path): the relay
+        is woken after the commit as for queued events."""
+        self.events_queued += count
+
+    def count(self, key: str, amount: float = 1, **labels: Any) -> None:
+        """Add `amount` to the domain counter `key` (metrics.DOMAIN_COUNTERS) once the commit succeeds."""
+        if amount > 0:
+            self._counts.append((key, {k: str(v) for k, v in labels.items()}, amount))
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        self._after_commit.append(callback)
+
+    def _queue(
+        self,
+        table: Any,
+        kind: _WriteKind,
+        rows: Rows,
+        *,
+        keys: Sequence[str] | None = None,
+        update: Sequence[str] | None = None,
+    ) -> None:
+        table = _table_of(table)
+        key_columns = tuple(keys) if keys else _primary_key(table)
+        update_columns = tuple(update) if update is not None else None
+        bucket_key = (table, kind, key_columns, update_columns)
+        bucket = self._queued.get(bucket_key)
+        if bucket is None:
+            bucket = self._queued[bucket_key] = _Queued(table, kind, key_columns, update_columns)
+        if isinstance(rows, Mapping):
+            bucket.rows.append(dict(rows))
+        else:
+            bucket.rows.extend(dict(row) for row in rows)
+
+    # --- writing -------------------------------------------------------------------------------
+
+    @property
+    def pending(self) -> int:
+        """Rows queued and not written yet."""
+        return sum(len(bucket.rows) for bucket in self._queued.values())
+
+    async def flush(self) -> None:
+        """Write what is queued: the ORM's pending objects first, then each table in the order it was
+        first queued (a parent before its children), one statement per table and kind."""
+        await self.session.flush()
+        queued, self._queued = self._queued, {}
+        dialect = self.session.get_bind().dialect.name
+        for bucket in queued.values():
+            if bucket.rows:
+                for statement, params in _statements(bucket, dialect):
+                    await self.session.exec(statement, params=params)  # type: ignore[call-overload]
+
+    def committed(self) -> None:
+        """The transaction committed: apply the counters and run the after-commit callbacks."""
+        if self._counts:
+            from incidents_common.metrics import metrics_of
+
+            metrics = metrics_of(self.session)
+            if metrics is not None:
+                for key, labels, amount in self._counts:
+                    metrics.counter(key).labels(**labels).inc(amount)
+        for callback in self._after_commit:
+            callback()
+        self.discard()
+
+    def discard(self) -> None:
+        """The transaction rolled back: nothing queued happened."""
+        self._queued.clear()
+        self._counts.clear()
+        self._after_commit.clear()
+        self.events_queued = 0
+
+
+@functools.cache
+def _primary_key(table: Table) -> tuple[str, ...]:
+    # Iterating a table's key columns costs tens of microseconds: too much once per queued row.
+    return tuple(c.name for c in table.primary_key.columns)
+
+
+def _table_of(table: Any) -> Table:
+    return table if isinstance(table, Table) else table.__table__
+
+
+def _statements(bucket: _Queued, dialect: str) -> Iterator[tuple[Any, list[dict[str, Any]]]]:
+    """The statements writing one bucket: one per set of columns (an executemany needs one shape)."""
+    table, rows = bucket.table, bucket.rows
+    if bucket.kind in ("upsert", "update"):
+        latest = {tuple(row[k] for k in bucket.keys): row for row in rows}  # the last row per key wins
+        rows = list(latest.values())
+    shapes: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for row in rows:
+        shapes.setdefault(tuple(row), []).append(row)
+    for columns, same_shape in shapes.items():
+        if bucket.kind == "insert":
+            yield insert(table), same_shape
+        elif bucket.kind == "update":
+            where = [table.c[k] == bindparam(f"key_{k}") for k in bucket.keys]
+            values: dict[str, Any] = {c: bindparam(c) for c in columns if c not in bucket.keys}
+            params = [
+                {**{c: row[c] for c in values}, **{f"key_{k}": row[k] for k in bucket.keys}} for row in same_shape
+            ]
+            yield update(table).where(*where).values(values), params
+        else:
+            dialect_insert = sqlite_insert if dialect == "sqlite" else pg_insert
+            statement = dialect_insert(table)
+            if bucket.kind == "insert_ignore":
+                yield statement.on_conflict_do_nothing(index_elements=list(bucket.keys)), same_shape
+                continue
+            updated = bucket.update if bucket.update is not None else [c for c in columns if c not in bucket.keys]
+            if not updated:
+                yield statement.on_conflict_do_nothing(index_elements=list(bucket.keys)), same_shape
+            else:
+                excluded = statement.excluded
+                yield (
+                    statement.on_conflict_do_update(
+                        index_elements=list(bucket.keys), set_={c: excluded[c] for c in updated}
+                    ),
+                    same_shape,
+                )
+
+
+def writes_of(session: AsyncSession) -> Writes:
+    """The `Writes` of the transaction `session` belongs to (a session from `Database.transaction()`)."""
+    if not isinstance(session, WorkSession):
+        raise TypeError("not a session of Database.transaction(): it has no Writes")
+    return session.writes
+
+
 class Database:
     """A service's own database: engine, sessions and the tables it owns.
 
@@ -104,17 +328,17 @@ class Database:
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
-        self.sessions = async_sessionmaker(self.engine, class_=AsyncSession, expire_on_commit=False)
+        self.sessions = async_sessionmaker(self.engine, class_=WorkSession, expire_on_commit=False)
         self.tables: list[Table] = [
             t.__table__
             for t in (*COMMON_TABLES, *tables)  # type: ignore[attr-defined]
         ]
         self.migrations: str | None = migrations or _migrations_package(tables)
-        self._commit_hooks: list[Callable[[], None]] = []
+        self._outbox_hooks: list[Callable[[], None]] = []
 
     def on_outbox_commit(self, hook: Callable[[], None]) -> None:
-        """Call `hook` after every commit that wrote to the outbox (the relay's wake-up)."""
-        self._commit_hooks.append(hook)
+        """Call `hook` after every commit that queued outbox events (the relay's wake-up)."""
+        self._outbox_hooks.append(hook)
 
     async def migrate(self) -> None:
         """The start-up path: upgrade the schema to the newest revision (incidents_common.migrations)."""
@@ -146,51 +370,28 @@ class Database:
         await self.engine.dispose()
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """A session that commits when the block succeeds and rolls back when it raises."""
+    async def transaction(self) -> AsyncIterator[WorkSession]:
+        """A session that writes its `Writes` and commits when the block succeeds, and rolls back
+        when it raises; after the commit, its counters and after-commit callbacks run."""
         async with self.sessions() as session:
+            writes = session.writes
             try:
                 yield session
-                await flush_pending_rows(session)
+                await writes.flush()
                 await session.commit()
             except BaseException:
+                writes.discard()
                 await session.rollback()
                 raise
-        if session.info.pop("outbox_pending", False):
-            for hook in self._commit_hooks:
-                hook()
-
-
-_PENDING_ROWS = "pending_rows"
-
-
-def add_rows_in_bulk(session: AsyncSession, table: Any, rows: list[dict[str, Any]]) -> None:
-    """Insert `rows` into `table` with one executemany just before the commit.
-
-    The ORM inserts rows with database-generated keys one statement at a time through aiosqlite
-    (a thread hop each); the outbox and inbox are on every hot path, so they are written in bulk.
-    """
-    pending: dict[Any, list[dict[str, Any]]] = session.info.setdefault(_PENDING_ROWS, {})
-    pending.setdefault(table, []).extend(rows)
-
-
-async def flush_pending_rows(session: AsyncSession) -> None:
-    pending: dict[Any, list[dict[str, Any]]] = session.info.pop(_PENDING_ROWS, {})
-    for table, rows in pending.items():
-        if rows:
-            await session.exec(insert(table), params=rows)  # type: ignore[call-overload]
+            if writes.events_queued:
+                for hook in self._outbox_hooks:
+                    writes.after_commit(hook)
+            writes.committed()
 
 
 def enqueue(session: AsyncSession, event: CloudEvent[Any]) -> None:
     """Queue an event in the outbox of the session's transaction; it goes out after the commit."""
-    row = {
-        "event_id": event.id,
-        "subject": subject_of(event.data),
-        "payload": encode_event(event),
-        "created_at": utcnow(),
-    }
-    add_rows_in_bulk(session, OutboxMessage.__table__, [row])  # type: ignore[attr-defined]
-    session.info["outbox_pending"] = True
+    writes_of(session).enqueue(event)
 
 
 def publish(
@@ -202,9 +403,7 @@ def publish(
     subject: str | None = None,
 ) -> CloudEvent[Any]:
     """Wrap `data` in a CloudEvent and queue it in the outbox; returns the event."""
-    cloud_event = new_event(data, source=source, origin_post_id=origin_post_id, subject=subject)
-    enqueue(session, cloud_event)
-    return cloud_event
+    return writes_of(session).publish(data, source=source, origin_post_id=origin_post_id, subject=subject)
 
 
 async def already_processed(session: AsyncSession, consumer: str, event_ids: Sequence[str]) -> set[str]:

@@ -226,6 +226,13 @@ class IncidentSnapshot(Contract):
     first_response_at: datetime | None = None
     created_at: datetime
     updated_at: datetime
+    revision: int = Field(
+        default=0,
+        description=(
+            "Grows with every change of the incident (the number of its history entries): of two "
+            "snapshots with the same updated_at, the one with the higher revision is the later"
+        ),
+    )
 
 
 class IncidentEvent(Contract):

@@ -24,14 +24,13 @@ from typing import TYPE_CHECKING, Any
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import choose_encoder
-from sqlalchemy import event, func
-from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy import func
 from sqlmodel import select
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from incidents_common.db import Database, OutboxMessage
+from incidents_common.db import Database, OutboxMessage, writes_of
 from incidents_common.problems import Forbidden, Unauthorized
 
 if TYPE_CHECKING:
@@ -82,7 +81,6 @@ UNMATCHED_ROUTE = "unmatched"
 HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 _BY_ENGINE: weakref.WeakKeyDictionary[Any, ServiceMetrics] = weakref.WeakKeyDictionary()
-_PENDING = "incidents.metrics.pending"
 
 
 class ServiceMetrics:
@@ -303,24 +301,9 @@ def metrics_of(db_or_session: Any) -> ServiceMetrics | None:
 
 def count_on_commit(session: AsyncSession, key: str, amount: float = 1, **labels: Any) -> None:
     """Add `amount` to the domain counter `key` (see DOMAIN_COUNTERS) once `session` commits."""
-    metrics = metrics_of(session)
-    if metrics is None or amount <= 0:
-        return
     if key not in DOMAIN_COUNTERS:
         raise KeyError(f"unknown counter {key!r}: declare it in DOMAIN_COUNTERS")
-    session.info.setdefault(_PENDING, []).append((metrics, key, {k: str(v) for k, v in labels.items()}, amount))
-
-
-@event.listens_for(Session, "after_commit")
-def _apply_counts(session: Session) -> None:
-    for metrics, key, labels, amount in session.info.pop(_PENDING, ()):
-        metrics.counter(key).labels(**labels).inc(amount)
-
-
-@event.listens_for(Session, "after_transaction_end")
-def _drop_counts(session: Session, transaction: SessionTransaction) -> None:
-    if transaction.parent is None:  # the outermost transaction ended without a commit: nothing happened
-        session.info.pop(_PENDING, None)
+    writes_of(session).count(key, amount, **labels)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from importlib.metadata import entry_points
@@ -154,7 +154,11 @@ def tracer(name: str) -> trace.Tracer:
 
 
 def current_traceparent() -> str | None:
-    ctx = trace.get_current_span().get_span_context()
+    return traceparent_of(trace.get_current_span())
+
+
+def traceparent_of(span: trace.Span) -> str | None:
+    ctx = span.get_span_context()
     if not ctx.is_valid:
         return None
     return f"00-{ctx.trace_id:032x}-{ctx.span_id:016x}-{int(ctx.trace_flags):02x}"
@@ -208,6 +212,22 @@ def continue_trace(
         name, context=context_of(traceparent), kind=kind, attributes=attributes
     ) as span:
         yield span
+
+
+@contextmanager
+def batch_spans(events: Sequence[tuple[str, str, str | None]]) -> Iterator[dict[str, str | None]]:
+    """One CONSUMER span per event of a batch handled together: (event id, span name, the event's
+    traceparent) each. Every span continues its own event's trace; yields event id → the traceparent
+    of its span, which the events it causes carry (so each journey stays one trace)."""
+    spans = {
+        event_id: tracer("incidents").start_span(name, context=context_of(parent), kind=SpanKind.CONSUMER)
+        for event_id, name, parent in events
+    }
+    try:
+        yield {event_id: traceparent_of(span) for event_id, span in spans.items()}
+    finally:
+        for span in spans.values():
+            span.end()
 
 
 # ---------------------------------------------------------------------------------------------

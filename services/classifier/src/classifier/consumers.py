@@ -1,4 +1,4 @@
-"""Event handlers: one per consumed event, and the batch pre-classification of the consumer."""
+"""The consumer of post.collected, on the shared batch contract (incidents_common.nats.BatchHandler)."""
 
 from __future__ import annotations
 
@@ -6,62 +6,42 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
-from sqlmodel.ext.asyncio.session import AsyncSession
-
 from classifier.model import Classifier
 from classifier.service import collected_input, record_classification, stored_versions
-from incidents_common.events import BadEvent, Classification, CloudEvent, PostCollected
+from incidents_common.db import Writes
+from incidents_common.events import BadEvent, CloudEvent, PostCollected
 
 DURABLE_POST_COLLECTED = "classifier-post-collected"
-_STORED = "classifier.stored_versions"
 
 
-class Prepared:
-    """Classifications computed for a fetched batch before its transaction, by event id."""
+class ClassifyCollected:
+    """post.collected → classify → stored result + PostClassified, a batch at a time.
 
-    def __init__(self) -> None:
-        self.results: dict[str, Classification] = {}
-        self.batch_keys: list[tuple[str, int]] = []
+    The versions already stored are looked up with one query; the rest are classified together
+    (one matrix product: about a third less CPU per post than one by one), off the event loop, and
+    their rows and events are written in bulk with the batch's inbox rows.
+    """
 
-
-async def handle_post_collected(
-    session: AsyncSession,
-    event: CloudEvent[Any],
-    *,
-    classifier: Callable[[], Classifier],
-    max_chars: int = 20_000,
-    prepared: Prepared | None = None,
-) -> None:
-    """post.collected → classify → store + PostClassified (one transaction, with the inbox row)."""
-    post = event.data
-    if not isinstance(post, PostCollected):
-        raise BadEvent(f"expected a PostCollected payload, got {type(post).__name__}")
-    post_input = collected_input(post, max_chars=max_chars)
-    classification = prepared.results.pop(event.id, None) if prepared is not None else None
-    if classification is None:
-        classification = classifier().classify(post_input)
-    stored = session.info.get(_STORED)
-    if stored is None and prepared is not None and prepared.batch_keys:
-        # One lookup for the whole fetched batch, inside this transaction.
-        stored = session.info[_STORED] = await stored_versions(session, prepared.batch_keys)
-    await record_classification(
-        session, post=post, classification=classification, place_hint=post_input.place_hint, stored=stored
-    )
-
-
-class BatchClassifier:
-    """The consumer's `before_batch` hook: classifies a fetched batch's texts together (about a
-    third less CPU per post than one by one), off the event loop; the handler then only stores."""
-
-    def __init__(self, *, classifier: Callable[[], Classifier], prepared: Prepared, max_chars: int) -> None:
+    def __init__(self, *, classifier: Callable[[], Classifier], max_chars: int = 20_000) -> None:
         self.classifier = classifier
-        self.prepared = prepared
         self.max_chars = max_chars
 
-    async def __call__(self, batch: list[CloudEvent[Any]]) -> None:
-        events = [e for e in batch if isinstance(e.data, PostCollected)]
-        inputs = [collected_input(e.data, max_chars=self.max_chars) for e in events]
-        results = await asyncio.to_thread(self.classifier().classify_batch, inputs) if inputs else []
-        # Replaced, not extended: what a batch left unused (inbox duplicates) does not pile up.
-        self.prepared.results = {e.id: r for e, r in zip(events, results, strict=True)}
-        self.prepared.batch_keys = [(e.data.post_id, e.data.version) for e in events]
+    async def __call__(self, writes: Writes, events: list[CloudEvent[Any]]) -> None:
+        for event in events:
+            if not isinstance(event.data, PostCollected):
+                raise BadEvent(f"expected a PostCollected payload, got {type(event.data).__name__}")
+        stored = await stored_versions(writes.session, [(e.data.post_id, e.data.version) for e in events])
+        todo: list[CloudEvent[PostCollected]] = []
+        for event in events:
+            key = (event.data.post_id, event.data.version)
+            if key not in stored:  # a re-published version, or the same one twice in the batch: once
+                stored.add(key)
+                todo.append(event)
+        if not todo:
+            return
+        inputs = [collected_input(e.data, max_chars=self.max_chars) for e in todo]
+        results = await asyncio.to_thread(self.classifier().classify_batch, inputs)
+        for event, post_input, classification in zip(todo, inputs, results, strict=True):
+            record_classification(
+                writes, post=event.data, classification=classification, place_hint=post_input.place_hint, cause=event
+            )

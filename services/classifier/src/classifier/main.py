@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 from pathlib import Path
 
@@ -12,7 +11,7 @@ from fastapi import FastAPI
 
 from classifier import __version__
 from classifier.config import Settings
-from classifier.consumers import DURABLE_POST_COLLECTED, BatchClassifier, Prepared, handle_post_collected
+from classifier.consumers import DURABLE_POST_COLLECTED, ClassifyCollected
 from classifier.model import Classifier, load_cached
 from classifier.models import TABLES
 from classifier.router import router
@@ -36,17 +35,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     events = None
     if settings.nats_enabled:
-        prepared = Prepared()
         spec = ConsumerSpec(
             durable=settings.stream_prefix + DURABLE_POST_COLLECTED,
             stream="POSTS",
             filter_subject=SUBJECT_POST_COLLECTED,
-            handler=functools.partial(
-                handle_post_collected, classifier=current, max_chars=settings.max_text_chars, prepared=prepared
-            ),
+            handler=ClassifyCollected(classifier=current, max_chars=settings.max_text_chars),
             batch=settings.consumer_batch,
             max_deliver=settings.max_deliver,
-            before_batch=BatchClassifier(classifier=current, prepared=prepared, max_chars=settings.max_text_chars),
         )
         events = EventRuntime(
             db=db,

@@ -13,9 +13,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from classifier.model import Classifier, PostInput
 from classifier.models import ClassificationRecord, FeedbackRecord
 from classifier.schemas import ClassifyRequest, FeedbackCreate, LabelInfo, ModelRead
-from incidents_common.db import add_rows_in_bulk, publish, utcnow
-from incidents_common.events import Classification, PostClassified, PostCollected
-from incidents_common.metrics import count_on_commit
+from incidents_common.db import Writes, utcnow
+from incidents_common.events import Classification, CloudEvent, PostClassified, PostCollected
 from incidents_common.problems import InvalidInput, NotFound
 
 SOURCE = "/services/classifier"
@@ -69,26 +68,16 @@ async def stored_versions(session: AsyncSession, keys: list[tuple[str, int]]) ->
     return {(post_id, version) for post_id, version in rows.all()}
 
 
-async def record_classification(
-    session: AsyncSession,
+def record_classification(
+    writes: Writes,
     *,
     post: PostCollected,
     classification: Classification,
     place_hint: str | None,
-    stored: set[tuple[str, int]] | None = None,
-) -> bool:
-    """Store the result and queue PostClassified in the same transaction; False if already stored.
-
-    `stored` is the batch's pre-fetched set of stored versions (see `stored_versions`); without it,
-    the version is looked up here. Rows are written in bulk before the commit: an ORM add and
-    lookup per post cost several times the classification itself.
-    """
-    key = (post.post_id, post.version)
-    if stored is None:
-        stored = await stored_versions(session, [key])
-    if key in stored:
-        return False
-    stored.add(key)  # the same version twice in one batch is stored once
+    cause: CloudEvent[Any] | None = None,
+) -> None:
+    """Queue the stored result and its PostClassified in the transaction of `writes` (both written
+    in bulk before the commit: an ORM add per post cost several times the classification itself)."""
     row = {
         "post_id": post.post_id,
         "version": post.version,
@@ -104,9 +93,8 @@ async def record_classification(
         "result": classification.model_dump(mode="json"),
         "created_at": utcnow(),
     }
-    add_rows_in_bulk(session, ClassificationRecord.__table__, [row])  # type: ignore[attr-defined]
-    publish(
-        session,
+    writes.insert(ClassificationRecord, row)
+    writes.publish(
         PostClassified(
             post_id=post.post_id,
             version=post.version,
@@ -123,10 +111,10 @@ async def record_classification(
         ),
         source=SOURCE,
         origin_post_id=post.post_id,
+        cause=cause,
     )
     is_incident = str(classification.is_incident).lower()
-    count_on_commit(session, "posts_classified", is_incident=is_incident, category=row["category"])
-    return True
+    writes.count("posts_classified", is_incident=is_incident, category=row["category"])
 
 
 async def get_classification(

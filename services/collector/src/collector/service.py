@@ -40,7 +40,7 @@ from collector.schemas import (
     SourceState,
     SourceUpdate,
 )
-from incidents_common.db import Database, OutboxMessage, utcnow
+from incidents_common.db import Database, OutboxMessage, utcnow, writes_of
 from incidents_common.events import SCHEMA_VERSION, SUBJECT_POST_COLLECTED, PostCollected, SourceType, event_type_name
 from incidents_common.metrics import count_on_commit
 from incidents_common.problems import InvalidInput, NotFound, ProblemError, ServiceUnavailable
@@ -210,7 +210,7 @@ async def queue_post_collected(session: AsyncSession, rows: Sequence[Mapping[str
             }
         )
     await _executemany(session, OutboxMessage.__table__, outbox)  # type: ignore[attr-defined]
-    session.info["outbox_pending"] = True  # wakes the relay after the commit, as enqueue() does
+    writes_of(session).events_written(len(outbox))  # wakes the relay after the commit
     for source_type, collected in Counter(row["source_type"] for row in rows).items():
         count_on_commit(session, "posts_collected", collected, source_type=source_type)
 

@@ -1,0 +1,165 @@
+"""The batch contract's write side: `Writes` queues rows and events, writes one statement per table
+and kind before the commit, and nothing of it survives a rollback. On SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from opentelemetry.sdk.trace import TracerProvider
+from sqlalchemy import event as sa_event
+from sqlmodel import Field, SQLModel, select
+
+from incidents_common.db import Database, OutboxMessage, writes_of
+from incidents_common.events import PlaceHints, PostCollected, SourceType, decode_event
+from incidents_common.tracing import batch_spans, use_tracer_provider
+
+
+class Gadget(SQLModel, table=True):
+    __tablename__ = "test_writes_gadget"
+
+    id: str = Field(primary_key=True, max_length=20)
+    name: str = Field(max_length=50)
+    size: int = 0
+
+
+class GadgetLog(SQLModel, table=True):
+    __tablename__ = "test_writes_log"
+
+    id: int | None = Field(default=None, primary_key=True)
+    gadget_id: str = Field(max_length=20)
+    note: str = Field(max_length=50)
+
+
+@pytest.fixture
+async def db(database_url: str) -> Any:
+    database = Database(database_url, [Gadget, GadgetLog])
+    await database.create_tables()
+    yield database
+    await database.drop_tables()
+    await database.dispose()
+
+
+class StatementCounter:
+    """Counts the statements sent to the database (an executemany counts once)."""
+
+    def __init__(self, database: Database) -> None:
+        self.statements: list[str] = []
+        sa_event.listen(database.engine.sync_engine, "before_cursor_execute", self._seen)
+
+    def _seen(self, _conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        self.statements.append(statement.split()[0].upper())
+
+
+async def gadgets(database: Database) -> dict[str, tuple[str, int]]:
+    async with database.transaction() as session:
+        rows = (await session.exec(select(Gadget))).all()
+    return {g.id: (g.name, g.size) for g in rows}
+
+
+def post(n: int) -> PostCollected:
+    from datetime import UTC, datetime
+
+    now = datetime.now(UTC)
+    return PostCollected(
+        post_id=f"p{n}",
+        source_type=SourceType.push,
+        external_id=str(n),
+        text="яма",
+        published_at=now,
+        collected_at=now,
+        place_hints=PlaceHints(),
+    )
+
+
+async def test_each_table_and_kind_is_one_statement(db: Database) -> None:
+    counter = StatementCounter(db)
+    async with db.transaction() as session:
+        writes = writes_of(session)
+        writes.insert(Gadget, [{"id": f"g{n}", "name": "new", "size": n} for n in range(50)])
+        writes.insert(GadgetLog, [{"gadget_id": f"g{n}", "note": "made"} for n in range(50)])
+        for n in range(20):
+            writes.publish(post(n), source="/test")
+        counter.statements.clear()
+    # Three INSERTs (gadgets, log, outbox) and the commit; no statement per row.
+    assert counter.statements.count("INSERT") == 3
+    assert len(await gadgets(db)) == 50
+    async with db.transaction() as session:
+        outbox = (await session.exec(select(OutboxMessage))).all()
+    assert len(outbox) == 20 and {decode_event(o.payload).data.post_id for o in outbox} == {f"p{n}" for n in range(20)}
+
+
+async def test_upsert_inserts_updates_and_the_last_row_per_key_wins(db: Database) -> None:
+    async with db.transaction() as session:
+        session.writes.insert(Gadget, [{"id": "a", "name": "one", "size": 1}, {"id": "b", "name": "two", "size": 2}])
+    async with db.transaction() as session:
+        session.writes.upsert(
+            Gadget,
+            [
+                {"id": "a", "name": "first", "size": 10},
+                {"id": "c", "name": "new", "size": 3},
+                {"id": "a", "name": "last", "size": 11},
+            ],
+        )
+        session.writes.upsert(Gadget, {"id": "b", "name": "ignored", "size": 20}, update=["size"])
+    assert await gadgets(db) == {"a": ("last", 11), "b": ("two", 20), "c": ("new", 3)}
+
+
+async def test_update_and_insert_ignoring_conflicts(db: Database) -> None:
+    async with db.transaction() as session:
+        session.writes.insert(Gadget, [{"id": "a", "name": "one", "size": 1}, {"id": "b", "name": "two", "size": 2}])
+    async with db.transaction() as session:
+        session.writes.update(Gadget, [{"id": "a", "size": 5}, {"id": "b", "name": "renamed"}])
+        session.writes.insert(
+            Gadget, [{"id": "a", "name": "dup", "size": 0}, {"id": "z", "name": "z"}], ignore_conflicts=True
+        )
+    assert await gadgets(db) == {"a": ("one", 5), "b": ("renamed", 2), "z": ("z", 0)}
+
+
+async def test_a_rollback_writes_nothing_and_counts_nothing(db: Database) -> None:
+    called: list[str] = []
+    with pytest.raises(RuntimeError):
+        async with db.transaction() as session:
+            session.writes.insert(Gadget, {"id": "x", "name": "x"})
+            session.writes.publish(post(1), source="/test")
+            session.writes.after_commit(lambda: called.append("after"))
+            raise RuntimeError("the handler failed")
+    assert await gadgets(db) == {} and called == []
+    async with db.transaction() as session:
+        session.writes.after_commit(lambda: called.append("after"))
+        assert (await session.exec(select(OutboxMessage))).all() == []
+    assert called == ["after"]
+
+
+async def test_flush_lets_a_read_in_the_same_transaction_see_the_rows(db: Database) -> None:
+    async with db.transaction() as session:
+        session.writes.insert(Gadget, {"id": "r", "name": "read me"})
+        assert (await session.exec(select(Gadget))).all() == []
+        await session.writes.flush()
+        assert [g.id for g in (await session.exec(select(Gadget))).all()] == ["r"]
+        assert session.writes.pending == 0
+
+
+async def test_an_event_published_for_a_cause_continues_the_causes_trace(db: Database) -> None:
+    from incidents_common.events import new_event
+
+    parent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    cause = new_event(post(1), source="/test", traceparent=parent)
+    async with db.transaction() as session:
+        with (
+            use_tracer_provider(TracerProvider()),
+            batch_spans([(cause.id, "test handles", cause.traceparent)]) as traceparents,
+        ):
+            session.writes.traceparents = traceparents
+            published = session.writes.publish(post(2), source="/test", cause=cause)
+    assert published.traceparent is not None
+    assert published.traceparent.split("-")[1] == "0af7651916cd43dd8448eb211c80319c"  # the same trace
+    assert published.traceparent.split("-")[2] != "b7ad6b7169203331"  # a child of the handling span
+
+
+async def test_a_session_not_from_a_transaction_has_no_writes(db: Database) -> None:
+    from sqlmodel.ext.asyncio.session import AsyncSession
+
+    async with AsyncSession(db.engine) as session:
+        with pytest.raises(TypeError, match="no Writes"):
+            writes_of(session)
