@@ -14,10 +14,11 @@ import httpx
 import pytest
 import yaml
 
+from incidents_common.db import writes_of
 from incidents_common.identity import ActingUser
 from incidents_common.testing import ServiceAuth
 from routing.directory.service import import_directory
-from routing.incidents.service import handle_classified
+from routing.incidents.writes import route_posts
 
 MOSCOW: dict[str, Any] = {
     "departments": [
@@ -56,7 +57,7 @@ async def world(client: httpx.AsyncClient, make_post: Any) -> dict[str, str]:
         ("roads77", make_post("p77", "Яма на Тверской улице", region="77", city="Москва")),
     ):
         async with app.state.db.transaction() as session:
-            incident = await handle_classified(session, post=post, settings=app.state.settings)
+            (incident,) = await route_posts(writes_of(session), [post], settings=app.state.settings)
         assert incident is not None
         ids[name] = incident.id
     detail = (await client.get(f"/v1/incidents/{ids['roads64']}")).json()
@@ -407,7 +408,7 @@ class TestScopedQueries:
         """The scoped queries (IN, IS NULL, empty region sets) behave alike on both databases."""
         from routing.deadlines.service import list_policies
         from routing.directory.service import list_departments, list_officials
-        from routing.incidents.service import list_incidents
+        from routing.incidents.queries import list_incidents
         from routing.rules.service import list_rules
 
         async with any_db.transaction() as session:

@@ -5,17 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from incidents_common.db import Database
+from incidents_common.db import Database, writes_of
 from routing.config import Settings
 from routing.directory.models import Official
-from routing.incidents.models import Incident
-from routing.incidents.service import handle_classified
+from routing.incidents.snapshots import IncidentRecord
+from routing.incidents.writes import route_posts
 from routing.rules.service import choose_assignee
 
 
-async def _incident(db: Database, settings: Settings, post: Any, now: datetime) -> Incident:
+async def _incident(db: Database, settings: Settings, post: Any, now: datetime) -> IncidentRecord:
     async with db.transaction() as session:
-        incident = await handle_classified(session, post=post, settings=settings, now=now)
+        (incident,) = await route_posts(writes_of(session), [post], settings=settings, now=now)
     assert incident is not None
     return incident
 

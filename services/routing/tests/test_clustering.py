@@ -7,11 +7,12 @@ from typing import Any
 
 from sqlmodel import select
 
-from incidents_common.db import Database, OutboxMessage
+from incidents_common.db import Database, OutboxMessage, writes_of
 from routing.config import Settings
 from routing.incidents.clustering import fingerprint, similarity
 from routing.incidents.models import Incident, SkippedPost
-from routing.incidents.service import handle_classified
+from routing.incidents.snapshots import IncidentRecord
+from routing.incidents.writes import route_posts
 
 POTHOLE = "На улице Чернышевского огромная яма на дороге, машины бьют колёса"
 REWORDED = "Когда заделают яму на Чернышевского? Каждый день бью колёса об эту яму на дороге"
@@ -37,12 +38,10 @@ class TestSimilarity:
         assert "яма" in fingerprint("Огромная выбоина посреди дороги").terms
 
 
-async def _route(db: Database, settings: Settings, *posts: Any, now: datetime) -> list[Incident | None]:
-    out = []
+async def _route(db: Database, settings: Settings, *posts: Any, now: datetime) -> list[IncidentRecord | None]:
+    """The posts as one consumer batch (one transaction)."""
     async with db.transaction() as session:
-        for post in posts:
-            out.append(await handle_classified(session, post=post, settings=settings, now=now))
-    return out
+        return await route_posts(writes_of(session), posts, settings=settings, now=now)
 
 
 class TestClusterOrCreate:
@@ -130,8 +129,8 @@ class TestCitizenWritesAgain:
     async def test_post_about_an_answered_incident_reopens_it(
         self, db: Database, settings: Settings, make_post: Any, t0: datetime
     ) -> None:
+        from routing.incidents.lifecycle import perform_action
         from routing.incidents.schemas import Action, ActionRequest
-        from routing.incidents.service import perform_action
 
         (incident,) = await _route(db, settings, make_post("w1", POTHOLE), now=t0)
         assert incident is not None

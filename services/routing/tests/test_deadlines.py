@@ -10,22 +10,24 @@ import httpx
 import orjson
 from sqlmodel import delete, func, select
 
-from incidents_common.db import Database, OutboxMessage
+from incidents_common.db import Database, OutboxMessage, writes_of
 from incidents_common.testing import ServiceAuth, eventually
 from routing.config import Settings
 from routing.deadlines.calendar import WorkCalendar
 from routing.deadlines.models import Clock, Deadline, DeadlineState
 from routing.deadlines.scanner import scan
 from routing.deadlines.service import resolve_policy
+from routing.incidents.lifecycle import perform_action
 from routing.incidents.models import Escalation, Incident
 from routing.incidents.schemas import Action, ActionRequest
-from routing.incidents.service import handle_classified, perform_action
+from routing.incidents.snapshots import IncidentRecord
+from routing.incidents.writes import route_posts
 from routing.main import create_app
 
 
-async def _incident(db: Database, settings: Settings, post: Any, now: datetime) -> Incident:
+async def _incident(db: Database, settings: Settings, post: Any, now: datetime) -> IncidentRecord:
     async with db.transaction() as session:
-        incident = await handle_classified(session, post=post, settings=settings, now=now)
+        (incident,) = await route_posts(writes_of(session), [post], settings=settings, now=now)
     assert incident is not None
     return incident
 
@@ -236,7 +238,7 @@ class TestZonesAndStorage:
     async def test_actions_and_detail_round_trip_on_both_databases(
         self, any_db: Database, settings: Settings, make_post: Any, t0: datetime
     ) -> None:
-        from routing.incidents.service import incident_detail
+        from routing.incidents.queries import incident_detail
 
         incident = await _incident(any_db, settings, make_post("s1", "Огромная яма на дороге"), t0)
         steps = [

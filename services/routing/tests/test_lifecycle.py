@@ -9,11 +9,12 @@ import orjson
 import pytest
 from sqlmodel import delete, select
 
-from incidents_common.db import OutboxMessage
+from incidents_common.db import OutboxMessage, writes_of
 from incidents_common.events import IncidentStatus
+from routing.incidents.lifecycle import TRANSITIONS
 from routing.incidents.models import Incident
 from routing.incidents.schemas import Action
-from routing.incidents.service import TRANSITIONS, handle_classified
+from routing.incidents.writes import route_posts
 
 BODIES: dict[Action, dict[str, Any]] = {
     Action.take: {},
@@ -31,9 +32,9 @@ BODIES: dict[Action, dict[str, Any]] = {
 async def _new_incident(client: httpx.AsyncClient, make_post: Any, post_id: str = "p1", **kw: Any) -> str:
     db = client.app.state.db  # type: ignore[attr-defined]
     async with db.transaction() as session:
-        incident = await handle_classified(
-            session,
-            post=make_post(post_id, "Огромная яма на дороге у остановки", **kw),
+        (incident,) = await route_posts(
+            writes_of(session),
+            [make_post(post_id, "Огромная яма на дороге у остановки", **kw)],
             settings=client.app.state.settings,  # type: ignore[attr-defined]
         )
     assert incident is not None

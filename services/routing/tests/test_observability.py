@@ -7,11 +7,11 @@ from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from incidents_common.db import Database
+from incidents_common.db import Database, writes_of
 from incidents_common.metrics import ServiceMetrics
 from routing.config import Settings
 from routing.deadlines.scanner import scan
-from routing.incidents.service import handle_classified
+from routing.incidents.writes import route_posts
 
 
 def _samples(metrics: ServiceMetrics) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -28,15 +28,15 @@ async def test_incidents_and_deadlines_are_counted_when_committed(
 ) -> None:
     metrics = ServiceMetrics("routing", "test", db=db, events=None)
     async with db.transaction() as session:
-        incident = await handle_classified(
-            session, post=make_post("m1", "Огромная яма на дороге"), settings=settings, now=t0
+        (incident,) = await route_posts(
+            writes_of(session), [make_post("m1", "Огромная яма на дороге")], settings=settings, now=t0
         )
     assert incident is not None and incident.first_response_due is not None
     due = incident.first_response_due
     try:
         async with db.transaction() as session:
             other = make_post("m2", "Нет света", category="housing_utilities")
-            await handle_classified(session, post=other, settings=settings, now=t0)
+            await route_posts(writes_of(session), [other], settings=settings, now=t0)
             raise RuntimeError("rolled back")
     except RuntimeError:
         pass

@@ -1,25 +1,26 @@
-"""Consumed events: one handler each. A batch of up to 200 messages shares one transaction."""
+"""Consumed events: one batch handler each (incidents_common.nats.BatchHandler)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlmodel.ext.asyncio.session import AsyncSession
-
-from incidents_common.events import CloudEvent, PostClassified
-from incidents_common.nats import Handler
+from incidents_common.db import Writes
+from incidents_common.events import BadEvent, CloudEvent, PostClassified
+from incidents_common.nats import BatchHandler
 from routing.config import Settings
-from routing.incidents.service import handle_classified
+from routing.incidents.writes import route_posts
 
 
-def post_classified_handler(settings: Settings) -> Handler:
-    """incidents.v1.post.classified → a new incident (created, assigned) or a post attached to one."""
+def post_classified_handler(settings: Settings) -> BatchHandler:
+    """incidents.v1.post.classified → new incidents (created, assigned) or posts attached to open ones.
 
-    async def handle_post_classified(session: AsyncSession, event: CloudEvent[Any]) -> None:
-        if not isinstance(event.data, PostClassified):
-            from incidents_common.events import BadEvent
+    The whole batch is decided at once, so two similar posts of one batch cluster together."""
 
-            raise BadEvent(f"expected post.classified, got {event.type}")
-        await handle_classified(session, post=event.data, settings=settings)
+    async def handle_posts_classified(writes: Writes, events: list[CloudEvent[Any]]) -> None:
+        for event in events:
+            if not isinstance(event.data, PostClassified):
+                # The batch is then retried one event at a time, and this one dead-lettered.
+                raise BadEvent(f"expected post.classified, got {event.type}")
+        await route_posts(writes, [e.data for e in events], settings=settings, causes=events)
 
-    return handle_post_classified
+    return handle_posts_classified

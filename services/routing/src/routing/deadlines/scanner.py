@@ -14,18 +14,19 @@ from datetime import datetime
 from sqlmodel import and_, col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from incidents_common.db import Database
+from incidents_common.db import Database, writes_of
 from incidents_common.events import IncidentDeadlineWarning
-from incidents_common.metrics import count_on_commit
 from routing.config import Settings
 from routing.deadlines import service as deadlines
 from routing.deadlines.calendar import WorkCalendar
 from routing.deadlines.models import Deadline, DeadlineState
 from routing.deadlines.schemas import ScanResult
-from routing.directory.models import Official
-from routing.incidents import service as incidents
+from routing.incidents.decisions import SYSTEM_ACTOR, Effects, emit, record
+from routing.incidents.escalation import escalate
 from routing.incidents.models import Incident
-from routing.outbox import publish
+from routing.incidents.writes import queue_effects
+from routing.rules.engine import RegionDirectory
+from routing.rules.service import load_directories
 from routing.timeutil import utcnow
 
 log = logging.getLogger("routing.deadlines")
@@ -37,6 +38,14 @@ async def scan(
     """One pass over due clocks. Call inside a transaction; commits nothing itself."""
     now = now or utcnow()
     result = ScanResult()
+    writes = writes_of(session)
+    directories: dict[str, RegionDirectory] = {}  # per pass: a region's chain is loaded once
+
+    async def directory_of(region_code: str) -> RegionDirectory:
+        if region_code not in directories:
+            directories.update(await load_directories(session, [region_code]))
+        return directories[region_code]
+
     postgres = session.bind is not None and session.bind.dialect.name != "sqlite"
     due = (
         await session.exec(
@@ -56,6 +65,7 @@ async def scan(
         incident = (await session.exec(query)).first()
         if incident is None:
             continue  # another replica holds it
+        effects = Effects()
         running = await deadlines.pending_deadlines(session, incident_id, lock=True)
         breached = [d for d in running if d.due_at <= now]
         if breached:
@@ -64,59 +74,60 @@ async def scan(
                 deadline.state = DeadlineState.breached
                 deadline.closed_at = now
                 session.add(deadline)
-                count_on_commit(session, "deadline_breaches", region=incident.region_code, clock=deadline.clock)
+                writes.count("deadline_breaches", region=incident.region_code, clock=deadline.clock)
             missed = ", ".join(f"{d.clock.value.replace('_', ' ')} due {d.due_at.isoformat()}" for d in breached)
-            escalation = await incidents.escalate(
-                session, incident=incident, clock=breached[0].clock, now=now, reason=f"missed: {missed}"
+            directory = await directory_of(incident.region_code)
+            escalation = escalate(
+                session,
+                effects,
+                incident=incident,
+                directory=directory,
+                clock=breached[0].clock,
+                now=now,
+                reason=f"missed: {missed}",
             )
             if escalation is not None:
                 result.escalations += 1
                 # The clocks run again at the new level, with the same budget, on the escalated official's time.
-                official = (
-                    await session.get(Official, escalation.escalated_to_id) if escalation.escalated_to_id else None
-                )
+                official = directory.official(escalation.escalated_to_id)
                 calendar = deadlines.calendar_for(official, incident.region_code, settings)
-                for deadline in breached:
-                    deadlines.add_clock(
-                        session,
-                        deadlines.new_deadline(
-                            incident=incident,
-                            clock=deadline.clock,
-                            calendar=calendar,
-                            seconds=deadline.working_seconds,
-                            now=now,
-                            policy=deadline.policy,
-                            settings=settings,
-                        ),
+                effects.clocks.extend(
+                    deadlines.new_deadline(
+                        incident=incident,
+                        clock=deadline.clock,
+                        calendar=calendar,
+                        seconds=deadline.working_seconds,
+                        now=now,
+                        policy=deadline.policy,
+                        settings=settings,
                     )
+                    for deadline in breached
+                )
         for deadline in running:
             if deadline.state == DeadlineState.pending and deadline.warned_at is None and deadline.warn_at <= now:
                 deadline.warned_at = now
                 session.add(deadline)
                 calendar = WorkCalendar(deadline.timezone, extra_working_days=settings.extra_working_days)
                 used = calendar.between(deadline.started_at, now) / max(deadline.working_seconds, 1.0)
-                publish(
-                    session,
-                    IncidentDeadlineWarning(
-                        incident=incidents.snapshot(incident),
-                        clock=deadline.clock.value,
-                        due_at=deadline.due_at,
-                        share_used=round(min(max(used, settings.warning_share), 1.0), 3),
-                    ),
-                    source=incidents.SOURCE,
-                    origin_post_id=incident.origin_post_id,
-                )
-                incidents.record(
-                    session,
+                emit(
+                    effects,
                     incident,
-                    actor=incidents.SYSTEM_ACTOR,
+                    IncidentDeadlineWarning,
+                    clock=deadline.clock.value,
+                    due_at=deadline.due_at,
+                    share_used=round(min(max(used, settings.warning_share), 1.0), 3),
+                )
+                record(
+                    effects,
+                    incident,
+                    actor=SYSTEM_ACTOR,
                     action="deadline_warning",
                     now=now,
                     comment=f"{deadline.clock.value} due {deadline.due_at.isoformat()}",
                 )
                 result.warnings += 1
-                count_on_commit(session, "deadline_warnings", region=incident.region_code, clock=deadline.clock)
-        await session.flush()
+                writes.count("deadline_warnings", region=incident.region_code, clock=deadline.clock)
+        queue_effects(writes, effects)
         deadlines.sync_due(incident, await deadlines.pending_deadlines(session, incident_id))
         session.add(incident)
     return result

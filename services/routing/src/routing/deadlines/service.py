@@ -1,4 +1,9 @@
-"""SLA policies and the clocks of an incident, computed in the assignee's working time."""
+"""SLA policies and the clocks of an incident, computed in the assignee's working time.
+
+Choosing a policy (`best_policy`) and planning clocks (`plan_clocks`) are pure: the consumer's batch
+decides with them in memory. The rest reads and settles the stored clocks of one incident, for the
+lifecycle actions and the scanner; new clocks are queued in the transaction's Writes.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +11,12 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlmodel import col, delete, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from incidents_common.db import writes_of
 from incidents_common.regions import REGIONS
 from routing.config import Settings
 from routing.deadlines.calendar import WorkCalendar
@@ -18,8 +24,6 @@ from routing.deadlines.models import Clock, Deadline, DeadlineState, SlaPolicy
 from routing.deadlines.schemas import DeadlineRead, SlaPolicyCreate, SlaPolicyUpdate
 from routing.directory.models import Official
 from routing.errors import UnknownPolicy
-from routing.incidents.models import Incident
-from routing.outbox import defer_insert, flush_deferred
 
 # -- policies --------------------------------------------------------------------------------
 
@@ -50,7 +54,6 @@ async def create_policy(session: AsyncSession, *, data: SlaPolicyCreate) -> SlaP
     policy = SlaPolicy(**data.model_dump(mode="json"))
     session.add(policy)
     await session.flush()
-    session.info.pop("routing.policies", None)
     return policy
 
 
@@ -60,7 +63,6 @@ async def update_policy(session: AsyncSession, *, policy_id: int, data: SlaPolic
         setattr(policy, key, value)
     session.add(policy)
     await session.flush()
-    session.info.pop("routing.policies", None)
     return policy
 
 
@@ -68,7 +70,6 @@ async def delete_policy(session: AsyncSession, *, policy_id: int) -> None:
     await get_policy(session, policy_id=policy_id)
     # sqlmodel's AsyncSession.exec has no overload for DML (delete) statements
     await session.exec(delete(SlaPolicy).where(col(SlaPolicy.id) == policy_id))  # type: ignore[call-overload]
-    session.info.pop("routing.policies", None)
 
 
 @dataclass(frozen=True)
@@ -79,14 +80,23 @@ class EffectivePolicy:
     name: str
 
 
+async def load_policies(session: AsyncSession) -> list[SlaPolicy]:
+    return list((await session.exec(select(SlaPolicy).order_by(col(SlaPolicy.id)))).all())
+
+
 async def resolve_policy(
     session: AsyncSession, *, region_code: str, category: str, urgency: str, settings: Settings
 ) -> EffectivePolicy:
-    """The most specific matching policy: region outweighs category outweighs urgency."""
-    policies: list[SlaPolicy] | None = session.info.get("routing.policies")
-    if policies is None:
-        policies = list((await session.exec(select(SlaPolicy))).all())
-        session.info["routing.policies"] = policies
+    """The policy that applies now (loads the policies; a batch loads them once and calls best_policy)."""
+    return best_policy(
+        await load_policies(session), region_code=region_code, category=category, urgency=urgency, settings=settings
+    )
+
+
+def best_policy(
+    policies: Sequence[SlaPolicy], *, region_code: str, category: str, urgency: str, settings: Settings
+) -> EffectivePolicy:
+    """The most specific matching policy: region outweighs category outweighs urgency; ties: the oldest."""
     best: tuple[int, int, SlaPolicy] | None = None
     for policy in policies:
         if policy.region_code not in (None, region_code):
@@ -118,6 +128,18 @@ async def resolve_policy(
 # -- clocks ----------------------------------------------------------------------------------
 
 
+class ClockedIncident(Protocol):
+    """What the clocks read and write of an incident: the ORM row or the consumer's in-memory record."""
+
+    id: str
+    region_code: str
+    category: str
+    urgency: str
+    escalation_level: int
+    first_response_due: datetime | None
+    final_due: datetime | None
+
+
 def calendar_for(official: Official | None, region_code: str, settings: Settings) -> WorkCalendar:
     """The assignee's working hours and zone; the federal queue and unknowns use 09-18 in the region's zone."""
     if official is None:
@@ -133,7 +155,7 @@ def calendar_for(official: Official | None, region_code: str, settings: Settings
 
 @dataclass(slots=True)
 class NewClock:
-    """A clock about to be stored: written with its like in one executemany before the commit
+    """A clock about to be stored, written with its like in one executemany before the commit
     (an ORM object per clock cost more than the insert itself in a 200-message batch)."""
 
     incident_id: str
@@ -167,7 +189,7 @@ class NewClock:
 
 def new_deadline(
     *,
-    incident: Incident,
+    incident: ClockedIncident,
     clock: Clock,
     calendar: WorkCalendar,
     seconds: float,
@@ -188,20 +210,38 @@ def new_deadline(
     )
 
 
-def add_clock(session: AsyncSession, clock: NewClock) -> NewClock:
-    defer_insert(session, Deadline.__table__, clock.row())  # type: ignore[attr-defined]
-    return clock
+def plan_clocks(
+    incident: ClockedIncident,
+    *,
+    policy: EffectivePolicy,
+    calendar: WorkCalendar,
+    now: datetime,
+    settings: Settings,
+    clocks: tuple[Clock, ...] = (Clock.first_reaction, Clock.final),
+) -> list[NewClock]:
+    """Fresh clocks for an incident (assigned or reopened): the policy's budgets on the assignee's calendar."""
+    planned: list[NewClock] = []
+    for clock in clocks:
+        seconds = (
+            policy.first_reaction_hours * 3600
+            if clock == Clock.first_reaction
+            else policy.final_days * calendar.day_seconds
+        )
+        planned.append(
+            new_deadline(
+                incident=incident,
+                clock=clock,
+                calendar=calendar,
+                seconds=seconds,
+                now=now,
+                policy=policy.name,
+                settings=settings,
+            )
+        )
+    return planned
 
 
-async def pending_deadlines(session: AsyncSession, incident_id: str, *, lock: bool = False) -> list[Deadline]:
-    await flush_deferred(session)  # clocks this transaction started
-    query = select(Deadline).where(Deadline.incident_id == incident_id, Deadline.state == DeadlineState.pending)
-    if lock and session.bind is not None and session.bind.dialect.name != "sqlite":
-        query = query.with_for_update()
-    return list((await session.exec(query.order_by(col(Deadline.started_at), col(Deadline.clock)))).all())
-
-
-def sync_due(incident: Incident, deadlines: Sequence[Deadline | NewClock]) -> None:
+def sync_due(incident: ClockedIncident, deadlines: Sequence[Deadline | NewClock]) -> None:
     """Denormalise the running clocks' due times onto the incident (the snapshot carries them)."""
     incident.first_response_due = next(
         (d.due_at for d in deadlines if d.clock == Clock.first_reaction and d.state == DeadlineState.pending), None
@@ -211,14 +251,37 @@ def sync_due(incident: Incident, deadlines: Sequence[Deadline | NewClock]) -> No
     )
 
 
+def close(deadlines: list[Deadline], clocks: tuple[Clock, ...], state: DeadlineState, now: datetime) -> None:
+    for deadline in deadlines:
+        if deadline.clock in clocks and deadline.state == DeadlineState.pending:
+            deadline.state = state
+            deadline.closed_at = now
+
+
+# -- stored clocks of one incident (lifecycle actions, scanner) --------------------------------
+
+
+def add_clocks(session: AsyncSession, clocks: Sequence[NewClock]) -> None:
+    """Queue new clocks in the transaction's Writes (one executemany with the others at flush)."""
+    if clocks:
+        writes_of(session).insert(Deadline, [c.row() for c in clocks])
+
+
+async def pending_deadlines(session: AsyncSession, incident_id: str, *, lock: bool = False) -> list[Deadline]:
+    await writes_of(session).flush()  # the clocks this transaction queued
+    query = select(Deadline).where(Deadline.incident_id == incident_id, Deadline.state == DeadlineState.pending)
+    if lock and session.bind is not None and session.bind.dialect.name != "sqlite":
+        query = query.with_for_update()
+    return list((await session.exec(query.order_by(col(Deadline.started_at), col(Deadline.clock)))).all())
+
+
 async def start_clocks(
     session: AsyncSession,
     *,
-    incident: Incident,
+    incident: ClockedIncident,
     official: Official | None,
     now: datetime,
     settings: Settings,
-    clocks: tuple[Clock, ...] = (Clock.first_reaction, Clock.final),
 ) -> list[NewClock]:
     policy = await resolve_policy(
         session,
@@ -227,36 +290,19 @@ async def start_clocks(
         urgency=incident.urgency,
         settings=settings,
     )
-    calendar = calendar_for(official, incident.region_code, settings)
-    created: list[NewClock] = []
-    for clock in clocks:
-        seconds = (
-            policy.first_reaction_hours * 3600
-            if clock == Clock.first_reaction
-            else policy.final_days * calendar.day_seconds
-        )
-        deadline = new_deadline(
-            incident=incident,
-            clock=clock,
-            calendar=calendar,
-            seconds=seconds,
-            now=now,
-            policy=policy.name,
-            settings=settings,
-        )
-        created.append(add_clock(session, deadline))
-    return created
-
-
-def close(deadlines: list[Deadline], clocks: tuple[Clock, ...], state: DeadlineState, now: datetime) -> None:
-    for deadline in deadlines:
-        if deadline.clock in clocks and deadline.state == DeadlineState.pending:
-            deadline.state = state
-            deadline.closed_at = now
+    planned = plan_clocks(
+        incident,
+        policy=policy,
+        calendar=calendar_for(official, incident.region_code, settings),
+        now=now,
+        settings=settings,
+    )
+    add_clocks(session, planned)
+    return planned
 
 
 async def on_interim_answer(
-    session: AsyncSession, *, incident: Incident, official: Official | None, now: datetime, settings: Settings
+    session: AsyncSession, *, incident: ClockedIncident, official: Official | None, now: datetime, settings: Settings
 ) -> list[Deadline | NewClock]:
     """A public reaction that pauses the final clock and starts a new one with the interim budget."""
     running = await pending_deadlines(session, incident.id, lock=True)
@@ -279,12 +325,12 @@ async def on_interim_answer(
         policy=f"{policy.name}, after an interim answer",
         settings=settings,
     )
-    add_clock(session, final)
+    add_clocks(session, [final])
     return [*(d for d in running if d.state == DeadlineState.pending), final]
 
 
 async def settle(
-    session: AsyncSession, *, incident: Incident, clocks: tuple[Clock, ...], state: DeadlineState, now: datetime
+    session: AsyncSession, *, incident: ClockedIncident, clocks: tuple[Clock, ...], state: DeadlineState, now: datetime
 ) -> list[Deadline]:
     """Close the named running clocks; returns the ones still running."""
     running = await pending_deadlines(session, incident.id, lock=True)
@@ -295,17 +341,15 @@ async def settle(
 async def restart_clocks(
     session: AsyncSession,
     *,
-    incident: Incident,
+    incident: ClockedIncident,
     official: Official | None,
     now: datetime,
     settings: Settings,
-    cancel_running: bool = True,
 ) -> None:
-    """New first-reaction and final clocks for a (re)assigned or reopened incident: the running ones are
-    cancelled (unless the incident is new and has none), the new due times copied onto the incident."""
+    """New first-reaction and final clocks for a reopened incident: the running ones are cancelled,
+    the new due times copied onto the incident."""
     clocks = (Clock.first_reaction, Clock.final)
-    if cancel_running:
-        await settle(session, incident=incident, clocks=clocks, state=DeadlineState.cancelled, now=now)
+    await settle(session, incident=incident, clocks=clocks, state=DeadlineState.cancelled, now=now)
     sync_due(incident, await start_clocks(session, incident=incident, official=official, now=now, settings=settings))
 
 

@@ -22,7 +22,6 @@ from routing.directory.schemas import (
     OfficialRead,
     OfficialUpdate,
 )
-from routing.rules.service import forget_directory
 
 router = APIRouter(tags=["directory"], dependencies=GUARDED)
 
@@ -60,7 +59,6 @@ async def update_department(
     department = await service.update_department(
         session, department_id=department_id, data=body, regions=access.regions
     )
-    forget_directory(session)
     return service.department_read(department)
 
 
@@ -70,7 +68,6 @@ async def deactivate_department(session: SessionDep, access: AccessDep, departme
     department = await service.update_department(
         session, department_id=department_id, data=DepartmentUpdate(active=False), regions=access.regions
     )
-    forget_directory(session)
     return service.department_read(department)
 
 
@@ -89,7 +86,6 @@ async def list_officials(
 async def create_official(session: SessionDep, access: AccessDep, body: OfficialCreate) -> OfficialRead:
     access.require_write_in(body.region_code, what="officials")
     official = await service.create_official(session, data=body)
-    forget_directory(session)
     return service.official_read(official)
 
 
@@ -106,7 +102,6 @@ async def update_official(
 ) -> OfficialRead:
     access.require_directory_writer()
     official = await service.update_official(session, official_id=official_id, data=body, regions=access.regions)
-    forget_directory(session)
     counts = await service.open_counts(session, [official.id])
     return service.official_read(official, counts.get(official.id, 0))
 
@@ -117,7 +112,6 @@ async def deactivate_official(session: SessionDep, access: AccessDep, official_i
     official = await service.update_official(
         session, official_id=official_id, data=OfficialUpdate(active=False), regions=access.regions
     )
-    forget_directory(session)
     return service.official_read(official)
 
 
@@ -135,5 +129,4 @@ async def import_directory(
     content = await file.read()
     document = service.parse_import(content, filename=file.filename, fmt=format)
     result = await service.import_directory(session, document=document, regions=access.regions)
-    forget_directory(session)
     return result

@@ -119,10 +119,14 @@ class Address:
 
     @classmethod
     def parse(cls, key: str | None) -> Address | None:
-        if not key:
-            return None
-        street, _, house = key.partition(" ")
-        return cls(street, house or None)
+        return _parse_address(key) if key else None
+
+
+@lru_cache(maxsize=100_000)
+def _parse_address(key: str) -> Address:
+    # Every batch reads the addresses of the open incidents again: one shared (frozen) object per key.
+    street, _, house = key.partition(" ")
+    return Address(street, house or None)
 
 
 def extract_address(text: str) -> tuple[Address | None, set[str]]:
@@ -141,6 +145,7 @@ def extract_address(text: str) -> tuple[Address | None, set[str]]:
     return Address(street, house), set(words)
 
 
+@lru_cache(maxsize=50_000)
 def _street_lemma(word: str) -> str:
     if word.isdigit():
         return word
@@ -199,7 +204,7 @@ class Candidate:
     term_sets: list[frozenset[str]] = field(default_factory=list)
     external_ids: set[str] = field(default_factory=set)
     post_ids: set[str] = field(default_factory=set)
-    incident: Any = None  # the ORM row, kept so a batch reaches rows it has not flushed yet
+    incident: Any = None  # its IncidentRecord once a batch needs it (loaded, or opened by the batch)
 
     def score(self, terms: frozenset[str]) -> float:
         return max((similarity(terms, other) for other in self.term_sets), default=0.0)

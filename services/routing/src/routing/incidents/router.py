@@ -14,7 +14,7 @@ from fastapi import APIRouter, Query, Request
 from incidents_common.app import SessionDep
 from incidents_common.events import IncidentStatus
 from routing.access import GUARDED, AccessDep
-from routing.incidents import service
+from routing.incidents import lifecycle, queries
 from routing.incidents.models import Incident
 from routing.incidents.schemas import ActionRequest, IncidentPage, IncidentRead
 
@@ -38,7 +38,7 @@ async def list_incidents(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> IncidentPage:
-    return await service.list_incidents(
+    return await queries.list_incidents(
         session,
         region=region,
         category=category,
@@ -52,7 +52,7 @@ async def list_incidents(
 
 @router.get("/v1/incidents/{incident_id}", summary="An incident with posts, explanation, deadlines and history")
 async def get_incident(session: SessionDep, access: AccessDep, request: Request, incident_id: str) -> IncidentRead:
-    return await service.incident_detail(
+    return await queries.incident_detail(
         session, incident_id=incident_id, settings=request.app.state.settings, regions=access.regions
     )
 
@@ -71,8 +71,8 @@ async def act(
         access.check_incident(incident.region_code, incident.assignee_id, incident_id=incident.id)
 
     settings = request.app.state.settings
-    await service.perform_action(
+    await lifecycle.perform_action(
         session, incident_id=incident_id, request=body, actor=access.actor, settings=settings, authorize=authorize
     )
     await session.flush()
-    return await service.incident_detail(session, incident_id=incident_id, settings=settings)
+    return await queries.incident_detail(session, incident_id=incident_id, settings=settings)

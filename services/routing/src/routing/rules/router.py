@@ -39,7 +39,6 @@ async def create_rule(session: SessionDep, access: AccessDep, body: RuleCreate) 
     if body.region_code is not None:
         access.require_write_in(body.region_code, what="rules")
     rule = await service.create_rule(session, data=body, regions=access.regions)
-    service.forget_directory(session)
     return await _read(session, rule)
 
 
@@ -52,7 +51,6 @@ async def get_rule(session: SessionDep, access: AccessDep, rule_id: RuleId) -> R
 async def update_rule(session: SessionDep, access: AccessDep, rule_id: RuleId, body: RuleUpdate) -> RuleRead:
     access.require_directory_writer()
     rule = await service.update_rule(session, rule_id=rule_id, data=body, regions=access.regions)
-    service.forget_directory(session)
     return await _read(session, rule)
 
 
@@ -60,7 +58,6 @@ async def update_rule(session: SessionDep, access: AccessDep, rule_id: RuleId, b
 async def deactivate_rule(session: SessionDep, access: AccessDep, rule_id: RuleId) -> RuleRead:
     access.require_directory_writer()
     rule = await service.update_rule(session, rule_id=rule_id, data=RuleUpdate(active=False), regions=access.regions)
-    service.forget_directory(session)
     return await _read(session, rule)
 
 
@@ -89,8 +86,9 @@ async def preview(
         raise InvalidInput(f"unknown region {region}")
     if not access.can_see(region):
         raise NotFound(f"no directory for region {region} among yours")
+    # The engine counts the choice in a workload that is thrown away: nothing is saved.
     chosen = await service.choose_assignee(session, region_code=region, category=category, city=city, urgency=urgency)
-    preview = AssignmentPreview(
+    return AssignmentPreview(
         official_id=chosen.assignee.official_id,
         name=chosen.assignee.name,
         department_name=chosen.assignee.department_name,
@@ -98,5 +96,3 @@ async def preview(
         rule_id=chosen.rule_id,
         federal_fallback=chosen.federal_fallback,
     )
-    await session.rollback()  # a dry run: the round-robin counter it bumped is discarded
-    return preview

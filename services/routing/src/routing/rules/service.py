@@ -1,28 +1,19 @@
-"""Rules CRUD and the assignment engine: rule → department → least-loaded official on duty → curator."""
+"""Rules CRUD, and loading what the assignment engine (rules.engine) needs: directories and workload."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Iterable
 
 from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from incidents_common.events import Assignee
-from incidents_common.regions import REGIONS
-from routing.directory.models import ESCALATION_CHAIN, Department, Official, Role
+from routing.directory.models import Department, Official
 from routing.directory.service import get_department, open_counts
 from routing.errors import UnknownRule
+from routing.rules import engine
+from routing.rules.engine import Assignment, RegionDirectory, Workload
 from routing.rules.models import Rule
 from routing.rules.schemas import RuleCreate, RuleUpdate
-
-FEDERAL_QUEUE = Assignee(
-    official_id="federal-queue",
-    name="Федеральная очередь распределения",
-    position="очередь ЦУР для регионов без справочника",
-    department_id=None,
-    department_name="Федеральный центр управления регионами",
-)
-
 
 # -- CRUD ------------------------------------------------------------------------------------
 
@@ -80,121 +71,38 @@ async def update_rule(
     return rule
 
 
-# -- assignment ------------------------------------------------------------------------------
+# -- what assignment needs, loaded explicitly (rules.engine decides) -------------------------
 
 
-@dataclass
-class RegionDirectory:
-    """One region's directory, loaded once per transaction (a consumer batch shares it)."""
-
-    region_code: str
-    departments: dict[str, Department]
-    officials: list[Official]
-    rules: list[Rule]
-
-    @property
-    def has_directory(self) -> bool:
-        return any(o.on_duty for o in self.officials)
-
-    def chain(self) -> dict[Role, Official]:
-        chain: dict[Role, Official] = {}
-        for official in sorted(self.officials, key=lambda o: (not o.on_duty, o.id)):
-            if official.role != Role.official and official.active:
-                chain.setdefault(Role(official.role), official)
-        return chain
-
-
-async def region_directory(session: AsyncSession, region_code: str) -> RegionDirectory:
-    cache: dict[str, RegionDirectory] = session.info.setdefault("routing.directory", {})
-    if region_code not in cache:
-        departments = (await session.exec(select(Department).where(Department.region_code == region_code))).all()
-        officials = (await session.exec(select(Official).where(Official.region_code == region_code))).all()
-        rules = (
-            await session.exec(
-                select(Rule)
-                .where(Rule.active == True, or_(Rule.region_code == region_code, Rule.region_code == None))  # noqa: E711,E712
-                .order_by(Rule.priority, Rule.id)  # type: ignore[arg-type]
-            )
-        ).all()
-        cache[region_code] = RegionDirectory(region_code, {d.id: d for d in departments}, list(officials), list(rules))
-    return cache[region_code]
-
-
-def forget_directory(session: AsyncSession) -> None:
-    """Drop the per-transaction caches (after directory writes or reassignments in the same transaction)."""
-    session.info.pop("routing.directory", None)
-    session.info.pop("routing.loads", None)
-
-
-@dataclass
-class Assignment:
-    assignee: Assignee
-    official: Official | None
-    explanation: str
-    rule_id: int | None = None
-    federal_fallback: bool = False
-    notes: list[str] = field(default_factory=list)
-
-
-def assignee_of(official: Official, department: Department | None) -> Assignee:
-    return Assignee(
-        official_id=official.id,
-        name=official.name,
-        position=official.position,
-        department_id=department.id if department else official.department_id,
-        department_name=department.name if department else None,
-    )
-
-
-def covers(official: Official, category: str, city: str | None) -> bool:
-    if official.categories and category not in official.categories:
-        return False
-    if official.municipalities and city:
-        return city.casefold() in {m.casefold() for m in official.municipalities}
-    return True
-
-
-def _conditions(rule: Rule) -> str:
-    parts = [
-        f"{label} {value}"
-        for label, value in (
-            ("region", rule.region_code),
-            ("category", rule.category),
-            ("municipality", rule.municipality),
-            ("urgency", rule.urgency),
+async def load_directories(session: AsyncSession, region_codes: Iterable[str]) -> dict[str, RegionDirectory]:
+    """The directories of `region_codes`, in three queries whatever their number."""
+    regions = sorted(set(region_codes))
+    if not regions:
+        return {}
+    departments = (await session.exec(select(Department).where(col(Department.region_code).in_(regions)))).all()
+    officials = (await session.exec(select(Official).where(col(Official.region_code).in_(regions)))).all()
+    rules = (
+        await session.exec(
+            select(Rule)
+            .where(Rule.active == True, or_(col(Rule.region_code).in_(regions), Rule.region_code == None))  # noqa: E711,E712
+            .order_by(Rule.priority, Rule.id)  # type: ignore[arg-type]
         )
-        if value
-    ]
-    return ", ".join(parts) or "any incident"
+    ).all()
+    return {
+        region: RegionDirectory(
+            region,
+            {d.id: d for d in departments if d.region_code == region},
+            [o for o in officials if o.region_code == region],
+            [r for r in rules if r.region_code in (None, region)],
+        )
+        for region in regions
+    }
 
 
-async def least_loaded(session: AsyncSession, candidates: list[Official]) -> tuple[Official, int, bool]:
-    """Fewest open incidents among those under capacity; ties go round-robin (fewest assignments so far)."""
-    counts = await cached_loads(session, [o.id for o in candidates])
-    under = [o for o in candidates if counts.get(o.id, 0) < o.capacity]
-    pool = under or candidates
-    chosen = min(pool, key=lambda o: (counts.get(o.id, 0), o.assignments_total, o.id))
-    load = counts.get(chosen.id, 0)
-    note_assignment(session, chosen)
-    return chosen, load, not under
-
-
-async def cached_loads(session: AsyncSession, official_ids: list[str]) -> dict[str, int]:
-    """Open incidents per official, queried once per transaction and then counted along."""
-    loads: dict[str, int] = session.info.setdefault("routing.loads", {})
-    missing = [i for i in official_ids if i not in loads]
-    if missing:
-        fetched = await open_counts(session, missing)
-        loads.update({i: fetched.get(i, 0) for i in missing})
-    return {i: loads[i] for i in official_ids}
-
-
-def note_assignment(session: AsyncSession, official: Official) -> None:
-    official.assignments_total += 1
-    session.add(official)
-    loads: dict[str, int] = session.info.setdefault("routing.loads", {})
-    if official.id in loads:
-        loads[official.id] += 1
+async def load_workload(session: AsyncSession, officials: Iterable[Official]) -> Workload:
+    """The open incidents of `officials` (one query) and their round-robin counters."""
+    officials = list(officials)
+    return Workload.of(officials, await open_counts(session, [o.id for o in officials]))
 
 
 async def choose_assignee(
@@ -206,88 +114,14 @@ async def choose_assignee(
     urgency: str,
     department_id: str | None = None,
 ) -> Assignment:
-    """Who gets an incident, and why. `department_id` forces a department (a redirect's target)."""
-    directory = await region_directory(session, region_code)
-    region = REGIONS[region_code]
-    if not directory.has_directory:
-        return Assignment(
-            assignee=FEDERAL_QUEUE,
-            official=None,
-            explanation=(
-                f"region {region_code} ({region.name}) has no directory with an official on duty: "
-                "federal fallback queue, to be routed by hand"
-            ),
-            federal_fallback=True,
-        )
-    notes: list[str] = []
-    targets: list[tuple[Rule | None, str]]
-    if department_id is not None:
-        targets = [(None, department_id)]
-    else:
-        targets = [(r, r.department_id) for r in directory.rules if _matches(r, category, city, urgency)]
-    for rule, target in targets:
-        label = f"rule {rule.id}" if rule is not None else "redirect"
-        department = directory.departments.get(target)
-        if department is None or not department.active or department.region_code != region_code:
-            notes.append(f"{label}: department {target} not active in region {region_code}")
-            continue
-        candidates = [
-            o
-            for o in directory.officials
-            if o.department_id == department.id and o.on_duty and o.role == Role.official and covers(o, category, city)
-        ]
-        if not candidates and rule is None:  # a redirect accepts any official on duty in the department
-            candidates = [o for o in directory.officials if o.department_id == department.id and o.on_duty]
-        if not candidates:
-            notes.append(f"{label} → {department.name}: nobody on duty covers {category}")
-            continue
-        official, load, full = await least_loaded(session, candidates)
-        head = f"{label}: {_conditions(rule)}" if rule is not None else "redirect"
-        explanation = f"{head} → {department.name}; least loaded: {official.name}, {load} open"
-        if full:
-            explanation += " (every candidate at capacity)"
-        if notes:
-            explanation += " [skipped: " + "; ".join(notes) + "]"
-        return Assignment(
-            assignee_of(official, department), official, explanation, rule.id if rule else None, notes=notes
-        )
-    return await to_curator(session, directory, category=category, notes=notes)
-
-
-def _matches(rule: Rule, category: str, city: str | None, urgency: str) -> bool:
-    if rule.category and rule.category != category:
-        return False
-    if rule.urgency and rule.urgency != urgency:
-        return False
-    return not (rule.municipality and (city or "").casefold() != rule.municipality.casefold())
-
-
-async def to_curator(
-    session: AsyncSession, directory: RegionDirectory, *, category: str, notes: list[str], why: str | None = None
-) -> Assignment:
-    """The region's curator (or the next level of the chain on duty), else the least-loaded official."""
-    reason = why or f"no rule matched region {directory.region_code}, category {category}"
-    if notes:
-        reason += " [" + "; ".join(notes) + "]"
-    chain = directory.chain()
-    for role in ESCALATION_CHAIN:
-        official = chain.get(role)
-        if official is not None and official.on_duty:
-            department = directory.departments.get(official.department_id or "")
-            await cached_loads(session, [official.id])  # so the count carries on within the batch
-            note_assignment(session, official)
-            return Assignment(
-                assignee_of(official, department),
-                official,
-                f"{reason} → region's {role.value.replace('_', ' ')} {official.name}",
-                notes=notes,
-            )
-    anyone = [o for o in directory.officials if o.on_duty]
-    official, load, _ = await least_loaded(session, anyone)
-    department = directory.departments.get(official.department_id or "")
-    return Assignment(
-        assignee_of(official, department),
-        official,
-        f"{reason}; the region has no curator on duty → least loaded official {official.name}, {load} open",
-        notes=notes,
+    """Who would get an incident now (the dry run of /v1/rules/preview/assignment): nothing is saved."""
+    directory = (await load_directories(session, [region_code]))[region_code]
+    workload = await load_workload(session, directory.officials)
+    return engine.choose_assignee(
+        directory, workload, category=category, city=city, urgency=urgency, department_id=department_id
     )
+
+
+def assignment_totals(workload: Workload) -> list[dict[str, object]]:
+    """Rows updating the round-robin counters the workload moved, in id order (a stable lock order)."""
+    return [{"id": i, "assignments_total": workload.assignments[i]} for i in sorted(workload.changed)]

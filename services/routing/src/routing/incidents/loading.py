@@ -1,0 +1,151 @@
+"""The reads a batch of classified posts needs, in a few queries whatever the batch's size.
+
+Before anything is decided (`load_context`): the cluster locks, the directories and workload of the
+batch's regions, the SLA policies, the open incidents of its (region, category) pairs as clustering
+sees them (addresses, posts' terms), and which of its posts are in an incident already. Between the
+two passes of incidents.decisions (`load_joined_incidents`): the whole rows of the incidents joined."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import select, text, tuple_
+from sqlmodel import col
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from incidents_common.events import PostClassified
+from routing.config import Settings
+from routing.deadlines.service import load_policies
+from routing.incidents.clustering import Address, Candidate
+from routing.incidents.decisions import (
+    Join,
+    Placement,
+    RoutingContext,
+    cluster_key,
+    cluster_window_start,
+    incidents_to_load,
+)
+from routing.incidents.models import OPEN_STATUSES, Incident, IncidentPost
+from routing.incidents.snapshots import RECORD_COLUMNS, IncidentRecord
+from routing.rules.engine import Workload
+from routing.rules.service import load_directories, load_workload
+
+ClusterKey = tuple[str, str]
+
+
+def cluster_lock_id(region_code: str, category: str) -> int:
+    """The advisory lock of one (region, category): the same number in every replica and release."""
+    digest = hashlib.blake2b(f"routing-cluster:{region_code}:{category}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+async def lock_clusters(session: AsyncSession, keys: Sequence[ClusterKey]) -> None:
+    """On PostgreSQL, serialise cluster-or-create per (region, category) across replicas until the commit,
+    so that two replicas never open two incidents for one problem.
+
+    All of a batch's locks are taken by one statement, in ascending order: two batches that share
+    pairs then queue behind each other instead of deadlocking. (The subquery's ORDER BY holds: a
+    subquery that sorts and calls a set-returning function is never flattened into the outer one.)"""
+    if not keys or session.bind is None or session.bind.dialect.name != "postgresql":
+        return
+    ids = sorted({cluster_lock_id(region, category) for region, category in keys})
+    await session.exec(  # type: ignore[call-overload]
+        text(
+            "SELECT pg_advisory_xact_lock(k) FROM (SELECT unnest(CAST(:ids AS bigint[])) AS k ORDER BY k) AS ordered"
+        ).bindparams(ids=ids)
+    )
+
+
+async def load_candidates(
+    session: AsyncSession, keys: Sequence[ClusterKey], *, since: datetime
+) -> dict[ClusterKey, list[Candidate]]:
+    """The open incidents of `keys` active since `since`, as clustering sees them: id, address and their
+    posts' terms (two queries). Whole rows are loaded later, only for the incidents a batch joins."""
+    candidates: dict[ClusterKey, list[Candidate]] = {key: [] for key in keys}
+    if not keys:
+        return candidates
+    table = Incident.__table__  # type: ignore[attr-defined]
+    open_of_keys = (
+        tuple_(table.c.region_code, table.c.category).in_(list(keys)),
+        table.c.status.in_(OPEN_STATUSES),
+        table.c.last_post_at >= since,
+    )
+    incidents = await session.exec(  # type: ignore[call-overload]
+        select(table.c.id, table.c.region_code, table.c.category, table.c.address).where(*open_of_keys)
+    )
+    by_id: dict[str, Candidate] = {}
+    for incident_id, region_code, category, address in incidents.all():
+        by_id[incident_id] = candidate = Candidate(incident_id, Address.parse(address))
+        candidates[(region_code, category)].append(candidate)
+    if by_id:
+        posts = await session.exec(  # type: ignore[call-overload]
+            select(
+                col(IncidentPost.incident_id),
+                col(IncidentPost.post_id),
+                col(IncidentPost.terms),
+                col(IncidentPost.external_id),
+            )
+            .join(table, table.c.id == col(IncidentPost.incident_id))
+            .where(*open_of_keys)
+            .order_by(col(IncidentPost.incident_id), col(IncidentPost.ordinal))
+        )
+        for incident_id, post_id, terms, external_id in posts.all():
+            owner = by_id.get(incident_id)
+            if owner is None:
+                continue  # its incident changed between the two queries (another writer): not a candidate
+            owner.post_ids.add(post_id)
+            owner.term_sets.append(frozenset(terms))
+            if external_id:
+                owner.external_ids.add(external_id)
+    return candidates
+
+
+async def load_joined_incidents(session: AsyncSession, placements: Sequence[Placement]) -> None:
+    """Between the two passes: the whole rows of the stored incidents the batch joins (one query),
+    as records on their candidates."""
+    wanted = incidents_to_load(placements)
+    if not wanted:
+        return
+    table = Incident.__table__  # type: ignore[attr-defined]
+    rows = await session.exec(  # type: ignore[call-overload]
+        select(*(table.c[name] for name in RECORD_COLUMNS)).where(table.c.id.in_(wanted))
+    )
+    records = {record.id: record for record in (IncidentRecord(*row) for row in rows.all())}
+    for placement in placements:
+        if isinstance(placement, Join) and placement.candidate.incident is None:
+            placement.candidate.incident = records.get(placement.candidate.incident_id)
+
+
+async def load_routed(session: AsyncSession, post_ids: Sequence[str]) -> dict[str, str]:
+    """Post id → incident id for those of `post_ids` already in an incident (open or not)."""
+    if not post_ids:
+        return {}
+    rows = await session.exec(
+        select(col(IncidentPost.post_id), col(IncidentPost.incident_id)).where(  # type: ignore[call-overload]
+            col(IncidentPost.post_id).in_(sorted(set(post_ids)))
+        )
+    )
+    return dict(rows.all())
+
+
+async def load_context(
+    session: AsyncSession, posts: Sequence[PostClassified], *, settings: Settings, now: datetime
+) -> RoutingContext:
+    """Everything deciding `posts` needs. Takes the cluster locks first, so what it reads next is what
+    the other replicas committed before them."""
+    routable = [(post, key) for post in posts if (key := cluster_key(post)) is not None]
+    keys = sorted({key for _, key in routable})
+    if not keys:
+        return RoutingContext(candidates={}, routed={}, directories={}, workload=Workload(), policies=[])
+    await lock_clusters(session, keys)
+    directories = await load_directories(session, {region for region, _ in keys})
+    workload = await load_workload(session, [o for d in directories.values() for o in d.officials])
+    return RoutingContext(
+        candidates=await load_candidates(session, keys, since=cluster_window_start(now, settings)),
+        routed=await load_routed(session, [post.post_id for post, _ in routable]),
+        directories=directories,
+        workload=workload,
+        policies=await load_policies(session),
+    )

@@ -1,0 +1,81 @@
+"""Routing's write path: decided effects → the transaction's Writes, one statement per table.
+
+`route_posts` is the whole of the consumer's work for a batch of classified posts: load what the
+decisions need (incidents.loading), place every post and decide its effects in memory
+(incidents.decisions), queue the effects here. The shared machinery writes them with the inbox rows,
+one statement per table, just before the commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from incidents_common.db import Writes
+from incidents_common.events import CloudEvent, PostClassified
+from routing.config import Settings
+from routing.deadlines.models import Deadline
+from routing.directory.models import Official
+from routing.incidents.decisions import SOURCE, Effects, decide_batch, place_posts
+from routing.incidents.loading import load_context, load_joined_incidents
+from routing.incidents.models import Incident, IncidentHistory, IncidentPost, SkippedPost
+from routing.incidents.snapshots import IncidentRecord
+from routing.rules.engine import Workload
+from routing.rules.service import assignment_totals
+from routing.timeutil import utcnow
+
+
+def queue_effects(writes: Writes, effects: Effects) -> None:
+    """Queue every row, event and counter of `effects`."""
+    if effects.created:
+        writes.insert(Incident, [incident.row() for incident in effects.created.values()])
+    if effects.changed:
+        # In id order, so that two transactions updating the same incidents lock them in one order.
+        writes.update(
+            Incident,
+            [record.row(tuple(sorted(columns))) for _, (record, columns) in sorted(effects.changed.items())],
+        )
+    if effects.posts:
+        writes.insert(IncidentPost, effects.posts)
+    if effects.history:
+        writes.insert(IncidentHistory, effects.history)
+    if effects.clocks:
+        writes.insert(Deadline, [clock.row() for clock in effects.clocks])
+    if effects.skipped:
+        writes.upsert(SkippedPost, effects.skipped)  # a post skipped again: the latest reason
+    for outgoing in effects.events:
+        writes.publish(outgoing.event, source=SOURCE, origin_post_id=outgoing.origin_post_id, cause=outgoing.cause)
+    for key, labels in effects.counts:
+        writes.count(key, 1, **labels)
+
+
+def queue_workload(writes: Writes, workload: Workload) -> None:
+    """The round-robin counters of the officials who were given incidents."""
+    rows = assignment_totals(workload)
+    if rows:
+        writes.update(Official, rows)
+    workload.changed.clear()
+
+
+async def route_posts(
+    writes: Writes,
+    posts: Sequence[PostClassified],
+    *,
+    settings: Settings,
+    now: datetime | None = None,
+    causes: Sequence[CloudEvent[Any] | None] | None = None,
+) -> list[IncidentRecord | None]:
+    """Route a batch of classified posts; returns, per post, the incident it opened or joined (or None).
+
+    `causes[i]` is the consumed event that carried posts[i] (its trace continues in the events)."""
+    now = now or utcnow()
+    # What this transaction queued before (a caller routing twice in one transaction) must be read back.
+    await writes.flush()
+    context = await load_context(writes.session, posts, settings=settings, now=now)
+    placements = place_posts(posts, context, settings=settings)
+    await load_joined_incidents(writes.session, placements)
+    decision = decide_batch(posts, placements, context, settings=settings, now=now, causes=causes)
+    queue_effects(writes, decision.effects)
+    queue_workload(writes, context.workload)
+    return decision.incidents

@@ -1,0 +1,191 @@
+"""The consumer's batch: a bounded number of statements whatever its size, one per table written,
+similar posts of one batch in one incident; the BatchHandler on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import event
+from sqlmodel import col, func, select
+
+from incidents_common.db import Database, OutboxMessage
+from incidents_common.events import BadEvent, PostCollected, SourceType, new_event
+from routing.config import Settings
+from routing.consumers import post_classified_handler
+from routing.incidents.models import Incident
+
+STREETS = ["Ленина", "Чернышевского", "Московской", "Советской", "Гагарина", "Кирова", "Мира", "Победы"]
+PROBLEMS = [
+    ("roads", "огромная яма на дороге, машины бьют колёса"),
+    ("healthcare", "в поликлинике не записаться к терапевту, талонов нет"),
+    ("housing_utilities", "третий день нет горячей воды, управляющая компания не отвечает"),
+]
+
+
+@contextmanager
+def statements(db: Database) -> Iterator[list[str]]:
+    """Every statement sent to the database meanwhile (an executemany counts once)."""
+    sent: list[str] = []
+
+    def before_cursor_execute(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        sent.append(" ".join(statement.split()))
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", before_cursor_execute)
+    try:
+        yield sent
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", before_cursor_execute)
+
+
+def writes_per_table(sent: list[str]) -> Counter[tuple[str, str]]:
+    verbs = Counter[tuple[str, str]]()
+    for statement in sent:
+        match = re.match(r"(INSERT INTO|UPDATE|DELETE FROM) (\w+)", statement)
+        if match:
+            verbs[(match.group(1).split()[0], match.group(2))] += 1
+    return verbs
+
+
+def batch(make_post: Any, size: int, *, start: int, repeat_every: int = 4) -> list[Any]:
+    """`size` classified posts: distinct problems (a house each), every `repeat_every`-th post a reworded
+    repeat of the one before it, one post that is not an incident."""
+    posts = []
+    for n in range(start, start + size - 1):
+        house = n - 1 if n % repeat_every == 0 and n > start else n  # a repeat names the previous post's house
+        category, problem = PROBLEMS[house % len(PROBLEMS)]
+        prefix = "Опять! " if house != n else ""
+        text = f"{prefix}На улице {STREETS[house % len(STREETS)]}, д. {house} {problem}"
+        posts.append(make_post(f"b{n}", text, category=category))
+    posts.append(make_post(f"s{start}", "Спасибо за новый парк!", is_incident=False))
+    return posts
+
+
+async def handle(db: Database, settings: Settings, posts: list[Any]) -> list[str]:
+    handler = post_classified_handler(settings)
+    events = [new_event(p, source="/services/classifier", origin_post_id=p.post_id) for p in posts]
+    with statements(db) as sent:
+        async with db.transaction() as session:
+            await handler(session.writes, events)
+    return sent
+
+
+async def count(db: Database, table: Any) -> int:
+    async with db.transaction() as session:
+        return int((await session.exec(select(func.count()).select_from(table))).one())
+
+
+class TestStatementsPerBatch:
+    async def test_a_batch_costs_the_same_few_statements_whatever_its_size(
+        self, any_db: Database, settings: Settings, make_post: Any
+    ) -> None:
+        await handle(any_db, settings, batch(make_post, 8, start=100))  # so that both batches below have candidates
+        small = await handle(any_db, settings, batch(make_post, 8, start=1000))
+        large_batch = batch(make_post, 80, start=2000)
+        events_before = await count(any_db, OutboxMessage)
+        large = await handle(any_db, settings, large_batch)
+        assert len(large) == len(small), (small, large)
+        # Reads: directories (3), workload, policies, candidates and their posts' terms, routed posts,
+        # the advisory locks on PostgreSQL; writes: one per table below.
+        assert len(large) <= 16, large
+        assert writes_per_table(large) == {
+            ("INSERT", "routing_incidents"): 1,
+            ("INSERT", "routing_incident_posts"): 1,
+            ("INSERT", "routing_incident_history"): 1,
+            ("INSERT", "routing_deadlines"): 1,
+            ("INSERT", "routing_skipped_posts"): 1,  # the upsert
+            ("UPDATE", "routing_officials"): 1,  # round-robin counters
+            ("INSERT", "outbox"): 1,
+        }
+        # Every 4th post repeats the one before: it joins the incident the batch opened for it.
+        repeats = sum(1 for p in large_batch if p.text.startswith("Опять!"))
+        problems = len(large_batch) - 1 - repeats
+        assert (repeats, problems) == (19, 60)
+        async with any_db.transaction() as session:
+            incidents = (
+                await session.exec(select(Incident.post_ids).where(col(Incident.origin_post_id).like("b2%")))
+            ).all()
+        assert len(incidents) == problems
+        assert sorted(len(post_ids) for post_ids in incidents) == [1] * (problems - repeats) + [2] * repeats
+        # created and assigned per incident, post_attached per repeat
+        assert await count(any_db, OutboxMessage) - events_before == 2 * problems + repeats
+
+    async def test_posts_joining_stored_incidents_update_them_in_one_statement(
+        self, any_db: Database, settings: Settings, make_post: Any, t0: datetime
+    ) -> None:
+        first = batch(make_post, 12, start=3000, repeat_every=1000)  # 11 problems, no repeats
+        await handle(any_db, settings, first)
+        again = [
+            make_post(f"again-{p.post_id}", "Опять! " + p.text, category=p.classification.category.label)
+            for p in first[:-1]
+        ]
+        sent = await handle(any_db, settings, again)
+        writes = writes_per_table(sent)
+        assert writes[("UPDATE", "routing_incidents")] == 1 and ("INSERT", "routing_incidents") not in writes
+        assert writes[("INSERT", "routing_incident_posts")] == 1
+        async with any_db.transaction() as session:
+            sizes = (await session.exec(select(Incident.complainants, Incident.post_ids))).all()
+            subjects = [m.subject for m in (await session.exec(select(OutboxMessage))).all()]
+        assert sorted(len(post_ids) for _, post_ids in sizes) == [2] * 11
+        assert {complainants for complainants, _ in sizes} == {2}
+        assert subjects.count("incidents.v1.incident.post_attached.64") == 11
+
+
+class TestHandler:
+    async def test_similar_posts_of_one_batch_cluster_into_one_incident(
+        self, db: Database, settings: Settings, make_post: Any
+    ) -> None:
+        pothole = "На улице Чернышевского огромная яма на дороге, машины бьют колёса"
+        reworded = "Когда заделают яму на Чернышевского? Каждый день бью колёса об эту яму на дороге"
+        await handle(db, settings, [make_post("c1", pothole), make_post("c2", reworded)])
+        async with db.transaction() as session:
+            incidents = (await session.exec(select(Incident))).all()
+        assert [i.post_ids for i in incidents] == [["c1", "c2"]]
+        assert incidents[0].complainants == 2
+
+    async def test_an_event_of_another_type_is_a_bad_event(
+        self, db: Database, settings: Settings, make_post: Any, t0: datetime
+    ) -> None:
+        stray = PostCollected(
+            post_id="x", source_type=SourceType.vk, external_id="x", text="?", published_at=t0, collected_at=t0
+        )
+        events = [
+            new_event(make_post("ok", "Яма на дороге"), source="/services/classifier"),
+            new_event(stray, source="/services/collector"),
+        ]
+        with pytest.raises(BadEvent, match="expected post.classified"):
+            async with db.transaction() as session:
+                await post_classified_handler(settings)(session.writes, events)
+        assert await count(db, Incident) == 0  # nothing of the batch was written
+
+    async def test_events_continue_the_consumed_events_trace(
+        self, db: Database, settings: Settings, make_post: Any
+    ) -> None:
+        post = make_post("tr", "Яма на дороге")
+        consumed = new_event(post, source="/services/classifier", origin_post_id="tr")
+        async with db.transaction() as session:
+            session.writes.traceparents = {consumed.id: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}
+            await post_classified_handler(settings)(session.writes, [consumed])
+        async with db.transaction() as session:
+            payloads = [m.payload for m in (await session.exec(select(OutboxMessage))).all()]
+        assert len(payloads) == 2
+        assert all(b"0af7651916cd43dd8448eb211c80319c" in p for p in payloads)
+
+    async def test_a_window_later_the_same_problem_opens_a_new_incident(
+        self, db: Database, settings: Settings, make_post: Any, t0: datetime
+    ) -> None:
+        from incidents_common.db import writes_of
+        from routing.incidents.writes import route_posts
+
+        text = "На улице Чернышевского огромная яма на дороге, машины бьют колёса"
+        async with db.transaction() as session:
+            (first,) = await route_posts(writes_of(session), [make_post("w1", text)], settings=settings, now=t0)
+        later = t0 + timedelta(hours=settings.cluster_window_hours + 1)
+        async with db.transaction() as session:
+            (second,) = await route_posts(writes_of(session), [make_post("w2", text)], settings=settings, now=later)
+        assert first is not None and second is not None and first.id != second.id
