@@ -2,9 +2,14 @@
 
     .venv/bin/python services/api-gateway/bench/read_model.py [--incidents 2000] [--postgres | --database-url URL]
 
-Feeds post.classified + incident.created + incident.assigned events through the same handlers the
-NATS consumers run, in batches of 200 per transaction (the consumers' batch), then times a few
-typical portal queries on the result.
+Feeds post.classified + incident.created + incident.assigned events through the batch handlers the
+NATS consumers run (`apply_classified_posts`, `apply_incident_events`), in batches of 200 per
+transaction (the consumers' batch), as the consumers see them: each stream's events in its own
+batches. Then times a few typical portal queries on the result.
+
+Before (the handlers queued events in session.info and a before_commit listener applied them with
+ORM objects), measured with this script's previous version on the development machine, 2,000
+incidents = 6,000 events: 4,800 events/s on SQLite, 4,200 events/s on PostgreSQL. See the README.
 """
 
 from __future__ import annotations
@@ -14,11 +19,12 @@ import asyncio
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from api_gateway.auth import Role
-from api_gateway.consumers import handle_incident_event, handle_post_classified
+from api_gateway.consumers import apply_classified_posts, apply_incident_events
 from api_gateway.testing import classified, gateway_settings, running, snapshot
-from incidents_common.events import IncidentAssigned, IncidentCreated, new_event
+from incidents_common.events import CloudEvent, IncidentAssigned, IncidentCreated, new_event
 
 TEXTS = [
     "На улице Чернышевского огромная яма, машины пробивают колёса",
@@ -27,13 +33,18 @@ TEXTS = [
     "Бродячие собаки у школы нападают на детей",
 ]
 REGIONS = ["64", "63", "77", "78", "50", "16", "66"]
+BATCH = 200
+
+
+def say(line: str) -> None:
+    print(line)  # noqa: T201 - a benchmark prints its figures
 
 
 async def main(incidents: int, database_url: str | None) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         overrides = {"database_url": database_url} if database_url else {}
         async with running(gateway_settings(Path(tmp), **overrides)) as gw:
-            events = []
+            events: list[CloudEvent[Any]] = []
             for n in range(incidents):
                 region = REGIONS[n % len(REGIONS)]
                 post_id = f"p{n}"
@@ -48,16 +59,19 @@ async def main(incidents: int, database_url: str | None) -> None:
                         IncidentAssigned(incident=snap, assignee=snap.assignee, explanation="bench"), source="/bench"
                     )
                 )
-            started = time.perf_counter()
-            for i in range(0, len(events), 200):
-                async with gw.app.state.db.transaction() as session:
-                    for event in events[i : i + 200]:
-                        handler = (
-                            handle_post_classified if event.type.endswith("post.classified") else handle_incident_event
-                        )
-                        await handler(session, event)
-            elapsed = time.perf_counter() - started
-            print(f"read model: {len(events)} events in {elapsed:.2f}s = {len(events) / elapsed:,.0f} events/s")  # noqa: T201 - a benchmark prints its figures
+            posts = [event for event in events if event.type.endswith("post.classified")]
+            incident_events = [event for event in events if not event.type.endswith("post.classified")]
+            total = 0.0
+            for handler, stream in ((apply_classified_posts, posts), (apply_incident_events, incident_events)):
+                started = time.perf_counter()
+                for i in range(0, len(stream), BATCH):
+                    async with gw.app.state.db.transaction() as session:
+                        await handler(session.writes, stream[i : i + BATCH])
+                elapsed = time.perf_counter() - started
+                total += elapsed
+                rate = len(stream) / elapsed
+                say(f"  {handler.__name__:<24} {len(stream)} events in {elapsed:.2f}s = {rate:,.0f} events/s")
+            say(f"read model: {len(events)} events in {total:.2f}s = {len(events) / total:,.0f} events/s")
 
             key = await gw.key(Role.regional_admin, ["64"])
             headers = {"X-API-Key": key}
@@ -75,7 +89,7 @@ async def main(incidents: int, database_url: str | None) -> None:
                     timings.append(time.perf_counter() - t0)
                     assert response.status_code == 200
                 timings.sort()
-                print(f"{name:<22} median {timings[10] * 1000:6.1f} ms  p90 {timings[18] * 1000:6.1f} ms")  # noqa: T201 - a benchmark prints its figures
+                say(f"{name:<22} median {timings[10] * 1000:6.1f} ms  p90 {timings[18] * 1000:6.1f} ms")
 
 
 if __name__ == "__main__":

@@ -79,6 +79,8 @@ class TestFilters:
             assert await _ids(gw, municipality="саратов") == ["a4", "a3", "a1"]
             assert await _ids(gw, category="waste") == ["a2"]
             assert await _ids(gw, status="resolved") == ["a3"]
+            assert await _ids(gw, status=["resolved", "assigned"]) == ["a4", "a3", "a2", "a1"]
+            assert await _ids(gw, status=["resolved", "new"], category="housing_utilities") == ["a3"]
             assert await _ids(gw, urgency=["critical", "high"]) == ["a4", "a2"]
             assert await _ids(gw, assignee="off-64-2") == ["a3"]
             assert await _ids(gw, overdue="true") == ["a4"]

@@ -15,33 +15,10 @@ from sqlmodel import select
 from api_gateway.auth import Role, create_key, hash_key, revoke_key
 from api_gateway.main import create_app
 from api_gateway.models import ApiKey, Webhook
-from api_gateway.testing import Gateway, gateway_settings, serve, snapshot
+from api_gateway.testing import Gateway, gateway_settings, read_events, serve, snapshot
 from api_gateway.webhooks import SIGNATURE_HEADER, verify_signature
 from incidents_common.events import IncidentStatus, IncidentStatusChanged
 from incidents_common.testing import eventually
-
-
-async def read_events(response: httpx.Response, count: int) -> list[dict[str, str]]:
-    """Parse `count` events from an open text/event-stream response."""
-    events: list[dict[str, str]] = []
-    current: dict[str, str] = {}
-
-    async def collect() -> None:
-        async for line in response.aiter_lines():
-            if not line:
-                if "data" in current:
-                    events.append(dict(current))
-                    if len(events) == count:
-                        return
-                current.clear()
-                continue
-            if line.startswith(":"):
-                continue  # a keep-alive comment
-            name, _, value = line.partition(":")
-            current[name] = value.strip()
-
-    await asyncio.wait_for(collect(), timeout=15)
-    return events
 
 
 class TestServerSentEvents:

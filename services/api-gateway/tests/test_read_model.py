@@ -3,20 +3,33 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
+import uuid
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
-from api_gateway.models import Incident
+import pytest
+from sqlalchemy import select, text
+
+from api_gateway.consumers import apply_classified_posts, apply_incident_events, decide_incidents, decide_posts
+from api_gateway.models import TABLES, Incident, IncidentEventLog, IncidentPost, Post
 from api_gateway.testing import T0, Gateway, classified, gateway_settings, running, snapshot
 from incidents_common.db import Database, publish
 from incidents_common.events import (
+    BadEvent,
+    CloudEvent,
     IncidentAssigned,
     IncidentCreated,
     IncidentEscalated,
+    IncidentSnapshot,
     IncidentStatus,
     IncidentStatusChanged,
+    PostClassified,
+    new_event,
 )
 from incidents_common.nats import EventRuntime
+from incidents_common.processes import asyncpg_url
 from incidents_common.testing import eventually
 
 
@@ -129,3 +142,214 @@ class TestConsumersOverNats:
             await producer.stop()
             await producer_db.dispose()
             await asyncio.sleep(0)
+
+
+# ---------------------------------------------------------------------------------------------
+# The batch handlers: decisions in memory, effects in bulk; a batch and one event at a time agree
+# ---------------------------------------------------------------------------------------------
+
+
+def _event(payload: Any, minutes: float = 0) -> CloudEvent[Any]:
+    return new_event(payload, source="/test", event_id=uuid.uuid4().hex).model_copy(
+        update={"time": T0 + timedelta(minutes=minutes)}
+    )
+
+
+def _at(minutes: float, **kw: Any) -> IncidentSnapshot:
+    return snapshot("inc-x", updated_at=T0 + timedelta(minutes=minutes), **kw)
+
+
+def _status(snap: IncidentSnapshot, start: IncidentStatus, end: IncidentStatus, minutes: float) -> CloudEvent[Any]:
+    return _event(IncidentStatusChanged(incident=snap, from_status=start, to_status=end, actor="off-64-1"), minutes)
+
+
+def _scrambled_history() -> list[CloudEvent[Any]]:
+    """Two incidents' events and their posts, out of order: late snapshots, an older post version after
+    a newer one, a post claimed by two incidents, escalations and answers on stale snapshots."""
+    a0 = snapshot("inc-a", status=IncidentStatus.new, official=None, post_ids=["p-1"])
+    a1 = snapshot("inc-a", post_ids=["p-1", "p-2"], updated_at=T0 + timedelta(minutes=5))
+    a2 = snapshot(
+        "inc-a",
+        status=IncidentStatus.answered,
+        post_ids=["p-1", "p-2"],
+        updated_at=T0 + timedelta(minutes=30),
+        first_response_at=T0 + timedelta(minutes=29),
+        first_response_due=None,
+    )
+    b0 = snapshot("inc-b", region="77", post_ids=["p-2", "p-3"], title="Свалка у реки", summary="Мусор горит")
+    b1 = b0.model_copy(update={"severity": 4, "escalation_level": 1, "updated_at": T0 + timedelta(minutes=50)})
+    assert a1.assignee is not None
+    return [
+        _event(classified("p-2", "Яму так и не засыпали", version=2)),
+        _event(IncidentAssigned(incident=a1, assignee=a1.assignee, explanation="по категории"), 5),
+        _event(classified("p-1", "Огромная яма во дворе")),
+        _event(IncidentCreated(incident=b0, post_id="p-2"), 1),
+        _status(a2, IncidentStatus.in_progress, IncidentStatus.answered, 30),
+        _event(IncidentCreated(incident=a0, post_id="p-1")),  # the oldest snapshot arrives last but one
+        _event(classified("p-2", "Яма на дороге", version=1)),  # an older version after the newer one
+        _event(IncidentEscalated(incident=b1, level=1, reason="нет ответа"), 50),
+        _event(IncidentEscalated(incident=b0, level=1, reason="повтор"), 2),  # stale, still counted
+        _status(a1, IncidentStatus.assigned, IncidentStatus.answered, 20),  # stale, an earlier answer
+        _event(classified("p-3", "Горит мусор на берегу", region="77")),
+    ]
+
+
+async def _apply(db: Database, events: list[CloudEvent[Any]], batch: int) -> None:
+    """Feed events as the two consumers would: each stream in its own batches of `batch` events."""
+    posts = [e for e in events if isinstance(e.data, PostClassified)]
+    incident_events = [e for e in events if not isinstance(e.data, PostClassified)]
+    for handler, stream in ((apply_classified_posts, posts), (apply_incident_events, incident_events)):
+        for start in range(0, len(stream), batch):
+            async with db.transaction() as session:
+                await handler(session.writes, stream[start : start + batch])
+
+
+async def _read_model(db: Database) -> dict[str, list[Any]]:
+    """Every read-model row (the history in seq order, without the seq itself)."""
+    async with db.engine.connect() as conn:
+        incidents = (await conn.execute(select(Incident.__table__).order_by(text("incident_id")))).mappings().all()  # type: ignore[attr-defined]
+        posts = (await conn.execute(select(Post.__table__).order_by(text("post_id")))).mappings().all()  # type: ignore[attr-defined]
+        links = (await conn.execute(select(IncidentPost.__table__).order_by(text("post_id")))).mappings().all()  # type: ignore[attr-defined]
+        history = (await conn.execute(select(IncidentEventLog.__table__).order_by(text("seq")))).mappings().all()  # type: ignore[attr-defined]
+    return {
+        "incidents": [dict(row) for row in incidents],
+        "posts": [dict(row) for row in posts],
+        "links": [dict(row) for row in links],
+        "history": [{k: v for k, v in row.items() if k != "seq"} for row in history],
+    }
+
+
+class TestDecisions:
+    def test_a_new_incident_row_has_every_column(self) -> None:
+        effects = decide_incidents({}, [_event(IncidentCreated(incident=_at(0), post_id="p"))])
+        assert set(effects.incidents[0]) == {c.name for c in Incident.__table__.columns}  # type: ignore[attr-defined]
+        assert effects.incidents[0]["escalations"] == 0
+
+    def test_an_older_snapshot_keeps_the_row_but_counts_its_facts(self) -> None:
+        stored = decide_incidents({}, [_event(IncidentCreated(incident=_at(10), post_id="p"))]).incidents[0]
+        stale = _at(5, status=IncidentStatus.in_progress)
+        effects = decide_incidents(
+            {"inc-x": stored},
+            [
+                _event(IncidentEscalated(incident=stale, level=1, reason="r"), 5),
+                _status(stale, IncidentStatus.assigned, IncidentStatus.answered, 6),
+            ],
+        )
+        (row,) = effects.incidents
+        assert (row["status"], row["updated_at"]) == ("assigned", T0 + timedelta(minutes=10))
+        assert row["escalations"] == 1 and row["answered_at"] == T0 + timedelta(minutes=6)
+        assert [h["type"] for h in effects.history] == ["incident.escalated", "incident.status_changed"]
+
+    def test_an_unchanged_incident_is_not_written_again(self) -> None:
+        created = _event(IncidentCreated(incident=_at(10), post_id="p"))
+        stored = decide_incidents({}, [created]).incidents[0]
+        effects = decide_incidents({"inc-x": stored}, [_event(IncidentCreated(incident=_at(3), post_id="p"))])
+        assert effects.incidents == [] and len(effects.history) == 1
+
+    def test_a_post_stays_with_the_first_incident_that_claims_it(self) -> None:
+        effects = decide_incidents(
+            {},
+            [
+                _event(IncidentCreated(incident=snapshot("i-1", post_ids=["p-1"]), post_id="p-1")),
+                _event(IncidentCreated(incident=snapshot("i-2", post_ids=["p-1", "p-2"]), post_id="p-2")),
+            ],
+        )
+        assert effects.links == [{"post_id": "p-1", "incident_id": "i-1"}, {"post_id": "p-2", "incident_id": "i-2"}]
+
+    def test_only_the_newest_post_version_is_written(self) -> None:
+        events = [_event(classified("p", "v3", version=3)), _event(classified("p", "v2", version=2))]
+        assert [row["text"] for row in decide_posts({}, events)] == ["v3"]
+        assert decide_posts({"p": 4}, events) == []
+        assert [row["version"] for row in decide_posts({"p": 3}, events)] == [3]  # the same version again
+
+    async def test_a_batch_with_a_foreign_event_is_refused_whole(self, tmp_path: Path) -> None:
+        db = Database(f"sqlite+aiosqlite:///{tmp_path / 'gw.db'}", TABLES)
+        await db.create_tables()
+        try:
+            with pytest.raises(BadEvent):
+                async with db.transaction() as session:
+                    await apply_incident_events(session.writes, [_event(classified("p", "текст"))])
+            with pytest.raises(BadEvent):
+                async with db.transaction() as session:
+                    await apply_classified_posts(
+                        session.writes, [_event(IncidentCreated(incident=_at(0), post_id="p"))]
+                    )
+        finally:
+            await db.dispose()
+
+
+class TestBatches:
+    async def test_one_batch_and_one_event_at_a_time_build_the_same_read_model(
+        self, database_url: str, tmp_path: Path, request: pytest.FixtureRequest
+    ) -> None:
+        events = _scrambled_history()
+        models = []
+        for batch in (len(events), 1, 3):
+            url = database_url
+            if batch != len(events):  # a database of its own for each way of feeding
+                url = await _sibling_database(request, database_url, tmp_path, f"b{batch}")
+            db = Database(url, TABLES)
+            await db.create_tables()
+            try:
+                await _apply(db, events, batch)
+                models.append(await _read_model(db))
+            finally:
+                await db.dispose()
+        assert models[0] == models[1] == models[2]
+        incidents = {row["incident_id"]: row for row in models[0]["incidents"]}
+        a, b = incidents["inc-a"], incidents["inc-b"]
+        assert (a["status"], a["post_ids"], a["answered_at"]) == (
+            "answered",
+            ["p-1", "p-2"],
+            T0 + timedelta(minutes=20),
+        )
+        assert a["first_response_due"] == T0 + timedelta(hours=8)  # the stopped clock keeps its due time
+        assert (b["severity"], b["escalations"]) == (4, 2)
+        posts = {row["post_id"]: row for row in models[0]["posts"]}
+        assert (posts["p-2"]["version"], posts["p-2"]["text"]) == (2, "Яму так и не засыпали")
+        assert " засыпать " in posts["p-2"]["search_text"]
+        assert {row["post_id"]: row["incident_id"] for row in models[0]["links"]} == {
+            "p-1": "inc-a",
+            "p-2": "inc-a",
+            "p-3": "inc-b",
+        }
+        assert len(models[0]["history"]) == 7
+
+    @pytest.mark.parametrize("order", list(itertools.permutations(range(4))), ids=str)
+    async def test_any_arrival_order_ends_at_the_newest_snapshot(self, order: tuple[int, ...], gw: Gateway) -> None:
+        created = _at(0, status=IncidentStatus.new, official=None)
+        assigned = _at(10)
+        escalated = _at(20, status=IncidentStatus.in_progress)
+        answered = _at(30, status=IncidentStatus.answered, first_response_at=T0 + timedelta(minutes=30))
+        assert assigned.assignee is not None
+        events = [
+            IncidentCreated(incident=created, post_id="post-inc-x"),
+            IncidentAssigned(incident=assigned, assignee=assigned.assignee, explanation="round-robin"),
+            IncidentEscalated(incident=escalated, level=1, reason="нет ответа"),
+            IncidentStatusChanged(
+                incident=answered, from_status=IncidentStatus.in_progress, to_status=IncidentStatus.answered, actor="x"
+            ),
+        ]
+        await gw.feed(*(events[i] for i in order[:2]))
+        await gw.feed(*(events[i] for i in order[2:]))
+        async with gw.app.state.db.transaction() as session:
+            incident = await session.get(Incident, "inc-x")
+        assert incident is not None
+        assert (incident.status, incident.escalations, incident.assignee_id) == ("answered", 1, "off-64-1")
+        assert incident.answered_at == T0 + timedelta(minutes=30)
+
+
+async def _sibling_database(request: pytest.FixtureRequest, database_url: str, tmp_path: Path, name: str) -> str:
+    """Another empty database of the same kind (SQLite: another file; PostgreSQL: on the same server)."""
+    if database_url.startswith("sqlite"):
+        return f"sqlite+aiosqlite:///{tmp_path / f'{name}.db'}"
+    import asyncpg  # type: ignore[import-untyped]
+
+    libpq_url: str = request.getfixturevalue("postgres_libpq_url")
+    database = f"t_{uuid.uuid4().hex[:12]}"
+    conn = await asyncpg.connect(libpq_url)
+    try:
+        await conn.execute(f'CREATE DATABASE "{database}"')
+    finally:
+        await conn.close()
+    return asyncpg_url(libpq_url, database)

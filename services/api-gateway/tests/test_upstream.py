@@ -22,8 +22,8 @@ from api_gateway.testing import Gateway, classified, serve
 from incidents_common.testing import ServiceAuth
 from routing.config import Settings as RoutingSettings
 from routing.directory.service import import_directory
-from routing.incidents.service import handle_classified
-from routing.incidents.service import snapshot as routing_snapshot
+from routing.incidents.snapshots import snapshot as routing_snapshot
+from routing.incidents.writes import route_posts
 from routing.main import create_app as create_routing
 
 ROUTING_OPENAPI = Path(__file__).resolve().parents[2] / "routing" / "openapi.json"
@@ -73,8 +73,8 @@ async def real_routing(tmp_path: Path) -> AsyncIterator[tuple[str, FastAPI]]:
 async def routed_incident(routing_app: FastAPI, gw: Gateway, post_id: str) -> str:
     """An incident opened by routing from a classified post, and the same incident in the gateway's read model."""
     async with routing_app.state.db.transaction() as session:
-        incident = await handle_classified(
-            session, post=classified(post_id, "Огромная яма на дороге"), settings=routing_app.state.settings
+        (incident,) = await route_posts(
+            session.writes, [classified(post_id, "Огромная яма на дороге")], settings=routing_app.state.settings
         )
         assert incident is not None
         snap = routing_snapshot(incident)

@@ -148,7 +148,8 @@ FACT_COLUMNS = (
 
 async def load_facts(session: AsyncSession, *, principal: Principal, flt: IncidentFilter) -> list[Fact]:
     """One row per incident in view, only the columns analytics needs (no texts, no JSON)."""
-    query = apply_filter(select(*FACT_COLUMNS), principal, flt)  # type: ignore[call-overload]
+    dialect = session.get_bind().dialect.name
+    query = apply_filter(select(*FACT_COLUMNS), principal, flt, dialect=dialect)  # type: ignore[call-overload]
     rows = (await session.exec(query.order_by(col(Incident.created_at)))).all()
     now = datetime.now(UTC)
     facts = []

@@ -5,23 +5,28 @@ Each incident event carries the whole snapshot after the change. Snapshots may a
 history entry and event facts; it never rolls the incident back. A classified post may arrive before
 or after the incident that cites it: posts are stored by id, incidents list their post ids, and each
 side keeps its own search text, so neither consumer depends on the other's uncommitted rows.
+
+Both consumers are batch handlers (incidents_common.nats.BatchHandler) in three steps: load the
+rows the batch touches with a few IN-queries; decide every event in memory with the pure functions
+below (`decide_incidents`, `decide_posts`); queue the effects on the transaction's `Writes`, one
+bulk statement per table. The consumer machinery writes them with the inbox rows and commits.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import event as sa_event
-from sqlalchemy import insert
-from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import set_attribute
-from sqlmodel import col, select
+from sqlalchemy import ARRAY, Text, bindparam, select, text
+from sqlalchemy.schema import Table
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api_gateway.models import Incident, IncidentEventLog, IncidentPost, Post
 from api_gateway.search import index_text, normalize
+from incidents_common.db import Writes
 from incidents_common.events import (
     BadEvent,
     CloudEvent,
@@ -39,6 +44,15 @@ from incidents_common.events import (
 
 ANSWERED_STATUSES = {"answered", "resolved", "closed"}
 CLOSED_STATUSES = {"resolved", "closed", "rejected"}
+IN_CHUNK = 500
+
+INCIDENTS: Table = Incident.__table__  # type: ignore[attr-defined]
+POSTS: Table = Post.__table__  # type: ignore[attr-defined]
+
+
+# ---------------------------------------------------------------------------------------------
+# Decisions: pure functions of the stored rows and the events
+# ---------------------------------------------------------------------------------------------
 
 
 def _event_detail(data: IncidentEvent) -> tuple[dict[str, Any], str | None, str | None, str | None]:
@@ -74,11 +88,29 @@ def _event_detail(data: IncidentEvent) -> tuple[dict[str, Any], str | None, str 
     return {}, None, None, None
 
 
-def _snapshot_values(snap: IncidentSnapshot, incident: Incident | None) -> dict[str, Any]:
-    """The Incident columns a snapshot sets, with the facts it derives (answered, closed)."""
+def history_row(event: CloudEvent[Any], data: IncidentEvent) -> dict[str, Any]:
+    """The gw_incident_event row of one incident event (its `seq` is given by the database)."""
+    detail, actor, from_status, to_status = _event_detail(data)
+    return {
+        "event_id": event.id,
+        "incident_id": data.incident.incident_id,
+        "region_code": data.incident.region_code,
+        "type": event.type.removeprefix("ru.incidents."),
+        "subject": subject_of(data),
+        "occurred_at": event.time,
+        "actor": actor,
+        "from_status": from_status,
+        "to_status": to_status,
+        "detail": detail,
+        "payload": event.model_dump(mode="json", exclude_none=True),
+    }
+
+
+def snapshot_values(snap: IncidentSnapshot, stored: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The gw_incident columns a snapshot sets, with the facts it derives (answered, closed)."""
     assignee = snap.assignee
-    answered_at = incident.answered_at if incident else None
-    closed_at = incident.closed_at if incident else None
+    answered_at = stored["answered_at"] if stored else None
+    closed_at = stored["closed_at"] if stored else None
     if snap.status in ANSWERED_STATUSES and answered_at is None:
         answered_at = snap.first_response_at or snap.updated_at
     if snap.first_response_at is not None and (answered_at is None or snap.first_response_at < answered_at):
@@ -107,188 +139,201 @@ def _snapshot_values(snap: IncidentSnapshot, incident: Incident | None) -> dict[
         # Routing's snapshot carries the due times of the clocks still running: a clock stopped by
         # the response (or the resolution) drops out. Keep its last due time, which analytics
         # compares the response with ("answered within deadline"); a restarted clock brings a new one.
-        "first_response_due": snap.first_response_due or (incident.first_response_due if incident else None),
-        "final_due": snap.final_due or (incident.final_due if incident else None),
+        "first_response_due": snap.first_response_due or (stored["first_response_due"] if stored else None),
+        "final_due": snap.final_due or (stored["final_due"] if stored else None),
         "first_response_at": snap.first_response_at,
         "created_at": snap.created_at,
         "updated_at": snap.updated_at,
+        "revision": snap.revision,
         "answered_at": answered_at,
         "closed_at": (closed_at or snap.updated_at) if snap.status in CLOSED_STATUSES else None,
         # Posts carry their own search text (see Post.search_text), so neither consumer has to
         # see the other's uncommitted rows.
-        "search_text": _incident_search_text(snap),
+        "search_text": _incident_search_text(snap.title, snap.summary, snap.city),
     }
 
 
 @lru_cache(maxsize=4096)
-def _cached_index(title: str, summary: str, city: str | None) -> str:
+def _incident_search_text(title: str, summary: str, city: str | None) -> str:
     return index_text(title, summary, city)
 
 
-def _incident_search_text(snap: IncidentSnapshot) -> str:
-    return _cached_index(snap.title, snap.summary, snap.city)
+@dataclass
+class IncidentEffects:
+    """What a batch of incident events writes: whole incident rows (only those that changed), the
+    post links to add (a post stays with the first incident that claimed it), the history rows."""
+
+    incidents: list[dict[str, Any]] = field(default_factory=list)
+    links: list[dict[str, Any]] = field(default_factory=list)
+    history: list[dict[str, Any]] = field(default_factory=list)
 
 
-def _apply_snapshot(incident: Incident, snap: IncidentSnapshot) -> None:
-    for key, value in _snapshot_values(snap, incident).items():
-        # Only changed columns: fewer UPDATE columns, and SQLModel's __setattr__ is costly per call.
-        if getattr(incident, key) != value:
-            set_attribute(incident, key, value)
+def decide_incidents(stored: Mapping[str, Mapping[str, Any]], events: Sequence[CloudEvent[Any]]) -> IncidentEffects:
+    """Fold incident events, in delivery order, into the stored rows (incident id → row).
+
+    A snapshot at least as new as the row (`updated_at`, then `revision`: routing's created and
+    assigned events share one instant) replaces its columns; an older one only adds
+    its history entry and its facts: an escalation counted, an earlier answer time.
+    """
+    rows: dict[str, dict[str, Any]] = {}
+    links: dict[str, str] = {}
+    effects = IncidentEffects()
+    for event in events:
+        data: IncidentEvent = event.data
+        snap = data.incident
+        effects.history.append(history_row(event, data))
+        row = rows.get(snap.incident_id)
+        if row is None:
+            known = stored.get(snap.incident_id)
+            row = dict(known) if known is not None else None
+        if row is None:
+            row = {"incident_id": snap.incident_id, "escalations": 0, **snapshot_values(snap, None)}
+        elif (_as_utc(snap.updated_at), snap.revision) >= (_as_utc(row["updated_at"]), row["revision"] or 0):
+            row.update(snapshot_values(snap, row))
+        if isinstance(data, IncidentEscalated):
+            row["escalations"] += 1
+        if isinstance(data, IncidentStatusChanged) and data.to_status in ANSWERED_STATUSES:
+            if row["answered_at"] is None or event.time < row["answered_at"]:
+                row["answered_at"] = event.time
+        rows[snap.incident_id] = row
+        for post_id in snap.post_ids:
+            links.setdefault(post_id, snap.incident_id)
+    # Sorted by key: concurrent transactions then lock rows in the same order (no deadlock).
+    effects.incidents = [row for key, row in sorted(rows.items()) if stored.get(key) != row]
+    effects.links = [{"post_id": post, "incident_id": incident} for post, incident in sorted(links.items())]
+    return effects
 
 
-def new_incident(snap: IncidentSnapshot) -> Incident:
-    return Incident(incident_id=snap.incident_id, **_snapshot_values(snap, None))
+def post_row(data: PostClassified) -> dict[str, Any]:
+    """The gw_post row of a classified post."""
+    return {
+        "post_id": data.post_id,
+        "version": data.version,
+        "source_type": data.source_type,
+        "external_id": data.external_id,
+        "url": data.url,
+        "author": data.author.model_dump(mode="json", exclude_none=True) if data.author else None,
+        "text": data.text,
+        "published_at": data.published_at,
+        "reach": data.reach.model_dump(mode="json", exclude_none=True),
+        "place_hints": data.place_hints.model_dump(mode="json", exclude_none=True),
+        "classification": data.classification.model_dump(mode="json"),
+        "search_text": index_text(data.text),
+    }
+
+
+def decide_posts(stored_versions: Mapping[str, int], events: Sequence[CloudEvent[Any]]) -> list[dict[str, Any]]:
+    """The post rows to write: each post's newest version (an older version arriving late is dropped;
+    the same version again replaces the row, as a redelivered correction would)."""
+    newest: dict[str, PostClassified] = {}
+    for event in events:
+        data: PostClassified = event.data
+        known = newest[data.post_id].version if data.post_id in newest else stored_versions.get(data.post_id)
+        if known is None or known <= data.version:
+            newest[data.post_id] = data
+    return [post_row(newest[post_id]) for post_id in sorted(newest)]
 
 
 # ---------------------------------------------------------------------------------------------
-# Batched application: the handlers only queue; the queue is applied when the consumer's
-# transaction commits, with three IN-queries for the whole batch instead of several per event.
+# The batch handlers
 # ---------------------------------------------------------------------------------------------
 
-QUEUE_KEY = "gw_queue"
-IN_CHUNK = 500
+
+async def apply_incident_events(writes: Writes, events: list[CloudEvent[Any]]) -> None:
+    """BatchHandler of `gateway-incident-events`: incidents upserted, links added, history appended."""
+    for event in events:
+        if not isinstance(event.data, IncidentEvent):
+            raise BadEvent(f"not an incident event: {event.type}")
+    session = writes.session
+    incident_ids = {event.data.incident.incident_id for event in events}
+    await lock_keys(session, "gw_incident", incident_ids)
+    stored = await rows_by_key(session, INCIDENTS, "incident_id", incident_ids)
+    effects = decide_incidents(stored, events)
+    writes.upsert(Incident, effects.incidents)
+    writes.insert(IncidentPost, effects.links, ignore_conflicts=True)
+    await writes.flush()
+    await serialize_event_log(session)
+    writes.insert(IncidentEventLog, effects.history)
 
 
-def _queue(session: AsyncSession) -> list[CloudEvent[Any]]:
-    queue: list[CloudEvent[Any]] | None = session.info.get(QUEUE_KEY)
-    if queue is None:
-        queue = session.info[QUEUE_KEY] = []
-        # before_commit runs inside SQLAlchemy's greenlet, where the sync Session may query; what
-        # it adds is flushed by the same commit, so the effect and the inbox rows stay atomic.
-        if not sa_event.contains(session.sync_session, "before_commit", _apply_queue):
-            sa_event.listen(session.sync_session, "before_commit", _apply_queue)
-    return queue
+async def apply_classified_posts(writes: Writes, events: list[CloudEvent[Any]]) -> None:
+    """BatchHandler of `gateway-post-classified`: each post's newest version upserted."""
+    for event in events:
+        if not isinstance(event.data, PostClassified):
+            raise BadEvent(f"not a classified post: {event.type}")
+    session = writes.session
+    post_ids = {event.data.post_id for event in events}
+    await lock_keys(session, "gw_post", post_ids)
+    stored_versions: dict[str, int] = {}
+    for chunk in _chunks(post_ids):
+        query = select(POSTS.c.post_id, POSTS.c.version).where(POSTS.c.post_id.in_(chunk))
+        found = await (await session.connection()).execute(query)
+        stored_versions.update((post_id, version) for post_id, version in found)
+    writes.upsert(Post, decide_posts(stored_versions, events))
 
 
-async def handle_incident_event(session: AsyncSession, event: CloudEvent[Any]) -> None:
-    if not isinstance(event.data, IncidentEvent):
-        raise BadEvent(f"not an incident event: {event.type}")
-    _queue(session).append(event)
+# ---------------------------------------------------------------------------------------------
+# Database helpers
+# ---------------------------------------------------------------------------------------------
 
 
-async def handle_post_classified(session: AsyncSession, event: CloudEvent[Any]) -> None:
-    if not isinstance(event.data, PostClassified):
-        raise BadEvent(f"not a classified post: {event.type}")
-    _queue(session).append(event)
-
-
-def _apply_queue(session: Session) -> None:
-    queue = session.info.pop(QUEUE_KEY, None)
-    if queue:
-        _Batch(session).apply(queue)
-
-
-def _chunks(values: set[str]) -> list[list[str]]:
+def _chunks(values: Iterable[str]) -> list[list[str]]:
     ordered = sorted(values)
     return [ordered[i : i + IN_CHUNK] for i in range(0, len(ordered), IN_CHUNK)]
 
 
-class _Batch:
-    """The rows one batch touches, loaded up front; new rows are added to the session as they appear."""
+async def rows_by_key(
+    session: AsyncSession, table: Table, key: str, values: Iterable[str]
+) -> dict[str, dict[str, Any]]:
+    """The rows of `table` whose `key` is among `values`, as plain dicts (no ORM objects)."""
+    found: dict[str, dict[str, Any]] = {}
+    for chunk in _chunks(values):
+        result = await (await session.connection()).execute(select(table).where(table.c[key].in_(chunk)))
+        found.update({row[key]: dict(row) for row in result.mappings()})
+    return found
 
-    def __init__(self, session: Session) -> None:
-        self.session = session
-        self.incidents: dict[str, Incident | None] = {}
-        self.posts: dict[str, Post | None] = {}
-        self.links: dict[str, str | None] = {}
-        # History rows have a database-generated key: the ORM would insert them one statement at a
-        # time, so they go in with one executemany.
-        self.log_rows: list[dict[str, Any]] = []
 
-    def _load(self, incident_ids: set[str], linked_post_ids: set[str], post_ids: set[str]) -> None:
-        for chunk in _chunks(incident_ids):
-            query = select(Incident).where(col(Incident.incident_id).in_(chunk))
-            incidents = {i.incident_id: i for i in self.session.execute(query).scalars()}
-            self.incidents.update({iid: incidents.get(iid) for iid in chunk})
-        for chunk in _chunks(linked_post_ids):
-            links = self.session.execute(select(IncidentPost).where(col(IncidentPost.post_id).in_(chunk))).scalars()
-            found = {link.post_id: link.incident_id for link in links}
-            self.links.update({pid: found.get(pid) for pid in chunk})
-        for chunk in _chunks(post_ids):
-            posts = {
-                p.post_id: p for p in self.session.execute(select(Post).where(col(Post.post_id).in_(chunk))).scalars()
-            }
-            self.posts.update({pid: posts.get(pid) for pid in chunk})
+_LOCK_KEYS = text(
+    "SELECT count(pg_advisory_xact_lock(hashtext(:space), k)) FROM "
+    "(SELECT DISTINCT hashtext(v) AS k FROM unnest(:values) AS v ORDER BY k) AS keys"
+).bindparams(bindparam("values", type_=ARRAY(Text)))
 
-    def apply(self, events: list[CloudEvent[Any]]) -> None:
-        incident_ids: set[str] = set()
-        linked_post_ids: set[str] = set()
-        post_ids: set[str] = set()
-        for event in events:
-            if isinstance(event.data, IncidentEvent):
-                incident_ids.add(event.data.incident.incident_id)
-                linked_post_ids.update(event.data.incident.post_ids)
-            else:
-                post_ids.add(event.data.post_id)
-        self._load(incident_ids, linked_post_ids, post_ids)
-        for event in events:
-            if isinstance(event.data, IncidentEvent):
-                self._incident_event(event, event.data)
-            else:
-                self._post(event.data)
-        if self.log_rows:
-            self.session.execute(insert(IncidentEventLog.__table__), self.log_rows)  # type: ignore[attr-defined]
 
-    def _incident_event(self, event: CloudEvent[Any], data: IncidentEvent) -> None:
-        snap = data.incident
-        detail, actor, from_status, to_status = _event_detail(data)
-        self.log_rows.append(
-            {
-                "event_id": event.id,
-                "incident_id": snap.incident_id,
-                "region_code": snap.region_code,
-                "type": event.type.removeprefix("ru.incidents."),
-                "subject": subject_of(data),
-                "occurred_at": event.time,
-                "actor": actor,
-                "from_status": from_status,
-                "to_status": to_status,
-                "detail": detail,
-                "payload": event.model_dump(mode="json", exclude_none=True),
-            }
-        )
-        incident = self.incidents.get(snap.incident_id)
-        if incident is None:
-            incident = new_incident(snap)
-            self.incidents[snap.incident_id] = incident
-            self.session.add(incident)
-        elif _as_utc(snap.updated_at) >= _as_utc(incident.updated_at):
-            _apply_snapshot(incident, snap)
-        if isinstance(data, IncidentEscalated):
-            incident.escalations += 1
-        if isinstance(data, IncidentStatusChanged) and data.to_status in ANSWERED_STATUSES:
-            if incident.answered_at is None or event.time < incident.answered_at:
-                incident.answered_at = event.time
-        for post_id in snap.post_ids:
-            if self.links.get(post_id) is None:
-                self.session.add(IncidentPost(post_id=post_id, incident_id=snap.incident_id))
-                self.links[post_id] = snap.incident_id
+async def lock_keys(session: AsyncSession, space: str, values: Iterable[str]) -> None:
+    """PostgreSQL: lock these keys of `space` until the transaction ends, in one ascending order.
 
-    def _post(self, data: PostClassified) -> None:
-        post = self.posts.get(data.post_id)
-        if post is not None and post.version > data.version:
-            return  # an older version of the post arrived late
-        if post is None:
-            post = Post(
-                post_id=data.post_id,
-                source_type=data.source_type,
-                external_id=data.external_id,
-                text=data.text,
-                published_at=data.published_at,
-            )
-            self.posts[data.post_id] = post
-            self.session.add(post)
-        post.version = data.version
-        post.source_type = data.source_type
-        post.external_id = data.external_id
-        post.url = data.url
-        post.author = data.author.model_dump(mode="json", exclude_none=True) if data.author else None
-        post.text = data.text
-        post.published_at = data.published_at
-        post.reach = data.reach.model_dump(mode="json", exclude_none=True)
-        post.place_hints = data.place_hints.model_dump(mode="json", exclude_none=True)
-        post.classification = data.classification.model_dump(mode="json")
-        post.search_text = index_text(data.text)
+    Gateway replicas share each durable consumer, so two batches touching one incident (or post) may
+    run at once. Each decides from the row it read: without the lock, the later commit would
+    overwrite the other's effect with a row computed without it (an escalation uncounted, a new
+    snapshot replaced by an older one). A key lock (transaction-scoped advisory lock on a hash of the
+    id) also covers rows that do not exist yet, which SELECT … FOR UPDATE cannot. SQLite needs none:
+    it has one writer at a time, and a transaction whose reads went stale cannot write (SQLITE_BUSY).
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    await (await session.connection()).execute(_LOCK_KEYS, {"space": space, "values": sorted(set(values))})
+
+
+async def serialize_event_log(session: AsyncSession) -> None:
+    """Make `gw_incident_event.seq` commit-ordered: call just before the history rows are inserted.
+
+    SSE streams and the webhook dispatcher read the log with a cursor (`seq > last seen`). With
+    several writers on PostgreSQL a sequence number is taken at INSERT, not at COMMIT: a transaction
+    holding seq 41 may commit after another's 42 was read, and a cursor already at 42 would skip 41
+    for ever. So the writers take one transaction-scoped lock before inserting their history rows
+    and hold it until their commit: whoever takes a seq after us commits after us, so once a reader
+    sees a seq, every lower seq that will ever commit has committed, and its cursor is safe. The
+    serialized part is short (the history and inbox INSERTs and the COMMIT), and the readers stay
+    plain indexed range scans with numeric SSE ids. The other designs cost more: a horizon from
+    pg_snapshot_xmin needs a cursor over transaction ids rather than `seq` (and a long transaction
+    elsewhere in the database holds every stream back); re-reading a trailing window with
+    de-duplication is only as safe as the window is long. (The sequence must keep CACHE 1, the
+    default, so that numbers follow the order of the calls.) SQLite needs no lock: its one writer at
+    a time makes insert order the commit order.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    await (await session.connection()).execute(text("SELECT pg_advisory_xact_lock(hashtext('gw_incident_event'), 0)"))
 
 
 def _as_utc(value: datetime) -> datetime:

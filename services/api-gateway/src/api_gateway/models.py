@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Index, Text, TypeDecorator
+from sqlalchemy import JSON, Column, DateTime, Index, Text, TypeDecorator, text
 from sqlmodel import Field, SQLModel
 
 from incidents_common.db import utcnow
@@ -35,6 +35,17 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+# PostgreSQL searches words with a GIN index over this expression (service.word_clause); the query must
+# spell it exactly so, with a constant configuration, for the planner to use the index. `simple` only
+# lower-cases: the stored text is already normalised and lemmatised by search.py.
+SEARCH_VECTOR = "to_tsvector('simple'::regconfig, search_text)"
+
+
+def search_index(name: str) -> Index:
+    """A GIN index of the words in `search_text`, on PostgreSQL only (SQLite searches with LIKE)."""
+    return Index(name, text(SEARCH_VECTOR), postgresql_using="gin").ddl_if(dialect="postgresql")
+
+
 def ts(*, nullable: bool = True, index: bool = False) -> Any:
     return Field(default=None, sa_column=Column(UTCDateTime(), nullable=nullable, index=index))
 
@@ -47,17 +58,32 @@ class Incident(SQLModel, table=True):
     """The latest snapshot of an incident plus the facts analytics needs."""
 
     __tablename__ = "gw_incident"
+    # The incident list is filtered by region (always, for all but federal callers) and sorted by one
+    # of these columns with incident_id as the tie-break: an index per (region, sort column, id) and
+    # per (sort column, id) for federal callers lets a page be read in order and stop after `limit`
+    # rows instead of sorting a whole region (ix_gw_incident_region_created serves region lookups too;
+    # status and category filters, the most common ones, keep the default order with the *_created ones).
     __table_args__ = (
         Index("ix_gw_incident_region_created", "region_code", "created_at"),
-        Index("ix_gw_incident_region_status", "region_code", "status"),
+        Index("ix_gw_incident_region_status_created", "region_code", "status", "created_at"),
+        Index("ix_gw_incident_region_category_created", "region_code", "category", "created_at"),
+        Index("ix_gw_incident_region_updated", "region_code", "updated_at", "incident_id"),
+        Index("ix_gw_incident_region_severity", "region_code", "severity", "incident_id"),
+        Index("ix_gw_incident_region_reach", "region_code", "total_reach", "incident_id"),
+        Index("ix_gw_incident_region_complainants", "region_code", "complainants", "incident_id"),
+        Index("ix_gw_incident_updated", "updated_at", "incident_id"),
+        Index("ix_gw_incident_severity", "severity", "incident_id"),
+        Index("ix_gw_incident_reach", "total_reach", "incident_id"),
+        Index("ix_gw_incident_complainants", "complainants", "incident_id"),
+        search_index("ix_gw_incident_search"),
     )
 
     incident_id: str = Field(primary_key=True)
-    region_code: str = Field(index=True)
+    region_code: str
     region_name: str
     city: str | None = Field(default=None)
     city_norm: str | None = Field(default=None, index=True)
-    category: str = Field(index=True)
+    category: str
     urgency: str
     status: str
     severity: int = 1
@@ -81,6 +107,8 @@ class Incident(SQLModel, table=True):
     closed_at: datetime | None = ts()
     created_at: datetime = ts(nullable=False, index=True)
     updated_at: datetime = ts(nullable=False)
+    # The snapshot's revision: breaks a tie of updated_at (created and assigned share one instant).
+    revision: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     search_text: str = Field(default="", description="Title, summary and city, normalised (search.py)")
 
 
@@ -119,6 +147,7 @@ class Post(SQLModel, table=True):
     """A classified post (latest version), shown in incident detail."""
 
     __tablename__ = "gw_post"
+    __table_args__ = (search_index("ix_gw_post_search"),)
 
     post_id: str = Field(primary_key=True)
     version: int = 1
@@ -205,6 +234,8 @@ class WebhookSecret(SQLModel, table=True):
 
 class WebhookDelivery(SQLModel, table=True):
     __tablename__ = "gw_webhook_delivery"
+    # One delivery per webhook and event, whichever replica fans it out (webhooks.fan_out).
+    __table_args__ = (Index("ux_gw_webhook_delivery_webhook_event", "webhook_id", "event_id", unique=True),)
 
     id: int | None = Field(default=None, primary_key=True)
     webhook_id: str = Field(index=True, max_length=64)

@@ -212,7 +212,7 @@ async def export_incidents(
     writer = csv.writer(buffer)
     writer.writerow(EXPORT_COLUMNS)
     for row in rows:
-        values = {**row.model_dump(), "overdue": service.is_overdue(row, now)}
+        values = {**row._asdict(), "overdue": service.is_overdue(row, now)}
         writer.writerow([_csv_value(values.get(c)) for c in EXPORT_COLUMNS])
     data = buffer.getvalue()
 

@@ -39,6 +39,8 @@ async def _last_seq(db: Database) -> int:
 async def _events_after(
     db: Database, after: int, regions: list[str] | None, types: list[str] | None, limit: int = 500
 ) -> list[IncidentEventLog]:
+    """The next events after `after`. Safe as a cursor with several writing replicas: the log's seq is
+    commit-ordered (consumers.serialize_event_log), so no event can commit below a seq already read."""
     async with db.transaction() as session:
         query = select(IncidentEventLog).where(col(IncidentEventLog.seq) > after)
         if regions is not None:

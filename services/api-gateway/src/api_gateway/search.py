@@ -40,6 +40,11 @@ def lemma(word: str) -> str:
     return normalize(morph.parse(word)[0].normal_form)
 
 
+def warm_up() -> None:
+    """Load the morphological dictionaries now (at start-up) rather than in the first search."""
+    lemma("ямы")
+
+
 def index_text(*parts: str | None) -> str:
     """The stored search string: surface forms then lemmas, space-delimited on both ends."""
     surface: list[str] = []

@@ -20,7 +20,7 @@ from fastapi import FastAPI
 from api_gateway import auth
 from api_gateway.auth import Role
 from api_gateway.config import Settings
-from api_gateway.consumers import handle_incident_event, handle_post_classified
+from api_gateway.consumers import apply_classified_posts, apply_incident_events
 from api_gateway.main import create_app
 from incidents_common.events import (
     Assignee,
@@ -66,6 +66,29 @@ async def serve(app: FastAPI) -> AsyncIterator[str]:
     finally:
         server.should_exit = True
         await task
+
+
+async def read_events(response: httpx.Response, count: int) -> list[dict[str, str]]:
+    """Parse `count` events from an open text/event-stream response."""
+    events: list[dict[str, str]] = []
+    current: dict[str, str] = {}
+
+    async def collect() -> None:
+        async for line in response.aiter_lines():
+            if not line:
+                if "data" in current:
+                    events.append(dict(current))
+                    if len(events) == count:
+                        return
+                current.clear()
+                continue
+            if line.startswith(":"):
+                continue  # a keep-alive comment
+            name, _, value = line.partition(":")
+            current[name] = value.strip()
+
+    await asyncio.wait_for(collect(), timeout=15)
+    return events
 
 
 def snapshot(
@@ -162,12 +185,13 @@ class Gateway:
             if time is not None:
                 event = event.model_copy(update={"time": time})
             events.append(event)
+        posts = [event for event in events if isinstance(event.data, PostClassified)]
+        incident_events = [event for event in events if not isinstance(event.data, PostClassified)]
         async with self.app.state.db.transaction() as session:
-            for event in events:
-                if isinstance(event.data, PostClassified):
-                    await handle_post_classified(session, event)
-                else:
-                    await handle_incident_event(session, event)
+            if posts:
+                await apply_classified_posts(session.writes, posts)
+            if incident_events:
+                await apply_incident_events(session.writes, incident_events)
         return events
 
     async def create(self, snap: IncidentSnapshot) -> None:

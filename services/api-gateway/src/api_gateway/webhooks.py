@@ -364,11 +364,21 @@ class WebhookDispatcher:
             await asyncio.wait({one_pass})
 
     async def fan_out(self, batch: int = 500) -> int:
-        """Turn new events into pending deliveries for every matching webhook."""
-        created = 0
+        """Turn new events into pending deliveries for every matching webhook.
+
+        Each webhook keeps a cursor over the event log's `seq`, which is commit-ordered (see
+        consumers.serialize_event_log): an event committed late still has a `seq` above every cursor
+        that could have passed it, so `seq > cursor` skips nothing. With several replicas, a webhook
+        is fanned out by one of them at a time (its row locked; the others skip it this pass), and a
+        delivery is unique per (webhook, event), so no event is queued twice for one webhook.
+        """
         async with self.db.transaction() as session:
-            hooks = (await session.exec(select(Webhook).where(col(Webhook.active).is_(True)))).all()
+            query = select(Webhook).where(col(Webhook.active).is_(True)).order_by(col(Webhook.webhook_id))
+            if not self.db.is_sqlite:
+                query = query.with_for_update(skip_locked=True)
+            hooks = (await session.exec(query)).all()
             now = datetime.now(UTC)
+            deliveries: list[dict[str, object]] = []
             for hook in hooks:
                 owner = await owner_principal(session, hook.owner)
                 if owner is None:
@@ -385,19 +395,23 @@ class WebhookDispatcher:
                 ).all()
                 for event in events:
                     if matches(hook, owner, event):
-                        session.add(
-                            WebhookDelivery(
-                                webhook_id=hook.webhook_id,
-                                seq=event.seq or 0,
-                                event_id=event.event_id,
-                                next_attempt_at=now,
-                            )
+                        deliveries.append(
+                            {
+                                "webhook_id": hook.webhook_id,
+                                "seq": event.seq or 0,
+                                "event_id": event.event_id,
+                                "status": "pending",
+                                "attempts": 0,
+                                "next_attempt_at": now,
+                                "created_at": now,
+                            }
                         )
-                        created += 1
                 if events:
                     hook.cursor = events[-1].seq or hook.cursor
                     session.add(hook)
-        return created
+            # Nothing to update: ON CONFLICT (webhook_id, event_id) DO NOTHING, the unique key's backstop.
+            session.writes.upsert(WebhookDelivery, deliveries, keys=["webhook_id", "event_id"], update=[])
+        return len(deliveries)
 
     async def deliver_due(self, batch: int = 100) -> int:
         async with self.db.transaction() as session:
