@@ -17,11 +17,13 @@ from api_gateway.models import TABLES, Incident, IncidentEventLog, IncidentPost,
 from api_gateway.testing import T0, Gateway, classified, gateway_settings, running, snapshot
 from incidents_common.db import Database, publish
 from incidents_common.events import (
+    Assignee,
     BadEvent,
     CloudEvent,
     IncidentAssigned,
     IncidentCreated,
     IncidentEscalated,
+    IncidentPostAttached,
     IncidentSnapshot,
     IncidentStatus,
     IncidentStatusChanged,
@@ -239,6 +241,22 @@ class TestDecisions:
         assert (row["status"], row["updated_at"]) == ("assigned", T0 + timedelta(minutes=10))
         assert row["escalations"] == 1 and row["answered_at"] == T0 + timedelta(minutes=6)
         assert [h["type"] for h in effects.history] == ["incident.escalated", "incident.status_changed"]
+
+    def test_the_revision_orders_snapshots_whatever_their_time(self) -> None:
+        # Routing's created and assigned share one instant; between routing replicas a later change
+        # can even carry an earlier time. The revision decides, in either order of arrival.
+        def at(minutes: float, revision: int, **kw: Any) -> IncidentSnapshot:
+            return _at(minutes, **kw).model_copy(update={"revision": revision})
+
+        created = _event(IncidentCreated(incident=at(10, 1, status=IncidentStatus.new), post_id="p"))
+        assignee = Assignee(official_id="off-64-1", name="Чиновник")
+        assigned = _event(IncidentAssigned(incident=at(10, 2), assignee=assignee, explanation="rule"))
+        attached = _event(
+            IncidentPostAttached(incident=at(9, 3, post_ids=["p", "q"]), post_id="q", similarity=0.9, explanation="x")
+        )
+        for order in itertools.permutations([created, assigned, attached]):
+            (row,) = decide_incidents({}, list(order)).incidents
+            assert (row["status"], row["post_ids"], row["revision"]) == ("assigned", ["p", "q"], 3)
 
     def test_an_unchanged_incident_is_not_written_again(self) -> None:
         created = _event(IncidentCreated(incident=_at(10), post_id="p"))

@@ -230,7 +230,7 @@ class IncidentSnapshot(Contract):
         default=0,
         description=(
             "Grows with every change of the incident (the number of its history entries): of two "
-            "snapshots with the same updated_at, the one with the higher revision is the later"
+            "snapshots, the one with the higher revision is the later (updated_at can tie)"
         ),
     )
 

@@ -171,9 +171,10 @@ class IncidentEffects:
 def decide_incidents(stored: Mapping[str, Mapping[str, Any]], events: Sequence[CloudEvent[Any]]) -> IncidentEffects:
     """Fold incident events, in delivery order, into the stored rows (incident id → row).
 
-    A snapshot at least as new as the row (`updated_at`, then `revision`: routing's created and
-    assigned events share one instant) replaces its columns; an older one only adds
-    its history entry and its facts: an escalation counted, an earlier answer time.
+    A snapshot at least as new as the row replaces its columns: newer by `revision` (routing counts
+    every change of an incident; its clock may differ between replicas), then by `updated_at` (for
+    snapshots of releases before revisions). An older one only adds its history entry and its facts:
+    an escalation counted, an earlier answer time.
     """
     rows: dict[str, dict[str, Any]] = {}
     links: dict[str, str] = {}
@@ -188,7 +189,7 @@ def decide_incidents(stored: Mapping[str, Mapping[str, Any]], events: Sequence[C
             row = dict(known) if known is not None else None
         if row is None:
             row = {"incident_id": snap.incident_id, "escalations": 0, **snapshot_values(snap, None)}
-        elif (_as_utc(snap.updated_at), snap.revision) >= (_as_utc(row["updated_at"]), row["revision"] or 0):
+        elif (snap.revision, _as_utc(snap.updated_at)) >= (row["revision"] or 0, _as_utc(row["updated_at"])):
             row.update(snapshot_values(snap, row))
         if isinstance(data, IncidentEscalated):
             row["escalations"] += 1

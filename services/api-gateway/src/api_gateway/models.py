@@ -107,7 +107,8 @@ class Incident(SQLModel, table=True):
     closed_at: datetime | None = ts()
     created_at: datetime = ts(nullable=False, index=True)
     updated_at: datetime = ts(nullable=False)
-    # The snapshot's revision: breaks a tie of updated_at (created and assigned share one instant).
+    # The revision of the snapshot held: what orders snapshots (updated_at can tie or, between
+    # routing replicas, go back).
     revision: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     search_text: str = Field(default="", description="Title, summary and city, normalised (search.py)")
 

@@ -69,10 +69,12 @@ async def route_posts(
     """Route a batch of classified posts; returns, per post, the incident it opened or joined (or None).
 
     `causes[i]` is the consumed event that carried posts[i] (its trace continues in the events)."""
-    now = now or utcnow()
     # What this transaction queued before (a caller routing twice in one transaction) must be read back.
     await writes.flush()
-    context = await load_context(writes.session, posts, settings=settings, now=now)
+    context = await load_context(writes.session, posts, settings=settings, now=now or utcnow())
+    # The time of the changes is read once the cluster locks are held: a batch that waited for
+    # another replica's then never stamps an incident earlier than the change it follows.
+    now = now or utcnow()
     placements = place_posts(posts, context, settings=settings)
     await load_joined_incidents(writes.session, placements)
     decision = decide_batch(posts, placements, context, settings=settings, now=now, causes=causes)

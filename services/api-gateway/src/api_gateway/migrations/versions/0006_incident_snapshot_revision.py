@@ -1,8 +1,9 @@
 """gw_incident.revision: the revision of the snapshot the row holds.
 
-Routing's created and assigned events carry the same updated_at; with two gateway replicas (or a
-redelivery) they can be applied in either order, and the tie left the incident "new". The snapshot's
-revision breaks the tie. Rows written before this revision start at 0, below any snapshot's.
+Routing's created and assigned events carry the same updated_at, and between routing replicas
+updated_at can even go back; with two gateway replicas (or a redelivery) snapshots arrive in any
+order, and ordering them by time left incidents "new" or a post short. The revision orders them.
+Rows written before this revision start at 0, below any snapshot's.
 
 Revision ID: 0006
 Revises: 0005
