@@ -7,6 +7,8 @@ from typing import Any
 
 import pytest
 from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from sqlalchemy import event as sa_event
 from sqlmodel import Field, SQLModel, select
 
@@ -140,21 +142,34 @@ async def test_flush_lets_a_read_in_the_same_transaction_see_the_rows(db: Databa
         assert session.writes.pending == 0
 
 
-async def test_an_event_published_for_a_cause_continues_the_causes_trace(db: Database) -> None:
+PARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+
+
+async def _published_for_a_cause(db: Database, provider: TracerProvider) -> str:
     from incidents_common.events import new_event
 
-    parent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
-    cause = new_event(post(1), source="/test", traceparent=parent)
+    cause = new_event(post(1), source="/test", traceparent=PARENT)
     async with db.transaction() as session:
-        with (
-            use_tracer_provider(TracerProvider()),
-            batch_spans([(cause.id, "test handles", cause.traceparent)]) as traceparents,
-        ):
-            session.writes.traceparents = traceparents
+        with use_tracer_provider(provider), batch_spans([(cause.id, "test handles", cause.traceparent)]) as parents:
+            session.writes.traceparents = parents
             published = session.writes.publish(post(2), source="/test", cause=cause)
     assert published.traceparent is not None
-    assert published.traceparent.split("-")[1] == "0af7651916cd43dd8448eb211c80319c"  # the same trace
-    assert published.traceparent.split("-")[2] != "b7ad6b7169203331"  # a child of the handling span
+    return published.traceparent
+
+
+async def test_an_event_published_for_a_cause_is_a_child_of_the_causes_handling(db: Database) -> None:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    traceparent = await _published_for_a_cause(db, provider)
+    (handling,) = exporter.get_finished_spans()
+    assert handling.parent is not None and f"{handling.parent.span_id:016x}" == "b7ad6b7169203331"
+    assert traceparent.split("-")[1] == "0af7651916cd43dd8448eb211c80319c"  # the same trace
+    assert traceparent.split("-")[2] == f"{handling.context.span_id:016x}"  # a child of the handling span
+
+
+async def test_with_nobody_listening_no_span_is_made_and_the_trace_still_continues(db: Database) -> None:
+    assert await _published_for_a_cause(db, TracerProvider()) == PARENT
 
 
 async def test_a_session_not_from_a_transaction_has_no_writes(db: Database) -> None:

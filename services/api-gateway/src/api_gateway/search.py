@@ -52,7 +52,7 @@ def index_text(*parts: str | None) -> str:
         if part:
             surface.extend(words(part))
     terms = dict.fromkeys(surface)
-    terms.update(dict.fromkeys(lemma(w) for w in surface))
+    terms.update(dict.fromkeys([lemma(w) for w in list(terms)]))  # each distinct word looked up once
     return " " + " ".join(terms) + " "
 
 
