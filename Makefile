@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 PACKAGES := libs/common services/collector services/classifier services/routing services/api-gateway
 PYPROJECTS := $(addsuffix /pyproject.toml,$(PACKAGES))
 
-.PHONY: install run test lint contracts bench clean token faults
+.PHONY: install run test lint contracts bench bench-pipeline clean token faults
 
 $(STAMP): $(PYPROJECTS) requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -41,6 +41,9 @@ contracts: install
 bench: install
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/classifier.py
+
+bench-pipeline: install
+	$(BIN)/python bench/pipeline.py
 
 clean:
 	rm -rf var

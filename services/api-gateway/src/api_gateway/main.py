@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
-from functools import cache
 from typing import Any
 
 from fastapi import FastAPI
@@ -98,8 +96,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await dispatcher.seal_plaintext()
         if settings.webhooks_enabled:
             tasks.append(asyncio.create_task(dispatcher.run(), name="gateway-webhooks"))
-        search.warm_up()
-        freeze_startup_objects()
+        search.warm_up()  # before the shared start-up freezes what is alive (app.tune_garbage_collector)
 
     async def stop() -> None:
         for task in tasks:
@@ -143,15 +140,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(dead_letter_router(), dependencies=PROTECTED_NO_API_KEYS)
     _add_health_example(app)
     return app
-
-
-@cache
-def freeze_startup_objects() -> None:
-    """Once per process, after start-up: keep the objects alive by now (modules, the morphological
-    dictionaries: some 150,000) out of the garbage collector's full passes. A full pass over them
-    takes 70-90 ms and comes every few hundred requests: it was the read API's p99 (bench/read_api.py)."""
-    gc.collect()
-    gc.freeze()
 
 
 def _upstream(name: str, url: str, settings: Settings, identity: Identity) -> Upstream:
