@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from sqlalchemy import Column, LargeBinary, bindparam, event, insert, update
+from sqlalchemy import Column, LargeBinary, bindparam, event, insert, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
@@ -409,10 +409,24 @@ def publish(
 async def already_processed(session: AsyncSession, consumer: str, event_ids: Sequence[str]) -> set[str]:
     if not event_ids:
         return set()
-    rows = await session.exec(
+    if session.get_bind().dialect.name == "postgresql":
+        # One index lookup per id, whatever the statistics say. `consumer = … AND event_id IN (…)`
+        # (and a join on unnest) were planned as a scan of the consumer's whole inbox, filtered, as
+        # its statistics lagged the table's growth: every batch read every event the consumer had
+        # ever processed (12,000 rows a batch after 12,000 posts; 3 ms, growing, against 1 ms).
+        rows = await session.exec(_PROCESSED_PG, params={"consumer": consumer, "ids": list(event_ids)})  # type: ignore[call-overload]
+        return {row[0] for row in rows}
+    found = await session.exec(
         select(InboxMessage.event_id).where(
             InboxMessage.consumer == consumer,
             InboxMessage.event_id.in_(list(event_ids)),  # type: ignore[attr-defined]
         )
     )
-    return set(rows.all())
+    return set(found.all())
+
+
+# A LATERAL subquery with LIMIT is never flattened into a join: PostgreSQL must look each id up.
+_PROCESSED_PG = text(
+    "SELECT wanted.event_id FROM unnest(CAST(:ids AS varchar[])) AS wanted(event_id) CROSS JOIN LATERAL "
+    "(SELECT 1 FROM inbox WHERE inbox.consumer = :consumer AND inbox.event_id = wanted.event_id LIMIT 1) AS hit"
+)
