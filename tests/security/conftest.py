@@ -23,6 +23,7 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 
+from incidents_common.events import ReviewReason
 from incidents_common.processes import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -71,6 +72,11 @@ class ServedApp:
         self.thread.join(timeout=30)
 
 
+DANGER_REASON = ReviewReason(
+    field="danger", confidence=0.4, detail="возможна угроза жизни или здоровью: вероятность 0.40"
+)
+
+
 @dataclass
 class System:
     urls: dict[str, str]
@@ -84,8 +90,14 @@ def _seed_gateway(settings: Any) -> tuple[dict[str, str], dict[str, str]]:
 
     async def seed() -> tuple[dict[str, str], dict[str, str]]:
         async with running(settings) as gateway:
-            await gateway.create(snapshot("inc-64", region="64", official="64-gzhi-1", department="64-gzhi"))
-            await gateway.create(snapshot("inc-77", region="77", city="Москва", official="77-gzhi-1"))
+            # Both await review, so the review queue has something to leak (and to show its own region).
+            review = {"needs_review": True, "review_reasons": [DANGER_REASON], "possibly_critical": True}
+            await gateway.create(
+                snapshot("inc-64", region="64", official="64-gzhi-1", department="64-gzhi").model_copy(update=review)
+            )
+            await gateway.create(
+                snapshot("inc-77", region="77", city="Москва", official="77-gzhi-1").model_copy(update=review)
+            )
             return dict(gateway.keys), {"64": "inc-64", "77": "inc-77"}
 
     return asyncio.run(seed())

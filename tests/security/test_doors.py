@@ -127,6 +127,7 @@ class Probe:
     json: Any = None
     data: dict[str, Any] | None = None
     absent: tuple[str, ...] = ()
+    present: tuple[str, ...] = ()  # strings that must appear: the door answered with real data
 
 
 Door = list[Probe] | str  # the probes, or the reason none applies
@@ -146,8 +147,15 @@ DOORS: dict[tuple[str, str], Door] = {
         Probe("integration64", 200, absent=("inc-77",)),
     ],
     ("GET", "/v1/incidents/{incident_id}"): [Probe("admin64", 404, path=OTHER), Probe("official64", 404, path=OTHER)],
+    ("GET", "/v1/review-queue"): [
+        Probe("admin64", 200, params={"region": "77"}, absent=("inc-77", "Москва")),
+        Probe("admin64", 200, absent=("inc-77", "Москва"), present=("inc-64",)),
+        Probe("integration64", 200, params={"region": ["64", "77"]}, absent=("inc-77", "Москва"), present=("inc-64",)),
+    ],
     ("POST", "/v1/incidents/{incident_id}/actions"): [
         Probe("admin64", 404, path=OTHER, json=ACTION),
+        # Correcting another region's incident into one's own region is no way in either.
+        Probe("admin64", 404, path=OTHER, json={"action": "correct", "region_code": "64"}),
         Probe("integration64", 403, path={"incident_id": "inc-64"}, json=ACTION),
         Probe("federal", 403, path={"incident_id": "inc-64"}, json=ACTION),
     ],
@@ -294,3 +302,5 @@ def test_gateway_roles_and_regions(
         assert response.headers["content-type"].startswith("application/problem+json")
     for leak in probe.absent:
         assert resolve(leak) not in response.text, f"{method} {url} as {probe.key} shows {leak}"
+    for expected in probe.present:
+        assert resolve(expected) in response.text, f"{method} {url} as {probe.key} does not show {expected}"

@@ -334,6 +334,7 @@ async def test_each_service_does_its_real_work_with_its_own_user(secured: Secure
             ("collector", SUBJECT_POST_COLLECTED),
             ("classifier", SUBJECT_POST_CLASSIFIED),
             ("routing", "incidents.v1.incident.created.64"),
+            ("routing", "incidents.v1.classification.corrected.64"),
         ):
             js = runtimes[producer].js
             assert js is not None

@@ -78,7 +78,7 @@ def asyncapi_document() -> dict[str, Any]:
             "address": EVENT_SUBJECTS[model],
             "messages": {message_name: {"$ref": f"#/components/messages/{message_name}"}},
         }
-        if issubclass(model, IncidentEvent):
+        if issubclass(model, IncidentEvent) or "{region}" in EVENT_SUBJECTS[model]:
             channel["parameters"] = {"region": {"$ref": "#/components/parameters/region"}}
         channels[key] = channel
         operations[f"receive{model.__name__}"] = {

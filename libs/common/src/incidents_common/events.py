@@ -6,7 +6,8 @@ as the CloudEvents spec requires): `schemaversion`, `originpostid` (the post tha
 chain) and `traceparent` (W3C trace context, from the CloudEvents distributed-tracing extension).
 
 Subjects are versioned (`incidents.v1.…`); incident subjects end with the region code so that
-subscribers and NATS permissions can select regions (`incidents.v1.incident.assigned.64`).
+subscribers and NATS permissions can select regions (`incidents.v1.incident.assigned.64`), and so do
+operators' corrections of a classification (`incidents.v1.classification.corrected.64`).
 """
 
 from __future__ import annotations
@@ -162,6 +163,14 @@ class RegionResult(Contract):
     evidence: list[str] = Field(default_factory=list)
 
 
+class ReviewReason(Contract):
+    """Why a classification needs an operator's review: the field in doubt and the figure that put it there."""
+
+    field: Literal["danger", "is_incident", "category", "region"]
+    confidence: float  # the figure that put the field in the grey zone, 0..1
+    detail: str  # for the operator, in Russian, e.g. «возможна угроза жизни: вероятность 0.42»
+
+
 class Classification(Contract):
     model_version: str
     is_incident: bool
@@ -170,6 +179,9 @@ class Classification(Contract):
     region: RegionResult
     urgency: LabelResult
     sentiment: LabelResult
+    danger: float | None = None  # probability the post reports danger to life or health now
+    needs_review: bool = False
+    review_reasons: list[ReviewReason] = []
 
 
 class PostClassified(Contract):
@@ -233,6 +245,15 @@ class IncidentSnapshot(Contract):
             "snapshots, the one with the higher revision is the later (updated_at can tie)"
         ),
     )
+    needs_review: bool = Field(
+        default=False, description="A post of the incident was classified in a grey zone; an operator has not decided"
+    )
+    review_reasons: list[ReviewReason] = Field(default_factory=list, description="Why it awaits review, per field")
+    possibly_critical: bool = Field(
+        default=False,
+        description="A danger reason is under review: the critical clock runs until an operator decides",
+    )
+    danger: float | None = Field(default=None, description="The highest danger probability among its posts")
 
 
 class IncidentEvent(Contract):
@@ -295,9 +316,61 @@ class IncidentEscalated(IncidentEvent):
     escalated_to: Assignee | None = None
 
 
+class ClassificationValues(Contract):
+    """The fields of a post's classification an operator can correct; None: not stated."""
+
+    is_incident: bool | None = None
+    category: str | None = None
+    urgency: Urgency | None = None
+    region_code: str | None = None
+
+    def stated(self) -> list[str]:
+        """The names of the fields that have a value."""
+        return [name for name, value in self if value is not None]
+
+
+class IncidentCorrected(IncidentEvent):
+    """An operator decided on the incident's classification (the `correct` action): the review is over."""
+
+    type: ClassVar[str] = "incident.corrected"
+    verb: ClassVar[str] = "corrected"
+    actor: str
+    corrected: ClassificationValues
+    previous: ClassificationValues
+    review_reasons: list[ReviewReason] = Field(default_factory=list, description="What was under review")
+    comment: str | None = None
+
+
+class ClassificationCorrected(Contract):
+    """An operator corrected a post's classification through an incident action: feedback for the classifier.
+
+    One event per post of the incident. `corrected` holds the fields the operator decided (a field
+    confirmed unchanged counts: it settles a grey zone), `previous` what the post carried before."""
+
+    type: ClassVar[str] = "classification.corrected"
+    post_id: str
+    text: str
+    corrected: ClassificationValues
+    previous: ClassificationValues
+    operator: str
+    comment: str | None = None
+    incident_id: str
+    region_code: str = Field(description="The incident's region when it was corrected (the subject's last token)")
+    corrected_at: datetime
+    model_version: str | None = None
+    danger: float | None = None
+    review_reasons: list[ReviewReason] = Field(default_factory=list)
+
+    @classmethod
+    def subject_for(cls, region_code: str) -> str:
+        return f"{SUBJECT_ROOT}.classification.corrected.{region_code}"
+
+
 SUBJECT_POST_COLLECTED = f"{SUBJECT_ROOT}.post.collected"
 SUBJECT_POST_CLASSIFIED = f"{SUBJECT_ROOT}.post.classified"
 SUBJECT_INCIDENT_ALL = f"{SUBJECT_ROOT}.incident.>"
+SUBJECT_CLASSIFICATION_ALL = f"{SUBJECT_ROOT}.classification.>"
+SUBJECT_CLASSIFICATION_CORRECTED_ALL = f"{SUBJECT_ROOT}.classification.corrected.>"
 
 EVENT_SUBJECTS: dict[type[Contract], str] = {
     PostCollected: SUBJECT_POST_COLLECTED,
@@ -308,6 +381,8 @@ EVENT_SUBJECTS: dict[type[Contract], str] = {
     IncidentPostAttached: f"{SUBJECT_ROOT}.incident.post_attached.{{region}}",
     IncidentDeadlineWarning: f"{SUBJECT_ROOT}.incident.deadline_warning.{{region}}",
     IncidentEscalated: f"{SUBJECT_ROOT}.incident.escalated.{{region}}",
+    IncidentCorrected: f"{SUBJECT_ROOT}.incident.corrected.{{region}}",
+    ClassificationCorrected: f"{SUBJECT_ROOT}.classification.corrected.{{region}}",
 }
 EVENT_TYPES: dict[str, type[Contract]] = {
     f"ru.incidents.{model.type}": model  # type: ignore[attr-defined]
@@ -324,6 +399,8 @@ def subject_of(data: Contract) -> str:
     """The NATS subject an event payload is published on."""
     if isinstance(data, IncidentEvent):
         return data.subject_for(data.incident.region_code)
+    if isinstance(data, ClassificationCorrected):
+        return data.subject_for(data.region_code)
     return EVENT_SUBJECTS[type(data)]
 
 

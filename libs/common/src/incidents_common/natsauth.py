@@ -7,7 +7,8 @@ The permission model (every list is an allow list; NATS denies whatever a list d
   * look up, create and update the three streams (`ensure_streams` at start-up:
     `$JS.API.STREAM.INFO|CREATE|UPDATE.<stream>`);
   * publish its own event subjects only (the collector `incidents.v1.post.collected`, the classifier
-    `incidents.v1.post.classified`, routing `incidents.v1.incident.>`, the gateway none);
+    `incidents.v1.post.classified`, routing `incidents.v1.incident.>` and the operators' corrections
+    `incidents.v1.classification.corrected.>`, the gateway none);
   * for each of its durable pull consumers: look it up (`$JS.API.CONSUMER.INFO.<stream>.<durable>`),
     create it with its own filter only (`$JS.API.CONSUMER.CREATE.<stream>.<durable>.<filter>`: since
     nats-server 2.9 the filter is part of the create subject, so the permission pins it), pull from it
@@ -28,7 +29,9 @@ The permission model (every list is an allow list; NATS denies whatever a list d
   names; the store records it per service and the permissions use the prefixed names.
 - one user per region subscriber `region<code>` (outside government systems), which may create, look
   up, delete, pull from and ack one durable consumer `region<code>` on INCIDENTS pinned to the filter
-  `incidents.v1.incident.*.<code>`, subscribe to those subjects and to `_INBOX_region<code>.>`.
+  `incidents.v1.incident.*.<code>`, and in the same way a second one, `region<code>-corrections`,
+  pinned to `incidents.v1.classification.corrected.<code>` (the corrections its operators made),
+  subscribe to those subjects and to `_INBOX_region<code>.>`.
 
 - one `operator` user for the operator's command line (`python -m incidents_common.deadletters`):
   it reads every dead letter (ephemeral consumers on DEADLETTER filtered under
@@ -70,6 +73,7 @@ from pathlib import Path
 from typing import Any
 
 from incidents_common.events import (
+    SUBJECT_CLASSIFICATION_CORRECTED_ALL,
     SUBJECT_INCIDENT_ALL,
     SUBJECT_POST_CLASSIFIED,
     SUBJECT_POST_COLLECTED,
@@ -180,7 +184,7 @@ def operator_permissions() -> Permissions:
 
 
 # Durable names as the services' main.py files declare them (a test builds each service's app and
-# compares): collector none; classifier.consumers.DURABLE_POST_COLLECTED; routing.main.DURABLE; the
+# compares): collector none; the classifier's two in classifier.consumers; routing.main.DURABLE; the
 # gateway's two in api_gateway/main.py.
 SERVICES: dict[str, ServiceUser] = {
     service.user: service
@@ -190,12 +194,18 @@ SERVICES: dict[str, ServiceUser] = {
             "classifier",
             "CLASSIFIER_",
             publishes=(SUBJECT_POST_CLASSIFIED,),
-            consumers=(ConsumerGrant("POSTS", "classifier-post-collected", SUBJECT_POST_COLLECTED),),
+            consumers=(
+                ConsumerGrant("POSTS", "classifier-post-collected", SUBJECT_POST_COLLECTED),
+                # Operators' corrections, made through routing's incident actions: training feedback.
+                ConsumerGrant(
+                    INCIDENTS_STREAM, "classifier-classification-corrected", SUBJECT_CLASSIFICATION_CORRECTED_ALL
+                ),
+            ),
         ),
         ServiceUser(
             "routing",
             "ROUTING_",
-            publishes=(SUBJECT_INCIDENT_ALL,),
+            publishes=(SUBJECT_INCIDENT_ALL, SUBJECT_CLASSIFICATION_CORRECTED_ALL),
             consumers=(ConsumerGrant("POSTS", "routing-post-classified", SUBJECT_POST_CLASSIFIED),),
         ),
         ServiceUser(
@@ -232,19 +242,28 @@ def region_grant(code: str) -> ConsumerGrant:
     return ConsumerGrant(INCIDENTS_STREAM, region_user(code), region_filter(code))
 
 
+def region_corrections_filter(code: str) -> str:
+    return f"{SUBJECT_ROOT}.classification.corrected.{code}"
+
+
+def region_corrections_grant(code: str) -> ConsumerGrant:
+    """The region's second durable: the classification corrections made on its incidents."""
+    return ConsumerGrant(INCIDENTS_STREAM, f"{region_user(code)}-corrections", region_corrections_filter(code))
+
+
 def region_permissions(code: str) -> Permissions:
-    grant = region_grant(code)
-    s, d = grant.stream, grant.durable
-    publish = (
-        "$JS.API.INFO",
-        f"$JS.API.STREAM.INFO.{s}",
-        f"$JS.API.CONSUMER.CREATE.{s}.{d}.{grant.filter_subject}",
-        f"$JS.API.CONSUMER.INFO.{s}.{d}",
-        f"$JS.API.CONSUMER.DELETE.{s}.{d}",
-        f"$JS.API.CONSUMER.MSG.NEXT.{s}.{d}",
-        f"$JS.ACK.{s}.{d}.>",
-    )
-    return Permissions(publish, (f"{inbox_prefix(code)}.>", grant.filter_subject))
+    grants = (region_grant(code), region_corrections_grant(code))
+    publish = ["$JS.API.INFO", f"$JS.API.STREAM.INFO.{INCIDENTS_STREAM}"]
+    for grant in grants:
+        s, d = grant.stream, grant.durable
+        publish += [
+            f"$JS.API.CONSUMER.CREATE.{s}.{d}.{grant.filter_subject}",
+            f"$JS.API.CONSUMER.INFO.{s}.{d}",
+            f"$JS.API.CONSUMER.DELETE.{s}.{d}",
+            f"$JS.API.CONSUMER.MSG.NEXT.{s}.{d}",
+            f"$JS.ACK.{s}.{d}.>",
+        ]
+    return Permissions(tuple(publish), (f"{inbox_prefix(code)}.>", *(grant.filter_subject for grant in grants)))
 
 
 def _check_region(code: str) -> str:
@@ -569,12 +588,15 @@ class StoredUser:
         }
         if self.kind == "region" and self.region is not None:
             grant = region_grant(self.region)
+            corrections = region_corrections_grant(self.region)
             info |= {
                 "region": self.region,
                 "region_name": REGIONS[self.region].name,
                 "stream": grant.stream,
                 "durable": grant.durable,
                 "filter_subject": grant.filter_subject,
+                "corrections_durable": corrections.durable,
+                "corrections_filter_subject": corrections.filter_subject,
             }
         if self.kind == "service":
             info["stream_prefix"] = self.stream_prefix
@@ -879,7 +901,9 @@ def _parser() -> argparse.ArgumentParser:
         help="issue (or show) a region subscriber's credentials; reloads a running local nats-server",
         description=(
             "Prints JSON: user, password, inbox prefix, stream, durable and filter subject. The user may "
-            "read only incidents.v1.incident.*.<code> through the durable consumer region<code>. The server "
+            "read only incidents.v1.incident.*.<code> through the durable consumer region<code>, and the "
+            "corrections of its incidents' classifications, incidents.v1.classification.corrected.<code>, "
+            "through region<code>-corrections. The server "
             "config is regenerated and a nats-server running from the data folder reloads it (SIGHUP)."
         ),
     )

@@ -31,6 +31,7 @@ from incidents_common.events import (
     BadEvent,
     CloudEvent,
     IncidentAssigned,
+    IncidentCorrected,
     IncidentCreated,
     IncidentDeadlineWarning,
     IncidentEscalated,
@@ -85,6 +86,14 @@ def _event_detail(data: IncidentEvent) -> tuple[dict[str, Any], str | None, str 
     if isinstance(data, IncidentEscalated):
         escalated_to = data.escalated_to.model_dump(mode="json") if data.escalated_to else None
         return {"level": data.level, "reason": data.reason, "escalated_to": escalated_to}, None, None, None
+    if isinstance(data, IncidentCorrected):
+        corrected: dict[str, Any] = {
+            "corrected": data.corrected.model_dump(mode="json", exclude_none=True),
+            "previous": data.previous.model_dump(mode="json", exclude_none=True),
+            "review_reasons": [r.model_dump(mode="json") for r in data.review_reasons],
+            "comment": data.comment,
+        }
+        return corrected, data.actor, None, None
     return {}, None, None, None
 
 
@@ -145,6 +154,10 @@ def snapshot_values(snap: IncidentSnapshot, stored: Mapping[str, Any] | None) ->
         "created_at": snap.created_at,
         "updated_at": snap.updated_at,
         "revision": snap.revision,
+        "needs_review": snap.needs_review,
+        "review_reasons": [r.model_dump(mode="json") for r in snap.review_reasons],
+        "possibly_critical": snap.possibly_critical,
+        "danger": snap.danger,
         "answered_at": answered_at,
         "closed_at": (closed_at or snap.updated_at) if snap.status in CLOSED_STATUSES else None,
         # Posts carry their own search text (see Post.search_text), so neither consumer has to

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Index, Text, TypeDecorator, text
+from sqlalchemy import JSON, Column, DateTime, Index, Text, TypeDecorator, false, text
 from sqlmodel import Field, SQLModel
 
 from incidents_common.db import utcnow
@@ -75,6 +75,8 @@ class Incident(SQLModel, table=True):
         Index("ix_gw_incident_severity", "severity", "incident_id"),
         Index("ix_gw_incident_reach", "total_reach", "incident_id"),
         Index("ix_gw_incident_complainants", "complainants", "incident_id"),
+        # The review queue: the few incidents awaiting an operator, per region.
+        Index("ix_gw_incident_review", "needs_review", "region_code"),
         search_index("ix_gw_incident_search"),
     )
 
@@ -110,6 +112,12 @@ class Incident(SQLModel, table=True):
     # The revision of the snapshot held: what orders snapshots (updated_at can tie or, between
     # routing replicas, go back).
     revision: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    # The human in the loop (issue 13), from the snapshot: awaiting an operator's decision on the
+    # classification, why (ReviewReason dicts), and whether it runs on the critical clock meanwhile.
+    needs_review: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
+    review_reasons: list[dict[str, Any]] | None = js()
+    possibly_critical: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
+    danger: float | None = None
     search_text: str = Field(default="", description="Title, summary and city, normalised (search.py)")
 
 

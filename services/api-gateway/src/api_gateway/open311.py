@@ -2,9 +2,10 @@
 
 Mapping: service = incident category; service request = incident; jurisdiction_id = region code;
 status open/closed from the incident status; expected_datetime = the SLA deadline (final, else the
-first-response one); agency_responsible = the assigned body. A POSTed request becomes a post sent to
-the collector (`source_type` push); its token turns into a service_request_id once routing has made
-(or extended) an incident from it.
+first-response one); agency_responsible = the assigned body; lat/long = the post's coordinates, else
+those of the incident's town (incidents_common.towns) when the towns table knows it in the region.
+A POSTed request becomes a post sent to the collector (`source_type` push); its token turns into a
+service_request_id once routing has made (or extended) an incident from it.
 
 Submissions: only roles that may create (regional_admin, official), only in the caller's regions.
 The jurisdiction_id decides the region: it is the post's region hint, whatever the description says.
@@ -23,7 +24,7 @@ from typing import Annotated, Any
 import httpx
 from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -37,6 +38,7 @@ from incidents_common.app import SessionDep
 from incidents_common.events import Category
 from incidents_common.problems import InvalidInput, NotFound
 from incidents_common.regions import REGIONS
+from incidents_common.towns import find_town
 from incidents_common.tracing import instrument_http_client
 
 router = APIRouter(prefix="/open311/v2", tags=["open311"])
@@ -95,8 +97,14 @@ class ServiceRequest(BaseModel):
     address: str | None
     address_id: str | None = None
     zipcode: str | None = None
-    lat: float | None = None
-    long: float | None = None
+    lat: float | None = Field(
+        default=None,
+        description="WGS 84 latitude: the post's own coordinates; without them, the centre of the incident's town "
+        "(address) when the towns table knows that town in the jurisdiction (HFLabs «Города России», CC BY-SA 4.0)",
+    )
+    long: float | None = Field(
+        default=None, description="WGS 84 longitude: the post's own, else the town's centre (see lat)"
+    )
     media_url: str | None = None
 
 
@@ -197,8 +205,19 @@ async def service_definition(
     return {"service_code": service_code, "attributes": []}
 
 
+def _coordinates(incident: Incident, hints: dict[str, Any]) -> tuple[float | None, float | None]:
+    """The post's own coordinates, else the centre of the incident's town (a map pin in the right town
+    beats none at all), else nothing."""
+    lat, long = hints.get("latitude"), hints.get("longitude")
+    if lat is not None and long is not None:
+        return lat, long
+    town = find_town(incident.region_code, incident.city)
+    return (town.latitude, town.longitude) if town is not None else (None, None)
+
+
 def _to_request(incident: Incident, post: Post | None) -> ServiceRequest:
     hints = (post.place_hints if post else None) or {}
+    lat, long = _coordinates(incident, hints)
     name, _ = SERVICE_NAMES.get(incident.category, (incident.category, ""))
     return ServiceRequest(
         service_request_id=incident.incident_id,
@@ -213,8 +232,8 @@ def _to_request(incident: Incident, post: Post | None) -> ServiceRequest:
         updated_datetime=incident.updated_at,
         expected_datetime=incident.final_due or incident.first_response_due,
         address=incident.city,
-        lat=hints.get("latitude"),
-        long=hints.get("longitude"),
+        lat=lat,
+        long=long,
         media_url=post.url if post else None,
     )
 

@@ -12,11 +12,20 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Request
 from fastapi.responses import StreamingResponse
+from pydantic import StringConstraints
 
 from api_gateway import service
 from api_gateway.auth import Principal, Role
 from api_gateway.deps import PrincipalDep, require_roles
-from api_gateway.schemas import ActionCreate, ActionName, IncidentDetail, IncidentPage, SortField, WhoAmI
+from api_gateway.schemas import (
+    ActionCreate,
+    ActionName,
+    IncidentDetail,
+    IncidentPage,
+    ReviewQueue,
+    SortField,
+    WhoAmI,
+)
 from api_gateway.upstream import Upstream, UpstreamProblem
 from incidents_common.app import SessionDep
 from incidents_common.events import IncidentStatus, Urgency
@@ -66,6 +75,10 @@ def incident_filter(
         str | None, Query(description="official_id of the assignee; `me` for the calling official", max_length=64)
     ] = None,
     overdue: Annotated[bool | None, Query(description="Only (true) or no (false) overdue incidents")] = None,
+    needs_review: Annotated[
+        bool | None,
+        Query(description="Only (true) or no (false) incidents awaiting an operator's review (the review queue)"),
+    ] = None,
     created_from: Annotated[datetime | None, Query(description="Created at or after (ISO 8601)")] = None,
     created_to: Annotated[datetime | None, Query(description="Created before (ISO 8601)")] = None,
     q: Annotated[
@@ -87,6 +100,7 @@ def incident_filter(
         urgencies=[u.value for u in urgency] if urgency else None,
         assignee=assignee,
         overdue=overdue,
+        needs_review=needs_review,
         created_from=_aware(created_from),
         created_to=_aware(created_to),
         q=q,
@@ -164,6 +178,31 @@ async def list_incidents(
     )
     now = datetime.now(UTC)
     return IncidentPage(items=[service.to_read(r, now) for r in rows], next_cursor=next_cursor, limit=limit)
+
+
+@router.get(
+    "/review-queue",
+    response_model=ReviewQueue,
+    summary="Incidents awaiting an operator's decision on their classification, per region you may see",
+    description=(
+        "The classifier was unsure (a danger probability in its grey zone, or low confidence in is_incident, "
+        "category or region): each incident lists its reasons. Possibly-critical incidents come first: routing "
+        "runs them on the critical clock until an operator decides with the `correct` action "
+        "(POST /v1/incidents/{incident_id}/actions), which also becomes feedback for the classifier."
+    ),
+    responses=AUTH_RESPONSES,
+)
+async def review_queue(
+    session: SessionDep,
+    principal: PrincipalDep,
+    region: Annotated[
+        list[Annotated[str, StringConstraints(pattern=r"^\d{2}$")]] | None,
+        Query(description="Region codes (ФИАС/ГАР), e.g. 64; default: every region you may see", examples=[["64"]]),
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0, le=10_000)] = 0,
+) -> ReviewQueue:
+    return await service.review_queue(session, principal=principal, regions=region, limit=limit, offset=offset)
 
 
 EXPORT_COLUMNS = [
@@ -258,7 +297,10 @@ ACTION_RESULT_EXAMPLE = {
 
 @router.post(
     "/incidents/{incident_id}/actions",
-    summary="Act on an incident (take, reply, resolve, reject with reason, reassign, reopen …); forwarded to routing",
+    summary=(
+        "Act on an incident (take, reply, resolve, reject with reason, reassign, reopen, correct the "
+        "classification …); forwarded to routing"
+    ),
     responses={
         200: {
             "description": "The incident after the action, as routing returns it",

@@ -9,6 +9,8 @@ from typing import Any, Literal
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, model_validator
 
 from api_gateway.auth import Role
+from incidents_common.events import Urgency
+from incidents_common.regions import REGIONS
 
 _T = "2026-11-26T09:15:00Z"
 
@@ -47,6 +49,16 @@ class Deadlines(BaseModel):
     answered_at: datetime | None = None
     closed_at: datetime | None = None
     overdue: bool = Field(description="An open incident past its first-response or final deadline")
+
+
+class ReviewReasonRead(BaseModel):
+    """Why the classifier was unsure: the field in a grey zone and the figure that put it there."""
+
+    model_config = example(field="danger", confidence=0.42, detail="возможна угроза жизни: вероятность 0.42")
+
+    field: Literal["danger", "is_incident", "category", "region"]
+    confidence: float
+    detail: str
 
 
 class IncidentRead(BaseModel):
@@ -89,6 +101,15 @@ class IncidentRead(BaseModel):
     deadlines: Deadlines
     created_at: datetime
     updated_at: datetime
+    needs_review: bool = Field(
+        default=False, description="Awaits an operator's decision on its classification (the review queue)"
+    )
+    possibly_critical: bool = Field(
+        default=False,
+        description="A danger reason is under review: routing runs the critical clock until an operator decides",
+    )
+    danger: float | None = Field(default=None, description="The highest danger probability among its posts")
+    review_reasons: list[ReviewReasonRead] = Field(default_factory=list)
 
 
 class PostRead(BaseModel):
@@ -170,6 +191,42 @@ class IncidentPage(BaseModel):
     limit: int
 
 
+class ReviewRegion(BaseModel):
+    model_config = example(region_code="64", region_name="Саратовская область", awaiting_review=3, possibly_critical=1)
+
+    region_code: str
+    region_name: str
+    awaiting_review: int
+    possibly_critical: int = Field(description="Of those awaiting review, the ones on the critical clock")
+
+
+class ReviewQueue(BaseModel):
+    model_config = example(
+        regions=[example_of(ReviewRegion)],
+        items=[
+            {
+                **example_of(IncidentRead),
+                "needs_review": True,
+                "possibly_critical": True,
+                "danger": 0.42,
+                "review_reasons": [example_of(ReviewReasonRead)],
+            }
+        ],
+        total=3,
+        limit=50,
+        offset=0,
+    )
+
+    regions: list[ReviewRegion] = Field(
+        description="Per region you may see (asked for): incidents awaiting review; regions without any are left "
+        "out for callers of every region"
+    )
+    items: list[IncidentRead] = Field(description="Possibly critical first, then by danger, then the longest waiting")
+    total: int
+    limit: int
+    offset: int
+
+
 class SortField(StrEnum):
     created_at = "created_at"
     created_at_desc = "-created_at"
@@ -193,6 +250,10 @@ class ActionName(StrEnum):
     reopen = "reopen"
     reassign = "reassign"
     redirect = "redirect"
+    correct = "correct"
+
+
+CORRECTED_FIELDS = ("is_incident", "category", "urgency", "region_code")
 
 
 class ActionCreate(Strict):
@@ -211,6 +272,8 @@ class ActionCreate(Strict):
                 },
                 {"action": "reject", "reason": "Дорога находится в ведении соседнего муниципалитета"},
                 {"action": "reassign", "official_id": "off-64-roads-2", "comment": "Отпуск исполнителя"},
+                {"action": "correct", "urgency": "critical", "comment": "Дети на льду: угроза жизни подтверждена"},
+                {"action": "correct", "is_incident": False, "comment": "Стихотворение, а не жалоба"},
             ]
         },
     )
@@ -223,6 +286,12 @@ class ActionCreate(Strict):
     official_id: str | None = Field(default=None, max_length=100)
     target_department_id: str | None = Field(default=None, max_length=100)
     target_note: str | None = Field(default=None, max_length=1000)
+    # correct: the operator's decision on the classification; each stated field becomes classifier
+    # feedback (a value equal to the current one confirms it).
+    is_incident: bool | None = Field(default=None, description="correct: false rejects it as not a complaint")
+    category: str | None = Field(default=None, max_length=50, pattern=r"^[a-z][a-z0-9_]*$", description="correct")
+    urgency: Urgency | None = Field(default=None, description="correct: its SLA policy applies from the creation")
+    region_code: str | None = Field(default=None, pattern=r"^\d{2}$", description="correct: ФИАС/ГАР code")
 
     @model_validator(mode="after")
     def _required_fields(self) -> ActionCreate:
@@ -234,6 +303,13 @@ class ActionCreate(Strict):
             raise ValueError(f"{self.action} needs reply_text")
         if self.action is ActionName.redirect and not (self.target_department_id or self.target_note):
             raise ValueError("redirect needs target_department_id or target_note (where the incident belongs)")
+        stated = [name for name in CORRECTED_FIELDS if getattr(self, name) is not None]
+        if self.action is ActionName.correct and not stated:
+            raise ValueError("correct needs at least one of: " + ", ".join(CORRECTED_FIELDS))
+        if self.action is not ActionName.correct and stated:
+            raise ValueError(f"{', '.join(stated)}: only the correct action takes classification fields")
+        if self.region_code is not None and self.region_code not in REGIONS:
+            raise ValueError(f"unknown region code {self.region_code!r}")
         return self
 
 

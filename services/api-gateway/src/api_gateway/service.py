@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import ColumnElement, Row, and_, false, func, literal_column, not_, or_
+from sqlalchemy import ColumnElement, Row, and_, case, false, func, literal_column, not_, or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import SelectOfScalar
@@ -16,9 +16,18 @@ from sqlmodel.sql.expression import SelectOfScalar
 from api_gateway.auth import Principal
 from api_gateway.consumers import CLOSED_STATUSES
 from api_gateway.models import Incident, IncidentEventLog, IncidentPost, Post
-from api_gateway.schemas import Deadlines, HistoryEntry, IncidentDetail, IncidentRead, PostRead
+from api_gateway.schemas import (
+    Deadlines,
+    HistoryEntry,
+    IncidentDetail,
+    IncidentRead,
+    PostRead,
+    ReviewQueue,
+    ReviewRegion,
+)
 from api_gateway.search import normalize, query_terms
 from incidents_common.problems import InvalidInput, NotFound
+from incidents_common.regions import REGIONS
 
 # The text search configuration as a constant, as in models.SEARCH_VECTOR: a bound parameter would
 # not match the index expression.
@@ -43,6 +52,7 @@ class IncidentFilter:
     created_to: datetime | None = None
     q: str | None = None
     ids: list[str] | None = field(default=None)
+    needs_review: bool | None = None
 
 
 def scoped(query: SelectOfScalar[Any], principal: Principal, requested: list[str] | None) -> SelectOfScalar[Any]:
@@ -111,6 +121,8 @@ def apply_filter(
         query = query.where(col(Incident.urgency).in_(flt.urgencies))
     if flt.assignee:
         query = query.where(Incident.assignee_id == flt.assignee)
+    if flt.needs_review is not None:
+        query = query.where(col(Incident.needs_review).is_(flt.needs_review))
     if flt.ids:
         query = query.where(col(Incident.incident_id).in_(flt.ids))
     now = datetime.now(UTC)
@@ -214,6 +226,10 @@ def to_read(incident: IncidentRow, now: datetime | None = None) -> IncidentRead:
         deadlines=_deadlines(incident, now),
         created_at=incident.created_at,
         updated_at=incident.updated_at,
+        needs_review=incident.needs_review,
+        possibly_critical=incident.possibly_critical,
+        danger=incident.danger,
+        review_reasons=list(incident.review_reasons or []),
     )
 
 
@@ -316,4 +332,70 @@ async def incident_detail(session: AsyncSession, *, principal: Principal, incide
             )
             for h in history
         ],
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# The review queue (issue 13)
+# ---------------------------------------------------------------------------------------------
+
+# The statuses an operator can still correct (routing's incidents.corrections.CORRECTABLE_FROM).
+REVIEWABLE_STATUSES = ("new", "assigned", "in_progress", "reopened")
+
+
+def awaiting_review(principal: Principal, regions: list[str] | None) -> list[ColumnElement[bool]]:
+    """The conditions of the queue: flagged, still open to a correction, in the caller's regions."""
+    visible = principal.visible(regions)
+    conditions: list[ColumnElement[bool]] = [
+        col(Incident.needs_review).is_(True),
+        col(Incident.status).in_(REVIEWABLE_STATUSES),
+    ]
+    if visible is not None:
+        conditions.append(col(Incident.region_code).in_(visible) if visible else false())
+    return conditions
+
+
+async def review_queue(
+    session: AsyncSession, *, principal: Principal, regions: list[str] | None, limit: int, offset: int
+) -> ReviewQueue:
+    """The incidents awaiting an operator's decision: possibly critical first (they run on the critical
+    clock), then the most dangerous, then the longest waiting; and how many per region."""
+    conditions = awaiting_review(principal, regions)
+    critical_count = func.sum(case((col(Incident.possibly_critical).is_(True), 1), else_=0))
+    counted = await session.exec(
+        select(col(Incident.region_code), func.count(), critical_count)  # type: ignore[call-overload]
+        .where(*conditions)
+        .group_by(col(Incident.region_code))
+    )
+    counts = {region: (int(total), int(critical or 0)) for region, total, critical in counted.all()}
+    visible = principal.visible(regions)
+    # A caller of named regions sees each of them, at zero too; a caller of every region, those with some.
+    shown = sorted(counts) if visible is None else sorted(code for code in set(visible) if code in REGIONS)
+    rows = await session.exec(
+        select(*LIST_COLUMNS)  # type: ignore[call-overload]
+        .where(*conditions)
+        .order_by(
+            col(Incident.possibly_critical).desc(),
+            func.coalesce(col(Incident.danger), -1.0).desc(),
+            col(Incident.created_at).asc(),
+            col(Incident.incident_id).asc(),
+        )
+        .limit(limit)
+        .offset(offset)
+    )
+    now = datetime.now(UTC)
+    return ReviewQueue(
+        regions=[
+            ReviewRegion(
+                region_code=code,
+                region_name=REGIONS[code].name if code in REGIONS else code,
+                awaiting_review=counts.get(code, (0, 0))[0],
+                possibly_critical=counts.get(code, (0, 0))[1],
+            )
+            for code in shown
+        ],
+        items=[to_read(row, now) for row in rows.all()],
+        total=sum(total for total, _ in counts.values()),
+        limit=limit,
+        offset=offset,
     )

@@ -86,19 +86,33 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
     from classifier.model import Classifier
-    from classifier.training import evaluate, format_report, load_corpus
+    from classifier.training import evaluate, format_report, load_corpus, read_jsonl
 
     path = Path(args.model) if args.model else settings.resolved_model_path()
     if not path.exists():
         _err(f"error: no model at {path}; run `python -m classifier train` first")
         return 2
     classifier = Classifier.load(path)
-    corpus = load_corpus(Path(args.corpus), include_generated=False)
-    metrics = evaluate(classifier, corpus.test)
+    if args.file:
+        # First contact: every line of each file, whatever its split (files nobody tuned the model on).
+        rows = []
+        for name in args.file:
+            file_rows, skipped = read_jsonl(Path(name), generated=False)
+            if not file_rows:
+                _err(f"error: {name} has no readable labelled lines")
+                return 2
+            if skipped:
+                _err(f"{name}: {skipped} unreadable lines skipped")
+            rows += file_rows
+        source = ", ".join(args.file)
+    else:
+        rows = load_corpus(Path(args.corpus), include_generated=False).test
+        source = "the hand-written test split"
+    metrics = evaluate(classifier, rows)
     if args.json:
         _out(json.dumps(metrics, ensure_ascii=False, indent=2))
     else:
-        _out(f"model {classifier.version} ({path})")
+        _out(f"model {classifier.version} ({path}) on {source}")
         _out(format_report(metrics))
     return 0
 
@@ -144,6 +158,11 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--corpus", default=str(DEFAULT_CORPUS), help="corpus directory (default: %(default)s)")
     ev.add_argument("--model", help="model file (default: the active one)")
     ev.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    ev.add_argument(
+        "--file",
+        action="append",
+        help="score every line of this JSONL file instead of the test split (first contact); repeatable",
+    )
     ev.set_defaults(run=cmd_evaluate)
     cl = sub.add_parser("classify", help="classify one text and print the result with its evidence")
     cl.add_argument("text")

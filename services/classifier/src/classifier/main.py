@@ -11,14 +11,19 @@ from fastapi import FastAPI
 
 from classifier import __version__
 from classifier.config import Settings
-from classifier.consumers import DURABLE_POST_COLLECTED, ClassifyCollected
+from classifier.consumers import (
+    DURABLE_CLASSIFICATION_CORRECTED,
+    DURABLE_POST_COLLECTED,
+    ClassifyCollected,
+    StoreCorrections,
+)
 from classifier.model import Classifier, load_cached
 from classifier.models import TABLES
 from classifier.router import router
 from incidents_common.app import create_service_app
 from incidents_common.db import Database
 from incidents_common.deadletters import dead_letter_router
-from incidents_common.events import SUBJECT_POST_COLLECTED
+from incidents_common.events import SUBJECT_CLASSIFICATION_CORRECTED_ALL, SUBJECT_POST_COLLECTED
 from incidents_common.identity import PROTECTED
 from incidents_common.nats import ConsumerSpec, EventRuntime
 
@@ -43,12 +48,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             batch=settings.consumer_batch,
             max_deliver=settings.max_deliver,
         )
+        # Operators' corrections of incidents (routing's `correct` action): feedback for the next `train`.
+        feedback = ConsumerSpec(
+            durable=settings.stream_prefix + DURABLE_CLASSIFICATION_CORRECTED,
+            stream="INCIDENTS",
+            filter_subject=SUBJECT_CLASSIFICATION_CORRECTED_ALL,
+            handler=StoreCorrections(classifier=current, max_chars=settings.max_text_chars),
+            batch=settings.consumer_batch,
+            max_deliver=settings.max_deliver,
+        )
         events = EventRuntime(
             db=db,
             nats_url=settings.nats_url,
             client_name=settings.service_name,
             outbox_batch=settings.outbox_batch,
-            consumers=[spec],
+            consumers=[spec, feedback],
             user=settings.nats_user or None,
             password=settings.nats_password.get_secret_value() or None,
             streams=settings.stream_specs(),

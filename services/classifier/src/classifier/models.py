@@ -37,6 +37,9 @@ class FeedbackRecord(SQLModel, table=True):
     __tablename__ = "classifier_feedback"
 
     id: int | None = Field(default=None, primary_key=True)
+    # The ClassificationCorrected event a correction came in (an operator's action on an incident):
+    # its idempotency key, so that a redelivered or replayed event is stored once. None: POST /v1/feedback.
+    event_id: str | None = Field(default=None, max_length=64, unique=True, index=True)
     post_id: str | None = Field(default=None, max_length=64, index=True)
     post_version: int | None = None
     text: str = Field(sa_column=Column(Text, nullable=False))

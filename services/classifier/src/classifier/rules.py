@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from classifier.danger import DangerReading, read_danger
 from classifier.text import Doc
 
 PHONE_RE = re.compile(r"(?:\+7|8)[\s(-]*\d{3}[\s)-]*\d{3}[\s-]*\d{2}[\s-]*\d{2}")
@@ -69,6 +70,22 @@ ANNOUNCEMENT_RE = re.compile(
 ABROAD = {"франция", "сша", "америка", "германия", "китай", "калифорния", "турция", "англия", "британия", "италия",
           "испания", "япония", "индия", "египет", "таиланд", "париж", "лондон", "нью-йорк", "европа", "канада",
           "австралия", "бразилия", "мексика", "израиль", "польша"}  # fmt: skip
+# Genres that borrow a complaint's words but ask no authority to act: private life, reviews of a
+# business, games and sport, jokes, verse. Markers only: the heads weigh them against the rest.
+GENRES: tuple[tuple[str, frozenset[str]], ...] = (
+    ("жанр_частное", frozenset(
+        "муж жена свекровь свекор теща тесть бывший бывшая подруга парень развестись развод долг одолжить занять "
+        "расписка ревновать изменять зять невестка сожительница сожитель".split())),
+    ("жанр_отзыв", frozenset(
+        "отель гостиница хостел номер ресторан кафе официант меню пицца суши доставка курьер приложение "
+        "магазин кассир рекомендовать звезда оценка отзыв сервис персонал маникюр салон парикмахер "
+        "автосалон банк оператор тариф интернет-магазин маркетплейс заказ посылка".split())),
+    ("жанр_игра", frozenset(
+        "игра сервер пинг лагать матч гол тренер вратарь болельщик клуб турнир чемпионат команда сезон "
+        "стрим геймер танк катка рейтинг".split())),
+    ("жанр_юмор", frozenset("анекдот мем шутка ржать ржу угорать прикол юмор хохотать смешно".split())),
+)  # fmt: skip
+VERSE_LINE_RE = re.compile(r"\n[^\n]{8,48}\n[^\n]{8,48}\n")
 CHILD = {"ребенок", "ребёнок", "дети", "малыш", "школьник", "мальчик", "девочка", "ребятишки", "детвора", "дочь", "сын"}
 CHILD_DANGER = {"провалиться", "застрять", "тонуть", "утонуть", "люк", "оголить", "оголенный", "ток", "сбить",
                 "лед", "поезд", "порезать", "висеть", "обочина", "трасса",
@@ -244,6 +261,7 @@ class RuleHits:
     thanks: bool = False
     sarcasm: bool = False
     advert: bool = False
+    reading: DangerReading = field(default_factory=DangerReading)
 
     def danger(self, reason: str, marker: str, words: Iterable[str]) -> None:
         self.critical.append(reason)
@@ -313,6 +331,12 @@ def apply_rules(doc: Doc) -> RuleHits:
     abroad = present & ABROAD
     if abroad:
         hits.hit("правило_заграница", abroad)
+    for marker, words in GENRES:
+        genre = present & words
+        if genre:
+            hits.hit(marker, genre)
+    if VERSE_LINE_RE.search(doc.raw):
+        hits.hit("жанр_стих", ["строки стиха"])
     if doc.caps_ratio > 0.5 and len(lemmas) > 3:
         hits.hit("правило_капс", ["КАПС"])
     if doc.exclamations >= 2:
@@ -349,6 +373,9 @@ def apply_rules(doc: Doc) -> RuleHits:
     life = present & LIFE
     if life:
         hits.hit("правило_жизнь", life)
+    # Hazard × who is exposed × now, as markers the danger head weighs (classifier/danger.py).
+    hits.reading = read_danger(doc)
+    hits.markers.extend(hits.reading.markers)
 
     # High urgency: going on for long, or many people (corpus/LABELLING.md). Markers only: the
     # urgency head weighs them against the rest of the post.

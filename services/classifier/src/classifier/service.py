@@ -14,7 +14,13 @@ from classifier.model import Classifier, PostInput
 from classifier.models import ClassificationRecord, FeedbackRecord
 from classifier.schemas import ClassifyRequest, FeedbackCreate, LabelInfo, ModelRead
 from incidents_common.db import Writes, utcnow
-from incidents_common.events import Classification, CloudEvent, PostClassified, PostCollected
+from incidents_common.events import (
+    Classification,
+    ClassificationCorrected,
+    CloudEvent,
+    PostClassified,
+    PostCollected,
+)
 from incidents_common.problems import InvalidInput, NotFound
 
 SOURCE = "/services/classifier"
@@ -133,14 +139,56 @@ async def get_classification(
 CORRECTABLE = ("is_incident", "category", "urgency", "sentiment", "region_code", "city")
 
 
-async def add_feedback(session: AsyncSession, *, classifier: Classifier, correction: FeedbackCreate) -> FeedbackRecord:
-    """Store a correction merged over what the model said, so it is a complete training example."""
-    corrected = [f for f in CORRECTABLE if getattr(correction, f) is not None]
+def check_correction(classifier: Classifier, *, corrected: list[str], category: str | None) -> None:
+    """The rules every correction meets, whichever way it came (POST /v1/feedback, or an operator's
+    `correct` action on an incident, over NATS): something corrected, a category of the taxonomy."""
     if not corrected:
         raise NothingToCorrect("give at least one of: " + ", ".join(CORRECTABLE))
     categories = set(classifier.taxonomy.get("categories", {}))
-    if correction.category is not None and correction.category not in categories:
-        raise UnknownCategory(f"{correction.category!r} is not in the taxonomy", allowed=sorted(categories))
+    if category is not None and category not in categories:
+        raise UnknownCategory(f"{category!r} is not in the taxonomy", allowed=sorted(categories))
+
+
+def corrected_labels(
+    base: Classification,
+    *,
+    is_incident: bool | None = None,
+    category: str | None = None,
+    urgency: str | None = None,
+    sentiment: str | None = None,
+    region_code: str | None = None,
+    city: str | None = None,
+) -> dict[str, Any]:
+    """A correction merged over what the model said: the complete label set a training row needs."""
+    incident = is_incident if is_incident is not None else base.is_incident
+    region = region_code or base.region.code
+    return {
+        "is_incident": incident,
+        "category": (category or base.category.label) if incident else None,
+        "urgency": str(urgency or (base.urgency.label if incident else "normal")),
+        "sentiment": str(sentiment or base.sentiment.label),
+        "region_code": region,
+        # The model's town belongs to the model's region: not to a region the operator corrected it to.
+        "city": city or (base.region.city if region == base.region.code else None),
+    }
+
+
+async def latest_classifications(session: AsyncSession, post_ids: list[str]) -> dict[str, ClassificationRecord]:
+    """Each post's newest stored classification (one query for a batch)."""
+    if not post_ids:
+        return {}
+    rows = await session.exec(
+        select(ClassificationRecord)
+        .where(col(ClassificationRecord.post_id).in_(sorted(set(post_ids))))
+        .order_by(col(ClassificationRecord.version))
+    )
+    return {record.post_id: record for record in rows.all()}  # the highest version last, so it wins
+
+
+async def add_feedback(session: AsyncSession, *, classifier: Classifier, correction: FeedbackCreate) -> FeedbackRecord:
+    """Store a correction merged over what the model said, so it is a complete training example."""
+    corrected = [f for f in CORRECTABLE if getattr(correction, f) is not None]
+    check_correction(classifier, corrected=corrected, category=correction.category)
     post_version: int | None = None
     if correction.post_id is not None:
         try:
@@ -160,18 +208,20 @@ async def add_feedback(session: AsyncSession, *, classifier: Classifier, correct
         base = classifier.classify(PostInput(text=text, place_hint=place_hint))
     else:
         raise InvalidInput("name the post (post_id) or give its text")
-    is_incident = correction.is_incident if correction.is_incident is not None else base.is_incident
     feedback = FeedbackRecord(
         post_id=correction.post_id,
         post_version=post_version,
         text=text,
         place_hint=place_hint,
-        is_incident=is_incident,
-        category=(correction.category or base.category.label) if is_incident else None,
-        urgency=str(correction.urgency or (base.urgency.label if is_incident else "normal")),
-        sentiment=str(correction.sentiment or base.sentiment.label),
-        region_code=correction.region_code or base.region.code,
-        city=correction.city or base.region.city,
+        **corrected_labels(
+            base,
+            is_incident=correction.is_incident,
+            category=correction.category,
+            urgency=correction.urgency,
+            sentiment=correction.sentiment,
+            region_code=correction.region_code,
+            city=correction.city,
+        ),
         corrected=corrected,
         model_version=base.model_version,
         operator=correction.operator,
@@ -186,6 +236,39 @@ async def list_feedback(session: AsyncSession, *, limit: int, offset: int) -> tu
     total = (await session.exec(select(func.count()).select_from(FeedbackRecord))).one()
     rows = await session.exec(select(FeedbackRecord).order_by(col(FeedbackRecord.id)).limit(limit).offset(offset))
     return list(rows.all()), int(total)
+
+
+def correction_feedback_row(
+    event: CloudEvent[ClassificationCorrected],
+    *,
+    base: Classification,
+    record: ClassificationRecord | None,
+    max_chars: int = 20_000,
+) -> dict[str, Any]:
+    """The feedback row of an operator's correction received over NATS, keyed by the event's id.
+
+    `base` is what the model said of the post (its stored classification, `record`, when there is one)."""
+    data = event.data
+    values = data.corrected
+    return {
+        "event_id": event.id,
+        "post_id": data.post_id,
+        "post_version": record.version if record is not None else None,
+        "text": record.text if record is not None else data.text[:max_chars],
+        "place_hint": record.place_hint if record is not None else None,
+        **corrected_labels(
+            base,
+            is_incident=values.is_incident,
+            category=values.category,
+            urgency=values.urgency.value if values.urgency is not None else None,
+            region_code=values.region_code,
+        ),
+        "corrected": values.stated(),
+        "model_version": base.model_version,
+        "operator": data.operator[:128],
+        "comment": data.comment[:2000] if data.comment else None,
+        "created_at": utcnow(),
+    }
 
 
 async def feedback_training_rows(session: AsyncSession) -> list[dict[str, Any]]:

@@ -90,7 +90,7 @@ async def scan(
                 result.escalations += 1
                 # The clocks run again at the new level, with the same budget, on the escalated official's time.
                 official = directory.official(escalation.escalated_to_id)
-                calendar = deadlines.calendar_for(official, incident.region_code, settings)
+                calendar = deadlines.calendar_for(official, incident.region_code, settings, city=incident.city)
                 effects.clocks.extend(
                     deadlines.new_deadline(
                         incident=incident,

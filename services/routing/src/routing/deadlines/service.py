@@ -18,6 +18,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from incidents_common.db import writes_of
 from incidents_common.regions import REGIONS
+from incidents_common.towns import town_timezone
 from routing.config import Settings
 from routing.deadlines.calendar import WorkCalendar
 from routing.deadlines.models import Clock, Deadline, DeadlineState, SlaPolicy
@@ -133,6 +134,7 @@ class ClockedIncident(Protocol):
 
     id: str
     region_code: str
+    city: str | None
     category: str
     urgency: str
     escalation_level: int
@@ -140,12 +142,28 @@ class ClockedIncident(Protocol):
     final_due: datetime | None
 
 
-def calendar_for(official: Official | None, region_code: str, settings: Settings) -> WorkCalendar:
-    """The assignee's working hours and zone; the federal queue and unknowns use 09-18 in the region's zone."""
+def incident_timezone(region_code: str, city: str | None = None) -> str:
+    """The zone an incident's clocks run in: its town's (incidents_common.towns) when the towns table
+    knows the town in that region — Среднеколымск keeps UTC+11 in Якутия, whose capital has UTC+9 —
+    else the region's."""
+    return town_timezone(region_code, city) or REGIONS[region_code].timezone
+
+
+def calendar_for(
+    official: Official | None, region_code: str, settings: Settings, *, city: str | None = None
+) -> WorkCalendar:
+    """The assignee's working hours and zone; the federal queue and unknowns use 09-18. The zone is the
+    official's own when set, else the incident's town's (see incident_timezone), else the region's."""
     if official is None:
-        return WorkCalendar(REGIONS[region_code].timezone, extra_working_days=settings.extra_working_days)
+        return WorkCalendar(incident_timezone(region_code, city), extra_working_days=settings.extra_working_days)
+    if official.timezone:
+        zone = official.timezone
+    elif official.region_code == region_code:
+        zone = incident_timezone(region_code, city)
+    else:
+        zone = REGIONS[official.region_code].timezone  # an official of another region works in theirs
     return WorkCalendar(
-        official.timezone or REGIONS[official.region_code].timezone,
+        zone,
         work_start=official.work_start,
         work_end=official.work_end,
         work_days=official.work_days,
@@ -293,7 +311,7 @@ async def start_clocks(
     planned = plan_clocks(
         incident,
         policy=policy,
-        calendar=calendar_for(official, incident.region_code, settings),
+        calendar=calendar_for(official, incident.region_code, settings, city=incident.city),
         now=now,
         settings=settings,
     )
@@ -315,7 +333,7 @@ async def on_interim_answer(
         urgency=incident.urgency,
         settings=settings,
     )
-    calendar = calendar_for(official, incident.region_code, settings)
+    calendar = calendar_for(official, incident.region_code, settings, city=incident.city)
     final = new_deadline(
         incident=incident,
         clock=Clock.final,

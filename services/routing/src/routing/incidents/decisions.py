@@ -36,11 +36,18 @@ from incidents_common.events import (
 )
 from incidents_common.regions import REGIONS
 from routing.config import Settings
-from routing.deadlines.models import SlaPolicy
+from routing.deadlines.models import Clock, SlaPolicy
 from routing.deadlines.service import NewClock, best_policy, calendar_for, plan_clocks, sync_due
 from routing.directory.models import Official
 from routing.incidents.clustering import Candidate, Fingerprint, best_match, fingerprint
-from routing.incidents.models import OPEN_STATUSES
+from routing.incidents.models import LOAD_STATUSES, OPEN_STATUSES
+from routing.incidents.review import (
+    apply_post_review,
+    clock_urgency,
+    post_classification,
+    post_review,
+    review_comment,
+)
 from routing.incidents.snapshots import IncidentLike, IncidentRecord, snapshot
 from routing.rules.engine import Assignment, RegionDirectory, Workload, choose_assignee
 
@@ -58,8 +65,13 @@ ATTACH_COLUMNS = (
     "last_post_at",
     "updated_at",
     "history_seq",
+    "needs_review",
+    "review_reasons",
+    "possibly_critical",
+    "danger",
 )
 REOPEN_COLUMNS = ("status", "first_response_due", "final_due")
+CLOCK_COLUMNS = ("first_response_due", "final_due")
 
 
 # -- effects -----------------------------------------------------------------------------------
@@ -87,6 +99,9 @@ class Effects:
     created: dict[str, IncidentRecord] = field(default_factory=dict)
     # Incidents that existed before the batch: the record and the columns the batch changed.
     changed: dict[str, tuple[IncidentRecord, set[str]]] = field(default_factory=dict)
+    # Stored incidents whose running clocks the batch replaced (a danger reason joined them): their
+    # pending clocks are cancelled when the effects are written (incidents.writes).
+    reclocked: set[str] = field(default_factory=set)
 
     def count(self, key: str, **labels: str) -> None:
         self.counts.append((key, labels))
@@ -487,6 +502,7 @@ def post_row(
         "terms": sorted(fp.terms),
         "address": fp.address.key() if fp.address else None,
         "similarity": round(score, 3),
+        "classification": post_classification(post),
         "published_at": post.published_at,
         "attached_at": now,
     }
@@ -529,6 +545,8 @@ def open_incident(
         updated_at=now,
         last_post_at=now,
     )
+    review = post_review(post)
+    apply_post_review(incident, review)
     effects.created[incident.id] = incident
     effects.posts.append(post_row(incident, post, fp, 1.0, now))
     record(
@@ -540,6 +558,8 @@ def open_incident(
         to_status=IncidentStatus.new,
         comment=f"from post {post.post_id}",
     )
+    if review.needs_review:
+        record_review(effects, incident, review.reasons, post.post_id, now=now)
     emit(effects, incident, IncidentCreated, cause=cause, post_id=post.post_id)
     effects.count("incidents_created", region=region_code)
     chosen = choose_assignee(
@@ -555,18 +575,25 @@ def open_incident(
 
 
 def fresh_clocks(
-    incident: IncidentLike, official: Official | None, *, context: RoutingContext, settings: Settings, now: datetime
+    incident: IncidentLike,
+    official: Official | None,
+    *,
+    context: RoutingContext,
+    settings: Settings,
+    now: datetime,
+    clocks: tuple[Clock, ...] = (Clock.first_reaction, Clock.final),
 ) -> list[NewClock]:
-    """First-reaction and final clocks under the incident's policy, in `official`'s working time."""
+    """First-reaction and final clocks under the incident's policy, in `official`'s working time
+    (a possibly-critical incident's policy is the critical one: review.clock_urgency)."""
     policy = best_policy(
         context.policies,
         region_code=incident.region_code,
         category=incident.category,
-        urgency=incident.urgency,
+        urgency=clock_urgency(incident),
         settings=settings,
     )
-    calendar = calendar_for(official, incident.region_code, settings)
-    return plan_clocks(incident, policy=policy, calendar=calendar, now=now, settings=settings)
+    calendar = calendar_for(official, incident.region_code, settings, city=incident.city)
+    return plan_clocks(incident, policy=policy, calendar=calendar, now=now, settings=settings, clocks=clocks)
 
 
 def attach_post(
@@ -595,11 +622,17 @@ def attach_post(
         incident.address = fp.address.key()
     incident.last_post_at = now
     incident.updated_at = now
+    review = post_review(post)
+    became_possibly_critical = apply_post_review(incident, review)
     effects.change(incident, ATTACH_COLUMNS)
     explanation = (
         f"post {post.post_id} joined: {why}; same region {incident.region_code} and category {incident.category}"
     )
     record(effects, incident, actor=SYSTEM_ACTOR, action="post_attached", now=now, comment=explanation)
+    if review.needs_review:
+        record_review(effects, incident, review.reasons, post.post_id, now=now)
+    if became_possibly_critical and incident.status in LOAD_STATUSES:
+        critical_clock(effects, incident, context=context, settings=settings, now=now)
     if incident.status == IncidentStatus.answered:
         # A citizen writes again after the answer: the incident reopens and its clocks restart.
         transition(
@@ -626,6 +659,42 @@ def attach_post(
         similarity=round(score, 3),
         explanation=explanation,
     )
+
+
+def record_review(
+    effects: Effects, incident: IncidentLike, reasons: list[dict[str, Any]], post_id: str, *, now: datetime
+) -> None:
+    """The audit entry of a post that puts its incident in the review queue."""
+    comment = review_comment(reasons, post_id)
+    if incident.possibly_critical:
+        comment += "; possibly critical: the critical clock runs until an operator decides"
+    record(effects, incident, actor=SYSTEM_ACTOR, action="needs_review", now=now, comment=comment)
+
+
+def critical_clock(
+    effects: Effects, incident: IncidentRecord, *, context: RoutingContext, settings: Settings, now: datetime
+) -> None:
+    """A danger reason joined a running incident: its running clocks start again, now, on the critical
+    policy (from when the danger was reported, not from the creation: a deadline already past would
+    escalate the incident for what nobody could have known)."""
+    running = tuple(
+        clock
+        for clock, due in ((Clock.first_reaction, incident.first_response_due), (Clock.final, incident.final_due))
+        if due is not None
+    )
+    if not running:
+        return
+    directory = context.directories.get(incident.region_code)
+    official = directory.official(incident.assignee_id) if directory is not None else None
+    clocks = fresh_clocks(incident, official, context=context, settings=settings, now=now, clocks=running)
+    if incident.id in effects.created:
+        # Opened earlier in this batch: its clocks are not stored yet.
+        effects.clocks = [c for c in effects.clocks if c.incident_id != incident.id]
+    else:
+        effects.reclocked.add(incident.id)
+    effects.clocks.extend(clocks)
+    sync_due(incident, clocks)
+    effects.change(incident, CLOCK_COLUMNS)
 
 
 def cluster_window_start(now: datetime, settings: Settings) -> datetime:

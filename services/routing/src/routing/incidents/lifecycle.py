@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from typing import cast
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -19,9 +20,11 @@ from routing.deadlines import service as deadlines
 from routing.deadlines.models import Clock, Deadline, DeadlineState
 from routing.directory.models import Department, Official
 from routing.errors import BadDirectoryData, InvalidTransition, UnknownDepartment, UnknownOfficial
+from routing.incidents import corrections
 from routing.incidents.decisions import Effects, apply_assignment, transition
 from routing.incidents.models import Incident
 from routing.incidents.queries import assignee_official, get_incident
+from routing.incidents.review import ClockView
 from routing.incidents.schemas import Action, ActionRequest
 from routing.incidents.writes import queue_effects, queue_workload
 from routing.rules import engine
@@ -61,6 +64,15 @@ async def perform_action(
     incident = await get_incident(session, incident_id=incident_id, lock=True)
     if authorize is not None:
         authorize(incident)
+    if request.action == Action.correct:
+        # Its outcome depends on what is corrected (rejected, moved, or neither): incidents.corrections.
+        effects = Effects()
+        await corrections.correct(
+            session, effects, incident=incident, request=request, actor=actor, now=now, settings=settings
+        )
+        session.add(incident)
+        queue_effects(writes_of(session), effects)
+        return incident
     allowed, target = TRANSITIONS[request.action]
     if incident.status not in allowed:
         raise InvalidTransition(
@@ -76,7 +88,11 @@ async def perform_action(
         incident.interim_text, incident.interim_url = request.reply_text, request.reply_url
         incident.first_response_at = incident.first_response_at or now
         running: Sequence[Deadline | deadlines.NewClock] = await deadlines.on_interim_answer(
-            session, incident=incident, official=await assignee_official(session, incident), now=now, settings=settings
+            session,
+            incident=clocked(incident),
+            official=await assignee_official(session, incident),
+            now=now,
+            settings=settings,
         )
         deadlines.sync_due(incident, running)
         transition(
@@ -126,7 +142,11 @@ async def perform_action(
         )
     elif action == Action.reopen:
         await deadlines.restart_clocks(
-            session, incident=incident, official=await assignee_official(session, incident), now=now, settings=settings
+            session,
+            incident=clocked(incident),
+            official=await assignee_official(session, incident),
+            now=now,
+            settings=settings,
         )
         incident.reject_reason = None
         transition(
@@ -141,6 +161,11 @@ async def perform_action(
     session.add(incident)
     queue_effects(writes_of(session), effects)
     return incident
+
+
+def clocked(incident: Incident) -> deadlines.ClockedIncident:
+    """The incident as its clocks see it: a possibly-critical one runs on the critical policy."""
+    return cast(deadlines.ClockedIncident, ClockView(incident))
 
 
 def _join(*parts: str | None) -> str | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint, false
 from sqlmodel import Field, SQLModel
 
 from routing.timeutil import UTCDateTime, utcnow
@@ -50,6 +50,15 @@ class Incident(SQLModel, table=True):
     escalated_to_name: str | None = Field(default=None, max_length=300)
     flagged: bool = False
     flag_reason: str | None = Field(default=None, max_length=500)
+    # The human in the loop: a post classified in a grey zone puts the incident in the review queue
+    # (reasons per field, as ReviewReason dicts); a danger reason runs it on the critical clock
+    # (possibly_critical) until an operator decides with the `correct` action.
+    needs_review: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
+    review_reasons: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]")
+    )
+    possibly_critical: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
+    danger: float | None = None
     redirect_chain: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     reject_reason: str | None = Field(default=None, max_length=1000)
     reply_text: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
@@ -82,6 +91,9 @@ class IncidentPost(SQLModel, table=True):
     terms: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     address: str | None = Field(default=None, max_length=300)
     similarity: float = 1.0
+    # What the classifier said of this post (model_version, category, urgency, region_code, danger,
+    # review_reasons): the `previous` values of an operator's correction. None for posts routed before.
+    classification: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     published_at: datetime = Field(sa_type=UTCDateTime)
     attached_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 

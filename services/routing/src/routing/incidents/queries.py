@@ -19,7 +19,7 @@ from routing.incidents.schemas import (
     IncidentRead,
     ReplyRead,
 )
-from routing.incidents.snapshots import summary
+from routing.incidents.snapshots import review_reasons_of, summary
 
 
 async def get_incident(session: AsyncSession, *, incident_id: str, lock: bool = False) -> Incident:
@@ -94,7 +94,9 @@ async def incident_detail(
     wall = working = None
     if incident.first_response_at is not None:
         wall = (incident.first_response_at - incident.created_at).total_seconds()
-        calendar = deadlines.calendar_for(await assignee_official(session, incident), incident.region_code, settings)
+        calendar = deadlines.calendar_for(
+            await assignee_official(session, incident), incident.region_code, settings, city=incident.city
+        )
         working = round(calendar.between(incident.created_at, incident.first_response_at) / 3600, 2)
     return IncidentRead(
         **summary(incident).model_dump(),
@@ -106,6 +108,8 @@ async def incident_detail(
         escalated_to_id=incident.escalated_to_id,
         escalated_to_name=incident.escalated_to_name,
         reject_reason=incident.reject_reason,
+        review_reasons=review_reasons_of(incident),
+        danger=incident.danger,
         reply=ReplyRead(text=incident.reply_text, url=incident.reply_url) if incident.reply_text else None,
         interim_answer=ReplyRead(text=incident.interim_text, url=incident.interim_url)
         if incident.interim_text

@@ -8,7 +8,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from incidents_common.events import Assignee, IncidentStatus, Urgency
+from incidents_common.events import Assignee, IncidentStatus, ReviewReason, Urgency
+from incidents_common.regions import REGIONS
 from routing.deadlines.schemas import DeadlineRead
 
 
@@ -22,6 +23,10 @@ class Action(StrEnum):
     reopen = "reopen"
     reassign = "reassign"
     redirect = "redirect"
+    correct = "correct"
+
+
+CORRECTED_FIELDS = ("is_incident", "category", "urgency", "region_code")
 
 
 class ActionRequest(BaseModel):
@@ -38,6 +43,16 @@ class ActionRequest(BaseModel):
     official_id: str | None = Field(default=None, max_length=100, description="reassign: the new assignee")
     target_department_id: str | None = Field(default=None, max_length=100, description="redirect: where it belongs")
     target_note: str | None = Field(default=None, max_length=1000, description="redirect: where it belongs, in words")
+    # correct: the operator's decision on the classification (any of these; a value equal to the
+    # current one confirms it). Each becomes classifier feedback for every post of the incident.
+    is_incident: bool | None = Field(default=None, description="correct: false rejects it as not a complaint")
+    category: str | None = Field(
+        default=None, min_length=1, max_length=50, pattern=r"^[a-z][a-z0-9_]*$", description="correct: the category"
+    )
+    urgency: Urgency | None = Field(default=None, description="correct: the urgency; its SLA policy applies")
+    region_code: str | None = Field(
+        default=None, pattern=r"^\d{2}$", description="correct: the region (ФИАС/ГАР code) the complaint belongs to"
+    )
 
     @model_validator(mode="after")
     def _required(self) -> ActionRequest:
@@ -49,6 +64,13 @@ class ActionRequest(BaseModel):
             raise ValueError("reassign needs official_id")
         if self.action == Action.redirect and not (self.target_department_id or self.target_note):
             raise ValueError("redirect needs target_department_id or target_note (where the incident belongs)")
+        stated = [name for name in CORRECTED_FIELDS if getattr(self, name) is not None]
+        if self.action == Action.correct and not stated:
+            raise ValueError("correct needs at least one of: " + ", ".join(CORRECTED_FIELDS))
+        if self.action != Action.correct and stated:
+            raise ValueError(f"{', '.join(stated)}: only the correct action takes classification fields")
+        if self.region_code is not None and self.region_code not in REGIONS:
+            raise ValueError(f"unknown region code {self.region_code!r}")
         return self
 
 
@@ -101,6 +123,10 @@ class IncidentSummary(BaseModel):
     assignee: Assignee | None = None
     escalation_level: int
     flagged: bool
+    needs_review: bool = Field(default=False, description="Awaits an operator's decision on its classification")
+    possibly_critical: bool = Field(
+        default=False, description="On the critical clock until an operator decides (a danger reason under review)"
+    )
     complainants: int
     total_reach: int
     first_response_due: datetime | None = None
@@ -119,6 +145,8 @@ class IncidentRead(IncidentSummary):
     escalated_to_id: str | None = None
     escalated_to_name: str | None = None
     reject_reason: str | None = None
+    review_reasons: list[ReviewReason] = Field(default_factory=list)
+    danger: float | None = None
     reply: ReplyRead | None = None
     interim_answer: ReplyRead | None = None
     time_to_first_response_seconds: float | None = None

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any, Protocol
 
-from incidents_common.events import Assignee, IncidentSnapshot, IncidentStatus, Urgency
+from incidents_common.events import Assignee, IncidentSnapshot, IncidentStatus, ReviewReason, Urgency
 from routing.incidents.schemas import IncidentSummary
 
 
@@ -47,6 +47,10 @@ class IncidentLike(Protocol):
     history_seq: int
     flagged: bool
     flag_reason: str | None
+    needs_review: bool
+    review_reasons: list[dict[str, Any]]
+    possibly_critical: bool
+    danger: float | None
     first_response_at: datetime | None
     first_response_due: datetime | None
     final_due: datetime | None
@@ -92,6 +96,10 @@ class IncidentRecord:
     escalated_to_name: str | None = None
     flagged: bool = False
     flag_reason: str | None = None
+    needs_review: bool = False
+    review_reasons: list[dict[str, Any]] = field(default_factory=list)
+    possibly_critical: bool = False
+    danger: float | None = None
     redirect_chain: list[dict[str, Any]] = field(default_factory=list)
     reject_reason: str | None = None
     reply_text: str | None = None
@@ -153,7 +161,15 @@ def snapshot(incident: IncidentLike) -> IncidentSnapshot:
         created_at=incident.created_at,
         updated_at=incident.updated_at,
         revision=incident.history_seq,
+        needs_review=incident.needs_review,
+        review_reasons=review_reasons_of(incident),
+        possibly_critical=incident.possibly_critical,
+        danger=incident.danger,
     )
+
+
+def review_reasons_of(incident: IncidentLike) -> list[ReviewReason]:
+    return [ReviewReason.model_validate(reason) for reason in incident.review_reasons]
 
 
 def summary(incident: IncidentLike) -> IncidentSummary:
@@ -171,6 +187,8 @@ def summary(incident: IncidentLike) -> IncidentSummary:
         assignee=assignee_of(incident),
         escalation_level=incident.escalation_level,
         flagged=incident.flagged,
+        needs_review=incident.needs_review,
+        possibly_critical=incident.possibly_critical,
         complainants=incident.complainants,
         total_reach=incident.total_reach,
         first_response_due=incident.first_response_due,

@@ -12,10 +12,12 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from sqlmodel import col, select
+
 from incidents_common.db import Writes
 from incidents_common.events import CloudEvent, PostClassified
 from routing.config import Settings
-from routing.deadlines.models import Deadline
+from routing.deadlines.models import Deadline, DeadlineState
 from routing.directory.models import Official
 from routing.incidents.decisions import SOURCE, Effects, decide_batch, place_posts
 from routing.incidents.loading import load_context, load_joined_incidents
@@ -50,6 +52,21 @@ def queue_effects(writes: Writes, effects: Effects) -> None:
         writes.count(key, 1, **labels)
 
 
+async def cancel_replaced_clocks(writes: Writes, incident_ids: set[str], *, now: datetime) -> None:
+    """The stored running clocks of incidents whose clocks a batch planned again: cancelled (one query,
+    only when a danger reason joined a running incident)."""
+    if not incident_ids:
+        return
+    pending = await writes.session.exec(
+        select(col(Deadline.id)).where(
+            col(Deadline.incident_id).in_(sorted(incident_ids)), Deadline.state == DeadlineState.pending
+        )
+    )
+    rows = [{"id": deadline_id, "state": DeadlineState.cancelled, "closed_at": now} for deadline_id in pending.all()]
+    if rows:
+        writes.update(Deadline, rows)
+
+
 def queue_workload(writes: Writes, workload: Workload) -> None:
     """The round-robin counters of the officials who were given incidents."""
     rows = assignment_totals(workload)
@@ -78,6 +95,7 @@ async def route_posts(
     placements = place_posts(posts, context, settings=settings)
     await load_joined_incidents(writes.session, placements)
     decision = decide_batch(posts, placements, context, settings=settings, now=now, causes=causes)
+    await cancel_replaced_clocks(writes, decision.effects.reclocked, now=now)
     queue_effects(writes, decision.effects)
     queue_workload(writes, context.workload)
     return decision.incidents

@@ -1,0 +1,212 @@
+"""Danger to life or health now, read as three questions: is there a hazard, is someone exposed to
+it, is it happening now (or is it past, fixed, imagined, reported as news, far away).
+
+Each question is answered from word concepts, matched by lemma so that every case form and word
+order counts («провалился под лёд ребёнок», «ребёнка затянуло под лёд»). The answers are not a
+verdict: they become marker tokens (`опас_вода`, `опас_вода_люди`, `опас_вода_сейчас`,
+`опас_прошло` …) that the model's heads read beside the words, and the danger head learns from
+the corpus how much each weighs. A post told in words that none of the concepts list still has its
+words and character n-grams; the concepts are what lets a few hundred examples of one hazard teach
+the same hazard told otherwise.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from classifier.text import Doc, parses
+
+# Hazards by kind: the words that name the hazard itself or what people see, hear or smell of it.
+HAZARDS: dict[str, frozenset[str]] = {
+    "вода": frozenset(
+        "затопить затоплять затапливать подтопить подтоплять подтопление потоп топить залить заливать прорвать "
+        "прорыв прорваться хлестать хлынуть фонтан фонтанировать кипяток паводок наводнение половодье разлив "
+        "разлиться затор дамба размыть смыть промоина ливень вода".split()
+    ),
+    "холод": frozenset(
+        "мороз морозный холод холодно холодный замерзать замерзнуть мерзнуть промерзнуть окоченеть ледяной "
+        "переохлаждение обморожение разморозить разморозиться разморозка котельная котел отопление батарея "
+        "радиатор теплотрасса градус минус стужа".split()
+    ),
+    "огонь": frozenset(
+        "пожар гореть горение огонь пламя дым дымить задымление задымить гарь тлеть возгорание загореться "
+        "полыхать поджог поджечь искра пал пожарный пепел сгореть выгореть дымиться".split()
+    ),
+    "газ": frozenset("газ газовый угарный угар угореть утечка баллон метан".split()),
+    "обрушение": frozenset(
+        "рухнуть обрушиться обрушение обвал обвалиться трещина треснуть крен накрениться проседать просесть "
+        "осыпаться сыпаться провиснуть провисать шататься аварийный ветхий прогнить гнилой разрушаться "
+        "развалиться разваливаться оползень оползать сель лавина сползать ползти склон подмыть подмывать "
+        "покоситься прогнуться прогибаться".split()
+    ),
+    "падение": frozenset(
+        "сосулька глыба наледь свисать нависать падать упасть сорваться кирпич плитка козырек балкон шифер "
+        "карниз облицовка штукатурка сугроб".split()
+    ),
+    "провал": frozenset(
+        "люк колодец яма провал котлован траншея канава шахта воронка дыра обрыв пролет открытый".split()
+    ),
+    "ток": frozenset(
+        "провод кабель проводка искрить замыкание оголить оголенный ток напряжение щиток электрощит "
+        "трансформатор столб коротить током электричество".split()
+    ),
+    "звери": frozenset(
+        "собака стая свора пес псина медведь волк кабан бешеный бешенство укусить покусать кусать загрызть "
+        "напасть нападать кидаться броситься бросаться рычать".split()
+    ),
+    "насилие": frozenset(
+        "нож драка избить избивать стрелять стрельба выстрел пистолет ружье угрожать убить зарезать "
+        "поножовщина топор травмат насилие грабить ломиться душить".split()
+    ),
+    "здоровье": frozenset(
+        "скорый скорая температура сознание умирать умереть задыхаться приступ инфаркт инсульт давление "
+        "кровь кровотечение реанимация госпитализация госпитализировать судорога лекарство инсулин "
+        "кислород рвота отравление отравиться обморок плохо помирать гемодиализ сердце астма ингалятор тошнить "
+        "вялый бредить посинеть захлебываться кашлять хрипеть задыхаться".split()
+    ),
+    "отрава": frozenset(
+        "хлор аммиак выброс смог химия химический ядовитый отравить приманка ртуть сероводород кашлять "
+        "кашель першить слезиться дышать вонь едкий удушливый".split()
+    ),
+    "лед": frozenset("лед льдина полынья провалиться тонкий трещать переправа зимник ледовый".split()),
+    "дорога": frozenset(
+        "переезд шлагбаум светофор тормоз тормоза мост ограждение перила обочина трасса фура гололед "
+        "гололедица разметка".split()
+    ),
+    "вода_люди": frozenset(
+        "тонуть утонуть тонущий течение купаться затянуть лодка моторка паром баржа жилет сносить унести "
+        "шторм волна перевернуться дрейфовать".split()
+    ),
+    "жара": frozenset("жара зной пекло духота тепловой солнечный обезвоживание перегреться".split()),
+    "стихия": frozenset(
+        "камень камнепад осыпь сойти сход дамба плотина сочиться размыв ураган смерч буря шквал град "
+        "землетрясение".split()
+    ),
+    "взрыв": frozenset("взрыв взорваться бахнуть хлопок рвануть грохнуть детонировать".split()),
+    "пропажа": frozenset("пропасть потеряться заблудиться исчезнуть розыск".split()),
+    "ловушка": frozenset("застрять заблокировать запереть лифт заперт".split()),
+}
+# Who is exposed: people, above all those who cannot protect themselves.
+EXPOSED = frozenset(
+    "ребенок малыш младенец грудной школьник подросток сын дочь дочка внук внучка бабушка дедушка пенсионер "
+    "старик старушка инвалид лежачий больной пациент беременная человек люди жилец житель сосед соседка "
+    "прохожий пешеход пассажир водитель мама мать отец папа семья мужчина женщина девушка парень ребята "
+    "детвора ребятишки пацан первоклассник ученик".split()
+)
+# Now: the danger is going on and someone must act within hours.
+NOW = frozenset(
+    "сейчас прямо срочно помочь спасти немедленно сегодня ночь продолжать вот-вот скоро опять снова "
+    "помогите срочный караул спасите минута только успевать стемнеть".split()
+)
+# Over: the danger is past or fixed.
+OVER = frozenset(
+    "устранить починить отремонтировать восстановить ликвидировать потушить спасибо благодарить обойтись "
+    "закончиться вчерашний прошлый позапрошлый тогда помнить вспомнить спасти устранение".split()
+)
+# Imagined: a question or a worry about what might happen.
+IMAGINED = frozenset("если вдруг представить гипотетически бы случай вдруг возможный".split())
+# Told as news or as a general warning.
+NEWS = frozenset(
+    "сообщать сообщить пресс-служба информировать напоминать напомнить ведомство заявить уточнить "
+    "корреспондент берегите памятка правило соблюдать осторожный осторожно учение учения тренировка".split()
+)
+NEGATIONS = frozenset({"не", "нет", "ни"})
+# Temperatures that endanger people by themselves: frost of −15 and below, heat of +33 and above.
+FROST_RE = re.compile(r"(?:[-−–]|минус\s*)\s?(?:1[5-9]|[2-5]\d)\b|минус\s+(?:двадцат|тридцат|сорок|пятьдесят)")
+HEAT_RE = re.compile(r"(?:\+|плюс\s*)\s?(?:3[3-9]|4\d)\b")
+WINDOW = 8  # tokens between a hazard word and an exposed person that still tie them together
+
+
+@lru_cache(maxsize=300_000)
+def _tense(word: str) -> str | None:
+    """'now' for present-tense and imperative verbs, 'past' for past-tense ones, else None."""
+    if not word or not word[0].isalpha():
+        return None
+    tag = parses(word)[0].tag
+    if "VERB" not in tag:
+        return None
+    if "pres" in tag or "impr" in tag:
+        return "now"
+    if "past" in tag:
+        return "past"
+    return None
+
+
+@dataclass(slots=True)
+class DangerReading:
+    """What the three questions found: markers for the model, words for the evidence."""
+
+    markers: list[str] = field(default_factory=list)
+    words: dict[str, list[str]] = field(default_factory=dict)  # hazard kind -> its words in the post
+    exposed: list[str] = field(default_factory=list)
+
+    def describe(self) -> list[str]:
+        """Evidence for an official: «угроза: вода (затопить, кипяток) · люди: ребёнок»."""
+        out = [f"угроза: {kind} ({', '.join(words[:3])})" for kind, words in self.words.items()]
+        if self.exposed and out:
+            out.append("кто в опасности: " + ", ".join(self.exposed[:3]))
+        return out
+
+
+def read_danger(doc: Doc) -> DangerReading:
+    reading = DangerReading()
+    lemmas = doc.lemmas
+    if not lemmas:
+        return reading
+    positions: dict[str, list[int]] = {}
+    exposed_at: list[int] = []
+    now = past = 0
+    for i, (token, word) in enumerate(zip(doc.tokens, lemmas, strict=True)):
+        negated = i > 0 and lemmas[i - 1] in NEGATIONS
+        for kind, words in HAZARDS.items():
+            if word in words and not negated:
+                positions.setdefault(kind, []).append(i)
+                found = reading.words.setdefault(kind, [])
+                if word not in found:
+                    found.append(word)
+        if word in EXPOSED:
+            exposed_at.append(i)
+            if word not in reading.exposed:
+                reading.exposed.append(word)
+        tense = _tense(token.lower)
+        if tense == "now":
+            now += 1
+        elif tense == "past":
+            past += 1
+    for kind, pattern in (("мороз", FROST_RE), ("жара", HEAT_RE)):
+        found_temperature = pattern.search(doc.normalized)
+        if found_temperature:
+            positions.setdefault(kind, []).append(_token_at(doc, found_temperature.start()))
+            reading.words.setdefault(kind, []).append(found_temperature.group(0).strip())
+    present = set(lemmas)
+    is_now = bool(present & NOW) or now > past
+    contexts = [
+        ("прошло", bool(present & OVER)),
+        ("если", bool(present & IMAGINED)),
+        ("новость", bool(present & NEWS)),
+        ("прош_время", past > now),
+    ]
+    markers = reading.markers
+    for kind, at in positions.items():
+        markers.append(f"опас_{kind}")
+        if exposed_at and any(abs(i - j) <= WINDOW for i in at for j in exposed_at):
+            markers.append(f"опас_{kind}_люди")
+            if is_now:
+                markers.append("опас_люди_сейчас")
+        if is_now:
+            markers.append(f"опас_{kind}_сейчас")
+    if positions:
+        if len(positions) >= 2:
+            markers.append("опас_несколько")
+        markers.extend(f"опас_{name}" for name, present_here in contexts if present_here)
+    return reading
+
+
+def _token_at(doc: Doc, offset: int) -> int:
+    """The index of the first token at or after a character offset of the text."""
+    for i, token in enumerate(doc.tokens):
+        if token.start >= offset:
+            return i
+    return max(len(doc.tokens) - 1, 0)

@@ -1,0 +1,122 @@
+"""Every town of Russia (incidents_common.towns) and municipal districts in the gazetteer."""
+
+from __future__ import annotations
+
+import pytest
+
+from classifier.gazetteer import default_gazetteer
+from classifier.text import analyze
+from incidents_common.towns import all_towns
+
+
+def resolve(text: str, hint: str | None = None) -> tuple[str | None, str | None]:
+    guess = default_gazetteer().resolve(analyze(text), hint=hint)
+    return guess.code, guess.city
+
+
+class TestEveryTown:
+    def test_every_town_of_the_table_is_a_place_name(self) -> None:
+        gazetteer = default_gazetteer()
+        missing = []
+        for town in all_towns():
+            mentions = gazetteer.mentions(analyze(f"Новости, г. {town.name}: прорвало трубу"))
+            if not any(town.region_code in m.entry.codes and m.entry.city for m in mentions):
+                missing.append((town.region_code, town.name))
+        assert missing == []
+
+    @pytest.mark.parametrize(
+        ("text", "code", "city"),
+        [
+            # towns of fewer than 15,000 people, in several case forms
+            ("В Кологриве третий день нет воды", "44", "Кологрив"),
+            ("Из Кологрива не уехать, автобус отменили", "44", "Кологрив"),
+            ("Кологрив, садик на Некрасова: котёл стоит", "44", "Кологрив"),
+            ("Под Окуловкой размыло дорогу", "53", "Окуловка"),
+            ("в среднеколымске дизельная встала", "14", "Среднеколымск"),
+            ("Школьный автобус из Бирюча сломался на трассе", "31", "Бирюч"),
+            ("По Теберде не проехать после селя", "09", "Теберда"),
+            ("Мезень. Лёд на реке пошёл раньше срока", "29", "Мезень"),
+            ("В Северо-Курильске нет связи", "65", "Северо-Курильск"),
+            # named like a word or a person, written as a name
+            ("В Бабушкине ночью тряхнуло", "03", "Бабушкин"),
+            ("Любим, на Советской яма", "76", "Любим"),
+            # the town Сокол, not GeoNames' Moscow district of that name
+            ("Сокол, школа №3: опять поборы", "35", "Сокол"),
+            # a date after the town is no house number
+            ("В Орске 1 декабря слушания по бюджету", "56", "Орск"),
+            # a town's district adjective is the town's (Кондопожский район)
+            ("Кондопожская ЦРБ не принимает", "10", "Кондопога"),
+            ("Елецкий водоканал молодцы", "48", "Елец"),
+            # villages after a settlement marker, or known to the dictionary as places after «в»
+            ("В Вохме закрыли единственный Сбер", "44", "Вохма"),
+            ("пгт Вохма, нет света", "44", "Вохма"),
+            ("аул Хабез третий день без газа", "09", "Хабез"),
+        ],
+    )
+    def test_small_towns_in_every_form(self, text: str, code: str, city: str) -> None:
+        assert resolve(text) == (code, city)
+
+    def test_a_source_named_after_a_small_town(self) -> None:
+        assert resolve("Нет воды третий день", hint="Макарьев | соседи") == ("44", "Макарьев")
+        assert resolve("Нет воды третий день", hint="Подслушано Полевской") == ("66", "Полевской")
+
+
+class TestFalseFriends:
+    @pytest.mark.parametrize(
+        "text",
+        [
+            "Бабушкин рецепт пирогов с капустой",  # Бабушкин (Бурятия)
+            "Короче, воды опять нет",  # Короча
+            "Мы любим наш двор, но он разбит",  # Любим
+            "В Париже бастуют мусорщики",  # the village Париж in the Urals
+            # streets named after towns
+            "ул. Каргопольская, 5 — нет воды",
+            "на Вилюйской 12 нет света",
+            "на Мезенской опять прорыв",
+            "на улице Кологривской яма",
+        ],
+    )
+    def test_words_and_streets_are_not_towns(self, text: str) -> None:
+        assert resolve(text) == (None, None)
+
+
+class TestDistricts:
+    @pytest.mark.parametrize(
+        ("text", "code"),
+        [
+            ("В Намском улусе нет света", "14"),
+            ("Жители Намского улуса без связи", "14"),
+            ("В Намском районе нет связи", "14"),  # the улус called a район
+            ("Горный улус: нет связи", "14"),
+            ("в Тоджинском кожууне закрыли зимник", "17"),
+            ("Многодетные семьи Хасавюртовского района без выплат", "05"),
+            ("В Кабанском районе толчки до пяти баллов", "03"),
+            ("Кологривского р-на дороги не чистят", "44"),  # a district of the towns table
+            ("Администрация Ядринского муниципального округа напоминает", "21"),
+            ("Жители Вохомского района жалуются на дороги", "44"),
+        ],
+    )
+    def test_a_district_of_one_region_decides(self, text: str, code: str) -> None:
+        guess = default_gazetteer().resolve(analyze(text))
+        assert guess.code == code
+        assert guess.city is None  # a district is not a town
+
+    @pytest.mark.parametrize(
+        "text",
+        [
+            "В Первомайском районе нет газа",  # a district of many regions and towns
+            "Первомайский район: нет газа третий день",
+            "В Кировском районе не вывозят мусор",
+            "Горный район: нет связи",
+            "Каменский район, нет воды",  # Алтайский край and Пензенская область both have one
+        ],
+    )
+    def test_an_ambiguous_district_alone_decides_nothing(self, text: str) -> None:
+        assert resolve(text) == (None, None)
+
+    def test_an_ambiguous_district_agrees_with_a_town_or_region(self) -> None:
+        assert resolve("Каменский район Пензенской области, нет воды")[0] == "58"
+        assert resolve("В Кировском районе Волгограда не вывозят мусор") == ("34", "Волгоград")
+        assert resolve("в Советском районе Казани прорвало трубу") == ("16", "Казань")
+        # Кировский is also the adjective of Кировская область; as a district it does not mean it
+        assert resolve("Уважаемая администрация Кировского района!", hint="Волгоград")[0] == "34"
