@@ -83,8 +83,11 @@ class TestSummary:
             r64 = groups["64"]
             assert (r64["incidents"], r64["answered"], r64["answered_on_time"]) == (40, 40, 36)
             assert r64["share_answered_on_time"] == 0.9
+            # Region 64 answered in 60, 61, …, 99 minutes (40 values, sorted; index i holds 60 + i).
+            # Median: position (40 - 1) × 0.5 = 19.5, between 79 and 80: 79 + 0.5 × (80 - 79) = 79.5.
+            # p90: position (40 - 1) × 0.9 = 35.1, between 95 and 96: 95 + 0.1 × (96 - 95) = 95.1.
             assert r64["median_first_response_minutes"] == 79.5
-            assert r64["p90_first_response_minutes"] == percentile([60.0 + n for n in range(40)], 0.9)
+            assert r64["p90_first_response_minutes"] == 95.1
             r77 = groups["77"]
             assert r77["share_answered"] == round(20 / 22, 4)
             assert r77["overdue_now"] == 2 and r77["escalations"] == 1
@@ -106,8 +109,20 @@ class TestSummary:
         assert rows[0]["key"] == "64" and rows[0]["incidents"] == "40"
 
 
-def test_percentile_interpolates_like_numpy() -> None:
+def test_percentile_interpolates_between_the_two_nearest_values() -> None:
+    """Worked by hand: sort the n values, position = (n - 1) × q, and between the values at the two
+    indexes around the position go the fraction of the position past the lower index; 2 decimals."""
     assert percentile([], 0.5) is None
-    assert percentile([5.0], 0.9) == 5.0
+    assert percentile([5.0], 0.9) == 5.0  # one value: position 0 × 0.9 = 0
+    # [1, 2, 3, 4], q 0.5: position 3 × 0.5 = 1.5 → 2 + 0.5 × (3 - 2) = 2.5.
     assert percentile([1.0, 2.0, 3.0, 4.0], 0.5) == 2.5
+    # 1 … 10, q 0.9: position 9 × 0.9 = 8.1 → 9 + 0.1 × (10 - 9) = 9.1.
     assert percentile([float(n) for n in range(1, 11)], 0.9) == 9.1
+    # Unsorted input [40, 15, 50, 20, 35] is sorted first: [15, 20, 35, 40, 50].
+    unsorted = [40.0, 15.0, 50.0, 20.0, 35.0]
+    assert percentile(unsorted, 0.4) == 29.0  # position 4 × 0.4 = 1.6 → 20 + 0.6 × (35 - 20) = 29
+    assert percentile(unsorted, 0.9) == 46.0  # position 4 × 0.9 = 3.6 → 40 + 0.6 × (50 - 40) = 46
+    assert percentile(unsorted, 0.0) == 15.0  # the smallest
+    assert percentile(unsorted, 1.0) == 50.0  # the largest
+    # [10, 20, 30], q 1/3: position 2 × 1/3 = 0.667 → 10 + 0.667 × 10 = 16.666… → 16.67 (rounded).
+    assert percentile([10.0, 20.0, 30.0], 1 / 3) == 16.67

@@ -8,10 +8,12 @@ from typing import Any
 
 import httpx
 import orjson
+import pytest
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlmodel import select
 
+from api_gateway import routes_live
 from api_gateway.auth import Role, create_key, hash_key, revoke_key
 from api_gateway.main import create_app
 from api_gateway.models import ApiKey, Webhook
@@ -67,13 +69,25 @@ class TestServerSentEvents:
             headers = {"X-API-Key": await gw.key(Role.official, ["64"], official_id="off-64-1")}
             await gw.create(snapshot("old"))
             async with client.stream("GET", "/v1/events/stream", headers=headers) as r:
-                await asyncio.sleep(0.2)
+                # The response has started: the stream took its starting point (the last event, "old")
+                # before answering, so everything created from here on is live.
+                assert r.status_code == 200
                 await gw.create(snapshot("live-77", region="77"))
                 await gw.create(snapshot("live-64"))
                 events = await read_events(r, 1)
             assert orjson.loads(events[0]["data"])["data"]["incident"]["incident_id"] == "live-64"
 
-    async def test_an_open_stream_ends_when_its_key_is_revoked(self, tmp_path: Path) -> None:
+    async def test_an_open_stream_ends_when_its_key_is_revoked(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        rechecks: list[str | None] = []
+        end_reason = routes_live._end_reason
+
+        async def spied(*args: Any, **kwargs: Any) -> str | None:
+            rechecks.append(await end_reason(*args, **kwargs))
+            return rechecks[-1]
+
+        monkeypatch.setattr(routes_live, "_end_reason", spied)  # what each re-check of the stream found
         settings = gateway_settings(tmp_path, sse_recheck_seconds=0.2)
         app = create_app(settings)
         async with serve(app) as url, httpx.AsyncClient(base_url=url, timeout=10) as client:
@@ -83,7 +97,9 @@ class TestServerSentEvents:
             async with client.stream("GET", "/v1/events/stream", headers={"X-API-Key": value}) as r:
                 async with app.state.db.transaction() as session:
                     await revoke_key(session, key.key_id)
-                await asyncio.sleep(0.5)  # longer than the re-check interval
+                # Wait until the stream's re-check (every 0.2 s) has found the key revoked; an event
+                # created after that is never sent, and the server ends the stream saying why.
+                await eventually(lambda: _copy(rechecks), until=lambda found: "credential_revoked" in found)
                 await gw.create(snapshot("after-revocation"))
 
                 async def drain() -> str:
@@ -91,6 +107,7 @@ class TestServerSentEvents:
 
                 rest = await asyncio.wait_for(drain(), timeout=10)  # the server closes the stream
             assert "after-revocation" not in rest
+            assert 'event: stream.closed\r\ndata: {"reason":"credential_revoked"}' in rest, rest
 
     async def test_browsers_authenticate_with_an_access_token_parameter(self, gw: Gateway) -> None:
         client_id, secret = await gw.client_credentials(Role.integration, ["64"])
@@ -103,6 +120,10 @@ class TestServerSentEvents:
         assert forged.status_code == 401
         outside = await gw.client.get("/v1/events/stream", params={"access_token": token, "region": "77"})
         assert outside.status_code == 404  # authenticated, and still limited to its regions
+
+
+async def _copy(values: list[Any]) -> list[Any]:
+    return list(values)
 
 
 def receiver(received: list[tuple[dict[str, str], bytes]]) -> FastAPI:

@@ -6,25 +6,8 @@ import xml.etree.ElementTree as ET  # noqa: S405 - parses the gateway's own outp
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from fastapi import FastAPI, Request
-
 from api_gateway.testing import T0, Gateway, classified, serve, snapshot
 from incidents_common.events import IncidentStatus
-
-
-def fake_collector(received: list[dict[str, Any]], *, with_post_id: bool = True) -> FastAPI:
-    app = FastAPI()
-
-    @app.post("/v1/posts")
-    async def push(request: Request) -> Any:
-        body = await request.json()
-        received.append(body)
-        item = {"source_type": "push", "external_id": body["external_id"], "version": 1, "status": "created"}
-        if with_post_id:
-            item["post_id"] = f"p-{len(received)}"
-        return {"accepted": 1, "duplicates": 0, "updated": 0, "items": [item]}
-
-    return app
 
 
 class TestServices:
@@ -92,7 +75,9 @@ class TestRequests:
 
 
 class TestSubmit:
-    async def test_post_creates_a_post_and_its_token_resolves_to_the_incident(self, make_gateway) -> None:
+    async def test_post_creates_a_post_and_its_token_resolves_to_the_incident(
+        self, make_gateway, fake_collector
+    ) -> None:
         received: list[dict[str, Any]] = []
         async with serve(fake_collector(received)) as collector_url, make_gateway(collector_url=collector_url) as gw:
             submitted = await gw.client.post(
@@ -133,7 +118,9 @@ class TestSubmit:
                 await gw.client.get(f"/open311/v2/tokens/{token}.json", headers=gw.headers("admin77"))
             ).status_code == 404
 
-    async def test_token_resolves_through_the_classified_post_when_the_collector_gave_no_id(self, make_gateway) -> None:
+    async def test_token_resolves_through_the_classified_post_when_the_collector_gave_no_id(
+        self, make_gateway, fake_collector
+    ) -> None:
         received: list[dict[str, Any]] = []
         async with (
             serve(fake_collector(received, with_post_id=False)) as collector_url,
@@ -166,7 +153,7 @@ def _xml(content: bytes) -> ET.Element:
 
 
 class TestXmlFormat:
-    async def test_every_resource_is_also_served_as_georeport_xml(self, make_gateway) -> None:
+    async def test_every_resource_is_also_served_as_georeport_xml(self, make_gateway, fake_collector) -> None:
         received: list[dict[str, Any]] = []
         async with serve(fake_collector(received)) as collector_url, make_gateway(collector_url=collector_url) as gw:
             await gw.create(snapshot("x-1", post_ids=["p-1"], created_at=datetime.now(UTC)))

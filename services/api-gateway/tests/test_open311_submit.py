@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 import pytest
-from fastapi import FastAPI, Request
 
 from api_gateway.auth import Role
 from api_gateway.testing import serve
@@ -14,36 +14,12 @@ from api_gateway.testing import serve
 FORM = {"service_code": "roads", "description": "Яма на дороге у дома 5"}
 
 
-def fake_collector(received: list[dict[str, Any]]) -> FastAPI:
-    app = FastAPI()
-
-    @app.post("/v1/posts")
-    async def push(request: Request) -> Any:
-        body = await request.json()
-        received.append(body)
-        return {"accepted": 1, "items": [{"post_id": f"p-{len(received)}", "external_id": body["external_id"]}]}
-
-    return app
-
-
-def fake_classifier(seen: list[dict[str, Any]], region: str | None, confidence: float = 0.9) -> FastAPI:
-    """Answers /v1/classify with a fixed region, as the classifier would for a text naming it."""
-    app = FastAPI()
-
-    @app.post("/v1/classify")
-    async def classify(request: Request) -> Any:
-        seen.append(await request.json())
-        return {"is_incident": True, "region": {"code": region, "name": None, "confidence": confidence}}
-
-    return app
-
-
 class TestWhoMaySubmit:
     @pytest.mark.parametrize(
         ("role", "regions", "official"), [(Role.integration, ["64"], None), (Role.federal, [], None)]
     )
     async def test_read_only_roles_are_refused(
-        self, make_gateway, role: Role, regions: list[str], official: str | None
+        self, make_gateway, fake_collector, role: Role, regions: list[str], official: str | None
     ) -> None:
         received: list[dict[str, Any]] = []
         async with serve(fake_collector(received)) as collector_url, make_gateway(collector_url=collector_url) as gw:
@@ -60,7 +36,7 @@ class TestWhoMaySubmit:
         assert received == []  # nothing reached the pipeline
 
     @pytest.mark.parametrize("name", ["admin64", "official64"])
-    async def test_writing_roles_submit_in_their_regions(self, make_gateway, name: str) -> None:
+    async def test_writing_roles_submit_in_their_regions(self, make_gateway, fake_collector, name: str) -> None:
         received: list[dict[str, Any]] = []
         async with serve(fake_collector(received)) as collector_url, make_gateway(collector_url=collector_url) as gw:
             response = await gw.client.post(
@@ -77,7 +53,7 @@ class TestWhoMaySubmit:
 
 class TestJurisdictionDecides:
     async def test_a_description_naming_another_region_is_reported_and_the_jurisdiction_wins(
-        self, make_gateway
+        self, make_gateway, fake_collector, fake_classifier
     ) -> None:
         received: list[dict[str, Any]] = []
         seen: list[dict[str, Any]] = []
@@ -98,7 +74,9 @@ class TestJurisdictionDecides:
         # classifier takes over the text's place (services/classifier/tests/test_fixed_region.py).
         assert received[0]["place_hints"] == {"region_code": "64", "region_fixed": True}
 
-    async def test_no_notice_when_the_text_agrees_is_unsure_or_cannot_be_checked(self, make_gateway) -> None:
+    async def test_no_notice_when_the_text_agrees_is_unsure_or_cannot_be_checked(
+        self, make_gateway, fake_collector, fake_classifier
+    ) -> None:
         received: list[dict[str, Any]] = []
         for region, confidence, expected in (("64", 0.9, "64"), ("77", 0.3, None), (None, 0.0, None)):
             async with (
@@ -117,3 +95,30 @@ class TestJurisdictionDecides:
                 "/open311/v2/requests.json", data={**FORM, "jurisdiction_id": "64"}, headers=gw.headers("admin64")
             )
         assert response.status_code == 200 and response.json()[0]["text_region_id"] is None
+
+
+class TestTheFakesAnswerAsTheRealServicesDo:
+    """The fakes (conftest: fake_collector, fake_classifier) checked against the collector's and the
+    classifier's committed openapi.json in every answer; here each kind of answer they give once."""
+
+    async def test_the_fake_collector(self, fake_collector, contracts) -> None:
+        post = {
+            "source_type": "push",
+            "external_id": "open311:o311_1",
+            "text": "Яма",
+            "published_at": "2026-11-20T09:00:00Z",
+        }
+        for with_post_id in (True, False):
+            app = fake_collector([], with_post_id=with_post_id)
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://collector") as http:
+                assert (await http.post("/v1/posts", json=post)).status_code == 200
+        assert contracts.answers == ["collector: POST /v1/posts → 200"] * 2
+        contracts.assert_kept()
+
+    async def test_the_fake_classifier(self, fake_classifier, contracts) -> None:
+        for region, confidence in (("77", 0.9), ("64", 0.3), (None, 0.0)):
+            app = fake_classifier([], region, confidence)
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://classifier") as http:
+                assert (await http.post("/v1/classify", json={"text": "Яма"})).status_code == 200
+        assert contracts.answers == ["classifier: POST /v1/classify → 200"] * 3
+        contracts.assert_kept()

@@ -19,9 +19,11 @@ from typing import Any
 
 import httpx
 import orjson
+import pytest
 from fastapi import FastAPI, Request
 from sqlmodel import select
 
+from api_gateway import routes_live
 from api_gateway.auth import Role
 from api_gateway.consumers import apply_incident_events
 from api_gateway.main import create_app
@@ -93,9 +95,10 @@ def receiver(received: list[str]) -> FastAPI:
 
 class TestFanOutWithReplicas:
     async def test_an_event_committed_late_is_neither_skipped_nor_delivered_twice(
-        self, postgres_url: str, tmp_path: Path
+        self, postgres_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         received: list[str] = []
+        polls = sse_polls(monkeypatch)
         async with (
             serve(receiver(received)) as hook_url,
             replica(tmp_path, postgres_url, "a") as a,
@@ -117,7 +120,12 @@ class TestFanOutWithReplicas:
                 await asyncio.wait({second}, timeout=1.0)  # committed by now, unless it must wait
                 # Readers pass over the log while the late transaction is still open.
                 await asyncio.gather(*(d.fan_out() for d in dispatchers))
-                await asyncio.sleep(0.3)  # several SSE polls (every 0.05 s)
+                # Several SSE polls of the log while the late transaction is still open (every 0.05 s):
+                # wait until three have been made, then every one of them found nothing to send (the
+                # early event waits for the late one's commit, so no cursor can pass over it).
+                opened = len(polls)
+                await eventually(lambda: _ready(polls), until=lambda done: len(done) >= opened + 3)
+                assert not any(polls[opened:]), polls[opened:]
                 first.release.set()
                 await asyncio.gather(first.task, second)
                 await _apply(a.app.state.db, last)
@@ -137,8 +145,22 @@ class TestFanOutWithReplicas:
             assert {d.status for d in deliveries} == {"delivered"}
 
 
-async def _ready(received: list[str]) -> list[str]:
+async def _ready(received: list[Any]) -> list[Any]:
     return list(received)
+
+
+def sse_polls(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    """The event ids each SSE poll of the log found, in order (a spy around routes_live._events_after)."""
+    polls: list[list[str]] = []
+    events_after = routes_live._events_after
+
+    async def spied(*args: Any, **kwargs: Any) -> Any:
+        rows = await events_after(*args, **kwargs)
+        polls.append([row.event_id for row in rows])
+        return rows
+
+    monkeypatch.setattr(routes_live, "_events_after", spied)
+    return polls
 
 
 class TestReadModelWithReplicas:

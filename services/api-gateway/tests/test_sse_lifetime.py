@@ -12,12 +12,15 @@ from typing import Any
 
 import httpx
 import orjson
+import pytest
 from sqlmodel import select
 
+from api_gateway import routes_live
 from api_gateway.auth import Role, create_key, hash_key, revoke_client
 from api_gateway.main import create_app
 from api_gateway.models import ApiKey
 from api_gateway.testing import Gateway, gateway_settings, serve, snapshot
+from incidents_common.testing import eventually
 
 
 @contextlib.asynccontextmanager
@@ -47,6 +50,25 @@ async def until_closed(response: httpx.Response) -> tuple[list[dict[str, str]], 
     closing = [e for e in events if e.get("event") == "stream.closed"]
     assert len(closing) == 1 and events[-1] is closing[0], events
     return events[:-1], orjson.loads(closing[0]["data"])["reason"]
+
+
+def credential_rechecks(monkeypatch: pytest.MonkeyPatch) -> list[str | None]:
+    """What each re-check of an open stream's credential found (None: nothing, the stream goes on);
+    a spy around routes_live._end_reason."""
+    found: list[str | None] = []
+    end_reason = routes_live._end_reason
+
+    async def spied(*args: Any, **kwargs: Any) -> str | None:
+        reason = await end_reason(*args, **kwargs)
+        found.append(reason)
+        return reason
+
+    monkeypatch.setattr(routes_live, "_end_reason", spied)
+    return found
+
+
+async def _copy(values: list[Any]) -> list[Any]:
+    return list(values)
 
 
 async def token_for(gw: Gateway, role: Role, regions: list[str]) -> tuple[str, str]:
@@ -103,12 +125,17 @@ class TestStreamLifetime:
             assert reason == "credential_changed"
             assert all("in-64" in e["data"] for e in events)
 
-    async def test_a_stream_whose_credential_is_unchanged_stays_open(self, tmp_path: Path) -> None:
+    async def test_a_stream_whose_credential_is_unchanged_stays_open(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        rechecks = credential_rechecks(monkeypatch)
         async with live_gateway(tmp_path) as gw:
             value = await gw.key(Role.integration, ["64"])
             async with gw.client.stream("GET", "/v1/events/stream", headers={"X-API-Key": value}) as response:
-                # Many re-checks (every 0.1 s) pass while we wait for a live event.
-                await asyncio.sleep(0.5)
+                # Wait until the open stream has re-checked its credential three times (every 0.1 s),
+                # each finding no reason to end; then a live event still arrives.
+                await eventually(lambda: _copy(rechecks), until=lambda done: len(done) >= 3)
+                assert set(rechecks) == {None}
                 await gw.create(snapshot("still-open"))
 
                 async def first_event() -> dict[str, Any]:

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-import asyncio
+import logging
 import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -12,7 +12,7 @@ from sqlmodel import select
 from classifier.config import Settings
 from classifier.main import create_app
 from classifier.models import FeedbackRecord
-from incidents_common.testing import ServiceAuth
+from incidents_common.testing import ServiceAuth, eventually
 
 PROBLEM = "application/problem+json"
 
@@ -144,6 +144,29 @@ class TestFeedback:
         assert listed["total"] == 1 and listed["items"][0]["operator"] == "оператор ЦУР"
 
 
+class LogRecords(logging.Handler):
+    """The records one logger emits while the test runs (the apps replace the root's handlers, so
+    pytest's caplog would see nothing)."""
+
+    def __init__(self, logger: str) -> None:
+        super().__init__(logging.DEBUG)
+        self.logger = logging.getLogger(logger)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+    def __enter__(self) -> LogRecords:
+        self.logger.addHandler(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.logger.removeHandler(self)
+
+    async def messages(self) -> list[str]:
+        return [record.getMessage() for record in self.records]
+
+
 class TestModelReload:
     async def test_an_activated_model_is_swapped_in_without_a_restart(self, tmp_path: Path) -> None:
         from classifier.model import ModelBundle, default_model_path
@@ -157,24 +180,32 @@ class TestModelReload:
             model_reload_seconds=0.05,
         )
         app = create_app(settings)
-        async with app.router.lifespan_context(app):
-            async with httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=app), base_url="http://test", auth=ServiceAuth("classifier")
-            ) as http:
-                first = (await http.get("/v1/model")).json()["version"]
-                # A broken file (a copy cut short) is not loaded: the running model stays.
-                active.write_bytes(b"not a model")
-                await asyncio.sleep(0.3)
-                assert (await http.get("/v1/model")).json()["version"] == first
-                bundle = ModelBundle.load(default_model_path())
-                bundle.version = "99990101.000000-reload"
-                candidate = tmp_path / "candidate.joblib"
-                bundle.save(candidate)
-                candidate.replace(active)  # what `train` does when it activates
-                for _ in range(100):
-                    if (await http.get("/v1/model")).json()["version"] == bundle.version:
-                        break
-                    await asyncio.sleep(0.05)
-                assert (await http.get("/v1/model")).json()["version"] == bundle.version
-                response = await http.post("/v1/classify", json={"text": "В подъезде пахнет газом"})
-                assert response.json()["model_version"] == bundle.version
+        with LogRecords("classifier.main") as logged:
+            async with app.router.lifespan_context(app):
+                async with httpx.AsyncClient(
+                    transport=httpx.ASGITransport(app=app), base_url="http://test", auth=ServiceAuth("classifier")
+                ) as http:
+
+                    async def served() -> str:
+                        return str((await http.get("/v1/model")).json()["version"])
+
+                    first = await served()
+                    # A broken file (a copy cut short) is not loaded: wait until the watcher has seen
+                    # it and failed to load it (its log line), then the running model is still served.
+                    active.write_bytes(b"not a model")
+                    lines = await eventually(
+                        logged.messages, until=lambda lines: any("does not load" in line for line in lines)
+                    )
+                    failed = {line for line in lines if "does not load" in line}
+                    assert failed == {f"the model file changed but does not load; keeping version {first}"}
+                    assert await served() == first
+                    # A valid file replaces it (what `train` does when it activates): the new version is served.
+                    bundle = ModelBundle.load(default_model_path())
+                    bundle.version = "99990101.000000-reload"
+                    candidate = tmp_path / "candidate.joblib"
+                    bundle.save(candidate)
+                    candidate.replace(active)
+                    assert await eventually(served, until=lambda version: version == bundle.version) == bundle.version
+                    assert (await logged.messages())[-1] == f"model {bundle.version} activated (was {first})"
+                    response = await http.post("/v1/classify", json={"text": "В подъезде пахнет газом"})
+                    assert response.json()["model_version"] == bundle.version

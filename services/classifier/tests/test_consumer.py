@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ from classifier.consumers import ClassifyCollected
 from classifier.main import create_app
 from classifier.model import PostInput
 from classifier.models import ClassificationRecord
-from incidents_common.db import Database, publish
+from incidents_common.db import Database, InboxMessage, OutboxMessage, publish
 from incidents_common.events import (
     SUBJECT_POST_CLASSIFIED,
     SUBJECT_POST_COLLECTED,
@@ -23,6 +24,7 @@ from incidents_common.events import (
     SourceType,
     dead_letter_subject,
     decode_event,
+    encode_event,
     new_event,
 )
 from incidents_common.nats import EventRuntime
@@ -57,12 +59,15 @@ class TestPostCollectedConsumer:
             await producer.start()
             try:
                 async with producer_db.transaction() as session:
-                    publish(
-                        session,
-                        collected(1, "В подъезде сильно пахнет газом!!! Звонили в 04", "Подслушано Тольятти"),
-                        source="/test",
-                    )  # noqa: E501
-                    publish(session, collected(2, "Продам гараж недорого, звоните"), source="/test")
+                    first = [
+                        publish(
+                            session,
+                            collected(1, "В подъезде сильно пахнет газом!!! Звонили в 04", "Подслушано Тольятти"),
+                            source="/test",
+                        ),
+                        publish(session, collected(2, "Продам гараж недорого, звоните"), source="/test"),
+                    ]
+                first_ids = {event.id for event in first}
                 db = app.state.db
                 await eventually(lambda: count(db), until=lambda n: n == 2)
                 messages = await eventually(
@@ -84,12 +89,31 @@ class TestPostCollectedConsumer:
                     stored = (await http.get("/v1/classifications/post-1")).json()
                 assert stored["classification"]["urgency"]["label"] == "critical"
 
-                # The same post version again (a re-published event): stored and published once.
+                # The same post version again, as a new event (a re-published post): stored and published once.
                 async with producer_db.transaction() as session:
-                    publish(session, collected(1, "В подъезде сильно пахнет газом!!! Звонили в 04"), source="/test")
-                # Processed (a new event id), found stored: nothing written, nothing published.
-                await eventually(lambda: _processed(consumer), until=lambda n: n == 3)
+                    again = publish(
+                        session, collected(1, "В подъезде сильно пахнет газом!!! Звонили в 04"), source="/test"
+                    )
+                # The signal that the consumer handled it: the event's inbox row, committed with whatever
+                # it wrote and queued. Then: it found the version stored, so nothing was written, and once
+                # the outbox is empty everything queued is on the stream: still the two events.
+                durable = consumer.spec.durable
+                await eventually(lambda: inbox(db, durable), until=lambda ids: again.id in ids)
                 assert await count(db) == 2
+                await eventually(lambda: outbox(db), until=lambda n: n == 0)
+                assert len(await read_stream(nats_url, SUBJECT_POST_CLASSIFIED, timeout=0.3)) == 2
+                assert await eventually(lambda: _processed(consumer), until=lambda n: n >= 3) == 3
+
+                # The very same event again, past JetStream's duplicate window (another Nats-Msg-Id):
+                # the inbox knows its id. Wait for the consumer's duplicate count, then nothing changed.
+                assert producer.js is not None
+                await producer.js.publish(
+                    SUBJECT_POST_COLLECTED, encode_event(again), headers={"Nats-Msg-Id": uuid.uuid4().hex}
+                )
+                await eventually(lambda: _duplicates(consumer), until=lambda n: n >= 1)
+                assert (consumer.stats.duplicates, consumer.stats.processed) == (1, 3)
+                assert sorted(await inbox(db, durable)) == sorted({*first_ids, again.id})
+                assert await count(db) == 2 and await outbox(db) == 0
                 assert len(await read_stream(nats_url, SUBJECT_POST_CLASSIFIED, timeout=0.3)) == 2
             finally:
                 await producer.stop()
@@ -124,6 +148,23 @@ class TestPostCollectedConsumer:
 
 async def _processed(consumer: Any) -> int:
     return int(consumer.stats.processed)
+
+
+async def _duplicates(consumer: Any) -> int:
+    return int(consumer.stats.duplicates)
+
+
+async def inbox(db: Database, consumer: str) -> list[str]:
+    """The ids of the events `consumer` has processed (its inbox rows)."""
+    async with db.transaction() as session:
+        rows = await session.exec(select(InboxMessage.event_id).where(InboxMessage.consumer == consumer))
+        return list(rows.all())
+
+
+async def outbox(db: Database) -> int:
+    """Events queued and not yet published."""
+    async with db.transaction() as session:
+        return int((await session.exec(select(func.count()).select_from(OutboxMessage))).one())
 
 
 class TestHandler:

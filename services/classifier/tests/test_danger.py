@@ -59,16 +59,15 @@ class TestThresholds:
         p = np.array(critical + others)
         gold = np.array([True] * 10 + [False] * 10)
         chosen = choose_thresholds(p, gold)
-        # From 0.20 up, the first threshold with precision ≥ 0.8 is 0.36: called 0.95…0.4 (8 critical)
-        # and 0.75, 0.45 (2 others) = 8/10. At 0.35 the 0.35 post joins: 8/11 < 0.8.
-        assert chosen["critical_at"] == pytest.approx(0.36)
-        assert chosen["oof_recall"] == pytest.approx(0.8)
-        assert chosen["oof_precision"] == pytest.approx(0.8)
-        # Review: DANGER_REVIEW_RECALL (0.995) of the critical posts would need 0.1, but then 6 of the
-        # 20 posts (0.35, 0.3, 0.2, 0.15, 0.1, 0.1) wait in review; at most 5 % (1 post) may: from 0.31
-        # only the 0.35 post does.
-        assert chosen["review_at"] == pytest.approx(0.31)
-        assert chosen["oof_review_recall"] == pytest.approx(0.8)
+        # DANGER_PRECISION is 0.85. From 0.20 up: at 0.41 the calls are 0.95…0.5 (7 critical) and 0.75,
+        # 0.45 (2 others) = 7/9; at 0.46 the 0.45 post drops out: 7/8 = 0.875, the first ≥ 0.85.
+        assert chosen["critical_at"] == pytest.approx(0.46)
+        assert chosen["oof_recall"] == pytest.approx(0.7)
+        assert chosen["oof_precision"] == pytest.approx(0.875)
+        # Review: DANGER_REVIEW_RECALL (0.995) of the critical posts would need 0.1, but then 9 of the
+        # 20 posts wait in review; at most 5 % (1 post) may: from 0.41 only the 0.45 post does.
+        assert chosen["review_at"] == pytest.approx(0.41)
+        assert chosen["oof_review_recall"] == pytest.approx(0.7)
         assert chosen["oof_review_share"] == pytest.approx(0.05)
 
     def test_no_critical_posts_keeps_the_defaults(self) -> None:

