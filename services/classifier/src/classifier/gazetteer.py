@@ -11,7 +11,8 @@ a declension by ending adds where pymorphy does not know a town or takes it for 
 words (Грязи, Остров, Мирный) match only when written as a name, or standing alone as posts address
 their town (Дно, на Ленина…); towns that share a name (Кировск, Железногорск) are resolved by the rest
 of the text and the source's place hint; a district name that several regions have (Первомайский
-район) decides nothing alone, it only adds to a region something else names.
+район) decides nothing alone, it only adds to a region something else names. A town's people name it
+too (Олончане, подскажите…: Олонец), by demonyms formed for every town of the table.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from incidents_common.regions import REGIONS
 from incidents_common.towns import all_towns
 
 log = logging.getLogger("classifier.gazetteer")
-GAZETTEER_FORMAT = "15"  # bump when the matching code changes what the cache holds
+GAZETTEER_FORMAT = "16"  # bump when the matching code changes what the cache holds
 RUSSIAN_NAME_RE = re.compile(r"^[А-ЯЁ][а-яё]+(?:[ -][А-ЯЁа-яё][а-яё]*)*$")
 PLACE_MARKERS = {
     "г", "город", "города", "городе", "гор", "пос", "поселок", "посёлок", "пгт", "рп", "село", "станица", "ст",
@@ -78,6 +79,8 @@ DISTRICT_NOUNS = ("район", "округ", "улус", "кожуун")
 DISTRICT_FILLERS = {"муниципальный", "городской"}
 RAION_ABBREVIATIONS = {"н", "на", "не", "ну", "ном", "нах", "нов"}  # р-н, р-на, р-не …
 FEDERAL_CITIES = {"77", "78", "92"}
+DEMONYM_ADDRESS_MARKS = {",", "!"}  # «Олончане, подскажите…»: the post speaks to its town
+HUSHING = "жшчщ"
 VELAR_HUSHING = "кгхжшчщ"
 LOCATIVE = {
     "в", "во", "из", "г", "город", "города", "городе", "городу", "под", "около", "возле", "до",
@@ -298,6 +301,7 @@ class Gazetteer:
             words = _parts(town.name)
             if len(words) == 1:
                 self.nominatives[words[0].lower().replace("ё", "е")] = _key(words[0])
+        self.demonyms = self._add_demonyms(places)
         self.cities_by_code: dict[str, dict[str, str]] = defaultdict(dict)
         for entries in self.index.values():
             for entry in entries:
@@ -431,6 +435,69 @@ class Gazetteer:
             )
         return found
 
+    def _add_demonyms(self, places: dict[str, Any]) -> dict[str, Entry]:
+        """Case form of a demonym → the town's entry (Олончане, Шенкурчанам, Нюрбинец: Олонец, Шенкурск,
+        Нюрба). Formed by rule for every one-word town of the table, and from places.yaml's irregular
+        ones (Куряне). A generated word the dictionary knows counts only when its stem is no word or
+        person of its own (Борцы, Братцы, Ленинцы are not Бор, Братск, Ленинск); places.yaml lists what
+        slips through (Гвардейцы, Черногорцы). A form that is itself a place (Клинцы) stays the place."""
+        stop = {str(w).lower().replace("ё", "е") for w in places.get("not_demonyms", [])}
+        towns: dict[str, list[Entry]] = defaultdict(list)  # form → entries of the towns it names
+
+        def town_entry(name: str) -> Entry | None:
+            parts = tuple(_key(p) for p in _parts(name))
+            return next((e for e in self.index.get(parts[0], ()) if e.parts == parts and e.official), None)
+
+        def add(plural: str, entry: Entry, *, checked: bool) -> None:
+            if plural in stop:
+                return
+            for form in _demonym_forms(plural):
+                if form in self.forms or form in self.index or form in stop:
+                    continue
+                if not checked and _is_person(form):
+                    continue  # Муромец: Илья's
+                if entry not in towns[form]:
+                    towns[form].append(entry)
+
+        for name, town in places.get("demonyms", {}).items():
+            entry = town_entry(str(town))
+            if entry is None:
+                raise ValueError(f"demonym {name!r}: {town!r} is not a town of the table")
+            add(str(name).lower().replace("ё", "е"), entry, checked=True)
+        for town in all_towns():
+            words = _parts(town.name)
+            entry = town_entry(town.name) if len(words) == 1 else None
+            if entry is None:
+                continue
+            for plural, stem in _demonym_candidates(words[0].lower().replace("ё", "е")):
+                if morph().word_is_known(plural) and (len(stem) < 4 or _has_word_sense(stem) or _named_person(stem)):
+                    continue  # a common word or a person's followers, not a town's people
+                add(plural, entry, checked=False)
+        found: dict[str, Entry] = {}
+        for form, entries in towns.items():
+            # Two towns' people share a name (Павловцы: Павлово, Павловск): every namesake, largest first
+            ranked = sorted(
+                ((code, pop) for e in entries for code, pop in zip(e.codes, e.populations, strict=True)),
+                key=lambda item: -item[1],
+            )
+            codes = tuple(dict.fromkeys(code for code, _ in ranked))
+            pops = tuple(max(p for c, p in ranked if c == code) for code in codes)
+            top = max(entries, key=lambda e: e.population)
+            found[form] = top if len(codes) == len(top.codes) else replace(top, codes=codes, populations=pops)
+        return found
+
+    def _demonym(self, tokens: list[Token], i: int, text: str) -> Mention | None:
+        """A town named by its people: capitalised or opening the post, and of full weight only as the
+        post's address (Беловчане, спасибо…); elsewhere (мы, беловчане, …) weak."""
+        token = tokens[i]
+        entry = self.demonyms.get(token.lower)
+        if entry is None or not (i == 0 or token.text[:1].isupper()):
+            return None
+        if i and _word_kind(tokens[i - 1].lower) == "name":
+            return None  # Илья Муромец
+        address = i == 0 and _mark_after(text, token) in DEMONYM_ADDRESS_MARKS
+        return Mention(entry, token.text, weak=not address)
+
     # -- matching -------------------------------------------------------------------------
 
     def mentions(self, doc: Doc, *, hint: bool = False) -> list[Mention]:
@@ -450,6 +517,8 @@ class Gazetteer:
             if i and tokens[i - 1].lower == "по" and lower.endswith(("ски", "цки")) and lower + "й" in self.index:
                 keys = (*keys, lower + "й")  # по-тобольски: the town's adjective
             if not keys:  # most words name no place
+                if (demonym := self._demonym(tokens, i, doc.cleaned)) is not None:
+                    found.append(demonym)
                 i += 1
                 continue
             own = forms.get(lower)  # the towns of the table this word is a case form of
@@ -481,6 +550,8 @@ class Gazetteer:
                         if self._accept(tokens, i, entry, hint=hint, text=doc.cleaned):
                             best = (size, entry)
             if best is None:
+                if (demonym := self._demonym(tokens, i, doc.cleaned)) is not None:
+                    found.append(demonym)
                 i += 1
                 continue
             size, entry = best
@@ -840,6 +911,55 @@ def _mark_before(text: str, token: Token) -> str:
     return text[j] if j >= 0 else ""
 
 
+def _demonym_candidates(name: str) -> list[tuple[str, str]]:
+    """A town's demonyms by word formation, as (plural, the stem kept of the name): шенкурск →
+    шенкурчане, змеиногорцы; кириллов → кирилловцы; белово → беловчане; нюрба → нюрбинцы; олонец →
+    олончане; керчь → керчане; ишим → ишимцы. Generous: a form nobody writes costs nothing."""
+    if len(name) < 3:
+        return []
+    s1, s2 = name[:-1], name[:-2]
+    if name.endswith("цк"):  # Новокузнецк: новокузнечане
+        return [(s2 + "чане", s2)]
+    if name.endswith("ск"):
+        found = [(s2 + "чане", s2), (s2 + "цы", s2)]
+        return found + [(s2 + "ичи", s2)] if len(s2) <= 3 else found  # омичи, томичи
+    if name.endswith(("ов", "ев", "ин", "ын")):
+        return [(name + "цы", name), (name + "чане", name)]
+    if name.endswith("ец"):  # Олонец: олончане, Елец: ельчане
+        return [(s2 + "чане", s2), (s2 + "ьчане", s2)]
+    if name.endswith("о"):
+        if s1.endswith(("ов", "ев", "ин", "ын")):  # Белово: беловчане, Одинцово: одинцовцы
+            return [(s1 + "чане", s1), (s1 + "цы", s1)]
+        return [(s1 + "инцы", s1), (s1 + "цы", s1)]
+    if name.endswith(("а", "я")):  # Нюрба: нюрбинцы, Самара: самарцы, Воркута: воркутяне
+        return [(s1 + "инцы", s1), (s1 + "цы", s1), (s1 + ("ане" if s1[-1] in HUSHING else "яне"), s1)]
+    if name.endswith("ь"):  # Тюмень: тюменцы, Севастополь: севастопольцы, Тверь: тверичи, Керчь: керчане
+        settlers = s1 + ("ане" if s1[-1] in HUSHING else "яне")
+        return [(s1 + "цы", s1), (name + "цы", s1), (s1 + "ичи", s1), (settlers, s1)]
+    if name.endswith(("и", "ы")):  # Сочи: сочинцы, Чебоксары: чебоксарцы
+        return [(s1 + "инцы", s1), (s1 + "цы", s1)]
+    if name.endswith(("ый", "ий", "ой")):  # Мирный: мирнинцы
+        return [(s2 + "инцы", s2)]
+    if name[-1] not in "аеёиоуыэюяй":  # Ишим: ишимцы, Талдом: талдомцы
+        return [(name + "цы", name)] + ([(name + "ане", name)] if name[-1] in HUSHING else [])
+    return []
+
+
+def _demonym_forms(plural: str) -> set[str]:
+    """The case forms of a demonym given in the plural, and of its singulars (Олончанин, Олончанка)."""
+    if plural.endswith("цы"):  # талдомцы, талдомец
+        return {plural[:-2] + e for e in ("цы", "цев", "цам", "цами", "цах", "ец", "ца", "цу", "цем", "це")}
+    if plural.endswith(("ане", "яне")):  # олончане, олончанин, олончанка
+        stem = plural[:-1]
+        endings = ("е", "", "ам", "ами", "ах", "ин", "ина", "ину", "ином", "ине", "ка", "ки", "ке", "ку", "кой", "ок")
+        return {stem + e for e in endings}
+    if plural.endswith(("ичи", "ки")):  # омичи, омич; туляки, туляк
+        stem = plural[:-1]
+        many = "ей" if plural.endswith("ичи") else "ов"
+        return {stem + e for e in ("и", many, "ам", "ами", "ах", "", "а", "у", "ом" if many == "ов" else "ем", "е")}
+    return {plural}
+
+
 def _adjective(name: str) -> str | None:
     """саратов → саратовский, пермь → пермский, самара → самарский, омск → омский, бор → борский."""
     if len(name) < 3 or " " in name:
@@ -885,6 +1005,11 @@ def _is_adjective_lemma(word: str) -> bool:
     return bool(morph().word_is_known(word)) and any(
         p.tag.POS == "ADJF" and {"masc", "sing", "nomn"} <= p.tag.grammemes for p in parses(word)
     )
+
+
+def _named_person(word: str) -> bool:
+    """A surname or name as written (Ленин, Суворов), not a case form of one (олон is no Олоня)."""
+    return any("nomn" in p.tag and not PROPER_TAGS.isdisjoint(p.tag.grammemes) for p in parses(word))
 
 
 def _is_person(word: str) -> bool:

@@ -1,0 +1,58 @@
+"""Towns named by their people (Олончане, подскажите…): demonyms formed for every town of the table."""
+
+from __future__ import annotations
+
+import pytest
+
+from classifier.gazetteer import default_gazetteer
+from classifier.text import analyze
+
+
+def resolve(text: str) -> str | None:
+    return default_gazetteer().resolve(analyze(text)).code
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("Олончане, подскажите, работает ли в выходные МФЦ?", "10"),
+        ("Шенкурчане, спасибо всем, кто помог найти кота!", "29"),
+        ("Беловчане, спасибо водителю автобуса", "42"),
+        ("Нюрбинцы, кто ещё не был в новой столовой — сходите", "14"),
+        ("Талдомцы, где сдать старую технику?", "50"),
+        ("Кирилловцы, вот честно: пусть лучше монастырь собирает туристов", "35"),
+        ("Змеиногорцы, где починить часы с кукушкой?", "22"),
+        ("ишимцы, кто знает, когда дадут воду?", "72"),
+        ("Керчане! Паром опять не ходит", "91"),
+        ("Куряне, на Карла Маркса прорвало трубу", "46"),
+        ("Обращаюсь к Шенкурчанам: кто видел собаку?", "29"),
+        ("Мы, Олончане, давно ждём ремонта дороги", "10"),
+        ("Я коренная Беловчанка, и такого не помню", "42"),
+    ],
+)
+def test_demonym_names_its_town(text: str, code: str) -> None:
+    assert resolve(text) == code
+
+
+@pytest.mark.parametrize(
+    "word", ["Молодцы", "Жильцы", "Граждане", "Горожане", "Селяне", "Сельчане", "Северяне", "Земляне", "Славяне",
+             "Волонтёры", "Борцы", "Братцы", "Гвардейцы", "Ленинцы", "Черногорцы", "Южане"],
+)  # fmt: skip
+def test_common_words_like_demonyms_are_no_towns(word: str) -> None:
+    assert resolve(f"{word}, спасибо вам за помощь во дворе!") is None
+
+
+def test_demonym_in_lower_case_mid_sentence_is_no_town() -> None:
+    assert resolve("Спасибо, что шенкурчане откликнулись") is None
+
+
+def test_address_outweighs_a_demonym_later_in_the_post() -> None:
+    assert resolve("Кирилловцы, передайте беловчанам привет") == "35"
+
+
+def test_a_named_town_outweighs_a_demonym_mid_post() -> None:
+    assert resolve("В Вологде прорвало трубу, пишут Беловчане") == "35"
+
+
+def test_singular_epic_hero_is_no_town() -> None:
+    assert resolve("Илья Муромец на открытке") is None
