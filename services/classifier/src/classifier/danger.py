@@ -88,6 +88,11 @@ HAZARDS: dict[str, frozenset[str]] = {
     "пропажа": frozenset("пропасть потеряться заблудиться исчезнуть розыск".split()),
     "ловушка": frozenset("застрять заблокировать запереть лифт заперт".split()),
 }
+# Each hazard word's kinds, looked up once per token (most words name none).
+KINDS_OF: dict[str, tuple[str, ...]] = {}
+for _kind, _words in HAZARDS.items():
+    for _word in _words:
+        KINDS_OF[_word] = (*KINDS_OF.get(_word, ()), _kind)
 # Who is exposed: people, above all those who cannot protect themselves.
 EXPOSED = frozenset(
     "ребенок малыш младенец грудной школьник подросток сын дочь дочка внук внучка бабушка дедушка пенсионер "
@@ -116,6 +121,7 @@ NEGATIONS = frozenset({"не", "нет", "ни"})
 # Temperatures that endanger people by themselves: frost of −15 and below, heat of +33 and above.
 FROST_RE = re.compile(r"(?:[-−–]|минус\s*)\s?(?:1[5-9]|[2-5]\d)\b|минус\s+(?:двадцат|тридцат|сорок|пятьдесят)")
 HEAT_RE = re.compile(r"(?:\+|плюс\s*)\s?(?:3[3-9]|4\d)\b")
+TEMPERATURES = (("мороз", FROST_RE), ("жара", HEAT_RE))
 WINDOW = 8  # tokens between a hazard word and an exposed person that still tie them together
 
 
@@ -155,13 +161,16 @@ def read_danger(doc: Doc) -> DangerReading:
     lemmas = doc.lemmas
     if not lemmas:
         return reading
+    temperatures = [(kind, found) for kind, pattern in TEMPERATURES if (found := pattern.search(doc.normalized))]
+    if not temperatures and KINDS_OF.keys().isdisjoint(lemmas):
+        return reading  # no hazard named: nothing to mark (decided in C, for most posts)
     positions: dict[str, list[int]] = {}
     exposed_at: list[int] = []
     now = past = 0
     for i, (token, word) in enumerate(zip(doc.tokens, lemmas, strict=True)):
-        negated = i > 0 and lemmas[i - 1] in NEGATIONS
-        for kind, words in HAZARDS.items():
-            if word in words and not negated:
+        kinds = KINDS_OF.get(word)
+        if kinds and not (i > 0 and lemmas[i - 1] in NEGATIONS):
+            for kind in kinds:
                 positions.setdefault(kind, []).append(i)
                 found = reading.words.setdefault(kind, [])
                 if word not in found:
@@ -175,11 +184,9 @@ def read_danger(doc: Doc) -> DangerReading:
             now += 1
         elif tense == "past":
             past += 1
-    for kind, pattern in (("мороз", FROST_RE), ("жара", HEAT_RE)):
-        found_temperature = pattern.search(doc.normalized)
-        if found_temperature:
-            positions.setdefault(kind, []).append(_token_at(doc, found_temperature.start()))
-            reading.words.setdefault(kind, []).append(found_temperature.group(0).strip())
+    for kind, found_temperature in temperatures:
+        positions.setdefault(kind, []).append(_token_at(doc, found_temperature.start()))
+        reading.words.setdefault(kind, []).append(found_temperature.group(0).strip())
     present = set(lemmas)
     is_now = bool(present & NOW) or now > past
     contexts = [
