@@ -134,9 +134,15 @@ class MixStats:
         }
 
 
+# The mix is built from the writers whose files the benchmark of record was defined on (a–j, 5,450
+# posts). Later files (danger posts, hard cases, first-contact files) are longer and name many more
+# small towns; taking them in silently moved the figure of record by 13 % with no code changed.
+MIX_FILES = "handwritten_[a-j].jsonl"
+
+
 def load_corpus(corpus: Path = CORPUS) -> list[Seed]:
     seeds = []
-    for path in sorted(corpus.glob("handwritten_*.jsonl")):
+    for path in sorted(corpus.glob(MIX_FILES)):
         for line in path.read_text(encoding="utf-8").splitlines():
             if not line.strip():
                 continue
@@ -147,7 +153,7 @@ def load_corpus(corpus: Path = CORPUS) -> list[Seed]:
                 )
             )
     if not seeds:
-        raise FileNotFoundError(f"no labelled posts under {corpus} (handwritten_*.jsonl)")
+        raise FileNotFoundError(f"no labelled posts under {corpus} ({MIX_FILES})")
     return seeds
 
 
