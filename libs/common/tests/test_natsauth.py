@@ -525,6 +525,64 @@ async def test_another_region_cannot_use_64s_consumer(secured: Secured) -> None:
         await other.close()
 
 
+async def test_region_64_reads_its_corrections_and_no_other_regions(secured: Secured) -> None:
+    """The operators' corrections (classifier feedback) name posts and their texts: a region's
+    subscriber reads its own through `region64-corrections`, never 77's, and cannot forge one."""
+    routing = await connect(
+        secured.server.url, "routing", attempts=1, user="routing", password=secured.password("routing")
+    )
+    errors: list[Exception] = []
+    region = await _connect_as(secured.server.url, region_user("64"), secured.password("region64"), errors)
+    other = await _connect_as(secured.server.url, region_user("77"), secured.password("region77"), errors)
+    try:
+        js = routing.jetstream()
+        await ensure_streams(js)
+        await js.publish("incidents.v1.classification.corrected.64", b"correction in 64")
+        await js.publish("incidents.v1.classification.corrected.77", b"correction in 77")
+
+        mine = await region.jetstream(timeout=2).pull_subscribe(
+            "incidents.v1.classification.corrected.64", durable="region64-corrections", stream="INCIDENTS"
+        )
+        messages = await mine.fetch(10, timeout=2)
+        assert [m.data for m in messages] == [b"correction in 64"]
+        for message in messages:
+            await message.ack()
+
+        rjs = region.jetstream(timeout=0.5)
+        # 77's corrections through another consumer name, or through its own name with 77's filter.
+        with pytest.raises(nats.errors.TimeoutError):
+            await rjs.pull_subscribe(
+                "incidents.v1.classification.corrected.77", durable="region64-corrections-77", stream="INCIDENTS"
+            )
+        await _violation(errors, "permissions violation", "consumer.info.incidents.region64-corrections-77")
+        errors.clear()
+        assert await rjs.delete_consumer("INCIDENTS", "region64-corrections")
+        with pytest.raises(nats.errors.TimeoutError):
+            await rjs.pull_subscribe(
+                "incidents.v1.classification.corrected.77", durable="region64-corrections", stream="INCIDENTS"
+            )
+        await _violation(
+            errors,
+            "permissions violation",
+            "consumer.create.incidents.region64-corrections.incidents.v1.classification.corrected.77",
+        )
+        errors.clear()
+        with pytest.raises(nats.errors.TimeoutError):
+            await other.jetstream(timeout=0.5).pull_subscribe(
+                "incidents.v1.classification.corrected.64", durable="region64-corrections", stream="INCIDENTS"
+            )
+        await _violation(errors, "permissions violation", "consumer.info.incidents.region64-corrections")
+        errors.clear()
+        # Publishing a correction is routing's alone.
+        await region.publish("incidents.v1.classification.corrected.64", b"forged")
+        await region.flush()
+        await _violation(errors, "permissions violation for publish", "incidents.v1.classification.corrected.64")
+    finally:
+        await region.close()
+        await other.close()
+        await routing.close()
+
+
 # ---------------------------------------------------------------------------------------------
 # The command line and the example subscriber
 # ---------------------------------------------------------------------------------------------
