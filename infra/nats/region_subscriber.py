@@ -102,6 +102,10 @@ async def run(args: argparse.Namespace) -> int:
                 messages = await subscription.fetch(args.batch, timeout=1)
             except nats.errors.TimeoutError:
                 continue  # nothing new yet
+            except nats.errors.Error:
+                if stop.is_set():
+                    break  # Ctrl-C while a fetch was in flight: stop cleanly
+                raise
             for message in messages:
                 try:
                     event = json.loads(message.data)  # a CloudEvents 1.0 JSON document

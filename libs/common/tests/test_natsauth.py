@@ -618,6 +618,7 @@ class Subscriber:
 
     def __init__(self, process: asyncio.subprocess.Process) -> None:
         self.process = process
+        self.tail = ""
 
     @classmethod
     async def start(cls, url: str, credentials: Path) -> Subscriber:
@@ -640,9 +641,13 @@ class Subscriber:
         return raw.decode().strip()
 
     async def stop(self) -> int:
+        """SIGINT, like Ctrl-C; the exit code. What it printed after that is kept in `tail`."""
         if self.process.returncode is None:
-            self.process.send_signal(2)  # SIGINT, like Ctrl-C
-        return await asyncio.wait_for(self.process.wait(), timeout=20)
+            self.process.send_signal(2)
+        code = await asyncio.wait_for(self.process.wait(), timeout=20)
+        assert self.process.stdout is not None
+        self.tail = (await self.process.stdout.read()).decode(errors="replace")
+        return code
 
 
 async def test_cli_issued_credentials_let_the_example_subscriber_consume_ack_and_resume(tmp_path: Path) -> None:
@@ -689,7 +694,7 @@ async def test_cli_issued_credentials_let_the_example_subscriber_consume_ack_and
         assert (await subscriber.line()).startswith("ready: consumer region64 on INCIDENTS")
         first = await subscriber.line()
         assert "ru.incidents.incident.created incident=first-64" in first and first.endswith("acked")
-        assert await subscriber.stop() == 0
+        assert await subscriber.stop() == 0, subscriber.tail
 
         await _publish_as_routing(tmp_path, server.url, auth, _incident("second-64", "64"))
 
@@ -697,7 +702,7 @@ async def test_cli_issued_credentials_let_the_example_subscriber_consume_ack_and
         assert (await subscriber.line()).startswith("ready: consumer region64")
         resumed = await subscriber.line()
         assert "incident=second-64" in resumed, f"the durable consumer should resume after first-64: {resumed}"
-        assert await subscriber.stop() == 0
+        assert await subscriber.stop() == 0, subscriber.tail
         subscriber = None
         region = await nats.connect(
             server.url, user="region64", password=credentials["password"], inbox_prefix="_INBOX_region64"
