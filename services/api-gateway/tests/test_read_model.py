@@ -280,6 +280,21 @@ class TestDecisions:
         assert decide_posts({"p": 4}, events) == []
         assert [row["version"] for row in decide_posts({"p": 3}, events)] == [3]  # the same version again
 
+    def test_chatter_is_not_stored_unless_review_asks_or_an_earlier_version_is(self) -> None:
+        def chatter(post_id: str, *, needs_review: bool = False, version: int = 1) -> PostClassified:
+            post = classified(post_id, "Продам велосипед, недорого", version=version)
+            verdict = post.classification.model_copy(update={"is_incident": False, "needs_review": needs_review})
+            return post.model_copy(update={"classification": verdict})
+
+        events = [
+            _event(classified("complaint", "Яма на дороге")),
+            _event(chatter("chatter")),
+            _event(chatter("unsure", needs_review=True)),
+            _event(chatter("was-a-complaint", version=2)),
+        ]
+        rows = decide_posts({"was-a-complaint": 1}, events)
+        assert [row["post_id"] for row in rows] == ["complaint", "unsure", "was-a-complaint"]
+
     async def test_a_batch_with_a_foreign_event_is_refused_whole(self, tmp_path: Path) -> None:
         db = Database(f"sqlite+aiosqlite:///{tmp_path / 'gw.db'}", TABLES)
         await db.create_tables()

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
+import orjson
 from sqlalchemy import Column, LargeBinary, bindparam, event, insert, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -304,6 +305,10 @@ def _statements(bucket: _Queued, dialect: str) -> Iterator[tuple[Any, list[dict[
                 )
 
 
+def _json_text(value: Any) -> str:
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
 def writes_of(session: AsyncSession) -> Writes:
     """The `Writes` of the transaction `session` belongs to (a session from `Database.transaction()`)."""
     if not isinstance(session, WorkSession):
@@ -322,7 +327,8 @@ class Database:
         tables = list(tables)
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
-        kwargs: dict[str, Any] = {"echo": echo}
+        # JSON columns through orjson: the stdlib encoder was a few per cent of a consumer's CPU.
+        kwargs: dict[str, Any] = {"echo": echo, "json_serializer": _json_text, "json_deserializer": orjson.loads}
         if not self.is_sqlite:
             kwargs.update(pool_size=10, max_overflow=10, pool_pre_ping=True)
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)

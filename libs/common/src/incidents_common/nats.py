@@ -45,9 +45,9 @@ from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from sqlalchemy import delete, select, text
 from sqlalchemy import exc as sa_exc
-from sqlalchemy import text
-from sqlmodel import delete, select
+from sqlalchemy.schema import Table
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from incidents_common.db import Database, InboxMessage, OutboxMessage, Writes, already_processed, utcnow
@@ -59,6 +59,8 @@ from incidents_common.events import (
 )
 from incidents_common.streams import ensure_streams
 from incidents_common.tracing import batch_spans
+
+OUTBOX: Table = OutboxMessage.__table__  # type: ignore[attr-defined]
 
 log = logging.getLogger("incidents.nats")
 
@@ -399,11 +401,13 @@ class OutboxRelay:
         js = self.js
         self._reconnected.clear()
         async with self.db.transaction() as session:
-            query = select(OutboxMessage).order_by(OutboxMessage.id).limit(self.batch)  # type: ignore[arg-type]
+            # Plain rows, not ORM objects: building an object per row was most of a pass's CPU.
+            query = select(OUTBOX.c.id, OUTBOX.c.subject, OUTBOX.c.payload, OUTBOX.c.event_id)
+            query = query.order_by(OUTBOX.c.id).limit(self.batch)
             if not self.db.is_sqlite:
                 # Several replicas may relay from one PostgreSQL outbox; each takes its own rows.
                 query = query.with_for_update(skip_locked=True)
-            rows = (await session.exec(query)).all()
+            rows = (await (await session.connection()).execute(query)).all()
             if not rows:
                 return 0
             futures = [
@@ -437,7 +441,7 @@ class OutboxRelay:
                         extra={"unacknowledged": len(rows) - len(done), "timeout": self.ack_timeout},
                     )
             if done:
-                await session.exec(delete(OutboxMessage).where(OutboxMessage.id.in_(done)))  # type: ignore[union-attr,call-overload]
+                await (await session.connection()).execute(delete(OUTBOX).where(OUTBOX.c.id.in_(done)))
         self.published += len(done)
         return len(done)
 

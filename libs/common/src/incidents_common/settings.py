@@ -50,7 +50,7 @@ class ServiceSettings(BaseSettings):
             "opens it (docs/observability.md)"
         ),
     )
-    consumer_batch: int = Field(default=200, description="Messages fetched per pull")
+    consumer_batch: int = Field(default=500, description="Messages fetched per pull")
     max_deliver: int = Field(default=5, description="Deliveries before a message is dead-lettered")
     outbox_batch: int = Field(default=500, description="Outbox rows published per relay pass")
 

@@ -238,14 +238,22 @@ def post_row(data: PostClassified) -> dict[str, Any]:
 
 def decide_posts(stored_versions: Mapping[str, int], events: Sequence[CloudEvent[Any]]) -> list[dict[str, Any]]:
     """The post rows to write: each post's newest version (an older version arriving late is dropped;
-    the same version again replaces the row, as a redelivered correction would)."""
+    the same version again replaces the row, as a redelivered correction would).
+
+    A post the classifier calls no complaint, with nothing for a person to review, is not stored
+    unless an earlier version is: routing never makes an incident of it, and the read model serves
+    posts only through their incidents (nearly half the stream is such chatter)."""
     newest: dict[str, PostClassified] = {}
     for event in events:
         data: PostClassified = event.data
         known = newest[data.post_id].version if data.post_id in newest else stored_versions.get(data.post_id)
         if known is None or known <= data.version:
             newest[data.post_id] = data
-    return [post_row(newest[post_id]) for post_id in sorted(newest)]
+    return [
+        post_row(data)
+        for post_id, data in sorted(newest.items())
+        if post_id in stored_versions or data.classification.is_incident or data.classification.needs_review
+    ]
 
 
 # ---------------------------------------------------------------------------------------------
