@@ -42,8 +42,13 @@ def test_common_words_like_demonyms_are_no_towns(word: str) -> None:
     assert resolve(f"{word}, спасибо вам за помощь во дворе!") is None
 
 
-def test_demonym_in_lower_case_mid_sentence_is_no_town() -> None:
-    assert resolve("Спасибо, что шенкурчане откликнулись") is None
+def test_demonym_in_lower_case_mid_sentence_is_weak() -> None:
+    # typed in lower case a demonym that is no other word still names its town (дорогие рубцовчане),
+    # but any town named outright outweighs it
+    assert resolve("Спасибо, что шенкурчане откликнулись") == "29"
+    assert resolve("В Вологде прорвало трубу, спасибо, что шенкурчане откликнулись") == "35"
+    assert resolve("Дорогие рубцовчане старшего возраста, приходите в хор") == "22"
+    assert resolve("Кто из елабужан ещё помнит тот разлив?") == "16"
 
 
 def test_address_outweighs_a_demonym_later_in_the_post() -> None:

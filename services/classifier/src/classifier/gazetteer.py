@@ -36,7 +36,7 @@ from incidents_common.regions import REGIONS
 from incidents_common.towns import all_towns
 
 log = logging.getLogger("classifier.gazetteer")
-GAZETTEER_FORMAT = "16"  # bump when the matching code changes what the cache holds
+GAZETTEER_FORMAT = "17"  # bump when the matching code changes what the cache holds
 RUSSIAN_NAME_RE = re.compile(r"^[А-ЯЁ][а-яё]+(?:[ -][А-ЯЁа-яё][а-яё]*)*$")
 PLACE_MARKERS = {
     "г", "город", "города", "городе", "гор", "пос", "поселок", "посёлок", "пгт", "рп", "село", "станица", "ст",
@@ -87,7 +87,33 @@ LOCATIVE = {
     # nouns a town's genitive follows: жителей Чаплыгина, администрация Верхотурья
     "жители", "жителей", "жителям", "жителями", "житель", "жительница", "администрация", "администрации",
     "мэрия", "мэрии", "окрестности", "окрестностях",
+    # nouns of a town's parts and heads: в центре Холма, на окраине Дна, мэр Сима
+    "центр", "центре", "центра", "окраина", "окраине", "окраины", "окраинах", "улицах", "мэр", "мэра", "глава", "главы",
 }  # fmt: skip
+# Where a place named in a post is not where its problem is (see `_role`): a relative or an acquaintance
+# there («дочь в Москве», «у сестры в Краснодарском крае»), a comparison («как в Саратове»), near a big
+# city («под Вологдой»). And where it is: «у нас в Магадане», «живём в Кстово», «домой в Кирово-Чепецк».
+AWAY_PEOPLE = {
+    "сестра", "брат", "дочь", "дочка", "сын", "родной", "родственник", "знакомый", "друг", "подруга", "хозяин",
+    "хозяйка", "сосед", "коллега", "кум", "кума", "племянник", "племянница",
+}  # fmt: skip
+COMPARISON = {"как", "чем", "словно", "будто", "точно"}
+HOME_WORDS = {"домой"}
+HOME_LEMMAS = {"жить", "вернуться", "возвращаться", "переехать", "переезжать"}
+# «на въезде в Лагань», «дорога в Кичменгский Городок»: the road at the town, not a journey away from it
+ROAD_WORDS = {
+    "въезд", "въезде", "въезда", "выезд", "выезде", "выезда", "дорога", "дороге", "дорогу", "дороги", "трасса",
+    "трассе", "трассу", "поворот", "повороте", "поворота", "подъезд", "подъезде", "подъезда", "объезд", "мост",
+}  # fmt: skip
+# How much a place named so counts (a place named as elsewhere still answers a post that names no other);
+# «у нас в X» outweighs even a region named first.
+ROLE_SHARE = {"own": 2.5, "away": 0.3, "go": 0.5, "near": 0.7}
+# A river crossed or named as one (мост через Алатырь, река Сим) is not the town named after it.
+RIVER_BEFORE = {"река", "реки", "реку", "реке", "рекой", "речка", "речки", "речку", "речке", "берег", "берегу"}
+BRIDGE = {"мост", "моста", "мосту", "мостом", "мосте", "переправа", "переправу", "переправе", "брод"}
+# по улицам Октябрьской, Ефремова и … (after one street comes its town: ул. Кирова, Анадырь)
+STREET_LIST = {"улицам", "улицах"}
+HOUSE_WORDS = {"дом", "дома", "д"}  # «Чат дома Ленинградский 12»: a street, even in a source's name
 _TRANSLIT = str.maketrans(
     {
         "а": "a", "б": "b", "в": "v", "г": "g", "д": "d", "е": "e", "ё": "e", "ж": "zh", "з": "z", "и": "i",
@@ -121,6 +147,7 @@ class Mention:
     words: str  # the words as written
     from_hint: bool = False
     weak: bool = False  # a name that is also a common word or an adjective: the hint outweighs it
+    role: str = ""  # "away": named as elsewhere (дочь в Москве, как в Саратове); "own": у нас в X
 
 
 @dataclass(slots=True)
@@ -232,8 +259,8 @@ class Gazetteer:
             if len(parts) != 1:
                 continue
             for code, (city, population, name) in per_code.items():
-                if len(name) < 5 and population >= 10**7 and parts not in official_names:
-                    continue  # a clipped name (Крас) has no adjective of its own
+                if len(name) < 5 and population >= 10**7 and parts not in official_names and not _is_geox(parts[0]):
+                    continue  # a clipped name (Крас) has no adjective of its own (Крым has: крымский)
                 adjective = _adjective(parts[0])
                 existing = by_name.get((adjective,) if adjective else (), {})
                 if existing and any(pop >= min_population for _, pop, _ in existing.values()):
@@ -246,9 +273,21 @@ class Gazetteer:
         for code, region in REGIONS.items():
             words = region.name.split(" — ")[0].split()
             if len(words) == 2 and words[1] in {"область", "край"}:
-                key = (_key(words[0]),)
-                if key not in adjectives:
-                    adjectives[key][code] = (None, 10**6, words[0])
+                # the masculine lemma too, where the dictionary takes the name for a street (Тверская)
+                masculine = [p.normal_form for p in parses(words[0].lower()) if p.tag.POS == "ADJF"][:1]
+                for key in {(_key(words[0]),), *((m.replace("ё", "е"),) for m in masculine)}:
+                    if key not in adjectives:
+                        adjectives[key][code] = (None, 10**6, words[0])
+        # …and of a name people use for it that the dictionary knows as a place: крымский, кубанский,
+        # чукотский; before a town's adjective of that word (Крымск), which a district noun still takes.
+        for code, aliases in places.get("regions", {}).items():
+            for alias in aliases:
+                name = str(alias).lower().replace("ё", "е")
+                if " " in name or not _is_geox(name) or (adjective := _adjective(name)) is None:
+                    continue
+                if not _is_adjective_lemma(adjective) or any(p[1] >= 10**6 for p in adjectives[(adjective,)].values()):
+                    continue
+                adjectives[(adjective,)][str(code)] = (None, 10**6, str(alias))
         districts = self._add_districts(places)
         # A town's district is named after it (Кондопога: Кондопожский район), so the district's
         # adjective is the town's (Кондопожская ЦРБ), when no other region has that district.
@@ -491,8 +530,14 @@ class Gazetteer:
         post's address (Беловчане, спасибо…); elsewhere (мы, беловчане, …) weak."""
         token = tokens[i]
         entry = self.demonyms.get(token.lower)
-        if entry is None or not (i == 0 or token.text[:1].isupper()):
+        if entry is None:
             return None
+        if not (i == 0 or token.text[:1].isupper()):
+            # typed in lower case (дорогие рубцовчане, кто из елабужан): only a word that is nothing else
+            known = morph().word_is_known(token.lower)
+            if len(token.lower) < 7 or (known and parses(token.lower)[0].normal_form not in self.demonyms):
+                return None
+            return Mention(entry, token.text, weak=True)
         if i and _word_kind(tokens[i - 1].lower) == "name":
             return None  # Илья Муромец
         address = i == 0 and _mark_after(text, token) in DEMONYM_ADDRESS_MARKS
@@ -555,9 +600,14 @@ class Gazetteer:
                 i += 1
                 continue
             size, entry = best
+            previous = tokens[i - 1].lower if i else ""
             if own is not None and len(own) > 1 and size == 1 and entry.official:
                 entry = self._with_namesakes(tokens, i, entry, own, hint=hint, text=doc.cleaned)
-            previous = tokens[i - 1].lower if i else ""
+                exact = self.nominatives.get(lower)
+                if len(entry.codes) > 1 and exact and (i == 0 or tokens[i].sentence_start):
+                    # «Печоры красивейший город»: opening a sentence, the town named so, not Печора's genitive
+                    # (which a word before asks for: управляющие компании Печоры)
+                    entry = next((e for e in self.index.get(exact, ()) if e.official and e.parts == (exact,)), entry)
             weak = (
                 entry.adjective
                 or entry.caps_only
@@ -571,7 +621,10 @@ class Gazetteer:
                     )
                 )
             )  # на Орджоникидзе, до Москвы: a street or a destination, which the hint outweighs
-            found.append(Mention(entry, " ".join(t.text for t in tokens[i : i + size]), from_hint=hint, weak=weak))
+            weak = weak or _river(tokens, i)  # мост через Алатырь: the river, or the town on it
+            role = "" if hint else _role(tokens, i, size, entry, doc.cleaned)
+            words = " ".join(t.text for t in tokens[i : i + size])
+            found.append(Mention(entry, words, from_hint=hint, weak=weak, role=role))
             i += size
         return found
 
@@ -638,6 +691,8 @@ class Gazetteer:
         ):
             return True  # на станции Мураши: a railway station is named after its town
         following = tokens[i + len(entry.parts)].lower if i + len(entry.parts) < len(tokens) else ""
+        if token.text.isupper() and len(token.text) <= 5 and _acronym_part(text, token):
+            return False  # МСК-НТ, РТ-Инвест: an organisation
         if entry.caps_only:
             return token.text.isupper() and len(token.text) >= 2
         last = tokens[i + len(entry.parts) - 1]
@@ -647,6 +702,10 @@ class Gazetteer:
         street_word_before = previous in STREET_BEFORE and not sentence_ended
         if street_word_before or (following in STREET_AFTER and not last.punct_after):
             return False  # a street named after a town or a person (ул. Энгельса, Московское шоссе)
+        if _in_street_list(tokens, i, text):
+            return False  # по улицам Октябрьской, Ефремова и проспекту Созидателей
+        if hint and previous in HOUSE_WORDS and following.isdigit():
+            return False  # «Чат дома Ленинградский 12 Железногорск»: a house on a street
         if (
             not hint
             and following.isdigit()
@@ -656,6 +715,8 @@ class Gazetteer:
             and after_next not in MONTHS
         ):
             return False  # a house number: на Гагарина, 42; Димитрова 120 (not: Ангарск 22 мкр, Орске 1 декабря)
+        if following and _is_patronymic(following):
+            return False  # Анна Фёдоровна, Киров Сергей Миронович: a person
         if i and (_word_kind(previous) == "name" or previous in PERSON_TITLES):
             return False  # Карла Маркса, Льва Толстого, Генерала Ефремова: a street named after a person
         if previous in VILLAGE_MARKERS and entry.city in {"Москва", "Санкт-Петербург"} and len(entry.codes) == 1:
@@ -663,15 +724,29 @@ class Gazetteer:
         if entry.parts[0] in RIVERS and len(entry.parts) == 1 and previous not in PLACE_MARKERS:
             return False  # на Оби, по Дону: the river
         if len(entry.parts) > 1:
-            return True
+            # «в сосновом бору», «великие луки» in lower case: words, unless after «в»… or a marker
+            return hint or token.text[:1].isupper() or not _all_words(tokens, i, len(entry.parts))
+        if previous in {"в", "во", "на", "о", "об"} and _instrumental_of(token.lower, entry):
+            return False  # в Красногорском is Красногорский's locative, not Красногорск's instrumental
+        if previous in {"на", "по"} and _genitive_of(token.lower, entry.display):
+            return False  # на Пугачёва, по Гагарина: a street named after a person, not the town's genitive
+        if not entry.official and not entry.adjective and _other_gender(token.lower, entry.display):
+            return False  # Сиверское озеро is not the settlement Сиверский
         if _address_prefix(tokens, i, entry, self.nominatives, text) or self._standalone(tokens, i, entry, text):
             return True
         if entry.adjective:  # Вологодского района: a district of the town's region
-            if previous in {"на", "по"} and _word_kind(token.lower) == "street" and not _is_noun(following):
-                return False  # на Вилюйской, по Московской: a street
+            if (
+                previous in {"на", "по"}
+                and _word_kind(token.lower) == "street"
+                and not (_is_noun(following) and not token.punct_after)
+            ):
+                return False  # на Вилюйской, по Московской, на Первомайской — …: a street
             return following not in {"область", "обл", "край", "округ", "республика"}
         kind = _word_kind(token.lower)
         capital = token.text[:1].isupper()
+        if not capital and not hint and kind == "geo" and entry.official and previous not in PLACE_MARKERS:
+            if previous not in {"в", "во", "из"} and _has_word_sense(token.lower):
+                return False  # «на заливном лугу» is a meadow, not Луга
         # «…весь город. Весёлое было время»: a sentence's end parts the town from the word before it
         locative = previous in LOCATIVE and not (i and tokens[i - 1].punct_after)
         marker = previous in PLACE_MARKERS and (len(previous) <= 3 or not tokens[i - 1].punct_after)  # пос. X
@@ -679,11 +754,18 @@ class Gazetteer:
             # на Заречной is a street; Полевской, Узловая, Каневская after «г.», «станица» or in a hint are not
             if marker or (previous in VILLAGE_MARKERS and len(previous) > 1 and not tokens[i - 1].punct_after):
                 return True  # в станице Каневской, г. Полевской
-            if entry.official and capital and locative and previous != "до" and not _is_noun(following):
+            if entry.official and capital and locative and previous != "до" and not _agrees(token.lower, following):
                 return True  # из Узловой, администрация Верхотурья (not: в Полевской больнице)
             return entry.official and hint and previous not in {"на", "по"}
-        if kind == "adjective" and not token.punct_after and (following in DISTRICT_AFTER or _is_noun(following)):
-            return False  # an adjective agreeing with a noun: Нижний этаж, Юбилейный проезд
+        if (
+            kind == "adjective"
+            and not token.punct_after
+            and (following in DISTRICT_AFTER or _agrees(token.lower, following))
+            and not (hint and entry.official and capital and self.nominatives.get(token.lower) == entry.parts[0])
+        ):
+            # an adjective agreeing with a noun: Нижний этаж, Юбилейный проезд (not: в Островном случай; in a
+            # source's name the town as written: «Белоярский чат»)
+            return False
         if entry.official and entry.population < 15_000 and not entry.trusted and not marker:
             # A small town named like a word or a person (Любим, Макаров, Дно, Бабушкин) counts as a name:
             # capitalised, and never as an adjective of the next noun (бабушкин рецепт); one the dictionary
@@ -698,7 +780,7 @@ class Gazetteer:
                 and not hint
                 and not token.punct_after
                 and _has_adjective_sense(token.lower)
-                and _is_noun(following)
+                and _agrees(token.lower, following)
             ):
                 return False
             if (
@@ -720,7 +802,7 @@ class Gazetteer:
                     and entry.parts not in self.abroad
                 )
             if kind == "adjective":
-                return capital and locative and not _is_noun(following)
+                return capital and locative and not _agrees(token.lower, following)
             if kind != "geo":
                 return False
         if entry.small and marked:
@@ -737,11 +819,14 @@ class Gazetteer:
             # на Гагарина: a street, в Гагарине: the town; posts typed in lower case keep the preposition.
             return (capital and previous not in {"на", "по"}) or locative
         if marker:
-            return True
+            # «Фурманов — город текстильщиков»: a common word after «город» is what the town is of
+            return capital or entry.official or not previous.startswith("город")
         if previous in {"на", "по"} and kind == "common" and not entry.official:
             return False  # на Свободы, по Победы: a street named by a word, not the village Свободы
         big = entry.population >= 50_000
-        return capital and (hint or big or not token.sentence_start) and len(token.text) > 3
+        # A short name (Дно, Бор, Сим) only as a town of the table after «в», «из»… or in a source's name
+        short_ok = len(token.text) > 3 or (entry.official and (hint or locative))
+        return capital and (hint or big or not token.sentence_start) and short_ok
 
     # -- resolution -----------------------------------------------------------------------
 
@@ -780,12 +865,19 @@ class Gazetteer:
         if hint_region and hint_region in REGIONS:
             hint_codes.add(hint_region)
         unique = {m.entry.codes[0] for m in hint_mentions if len(m.entry.codes) == 1 and not m.entry.ambiguous}
+        text_codes = {
+            c
+            for m in text_mentions
+            if not m.entry.ambiguous and not m.entry.adjective and m.words[:1].isupper()
+            for c in m.entry.codes[:1]
+        }  # (names written as names: not «у нас в шахтёрском доме»)
         for mention in hint_mentions:
             codes = mention.entry.codes
             if mention.entry.ambiguous or len(codes) == 1:
                 continue
-            # «Чат Черёмушки Саяногорск»: the namesake in the region the hint names too, else the largest
-            hint_codes.update([c for c in codes if c in unique] or codes[:1])
+            # «Чат Черёмушки Саяногорск»: the namesake in the region the hint names too, or one the text
+            # names (Подслушано Никольск: «езжайте в Вологду»), else the largest
+            hint_codes.update([c for c in codes if c in unique] or [c for c in codes if c in text_codes] or codes[:1])
         hint_codes.update(unique)
         # A district name of several regions (Первомайский район) only adds to a region that a town,
         # a region or the hint names; alone it decides nothing.
@@ -795,6 +887,10 @@ class Gazetteer:
         anchors = hint_codes.union(
             *(m.entry.codes for m in text_mentions if len(m.entry.codes) == 1 and not m.entry.ambiguous)
         )
+        # Failing those, a namesake in a region that a district of several regions (Михайловский район)
+        # or another namesake names too: Заречный beside Михайловский район is Рязанская's.
+        shared = [m.entry.codes for m in text_mentions + hint_mentions if len(m.entry.codes) > 1 or m.entry.ambiguous]
+        first = 0 if text_mentions and text_mentions[0].role in {"", "own"} else -1
         scores: dict[str, float] = defaultdict(float)
         for n, mention in enumerate(text_mentions):
             codes = mention.entry.codes
@@ -802,6 +898,10 @@ class Gazetteer:
                 codes = tuple(code for code in codes if code in named)
             elif len(codes) > 1 and not anchors.isdisjoint(codes):
                 codes = tuple(code for code in codes if code in anchors)
+            elif len(codes) > 1:
+                others = set().union(*(c for c in shared if c is not mention.entry.codes))
+                if 0 < len(others.intersection(codes)) < len(codes):
+                    codes = tuple(code for code in codes if code in others)
             pops = mention.entry.populations
             dominant = (
                 len(codes) > 1 and codes == mention.entry.codes and pops[0] >= 15_000 and pops[0] >= 5 * max(pops[1], 1)
@@ -809,12 +909,13 @@ class Gazetteer:
             share = 1.0 if len(codes) == 1 or dominant else 0.45
             if mention.weak:
                 share *= 0.5
-            if n == 0:
+            share *= ROLE_SHARE.get(mention.role, 1.0)
+            if n == first:
                 share *= 1.3  # posts name their own town first; later towns are comparisons
             if mention.entry.city is None and not mention.entry.adjective and not mention.entry.district:
                 # A region named outright (Архангельской области) outweighs a namesake town; after a town
                 # of its own it is where the author was or compares with (Невельск, … прожили в Подмосковье).
-                if n == 0 or any(
+                if n == first or any(
                     len(m.entry.codes) > 1 and codes[0] in m.entry.codes for m in text_mentions if m is not mention
                 ):
                     share *= 1.5
@@ -894,6 +995,166 @@ def _address_prefix(tokens: list[Token], i: int, entry: Entry, nominatives: dict
     return len(token.text) > 3 and len(entry.parts) == 1
 
 
+def _role(tokens: list[Token], i: int, size: int, entry: Entry, text: str) -> str:
+    """Whether a place is named as where the post is ("own": у нас в Магадане, живём в Кстово, домой в
+    Кирово-Чепецк, переехали в Тихвин) or as somewhere else: "away" where someone else is or what it is
+    compared with (дочь в Москве, у сестры в Краснодарском крае, как в Саратове), "go" where someone goes
+    (поступила в Питер, рейсы в Новосибирск, электричка на Москву), "near" the big city beside the
+    post's own place (под Вологдой)."""
+    if not i:
+        return ""
+    j = i - 1  # the preposition, before «городе», «посёлке» if they stand between (у нас в городе Сим)
+    if tokens[j].lower in PLACE_MARKERS and j and tokens[j - 1].lower in {"в", "во"}:
+        j -= 1
+    preposition = tokens[j].lower
+    if preposition not in {"в", "во", "на", "под"} or tokens[j].punct_after:
+        return ""
+    back: list[str] = []  # up to three words before it in the same clause, nearest first
+    for k in range(j - 1, max(j - 4, -1), -1):
+        word = tokens[k]
+        if word.punct_after and text[word.start + len(word.text) : word.start + len(word.text) + 1] != "-":
+            break  # (у нас-то тут в Вуктыле: a hyphen is no clause's end)
+        back.append(word.lower)
+    if back and back[0] in ROAD_WORDS:
+        return ""
+    if preposition in {"в", "во"} and not entry.adjective:  # (у нас в шахтёрском доме: a word)
+        if "нас" in back and "у" in back[back.index("нас") + 1 :]:
+            return "own"
+        near = back[:2]
+        lemmas: set[str] = set().union(*(lemma_set(word) for word in near)) if near else set()
+        if not HOME_WORDS.isdisjoint(near) or not HOME_LEMMAS.isdisjoint(lemmas):
+            return "own"
+        if back and back[0] in COMPARISON:
+            return "away"
+        if not AWAY_PEOPLE.isdisjoint(lemmas):
+            return "away"
+    if preposition == "под":
+        return "near"
+    if j == i - 1 and _accusative(tokens[i + size - 1].lower, entry.display):
+        return "go"
+    return ""
+
+
+@lru_cache(maxsize=100_000)
+def _is_patronymic(lower: str) -> bool:
+    return any("Patr" in p.tag for p in parses(lower))
+
+
+def _all_words(tokens: list[Token], i: int, size: int) -> bool:
+    """Whether every word of a name at i is a common word (сосновом бору, белая калитва), none a place's."""
+    if tokens[i].punct_after:
+        return False  # hyphened (улан-удэ, ростов-на-дону): a name
+    return all(_word_kind(tokens[k].lower) in {"common", "adjective", "street"} for k in range(i, i + size))
+
+
+def _acronym_part(text: str, token: Token) -> bool:
+    """A capitals abbreviation hyphened to more capitals is an organisation's name (МСК-НТ, РТ-Инвест),
+    not Moscow or Tatarstan."""
+    end = token.start + len(token.text)
+    after, before = text[end : end + 2], text[max(token.start - 2, 0) : token.start]
+    return (len(after) == 2 and after[0] == "-" and after[1].isupper()) or (
+        len(before) == 2 and before[1] == "-" and before[0].isupper()
+    )
+
+
+def _river(tokens: list[Token], i: int) -> bool:
+    """A name after «река», «берег» or «мост через» is a river's (мост через Алатырь, река Сим)."""
+    if not i or tokens[i - 1].punct_after:
+        return False
+    previous = tokens[i - 1].lower
+    return previous in RIVER_BEFORE or (previous == "через" and i > 1 and tokens[i - 2].lower in BRIDGE)
+
+
+def _in_street_list(tokens: list[Token], i: int, text: str) -> bool:
+    """A later item of a list of streets (по улицам Октябрьской, Ефремова и проспекту …): back over
+    the items joined by commas or «и» to the street word that heads the list."""
+    j, steps = i, 0
+    while j > 0 and steps < 6:
+        previous = tokens[j - 1]
+        if previous.lower in STREET_LIST:
+            return steps > 0
+        if previous.lower == "и" and not previous.punct_after and j > 1 and not tokens[j - 2].punct_after:
+            j -= 2  # «… Октябрьской и Ефремова»
+        elif previous.punct_after and _mark_after(text, previous) == ",":
+            j -= 1  # «…, Ефремова» (not after a sentence's end: «…Гагарина. Ульяновск»)
+        elif steps and j > 1 and tokens[j - 2].lower in STREET_LIST:
+            return True  # a two-word item: улицам Карла Маркса, Ефремова
+        else:
+            return False
+        steps += 1
+    return False
+
+
+def _genitive_of(lower: str, display: str) -> bool:
+    """Whether a word is the genitive of a one-word masculine name (Пугачёв: Пугачёва), the form of a
+    street named after a person (на Пугачёва), never of a town after «на» or «по»."""
+    name = display.lower().replace("ё", "е")
+    if " " in name or "-" in name or len(name) < 4:
+        return False
+    if name[-1] in "йь":
+        return lower == name[:-1] + "я" and not name.endswith(("ый", "ий", "ой"))
+    return name[-1] not in "аеёиоуыэюя" and lower == name + "а"
+
+
+def _instrumental_of(lower: str, entry: Entry) -> bool:
+    """Whether a word is the instrumental of a one-word name ending in a consonant (Красногорск:
+    Красногорском), which no «в» or «на» takes: «в Красногорском» is another place's locative (but «в
+    Тобольском кремле» is the town's adjective)."""
+    if entry.adjective:
+        return False
+    name = entry.display.lower().replace("ё", "е")
+    return " " not in name and name[-1:] not in set("аеёиоуыэюяйь") and lower == name + "ом"
+
+
+def _other_gender(lower: str, display: str) -> bool:
+    """Whether a word is an adjective of another gender than the name (Сиверское, Сиверская: not
+    Сиверский), so it agrees with another noun (Сиверское озеро)."""
+    name = display.lower().replace("ё", "е")
+    if " " in name or "-" in name:
+        return False
+    if name.endswith(("ий", "ый", "ой")):
+        return lower.endswith(("ое", "ее", "ая", "яя", "ую", "юю"))
+    if name.endswith(("ое", "ее")):
+        return lower.endswith(("ый", "ий", "ая", "яя", "ую", "юю"))
+    if name.endswith(("ая", "яя")):
+        return lower.endswith(("ый", "ий", "ое", "ее", "ого", "ому", "ым", "ом"))
+    return False
+
+
+@lru_cache(maxsize=100_000)
+def _agrees(adjective: str, noun: str) -> bool:
+    """Whether a word may be an adjective of the next word as a noun: agreeing in case, number and
+    gender (Нижний этаж, в Полевской больнице), not beside a noun in another case (в Островном случай)."""
+    if not _is_noun(noun):
+        return False
+    forms = [p.tag for p in parses(adjective) if p.tag.POS in {"ADJF", "PRTF"}]
+    if not forms:
+        return True  # no adjective reading to compare: the noun decides, as before
+    nouns = [p.tag for p in parses(noun) if p.tag.POS == "NOUN"]
+    for a in forms:
+        for n in nouns:
+            if _case(a.case) != _case(n.case) or a.number != n.number:
+                continue
+            if a.number == "sing" and a.gender and n.gender and a.gender != n.gender:
+                continue
+            return True
+    return False
+
+
+def _case(case: str | None) -> str | None:
+    return {"loc2": "loct", "gen2": "gent", "acc2": "accs", "gen1": "gent", "loc1": "loct"}.get(case or "", case)
+
+
+def _accusative(lower: str, display: str) -> bool:
+    """Whether a town's word after «в» is its accusative, not its locative: where one goes (в Питер,
+    в Москву, в Новосибирск), not where one is (в Питере, в Москве). Names that do not decline (в Сочи,
+    в Фокино) say neither."""
+    name = display.lower().replace("ё", "е").split()[-1]
+    if name[-1:] in {"а", "я"}:
+        return lower == name[:-1] + ("у" if name[-1] == "а" else "ю")
+    return name[-1:] not in set("еёиоуыэю") and lower == name
+
+
 def _mark_after(text: str, token: Token) -> str:
     """The punctuation mark after a token ("" at the end of the text); a hyphen only with a space
     before it (Усолье-Сибирское is one name)."""
@@ -922,6 +1183,8 @@ def _demonym_candidates(name: str) -> list[tuple[str, str]]:
         return [(s2 + "чане", s2)]
     if name.endswith("ск"):
         found = [(s2 + "чане", s2), (s2 + "цы", s2)]
+        if s2[-1] in HUSHING and len(s2) >= 6:
+            found.append((s2 + "ане", s2))  # Заволжск: заволжане
         return found + [(s2 + "ичи", s2)] if len(s2) <= 3 else found  # омичи, томичи
     if name.endswith(("ов", "ев", "ин", "ын")):
         return [(name + "цы", name), (name + "чане", name)]
@@ -932,7 +1195,10 @@ def _demonym_candidates(name: str) -> list[tuple[str, str]]:
             return [(s1 + "чане", s1), (s1 + "цы", s1)]
         return [(s1 + "инцы", s1), (s1 + "цы", s1)]
     if name.endswith(("а", "я")):  # Нюрба: нюрбинцы, Самара: самарцы, Воркута: воркутяне
-        return [(s1 + "инцы", s1), (s1 + "цы", s1), (s1 + ("ане" if s1[-1] in HUSHING else "яне"), s1)]
+        found = [(s1 + "инцы", s1), (s1 + "цы", s1), (s1 + ("ане" if s1[-1] in HUSHING else "яне"), s1)]
+        if s1[-1] in "гкх":  # Елабуга: елабужане, Калуга: калужане
+            found.append((s2 + {"г": "ж", "к": "ч", "х": "ш"}[s1[-1]] + "ане", s1))
+        return found
     if name.endswith("ь"):  # Тюмень: тюменцы, Севастополь: севастопольцы, Тверь: тверичи, Керчь: керчане
         settlers = s1 + ("ане" if s1[-1] in HUSHING else "яне")
         return [(s1 + "цы", s1), (name + "цы", s1), (s1 + "ичи", s1), (settlers, s1)]
@@ -940,8 +1206,8 @@ def _demonym_candidates(name: str) -> list[tuple[str, str]]:
         return [(s1 + "инцы", s1), (s1 + "цы", s1)]
     if name.endswith(("ый", "ий", "ой")):  # Мирный: мирнинцы
         return [(s2 + "инцы", s2)]
-    if name[-1] not in "аеёиоуыэюяй":  # Ишим: ишимцы, Талдом: талдомцы
-        return [(name + "цы", name)] + ([(name + "ане", name)] if name[-1] in HUSHING else [])
+    if name[-1] not in "аеёиоуыэюяй":  # Ишим: ишимцы, Талдом: талдомцы, Надым: надымчане
+        return [(name + "цы", name), (name + ("ане" if name[-1] in HUSHING else "чане"), name)]
     return []
 
 

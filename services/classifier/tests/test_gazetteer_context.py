@@ -1,0 +1,117 @@
+"""Region by context: namesake towns, towns that are common words, and a small town named beside a
+big city or another region (where the problem is, not where someone else is or goes)."""
+
+from __future__ import annotations
+
+import pytest
+
+from classifier.gazetteer import default_gazetteer
+from classifier.text import analyze
+
+
+def resolve(text: str, hint: str | None = None) -> tuple[str | None, str | None]:
+    guess = default_gazetteer().resolve(analyze(text), hint=hint)
+    return guess.code, guess.city
+
+
+@pytest.mark.parametrize(
+    ("text", "hint", "code"),
+    [
+        # namesakes: a region, a district or another town of one region decides
+        ("Фокино Брянской области, на Толстого нет воды", None, "32"),
+        ("Краснознаменск, автобус из Калининграда не пришёл", None, "39"),
+        ("Озёрск, в Челябинске говорят ждите, а у нас третий день без тепла", None, "74"),
+        ("В Заречном нет фельдшера, ездим в район за 35 км", "Михайловский район | Новости", "62"),
+        # a namesake in the source's name: the one whose region the text names
+        ("Педиатра нет, сказали езжайте в Вологду, это 400 км", "Подслушано Никольск", "35"),
+        # «Печоры» opening a sentence is the town, not Печора's genitive
+        ("Печоры красивейший город, а туристов водят только в монастырь", None, "60"),
+    ],
+)
+def test_namesakes_by_context(text: str, hint: str | None, code: str) -> None:
+    assert resolve(text, hint)[0] == code
+
+
+@pytest.mark.parametrize(
+    ("text", "hint", "code"),
+    [
+        ("В Дне на Советской опять нет света", None, "60"),
+        ("Заброшенный дом в центре Холма вот-вот рухнет", None, "53"),
+        ("Яма у школы, уже неделю", "Подслушано Бор", "52"),
+        ("Светофор у рынка не работает", "Сим | наш город", "74"),
+        ("Во дворе сломали качели", "Белоярский чат", "86"),
+        ("Был у нас в Островном случай: лавиной накрыло дорогу", None, "51"),
+    ],
+)
+def test_common_word_towns_with_context(text: str, hint: str | None, code: str) -> None:
+    assert resolve(text, hint)[0] == code
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Коровы на заливном лугу стоят по брюхо в воде",
+        "Гуляли в сосновом бору, везде пакеты",
+        "Машину на дне оврага нашли утром",
+    ],
+)
+def test_common_words_are_no_towns(text: str) -> None:
+    assert resolve(text)[0] is None
+
+
+def test_crimean_is_the_region() -> None:
+    assert resolve("Стройка века: как строили Крымский мост")[0] == "91"
+    assert resolve("В Крымском районе опять нет воды")[0] == "23"  # the district of Краснодарский край
+
+
+@pytest.mark.parametrize(
+    ("text", "hint", "code"),
+    [
+        # where the post is: у нас в…, домой в…, переехали в…
+        ("В Приморье тайфун, у знакомых крыши снесло. У нас в Магадане пока тихо", None, "49"),
+        ("У сестры в Краснодарском крае затопило дом, а у нас-то тут в Вуктыле спокойно", None, "11"),
+        ("Отдохнули, Анапа — сказка. Приезжаем домой в Кирово-Чепецк, а в подъезде вонь", None, "43"),
+        ("Мы переехали в Бузулук из Самары, ищем друзей детям", None, "56"),
+        # where someone else is, what it is compared with, where someone goes
+        ("Дочь в Москве трубку не берёт, соседка третий день не открывает", "Подслушано Ипатово", "26"),
+        ("Смотрели, как в Саратове берег съехал. У нас пока держится", "Подслушано Серафимович", "34"),
+        ("Дочка поступила в Питер, горжусь!", "Мамы Пскова", "60"),
+        ("Верхотурье. Отцу отказали в пенсии, а в Воркуту он не поедет, ему 74", None, "66"),
+        # a small town beside the big city near it
+        ("Живём под Москвой, в Балабаново: станцию так и не отремонтировали", None, "40"),
+        ("Электричка на Москву опять опоздала на 20 минут. Александров, ну хоть раз бы вовремя", None, "33"),
+    ],
+)
+def test_the_place_of_the_problem(text: str, hint: str | None, code: str) -> None:
+    assert resolve(text, hint)[0] == code
+
+
+@pytest.mark.parametrize(
+    ("text", "hint", "code"),
+    [
+        ("В квартире на Пугачёва окно не закрывается", None, None),  # a street named after a person
+        ("Взяла шаурму на Первомайской — три кусочка мяса. У кого в Грозном вкуснее?", None, "20"),
+        ("Вода отключена по улицам Октябрьской, Ефремова и Гагарина. Ульяновск", None, "73"),
+        ("Жалоба от жителей ул. Кирова, Анадырь: стая собак у гаражей", None, "87"),
+        ("Платим, а МСК-НТ молчит", "Подольск сегодня", "50"),  # an organisation, not Moscow
+        ("Домофон сломан", "Чат дома Ленинградский 12 Вытегра", "35"),  # a house on a street
+        ("Скорая говорит, машина в Красногорском. Звенигово", None, "12"),  # no instrumental after «в»
+        ("Мост через Терек опять завален мусором. Моздок, Кирова", None, "15"),  # the river, weakly
+        ("Обращаюсь к Вам я, Смирнова Анна Фёдоровна, живу в деревне под Устюжной", None, "35"),
+    ],
+)
+def test_streets_persons_and_organisations(text: str, hint: str | None, code: str | None) -> None:
+    assert resolve(text, hint)[0] == code
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("Надымчане, перед зимником заправьте полный бак", "89"),
+        ("Дорогие гремячинцы, приглашаем на праздник", "59"),
+        ("Кто из елабужан помнит разлив 79-го?", "16"),
+        ("Идёт заволжанин по скверу, а фонари не горят", "37"),
+    ],
+)
+def test_more_demonyms(text: str, code: str) -> None:
+    assert resolve(text)[0] == code
