@@ -34,6 +34,9 @@ def _parse_time(value: str) -> time:
     return time(int(hours), int(minutes))
 
 
+_SUMS: dict[tuple[object, ...], datetime] = {}  # (calendar, start, seconds) → WorkCalendar.add's answer
+
+
 class WorkCalendar:
     """Working windows [start, end) on working days, in one time zone."""
 
@@ -54,6 +57,7 @@ class WorkCalendar:
             raise ValueError(f"working hours end {work_end} before they start {work_start}")
         self.work_days = frozenset(work_days)
         self.extra_working_days = frozenset(extra_working_days)
+        self._key = (timezone, self.start, self.end, self.work_days, self.extra_working_days)
 
     @property
     def day_seconds(self) -> float:
@@ -74,6 +78,16 @@ class WorkCalendar:
 
     def add(self, start: datetime, seconds: float) -> datetime:
         """The moment `seconds` of working time after `start` (UTC in, UTC out)."""
+        # Routing stamps a whole batch with one time, so its new incidents ask the same sums again.
+        key = (self._key, start, seconds)
+        found = _SUMS.get(key)
+        if found is None:
+            if len(_SUMS) >= 4096:
+                _SUMS.clear()
+            found = _SUMS[key] = self._add(start, seconds)
+        return found
+
+    def _add(self, start: datetime, seconds: float) -> datetime:
         cursor = as_utc(start).astimezone(self.tz)
         remaining = max(seconds, 0.0)
         day = cursor.date()
