@@ -70,6 +70,23 @@ class TestThresholds:
         assert chosen["oof_review_recall"] == pytest.approx(0.7)
         assert chosen["oof_review_share"] == pytest.approx(0.05)
 
+    def test_thresholds_for_a_feed_with_fewer_critical_posts(self) -> None:
+        # The same 20 posts judged for a feed where one post in five is critical (share 0.2).
+        critical = [0.95, 0.9, 0.85, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.1]
+        others = [0.75, 0.45, 0.35, 0.2, 0.15, 0.1, 0.05, 0.05, 0.02, 0.01]
+        gold = np.array([True] * 10 + [False] * 10)
+        chosen = choose_thresholds(np.array(critical + others), gold, share=0.2)
+        # At 0.46: r = 7/10, f = 1/10 → 0.7·0.2 / (0.7·0.2 + 0.1·0.8) = 0.14 / 0.22 = 0.636 < 0.85.
+        # Only above 0.75 is f = 0: at 0.76, r = 4/10, precision 1.0.
+        assert chosen["critical_at"] == pytest.approx(0.76)
+        assert chosen["oof_precision"] == pytest.approx(1.0)
+        assert chosen["oof_recall"] == pytest.approx(0.4)
+        # Review: no band [t, 0.76) holds at most 5 % at this share (from 0.71 up it still holds the
+        # others' 0.75: 1/10 · 0.8 = 0.08), so the narrowest band is taken.
+        assert chosen["share"] == pytest.approx(0.2)
+        assert chosen["review_at"] == pytest.approx(0.75)
+        assert chosen["oof_review_share"] == pytest.approx(0.08)
+
     def test_no_critical_posts_keeps_the_defaults(self) -> None:
         chosen = choose_thresholds(np.array([0.1, 0.2]), np.array([False, False]))
         assert chosen == {"critical_at": 0.6, "review_at": 0.25}

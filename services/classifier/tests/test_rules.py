@@ -15,7 +15,7 @@ class TestCriticalRules:
             ("На улице -32, а в доме нет отопления вторые сутки", "нет отопления в мороз"),
             ("В доме на Ленина обрушился балкон пятого этажа", "обрушение"),
             ("Горит сарай во дворе, пожарных нет уже 20 минут", "пожар"),
-            ("Канализация затопила подвал и квартиры первого этажа", "канализация топит"),
+            ("Канализация затопила подвал и квартиры первого этажа, всё прибывает, помогите!", "канализация топит"),
             ("Ребёнок провалился в открытый люк на Московской", "ребёнок в опасности"),
             ("На детской площадке лежит оборванный провод", "оборванные провода"),
             ("Стая собак у остановки на Мира, сегодня покусали женщину", "собаки нападают на людей"),
@@ -33,6 +33,18 @@ class TestCriticalRules:
         assert result.is_incident
         assert result.urgency.label == "critical"
         assert any(reason in e for e in result.urgency.evidence)
+
+    def test_danger_in_a_news_report_goes_to_a_person_not_straight_to_critical(self, classifier: Classifier) -> None:
+        # The incident head reads it as news: no critical call, but a danger review, so a person
+        # looks (routing runs a possibly critical complaint on the critical clock).
+        for text in (
+            "Спасатели сообщают: на водохранилище под лёд провалился рыбак, его вытащили, госпитализирован.",
+            # a bare line with no one asking for anything reads the same way to the incident head
+            "Канализация затопила подвал и квартиры первого этажа",
+        ):
+            result = classifier.classify(PostInput(text=text))
+            assert result.is_incident and result.urgency.label != "critical"
+            assert [r.field for r in result.review_reasons if r.field == "danger"] == ["danger"]
 
     def test_negated_gas_is_not_critical(self) -> None:
         assert "запах газа" not in apply_rules(analyze("Газовики проверили: газом не пахнет")).critical

@@ -44,6 +44,9 @@ MODEL_HIGH_AT = 0.8
 # (writer s) 0.6 took precision from 0.79 to 0.83 for recall 0.987 → 0.975; the held-out F1 stayed
 # 0.944–0.945. Danger is not at stake: a critical danger makes a post a complaint by itself.
 INCIDENT_AT = 0.6
+# The incident head's probability (with the rules' priors, before danger's) that a post over the
+# danger threshold needs to be called critical; below it, the danger goes to review (see _one).
+DANGER_NEEDS_INCIDENT = 0.15
 # A human looks when the model is unsure (see Classifier._review): incident probability within this
 # of 0.5, a category or a region guessed with less confidence than these.
 REVIEW_INCIDENT_BAND = 0.1
@@ -392,6 +395,7 @@ class Classifier:
         i: int,
         hits: RuleHits,
         p_danger: float | None,
+        danger_called: bool,
         probabilities: dict[str, np.ndarray],
         contributions: np.ndarray,
         columns: np.ndarray,
@@ -407,8 +411,8 @@ class Classifier:
 
         rules = [f"правило: {c}" for c in hits.critical]
         if p_danger is not None:
-            # The danger head decides; a rule's cue lowers the bar to the review threshold.
-            if p_danger >= self.danger_at:
+            # The danger head decides (with the incident head: see _one); a rule's cue raises its odds.
+            if danger_called:
                 danger_column = self.stacked_slices["danger"][0]
                 evidence = rules + hits.reading.describe() + self._evidence(contributions, columns, danger_column)[:3]
                 return "critical", p_danger, list(dict.fromkeys(evidence))
@@ -501,17 +505,23 @@ class Classifier:
         )
         # Rules as priors on the model's log-odds: danger to life is always something to act on,
         # sarcasm is a complaint in disguise; an advert never is.
-        shift = (
-            (CRITICAL_SHIFT if hits.critical or (p_danger is not None and p_danger >= self.danger_at) else 0.0)
-            + (SARCASM_SHIFT if hits.sarcasm else 0.0)
+        stated_shift = (
+            (SARCASM_SHIFT if hits.sarcasm else 0.0)
             - (ADVERT_SHIFT if hits.advert else 0.0)
             - (THANKS_SHIFT if hits.thanks and not hits.sarcasm and not hits.critical else 0.0)
         )
+        danger_now = p_danger is not None and p_danger >= self.danger_at
+        # Danger is called critical only when the post also reads as someone's report of a problem:
+        # news of a fire put out, a drill, a reminder to parents score high on danger too. Otherwise
+        # it stays a complaint (someone must look) with a danger review: routing gives it the
+        # critical clock until an operator decides.
+        danger_called = danger_now and _shift(p_incident, stated_shift) >= DANGER_NEEDS_INCIDENT
+        shift = stated_shift + (CRITICAL_SHIFT if hits.critical or danger_now else 0.0)
         if shift:
             p_incident = _shift(p_incident, shift)
         incident_column = self.stacked_slices["incident"][0]
         # A danger to life now is something to act on, however the rest of the post reads.
-        is_incident = p_incident >= INCIDENT_AT or (p_danger is not None and p_danger >= self.danger_at)
+        is_incident = p_incident >= INCIDENT_AT or danger_now
         incident_evidence = self._evidence(contributions, columns, incident_column, 1.0 if is_incident else -1.0)
         for marker in ("правило_сарказм", "правило_благодарность", "правило_реклама", "правило_новость"):
             if marker in hits.evidence:
@@ -521,7 +531,7 @@ class Classifier:
         # urgency: stated cues (rules) first, the model where it is confident (see _urgency)
         if is_incident:
             urgency, urgency_conf, urgency_evidence = self._urgency(
-                i, hits, p_danger, probabilities, contributions, columns
+                i, hits, p_danger, danger_called, probabilities, contributions, columns
             )
         else:
             urgency, urgency_conf, urgency_evidence = "normal", max(1.0 - p_incident, 0.5), ["не обращение"]

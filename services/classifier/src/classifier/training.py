@@ -279,43 +279,69 @@ def danger_thresholds(
     handwritten = np.array([not r.get("generated") for r in rows])
     scored = handwritten & ~np.isnan(scores)
     p, gold = scores[scored], target[scored]
-    return choose_thresholds(p, gold)
+    return choose_thresholds(p, gold, share=FEED_CRITICAL_SHARE)
 
 
 DANGER_REVIEW_RECALL = 0.995
 DANGER_PRECISION = 0.85
 DANGER_REVIEW_MAX_SHARE = 0.05
+# The share of critical posts the thresholds are chosen for. The corpus holds 18 % critical posts,
+# because danger was written on purpose; a regional feed holds far fewer (one in thirteen in the
+# everyday feed x, one in ten in the issue's hidden set). A threshold whose precision is 0.85 at 18 %
+# called half its "critical" posts wrongly on an everyday feed, so precision and the review load are
+# computed at this share from the out-of-fold rates (each rate does not depend on the share).
+FEED_CRITICAL_SHARE = 0.10
 MIN_CRITICAL_FOR_THRESHOLDS = 20
 DEFAULT_DANGER_THRESHOLDS = {"critical_at": 0.6, "review_at": 0.25}
 
 
-def choose_thresholds(p: np.ndarray, gold: np.ndarray) -> dict[str, float]:
-    if not gold.any():
+def choose_thresholds(p: np.ndarray, gold: np.ndarray, *, share: float | None = None) -> dict[str, float]:
+    """`share`: the share of critical posts to judge precision and review load at (default: the
+    sample's own). Out-of-fold, a threshold t keeps the rate r(t) of critical posts and lets through
+    the rate f(t) of the others; on a feed with that share, precision is r·share / (r·share + f·(1 − share))."""
+    if not gold.any() or gold.all():
         return dict(DEFAULT_DANGER_THRESHOLDS)
-    positives = np.sort(p[gold])
+    share = float(gold.mean()) if share is None else share
+    positives, negatives = p[gold], p[~gold]
+
+    def precision(called_at: float) -> float:
+        kept = float((positives >= called_at).mean()) * share
+        passed = float((negatives >= called_at).mean()) * (1 - share)
+        return kept / (kept + passed) if kept + passed else 0.0
+
+    def review_load(low: float, high: float) -> float:
+        def band(values: np.ndarray) -> float:
+            return float(((values >= low) & (values < high)).mean())
+
+        return band(positives) * share + band(negatives) * (1 - share)
+
     # The probability at or above which DANGER_REVIEW_RECALL of the critical posts lie.
-    review_at = float(positives[int(np.floor((1 - DANGER_REVIEW_RECALL) * len(positives)))])
+    ordered = np.sort(positives)
+    review_at = float(ordered[int(np.floor((1 - DANGER_REVIEW_RECALL) * len(ordered)))])
     critical_at = 0.5
     for threshold in np.round(np.arange(0.2, 0.96, 0.01), 2):
-        called = p >= threshold
-        if called.any() and (called & gold).sum() / called.sum() >= DANGER_PRECISION:
+        if (positives >= threshold).any() and precision(float(threshold)) >= DANGER_PRECISION:
             critical_at = float(threshold)
             break
     # Operators can look at only so many posts: the band below critical_at holds at most
     # DANGER_REVIEW_MAX_SHARE of all posts, even if that costs some of the review recall.
-    for threshold in np.round(np.arange(0.01, critical_at, 0.01), 2):
-        if float(((p >= threshold) & (p < critical_at)).mean()) <= DANGER_REVIEW_MAX_SHARE:
-            review_at = max(review_at, float(threshold))
-            break
-    review_at = min(review_at, critical_at - 0.01)
-    called = p >= critical_at
+    capped = next(
+        (
+            float(threshold)
+            for threshold in np.round(np.arange(0.01, critical_at, 0.01), 2)
+            if review_load(float(threshold), critical_at) <= DANGER_REVIEW_MAX_SHARE
+        ),
+        critical_at - 0.01,  # no band is light enough: the narrowest
+    )
+    review_at = min(max(review_at, capped), critical_at - 0.01)
     return {
         "critical_at": round(critical_at, 3),
         "review_at": round(max(review_at, 0.05), 3),
-        "oof_recall": round(float((called & gold).sum() / gold.sum()), 4),
-        "oof_precision": round(float((called & gold).sum() / max(called.sum(), 1)), 4),
-        "oof_review_recall": round(float(((p >= review_at) & gold).sum() / gold.sum()), 4),
-        "oof_review_share": round(float(((p >= review_at) & (p < critical_at)).mean()), 4),
+        "share": round(share, 4),
+        "oof_recall": round(float((positives >= critical_at).mean()), 4),
+        "oof_precision": round(precision(critical_at), 4),
+        "oof_review_recall": round(float((positives >= review_at).mean()), 4),
+        "oof_review_share": round(review_load(review_at, critical_at), 4),
     }
 
 
