@@ -12,7 +12,11 @@ words (Грязи, Остров, Мирный) match only when written as a name
 their town (Дно, на Ленина…); towns that share a name (Кировск, Железногорск) are resolved by the rest
 of the text and the source's place hint; a district name that several regions have (Первомайский
 район) decides nothing alone, it only adds to a region something else names. A town's people name it
-too (Олончане, подскажите…: Олонец), by demonyms formed for every town of the table.
+too (Олончане, подскажите…: Олонец), by demonyms formed for every town of the table. A small town's
+adjective counts before what a town has (Волчанское водохранилище, Перевозский округ); a town's part takes
+its genitive (на набережной Тарусы). A town the source's name gives outweighs a text's place that is weak,
+elsewhere or a region named not as where (турнир в Улан-Удэ, землетрясение у Камчатки); a namesake the
+rest of the text does not settle is settled by a river or a village it names (Покровск на Лене).
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ from incidents_common.regions import REGIONS
 from incidents_common.towns import all_towns
 
 log = logging.getLogger("classifier.gazetteer")
-GAZETTEER_FORMAT = "17"  # bump when the matching code changes what the cache holds
+GAZETTEER_FORMAT = "18"  # bump when the matching code changes what the cache holds
 RUSSIAN_NAME_RE = re.compile(r"^[А-ЯЁ][а-яё]+(?:[ -][А-ЯЁа-яё][а-яё]*)*$")
 PLACE_MARKERS = {
     "г", "город", "города", "городе", "гор", "пос", "поселок", "посёлок", "пгт", "рп", "село", "станица", "ст",
@@ -57,6 +61,7 @@ MICRODISTRICT = {"мкр", "микрорайон", "квартал", "кв", "м
 ADDRESS_MARKS = {",", ":", "—", "–", "-"}  # «Дно, …», «Холм: …», «Циолковский — …»
 ADDRESSED_WORDS = {"зима"}  # people talk to the weather as to a town: «Зима, ты не перегибай»
 EXCLAMATIONS = {"дно"}  # «Дно. Просто дно.»: a verdict, not a heading
+QUOTES = {"«", '"', "“", "„"}  # «Горняк» opening a quote is a club's or a shop's name, not the town
 STATION = {"станция", "станции", "станцию"}
 # A rank or title before a surname makes a street (на Генерала Ефремова), not the town named like it.
 PERSON_TITLES = {
@@ -107,13 +112,62 @@ ROAD_WORDS = {
 }  # fmt: skip
 # How much a place named so counts (a place named as elsewhere still answers a post that names no other);
 # «у нас в X» outweighs even a region named first.
-ROLE_SHARE = {"own": 2.5, "away": 0.3, "go": 0.5, "near": 0.7}
+ROLE_SHARE = {"own": 2.5, "away": 0.3, "go": 0.5, "near": 0.7, "not": 0.0}
+# «турнира в Улан-Удэ», «на фестивале в Казани»: an event elsewhere, where the post's people went
+EVENT_LEMMAS = {
+    "турнир", "чемпионат", "первенство", "соревнование", "соревнования", "фестиваль", "форум", "олимпиада",
+    "конкурс", "слет", "слёт", "спартакиада", "кубок", "сборы", "съезд",
+}  # fmt: skip
+NOT_THIS = {"путать", "перепутать", "путайте", "спутать"}  # «не путать с Вяткой»: not the place meant
+# A text's word for a place that is not the source's own town weighs this much against a town the source's
+# name gives: weak, elsewhere, a destination, or a region named not as where (у Камчатки, «Южный Урал»).
+HINT_TOWN_OUTWEIGHS = 0.4
+# The regions a great river flows through: «ледоход на Лене у Покровска» is Якутия's Покровск.
+RIVER_REGIONS = {
+    "лена": ("14", "38"), "обь": ("54", "70", "86", "89", "22"), "енисей": ("24", "17", "19"),
+    "амур": ("27", "28"), "волга": ("69", "76", "44", "37", "52", "21", "12", "16", "73", "63", "64", "34", "30"),
+    "дон": ("61", "34", "36", "48", "71"), "кама": ("59", "18", "16"),
+    "ока": ("57", "40", "71", "50", "62", "33", "52"),
+    "иртыш": ("55", "72", "86"), "нева": ("78", "47"), "кубань": ("23", "09"), "вятка": ("43", "12", "16"),
+    "печора": ("11", "83"), "ангара": ("38", "24"), "колыма": ("49", "14"), "яна": ("14",), "вилюй": ("14",),
+    "алдан": ("14",), "томь": ("42", "70"), "тобол": ("45", "72"), "сухона": ("35",), "онега": ("29",),
+    "мезень": ("29", "11"),
+}  # fmt: skip
+RIVER_PREPOSITIONS = {"на", "по", "река", "реки", "реку", "реке", "берегу", "берега", "за"}
 # A river crossed or named as one (мост через Алатырь, река Сим) is not the town named after it.
 RIVER_BEFORE = {"река", "реки", "реку", "реке", "рекой", "речка", "речки", "речку", "речке", "берег", "берегу"}
 BRIDGE = {"мост", "моста", "мосту", "мостом", "мосте", "переправа", "переправу", "переправе", "брод"}
 # по улицам Октябрьской, Ефремова и … (after one street comes its town: ул. Кирова, Анадырь)
 STREET_LIST = {"улицам", "улицах"}
 HOUSE_WORDS = {"дом", "дома", "д"}  # «Чат дома Ленинградский 12»: a street, even in a source's name
+# What a town has, named with its adjective: a small town's adjective counts only before one of these
+# (Волчанское водохранилище, Гусиноозёрская ГРЭС, Перевозский округ, Енисейская больница).
+INSTITUTION_NOUNS = {
+    "грэс", "гэс", "тэц", "аэс", "водохранилище", "больница", "црб", "поликлиника", "роддом", "завод",
+    "комбинат", "фабрика", "район", "округ", "администрация", "вокзал", "аэропорт", "порт", "рынок", "музей",
+    "кремль", "монастырь", "техникум", "колледж", "лицей", "гимназия", "суд", "прокуратура", "водоканал",
+    "дума", "пруд", "леспромхоз", "разрез", "рудник", "шахта", "карьер", "телевидение", "газета",
+}  # fmt: skip
+# Parts of a town named with its genitive (на набережной Тарусы, в парке Плёса): not a street named after it
+TOWN_PARTS = {
+    "набережная", "набережной", "наб", "парк", "парке", "парка", "сквер", "сквере", "пляж", "рынок", "площадь",
+    "площади",
+}  # fmt: skip
+YEAR_WORDS = {"лет", "год", "года", "годам", "летие", "летию"}  # Енисейску 405 лет: an age, not a house
+# «Холм или ближайшие деревни», «Дно и окрестности»: a town beside the places around it
+NEARBY_PLACES = {
+    "деревни", "деревень", "села", "сел", "поселки", "поселков", "окрестности", "окрестностей", "район",
+    "пригород", "пригороды", "округа",
+}  # fmt: skip
+# «утонул в Оби», «рыба в Оби»: the river; «почта в Оби»: the town
+WATER_LEMMAS = {
+    "купаться", "искупаться", "плавать", "утонуть", "тонуть", "нырнуть", "нырять", "рыба", "рыбак", "ловить",
+    "поймать", "вода", "уровень", "плыть", "впадать", "течь", "лёд", "лед", "сплав",
+}  # fmt: skip
+# A hospital named by an adjective is the district's (Озёрская больница: Озёрский район's ЦРБ).
+DISTRICT_INSTITUTIONS = {"больница", "црб", "поликлиника", "роддом"}
+# adjectives of towns that are another word's: a people's, a surname's, Moscow's district
+NOT_TOWN_ADJECTIVES = {"армянский", "болгарский", "гвардейский", "строительский", "бабушкинский", "высоцкий"}
 _TRANSLIT = str.maketrans(
     {
         "а": "a", "б": "b", "в": "v", "г": "g", "д": "d", "е": "e", "ё": "e", "ж": "zh", "з": "z", "и": "i",
@@ -139,6 +193,7 @@ class Entry:
     official: bool = False  # one of the 1,117 towns (incidents_common.towns), whatever its size
     district: bool = False  # a municipal district: parts are its adjective and the noun that follows
     ambiguous: bool = False  # a district name of several regions (or a generic one): only agrees
+    institution: bool = False  # a small town's adjective: only before what a town has (Волчанское водохранилище)
 
 
 @dataclass(slots=True)
@@ -148,6 +203,7 @@ class Mention:
     from_hint: bool = False
     weak: bool = False  # a name that is also a common word or an adjective: the hint outweighs it
     role: str = ""  # "away": named as elsewhere (дочь в Москве, как в Саратове); "own": у нас в X
+    loose: bool = False  # a region named, not as where (у Камчатки, «Южный Урал» the team)
 
 
 @dataclass(slots=True)
@@ -301,8 +357,12 @@ class Gazetteer:
             if set(districts.get(key + ("район",), {})) == {town.region_code}:
                 adjectives[key][town.region_code] = (town.name, town.population, town.name)
         self._add_town_adjectives(adjectives, by_name, districts, places, min_population)
+        institutions = self._institution_adjectives(adjectives, by_name, districts, places, min_population)
         for parts in adjectives:
             by_name.pop(parts, None)  # a village called Саратовская yields to саратовские дороги
+        for parts, (code, name, population) in institutions.items():
+            entry = Entry(parts, (code,), name, population, name, adjective=True, populations=(population,))
+            self.index[parts[0]].append(replace(entry, institution=True))
         for parts, per_code in adjectives.items():
             ranked = sorted(per_code.items(), key=lambda item: -item[1][1])
             city, population, display = ranked[0][1]
@@ -415,6 +475,46 @@ class Gazetteer:
                 continue  # Советский район: another region's district
             found[key][town.region_code] = (town.name, town.population, town.name)
         adjectives.update(found)
+
+    @staticmethod
+    def _institution_adjectives(
+        adjectives: dict[tuple[str, ...], dict[str, tuple[str | None, int, str]]],
+        by_name: dict[tuple[str, ...], dict[str, tuple[str | None, int, str]]],
+        districts: dict[tuple[str, ...], dict[str, str]],
+        places: dict[str, Any],
+        min_population: int,
+    ) -> dict[tuple[str, ...], tuple[str, str, int]]:
+        """The adjective of every other town of the table, -ск towns and towns named like a word too
+        (Волчанск: волчанский, Гусиноозёрск: гусиноозёрский, Перевоз: перевозский), matched only before
+        what a town has (Волчанское водохранилище, Гусиноозёрская ГРЭС, Перевозский округ), when that
+        adjective is no other town's, district's or word's of its own. → (adjective,) → (code, town, population)."""
+        generic = {_key(str(name)) for name in places.get("generic_districts", [])} | NOT_TOWN_ADJECTIVES
+        generic |= {
+            _adjective(_key(w)) or "" for town in all_towns() if len(words := _parts(town.name)) > 1 for w in words
+        }
+        found: dict[tuple[str, ...], list[tuple[str, str, int]]] = defaultdict(list)
+        for town in all_towns():
+            words = _parts(town.name)
+            if len(words) != 1:
+                continue
+            name = _key(words[0])
+            if town.population >= 30_000 or name in RIVERS or _is_person(name) or _word_kind(name) == "adjective":
+                continue  # (a larger town's adjective is settled above; Бабушкинский район is Moscow's)
+            candidates = [name + "ий"] if name.endswith(("ск", "цк")) else [_adjective(name), _town_adjective(name)]
+            for adjective in dict.fromkeys(c for c in candidates if c):
+                adjective = adjective.replace("ё", "е")
+                key = (adjective,)
+                if not morph().word_is_known(adjective) or adjective in generic or key in adjectives:
+                    continue
+                if any(pop >= min_population for _, pop, _ in by_name.get(key, {}).values()):
+                    continue  # Волжский is a town of its own
+                if not set(districts.get(key + ("район",), {})) <= {town.region_code}:
+                    continue  # Советский район: another region's district
+                if any(p.tag.POS != "ADJF" and "Surn" not in p.tag for p in parses(adjective) if p.score >= 0.2):
+                    continue  # a word of another kind
+                found[key].append((town.region_code, town.name, town.population))
+                break
+        return {key: towns[0] for key, towns in found.items() if len(towns) == 1}
 
     @staticmethod
     def _town_forms(
@@ -623,9 +723,48 @@ class Gazetteer:
             )  # на Орджоникидзе, до Москвы: a street or a destination, which the hint outweighs
             weak = weak or _river(tokens, i)  # мост через Алатырь: the river, or the town on it
             role = "" if hint else _role(tokens, i, size, entry, doc.cleaned)
+            if entry.adjective and not entry.institution and _institution_after(tokens, i, DISTRICT_INSTITUTIONS):
+                entry = self._district_hospital(entry)
+            # (на Камчатке, в Приморье: where; у Камчатки, «Южный Урал» the team: not)
+            region = entry.city is None and not entry.district and not entry.adjective
+            loose = region and previous not in {"в", "во", "на"}
             words = " ".join(t.text for t in tokens[i : i + size])
-            found.append(Mention(entry, words, from_hint=hint, weak=weak, role=role))
+            found.append(Mention(entry, words, from_hint=hint, weak=weak, role=role, loose=loose))
             i += size
+        return found
+
+    def _district_hospital(self, entry: Entry) -> Entry:
+        """«Озёрская больница» is the hospital of the Озёрский район (its ЦРБ), in the region that has that
+        district, when one region does and not the town the adjective is first taken for."""
+        district = next(
+            (
+                e
+                for e in self.index.get(entry.parts[0], ())
+                if e.district and not e.ambiguous and e.parts == (entry.parts[0], "район")
+            ),
+            None,
+        )
+        if district is None or not set(district.codes).isdisjoint(entry.codes):
+            return entry
+        return replace(entry, codes=district.codes, populations=(entry.population,) * len(district.codes))
+
+    def _clues(self, doc: Doc) -> set[str]:
+        """Regions a post's other words point to, to settle a namesake (only asked when one is unsettled): a
+        great river it names (на Лене), a village of two words it names (в Малом Исакове)."""
+        tokens = doc.tokens
+        found: set[str] = set()
+        for i in [k for k, t in enumerate(tokens) if t.text[:1].isupper()]:
+            token = tokens[i]
+            if i and tokens[i - 1].lower in RIVER_PREPOSITIONS:
+                for river in lemma_set(token.lower):
+                    found.update(RIVER_REGIONS.get(river, ()))
+            if i + 1 < len(tokens) and tokens[i + 1].text[:1].isupper() and not token.punct_after:
+                second = tokens[i + 1].lower
+                for key in self._index_keys(token.lower):
+                    for entry in self.index.get(key, ()):
+                        if len(entry.parts) == 2 and len(entry.codes) == 1 and not entry.district:
+                            if second in _inflections(entry.parts[1]) or self._has_key(second, entry.parts[1]):
+                                found.update(entry.codes)
         return found
 
     def _index_keys(self, lower: str) -> tuple[str, ...]:
@@ -680,6 +819,35 @@ class Gazetteer:
             return common == "noun" and heading and token.lower not in EXCLAMATIONS
         return False
 
+    def _town_genitive(self, token: Token, entry: Entry) -> bool:
+        """A one-word town of the table in its genitive, written as a name and no person's (Тарусы, Плёса;
+        not Энгельса, Гагарина, Пушкина)."""
+        lower = token.lower
+        if not entry.official or len(entry.parts) != 1 or not token.text[:1].isupper():
+            return False
+        if self.nominatives.get(lower) == entry.parts[0] or _is_person(lower):
+            return False
+        if _word_kind(lower) not in {"geo", "common"}:
+            return False
+        return not morph().word_is_known(lower) or any(_case(p.tag.case) == "gent" for p in parses(lower))
+
+    def _with_nearby(self, tokens: list[Token], i: int, entry: Entry) -> bool:
+        """A town's name before the villages around it: «Холм или ближайшие деревни», «Дно и окрестности»."""
+        token = tokens[i]
+        j = i + 1
+        if not token.punct_after:
+            if j >= len(tokens) or tokens[j].lower not in {"и", "или"}:
+                return False
+            j += 1
+        if not any(tokens[k].lower in NEARBY_PLACES for k in range(j, min(j + 2, len(tokens)))):
+            return False
+        return (
+            entry.official
+            and len(entry.parts) == 1
+            and token.text[:1].isupper()
+            and self.nominatives.get(token.lower) == entry.parts[0]
+        )
+
     def _accept(self, tokens: list[Token], i: int, entry: Entry, *, hint: bool, text: str = "") -> bool:
         token = tokens[i]
         previous = tokens[i - 1].lower if i else ""
@@ -695,11 +863,15 @@ class Gazetteer:
             return False  # МСК-НТ, РТ-Инвест: an organisation
         if entry.caps_only:
             return token.text.isupper() and len(token.text) >= 2
+        if entry.institution:  # Волчанское водохранилище, Перевозский (муниципальный) округ
+            return not token.punct_after and _institution_after(tokens, i)
         last = tokens[i + len(entry.parts) - 1]
         after_next = tokens[i + len(entry.parts) + 1].lower if i + len(entry.parts) + 1 < len(tokens) else ""
         # «ул. Энгельса» is a street; «…к остановке. Муром, …» ends a sentence before the town.
         sentence_ended = i > 0 and tokens[i - 1].punct_after and len(previous) > 4
         street_word_before = previous in STREET_BEFORE and not sentence_ended
+        if street_word_before and previous in TOWN_PARTS and self._town_genitive(token, entry):
+            return True  # на набережной Тарусы: the town's embankment, not a street named after someone
         if street_word_before or (following in STREET_AFTER and not last.punct_after):
             return False  # a street named after a town or a person (ул. Энгельса, Московское шоссе)
         if _in_street_list(tokens, i, text):
@@ -713,6 +885,7 @@ class Gazetteer:
             and (not last.punct_after or previous in {"на", "по"})
             and after_next not in MICRODISTRICT
             and after_next not in MONTHS
+            and after_next not in YEAR_WORDS
         ):
             return False  # a house number: на Гагарина, 42; Димитрова 120 (not: Ангарск 22 мкр, Орске 1 декабря)
         if following and _is_patronymic(following):
@@ -722,7 +895,8 @@ class Gazetteer:
         if previous in VILLAGE_MARKERS and entry.city in {"Москва", "Санкт-Петербург"} and len(entry.codes) == 1:
             return False  # деревня Марьино is not the Moscow district
         if entry.parts[0] in RIVERS and len(entry.parts) == 1 and previous not in PLACE_MARKERS:
-            return False  # на Оби, по Дону: the river
+            # на Оби, по Дону, утонул в Оби: the river; почта в Оби: the town
+            return entry.official and token.text[:1].isupper() and _in_river_town(tokens, i)
         if len(entry.parts) > 1:
             # «в сосновом бору», «великие луки» in lower case: words, unless after «в»… or a marker
             return hint or token.text[:1].isupper() or not _all_words(tokens, i, len(entry.parts))
@@ -733,6 +907,8 @@ class Gazetteer:
         if not entry.official and not entry.adjective and _other_gender(token.lower, entry.display):
             return False  # Сиверское озеро is not the settlement Сиверский
         if _address_prefix(tokens, i, entry, self.nominatives, text) or self._standalone(tokens, i, entry, text):
+            return True
+        if self._with_nearby(tokens, i, entry):
             return True
         if entry.adjective:  # Вологодского района: a district of the town's region
             if (
@@ -788,8 +964,18 @@ class Gazetteer:
                 and not hint
                 and not locative
                 and not (kind == "adjective" and capital and not token.sentence_start)
+                and not (
+                    kind == "common"
+                    and capital
+                    and not token.sentence_start
+                    and token.lower not in EXCLAMATIONS
+                    and _plain_before(tokens, i)
+                    and _mark_before(text, token) not in QUOTES
+                )
             ):
-                return False  # (an adjective written as a name mid-sentence is one: пенсионеров Островного)
+                # (an adjective written as a name mid-sentence is one: пенсионеров Островного; so is a noun:
+                # «пацаны, Городище гордится», «праздник «Изге Болгар жыены»», not one opening a quote: «Горняк»)
+                return False
         marked = _after_marker(tokens, i, capital=capital, kind=kind)
         if entry.small and not marked:
             # Under 15,000 people: only a known place name, or an adjective-named one after «в» (в Тымовском);
@@ -864,6 +1050,7 @@ class Gazetteer:
         hint_codes: set[str] = set()
         if hint_region and hint_region in REGIONS:
             hint_codes.add(hint_region)
+        text_mentions = [m for m in text_mentions if m.role != "not"]  # «не путать с Вяткой»
         unique = {m.entry.codes[0] for m in hint_mentions if len(m.entry.codes) == 1 and not m.entry.ambiguous}
         text_codes = {
             c
@@ -871,13 +1058,18 @@ class Gazetteer:
             if not m.entry.ambiguous and not m.entry.adjective and m.words[:1].isupper()
             for c in m.entry.codes[:1]
         }  # (names written as names: not «у нас в шахтёрском доме»)
+        clues: set[str] | None = None  # computed only for a namesake nothing else settles
         for mention in hint_mentions:
             codes = mention.entry.codes
             if mention.entry.ambiguous or len(codes) == 1:
                 continue
             # «Чат Черёмушки Саяногорск»: the namesake in the region the hint names too, or one the text
-            # names (Подслушано Никольск: «езжайте в Вологду»), else the largest
-            hint_codes.update([c for c in codes if c in unique] or [c for c in codes if c in text_codes] or codes[:1])
+            # names (Подслушано Никольск: «езжайте в Вологду»), or one its river or village names, else the largest
+            chosen = [c for c in codes if c in unique] or [c for c in codes if c in text_codes]
+            if not chosen:
+                clues = self._clues(doc) if clues is None else clues
+                chosen = [c for c in codes if c in clues] if len(clues.intersection(codes)) < len(codes) else []
+            hint_codes.update(chosen or codes[:1])
         hint_codes.update(unique)
         # A district name of several regions (Первомайский район) only adds to a region that a town,
         # a region or the hint names; alone it decides nothing.
@@ -891,6 +1083,15 @@ class Gazetteer:
         # or another namesake names too: Заречный beside Михайловский район is Рязанская's.
         shared = [m.entry.codes for m in text_mentions + hint_mentions if len(m.entry.codes) > 1 or m.entry.ambiguous]
         first = 0 if text_mentions and text_mentions[0].role in {"", "own"} else -1
+        # A town the source's name gives (Вести Кызыла, Орск | Хоккей) outweighs a text's place that is weak,
+        # elsewhere, a destination or a region named not as where.
+        hint_towns = {
+            c
+            for m in hint_mentions
+            if m.entry.official and m.entry.city and not m.weak and not m.entry.adjective
+            for c in m.entry.codes
+            if c in hint_codes
+        }
         scores: dict[str, float] = defaultdict(float)
         for n, mention in enumerate(text_mentions):
             codes = mention.entry.codes
@@ -902,6 +1103,10 @@ class Gazetteer:
                 others = set().union(*(c for c in shared if c is not mention.entry.codes))
                 if 0 < len(others.intersection(codes)) < len(codes):
                     codes = tuple(code for code in codes if code in others)
+                else:  # a river or a village the post names: Покровск на Лене, Малое Исаково под Гурьевском
+                    clues = self._clues(doc) if clues is None else clues
+                    if 0 < len(clues.intersection(codes)) < len(codes):
+                        codes = tuple(code for code in codes if code in clues)
             pops = mention.entry.populations
             dominant = (
                 len(codes) > 1 and codes == mention.entry.codes and pops[0] >= 15_000 and pops[0] >= 5 * max(pops[1], 1)
@@ -910,6 +1115,12 @@ class Gazetteer:
             if mention.weak:
                 share *= 0.5
             share *= ROLE_SHARE.get(mention.role, 1.0)
+            if (
+                hint_towns
+                and hint_towns.isdisjoint(codes)
+                and (mention.weak or mention.loose or mention.role in {"away", "go", "near"})
+            ):
+                share *= HINT_TOWN_OUTWEIGHS
             if n == first:
                 share *= 1.3  # posts name their own town first; later towns are comparisons
             if mention.entry.city is None and not mention.entry.adjective and not mention.entry.district:
@@ -949,6 +1160,32 @@ class Gazetteer:
         if city is None and hint_city and not text_mentions:
             city = hint_city
         return RegionGuess(best, REGIONS[best].name, city, confidence, _dedupe(evidence)[:6])
+
+
+def _plain_before(tokens: list[Token], i: int) -> bool:
+    """Whether the word before a capitalised word leaves it a name of its own: a comma, a lower-case word
+    or a word the dictionary does not know (Изге Болгар) — not a capitalised word it is part of (Красная Горка)."""
+    if not i or tokens[i - 1].punct_after:
+        return True
+    previous = tokens[i - 1]
+    return not previous.text[:1].isupper() or not morph().word_is_known(previous.lower)
+
+
+def _in_river_town(tokens: list[Token], i: int) -> bool:
+    """A town named like its river after «в», «из» (почта в Оби), not the river one swims or fishes in."""
+    if not i or tokens[i - 1].lower not in {"в", "во", "из"}:
+        return False
+    near = [tokens[k].lower for k in (i - 3, i - 2, i + 1) if 0 <= k < len(tokens)]
+    return all(WATER_LEMMAS.isdisjoint(lemma_set(word)) for word in near)
+
+
+def _institution_after(tokens: list[Token], i: int, nouns: set[str] = INSTITUTION_NOUNS) -> bool:
+    """Whether what follows the word at i is a thing a town has (ГРЭС, водохранилище, больница, район),
+    perhaps after «муниципальный»/«городской»."""
+    j = i + 1
+    if j < len(tokens) and not DISTRICT_FILLERS.isdisjoint(lemma_set(tokens[j].lower)) and not tokens[i].punct_after:
+        j += 1
+    return j < len(tokens) and not nouns.isdisjoint(lemma_set(tokens[j].lower))
 
 
 def _district_size(tokens: list[Token], i: int, entry: Entry) -> int:
@@ -1003,6 +1240,9 @@ def _role(tokens: list[Token], i: int, size: int, entry: Entry, text: str) -> st
     post's own place (под Вологдой)."""
     if not i:
         return ""
+    if i > 2 and tokens[i - 1].lower in {"с", "со"} and tokens[i - 3].lower == "не":
+        if not NOT_THIS.isdisjoint(lemma_set(tokens[i - 2].lower)) or tokens[i - 2].lower in NOT_THIS:
+            return "not"  # «Киров Калужской области, не путать с Вяткой»
     j = i - 1  # the preposition, before «городе», «посёлке» if they stand between (у нас в городе Сим)
     if tokens[j].lower in PLACE_MARKERS and j and tokens[j - 1].lower in {"в", "во"}:
         j -= 1
@@ -1028,6 +1268,8 @@ def _role(tokens: list[Token], i: int, size: int, entry: Entry, text: str) -> st
             return "away"
         if not AWAY_PEOPLE.isdisjoint(lemmas):
             return "away"
+        if back and not EVENT_LEMMAS.isdisjoint(set().union(*(lemma_set(word) for word in back))):
+            return "away"  # «со Всероссийского турнира в Улан-Удэ»: an event elsewhere
     if preposition == "под":
         return "near"
     if j == i - 1 and _accusative(tokens[i + size - 1].lower, entry.display):

@@ -284,7 +284,7 @@ def danger_thresholds(
 
 DANGER_REVIEW_RECALL = 0.995
 DANGER_PRECISION = 0.85
-DANGER_REVIEW_MAX_SHARE = 0.05
+DANGER_REVIEW_MAX_SHARE = 0.07
 # The share of critical posts the thresholds are chosen for. The corpus holds 18 % critical posts,
 # because danger was written on purpose; a regional feed holds far fewer (one in thirteen in the
 # everyday feed x, one in ten in the hidden set). A threshold whose precision is 0.85 at 18 %
@@ -377,8 +377,10 @@ def evaluate(classifier: Classifier, rows: list[dict[str, Any]], *, batch: int =
     urgency_pairs = [(r["urgency"], p.urgency.label) for r, p in zip(rows, predictions, strict=True)]
     gold_critical = [is_critical(r) for r in rows]
     called_critical = [p.is_incident and p.urgency.label == "critical" for p in predictions]
+    # Caught: called critical, or a complaint with a danger review (routing opens an incident only for
+    # a complaint; a non-complaint's review reason reaches no operator's queue).
     flagged = [
-        c or any(reason.field == "danger" for reason in p.review_reasons)
+        c or (p.is_incident and any(reason.field == "danger" for reason in p.review_reasons))
         for c, p in zip(called_critical, predictions, strict=True)
     ]
     hits_critical = sum(g and c for g, c in zip(gold_critical, called_critical, strict=True))

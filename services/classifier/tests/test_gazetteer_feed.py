@@ -1,0 +1,91 @@
+"""Region on posts of an unseen feed: small towns named in an oblique case or by their adjective, a town
+in the source's name against a place the text names elsewhere, and namesakes settled by what else a
+post names."""
+
+from __future__ import annotations
+
+import pytest
+
+from classifier.gazetteer import default_gazetteer
+from classifier.text import analyze
+
+
+def resolve(text: str, hint: str | None = None) -> str | None:
+    return default_gazetteer().resolve(analyze(text), hint=hint).code
+
+
+@pytest.mark.parametrize(
+    ("text", "hint", "code"),
+    [
+        # a town's part named with its genitive is the town's, not a street named after someone
+        ("Вечером на набережной Весьегонска играл оркестр", None, "69"),
+        ("Гуляли в парке Чухломы, всё заросло", None, "44"),
+        # a number of years after a town is its age, not a house number
+        ("Зарайску 500 лет! Поздравляем всех", None, "50"),
+        # a small town's adjective before what a town has
+        ("На Сосногорской ТЭЦ авария, горячей воды нет", None, "11"),
+        ("Нет отопления, Невьянский водоканал молчит", None, "66"),
+        ("Во дворе опять мусор", "Вуктыльский округ | Новости", "11"),
+        # a hospital named by an adjective is the district's
+        ("Спасибо врачам Озёрской больницы", None, "39"),
+        # a town named like its river, after «в»
+        ("Почта в Оби снова закрыта", None, "54"),
+        # a town named like a word, capitalised mid-sentence or beside the villages around it
+        ("Ребята, Чухлома гордится вами!", None, "44"),
+        ("Продаю сено. Дно и окрестности, доставка", None, "60"),
+    ],
+)
+def test_small_towns_in_any_form(text: str, hint: str | None, code: str) -> None:
+    assert resolve(text, hint) == code
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Купались в Оби, вода ледяная",
+        "Рыбак провалился под лёд на Оби",
+        "Холм за домом весь в мусоре",
+        "Армянская церковь открылась после ремонта",
+        "На набережной Пушкина опять темно",
+        "На ул. Энгельса яма",
+    ],
+)
+def test_what_stays_no_town(text: str) -> None:
+    assert resolve(text) is None
+
+
+def test_a_moscow_district_is_no_small_town() -> None:
+    assert resolve("Бабушкинский район Москвы, у подъезда яма") == "77"
+
+
+@pytest.mark.parametrize(
+    ("text", "hint", "code"),
+    [
+        # an event elsewhere, a far-away cause: the source's town
+        ("Наши гимнастки взяли серебро на первенстве в Красноярске!", "Новости Абакана", "19"),
+        ("Отбой тревоги после землетрясения у Камчатки", "Анадырь | Новости", "87"),
+        # without a source's town the text's place still answers
+        ("Наши гимнастки взяли серебро на первенстве в Красноярске!", None, "24"),
+        ("Отбой тревоги после землетрясения у Камчатки", None, "41"),
+        # a region named as where the problem is outweighs the source's town
+        ("В Камчатском крае прошло землетрясение, у нас трясло", "Анадырь | Новости", "41"),
+    ],
+)
+def test_the_source_town_against_places_elsewhere(text: str, hint: str | None, code: str) -> None:
+    assert resolve(text, hint) == code
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("Ледоход на Неве у Кировска прошёл спокойно", "47"),
+        ("Ледоход на Лене у Покровска прошёл спокойно", "14"),
+        ("В Малом Исакове под Гурьевском бегают собаки", "39"),
+        ("Советск Кировской области, не путать с Калининградом: на Кирова нет света", "43"),
+        # no clue: the larger namesake
+        ("Покровск, дороги разбиты", "80"),
+        ("Озёрск, у нас опять нет воды", "74"),
+    ],
+)
+def test_namesakes_by_what_else_a_post_names(text: str, code: str) -> None:
+    assert resolve(text) == code
