@@ -11,7 +11,7 @@ PYPROJECTS := $(addsuffix /pyproject.toml,$(PACKAGES))
 $(STAMP): $(PYPROJECTS) requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet $(addprefix -e ,$(PACKAGES)) -r requirements-dev.txt
+	$(BIN)/python -m pip install --quiet -e 'libs/common[testing]' $(addprefix -e ,$(filter-out libs/common,$(PACKAGES))) -r requirements-dev.txt
 	touch $(STAMP)
 
 install: $(STAMP)

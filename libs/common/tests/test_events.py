@@ -16,6 +16,7 @@ from incidents_common.events import (
     SourceType,
     Urgency,
     decode_event,
+    encode_envelope,
     encode_event,
     new_event,
     subject_of,
@@ -46,6 +47,25 @@ class TestEnvelope:
         assert document["originpostid"] == "p1"
         assert document["schemaversion"] == "1"
         assert decode_event(encode_event(event)) == event
+
+    def test_the_fast_path_writes_the_same_envelope(self) -> None:
+        post = PostCollected(
+            post_id="p1", source_type=SourceType.vk, external_id="-1_2", text="Яма", published_at=NOW, collected_at=NOW
+        )
+        traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+        event = new_event(post, source="/services/collector", origin_post_id="p1", traceparent=traceparent)
+        event_id, fast = encode_envelope(
+            PostCollected,
+            post.model_dump(mode="json", exclude_none=True),
+            source="/services/collector",
+            time=event.time.isoformat().replace("+00:00", "Z"),
+            origin_post_id="p1",
+            traceparent=traceparent,
+            event_id=event.id,
+        )
+        assert event_id == event.id
+        assert orjson.loads(fast) == orjson.loads(encode_event(event))
+        assert decode_event(fast) == event
 
     def test_incident_subjects_end_with_region(self) -> None:
         assigned = IncidentAssigned(

@@ -471,6 +471,38 @@ def encode_event(event: CloudEvent[Any]) -> bytes:
     return orjson.dumps(event.model_dump(mode="json", exclude_none=True))
 
 
+def encode_envelope(
+    contract: type[Contract],
+    data: dict[str, Any],
+    *,
+    source: str,
+    time: str,
+    origin_post_id: str | None = None,
+    traceparent: str | None = None,
+    event_id: str | None = None,
+) -> tuple[str, bytes]:
+    """(event id, JSON) of the same envelope `new_event` + `encode_event` give, for a payload already
+    in its JSON form (`data`, `time` as ISO 8601 text): the fast path of a producer that writes
+    thousands of events a batch, where building the pydantic models cost a third of the time. The
+    producer's tests decode what it writes (`decode_event`), which checks the payload."""
+    event_id = event_id or str(uuid.uuid4())
+    envelope: dict[str, Any] = {
+        "specversion": "1.0",
+        "id": event_id,
+        "source": source,
+        "type": event_type_name(contract),
+        "time": time,
+        "datacontenttype": "application/json",
+        "schemaversion": SCHEMA_VERSION,
+    }
+    if origin_post_id is not None:
+        envelope["originpostid"] = origin_post_id
+    if traceparent:
+        envelope["traceparent"] = traceparent
+    envelope["data"] = data
+    return event_id, orjson.dumps(envelope)
+
+
 def decode_event(raw: bytes) -> CloudEvent[Any]:
     """Parse a CloudEvent and its typed payload; BadEvent with a readable reason otherwise."""
     try:

@@ -1,4 +1,5 @@
-"""Pytest fixtures for real infrastructure: a nats-server process, SQLite files, a PostgreSQL server.
+"""Pytest fixtures for real infrastructure: a nats-server process, SQLite files, a PostgreSQL server
+(install the `testing` extra: `pip install incidents-common[testing]`).
 
 Registered as a plugin by the root conftest.py. Each test gets clean JetStream state (streams are
 deleted before it runs) and, for PostgreSQL, a database of its own.

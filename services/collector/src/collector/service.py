@@ -41,7 +41,7 @@ from collector.schemas import (
     SourceUpdate,
 )
 from incidents_common.db import Database, OutboxMessage, utcnow, writes_of
-from incidents_common.events import SCHEMA_VERSION, SUBJECT_POST_COLLECTED, PostCollected, SourceType, event_type_name
+from incidents_common.events import SUBJECT_POST_COLLECTED, PostCollected, SourceType, encode_envelope
 from incidents_common.metrics import count_on_commit
 from incidents_common.problems import InvalidInput, NotFound, ProblemError, ServiceUnavailable
 from incidents_common.secretbox import SecretBox
@@ -168,9 +168,6 @@ def _post_collected(row: Mapping[str, Any]) -> dict[str, Any]:
     )
 
 
-_POST_COLLECTED_TYPE = event_type_name(PostCollected)
-
-
 async def queue_post_collected(session: AsyncSession, rows: Sequence[Mapping[str, Any]]) -> None:
     """Queue one PostCollected CloudEvent per stored row in the transaction's outbox.
 
@@ -187,27 +184,16 @@ async def queue_post_collected(session: AsyncSession, rows: Sequence[Mapping[str
     traceparent = current_traceparent()
     outbox = []
     for row in rows:
-        event_id = str(uuid.uuid4())
-        envelope = {
-            "specversion": "1.0",
-            "id": event_id,
-            "source": EVENT_SOURCE,
-            "type": _POST_COLLECTED_TYPE,
-            "time": now,
-            "datacontenttype": "application/json",
-            "schemaversion": SCHEMA_VERSION,
-            "originpostid": row["id"],
-            "data": _post_collected(row),
-        }
-        if traceparent:
-            envelope["traceparent"] = traceparent
+        event_id, payload = encode_envelope(
+            PostCollected,
+            _post_collected(row),
+            source=EVENT_SOURCE,
+            time=now,
+            origin_post_id=row["id"],
+            traceparent=traceparent,
+        )
         outbox.append(
-            {
-                "event_id": event_id,
-                "subject": SUBJECT_POST_COLLECTED,
-                "payload": orjson.dumps(envelope),
-                "created_at": created_at,
-            }
+            {"event_id": event_id, "subject": SUBJECT_POST_COLLECTED, "payload": payload, "created_at": created_at}
         )
     await _executemany(session, OutboxMessage.__table__, outbox)  # type: ignore[attr-defined]
     writes_of(session).events_written(len(outbox))  # wakes the relay after the commit
