@@ -152,6 +152,10 @@ DOORS: dict[tuple[str, str], Door] = {
         Probe("admin64", 200, absent=("inc-77", "Москва"), present=("inc-64",)),
         Probe("integration64", 200, params={"region": ["64", "77"]}, absent=("inc-77", "Москва"), present=("inc-64",)),
     ],
+    ("GET", "/v1/incidents/{incident_id}/audit"): [
+        Probe("admin64", 404, path=OTHER),
+        Probe("official64", 404, path=OTHER),
+    ],
     ("POST", "/v1/incidents/{incident_id}/actions"): [
         Probe("admin64", 404, path=OTHER, json=ACTION),
         # Correcting another region's incident into one's own region is no way in either.

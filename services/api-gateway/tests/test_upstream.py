@@ -117,6 +117,22 @@ class TestActions:
                 history = (await http.get(f"/v1/incidents/{incident_id}")).json()["history"]
             assert [h["actor"] for h in history if h["action"] in ("take", "reject")][0] == "off-64-1"
 
+    async def test_the_audit_log_is_checked_by_routing_for_the_caller(self, make_gateway, tmp_path: Path) -> None:
+        async with real_routing(tmp_path) as (url, routing_app), make_gateway(routing_url=url) as gw:
+            incident_id = await routed_incident(routing_app, gw, "p1")
+            path = f"/v1/incidents/{incident_id}/actions"
+            reply = {"action": "reply", "reply_text": "Яму заделаем до пятницы", "reply_url": "https://vk.com/wall-1_2"}
+            assert (await gw.client.post(path, json=reply, headers=gw.headers("admin64"))).status_code == 200
+            audit = await gw.client.get(f"/v1/incidents/{incident_id}/audit", headers=gw.headers("official64"))
+            assert audit.status_code == 200, audit.text
+            assert audit.json()["ok"] and audit.json()["entries"] >= 3
+            async with routing_app.state.db.engine.begin() as connection:
+                await connection.exec_driver_sql(
+                    "UPDATE routing_incident_history SET comment = 'Яма заделана' WHERE action = 'reply'"
+                )
+            audit = await gw.client.get(f"/v1/incidents/{incident_id}/audit", headers=gw.headers("admin64"))
+            assert not audit.json()["ok"] and "changed" in audit.json()["reason"]
+
     async def test_routing_errors_pass_through_as_problems(self, make_gateway, tmp_path: Path) -> None:
         async with real_routing(tmp_path) as (url, routing_app), make_gateway(routing_url=url) as gw:
             incident_id = await routed_incident(routing_app, gw, "p1")

@@ -13,7 +13,7 @@ operators' corrections of a classification (`incidents.v1.classification.correct
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from functools import lru_cache
 from typing import Any, ClassVar, Generic, Literal, TypeVar
@@ -366,6 +366,24 @@ class ClassificationCorrected(Contract):
         return f"{SUBJECT_ROOT}.classification.corrected.{region_code}"
 
 
+class AuditRootPublished(Contract):
+    """A region's audit log of one day, summed (routing's incidents.chain): keep it. Every action on an
+    incident is a history entry chained by hash to the one before; `root` is the SHA-256 over the day's
+    entry hashes in order. A root computed again later that differs from this one shows the day's
+    record was rewritten."""
+
+    type: ClassVar[str] = "incident.audit_root"
+    region_code: str
+    day: date = Field(description="The UTC day the entries were recorded on")
+    root: str = Field(description="SHA-256 (hex) over the day's entry hashes in order (time, incident, seq)")
+    entries: int = Field(ge=0)
+    computed_at: datetime
+
+    @classmethod
+    def subject_for(cls, region_code: str) -> str:
+        return f"{SUBJECT_ROOT}.incident.audit_root.{region_code}"
+
+
 SUBJECT_POST_COLLECTED = f"{SUBJECT_ROOT}.post.collected"
 SUBJECT_POST_CLASSIFIED = f"{SUBJECT_ROOT}.post.classified"
 SUBJECT_INCIDENT_ALL = f"{SUBJECT_ROOT}.incident.>"
@@ -383,6 +401,7 @@ EVENT_SUBJECTS: dict[type[Contract], str] = {
     IncidentEscalated: f"{SUBJECT_ROOT}.incident.escalated.{{region}}",
     IncidentCorrected: f"{SUBJECT_ROOT}.incident.corrected.{{region}}",
     ClassificationCorrected: f"{SUBJECT_ROOT}.classification.corrected.{{region}}",
+    AuditRootPublished: f"{SUBJECT_ROOT}.incident.audit_root.{{region}}",
 }
 EVENT_TYPES: dict[str, type[Contract]] = {
     f"ru.incidents.{model.type}": model  # type: ignore[attr-defined]
@@ -399,7 +418,7 @@ def subject_of(data: Contract) -> str:
     """The NATS subject an event payload is published on."""
     if isinstance(data, IncidentEvent):
         return data.subject_for(data.incident.region_code)
-    if isinstance(data, ClassificationCorrected):
+    if isinstance(data, ClassificationCorrected | AuditRootPublished):
         return data.subject_for(data.region_code)
     return EVENT_SUBJECTS[type(data)]
 

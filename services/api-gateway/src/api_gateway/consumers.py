@@ -28,6 +28,7 @@ from api_gateway.models import Incident, IncidentEventLog, IncidentPost, Post
 from api_gateway.search import index_text, normalize
 from incidents_common.db import Writes
 from incidents_common.events import (
+    AuditRootPublished,
     BadEvent,
     CloudEvent,
     IncidentAssigned,
@@ -262,7 +263,12 @@ def decide_posts(stored_versions: Mapping[str, int], events: Sequence[CloudEvent
 
 
 async def apply_incident_events(writes: Writes, events: list[CloudEvent[Any]]) -> None:
-    """BatchHandler of `gateway-incident-events`: incidents upserted, links added, history appended."""
+    """BatchHandler of `gateway-incident-events`: incidents upserted, links added, history appended.
+    A region's daily audit root shares the subjects (incidents.v1.incident.audit_root.<region>) and is
+    routing's to keep and the regions' to archive: nothing for the read model."""
+    events = [event for event in events if not isinstance(event.data, AuditRootPublished)]
+    if not events:
+        return
     for event in events:
         if not isinstance(event.data, IncidentEvent):
             raise BadEvent(f"not an incident event: {event.type}")

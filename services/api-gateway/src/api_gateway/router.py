@@ -20,6 +20,7 @@ from api_gateway.deps import PrincipalDep, require_roles
 from api_gateway.schemas import (
     ActionCreate,
     ActionName,
+    IncidentAudit,
     IncidentDetail,
     IncidentPage,
     ReviewQueue,
@@ -293,6 +294,23 @@ ACTION_RESULT_EXAMPLE = {
     "deadlines": {"first_response_due": "2026-11-26T17:15:00Z"},
     "history": [{"action": "take", "actor": "off-64-roads-1", "at": "2026-11-26T10:00:00Z"}],
 }
+
+
+@router.get(
+    "/incidents/{incident_id}/audit",
+    summary="Check the incident's audit log (every action chained by hash): whether it holds, and where it breaks",
+    responses={**AUTH_RESPONSES, **UPSTREAM_RESPONSES},
+)
+async def check_incident_audit(
+    request: Request,
+    session: SessionDep,
+    principal: PrincipalDep,
+    incident_id: Annotated[str, Path(max_length=64)],
+) -> IncidentAudit:
+    await service.get_visible(session, principal=principal, incident_id=incident_id)
+    routing: Upstream = request.app.state.routing
+    result = await routing.request("GET", f"/v1/incidents/{quote(incident_id, safe='')}/audit", user=principal.acting())
+    return IncidentAudit.model_validate(result)
 
 
 @router.post(

@@ -179,6 +179,28 @@ class IncidentDetail(IncidentRead):
     history: list[HistoryEntry]
 
 
+class IncidentAudit(BaseModel):
+    """Routing's verdict on the incident's audit log: every action (assignment, replies with their
+    text, status changes, corrections) is an entry chained by SHA-256 to the one before, so an entry
+    rewritten or removed in the database shows here. `broken_at`: the first entry that does not hold."""
+
+    model_config = example(
+        incident_id="inc-64-0001",
+        entries=6,
+        ok=False,
+        head="9f2c…",
+        broken_at=4,
+        reason="its content does not match its hash: the entry was changed",
+    )
+
+    incident_id: str
+    entries: int
+    ok: bool
+    head: str | None = Field(default=None, description="The hash of the last entry")
+    broken_at: int | None = Field(default=None, description="The seq of the first entry that does not hold")
+    reason: str | None = None
+
+
 class IncidentPage(BaseModel):
     model_config = example(
         items=[example_of(IncidentRead)],

@@ -1,10 +1,13 @@
-"""Command-line tools: `python -m routing import-directory FILE`, `seed-demo`, `scan-deadlines`, `migrate`."""
+"""Command-line tools: `python -m routing import-directory FILE`, `seed-demo`, `scan-deadlines`, `audit-verify`,
+`audit-seal`, `migrate`."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import sys
+from datetime import date
 from pathlib import Path
 
 from incidents_common.db import Database
@@ -23,6 +26,14 @@ def _parser() -> argparse.ArgumentParser:
     importer.add_argument("--format", choices=["yaml", "yml", "csv"], help="Override the format the suffix implies")
     commands.add_parser("seed-demo", help="Load the shipped demo directory if the directory is empty")
     commands.add_parser("scan-deadlines", help="Run one deadline scan (warnings, escalations) now")
+    verify = commands.add_parser(
+        "audit-verify",
+        help="Check every incident's hash chain and every stored daily root; exit code 1 if anything broke",
+    )
+    verify.add_argument("--incident", help="Only this incident's chain")
+    verify.add_argument("--region", help="Only this region's incidents and roots (two digits)")
+    verify.add_argument("--day", type=date.fromisoformat, help="Only the roots of this UTC day (YYYY-MM-DD)")
+    commands.add_parser("audit-seal", help="Store and publish the daily roots of the days that are over, now")
     add_migrate_command(commands)  # its --database-url, like the one before the command, overrides the default
     return parser
 
@@ -50,6 +61,16 @@ async def _run(args: argparse.Namespace) -> int:
 
             seeded = await seed_demo_directory(db)
             sys.stdout.write((seeded.model_dump_json() if seeded else '{"skipped": "directory not empty"}') + "\n")
+        elif args.command == "audit-verify":
+            return await _audit_verify(db, args)
+        elif args.command == "audit-seal":
+            from routing.incidents.audit import seal_days
+
+            async with db.transaction() as session:
+                roots = await seal_days(session)
+            for root in roots:
+                sys.stdout.write(root.model_dump_json() + "\n")
+            sys.stderr.write(f"{len(roots)} daily roots sealed (published by the service's outbox relay)\n")
         elif args.command == "scan-deadlines":
             from routing.deadlines.scanner import scan
 
@@ -59,6 +80,47 @@ async def _run(args: argparse.Namespace) -> int:
     finally:
         await db.dispose()
     return 0
+
+
+async def _audit_verify(db: Database, args: argparse.Namespace) -> int:
+    """One JSON line per broken chain or root, a summary on stderr; 1 when anything broke."""
+    from sqlalchemy import select
+    from tqdm import tqdm
+
+    from routing.incidents.audit import INCIDENTS, check_incident, check_roots
+
+    broken = 0
+    async with db.transaction() as session:
+        if args.incident:
+            ids = [args.incident]
+        else:
+            query = select(INCIDENTS.c.id).order_by(INCIDENTS.c.id)
+            if args.region:
+                query = query.where(INCIDENTS.c.region_code == args.region)
+            ids = list((await session.exec(query)).scalars())  # type: ignore[call-overload]
+        for incident_id in tqdm(ids, desc="incident chains", unit="incident", file=sys.stderr):
+            check = await check_incident(session, incident_id)
+            if check is None:
+                sys.stderr.write(f"error: no incident {incident_id!r}\n")
+                return 2
+            if not check.ok:
+                broken += 1
+                line = {"incident_id": incident_id, "broken_at": check.broken_at, "reason": check.reason}
+                sys.stdout.write(json.dumps(line, ensure_ascii=False) + "\n")
+        roots = [] if args.incident else await check_roots(session, region=args.region, day=args.day)
+        for root in roots:
+            if not root.ok:
+                broken += 1
+                line = {
+                    "region_code": root.region_code,
+                    "day": root.day.isoformat(),
+                    "stored": root.stored,
+                    "recomputed": root.recomputed,
+                    "reason": "the day's entries no longer give the root that was published",
+                }
+                sys.stdout.write(json.dumps(line, ensure_ascii=False) + "\n")
+    sys.stderr.write(f"{len(ids)} incident chains and {len(roots)} daily roots checked: {broken} broken\n")
+    return 1 if broken else 0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -6,7 +6,7 @@ from typing import Any
 
 from routing.deadlines.models import Deadline, SlaPolicy
 from routing.directory.models import Department, Official
-from routing.incidents.models import Escalation, Incident, IncidentHistory, IncidentPost, SkippedPost
+from routing.incidents.models import AuditRoot, Escalation, Incident, IncidentHistory, IncidentPost, SkippedPost
 from routing.rules.models import Rule
 
 TABLES: tuple[Any, ...] = (
@@ -20,4 +20,5 @@ TABLES: tuple[Any, ...] = (
     IncidentHistory,
     Escalation,
     SkippedPost,
+    AuditRoot,
 )

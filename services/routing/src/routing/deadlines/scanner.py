@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlmodel import and_, col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -21,6 +21,7 @@ from routing.deadlines import service as deadlines
 from routing.deadlines.calendar import WorkCalendar
 from routing.deadlines.models import Deadline, DeadlineState
 from routing.deadlines.schemas import ScanResult
+from routing.incidents import audit
 from routing.incidents.decisions import SYSTEM_ACTOR, Effects, emit, record
 from routing.incidents.escalation import escalate
 from routing.incidents.models import Incident
@@ -134,13 +135,22 @@ async def scan(
 
 
 async def run_scanner(db: Database, settings: Settings) -> None:
-    """The lifespan task: scan every ROUTING_DEADLINE_SCAN_SECONDS, surviving database hiccups."""
+    """The lifespan task: scan every ROUTING_DEADLINE_SCAN_SECONDS, surviving database hiccups; and
+    seal the audit log's days that are over (incidents.audit), once a day."""
+    sealed_through: date | None = None
     while True:
         try:
             async with db.transaction() as session:
                 result = await scan(session, settings=settings)
             if result.warnings or result.escalations:
                 log.info("deadline scan", extra=result.model_dump())
+            now = utcnow()
+            if sealed_through != audit.last_sealable_day(now):
+                async with db.transaction() as session:
+                    roots = await audit.seal_days(session, now=now, after=sealed_through)
+                sealed_through = audit.last_sealable_day(now)
+                for root in roots:
+                    log.info("audit root sealed", extra=root.model_dump(mode="json"))
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 - the next pass retries; a conflict means another replica won

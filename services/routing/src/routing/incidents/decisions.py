@@ -39,6 +39,7 @@ from routing.config import Settings
 from routing.deadlines.models import Clock, SlaPolicy
 from routing.deadlines.service import NewClock, best_policy, calendar_for, plan_clocks, sync_due
 from routing.directory.models import Official
+from routing.incidents.chain import chain
 from routing.incidents.clustering import Candidate, Fingerprint, best_match, fingerprint
 from routing.incidents.models import LOAD_STATUSES, OPEN_STATUSES
 from routing.incidents.review import (
@@ -65,6 +66,7 @@ ATTACH_COLUMNS = (
     "last_post_at",
     "updated_at",
     "history_seq",
+    "chain_head",
     "needs_review",
     "review_reasons",
     "possibly_critical",
@@ -123,21 +125,23 @@ def record(
     to_status: str | None = None,
     comment: str | None = None,
 ) -> None:
-    """An entry of the incident's audit log."""
+    """An entry of the incident's audit log, chained to the one before (incidents.chain)."""
     incident.history_seq += 1
-    effects.history.append(
-        {
-            "id": uuid.uuid4().hex,
-            "seq": incident.history_seq,
-            "incident_id": incident.id,
-            "at": now,
-            "actor": actor,
-            "action": action,
-            "from_status": from_status,
-            "to_status": to_status,
-            "comment": comment,
-        }
-    )
+    entry = {
+        "id": uuid.uuid4().hex,
+        "seq": incident.history_seq,
+        "incident_id": incident.id,
+        "at": now,
+        "actor": actor,
+        "action": action,
+        "from_status": from_status,
+        "to_status": to_status,
+        "comment": comment,
+    }
+    incident.chain_head = chain(incident.chain_head, entry)
+    effects.history.append(entry)
+    if isinstance(incident, IncidentRecord):
+        effects.change(incident, ("history_seq", "chain_head"))
 
 
 def emit(

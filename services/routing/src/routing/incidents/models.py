@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint, false
@@ -46,6 +46,7 @@ class Incident(SQLModel, table=True):
     federal_fallback: bool = False
     escalation_level: int = 0
     history_seq: int = 0
+    chain_head: str | None = Field(default=None, max_length=64)  # the hash of the last history entry
     escalated_to_id: str | None = Field(default=None, max_length=100)
     escalated_to_name: str | None = Field(default=None, max_length=300)
     flagged: bool = False
@@ -102,6 +103,8 @@ class IncidentHistory(SQLModel, table=True):
     """The audit log: who did what, when, from which status to which, and why."""
 
     __tablename__ = "routing_incident_history"
+    # The audit log's daily roots read a day's entries (incidents.audit.day_hashes)
+    __table_args__ = (Index("ix_routing_incident_history_at", "at"),)
 
     id: str = Field(primary_key=True, max_length=32)
     incident_id: str = Field(max_length=36, index=True)
@@ -112,6 +115,9 @@ class IncidentHistory(SQLModel, table=True):
     from_status: str | None = Field(default=None, max_length=20)
     to_status: str | None = Field(default=None, max_length=20)
     comment: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    # incidents.chain: the hash of the incident's entry before this one, and this entry's own
+    prev_hash: str | None = Field(default=None, max_length=64)
+    hash: str | None = Field(default=None, max_length=64)
 
 
 class SkippedPost(SQLModel, table=True):
@@ -138,3 +144,16 @@ class Escalation(SQLModel, table=True):
     escalated_to_id: str | None = Field(default=None, max_length=100)
     escalated_to_name: str | None = Field(default=None, max_length=300)
     at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class AuditRoot(SQLModel, table=True):
+    """A region's daily root of the audit log (incidents.chain.daily_root), computed once the day is
+    over and published as an event; `python -m routing audit verify` recomputes it."""
+
+    __tablename__ = "routing_audit_roots"
+
+    region_code: str = Field(primary_key=True, max_length=2)
+    day: date = Field(primary_key=True)
+    root: str = Field(max_length=64)
+    entries: int
+    computed_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

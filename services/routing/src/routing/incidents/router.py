@@ -7,6 +7,7 @@ audit log is the verified caller, never a body field.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -14,9 +15,10 @@ from fastapi import APIRouter, Query, Request
 from incidents_common.app import SessionDep
 from incidents_common.events import IncidentStatus
 from routing.access import GUARDED, AccessDep
-from routing.incidents import lifecycle, queries
+from routing.errors import UnknownIncident
+from routing.incidents import audit, lifecycle, queries
 from routing.incidents.models import Incident
-from routing.incidents.schemas import ActionRequest, IncidentPage, IncidentRead
+from routing.incidents.schemas import ActionRequest, AuditChainRead, AuditRootRead, IncidentPage, IncidentRead
 
 router = APIRouter(tags=["incidents"], dependencies=GUARDED)
 
@@ -55,6 +57,45 @@ async def get_incident(session: SessionDep, access: AccessDep, request: Request,
     return await queries.incident_detail(
         session, incident_id=incident_id, settings=request.app.state.settings, regions=access.regions
     )
+
+
+@router.get(
+    "/v1/incidents/{incident_id}/audit",
+    responses={404: ACTION_RESPONSES[404]},
+    summary="Check the incident's audit log: every entry chained by hash to the one before",
+)
+async def check_audit(session: SessionDep, access: AccessDep, incident_id: str) -> AuditChainRead:
+    incident = await queries.get_incident(session, incident_id=incident_id)
+    if access.regions is not None and incident.region_code not in access.regions:
+        raise UnknownIncident(f"no incident {incident_id!r}")  # exactly like a missing one
+    check = await audit.check_incident(session, incident_id)
+    assert check is not None  # the incident exists
+    return AuditChainRead(
+        incident_id=check.incident_id,
+        entries=check.entries,
+        ok=check.ok,
+        head=check.head,
+        broken_at=check.broken_at,
+        reason=check.reason,
+    )
+
+
+@router.get("/v1/audit/roots", summary="Daily roots of the audit log of your regions, checked against the entries now")
+async def audit_roots(
+    session: SessionDep,
+    access: AccessDep,
+    region: Annotated[str | None, Query(pattern=r"^\d{2}$")] = None,
+    day: date | None = None,
+) -> list[AuditRootRead]:
+    checks = await audit.check_roots(
+        session, region=region, day=day, regions=sorted(access.regions) if access.regions is not None else None
+    )
+    return [
+        AuditRootRead(
+            region_code=c.region_code, day=c.day, root=c.stored, recomputed=c.recomputed, entries=c.entries, ok=c.ok
+        )
+        for c in checks
+    ]
 
 
 @router.post(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -87,6 +87,8 @@ class IncidentPostRead(BaseModel):
 
 
 class HistoryRead(BaseModel):
+    seq: int = Field(description="The entry's place in the incident's audit log, from 1")
+    hash: str | None = Field(default=None, description="SHA-256 of the previous entry's hash and this entry")
     at: datetime
     actor: str
     action: str
@@ -164,3 +166,26 @@ class IncidentPage(BaseModel):
     total: int
     limit: int
     offset: int
+
+
+class AuditChainRead(BaseModel):
+    """The verdict on an incident's audit log (incidents.chain): each entry holds the hash of the one
+    before; `broken_at` is the seq of the first entry that does not hold, `reason` says why."""
+
+    incident_id: str
+    entries: int
+    ok: bool
+    head: str | None = Field(description="The hash of the last entry, as the incident stores it")
+    broken_at: int | None = None
+    reason: str | None = None
+
+
+class AuditRootRead(BaseModel):
+    """A region's daily root as stored and published, and as the entries give it now."""
+
+    region_code: str
+    day: date
+    root: str = Field(description="The root stored and published when the day was sealed")
+    recomputed: str = Field(description="The root of the day's entries as they are now")
+    entries: int
+    ok: bool

@@ -45,6 +45,7 @@ class IncidentLike(Protocol):
     federal_fallback: bool
     escalation_level: int
     history_seq: int
+    chain_head: str | None
     flagged: bool
     flag_reason: str | None
     needs_review: bool
@@ -92,6 +93,7 @@ class IncidentRecord:
     federal_fallback: bool = False
     escalation_level: int = 0
     history_seq: int = 0
+    chain_head: str | None = None
     escalated_to_id: str | None = None
     escalated_to_name: str | None = None
     flagged: bool = False
