@@ -118,7 +118,8 @@ async def perform_action(
             actor=actor,
             now=now,
             action="reply",
-            comment=_join(comment, f"public reply: {request.reply_url or request.reply_text}"),
+            # The reply's text itself goes into the audit log (its hash chain), not only its link.
+            comment=_join(comment, _reply_note(request.reply_text, request.reply_url)),
         )
     elif action in (Action.resolve, Action.close, Action.reject):
         running = await deadlines.settle(
@@ -253,3 +254,8 @@ async def redirect(
         chosen = engine.to_curator(directory, workload, category=incident.category, notes=[], why=flag)
     apply_assignment(effects, incident, chosen, now=now, actor=actor, flag=flag, comment=comment)
     queue_workload(writes_of(session), workload)
+
+
+def _reply_note(text: str | None, url: str | None) -> str:
+    note = f"public reply: {text}" if text else "public reply"
+    return f"{note} ({url})" if url else note
