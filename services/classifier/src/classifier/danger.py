@@ -121,7 +121,8 @@ NEGATIONS = frozenset({"не", "нет", "ни"})
 # Temperatures that endanger people by themselves: frost of −15 and below, heat of +33 and above.
 FROST_RE = re.compile(r"(?:[-−–]|минус\s*)\s?(?:1[5-9]|[2-5]\d)\b|минус\s+(?:двадцат|тридцат|сорок|пятьдесят)")
 HEAT_RE = re.compile(r"(?:\+|плюс\s*)\s?(?:3[3-9]|4\d)\b")
-TEMPERATURES = (("мороз", FROST_RE), ("жара", HEAT_RE))
+# (kind, pattern, what every match of the pattern holds)
+TEMPERATURES = (("мороз", FROST_RE, ("-", "−", "–", "минус")), ("жара", HEAT_RE, ("+", "плюс")))
 WINDOW = 8  # tokens between a hazard word and an exposed person that still tie them together
 
 
@@ -156,12 +157,20 @@ class DangerReading:
         return out
 
 
-def read_danger(doc: Doc) -> DangerReading:
+def read_danger(doc: Doc, lemmas: list[str] | None = None) -> DangerReading:
+    """`lemmas`: doc.lemmas when the caller has them already (apply_rules), not built twice."""
     reading = DangerReading()
-    lemmas = doc.lemmas
+    if lemmas is None:
+        lemmas = doc.lemmas
     if not lemmas:
         return reading
-    temperatures = [(kind, found) for kind, pattern in TEMPERATURES if (found := pattern.search(doc.normalized))]
+    text = doc.normalized
+    temperatures = [
+        (kind, found)
+        for kind, pattern, signs in TEMPERATURES
+        # a sign or its word first: the patterns try their alternatives at every position
+        if any(sign in text for sign in signs) and (found := pattern.search(text))
+    ]
     if not temperatures and KINDS_OF.keys().isdisjoint(lemmas):
         return reading  # no hazard named: nothing to mark (decided in C, for most posts)
     positions: dict[str, list[int]] = {}

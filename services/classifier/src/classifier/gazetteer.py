@@ -646,9 +646,11 @@ class Gazetteer:
     # -- matching -------------------------------------------------------------------------
 
     def mentions(self, doc: Doc, *, hint: bool = False) -> list[Mention]:
-        tokens = _split_hyphens(doc.tokens)
+        # (a token holds a hyphen only if the text does: most posts have nothing to split)
+        tokens = _split_hyphens(doc.tokens) if "-" in doc.cleaned else doc.tokens
         found: list[Mention] = []
         forms = self.forms
+        demonyms = self.demonyms  # asked of every word: _demonym only for the few that are one
         cache: dict[str, tuple[str, ...]] | None = self.__dict__.get("_keys_cache")
         if cache is None or len(cache) > 50_000:  # ~6 MB at most
             cache = self.__dict__["_keys_cache"] = {}
@@ -662,7 +664,7 @@ class Gazetteer:
             if i and tokens[i - 1].lower == "по" and lower.endswith(("ски", "цки")) and lower + "й" in self.index:
                 keys = (*keys, lower + "й")  # по-тобольски: the town's adjective
             if not keys:  # most words name no place
-                if (demonym := self._demonym(tokens, i, doc.cleaned)) is not None:
+                if lower in demonyms and (demonym := self._demonym(tokens, i, doc.cleaned)) is not None:
                     found.append(demonym)
                 i += 1
                 continue
@@ -691,11 +693,11 @@ class Gazetteer:
                         continue
                     if entry.official and size == 1 and (own is None or entry.parts[0] not in own):
                         continue  # a town of the table matches only its own case forms
-                    if all(self._has_key(tokens[i + k].lower, entry.parts[k]) for k in range(1, size)):
+                    if size == 1 or all(self._has_key(tokens[i + k].lower, entry.parts[k]) for k in range(1, size)):
                         if self._accept(tokens, i, entry, hint=hint, text=doc.cleaned):
                             best = (size, entry)
             if best is None:
-                if (demonym := self._demonym(tokens, i, doc.cleaned)) is not None:
+                if lower in demonyms and (demonym := self._demonym(tokens, i, doc.cleaned)) is not None:
                     found.append(demonym)
                 i += 1
                 continue

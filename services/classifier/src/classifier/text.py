@@ -154,7 +154,8 @@ def clean(text: str) -> str:
     text = _strip_symbols(text)
     text = REPEAT_RE.sub(r"\1", text)
     text = PUNCT_REPEAT_RE.sub(r"\1", text)
-    return SPACES_RE.sub(" ", text).strip()
+    # = SPACES_RE.sub(" ", text).strip(): str.split and the pattern's \s know the same whitespace
+    return " ".join(text.split())
 
 
 def normalize(text: str) -> str:
@@ -192,7 +193,6 @@ class Doc:
 
 _SENTENCE_BREAKS = frozenset({"", ".", "!", "?", "\n", "…", ":", "«", '"', "-", "—"})
 SIMPLE_CHUNK_RE = re.compile(r"([«\"(]?)([А-Яа-яЁёA-Za-z]+)([.,!?:;»\")]?)")
-CHUNK_RE = re.compile(r"\S+")
 
 
 @lru_cache(maxsize=300_000)
@@ -215,30 +215,36 @@ def _chunk_tokens(piece: str) -> tuple[tuple[str, int, str, str | None], ...]:
     return tuple(out)
 
 
+@lru_cache(maxsize=300_000)
+def _chunk(piece: str) -> tuple[tuple[tuple[str, int, str, str | None], ...], int, int]:
+    """A chunk's tokens, letters and upper-case letters (no letter is whitespace, so a text's counts
+    are the sum of its chunks'), cached like the tokens."""
+    return _chunk_tokens(piece), len(LETTER_RE.findall(piece)), len(UPPER_RE.findall(piece))
+
+
 def analyze(text: str) -> Doc:
     cleaned = clean(text)
     doc = Doc(raw=text, cleaned=cleaned, normalized=cleaned.lower().replace("ё", "е"))
     previous = ""
     tokens = doc.tokens
-    for chunk in CHUNK_RE.finditer(cleaned):
-        offset = chunk.start()
-        for word, start, lower, word_lemma in _chunk_tokens(chunk.group()):
+    append = tokens.append
+    letters = uppers = 0
+    offset = 0
+    # clean() leaves chunks (runs of non-whitespace) joined by single spaces: offsets add up.
+    for piece in cleaned.split():
+        chunk_tokens, chunk_letters, chunk_uppers = _chunk(piece)
+        letters += chunk_letters
+        uppers += chunk_uppers
+        for word, start, lower, word_lemma in chunk_tokens:
             if word_lemma is None:
                 if word == "!":
                     doc.exclamations += 1
                 if tokens:
                     tokens[-1].punct_after = True
             else:
-                tokens.append(
-                    Token(
-                        text=word,
-                        lower=lower,
-                        lemma=word_lemma,
-                        start=offset + start,
-                        sentence_start=previous in _SENTENCE_BREAKS,
-                    )
-                )
+                # (text, lower, lemma, start, sentence_start), positionally: a token per word adds up
+                append(Token(word, lower, word_lemma, offset + start, previous in _SENTENCE_BREAKS))
             previous = word
-    letters = len(LETTER_RE.findall(cleaned))
-    doc.caps_ratio = len(UPPER_RE.findall(cleaned)) / letters if letters else 0.0
+        offset += len(piece) + 1
+    doc.caps_ratio = uppers / letters if letters else 0.0
     return doc
