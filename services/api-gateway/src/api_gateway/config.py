@@ -21,7 +21,17 @@ class Settings(ServiceSettings):
     collector_url: str = Field(default="http://127.0.0.1:8001", description="Base URL of the collector (Open311 POST)")
     classifier_url: str = Field(
         default="http://127.0.0.1:8002",
-        description="Base URL of the classifier: an Open311 POST asks it which region the text names",
+        description="Base URL of the classifier: an Open311 POST asks it which region the text names; "
+        "replies are scored by it before they go out",
+    )
+    reply_quality_threshold: float = Field(
+        default=0.5,
+        ge=0.0,
+        le=1.0,
+        description="A reply or interim answer scored below this (1 − the probability of an отписка) is held",
+    )
+    reply_quality_thresholds: dict[str, float] = Field(
+        default_factory=dict, description='Per-region thresholds, JSON: {"64": 0.6}; others use the one above'
     )
     upstream_connect_timeout: float = Field(default=1.0, description="Seconds to connect to routing/collector")
     upstream_timeout: float = Field(default=5.0, description="Seconds for a whole upstream call")

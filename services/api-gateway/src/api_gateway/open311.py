@@ -21,7 +21,6 @@ import xml.etree.ElementTree as ET  # noqa: S405 - builds XML, never parses inpu
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-import httpx
 from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
@@ -33,13 +32,12 @@ from api_gateway.consumers import CLOSED_STATUSES
 from api_gateway.deps import Open311PrincipalDep, client_address, rate_limit, require_roles
 from api_gateway.models import Incident, IncidentPost, Open311Token, Post
 from api_gateway.service import scoped
-from api_gateway.upstream import Upstream
+from api_gateway.upstream import Upstream, ask_classifier
 from incidents_common.app import SessionDep
 from incidents_common.events import Category
 from incidents_common.problems import InvalidInput, NotFound
 from incidents_common.regions import REGIONS
 from incidents_common.towns import find_town
-from incidents_common.tracing import instrument_http_client
 
 router = APIRouter(prefix="/open311/v2", tags=["open311"])
 log = logging.getLogger("api_gateway.open311")
@@ -400,21 +398,9 @@ async def post_request(
 async def _region_in_text(request: Request, text: str) -> str | None:
     """The region the classifier finds in the text alone (no hints); None when it finds none, is
     unsure, or does not answer: the submission never waits on or fails with this check."""
-    settings = request.app.state.settings
-    headers: dict[str, str] = {}
     try:
-        identity = getattr(request.app.state, "identity", None)
-        if identity is not None:
-            headers["Authorization"] = f"Bearer {identity.mint('classifier')}"
-        async with httpx.AsyncClient(
-            base_url=settings.classifier_url.rstrip("/"),
-            timeout=httpx.Timeout(settings.upstream_timeout, connect=settings.upstream_connect_timeout),
-            headers={"User-Agent": "incidents-api-gateway"},
-        ) as client:
-            instrument_http_client(client)  # the classifier's span joins this request's trace
-            response = await client.post("/v1/classify", json={"text": text[:20_000]}, headers=headers)
-        response.raise_for_status()
-        found = response.json().get("region") or {}
+        answer = await ask_classifier(request.app.state, "/v1/classify", {"text": text[:20_000]})
+        found = answer.get("region") or {}
     except Exception as exc:  # noqa: BLE001 - an optional check: any failure means "not checked"
         log.warning("Open311: the classifier did not check the text's region", extra={"error": repr(exc)})
         return None

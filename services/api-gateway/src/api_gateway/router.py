@@ -17,6 +17,7 @@ from pydantic import StringConstraints
 from api_gateway import service
 from api_gateway.auth import Principal, Role
 from api_gateway.deps import PrincipalDep, require_roles
+from api_gateway.replies import guard_reply
 from api_gateway.schemas import (
     ActionCreate,
     ActionName,
@@ -356,7 +357,18 @@ async def act_on_incident(
             official = None
         if not isinstance(official, dict) or official.get("region_code") != incident.region_code:
             raise NotFound(f"no official {action.official_id} in region {incident.region_code}")
+    override_reason = action.override_reason
+    scored: dict[str, Any] | None = None
+    if action.action in (ActionName.reply, ActionName.interim_answer):
+        scored, note = await guard_reply(
+            request, incident=incident, action=action, principal=principal, override_reason=override_reason
+        )
+        if note:
+            action = action.model_copy(update={"comment": f"{action.comment}; {note}" if action.comment else note})
     # No actor in the body: routing records the user named in the service token.
-    body = action.model_dump(mode="json", exclude_none=True)
+    body = action.model_dump(mode="json", exclude_none=True, exclude={"override_reason"})
     result = await routing.request("POST", f"/v1/incidents/{quote(incident_id, safe='')}/actions", json=body, user=user)
-    return result if isinstance(result, dict) else {"result": result}
+    answer = result if isinstance(result, dict) else {"result": result}
+    if scored is not None:
+        answer["reply_quality"] = scored
+    return answer

@@ -305,6 +305,12 @@ class ActionCreate(Strict):
     reason: str | None = Field(default=None, max_length=1000)
     reply_text: str | None = Field(default=None, max_length=20000)
     reply_url: AnyHttpUrl | None = None
+    override_reason: str | None = Field(
+        default=None,
+        max_length=1000,
+        description="reply / interim_answer below the region's quality threshold: the curator sends it anyway, "
+        "for this reason (kept in the audit log)",
+    )
     official_id: str | None = Field(default=None, max_length=100)
     target_department_id: str | None = Field(default=None, max_length=100)
     target_note: str | None = Field(default=None, max_length=1000)

@@ -127,3 +127,23 @@ class Upstream:
                 raise UpstreamUnavailable(f"{self.name} answered {response.status_code}")
             raise UpstreamProblem(response.status_code, body, self.name)
         return body
+
+
+async def ask_classifier(app_state: Any, path: str, body: dict[str, Any]) -> Any:
+    """POST `body` to the classifier (as the gateway, one try): its JSON answer, or the error. For the
+    gateway's optional checks (Open311's region, a reply's quality), whose callers decide what a
+    failure means; the classifier's span joins the caller's trace."""
+    settings = app_state.settings
+    headers = {"User-Agent": "incidents-api-gateway"}
+    identity: Identity | None = getattr(app_state, "identity", None)
+    if identity is not None:
+        headers["Authorization"] = f"Bearer {identity.mint('classifier')}"
+    async with httpx.AsyncClient(
+        base_url=settings.classifier_url.rstrip("/"),
+        timeout=httpx.Timeout(settings.upstream_timeout, connect=settings.upstream_connect_timeout),
+        headers=headers,
+    ) as client:
+        instrument_http_client(client)
+        response = await client.post(path, json=body)
+    response.raise_for_status()
+    return response.json()

@@ -132,6 +132,38 @@ def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
     return run_migrate_command(args, package="classifier", database_url=settings.resolved_database_url)
 
 
+REPLIES_MODEL = Path(__file__).resolve().parent / "data" / "replies.joblib"
+
+
+def cmd_train_replies(args: argparse.Namespace, settings: Settings) -> int:
+    from classifier import replies
+
+    files = sorted(Path(args.corpus).glob("*.jsonl"))
+    if not files:
+        raise FileNotFoundError(f"no labelled replies (*.jsonl) in {args.corpus}")
+    rows = replies.read_rows(files)
+    train_rows = [r for r in rows if r.get("split") != "test"]
+    test_rows = [r for r in rows if r.get("split") == "test"]
+    _err(f"replies: {len(train_rows)} to train on, {len(test_rows)} held out, from {len(files)} files")
+    model = replies.train(train_rows)
+    model.metrics = replies.evaluate(model, test_rows) if test_rows else {}
+    model.save(Path(args.model))
+    sys.stdout.write(
+        json.dumps({"version": model.version, "model": args.model, **model.metrics}, ensure_ascii=False) + "\n"
+    )
+    return 0
+
+
+def cmd_evaluate_replies(args: argparse.Namespace, settings: Settings) -> int:
+    from classifier import replies
+
+    model = replies.ReplyModel.load(Path(args.model))
+    for name in args.file:
+        metrics = replies.evaluate(model, replies.read_rows([Path(name)]))
+        sys.stdout.write(json.dumps({"file": name, "model": model.version, **metrics}, ensure_ascii=False) + "\n")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m classifier",
@@ -169,6 +201,17 @@ def build_parser() -> argparse.ArgumentParser:
     cl.add_argument("--hint", help="the source's place hint, e.g. 'Подслушано Тольятти'")
     cl.add_argument("--model", help="model file (default: the active one)")
     cl.set_defaults(run=cmd_classify)
+    tr = sub.add_parser(
+        "train-replies",
+        help="train the reply-quality model (answer or отписка) on corpus/replies/*.jsonl and print its test figures",
+    )
+    tr.add_argument("--corpus", default=str(DEFAULT_CORPUS / "replies"), help="folder of labelled replies")
+    tr.add_argument("--model", default=str(REPLIES_MODEL), help="where to write the model (default: %(default)s)")
+    tr.set_defaults(run=cmd_train_replies)
+    er = sub.add_parser("evaluate-replies", help="score labelled replies with the reply-quality model")
+    er.add_argument("--file", action="append", required=True, help="JSONL of labelled replies; repeatable")
+    er.add_argument("--model", default=str(REPLIES_MODEL), help="model file (default: %(default)s)")
+    er.set_defaults(run=cmd_evaluate_replies)
     from incidents_common.migrations import add_migrate_command
 
     add_migrate_command(sub).set_defaults(run=cmd_migrate)

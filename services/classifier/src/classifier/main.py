@@ -19,6 +19,7 @@ from classifier.consumers import (
 )
 from classifier.model import Classifier, load_cached
 from classifier.models import TABLES
+from classifier.replies import ReplyModel
 from classifier.router import router
 from incidents_common.app import create_service_app
 from incidents_common.db import Database
@@ -75,6 +76,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Loading takes ~1 s of CPU; off the event loop, and before the consumer starts.
         holder["model"] = await asyncio.to_thread(load_cached, model_path)
         app.state.classifier = holder["model"]
+        replies_path = model_path.with_name("replies.joblib")
+        if replies_path.exists():  # the reply-quality model (python -m classifier train-replies)
+            app.state.replies = await asyncio.to_thread(ReplyModel.load, replies_path)
         if settings.model_reload_seconds > 0:
             watcher["task"] = asyncio.create_task(watch_model(), name="classifier-model-watch")
 
@@ -119,9 +123,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             {"name": "classify", "description": "Classify posts (the same code as the NATS consumer)"},
             {"name": "feedback", "description": "Operators' corrections, used by the next `train`"},
             {"name": "model", "description": "The active model"},
+            {"name": "replies", "description": "Officials' replies scored before they go out: answer or отписка"},
         ],
     )
     app.state.classifier = None
+    app.state.replies = None
     app.include_router(router, dependencies=PROTECTED)
     app.include_router(dead_letter_router(), dependencies=PROTECTED)
     return app

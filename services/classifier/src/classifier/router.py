@@ -18,6 +18,8 @@ from classifier.schemas import (
     FeedbackPage,
     FeedbackRead,
     ModelRead,
+    ReplyScoreRead,
+    ReplyScoreRequest,
     StoredClassificationRead,
 )
 from incidents_common.app import SessionDep
@@ -94,4 +96,29 @@ async def get_classification(
         model_version=record.model_version,
         created_at=record.created_at,
         classification=Classification.model_validate(record.result),
+    )
+
+
+@router.post(
+    "/replies/score",
+    tags=["replies"],
+    summary="Score an official's reply before it is published: an answer, or a formula («отписка»)?",
+)
+async def score_reply(body: ReplyScoreRequest, request: Request) -> ReplyScoreRead:
+    model = getattr(request.app.state, "replies", None)
+    if model is None:
+        raise ServiceUnavailable("no reply-quality model: run `python -m classifier train-replies`")
+    scored = await run_in_threadpool(model.score, body.complaint, body.reply)
+    reading = scored.reading
+    return ReplyScoreRead(
+        quality=scored.quality,
+        verdict=scored.verdict,
+        mentions_problem=reading.mentions_problem,
+        has_action=reading.has_action,
+        has_term=reading.has_term,
+        has_who=reading.has_who,
+        reasons=scored.reasons,
+        suggestions=scored.suggestions,
+        evidence=reading.evidence,
+        model_version=model.version,
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -109,3 +109,25 @@ class StoredClassificationRead(BaseModel):
     model_version: str
     created_at: datetime
     classification: Classification
+
+
+class ReplyScoreRequest(BaseModel):
+    complaint: str = Field(default="", max_length=20_000, description="The citizen's post the reply answers")
+    reply: str = Field(min_length=1, max_length=20_000, description="The official's reply, before it is published")
+
+
+class ReplyScoreRead(BaseModel):
+    """Does the reply answer the complaint, or is it a formula («отписка»)? With what it lacks."""
+
+    quality: float = Field(ge=0.0, le=1.0, description="One minus the model's probability of an отписка")
+    verdict: Literal["answer", "otpiska"]
+    mentions_problem: bool
+    has_action: bool
+    has_term: bool
+    has_who: bool
+    reasons: list[str] = Field(description="Formulas found and what is missing, in Russian")
+    suggestions: list[str] = Field(description="What to add, for the official («укажите срок» …)")
+    evidence: dict[str, list[str]] = Field(
+        description="The words behind each answer: проблема, действие, срок, кто, формулы"
+    )
+    model_version: str
