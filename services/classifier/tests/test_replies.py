@@ -121,3 +121,11 @@ async def test_without_a_model_the_endpoint_says_how_to_get_one(client: httpx.As
     client.app.state.replies = None  # type: ignore[attr-defined]
     response = await client.post("/v1/replies/score", json={"complaint": COMPLAINT, "reply": GOOD})
     assert response.status_code == 503 and "train-replies" in response.json()["detail"]
+
+
+def test_the_packaged_model_tells_a_formula_from_an_answer() -> None:
+    model = replies.ReplyModel.load(cli.REPLIES_MODEL)
+    assert model.score(COMPLAINT, GOOD).verdict == "answer"
+    assert model.score(COMPLAINT, FORMULA).verdict == "otpiska"
+    assert model.score(COMPLAINT, POLITE_FORMULA).verdict == "otpiska"
+    assert model.metrics["otpiska_f1"] >= 0.9  # on the held-out part of the labelled set
