@@ -133,6 +133,7 @@ class ReplyReading:
     evidence: dict[str, list[str]] = field(default_factory=dict)
     overlap: float = 0.0
     vague_term: bool = False
+    lemmas: list[str] = field(default_factory=list)  # the reply's, for the model's features
 
     def markers(self) -> str:
         """Marker tokens for the model (beside the reply's words)."""
@@ -183,6 +184,7 @@ def read_reply(complaint: str, reply: str) -> ReplyReading:
         evidence={k: v for k, v in evidence.items() if v},
         overlap=round(overlap, 3),
         vague_term=bool(vague) and not terms,
+        lemmas=lemmas,
     )
 
 
@@ -217,7 +219,7 @@ class ReplyModel:
 
     def probability(self, complaint: str, reply: str, reading: ReplyReading | None = None) -> float:
         reading = reading or read_reply(complaint, reply)
-        columns, values = features(reply, reading, self.buckets)
+        columns, values = features(reading, self.buckets)
         z = float(self.weights[columns] @ values) + self.bias
         return 1.0 / (1.0 + math.exp(-z))
 
@@ -258,10 +260,10 @@ def _bucket(token: str, buckets: int) -> int:
     return int.from_bytes(hashlib.blake2b(token.encode(), digest_size=8).digest(), "little") % buckets
 
 
-def features(reply: str, reading: ReplyReading, buckets: int) -> tuple[np.ndarray, np.ndarray]:
+def features(reading: ReplyReading, buckets: int) -> tuple[np.ndarray, np.ndarray]:
     """Hashed columns and values: the markers (weight 1), the reply's lemmas and lemma pairs (tf,
     L2-normalised), its length and the overlap with the complaint."""
-    lemmas = [t.lemma for t in analyze(reply).tokens]
+    lemmas = reading.lemmas
     tokens = lemmas + [f"{a}_{b}" for a, b in zip(lemmas, lemmas[1:], strict=False)]
     counts: dict[int, float] = {}
     for token in tokens:
@@ -292,15 +294,13 @@ def read_rows(paths: Iterable[Path]) -> list[dict[str, Any]]:
 
 
 def train(rows: Sequence[dict[str, Any]], *, buckets: int = 2**16, c: float = 4.0) -> ReplyModel:
-    from scipy import sparse
-    from sklearn.linear_model import LogisticRegression
+    from sklearn.linear_model import LogisticRegression  # training only: the service never imports sklearn
 
     matrix = _matrix(rows, buckets)
     gold = np.array([r["label"] == "otpiska" for r in rows])
     model = LogisticRegression(C=c, max_iter=5000, class_weight="balanced")
     model.fit(matrix, gold)
     weights = np.asarray(model.coef_[0], dtype=np.float64)
-    del sparse
     digest = hashlib.sha256(json.dumps([[r["reply"], r["label"]] for r in rows], ensure_ascii=False).encode())
     return ReplyModel(weights=weights, bias=float(model.intercept_[0]), buckets=buckets, version=digest.hexdigest()[:8])
 
@@ -310,7 +310,7 @@ def _matrix(rows: Sequence[dict[str, Any]], buckets: int) -> Any:
 
     indptr, indices, data = [0], [], []
     for row in rows:
-        columns, values = features(row["reply"], read_reply(row.get("complaint") or "", row["reply"]), buckets)
+        columns, values = features(read_reply(row.get("complaint") or "", row["reply"]), buckets)
         indices.append(columns)
         data.append(values)
         indptr.append(indptr[-1] + len(columns))
