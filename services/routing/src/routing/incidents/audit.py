@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import select
-from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from incidents_common.db import writes_of
@@ -36,10 +35,11 @@ ROOTS = AuditRoot.__table__  # type: ignore[attr-defined]
 
 async def check_incident(session: AsyncSession, incident_id: str) -> ChainCheck | None:
     """The verdict on one incident's chain; None when there is no such incident."""
-    head = (await session.exec(select(INCIDENTS.c.chain_head).where(INCIDENTS.c.id == incident_id))).first()  # type: ignore[call-overload]
+    connection = await session.connection()
+    head = (await connection.execute(select(INCIDENTS.c.chain_head).where(INCIDENTS.c.id == incident_id))).first()
     if head is None:
         return None
-    rows = (await session.exec(select(HISTORY).where(HISTORY.c.incident_id == incident_id))).mappings().all()  # type: ignore[call-overload]
+    rows = (await connection.execute(select(HISTORY).where(HISTORY.c.incident_id == incident_id))).mappings().all()
     return verify(incident_id, rows, head[0])
 
 
@@ -55,7 +55,7 @@ async def day_hashes(session: AsyncSession, day: date, regions: Sequence[str] | 
     if regions is not None:
         query = query.where(INCIDENTS.c.region_code.in_(list(regions)))
     hashes: dict[str, list[str]] = defaultdict(list)
-    for region_code, value in await session.exec(query):  # type: ignore[call-overload]
+    for region_code, value in await (await session.connection()).execute(query):
         hashes[region_code].append(value or "")
     return dict(hashes)
 
@@ -78,7 +78,7 @@ async def seal_days(
         return []
     sealed = {
         (region_code, _as_date(day))
-        for region_code, day in await session.exec(  # type: ignore[call-overload]
+        for region_code, day in await (await session.connection()).execute(
             select(ROOTS.c.region_code, ROOTS.c.day).where(ROOTS.c.day >= first_day)
         )
     }
@@ -123,8 +123,8 @@ async def check_roots(
     if day is not None:
         query = query.where(ROOTS.c.day == day)
     if regions is not None:
-        query = query.where(col(ROOTS.c.region_code).in_(list(regions)))
-    stored = (await session.exec(query)).mappings().all()  # type: ignore[call-overload]
+        query = query.where(ROOTS.c.region_code.in_(list(regions)))
+    stored = (await (await session.connection()).execute(query)).mappings().all()
     checks: list[RootCheck] = []
     recomputed: dict[date, dict[str, list[str]]] = {}
     for row in stored:

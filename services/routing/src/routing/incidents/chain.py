@@ -60,7 +60,7 @@ class ChainCheck:
     reason: str | None = None
 
 
-def verify(incident_id: str, entries: Sequence[Mapping[str, Any]], head: str | None) -> ChainCheck:
+def verify(incident_id: str, entries: Sequence[Mapping[Any, Any]], head: str | None) -> ChainCheck:
     """Check an incident's entries (any order) against each other and against the stored head."""
     ordered = sorted(entries, key=lambda e: int(e["seq"]))
 
