@@ -649,7 +649,7 @@ async def test_the_relay_republishes_at_once_after_a_broker_restart(
             async with db.transaction() as session:
                 for n in range(20):
                     publish(session, _post(f"r{n}"), source="/test")
-            await eventually(lambda: _value(runtime.js.publish_async_pending()), until=lambda n: n == 20)  # type: ignore[union-attr]
+            await eventually(lambda: _value(runtime.relay.awaiting_acks), until=lambda n: n == 20)
             server.process.kill()  # … then dies; it restarts on the same port and storage
             server.process.wait()
             server.start()

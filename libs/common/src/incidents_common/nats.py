@@ -57,6 +57,7 @@ from incidents_common.events import (
     dead_letter_subject,
     decode_event,
 )
+from incidents_common.jetstream import PublishAcks, PullBatches
 from incidents_common.streams import ensure_streams
 from incidents_common.tracing import batch_spans
 
@@ -376,10 +377,16 @@ class OutboxRelay:
         self._stopping = False
         self.published = 0
         self.interrupted = 0  # passes cut short by a reconnection
+        self._acks: PublishAcks | None = None
         db.on_outbox_commit(self.wake)
 
     def wake(self) -> None:
         self._wake.set()
+
+    @property
+    def awaiting_acks(self) -> int:
+        """Rows published in the pass under way whose acknowledgement has not come."""
+        return self._acks.pending if self._acks is not None else 0
 
     def reconnected(self) -> None:
         """The client reconnected: abandon the acknowledgements awaited on the old connection."""
@@ -396,9 +403,11 @@ class OutboxRelay:
 
     async def publish_pending(self) -> int:
         """One pass: publish up to `batch` rows; returns how many were acknowledged."""
-        if self.js is None or (self.nc is not None and not self.nc.is_connected):
+        if self.js is None or self.nc is None or not self.nc.is_connected:
             return 0
-        js = self.js
+        if self._acks is None or self._acks.nc is not self.nc:
+            self._acks = await PublishAcks(self.nc).start()
+        acks = self._acks
         self._reconnected.clear()
         async with self.db.transaction() as session:
             # Plain rows, not ORM objects: building an object per row was most of a pass's CPU.
@@ -410,9 +419,7 @@ class OutboxRelay:
             rows = (await (await session.connection()).execute(query)).all()
             if not rows:
                 return 0
-            futures = [
-                await js.publish_async(row.subject, row.payload, headers={"Nats-Msg-Id": row.event_id}) for row in rows
-            ]
+            futures = [await acks.publish(row.subject, row.payload, row.event_id) for row in rows]
             gathered: asyncio.Future[Any] = asyncio.gather(*futures, return_exceptions=True)
             reconnected: asyncio.Future[Any] = asyncio.ensure_future(self._reconnected.wait())
             try:
@@ -420,8 +427,9 @@ class OutboxRelay:
             finally:
                 reconnected.cancel()
                 if not gathered.done():
-                    gathered.cancel()  # cancels the futures still waiting: their slots are released
+                    gathered.cancel()  # cancels the futures still waiting
                     await asyncio.wait({gathered})
+                acks.forget()
             done = [row.id for row, future in zip(rows, futures, strict=True) if _acknowledged(future)]
             if len(done) < len(rows):
                 failures = [e for f in futures if f.done() and not f.cancelled() and (e := f.exception()) is not None]
@@ -601,7 +609,7 @@ class Consumer:
         if self.nc is None:
             self.nc = getattr(js, "_nc", None)
         while not self.stopping:
-            subscription: JetStreamContext.PullSubscription | None = None
+            subscription: PullBatches | None = None
             try:
                 subscription = await self.subscribe(js)
                 while not self.stopping:
@@ -629,7 +637,7 @@ class Consumer:
                     with contextlib.suppress(Exception):
                         await subscription.unsubscribe()
 
-    async def subscribe(self, js: JetStreamContext) -> JetStreamContext.PullSubscription:
+    async def subscribe(self, js: JetStreamContext) -> PullBatches:
         """Create the durable consumer, or bring an existing one to this spec's config, and bind to it."""
         spec = self.spec
         wanted = spec.config()
@@ -647,7 +655,8 @@ class Consumer:
                     "consumer config cannot be updated; running with the existing one",
                     extra={"consumer": spec.durable, "error": _short(exc)},
                 )
-        return await js.pull_subscribe_bind(durable=spec.durable, stream=spec.stream)
+        nc = self.nc if self.nc is not None else js._nc
+        return await PullBatches(nc, spec.stream, spec.durable).start()
 
     async def _sleep(self, seconds: float) -> bool:
         """Sleep, or less when the consumer is stopped; True when it was stopped."""
@@ -1044,7 +1053,7 @@ class EventRuntime:
             connection_log=self.connection_log,
             drain_timeout=max(self.stop_timeout / 3, 1.0),
         )
-        self.js = self.nc.jetstream(publish_async_max_pending=10_000)
+        self.js = self.nc.jetstream()
         if self.streams is None:
             await ensure_streams(self.js)
         else:
