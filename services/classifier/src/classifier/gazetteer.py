@@ -40,7 +40,7 @@ from incidents_common.regions import REGIONS
 from incidents_common.towns import all_towns
 
 log = logging.getLogger("classifier.gazetteer")
-GAZETTEER_FORMAT = "18"  # bump when the matching code changes what the cache holds
+GAZETTEER_FORMAT = "19"  # bump when the matching code changes what the cache holds
 RUSSIAN_NAME_RE = re.compile(r"^[А-ЯЁ][а-яё]+(?:[ -][А-ЯЁа-яё][а-яё]*)*$")
 PLACE_MARKERS = {
     "г", "город", "города", "городе", "гор", "пос", "поселок", "посёлок", "пгт", "рп", "село", "станица", "ст",
@@ -83,6 +83,10 @@ PROPER_TAGS = {"Name", "Surn", "Patr"}
 DISTRICT_NOUNS = ("район", "округ", "улус", "кожуун")
 DISTRICT_FILLERS = {"муниципальный", "городской"}
 RAION_ABBREVIATIONS = {"н", "на", "не", "ну", "ном", "нах", "нов"}  # р-н, р-на, р-не …
+# A municipality's abbreviation after its adjective or before its name: «Хвалынского МО», «Невельского
+# ГО», «Администрация МО Новая Ладога», «МО г. Липки». МО there is not the Moscow region.
+MUNICIPAL_ABBREVIATIONS = {"мо", "го", "мр", "гп", "сп", "гсп"}
+MUNICIPALITY_NAME_WORDS = {"г", "город", "гп", "п", "пос", "поселок", "пгт", "рп", "с", "село", "сп", "ст", "станица"}
 FEDERAL_CITIES = {"77", "78", "92"}
 DEMONYM_ADDRESS_MARKS = {",", "!"}  # «Олончане, подскажите…»: the post speaks to its town
 HUSHING = "жшчщ"
@@ -561,6 +565,14 @@ class Gazetteer:
         for code, names in places.get("districts", {}).items():
             for name in names:
                 add(str(name), str(code))
+        # A town the table gives no district (a town of regional significance) usually names the district
+        # around it (Кирсанов: Кирсановский район), unless another region has a district of that name.
+        for town in all_towns():
+            if town.district or len(words := _parts(town.name)) != 1:
+                continue
+            adjective = _adjective(_key(words[0])) or _town_adjective(_key(words[0]))
+            if adjective is not None and (adjective, "район") not in found:
+                add(f"{adjective} район", town.region_code)
         generic = {_key(str(name)): str(name) for name in places.get("generic_districts", [])}
         for adjective in generic:
             for noun in ("район", "округ"):
@@ -864,7 +876,7 @@ class Gazetteer:
         if token.text.isupper() and len(token.text) <= 5 and _acronym_part(text, token):
             return False  # МСК-НТ, РТ-Инвест: an organisation
         if entry.caps_only:
-            return token.text.isupper() and len(token.text) >= 2
+            return token.text.isupper() and len(token.text) >= 2 and not _municipal_abbreviation(tokens, i)
         if entry.institution:  # Волчанское водохранилище, Перевозский (муниципальный) округ
             return not token.punct_after and _institution_after(tokens, i)
         last = tokens[i + len(entry.parts) - 1]
@@ -1187,7 +1199,28 @@ def _institution_after(tokens: list[Token], i: int, nouns: set[str] = INSTITUTIO
     j = i + 1
     if j < len(tokens) and not DISTRICT_FILLERS.isdisjoint(lemma_set(tokens[j].lower)) and not tokens[i].punct_after:
         j += 1
+    if j < len(tokens) and _is_municipal_abbreviation(tokens[j]) and not tokens[i].punct_after:
+        return True  # Невельского ГО
     return j < len(tokens) and not nouns.isdisjoint(lemma_set(tokens[j].lower))
+
+
+def _is_municipal_abbreviation(token: Token) -> bool:
+    return token.lower in MUNICIPAL_ABBREVIATIONS and token.text.isupper()
+
+
+def _municipal_abbreviation(tokens: list[Token], i: int) -> bool:
+    """Whether the capitals at i abbreviate a municipality («Хвалынского МО», «МО Новая Ладога»)."""
+    if not _is_municipal_abbreviation(tokens[i]):
+        return False
+    before = tokens[i - 1] if i else None
+    if before is not None and not before.punct_after and before.lower.endswith(("ого", "его")):
+        return True  # after the municipality's adjective
+    after = tokens[i + 1] if i + 1 < len(tokens) else None
+    return (
+        after is not None
+        and not tokens[i].punct_after
+        and (after.lower in MUNICIPALITY_NAME_WORDS or (after.text[:1].isupper() and not after.sentence_start))
+    )
 
 
 def _district_size(tokens: list[Token], i: int, entry: Entry) -> int:
@@ -1205,6 +1238,8 @@ def _district_size(tokens: list[Token], i: int, entry: Entry) -> int:
     word = tokens[j].lower
     if noun == "район" and word == "р" and j + 1 < len(tokens) and tokens[j + 1].lower in RAION_ABBREVIATIONS:
         return j + 2 - i
+    if noun in {"район", "округ"} and _is_municipal_abbreviation(tokens[j]):
+        return j + 1 - i  # Хвалынского МО
     return j + 1 - i if noun in lemma_set(word) else 0
 
 
