@@ -384,11 +384,79 @@ class AuditRootPublished(Contract):
         return f"{SUBJECT_ROOT}.incident.audit_root.{region_code}"
 
 
+# ---------------------------------------------------------------------------------------------
+# Publishing an official's answer where the complaint was (routing asks, the collector publishes:
+# it holds the sources' credentials) and what came of it.
+# ---------------------------------------------------------------------------------------------
+
+
+class ReplyKind(StrEnum):
+    reply = "reply"  # the answer: once published it stops the incident's clocks
+    interim = "interim"  # an interim answer («работы начаты, срок — до пятницы»)
+
+
+class PublicationStatus(StrEnum):
+    pending = "pending"  # asked; the collector has not answered yet
+    published = "published"  # the comment or message is out there (`url`)
+    failed = "failed"  # it could not be published (`reason`): the official must act
+    unconfirmed = "unconfirmed"  # the call may have gone out before a crash: never sent twice, check by hand
+    recorded_only = "recorded_only"  # the source has no way back (pushed or imported posts): only recorded
+
+
+class ReplyRequested(Contract):
+    """Publish an official's reply where the complaint was. `reply_id` is the idempotency key: the
+    collector publishes a reply id once, however often it is asked."""
+
+    type: ClassVar[str] = "reply.requested"
+    reply_id: str
+    incident_id: str
+    region_code: str
+    kind: ReplyKind
+    text: str = Field(max_length=20000)
+    post_id: str = Field(description="The complaint answered (the incident's first post)")
+    source_type: SourceType
+    external_id: str = Field(description="The post's id at its source (VK: <owner_id>_<post_id>, a comment's too)")
+    actor: str
+    requested_at: datetime
+
+    @classmethod
+    def subject_for(cls, region_code: str) -> str:
+        return f"{SUBJECT_ROOT}.reply.requested.{region_code}"
+
+
+class ReplyPublication(Contract):
+    """What came of publishing a reply: published (with its link), failed (with the reason an
+    official can act on), or unconfirmed. One event per outcome; the last one holds."""
+
+    type: ClassVar[str] = "reply.publication"
+    reply_id: str
+    incident_id: str
+    region_code: str
+    kind: ReplyKind
+    status: PublicationStatus
+    channel: str = Field(description="vk, telegram or none")
+    url: str | None = Field(default=None, description="The published comment or message")
+    published_id: str | None = Field(
+        default=None, description="Its id at the source (VK comment id, Telegram message id)"
+    )
+    reason: str | None = Field(default=None, description="Why it failed or is unconfirmed, for the official")
+    error_code: str | None = Field(default=None, description="The source's error, e.g. vk:15, telegram:403")
+    attempts: int = Field(default=0, ge=0)
+    at: datetime
+
+    @classmethod
+    def subject_for(cls, region_code: str) -> str:
+        return f"{SUBJECT_ROOT}.reply.publication.{region_code}"
+
+
 SUBJECT_POST_COLLECTED = f"{SUBJECT_ROOT}.post.collected"
 SUBJECT_POST_CLASSIFIED = f"{SUBJECT_ROOT}.post.classified"
 SUBJECT_INCIDENT_ALL = f"{SUBJECT_ROOT}.incident.>"
 SUBJECT_CLASSIFICATION_ALL = f"{SUBJECT_ROOT}.classification.>"
 SUBJECT_CLASSIFICATION_CORRECTED_ALL = f"{SUBJECT_ROOT}.classification.corrected.>"
+SUBJECT_REPLY_ALL = f"{SUBJECT_ROOT}.reply.>"
+SUBJECT_REPLY_REQUESTED_ALL = f"{SUBJECT_ROOT}.reply.requested.>"
+SUBJECT_REPLY_PUBLICATION_ALL = f"{SUBJECT_ROOT}.reply.publication.>"
 
 EVENT_SUBJECTS: dict[type[Contract], str] = {
     PostCollected: SUBJECT_POST_COLLECTED,
@@ -402,6 +470,8 @@ EVENT_SUBJECTS: dict[type[Contract], str] = {
     IncidentCorrected: f"{SUBJECT_ROOT}.incident.corrected.{{region}}",
     ClassificationCorrected: f"{SUBJECT_ROOT}.classification.corrected.{{region}}",
     AuditRootPublished: f"{SUBJECT_ROOT}.incident.audit_root.{{region}}",
+    ReplyRequested: f"{SUBJECT_ROOT}.reply.requested.{{region}}",
+    ReplyPublication: f"{SUBJECT_ROOT}.reply.publication.{{region}}",
 }
 EVENT_TYPES: dict[str, type[Contract]] = {
     f"ru.incidents.{model.type}": model  # type: ignore[attr-defined]
@@ -418,7 +488,7 @@ def subject_of(data: Contract) -> str:
     """The NATS subject an event payload is published on."""
     if isinstance(data, IncidentEvent):
         return data.subject_for(data.incident.region_code)
-    if isinstance(data, ClassificationCorrected | AuditRootPublished):
+    if isinstance(data, ClassificationCorrected | AuditRootPublished | ReplyRequested | ReplyPublication):
         return data.subject_for(data.region_code)
     return EVENT_SUBJECTS[type(data)]
 
