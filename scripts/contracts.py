@@ -1,5 +1,6 @@
 """Regenerate (default) or check (--check) the committed contracts: each service's openapi.json,
-infra/asyncapi.json, infra/nats/streams.json and docs/configuration.md. `make contracts` runs it."""
+infra/asyncapi.json, infra/nats/streams.json, the NATS permissions (infra/nats/regions.conf,
+compose.conf and the example cluster's cluster/n*.conf) and docs/configuration.md. `make contracts` runs it."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from incidents_common import natsauth
 from incidents_common.contracts import openapi_text, shared_contract_files
 from incidents_common.settings import ServiceSettings
 
@@ -56,6 +58,11 @@ def expected_files() -> dict[Path, str]:
         app = main.create_app(config.Settings(nats_enabled=False, database_url="sqlite+aiosqlite://"))
         files[ROOT / "services" / folder / "openapi.json"] = openapi_text(app)
     files[ROOT / "docs" / "configuration.md"] = configuration_markdown(settings_classes)
+    files[ROOT / "infra" / "nats" / "regions.conf"] = natsauth.render()
+    files[ROOT / "infra" / "nats" / "compose.conf"] = natsauth.render(include_regions=False)
+    nodes = natsauth.example_cluster()
+    for node in nodes:
+        files[ROOT / "infra" / "nats" / "cluster" / f"{node.name}.conf"] = natsauth.render_cluster_node(node, nodes)
     return files
 
 

@@ -41,7 +41,10 @@ from incidents_common.events import (
     LabelResult,
     PostClassified,
     PostCollected,
+    PublicationStatus,
     RegionResult,
+    ReplyKind,
+    ReplyPublication,
     SourceType,
     Urgency,
 )
@@ -152,6 +155,19 @@ def _classified(n: int = 1) -> PostClassified:
             urgency=LabelResult(label="normal", confidence=0.9),
             sentiment=LabelResult(label="negative", confidence=0.9),
         ),
+    )
+
+
+def _publication(region: str) -> ReplyPublication:
+    return ReplyPublication(
+        reply_id="r1",
+        incident_id="inc-1",
+        region_code=region,
+        kind=ReplyKind.reply,
+        status=PublicationStatus.published,
+        channel="vk",
+        url="https://vk.com/wall-1_2?reply=3",
+        at=_now(),
     )
 
 
@@ -321,13 +337,17 @@ async def test_each_service_does_its_real_work_with_its_own_user(secured: Secure
             ("collector", _collected(), ["classifier-post-collected"]),
             ("classifier", _classified(), ["routing-post-classified", "gateway-post-classified"]),
             ("routing", _incident("inc-1", "64"), ["gateway-incident-events"]),
+            ("collector", _publication("64"), ["routing-reply-publication"]),
         ]
+        sent: dict[str, int] = {}
         for producer, data, durables in chain:
             async with runtimes[producer].db.transaction() as session:
                 publish(session, data, source=f"/services/{producer}")
+            sent[producer] = sent.get(producer, 0) + 1
             for durable in durables:
                 await eventually(functools.partial(got, durable), until=lambda types: len(types) == 1)
-            await eventually(functools.partial(_published, runtimes[producer]), until=lambda n: n == 1)
+            expected = sent[producer]
+            await eventually(functools.partial(_published, runtimes[producer]), until=lambda n: n == expected)
 
         # A malformed event is dead-lettered by each consumer into its own incidents.deadletter.<durable>.
         for producer, subject in (
@@ -335,6 +355,7 @@ async def test_each_service_does_its_real_work_with_its_own_user(secured: Secure
             ("classifier", SUBJECT_POST_CLASSIFIED),
             ("routing", "incidents.v1.incident.created.64"),
             ("routing", "incidents.v1.classification.corrected.64"),
+            ("collector", "incidents.v1.reply.publication.64"),
         ):
             js = runtimes[producer].js
             assert js is not None
@@ -353,6 +374,7 @@ async def test_each_service_does_its_real_work_with_its_own_user(secured: Secure
             "routing-post-classified": ["ru.incidents.post.classified"],
             "gateway-post-classified": ["ru.incidents.post.classified"],
             "gateway-incident-events": ["ru.incidents.incident.created"],
+            "routing-reply-publication": ["ru.incidents.reply.publication"],
         }
     finally:
         for runtime in runtimes.values():

@@ -24,6 +24,7 @@ from incidents_common.events import (
 from incidents_common.testing import ServiceAuth
 from routing.config import Settings
 from routing.directory.service import import_directory
+from routing.incidents.models import Incident
 from routing.main import create_app
 from routing.models import TABLES
 
@@ -227,3 +228,27 @@ def small_directory() -> dict[str, Any]:
 def db_factory() -> Callable[[str], Any]:
     """Builds a Database on a URL with the small directory imported."""
     return make_db
+
+
+async def publish_outcome(db: Database, incident_id: str, status: str, *, at: datetime, **fields: Any) -> str:
+    """The collector's answer about the incident's latest reply, applied as routing's consumer does;
+    returns the reply id."""
+    from incidents_common.events import PublicationStatus, ReplyKind, ReplyPublication, new_event
+    from routing.incidents.replies import apply_publications
+
+    async with db.transaction() as session:
+        incident = await session.get(Incident, incident_id)
+        assert incident is not None and incident.reply_publication is not None, "no reply asked"
+        state = incident.reply_publication
+        outcome = ReplyPublication(
+            reply_id=state["reply_id"],
+            incident_id=incident_id,
+            region_code=incident.region_code,
+            kind=ReplyKind(state["kind"]),
+            status=PublicationStatus(status),
+            channel=fields.pop("channel", "vk"),
+            at=at,
+            **fields,
+        )
+        await apply_publications(session.writes, [new_event(outcome, source="/collector")])
+        return str(state["reply_id"])

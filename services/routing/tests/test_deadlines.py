@@ -24,6 +24,8 @@ from routing.incidents.snapshots import IncidentRecord
 from routing.incidents.writes import route_posts
 from routing.main import create_app
 
+from .conftest import publish_outcome
+
 
 async def _incident(db: Database, settings: Settings, post: Any, now: datetime) -> IncidentRecord:
     async with db.transaction() as session:
@@ -138,6 +140,8 @@ class TestScanner:
             )
             assert interim.first_response_due is None
             assert interim.final_due == WorkCalendar("Europe/Saratov").add_days(later, 7)
+        # The reply stops the clocks once the collector has published it, met at the time it was given.
+        await publish_outcome(db, answered.id, "published", at=later + timedelta(minutes=1), url="https://vk.com/x")
         async with db.transaction() as session:
             states = {
                 (d.clock, d.state)

@@ -216,6 +216,40 @@ class Assignee(Contract):
     department_name: str | None = None
 
 
+# ---------------------------------------------------------------------------------------------
+# Publishing an official's answer where the complaint was (routing asks, the collector publishes:
+# it holds the sources' credentials) and what came of it.
+# ---------------------------------------------------------------------------------------------
+
+
+class ReplyKind(StrEnum):
+    reply = "reply"  # the answer: once published it stops the incident's clocks
+    interim = "interim"  # an interim answer («работы начаты, срок — до пятницы»)
+
+
+class PublicationStatus(StrEnum):
+    pending = "pending"  # asked; the collector has not answered yet
+    published = "published"  # the comment or message is out there (`url`)
+    failed = "failed"  # it could not be published (`reason`): the official must act
+    unconfirmed = "unconfirmed"  # the call may have gone out before a crash: never sent twice, check by hand
+    recorded_only = "recorded_only"  # the source has no way back (pushed or imported posts): only recorded
+
+
+class ReplyState(Contract):
+    """Where an official's latest reply (or interim answer) stands: asked to be published, out there
+    with its link, failed with the reason, unconfirmed, or only recorded."""
+
+    reply_id: str
+    kind: ReplyKind
+    status: PublicationStatus
+    channel: str | None = Field(default=None, description="vk, telegram, manual (posted by hand) or none")
+    url: str | None = None
+    reason: str | None = Field(default=None, description="Why it failed or is unconfirmed, for the official")
+    error_code: str | None = None
+    requested_at: datetime
+    at: datetime = Field(description="When it came to this status")
+
+
 class IncidentSnapshot(Contract):
     incident_id: str
     region_code: str
@@ -254,6 +288,7 @@ class IncidentSnapshot(Contract):
         description="A danger reason is under review: the critical clock runs until an operator decides",
     )
     danger: float | None = Field(default=None, description="The highest danger probability among its posts")
+    reply: ReplyState | None = Field(default=None, description="The latest reply or interim answer and its publishing")
 
 
 class IncidentEvent(Contract):
@@ -314,6 +349,15 @@ class IncidentEscalated(IncidentEvent):
     level: int
     reason: str
     escalated_to: Assignee | None = None
+
+
+class IncidentReplyPublication(IncidentEvent):
+    """An official's reply was published where the complaint was, failed to be (the clocks run on and
+    the incident is back in progress), or could only be recorded."""
+
+    type: ClassVar[str] = "incident.reply_publication"
+    verb: ClassVar[str] = "reply_publication"
+    reply: ReplyState
 
 
 class ClassificationValues(Contract):
@@ -384,25 +428,6 @@ class AuditRootPublished(Contract):
         return f"{SUBJECT_ROOT}.incident.audit_root.{region_code}"
 
 
-# ---------------------------------------------------------------------------------------------
-# Publishing an official's answer where the complaint was (routing asks, the collector publishes:
-# it holds the sources' credentials) and what came of it.
-# ---------------------------------------------------------------------------------------------
-
-
-class ReplyKind(StrEnum):
-    reply = "reply"  # the answer: once published it stops the incident's clocks
-    interim = "interim"  # an interim answer («работы начаты, срок — до пятницы»)
-
-
-class PublicationStatus(StrEnum):
-    pending = "pending"  # asked; the collector has not answered yet
-    published = "published"  # the comment or message is out there (`url`)
-    failed = "failed"  # it could not be published (`reason`): the official must act
-    unconfirmed = "unconfirmed"  # the call may have gone out before a crash: never sent twice, check by hand
-    recorded_only = "recorded_only"  # the source has no way back (pushed or imported posts): only recorded
-
-
 class ReplyRequested(Contract):
     """Publish an official's reply where the complaint was. `reply_id` is the idempotency key: the
     collector publishes a reply id once, however often it is asked."""
@@ -414,8 +439,10 @@ class ReplyRequested(Contract):
     kind: ReplyKind
     text: str = Field(max_length=20000)
     post_id: str = Field(description="The complaint answered (the incident's first post)")
-    source_type: SourceType
-    external_id: str = Field(description="The post's id at its source (VK: <owner_id>_<post_id>, a comment's too)")
+    source_type: SourceType | None = None
+    external_id: str | None = Field(
+        default=None, description="The post's id at its source (VK: <owner_id>_<post_id>, a comment's too)"
+    )
     actor: str
     requested_at: datetime
 
@@ -468,6 +495,7 @@ EVENT_SUBJECTS: dict[type[Contract], str] = {
     IncidentDeadlineWarning: f"{SUBJECT_ROOT}.incident.deadline_warning.{{region}}",
     IncidentEscalated: f"{SUBJECT_ROOT}.incident.escalated.{{region}}",
     IncidentCorrected: f"{SUBJECT_ROOT}.incident.corrected.{{region}}",
+    IncidentReplyPublication: f"{SUBJECT_ROOT}.incident.reply_publication.{{region}}",
     ClassificationCorrected: f"{SUBJECT_ROOT}.classification.corrected.{{region}}",
     AuditRootPublished: f"{SUBJECT_ROOT}.incident.audit_root.{{region}}",
     ReplyRequested: f"{SUBJECT_ROOT}.reply.requested.{{region}}",

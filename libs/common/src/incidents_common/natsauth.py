@@ -77,6 +77,8 @@ from incidents_common.events import (
     SUBJECT_INCIDENT_ALL,
     SUBJECT_POST_CLASSIFIED,
     SUBJECT_POST_COLLECTED,
+    SUBJECT_REPLY_PUBLICATION_ALL,
+    SUBJECT_REPLY_REQUESTED_ALL,
     SUBJECT_ROOT,
     dead_letter_subject,
 )
@@ -189,7 +191,7 @@ def operator_permissions() -> Permissions:
 SERVICES: dict[str, ServiceUser] = {
     service.user: service
     for service in (
-        ServiceUser("collector", "COLLECTOR_", publishes=(SUBJECT_POST_COLLECTED,)),
+        ServiceUser("collector", "COLLECTOR_", publishes=(SUBJECT_POST_COLLECTED, SUBJECT_REPLY_PUBLICATION_ALL)),
         ServiceUser(
             "classifier",
             "CLASSIFIER_",
@@ -205,8 +207,11 @@ SERVICES: dict[str, ServiceUser] = {
         ServiceUser(
             "routing",
             "ROUTING_",
-            publishes=(SUBJECT_INCIDENT_ALL, SUBJECT_CLASSIFICATION_CORRECTED_ALL),
-            consumers=(ConsumerGrant("POSTS", "routing-post-classified", SUBJECT_POST_CLASSIFIED),),
+            publishes=(SUBJECT_INCIDENT_ALL, SUBJECT_CLASSIFICATION_CORRECTED_ALL, SUBJECT_REPLY_REQUESTED_ALL),
+            consumers=(
+                ConsumerGrant("POSTS", "routing-post-classified", SUBJECT_POST_CLASSIFIED),
+                ConsumerGrant(INCIDENTS_STREAM, "routing-reply-publication", SUBJECT_REPLY_PUBLICATION_ALL),
+            ),
         ),
         ServiceUser(
             "api-gateway",

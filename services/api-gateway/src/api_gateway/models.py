@@ -118,6 +118,8 @@ class Incident(SQLModel, table=True):
     review_reasons: list[dict[str, Any]] | None = js()
     possibly_critical: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
     danger: float | None = None
+    # The latest reply or interim answer and where publishing it stands (a ReplyState dict, issue 14).
+    reply: dict[str, Any] | None = js()
     search_text: str = Field(default="", description="Title, summary and city, normalised (search.py)")
 
 

@@ -9,7 +9,7 @@ from typing import Any, Literal
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, model_validator
 
 from api_gateway.auth import Role
-from incidents_common.events import Urgency
+from incidents_common.events import ReplyState, Urgency
 from incidents_common.regions import REGIONS
 
 _T = "2026-11-26T09:15:00Z"
@@ -110,6 +110,13 @@ class IncidentRead(BaseModel):
     )
     danger: float | None = Field(default=None, description="The highest danger probability among its posts")
     review_reasons: list[ReviewReasonRead] = Field(default_factory=list)
+    reply: ReplyState | None = Field(
+        default=None,
+        description=(
+            "The latest reply or interim answer and its publishing where the complaint was: pending, "
+            "published (with the link), failed (with the reason: the clocks run on), unconfirmed or recorded only"
+        ),
+    )
 
 
 class PostRead(BaseModel):

@@ -230,6 +230,7 @@ def to_read(incident: IncidentRow, now: datetime | None = None) -> IncidentRead:
         possibly_critical=incident.possibly_critical,
         danger=incident.danger,
         review_reasons=list(incident.review_reasons or []),
+        reply=incident.reply,
     )
 
 

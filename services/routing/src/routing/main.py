@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from incidents_common.app import create_service_app
 from incidents_common.db import Database
 from incidents_common.deadletters import dead_letter_router
-from incidents_common.events import SUBJECT_POST_CLASSIFIED
+from incidents_common.events import SUBJECT_POST_CLASSIFIED, SUBJECT_REPLY_PUBLICATION_ALL
 from incidents_common.identity import PROTECTED
 from incidents_common.nats import ConsumerSpec, EventRuntime
 from routing.config import Settings
@@ -18,12 +18,14 @@ from routing.consumers import post_classified_handler
 from routing.deadlines.router import router as deadlines_router
 from routing.deadlines.scanner import run_scanner
 from routing.directory.router import router as directory_router
+from routing.incidents.replies import apply_publications
 from routing.incidents.router import router as incidents_router
 from routing.models import TABLES
 from routing.rules.router import router as rules_router
 from routing.seed import seed_demo_directory
 
 DURABLE = "routing-post-classified"
+REPLY_DURABLE = "routing-reply-publication"
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -47,7 +49,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     handler=post_classified_handler(settings),
                     batch=settings.consumer_batch,
                     max_deliver=settings.max_deliver,
-                )
+                ),
+                # What came of publishing officials' replies (the collector publishes them).
+                ConsumerSpec(
+                    durable=f"{settings.stream_prefix}{REPLY_DURABLE}",
+                    stream="INCIDENTS",
+                    filter_subject=SUBJECT_REPLY_PUBLICATION_ALL,
+                    handler=apply_publications,
+                    batch=100,
+                    max_deliver=settings.max_deliver,
+                ),
             ],
         )
     tasks: list[asyncio.Task[None]] = []

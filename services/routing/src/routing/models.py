@@ -6,7 +6,15 @@ from typing import Any
 
 from routing.deadlines.models import Deadline, SlaPolicy
 from routing.directory.models import Department, Official
-from routing.incidents.models import AuditRoot, Escalation, Incident, IncidentHistory, IncidentPost, SkippedPost
+from routing.incidents.models import (
+    AuditRoot,
+    Escalation,
+    Incident,
+    IncidentHistory,
+    IncidentPost,
+    Reply,
+    SkippedPost,
+)
 from routing.rules.models import Rule
 
 TABLES: tuple[Any, ...] = (
@@ -21,4 +29,5 @@ TABLES: tuple[Any, ...] = (
     Escalation,
     SkippedPost,
     AuditRoot,
+    Reply,
 )

@@ -32,6 +32,7 @@ from incidents_common.events import (
     IncidentStatus,
     IncidentStatusChanged,
     PostClassified,
+    ReplyRequested,
     Urgency,
 )
 from incidents_common.regions import REGIONS
@@ -83,7 +84,7 @@ CLOCK_COLUMNS = ("first_response_due", "final_due")
 class Outgoing:
     """An event to publish, with the post that started its chain and the consumed event it follows."""
 
-    event: IncidentEvent
+    event: IncidentEvent | ReplyRequested
     origin_post_id: str | None
     cause: CloudEvent[Any] | None = None
 
@@ -498,6 +499,7 @@ def post_row(
         "incident_id": incident.id,
         "ordinal": len(incident.post_ids) - 1,  # the post is already in post_ids
         "external_id": post.external_id,
+        "source_type": post.source_type.value,
         "author_key": author_key(post),
         "author_name": post.author.name if post.author else None,
         "url": post.url,

@@ -14,13 +14,13 @@ from typing import cast
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from incidents_common.db import writes_of
-from incidents_common.events import IncidentStatus
+from incidents_common.events import IncidentStatus, ReplyKind
 from routing.config import Settings
 from routing.deadlines import service as deadlines
 from routing.deadlines.models import Clock, Deadline, DeadlineState
 from routing.directory.models import Department, Official
 from routing.errors import BadDirectoryData, InvalidTransition, UnknownDepartment, UnknownOfficial
-from routing.incidents import corrections
+from routing.incidents import corrections, replies
 from routing.incidents.decisions import Effects, apply_assignment, transition
 from routing.incidents.models import Incident
 from routing.incidents.queries import assignee_official, get_incident
@@ -86,6 +86,7 @@ async def perform_action(
         transition(effects, incident, to=target, actor=actor, now=now, comment=comment, action="take")
     elif action == Action.interim_answer:
         incident.interim_text, incident.interim_url = request.reply_text, request.reply_url
+        await _publish(session, effects, incident, ReplyKind.interim, request, actor=actor, now=now)
         incident.first_response_at = incident.first_response_at or now
         running: Sequence[Deadline | deadlines.NewClock] = await deadlines.on_interim_answer(
             session,
@@ -106,11 +107,13 @@ async def perform_action(
         )
     elif action == Action.reply:
         incident.reply_text, incident.reply_url = request.reply_text, request.reply_url
-        incident.first_response_at = incident.first_response_at or now
-        running = await deadlines.settle(
-            session, incident=incident, clocks=(Clock.first_reaction, Clock.final), state=DeadlineState.met, now=now
-        )
-        deadlines.sync_due(incident, running)
+        published = await _publish(session, effects, incident, ReplyKind.reply, request, actor=actor, now=now)
+        if published:  # posted by hand: it counts now; else when the collector has published it (replies)
+            incident.first_response_at = incident.first_response_at or now
+            running = await deadlines.settle(
+                session, incident=incident, clocks=(Clock.first_reaction, Clock.final), state=DeadlineState.met, now=now
+            )
+            deadlines.sync_due(incident, running)
         transition(
             effects,
             incident,
@@ -254,6 +257,25 @@ async def redirect(
         chosen = engine.to_curator(directory, workload, category=incident.category, notes=[], why=flag)
     apply_assignment(effects, incident, chosen, now=now, actor=actor, flag=flag, comment=comment)
     queue_workload(writes_of(session), workload)
+
+
+async def _publish(
+    session: AsyncSession,
+    effects: Effects,
+    incident: Incident,
+    kind: ReplyKind,
+    request: ActionRequest,
+    *,
+    actor: str,
+    now: datetime,
+) -> bool:
+    """Record the reply: posted by hand when the official links it (True), else asked of the collector."""
+    text = request.reply_text or ""
+    if request.reply_url:
+        replies.record_manual(session, incident, kind=kind, text=text, url=request.reply_url, actor=actor, now=now)
+        return True
+    await replies.request_publication(session, effects, incident, kind=kind, text=text, actor=actor, now=now)
+    return False
 
 
 def _reply_note(text: str | None, url: str | None) -> str:

@@ -66,6 +66,8 @@ class Incident(SQLModel, table=True):
     reply_url: str | None = Field(default=None, max_length=2000)
     interim_text: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     interim_url: str | None = Field(default=None, max_length=2000)
+    # The latest reply or interim answer and where its publishing stands (a ReplyState dict).
+    reply_publication: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     first_response_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     first_response_due: datetime | None = Field(default=None, sa_type=UTCDateTime)
     final_due: datetime | None = Field(default=None, sa_type=UTCDateTime)
@@ -84,6 +86,7 @@ class IncidentPost(SQLModel, table=True):
     incident_id: str = Field(max_length=36, index=True)
     ordinal: int = 0
     external_id: str | None = Field(default=None, max_length=300, index=True)
+    source_type: str | None = Field(default=None, max_length=20)  # None for posts routed before replies were published
     author_key: str = Field(max_length=300)
     author_name: str | None = Field(default=None, max_length=500)
     url: str | None = Field(default=None, max_length=2000)
@@ -118,6 +121,29 @@ class IncidentHistory(SQLModel, table=True):
     # incidents.chain: the hash of the incident's entry before this one, and this entry's own
     prev_hash: str | None = Field(default=None, max_length=64)
     hash: str | None = Field(default=None, max_length=64)
+
+
+class Reply(SQLModel, table=True):
+    """An official's reply or interim answer, and where publishing it stands (the collector publishes
+    it where the complaint was and says what came of it: routing.consumers)."""
+
+    __tablename__ = "routing_replies"
+
+    id: str = Field(primary_key=True, max_length=36)  # the idempotency key the collector publishes by
+    incident_id: str = Field(max_length=36, index=True)
+    kind: str = Field(max_length=20)
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    actor: str = Field(max_length=300)
+    post_id: str = Field(max_length=100)
+    status: str = Field(default="pending", max_length=20)
+    channel: str | None = Field(default=None, max_length=20)
+    url: str | None = Field(default=None, max_length=2000)
+    published_id: str | None = Field(default=None, max_length=100)
+    reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    error_code: str | None = Field(default=None, max_length=50)
+    attempts: int = 0
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
 class SkippedPost(SQLModel, table=True):

@@ -10,13 +10,14 @@ from routing.config import Settings
 from routing.deadlines import service as deadlines
 from routing.directory.models import Official
 from routing.errors import UnknownIncident
-from routing.incidents.models import Escalation, Incident, IncidentHistory, IncidentPost
+from routing.incidents.models import Escalation, Incident, IncidentHistory, IncidentPost, Reply
 from routing.incidents.schemas import (
     EscalationRead,
     HistoryRead,
     IncidentPage,
     IncidentPostRead,
     IncidentRead,
+    PublishedReplyRead,
     ReplyRead,
 )
 from routing.incidents.snapshots import review_reasons_of, summary
@@ -114,6 +115,7 @@ async def incident_detail(
         interim_answer=ReplyRead(text=incident.interim_text, url=incident.interim_url)
         if incident.interim_text
         else None,
+        replies=await published_replies(session, incident.id),
         time_to_first_response_seconds=wall,
         time_to_first_response_working_hours=working,
         redirect_chain=list(incident.redirect_chain),
@@ -136,3 +138,26 @@ async def incident_detail(
         escalations=[EscalationRead(**e.model_dump()) for e in escalations],
         history=[HistoryRead(**h.model_dump()) for h in history],
     )
+
+
+async def published_replies(session: AsyncSession, incident_id: str) -> list[PublishedReplyRead]:
+    rows = await session.exec(
+        select(Reply).where(Reply.incident_id == incident_id).order_by(col(Reply.created_at).desc())
+    )
+    return [
+        PublishedReplyRead(
+            reply_id=r.id,
+            kind=r.kind,
+            text=r.text,
+            actor=r.actor,
+            status=r.status,
+            channel=r.channel,
+            url=r.url,
+            reason=r.reason,
+            error_code=r.error_code,
+            attempts=r.attempts,
+            created_at=r.created_at,
+            updated_at=r.updated_at,
+        )
+        for r in rows.all()
+    ]

@@ -111,6 +111,23 @@ class ReplyRead(BaseModel):
     url: str | None = None
 
 
+class PublishedReplyRead(BaseModel):
+    """A reply or interim answer and where publishing it stands (see routing.incidents.replies)."""
+
+    reply_id: str
+    kind: str = Field(description="reply or interim")
+    text: str
+    actor: str
+    status: str = Field(description="pending, published, failed, unconfirmed or recorded_only")
+    channel: str | None = Field(default=None, description="vk, telegram, manual (posted by hand) or none")
+    url: str | None = Field(default=None, description="The published comment or message")
+    reason: str | None = Field(default=None, description="Why it failed or is unconfirmed: what to do")
+    error_code: str | None = None
+    attempts: int = 0
+    created_at: datetime
+    updated_at: datetime
+
+
 class IncidentSummary(BaseModel):
     incident_id: str
     region_code: str
@@ -151,6 +168,9 @@ class IncidentRead(IncidentSummary):
     danger: float | None = None
     reply: ReplyRead | None = None
     interim_answer: ReplyRead | None = None
+    replies: list[PublishedReplyRead] = Field(
+        default_factory=list, description="Every reply and interim answer, newest first, with its publishing"
+    )
     time_to_first_response_seconds: float | None = None
     time_to_first_response_working_hours: float | None = None
     redirect_chain: list[dict[str, Any]] = Field(default_factory=list)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any, Protocol
 
-from incidents_common.events import Assignee, IncidentSnapshot, IncidentStatus, ReviewReason, Urgency
+from incidents_common.events import Assignee, IncidentSnapshot, IncidentStatus, ReplyState, ReviewReason, Urgency
 from routing.incidents.schemas import IncidentSummary
 
 
@@ -52,6 +52,7 @@ class IncidentLike(Protocol):
     review_reasons: list[dict[str, Any]]
     possibly_critical: bool
     danger: float | None
+    reply_publication: dict[str, Any] | None
     first_response_at: datetime | None
     first_response_due: datetime | None
     final_due: datetime | None
@@ -108,6 +109,7 @@ class IncidentRecord:
     reply_url: str | None = None
     interim_text: str | None = None
     interim_url: str | None = None
+    reply_publication: dict[str, Any] | None = None
     first_response_at: datetime | None = None
     first_response_due: datetime | None = None
     final_due: datetime | None = None
@@ -167,6 +169,7 @@ def snapshot(incident: IncidentLike) -> IncidentSnapshot:
         review_reasons=review_reasons_of(incident),
         possibly_critical=incident.possibly_critical,
         danger=incident.danger,
+        reply=ReplyState.model_validate(incident.reply_publication) if incident.reply_publication else None,
     )
 
 

@@ -1,0 +1,72 @@
+"""Replies published where the complaint was (issue 14): the read model keeps the latest reply's
+publishing from routing's snapshots, and an official reads it (status, link, or the reason it failed)
+on the incident, over HTTP with a regional key; the reply_publication event is in the history."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from api_gateway.testing import T0, Gateway, snapshot
+from incidents_common.events import (
+    IncidentReplyPublication,
+    IncidentStatus,
+    IncidentStatusChanged,
+    PublicationStatus,
+    ReplyKind,
+    ReplyState,
+)
+
+
+def _state(status: PublicationStatus, **fields: object) -> ReplyState:
+    return ReplyState(
+        reply_id="r-1",
+        kind=ReplyKind.reply,
+        status=status,
+        requested_at=T0,
+        at=T0 + timedelta(seconds=2),
+        **fields,  # type: ignore[arg-type]
+    )
+
+
+async def test_an_official_sees_where_the_reply_stands(gw: Gateway) -> None:
+    await gw.create(snapshot("inc-64-pit"))
+    pending = _state(PublicationStatus.pending)
+    answered = snapshot("inc-64-pit", status=IncidentStatus.answered).model_copy(
+        update={"reply": pending, "revision": 3}
+    )
+    await gw.feed(
+        IncidentStatusChanged(
+            incident=answered,
+            from_status=IncidentStatus.in_progress,
+            to_status=IncidentStatus.answered,
+            actor="off-64-1",
+        )
+    )
+    headers = gw.headers("admin64")
+    detail = (await gw.client.get("/v1/incidents/inc-64-pit", headers=headers)).json()
+    assert (detail["status"], detail["reply"]["status"]) == ("answered", "pending")
+
+    failed = _state(
+        PublicationStatus.failed,
+        channel="vk",
+        reason="comments are closed on this post (VK error 213)",
+        error_code="vk:213",
+    )
+    back = answered.model_copy(update={"status": IncidentStatus.in_progress, "reply": failed, "revision": 5})
+    await gw.feed(IncidentReplyPublication(incident=back, reply=failed))
+    detail = (await gw.client.get("/v1/incidents/inc-64-pit", headers=headers)).json()
+    assert detail["status"] == "in_progress"
+    assert detail["reply"] | {"at": None, "requested_at": None} == {
+        "reply_id": "r-1",
+        "kind": "reply",
+        "status": "failed",
+        "channel": "vk",
+        "url": None,
+        "reason": "comments are closed on this post (VK error 213)",
+        "error_code": "vk:213",
+        "requested_at": None,
+        "at": None,
+    }
+    listed = await gw.client.get("/v1/incidents", params={"status": "in_progress"}, headers=headers)
+    assert [(i["incident_id"], i["reply"]["status"]) for i in listed.json()["items"]] == [("inc-64-pit", "failed")]
+    assert [entry["type"] for entry in detail["history"]][-1] == "incident.reply_publication"
