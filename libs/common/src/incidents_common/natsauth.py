@@ -77,6 +77,8 @@ from incidents_common.events import (
     SUBJECT_INCIDENT_ALL,
     SUBJECT_POST_CLASSIFIED,
     SUBJECT_POST_COLLECTED,
+    SUBJECT_REPLY_PUBLICATION_ALL,
+    SUBJECT_REPLY_REQUESTED_ALL,
     SUBJECT_ROOT,
     dead_letter_subject,
 )
@@ -184,12 +186,18 @@ def operator_permissions() -> Permissions:
 
 
 # Durable names as the services' main.py files declare them (a test builds each service's app and
-# compares): collector none; the classifier's two in classifier.consumers; routing.main.DURABLE; the
-# gateway's two in api_gateway/main.py.
+# compares): the collector's collector.consumers.REPLY_REQUESTED_DURABLE; the classifier's two in
+# classifier.consumers; routing.main.DURABLE; the gateway's two in api_gateway/main.py.
 SERVICES: dict[str, ServiceUser] = {
     service.user: service
     for service in (
-        ServiceUser("collector", "COLLECTOR_", publishes=(SUBJECT_POST_COLLECTED,)),
+        ServiceUser(
+            "collector",
+            "COLLECTOR_",
+            publishes=(SUBJECT_POST_COLLECTED, SUBJECT_REPLY_PUBLICATION_ALL),
+            # Officials' replies to publish where the complaints were (it holds the sources' credentials).
+            consumers=(ConsumerGrant(INCIDENTS_STREAM, "collector-reply-requested", SUBJECT_REPLY_REQUESTED_ALL),),
+        ),
         ServiceUser(
             "classifier",
             "CLASSIFIER_",
