@@ -72,6 +72,7 @@ SERVICES = [
         "posts_collected, consecutive_failures, created_at, updated_at) VALUES ('src-1', 'Подслушано', 'vk', "
         "true, 300.0, '{\"token\": \"sealed\"}', 'ok', false, 42, 0, '2026-11-01 00:00:00', '2026-11-01 00:00:00')",
         "SELECT name, settings, posts_collected FROM sources WHERE id = 'src-1'",
+        frozenset({"publications"}),
     ),
     Service(
         "routing",

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import functools
 import json
+import operator
 import os
 import stat
 import subprocess
@@ -45,6 +46,7 @@ from incidents_common.events import (
     RegionResult,
     ReplyKind,
     ReplyPublication,
+    ReplyRequested,
     SourceType,
     Urgency,
 )
@@ -155,6 +157,21 @@ def _classified(n: int = 1) -> PostClassified:
             urgency=LabelResult(label="normal", confidence=0.9),
             sentiment=LabelResult(label="negative", confidence=0.9),
         ),
+    )
+
+
+def _reply_requested(region: str) -> ReplyRequested:
+    return ReplyRequested(
+        reply_id="r1",
+        incident_id="inc-1",
+        region_code=region,
+        kind=ReplyKind.reply,
+        text="Яму заделаем до пятницы",
+        post_id="p1",
+        source_type=SourceType.vk,
+        external_id="-1_2",
+        actor="off-64-1",
+        requested_at=_now(),
     )
 
 
@@ -337,6 +354,7 @@ async def test_each_service_does_its_real_work_with_its_own_user(secured: Secure
             ("collector", _collected(), ["classifier-post-collected"]),
             ("classifier", _classified(), ["routing-post-classified", "gateway-post-classified"]),
             ("routing", _incident("inc-1", "64"), ["gateway-incident-events"]),
+            ("routing", _reply_requested("64"), ["collector-reply-requested"]),
             ("collector", _publication("64"), ["routing-reply-publication"]),
         ]
         sent: dict[str, int] = {}
@@ -346,8 +364,10 @@ async def test_each_service_does_its_real_work_with_its_own_user(secured: Secure
             sent[producer] = sent.get(producer, 0) + 1
             for durable in durables:
                 await eventually(functools.partial(got, durable), until=lambda types: len(types) == 1)
-            expected = sent[producer]
-            await eventually(functools.partial(_published, runtimes[producer]), until=lambda n: n == expected)
+            await eventually(
+                functools.partial(_published, runtimes[producer]),
+                until=functools.partial(operator.eq, sent[producer]),
+            )
 
         # A malformed event is dead-lettered by each consumer into its own incidents.deadletter.<durable>.
         for producer, subject in (
@@ -356,6 +376,7 @@ async def test_each_service_does_its_real_work_with_its_own_user(secured: Secure
             ("routing", "incidents.v1.incident.created.64"),
             ("routing", "incidents.v1.classification.corrected.64"),
             ("collector", "incidents.v1.reply.publication.64"),
+            ("routing", "incidents.v1.reply.requested.64"),
         ):
             js = runtimes[producer].js
             assert js is not None
@@ -375,6 +396,7 @@ async def test_each_service_does_its_real_work_with_its_own_user(secured: Secure
             "gateway-post-classified": ["ru.incidents.post.classified"],
             "gateway-incident-events": ["ru.incidents.incident.created"],
             "routing-reply-publication": ["ru.incidents.reply.publication"],
+            "collector-reply-requested": ["ru.incidents.reply.requested"],
         }
     finally:
         for runtime in runtimes.values():

@@ -499,6 +499,6 @@ class TestBackoffAndLimits:
         one = Source(id="a", name="a", type="vk", settings={"token": "same"})
         two = Source(id="b", name="b", type="vk", settings={"token": "same"})
         other = Source(id="c", name="c", type="vk", settings={"token": "different"})
-        assert scheduler._limiter(one) is scheduler._limiter(two)
-        assert scheduler._limiter(one) is not scheduler._limiter(other)
-        assert scheduler._limiter(one).interval == 1 / app.state.settings.vk_requests_per_second
+        assert scheduler.limiter_for(one) is scheduler.limiter_for(two)
+        assert scheduler.limiter_for(one) is not scheduler.limiter_for(other)
+        assert scheduler.limiter_for(one).interval == 1 / app.state.settings.vk_requests_per_second

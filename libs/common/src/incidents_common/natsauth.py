@@ -6,9 +6,10 @@ The permission model (every list is an allow list; NATS denies whatever a list d
 - one user per service (`collector`, `classifier`, `routing`, `api-gateway`) that may
   * look up, create and update the three streams (`ensure_streams` at start-up:
     `$JS.API.STREAM.INFO|CREATE|UPDATE.<stream>`);
-  * publish its own event subjects only (the collector `incidents.v1.post.collected`, the classifier
-    `incidents.v1.post.classified`, routing `incidents.v1.incident.>` and the operators' corrections
-    `incidents.v1.classification.corrected.>`, the gateway none);
+  * publish its own event subjects only (the collector `incidents.v1.post.collected` and what came of
+    publishing replies `incidents.v1.reply.publication.>`, the classifier `incidents.v1.post.classified`,
+    routing `incidents.v1.incident.>`, the operators' corrections `incidents.v1.classification.corrected.>`
+    and the replies to publish `incidents.v1.reply.requested.>`, the gateway none);
   * for each of its durable pull consumers: look it up (`$JS.API.CONSUMER.INFO.<stream>.<durable>`),
     create it with its own filter only (`$JS.API.CONSUMER.CREATE.<stream>.<durable>.<filter>`: since
     nats-server 2.9 the filter is part of the create subject, so the permission pins it), pull from it
@@ -186,12 +187,18 @@ def operator_permissions() -> Permissions:
 
 
 # Durable names as the services' main.py files declare them (a test builds each service's app and
-# compares): collector none; the classifier's two in classifier.consumers; routing.main.DURABLE; the
-# gateway's two in api_gateway/main.py.
+# compares): the collector's collector.consumers.REPLY_REQUESTED_DURABLE; the classifier's two in
+# classifier.consumers; routing.main.DURABLE and REPLY_DURABLE; the gateway's two in api_gateway/main.py.
 SERVICES: dict[str, ServiceUser] = {
     service.user: service
     for service in (
-        ServiceUser("collector", "COLLECTOR_", publishes=(SUBJECT_POST_COLLECTED, SUBJECT_REPLY_PUBLICATION_ALL)),
+        ServiceUser(
+            "collector",
+            "COLLECTOR_",
+            publishes=(SUBJECT_POST_COLLECTED, SUBJECT_REPLY_PUBLICATION_ALL),
+            # Officials' replies to publish where the complaints were (it holds the sources' credentials).
+            consumers=(ConsumerGrant(INCIDENTS_STREAM, "collector-reply-requested", SUBJECT_REPLY_REQUESTED_ALL),),
+        ),
         ServiceUser(
             "classifier",
             "CLASSIFIER_",

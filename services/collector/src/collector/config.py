@@ -36,6 +36,26 @@ class Settings(ServiceSettings):
     vk_requests_per_second: float = Field(default=3.0, gt=0, description="Request rate per VK token (VK allows 3)")
     telegram_base_url: str = Field(default="https://api.telegram.org", description="Telegram Bot API base URL")
     import_batch: int = Field(default=1000, ge=1, le=10_000, description="Posts per transaction in imports")
+    publish_interval: float = Field(
+        default=5.0,
+        gt=0,
+        description=(
+            "Seconds between the reply publisher's looks for due replies (a requested reply wakes it at once)"
+        ),
+    )
+    publish_max_attempts: int = Field(
+        default=6,
+        ge=1,
+        description="Calls to VK or Telegram for one reply before a passing failure counts as failed",
+    )
+    publish_backoff: list[float] = Field(
+        default_factory=lambda: [30.0, 120.0, 600.0, 1800.0, 3600.0],
+        min_length=1,
+        description=(
+            "Seconds before each retry of a reply after a passing failure (VK errors 6, 9, 10, 29, HTTP 5xx, "
+            "timeouts), as a JSON list; the last value repeats. Telegram's retry_after wins when it sends one"
+        ),
+    )
     secret_keys: SecretStr = Field(
         default=SecretStr(""),
         description=(

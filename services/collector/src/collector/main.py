@@ -1,4 +1,5 @@
-"""The collector's FastAPI app: push/import API, sources, Telegram webhook, scheduler, outbox relay."""
+"""The collector's FastAPI app: push/import API, sources, Telegram webhook, scheduler, reply publisher
+(and its consumer of reply.requested), outbox relay."""
 
 from __future__ import annotations
 
@@ -10,15 +11,18 @@ from fastapi import FastAPI, Request
 
 from collector import __version__
 from collector.config import Settings
+from collector.consumers import REPLY_REQUESTED_DURABLE, reply_requested_handler
 from collector.models import TABLES
+from collector.publishing import Publisher
 from collector.router import public_router, router
 from collector.scheduler import Scheduler
 from collector.service import Ingestor
 from incidents_common.app import create_service_app
 from incidents_common.db import Database
 from incidents_common.deadletters import dead_letter_router
+from incidents_common.events import SUBJECT_REPLY_REQUESTED_ALL
 from incidents_common.identity import PROTECTED
-from incidents_common.nats import EventRuntime
+from incidents_common.nats import ConsumerSpec, EventRuntime
 
 DESCRIPTION = """Collects citizens' posts from VK, Telegram, RSS/Atom feeds, HTTP pushes and JSONL imports,
 normalises and de-duplicates them, and publishes `incidents.v1.post.collected` through an outbox."""
@@ -29,6 +33,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Placeholder secrets from infra/example.env never reach a real deployment.
     settings.check_secrets()
     db = Database(settings.resolved_database_url(), TABLES)
+    ingestor = Ingestor(db, max_backlog=settings.max_outbox_backlog if settings.nats_enabled else None)
+    scheduler = Scheduler(db=db, ingestor=ingestor, settings=settings)
+    # Replies share the polls' rate limit per VK token.
+    publisher = Publisher(db=db, settings=settings, limiter_for=scheduler.limiter_for)
     events = None
     if settings.nats_enabled:
         events = EventRuntime(
@@ -39,9 +47,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             user=settings.nats_user or None,
             password=settings.nats_password.get_secret_value() or None,
             streams=settings.stream_specs(),
+            consumers=[
+                ConsumerSpec(
+                    durable=f"{settings.stream_prefix}{REPLY_REQUESTED_DURABLE}",
+                    stream="INCIDENTS",
+                    filter_subject=SUBJECT_REPLY_REQUESTED_ALL,
+                    handler=reply_requested_handler(publisher.wake),
+                    batch=settings.consumer_batch,
+                    max_deliver=settings.max_deliver,
+                )
+            ],
         )
-    ingestor = Ingestor(db, max_backlog=settings.max_outbox_backlog if events is not None else None)
-    scheduler = Scheduler(db=db, ingestor=ingestor, settings=settings)
 
     async def start_scheduler() -> None:
         await scheduler.start(poll=settings.scheduler_enabled)
@@ -54,8 +70,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         settings=settings,
         db=db,
         events=events,
-        on_startup=[start_scheduler],
-        on_shutdown=[scheduler.stop],
+        on_startup=[start_scheduler, publisher.start],
+        on_shutdown=[scheduler.stop, publisher.stop],
         openapi_tags=[
             {"name": "posts", "description": "Push, import and read collected posts"},
             {"name": "sources", "description": "VK, Telegram and RSS sources: settings, status, enable/disable"},
@@ -66,6 +82,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     app.state.ingestor = ingestor
     app.state.scheduler = scheduler
+    app.state.publisher = publisher
 
     @app.middleware("http")
     async def wake_scheduler(request: Request, call_next: Callable[[Request], Awaitable[Any]]) -> Any:

@@ -1,4 +1,4 @@
-"""The collector's tables: sources, posts (versioned) and per-source cursors."""
+"""The collector's tables: sources, posts (versioned), per-source cursors and replies to publish."""
 
 from __future__ import annotations
 
@@ -100,4 +100,34 @@ class Cursor(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
 
 
-TABLES = [Source, Post, Cursor]
+class Publication(SQLModel, table=True):
+    """An official's reply to publish where the complaint was (ReplyRequested), and what came of it.
+
+    status: pending (due at next_attempt_at) → sending (the call is under way: marked and committed
+    before it) → published | failed | unconfirmed | recorded_only. A row left in `sending` means the
+    collector stopped between the call and its record (collector.publishing decides what then)."""
+
+    __tablename__ = "publications"
+    __table_args__ = (Index("ix_publications_status_next_attempt", "status", "next_attempt_at"),)
+
+    reply_id: str = Field(primary_key=True, max_length=100)
+    incident_id: str = Field(max_length=100)
+    region_code: str = Field(max_length=10)
+    kind: str = Field(max_length=20)
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    post_id: str = Field(max_length=36)
+    source_type: str = Field(max_length=20)
+    external_id: str = Field(max_length=255)
+    channel: str | None = Field(default=None, max_length=20)  # vk, telegram or none, once decided
+    status: str = Field(default="pending", max_length=20)
+    attempts: int = 0
+    next_attempt_at: datetime | None = _ts(nullable=True)
+    url: str | None = Field(default=None, max_length=2000)
+    published_id: str | None = Field(default=None, max_length=100)
+    reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    error_code: str | None = Field(default=None, max_length=50)
+    requested_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+TABLES = [Source, Post, Cursor, Publication]

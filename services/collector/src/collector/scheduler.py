@@ -119,7 +119,8 @@ class Scheduler:
             ):
                 await self.poll(source)
 
-    def _limiter(self, source: Source) -> RateLimiter | None:
+    def limiter_for(self, source: Source) -> RateLimiter | None:
+        """The rate limiter of the source's VK token (None for other sources): polls and replies share it."""
         if source.type != "vk":
             return None
         # One limiter per token: several sources sharing a token share VK's 3 requests per second.
@@ -169,7 +170,7 @@ class Scheduler:
             cursors=cursors,
             http=self.http,
             config=self.settings,
-            limiter=self._limiter(source),
+            limiter=self.limiter_for(source),
         )
         try:
             async with asyncio.timeout(self.settings.poll_timeout):

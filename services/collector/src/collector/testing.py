@@ -128,3 +128,148 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
     }
     values.update(overrides)
     return Settings(**values)
+
+
+# ---------------------------------------------------------------------------------------------
+# The write methods of VK and Telegram, with their documented answers (scripts for a FakeServer)
+# ---------------------------------------------------------------------------------------------
+
+# error_msg of the VK errors the reply publisher meets (dev.vk.com/ru/reference/errors, English texts).
+VK_ERROR_MESSAGES = {
+    5: "User authorization failed: invalid access_token (4).",
+    6: "Too many requests per second",
+    9: "Flood control",
+    10: "Internal server error",
+    15: "Access denied",
+    18: "User was deleted or banned",
+    29: "Rate limit reached",
+    100: "One of the parameters specified was missing or invalid: post_id is undefined",
+    212: "Access to post comments denied",
+    213: "Access to status replies denied",
+}
+
+
+def vk_error_body(code: int, params: dict[str, str] | None = None) -> dict[str, Any]:
+    """VK's error object: the code, its message and the request's parameters (the token left out)."""
+    request_params = [{"key": k, "value": v} for k, v in (params or {}).items() if k != "access_token"]
+    return {
+        "error": {
+            "error_code": code,
+            "error_msg": VK_ERROR_MESSAGES.get(code, "Unknown error occurred"),
+            "request_params": request_params,
+        }
+    }
+
+
+class FakeVk:
+    """VK's `wall.createComment` as a FakeServer script (`fake.script = FakeVk()`).
+
+    Comments are recorded in `comments` (the form VK received, with its comment id); a call with a
+    `guid` already used answers the comment made then and adds nothing, as VK documents. `errors`
+    queues error codes for the next calls (first first); `refuse` maps a post ("<owner_id>_<post_id>")
+    to the error every call on it gets; `delay` holds each answer (after the comment is recorded: a
+    caller may stop before it hears back). Other methods go to `fallback`, or get error 3."""
+
+    def __init__(self, fallback: Script | None = None) -> None:
+        self.comments: list[dict[str, Any]] = []
+        self.calls: list[dict[str, str]] = []
+        self.errors: list[int] = []
+        self.refuse: dict[str, int] = {}
+        self.delay = 0.0
+        self.fallback = fallback
+        self._by_guid: dict[str, int] = {}
+        self._next_id = 500
+        self._lock = threading.Lock()
+
+    def __call__(self, request: Request) -> Reply:
+        method = request.path.rsplit("/", 1)[-1]
+        if method != "wall.createComment":
+            return self.fallback(request) if self.fallback else Reply(body=vk_error_body(3, request.form))
+        form = request.form
+        with self._lock:
+            self.calls.append(form)
+            if not form.get("access_token"):
+                return Reply(body=vk_error_body(5, form))
+            if self.errors:
+                return Reply(body=vk_error_body(self.errors.pop(0), form))
+            refused = self.refuse.get(f"{form.get('owner_id')}_{form.get('post_id')}")
+            if refused is not None:
+                return Reply(body=vk_error_body(refused, form))
+            if not form.get("message"):
+                return Reply(body=vk_error_body(100, form))
+            guid = form.get("guid")
+            comment_id = self._by_guid.get(guid) if guid else None
+            if comment_id is None:
+                self._next_id += 1
+                comment_id = self._next_id
+                if guid:
+                    self._by_guid[guid] = comment_id
+                self.comments.append({**form, "comment_id": comment_id})
+        return Reply(body={"response": {"comment_id": comment_id, "parents_stack": []}}, delay=self.delay)
+
+    def comments_on(self, owner_id: int, post_id: int) -> list[dict[str, Any]]:
+        return [c for c in self.comments if (c["owner_id"], c["post_id"]) == (str(owner_id), str(post_id))]
+
+
+# Bot API answers the reply publisher meets: (error_code, description).
+TELEGRAM_BLOCKED = (403, "Forbidden: bot was blocked by the user")
+TELEGRAM_KICKED = (403, "Forbidden: bot was kicked from the supergroup chat")
+TELEGRAM_REPLIED_NOT_FOUND = (400, "Bad Request: message to be replied not found")
+TELEGRAM_CHAT_NOT_FOUND = (400, "Bad Request: chat not found")
+
+
+def telegram_error_body(code: int, description: str, retry_after: int | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"ok": False, "error_code": code, "description": description}
+    if retry_after is not None:
+        body["parameters"] = {"retry_after": retry_after}
+    return body
+
+
+class FakeTelegram:
+    """The Bot API's `sendMessage` as a FakeServer script (`fake.script = FakeTelegram()`).
+
+    Messages sent are recorded in `messages` (the JSON body, the token from the path, the message id
+    given). `errors` queues answers for the next calls: (code, description) or (429, description,
+    retry_after); `refuse` maps a chat id to the (code, description) every call to it gets; `delay`
+    holds each answer after the message is recorded. Other methods go to `fallback`, or get 404."""
+
+    def __init__(self, fallback: Script | None = None) -> None:
+        self.messages: list[dict[str, Any]] = []
+        self.calls: list[dict[str, Any]] = []
+        self.errors: list[tuple[int, str] | tuple[int, str, int]] = []
+        self.refuse: dict[int, tuple[int, str]] = {}
+        self.delay = 0.0
+        self.fallback = fallback
+        self._next_id = 9000
+        self._lock = threading.Lock()
+
+    def __call__(self, request: Request) -> Reply:
+        token, _, method = request.path.removeprefix("/bot").partition("/")
+        if method != "sendMessage":
+            if self.fallback:
+                return self.fallback(request)
+            return Reply(404, telegram_error_body(404, "Not Found"))
+        body = request.json or {}
+        with self._lock:
+            self.calls.append(body)
+            if self.errors:
+                code, description, *retry_after = self.errors.pop(0)
+                return Reply(code, telegram_error_body(code, description, *retry_after))
+            refused = self.refuse.get(body.get("chat_id"))  # type: ignore[arg-type]
+            if refused is not None:
+                return Reply(refused[0], telegram_error_body(*refused))
+            if not body.get("text"):
+                return Reply(400, telegram_error_body(400, "Bad Request: message text is empty"))
+            self._next_id += 1
+            message_id = self._next_id
+            self.messages.append({**body, "token": token, "message_id": message_id})
+        result = {
+            "message_id": message_id,
+            "date": int(time.time()),
+            "chat": {"id": body.get("chat_id")},
+            "text": body["text"],
+        }
+        reply_to = (body.get("reply_parameters") or {}).get("message_id")
+        if reply_to is not None:
+            result["reply_to_message"] = {"message_id": reply_to, "chat": {"id": body.get("chat_id")}}
+        return Reply(body={"ok": True, "result": result}, delay=self.delay)

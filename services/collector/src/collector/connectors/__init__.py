@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from collector.connectors.base import BackOff, Connector, ConnectorError, Page, RateLimiter, SourceHalted
+from collector.connectors.base import (
+    BackOff,
+    Connector,
+    ConnectorError,
+    MaybeDelivered,
+    Page,
+    RateLimiter,
+    SourceHalted,
+)
 from collector.connectors.rss import RssConnector
 from collector.connectors.telegram import TelegramConnector
 from collector.connectors.vk import VkConnector
@@ -18,6 +26,7 @@ __all__ = [
     "BackOff",
     "Connector",
     "ConnectorError",
+    "MaybeDelivered",
     "Page",
     "RateLimiter",
     "RssConnector",

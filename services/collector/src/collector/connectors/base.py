@@ -39,6 +39,20 @@ class SourceHalted(ConnectorError):
     """Retrying cannot help (revoked token, wrong webhook mode): stop polling until an operator acts."""
 
 
+class MaybeDelivered(ConnectorError):
+    """The request left and no answer came (a read timeout, a connection dropped mid-exchange): the
+    API may have acted on it. A read is simply retried; a write without an idempotency key must not be."""
+
+
+# Failures that happen before a single byte of the request reached the API.
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
+
+def transport_error(exc: httpx.HTTPError, message: str) -> ConnectorError:
+    """The ConnectorError for an HTTP call that got no answer: MaybeDelivered unless it surely never left."""
+    return ConnectorError(message) if isinstance(exc, _NOT_SENT) else MaybeDelivered(message)
+
+
 class RateLimiter:
     """At most `rate` calls per second, spaced evenly; shared by every connector using one token."""
 

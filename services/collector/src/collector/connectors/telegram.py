@@ -1,4 +1,5 @@
-"""Telegram Bot API: getUpdates long polling with `offset`, and the webhook's update parser.
+"""Telegram Bot API: getUpdates long polling with `offset`, the webhook's update parser, and the
+single call (`request`) the reply publisher's sendMessage goes through.
 
 Wire format: `{"ok": true, "result": […]}` or `{"ok": false, "error_code": n, "description": …,
 "parameters": {"retry_after": s}}`. Private chats are never collected: only channels and groups.
@@ -13,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from collector.connectors.base import BackOff, Connector, ConnectorError, Page, SourceHalted
+from collector.connectors.base import BackOff, Connector, ConnectorError, Page, SourceHalted, transport_error
 from collector.schemas import PostIn
 
 log = logging.getLogger("collector.telegram")
@@ -21,6 +22,16 @@ log = logging.getLogger("collector.telegram")
 UPDATE_KINDS = ("channel_post", "message", "edited_message", "edited_channel_post")
 PAGE_LIMIT = 100
 MAX_PAGES = 20
+
+
+class TelegramError(Exception):
+    """Telegram answered `ok: false`: its error code, description and, for 429, `retry_after` seconds."""
+
+    def __init__(self, code: int, description: str, retry_after: float | None = None) -> None:
+        super().__init__(f"Telegram error {code}: {description}")
+        self.code = code
+        self.description = description
+        self.retry_after = retry_after
 
 
 class TelegramConnector(Connector):
@@ -31,29 +42,43 @@ class TelegramConnector(Connector):
         return str(self.settings.get("base_url") or self.config.telegram_base_url).rstrip("/")
 
     async def call(self, method: str, params: dict[str, Any], *, wait: float = 0) -> Any:
+        """One Bot API call for polling: what Telegram refuses becomes SourceHalted, BackOff or ConnectorError."""
+        try:
+            return await self.request(method, params, wait=wait)
+        except TelegramError as exc:
+            if exc.code in (401, 404):
+                raise SourceHalted(f"Telegram rejected the bot token ({exc.code} {exc.description})") from exc
+            if exc.code == 409:
+                raise SourceHalted(
+                    f"Telegram getUpdates conflicts with a webhook or another poller: {exc.description}"
+                ) from exc
+            if exc.code == 429:
+                raise BackOff(f"Telegram flood limit: {exc.description}", exc.retry_after or 30) from exc
+            raise ConnectorError(f"Telegram {method} failed ({exc.code} {exc.description})") from exc
+
+    async def request(self, method: str, params: dict[str, Any], *, wait: float = 0) -> Any:
+        """One Bot API call: its `result`, TelegramError when Telegram answers `ok: false`, ConnectorError
+        when no answer came (MaybeDelivered when the request may have reached Telegram)."""
         url = f"{self.base_url}/bot{self.settings['token']}/{method}"
         try:
             response = await self.http.post(url, json=params, timeout=self.config.http_timeout + wait)
         except httpx.TimeoutException as exc:
-            raise ConnectorError(f"Telegram {method} timed out") from exc
+            raise transport_error(exc, f"Telegram {method} timed out") from exc
         except httpx.HTTPError as exc:
-            raise ConnectorError(f"Telegram {method}: {type(exc).__name__}") from exc
+            # The type only: the message of an httpx error quotes the URL, which holds the bot token.
+            raise transport_error(exc, f"Telegram {method}: {type(exc).__name__}") from exc
         try:
             body = response.json()
         except ValueError as exc:
             raise ConnectorError(f"Telegram {method}: not JSON (HTTP {response.status_code})") from exc
         if isinstance(body, dict) and body.get("ok") is True:
             return body.get("result")
-        code = int(body.get("error_code", response.status_code)) if isinstance(body, dict) else response.status_code
-        description = str(body.get("description", "")) if isinstance(body, dict) else ""
-        if code in (401, 404):
-            raise SourceHalted(f"Telegram rejected the bot token ({code} {description})")
-        if code == 409:
-            raise SourceHalted(f"Telegram getUpdates conflicts with a webhook or another poller: {description}")
-        if code == 429:
-            retry_after = float(((body.get("parameters") or {}).get("retry_after")) or 30)
-            raise BackOff(f"Telegram flood limit: {description}", retry_after)
-        raise ConnectorError(f"Telegram {method} failed ({code} {description})")
+        if not isinstance(body, dict):
+            raise TelegramError(response.status_code, "")
+        parameters = body.get("parameters") or {}
+        retry_after = parameters.get("retry_after") if isinstance(parameters, dict) else None
+        code = int(body.get("error_code", response.status_code))
+        raise TelegramError(code, str(body.get("description", "")), float(retry_after) if retry_after else None)
 
     async def pages(self) -> AsyncIterator[Page]:
         if self.settings.get("mode", "polling") != "polling":

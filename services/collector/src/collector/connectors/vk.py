@@ -1,4 +1,5 @@
-"""VK API: newsfeed.search (keyword queries), wall.get (community walls), wall.getComments.
+"""VK API: newsfeed.search (keyword queries), wall.get (community walls), wall.getComments; and the
+single call (`call_once`) the reply publisher's wall.createComment goes through.
 
 Wire format: every method answers `{"response": …}` or `{"error": {"error_code": n, "error_msg": …}}`.
 VK posts are keyed "<owner_id>_<post_id>", the same whether found by search or on a wall.
@@ -14,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from collector.connectors.base import BackOff, Connector, ConnectorError, Page, SourceHalted
+from collector.connectors.base import BackOff, Connector, ConnectorError, Page, SourceHalted, transport_error
 from collector.schemas import PostIn
 
 log = logging.getLogger("collector.vk")
@@ -45,37 +46,43 @@ class VkConnector(Connector):
 
     async def call(self, method: str, **params: Any) -> Any:
         """One API call, retrying error 6 with a growing pause; other errors raise VkError."""
+        for attempt in range(TOO_MANY_RETRIES + 1):
+            try:
+                return await self.call_once(method, **params)
+            except VkError as exc:
+                if exc.code == TOO_MANY_REQUESTS and attempt < TOO_MANY_RETRIES:
+                    await asyncio.sleep(0.4 * (attempt + 1))
+                    continue
+                raise
+        raise AssertionError("unreachable")
+
+    async def call_once(self, method: str, **params: Any) -> Any:
+        """One API call, no retry: the `response` object, VkError with VK's code, ConnectorError when
+        no answer came (MaybeDelivered when the request may have reached VK)."""
         payload = {k: str(v) for k, v in params.items() if v is not None}
         payload["access_token"] = str(self.settings["token"])
         payload["v"] = str(self.settings.get("api_version") or self.config.vk_api_version)
-        for attempt in range(TOO_MANY_RETRIES + 1):
-            if self.limiter is not None:
-                await self.limiter.wait()
-            try:
-                # POST keeps the token out of URLs and access logs.
-                response = await self.http.post(f"{self.base_url}/{method}", data=payload)
-            except httpx.TimeoutException as exc:
-                raise ConnectorError(f"VK {method} timed out") from exc
-            except httpx.HTTPError as exc:
-                raise ConnectorError(f"VK {method}: {exc!r}") from exc
-            if response.status_code >= 500:
-                raise ConnectorError(f"VK {method}: HTTP {response.status_code}")
-            try:
-                body = response.json()
-            except ValueError as exc:
-                raise ConnectorError(f"VK {method}: not JSON (HTTP {response.status_code})") from exc
-            error = body.get("error") if isinstance(body, dict) else None
-            if error is None:
-                if not isinstance(body, dict) or "response" not in body:
-                    raise ConnectorError(f"VK {method}: no response object")
-                return body["response"]
-            code = int(error.get("error_code", 0))
-            message = str(error.get("error_msg", ""))
-            if code == TOO_MANY_REQUESTS and attempt < TOO_MANY_RETRIES:
-                await asyncio.sleep(0.4 * (attempt + 1))
-                continue
-            raise VkError(code, message)
-        raise AssertionError("unreachable")
+        if self.limiter is not None:
+            await self.limiter.wait()
+        try:
+            # POST keeps the token out of URLs and access logs.
+            response = await self.http.post(f"{self.base_url}/{method}", data=payload)
+        except httpx.TimeoutException as exc:
+            raise transport_error(exc, f"VK {method} timed out") from exc
+        except httpx.HTTPError as exc:
+            raise transport_error(exc, f"VK {method}: {exc!r}") from exc
+        if response.status_code >= 500:
+            raise ConnectorError(f"VK {method}: HTTP {response.status_code}")
+        try:
+            body = response.json()
+        except ValueError as exc:
+            raise ConnectorError(f"VK {method}: not JSON (HTTP {response.status_code})") from exc
+        error = body.get("error") if isinstance(body, dict) else None
+        if error is None:
+            if not isinstance(body, dict) or "response" not in body:
+                raise ConnectorError(f"VK {method}: no response object")
+            return body["response"]
+        raise VkError(int(error.get("error_code", 0)), str(error.get("error_msg", "")))
 
     async def pages(self) -> AsyncIterator[Page]:
         skipped: list[str] = []
