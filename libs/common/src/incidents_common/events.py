@@ -476,6 +476,69 @@ class ReplyPublication(Contract):
         return f"{SUBJECT_ROOT}.reply.publication.{region_code}"
 
 
+# ---------------------------------------------------------------------------------------------
+# The citizen's reaction: what people write in the complaint's thread after a reply was published
+# there (the collector watches the thread, the classifier labels each, routing acts on it).
+# ---------------------------------------------------------------------------------------------
+
+
+class ReactionLabel(StrEnum):
+    thanks = "thanks"  # fixed, thank you
+    not_fixed = "not_fixed"  # still not done («не сделали», «ничего не изменилось», «опять»)
+    new_problem = "new_problem"  # another problem
+    other = "other"
+
+
+class Satisfaction(StrEnum):
+    satisfied = "satisfied"  # the complainant thanked (and did not say later it is not fixed)
+    not_satisfied = "not_satisfied"  # the complainant said it is not fixed
+    no_reaction = "no_reaction"  # a reply was published and the complainant has not reacted
+
+
+class ReactionCollected(Contract):
+    """A comment or message in the complaint's thread, written after an official's reply was published
+    there, within the watch period."""
+
+    type: ClassVar[str] = "reaction.collected"
+    reaction_id: str = Field(description="The collector's id of the comment or message (unique)")
+    reply_id: str
+    incident_id: str
+    region_code: str
+    source_type: SourceType
+    external_id: str
+    url: str | None = None
+    author_id: str | None = None
+    by_complainant: bool = Field(description="Written by the author of the complaint")
+    text: str = Field(max_length=20000)
+    published_at: datetime
+
+    @classmethod
+    def subject_for(cls, region_code: str) -> str:
+        return f"{SUBJECT_ROOT}.reaction.collected.{region_code}"
+
+
+class ReactionClassified(Contract):
+    """A reaction labelled by the classifier: thanks, not fixed, a new problem, or other."""
+
+    type: ClassVar[str] = "reaction.classified"
+    reaction_id: str
+    reply_id: str
+    incident_id: str
+    region_code: str
+    by_complainant: bool
+    text: str = Field(max_length=20000)
+    published_at: datetime
+    url: str | None = None
+    label: ReactionLabel
+    confidence: float = Field(ge=0, le=1)
+    evidence: list[str] = Field(default_factory=list, description="The words that decided it")
+    model_version: str
+
+    @classmethod
+    def subject_for(cls, region_code: str) -> str:
+        return f"{SUBJECT_ROOT}.reaction.classified.{region_code}"
+
+
 SUBJECT_POST_COLLECTED = f"{SUBJECT_ROOT}.post.collected"
 SUBJECT_POST_CLASSIFIED = f"{SUBJECT_ROOT}.post.classified"
 SUBJECT_INCIDENT_ALL = f"{SUBJECT_ROOT}.incident.>"
@@ -484,6 +547,9 @@ SUBJECT_CLASSIFICATION_CORRECTED_ALL = f"{SUBJECT_ROOT}.classification.corrected
 SUBJECT_REPLY_ALL = f"{SUBJECT_ROOT}.reply.>"
 SUBJECT_REPLY_REQUESTED_ALL = f"{SUBJECT_ROOT}.reply.requested.>"
 SUBJECT_REPLY_PUBLICATION_ALL = f"{SUBJECT_ROOT}.reply.publication.>"
+SUBJECT_REACTION_ALL = f"{SUBJECT_ROOT}.reaction.>"
+SUBJECT_REACTION_COLLECTED_ALL = f"{SUBJECT_ROOT}.reaction.collected.>"
+SUBJECT_REACTION_CLASSIFIED_ALL = f"{SUBJECT_ROOT}.reaction.classified.>"
 
 EVENT_SUBJECTS: dict[type[Contract], str] = {
     PostCollected: SUBJECT_POST_COLLECTED,
@@ -500,6 +566,8 @@ EVENT_SUBJECTS: dict[type[Contract], str] = {
     AuditRootPublished: f"{SUBJECT_ROOT}.incident.audit_root.{{region}}",
     ReplyRequested: f"{SUBJECT_ROOT}.reply.requested.{{region}}",
     ReplyPublication: f"{SUBJECT_ROOT}.reply.publication.{{region}}",
+    ReactionCollected: f"{SUBJECT_ROOT}.reaction.collected.{{region}}",
+    ReactionClassified: f"{SUBJECT_ROOT}.reaction.classified.{{region}}",
 }
 EVENT_TYPES: dict[str, type[Contract]] = {
     f"ru.incidents.{model.type}": model  # type: ignore[attr-defined]
@@ -516,7 +584,15 @@ def subject_of(data: Contract) -> str:
     """The NATS subject an event payload is published on."""
     if isinstance(data, IncidentEvent):
         return data.subject_for(data.incident.region_code)
-    if isinstance(data, ClassificationCorrected | AuditRootPublished | ReplyRequested | ReplyPublication):
+    if isinstance(
+        data,
+        ClassificationCorrected
+        | AuditRootPublished
+        | ReplyRequested
+        | ReplyPublication
+        | ReactionCollected
+        | ReactionClassified,
+    ):
         return data.subject_for(data.region_code)
     return EVENT_SUBJECTS[type(data)]
 

@@ -23,7 +23,13 @@ from nats.js.api import StorageType, StreamConfig
 from nats.js.errors import APIError, BadRequestError, NotFoundError
 from pydantic import BaseModel, ConfigDict, Field
 
-from incidents_common.events import DEAD_LETTER_ROOT, SUBJECT_CLASSIFICATION_ALL, SUBJECT_REPLY_ALL, SUBJECT_ROOT
+from incidents_common.events import (
+    DEAD_LETTER_ROOT,
+    SUBJECT_CLASSIFICATION_ALL,
+    SUBJECT_REACTION_ALL,
+    SUBJECT_REPLY_ALL,
+    SUBJECT_ROOT,
+)
 
 log = logging.getLogger("incidents.streams")
 
@@ -59,11 +65,11 @@ STREAMS: tuple[StreamSpec, ...] = (
     StreamSpec("POSTS", [f"{SUBJECT_ROOT}.post.>"], "Collected and classified posts", max_age=14 * DAY),
     # Operators' corrections of classifications live beside the incidents they were made on: by region,
     # kept a year (the classifier trains on them), readable by the region's subscriber; so do the
-    # officials' replies to publish and what came of publishing them.
+    # officials' replies to publish, what came of publishing them, and the citizens' reactions to them.
     StreamSpec(
         "INCIDENTS",
-        [f"{SUBJECT_ROOT}.incident.>", SUBJECT_CLASSIFICATION_ALL, SUBJECT_REPLY_ALL],
-        "Incident lifecycle events, operators' classification corrections and replies to publish, by region",
+        [f"{SUBJECT_ROOT}.incident.>", SUBJECT_CLASSIFICATION_ALL, SUBJECT_REPLY_ALL, SUBJECT_REACTION_ALL],
+        "Incident lifecycle events, operators' corrections, replies to publish and citizens' reactions, by region",
         max_age=365 * DAY,
     ),
     StreamSpec("DEADLETTER", [f"{DEAD_LETTER_ROOT}.>"], "Events a consumer could not process, with the reason"),
