@@ -43,6 +43,8 @@ from incidents_common.events import (
     PostClassified,
     PostCollected,
     PublicationStatus,
+    ReactionClassified,
+    ReactionLabel,
     RegionResult,
     ReplyKind,
     ReplyPublication,
@@ -172,6 +174,21 @@ def _reply_requested(region: str) -> ReplyRequested:
         external_id="-1_2",
         actor="off-64-1",
         requested_at=_now(),
+    )
+
+
+def _reaction(region: str) -> ReactionClassified:
+    return ReactionClassified(
+        reaction_id="vk:-1_2_c5",
+        reply_id="r1",
+        incident_id="inc-1",
+        region_code=region,
+        by_complainant=True,
+        text="Ничего не сделали",
+        published_at=_now(),
+        label=ReactionLabel.not_fixed,
+        confidence=0.9,
+        model_version="test",
     )
 
 
@@ -356,6 +373,7 @@ async def test_each_service_does_its_real_work_with_its_own_user(secured: Secure
             ("routing", _incident("inc-1", "64"), ["gateway-incident-events"]),
             ("routing", _reply_requested("64"), ["collector-reply-requested"]),
             ("collector", _publication("64"), ["routing-reply-publication"]),
+            ("classifier", _reaction("64"), ["routing-reaction-classified"]),
         ]
         sent: dict[str, int] = {}
         for producer, data, durables in chain:
@@ -377,6 +395,7 @@ async def test_each_service_does_its_real_work_with_its_own_user(secured: Secure
             ("routing", "incidents.v1.classification.corrected.64"),
             ("collector", "incidents.v1.reply.publication.64"),
             ("routing", "incidents.v1.reply.requested.64"),
+            ("classifier", "incidents.v1.reaction.classified.64"),
         ):
             js = runtimes[producer].js
             assert js is not None
@@ -397,6 +416,7 @@ async def test_each_service_does_its_real_work_with_its_own_user(secured: Secure
             "gateway-incident-events": ["ru.incidents.incident.created"],
             "routing-reply-publication": ["ru.incidents.reply.publication"],
             "collector-reply-requested": ["ru.incidents.reply.requested"],
+            "routing-reaction-classified": ["ru.incidents.reaction.classified"],
         }
     finally:
         for runtime in runtimes.values():

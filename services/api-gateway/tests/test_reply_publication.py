@@ -14,6 +14,7 @@ from incidents_common.events import (
     PublicationStatus,
     ReplyKind,
     ReplyState,
+    Satisfaction,
 )
 
 
@@ -70,3 +71,27 @@ async def test_an_official_sees_where_the_reply_stands(gw: Gateway) -> None:
     listed = await gw.client.get("/v1/incidents", params={"status": "in_progress"}, headers=headers)
     assert [(i["incident_id"], i["reply"]["status"]) for i in listed.json()["items"]] == [("inc-64-pit", "failed")]
     assert [entry["type"] for entry in detail["history"]][-1] == "incident.reply_publication"
+
+
+async def test_satisfaction_is_kept_and_counted_beside_speed(gw: Gateway) -> None:
+    """Three Saratov incidents with published replies (satisfied, not satisfied, no reaction) and one
+    in Samara (satisfied): the summary counts them per region and the rating scores them beside speed."""
+    published = _state(PublicationStatus.published, channel="vk", url="https://vk.com/wall-1_2?reply=3")
+    cases = [("inc-64-a", "64", "satisfied"), ("inc-64-b", "64", "not_satisfied"), ("inc-64-c", "64", "no_reaction")]
+    cases.append(("inc-63-a", "63", "satisfied"))
+    for incident_id, region, satisfaction in cases:
+        snap = snapshot(incident_id, region=region, status=IncidentStatus.answered, first_response_at=T0)
+        await gw.create(snap.model_copy(update={"reply": published, "satisfaction": Satisfaction(satisfaction), "revision": 4}))
+    detail = (await gw.client.get("/v1/incidents/inc-64-b", headers=gw.headers("admin64"))).json()
+    assert detail["satisfaction"] == "not_satisfied"
+    summary = (
+        await gw.client.get("/v1/analytics/summary", params={"by": "region"}, headers=gw.headers("federal"))
+    ).json()
+    saratov = next(g for g in summary["groups"] if g["key"] == "64")
+    assert (saratov["satisfied"], saratov["not_satisfied"], saratov["no_reaction"]) == (1, 1, 1)
+    assert saratov["share_satisfied"] == round(1 / 3, 4)
+    rating = (
+        await gw.client.get("/v1/analytics/rating", params={"level": "region"}, headers=gw.headers("federal"))
+    ).json()
+    scores = {e["key"]: e["satisfaction_score"] for e in rating["entries"]}
+    assert scores["63"] > scores["64"]  # one of one satisfied against one of three

@@ -250,6 +250,19 @@ class ReplyState(Contract):
     at: datetime = Field(description="When it came to this status")
 
 
+class ReactionLabel(StrEnum):
+    thanks = "thanks"  # fixed, thank you
+    not_fixed = "not_fixed"  # still not done («не сделали», «ничего не изменилось», «опять»)
+    new_problem = "new_problem"  # another problem
+    other = "other"
+
+
+class Satisfaction(StrEnum):
+    satisfied = "satisfied"  # the complainant thanked (and did not say later it is not fixed)
+    not_satisfied = "not_satisfied"  # the complainant said it is not fixed
+    no_reaction = "no_reaction"  # a reply was published and the complainant has not reacted
+
+
 class IncidentSnapshot(Contract):
     incident_id: str
     region_code: str
@@ -289,6 +302,10 @@ class IncidentSnapshot(Contract):
     )
     danger: float | None = Field(default=None, description="The highest danger probability among its posts")
     reply: ReplyState | None = Field(default=None, description="The latest reply or interim answer and its publishing")
+    satisfaction: Satisfaction | None = Field(
+        default=None,
+        description="The complainant's reaction to the published reply (none before a reply was published)",
+    )
 
 
 class IncidentEvent(Contract):
@@ -358,6 +375,19 @@ class IncidentReplyPublication(IncidentEvent):
     type: ClassVar[str] = "incident.reply_publication"
     verb: ClassVar[str] = "reply_publication"
     reply: ReplyState
+
+
+class IncidentReaction(IncidentEvent):
+    """Somebody reacted in the complaint's thread to the published reply (labelled by the classifier).
+    The complainant's «not fixed» reopens the incident or flags it (routing's setting)."""
+
+    type: ClassVar[str] = "incident.reaction"
+    verb: ClassVar[str] = "reaction"
+    reaction_id: str
+    label: ReactionLabel
+    by_complainant: bool
+    text: str = Field(max_length=20000)
+    url: str | None = None
 
 
 class ClassificationValues(Contract):
@@ -482,19 +512,6 @@ class ReplyPublication(Contract):
 # ---------------------------------------------------------------------------------------------
 
 
-class ReactionLabel(StrEnum):
-    thanks = "thanks"  # fixed, thank you
-    not_fixed = "not_fixed"  # still not done («не сделали», «ничего не изменилось», «опять»)
-    new_problem = "new_problem"  # another problem
-    other = "other"
-
-
-class Satisfaction(StrEnum):
-    satisfied = "satisfied"  # the complainant thanked (and did not say later it is not fixed)
-    not_satisfied = "not_satisfied"  # the complainant said it is not fixed
-    no_reaction = "no_reaction"  # a reply was published and the complainant has not reacted
-
-
 class ReactionCollected(Contract):
     """A comment or message in the complaint's thread, written after an official's reply was published
     there, within the watch period."""
@@ -562,6 +579,7 @@ EVENT_SUBJECTS: dict[type[Contract], str] = {
     IncidentEscalated: f"{SUBJECT_ROOT}.incident.escalated.{{region}}",
     IncidentCorrected: f"{SUBJECT_ROOT}.incident.corrected.{{region}}",
     IncidentReplyPublication: f"{SUBJECT_ROOT}.incident.reply_publication.{{region}}",
+    IncidentReaction: f"{SUBJECT_ROOT}.incident.reaction.{{region}}",
     ClassificationCorrected: f"{SUBJECT_ROOT}.classification.corrected.{{region}}",
     AuditRootPublished: f"{SUBJECT_ROOT}.incident.audit_root.{{region}}",
     ReplyRequested: f"{SUBJECT_ROOT}.reply.requested.{{region}}",

@@ -78,6 +78,7 @@ from incidents_common.events import (
     SUBJECT_INCIDENT_ALL,
     SUBJECT_POST_CLASSIFIED,
     SUBJECT_POST_COLLECTED,
+    SUBJECT_REACTION_CLASSIFIED_ALL,
     SUBJECT_REPLY_PUBLICATION_ALL,
     SUBJECT_REPLY_REQUESTED_ALL,
     SUBJECT_ROOT,
@@ -187,8 +188,9 @@ def operator_permissions() -> Permissions:
 
 
 # Durable names as the services' main.py files declare them (a test builds each service's app and
-# compares): the collector's collector.consumers.REPLY_REQUESTED_DURABLE; the classifier's two in
-# classifier.consumers; routing.main.DURABLE and REPLY_DURABLE; the gateway's two in api_gateway/main.py.
+# compares): the collector's collector.consumers.REPLY_REQUESTED_DURABLE; the classifier's in
+# classifier.consumers; routing.main.DURABLE, REPLY_DURABLE and REACTION_DURABLE; the gateway's two in
+# api_gateway/main.py.
 SERVICES: dict[str, ServiceUser] = {
     service.user: service
     for service in (
@@ -202,7 +204,7 @@ SERVICES: dict[str, ServiceUser] = {
         ServiceUser(
             "classifier",
             "CLASSIFIER_",
-            publishes=(SUBJECT_POST_CLASSIFIED,),
+            publishes=(SUBJECT_POST_CLASSIFIED, SUBJECT_REACTION_CLASSIFIED_ALL),
             consumers=(
                 ConsumerGrant("POSTS", "classifier-post-collected", SUBJECT_POST_COLLECTED),
                 # Operators' corrections, made through routing's incident actions: training feedback.
@@ -218,6 +220,7 @@ SERVICES: dict[str, ServiceUser] = {
             consumers=(
                 ConsumerGrant("POSTS", "routing-post-classified", SUBJECT_POST_CLASSIFIED),
                 ConsumerGrant(INCIDENTS_STREAM, "routing-reply-publication", SUBJECT_REPLY_PUBLICATION_ALL),
+                ConsumerGrant(INCIDENTS_STREAM, "routing-reaction-classified", SUBJECT_REACTION_CLASSIFIED_ALL),
             ),
         ),
         ServiceUser(

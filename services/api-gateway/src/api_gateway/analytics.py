@@ -6,7 +6,10 @@ Definitions (the README publishes them):
 - answered within deadline: answered and answered_at ≤ first_response_due (no deadline counts as on time);
 - overdue now: open and past its first-response deadline without a response, or past its final deadline;
 - rating: Bayesian shrinkage of the on-time share towards the mean of everything in view,
-  score = (n·p + m·p₀) / (n + m), with m = GATEWAY_RATING_PRIOR_WEIGHT (10 by default).
+  score = (n·p + m·p₀) / (n + m), with m = GATEWAY_RATING_PRIOR_WEIGHT (10 by default);
+- satisfaction (beside the rating's speed): of the incidents whose reply was published, the share
+  whose complainant thanked (satisfied), said it was not fixed (not satisfied) or did not react; the
+  satisfaction score shrinks the satisfied share the same way as the on-time share.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ class Fact:
     first_response_due: datetime | None
     escalations: int
     overdue: bool
+    satisfaction: str | None = None
 
     @property
     def answered(self) -> bool:
@@ -69,11 +73,20 @@ class GroupStats(BaseModel):
     p90_first_response_minutes: float | None
     overdue_now: int
     escalations: int
+    satisfied: int = Field(default=0, description="Replies published whose complainant thanked")
+    not_satisfied: int = Field(default=0, description="Replies published whose complainant said it is not fixed")
+    no_reaction: int = Field(default=0, description="Replies published with no reaction of the complainant yet")
+    share_satisfied: float | None = Field(
+        default=None, description="satisfied / (satisfied + not satisfied + no reaction)"
+    )
 
 
 class RatingEntry(GroupStats):
     rank: int
     score: float = Field(description="(n·p + m·p₀)/(n + m): the on-time share shrunk towards the mean p₀")
+    satisfaction_score: float | None = Field(
+        default=None, description="The satisfied share shrunk the same way (beside speed; it does not rank)"
+    )
     provisional: bool = Field(description="Fewer incidents than the prior weight m: the score is mostly the mean")
 
 
@@ -115,6 +128,10 @@ def stats(key: str, name: str, facts: list[Fact]) -> GroupStats:
     answered = sum(f.answered for f in facts)
     on_time = sum(f.on_time for f in facts)
     minutes = [m for f in facts if (m := f.response_minutes) is not None]
+    satisfied = sum(f.satisfaction == "satisfied" for f in facts)
+    not_satisfied = sum(f.satisfaction == "not_satisfied" for f in facts)
+    no_reaction = sum(f.satisfaction == "no_reaction" for f in facts)
+    reacted = satisfied + not_satisfied + no_reaction
     return GroupStats(
         key=key,
         name=name,
@@ -127,6 +144,10 @@ def stats(key: str, name: str, facts: list[Fact]) -> GroupStats:
         p90_first_response_minutes=percentile(minutes, 0.9),
         overdue_now=sum(f.overdue for f in facts),
         escalations=sum(f.escalations for f in facts),
+        satisfied=satisfied,
+        not_satisfied=not_satisfied,
+        no_reaction=no_reaction,
+        share_satisfied=round(satisfied / reacted, 4) if reacted else None,
     )
 
 
@@ -143,6 +164,7 @@ FACT_COLUMNS = (
     Incident.first_response_due,
     Incident.final_due,
     Incident.escalations,
+    Incident.satisfaction,
 )
 
 
@@ -166,6 +188,7 @@ async def load_facts(session: AsyncSession, *, principal: Principal, flt: Incide
                 first_response_due=row.first_response_due,
                 escalations=row.escalations,
                 overdue=overdue(row.status, row.first_response_at, row.first_response_due, row.final_due, now),
+                satisfaction=row.satisfaction,
             )
         )
     return facts
@@ -201,12 +224,26 @@ def rating(facts: list[Fact], by: str, prior_weight: float) -> Rating:
     groups = grouped(facts, by)
     total = len(facts)
     prior = sum(f.on_time for f in facts) / total if total else None
+    reacted_total = sum(f.satisfaction is not None for f in facts)
+    satisfied_prior = sum(f.satisfaction == "satisfied" for f in facts) / reacted_total if reacted_total else None
     entries: list[dict[str, Any]] = []
     for group in groups:
         p = group.answered_on_time / group.incidents
         p0 = prior if prior is not None else 0.0
         score = (group.incidents * p + prior_weight * p0) / (group.incidents + prior_weight)
-        entries.append({**group.model_dump(), "score": round(score, 4), "provisional": group.incidents < prior_weight})
+        reacted = group.satisfied + group.not_satisfied + group.no_reaction
+        satisfaction_score = None
+        if satisfied_prior is not None:
+            shrunk = (group.satisfied + prior_weight * satisfied_prior) / (reacted + prior_weight)
+            satisfaction_score = round(shrunk, 4)
+        entries.append(
+            {
+                **group.model_dump(),
+                "score": round(score, 4),
+                "satisfaction_score": satisfaction_score,
+                "provisional": group.incidents < prior_weight,
+            }
+        )
     # Ties: the faster median first response ranks higher; unanswered groups last.
     entries.sort(key=lambda e: (-e["score"], e["median_first_response_minutes"] or math.inf, e["key"]))
     return Rating(

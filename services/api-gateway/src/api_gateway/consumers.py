@@ -159,6 +159,7 @@ def snapshot_values(snap: IncidentSnapshot, stored: Mapping[str, Any] | None) ->
         "review_reasons": [r.model_dump(mode="json") for r in snap.review_reasons],
         "possibly_critical": snap.possibly_critical,
         "reply": snap.reply.model_dump(mode="json") if snap.reply else None,
+        "satisfaction": snap.satisfaction.value if snap.satisfaction else None,
         "danger": snap.danger,
         "answered_at": answered_at,
         "closed_at": (closed_at or snap.updated_at) if snap.status in CLOSED_STATUSES else None,

@@ -120,6 +120,8 @@ class Incident(SQLModel, table=True):
     danger: float | None = None
     # The latest reply or interim answer and where publishing it stands (a ReplyState dict, issue 14).
     reply: dict[str, Any] | None = js()
+    # The complainant's reaction to the published reply: satisfied, not_satisfied, no_reaction (issue 14).
+    satisfaction: str | None = Field(default=None)
     search_text: str = Field(default="", description="Title, summary and city, normalised (search.py)")
 
 

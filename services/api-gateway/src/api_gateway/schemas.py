@@ -110,6 +110,10 @@ class IncidentRead(BaseModel):
     )
     danger: float | None = Field(default=None, description="The highest danger probability among its posts")
     review_reasons: list[ReviewReasonRead] = Field(default_factory=list)
+    satisfaction: str | None = Field(
+        default=None,
+        description="The complainant's reaction to the published reply: satisfied, not_satisfied or no_reaction",
+    )
     reply: ReplyState | None = Field(
         default=None,
         description=(

@@ -231,6 +231,7 @@ def to_read(incident: IncidentRow, now: datetime | None = None) -> IncidentRead:
         danger=incident.danger,
         review_reasons=list(incident.review_reasons or []),
         reply=incident.reply,
+        satisfaction=incident.satisfaction,
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Literal
 
 from pydantic import Field
 
@@ -16,6 +17,13 @@ class Settings(ServiceSettings):
     port: int = 8003
 
     seed_demo: bool = Field(default=True, description="Load the demo directory at startup when the directory is empty")
+    not_fixed_action: Literal["reopen", "flag"] = Field(
+        default="reopen",
+        description=(
+            "What the complainant's «not fixed» under a published reply does to an answered, resolved or closed "
+            "incident: reopen it (new clocks), or flag it for the region's curator"
+        ),
+    )
     deadline_scan_seconds: float = Field(default=30.0, gt=0, description="Seconds between deadline scans")
     deadline_scanner_enabled: bool = Field(default=True, description="Run the periodic deadline scanner")
     warning_share: float = Field(default=0.8, gt=0, lt=1, description="Share of a clock used when a warning fires")

@@ -10,7 +10,11 @@ from fastapi import FastAPI
 from incidents_common.app import create_service_app
 from incidents_common.db import Database
 from incidents_common.deadletters import dead_letter_router
-from incidents_common.events import SUBJECT_POST_CLASSIFIED, SUBJECT_REPLY_PUBLICATION_ALL
+from incidents_common.events import (
+    SUBJECT_POST_CLASSIFIED,
+    SUBJECT_REACTION_CLASSIFIED_ALL,
+    SUBJECT_REPLY_PUBLICATION_ALL,
+)
 from incidents_common.identity import PROTECTED
 from incidents_common.nats import ConsumerSpec, EventRuntime
 from routing.config import Settings
@@ -18,6 +22,7 @@ from routing.consumers import post_classified_handler
 from routing.deadlines.router import router as deadlines_router
 from routing.deadlines.scanner import run_scanner
 from routing.directory.router import router as directory_router
+from routing.incidents.reactions import reactions_handler
 from routing.incidents.replies import apply_publications
 from routing.incidents.router import router as incidents_router
 from routing.models import TABLES
@@ -26,6 +31,7 @@ from routing.seed import seed_demo_directory
 
 DURABLE = "routing-post-classified"
 REPLY_DURABLE = "routing-reply-publication"
+REACTION_DURABLE = "routing-reaction-classified"
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -56,6 +62,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     stream="INCIDENTS",
                     filter_subject=SUBJECT_REPLY_PUBLICATION_ALL,
                     handler=apply_publications,
+                    batch=100,
+                    max_deliver=settings.max_deliver,
+                ),
+                # Citizens' reactions to published replies, labelled by the classifier.
+                ConsumerSpec(
+                    durable=f"{settings.stream_prefix}{REACTION_DURABLE}",
+                    stream="INCIDENTS",
+                    filter_subject=SUBJECT_REACTION_CLASSIFIED_ALL,
+                    handler=reactions_handler(settings),
                     batch=100,
                     max_deliver=settings.max_deliver,
                 ),

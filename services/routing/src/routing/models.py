@@ -12,6 +12,7 @@ from routing.incidents.models import (
     Incident,
     IncidentHistory,
     IncidentPost,
+    Reaction,
     Reply,
     SkippedPost,
 )
@@ -30,4 +31,5 @@ TABLES: tuple[Any, ...] = (
     SkippedPost,
     AuditRoot,
     Reply,
+    Reaction,
 )

@@ -68,6 +68,8 @@ class Incident(SQLModel, table=True):
     interim_url: str | None = Field(default=None, max_length=2000)
     # The latest reply or interim answer and where its publishing stands (a ReplyState dict).
     reply_publication: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    # The complainant's reaction to the published reply: satisfied, not_satisfied, no_reaction (None before).
+    satisfaction: str | None = Field(default=None, max_length=20)
     first_response_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     first_response_due: datetime | None = Field(default=None, sa_type=UTCDateTime)
     final_due: datetime | None = Field(default=None, sa_type=UTCDateTime)
@@ -144,6 +146,25 @@ class Reply(SQLModel, table=True):
     attempts: int = 0
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Reaction(SQLModel, table=True):
+    """A comment or message in the complaint's thread after a published reply, as the classifier
+    labelled it (thanks, not_fixed, new_problem, other)."""
+
+    __tablename__ = "routing_reactions"
+
+    id: str = Field(primary_key=True, max_length=300)  # the collector's reaction id
+    incident_id: str = Field(max_length=36, index=True)
+    reply_id: str = Field(max_length=36)
+    by_complainant: bool = False
+    label: str = Field(max_length=20)
+    confidence: float = 0.0
+    evidence: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    url: str | None = Field(default=None, max_length=2000)
+    published_at: datetime = Field(sa_type=UTCDateTime)
+    received_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
 class SkippedPost(SQLModel, table=True):

@@ -10,7 +10,7 @@ from routing.config import Settings
 from routing.deadlines import service as deadlines
 from routing.directory.models import Official
 from routing.errors import UnknownIncident
-from routing.incidents.models import Escalation, Incident, IncidentHistory, IncidentPost, Reply
+from routing.incidents.models import Escalation, Incident, IncidentHistory, IncidentPost, Reaction, Reply
 from routing.incidents.schemas import (
     EscalationRead,
     HistoryRead,
@@ -18,6 +18,7 @@ from routing.incidents.schemas import (
     IncidentPostRead,
     IncidentRead,
     PublishedReplyRead,
+    ReactionRead,
     ReplyRead,
 )
 from routing.incidents.snapshots import review_reasons_of, summary
@@ -116,6 +117,7 @@ async def incident_detail(
         if incident.interim_text
         else None,
         replies=await published_replies(session, incident.id),
+        reactions=await incident_reactions(session, incident.id),
         time_to_first_response_seconds=wall,
         time_to_first_response_working_hours=working,
         redirect_chain=list(incident.redirect_chain),
@@ -158,6 +160,26 @@ async def published_replies(session: AsyncSession, incident_id: str) -> list[Pub
             attempts=r.attempts,
             created_at=r.created_at,
             updated_at=r.updated_at,
+        )
+        for r in rows.all()
+    ]
+
+
+async def incident_reactions(session: AsyncSession, incident_id: str) -> list[ReactionRead]:
+    rows = await session.exec(
+        select(Reaction).where(Reaction.incident_id == incident_id).order_by(col(Reaction.published_at))
+    )
+    return [
+        ReactionRead(
+            reaction_id=r.id,
+            reply_id=r.reply_id,
+            by_complainant=r.by_complainant,
+            label=r.label,
+            confidence=r.confidence,
+            evidence=list(r.evidence),
+            text=r.text,
+            url=r.url,
+            published_at=r.published_at,
         )
         for r in rows.all()
     ]

@@ -34,6 +34,7 @@ from incidents_common.events import (
     ReplyPublication,
     ReplyRequested,
     ReplyState,
+    Satisfaction,
     SourceType,
 )
 from routing.deadlines import service as deadlines
@@ -168,6 +169,8 @@ async def _apply(
         if outcome.status in STANDS:
             # Met at the time the official replied: publishing took the collector, not the official.
             incident.first_response_at = incident.first_response_at or reply.created_at
+            if outcome.status == PublicationStatus.published:
+                incident.satisfaction = Satisfaction.no_reaction.value  # until the complainant reacts to it
             running = await deadlines.settle(
                 session,
                 incident=incident,

@@ -128,6 +128,20 @@ class PublishedReplyRead(BaseModel):
     updated_at: datetime
 
 
+class ReactionRead(BaseModel):
+    """A comment or message in the complaint's thread after a published reply, as the classifier read it."""
+
+    reaction_id: str
+    reply_id: str
+    by_complainant: bool
+    label: str = Field(description="thanks, not_fixed, new_problem or other")
+    confidence: float
+    evidence: list[str] = Field(default_factory=list, description="The words that decided the label")
+    text: str
+    url: str | None = None
+    published_at: datetime
+
+
 class IncidentSummary(BaseModel):
     incident_id: str
     region_code: str
@@ -148,6 +162,10 @@ class IncidentSummary(BaseModel):
     )
     complainants: int
     total_reach: int
+    satisfaction: str | None = Field(
+        default=None,
+        description="The complainant's reaction to the published reply: satisfied, not_satisfied, no_reaction",
+    )
     first_response_due: datetime | None = None
     final_due: datetime | None = None
     first_response_at: datetime | None = None
@@ -170,6 +188,9 @@ class IncidentRead(IncidentSummary):
     interim_answer: ReplyRead | None = None
     replies: list[PublishedReplyRead] = Field(
         default_factory=list, description="Every reply and interim answer, newest first, with its publishing"
+    )
+    reactions: list[ReactionRead] = Field(
+        default_factory=list, description="What was written in the complaint's thread after the reply, oldest first"
     )
     time_to_first_response_seconds: float | None = None
     time_to_first_response_working_hours: float | None = None

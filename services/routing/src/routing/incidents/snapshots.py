@@ -12,7 +12,15 @@ from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any, Protocol
 
-from incidents_common.events import Assignee, IncidentSnapshot, IncidentStatus, ReplyState, ReviewReason, Urgency
+from incidents_common.events import (
+    Assignee,
+    IncidentSnapshot,
+    IncidentStatus,
+    ReplyState,
+    ReviewReason,
+    Satisfaction,
+    Urgency,
+)
 from routing.incidents.schemas import IncidentSummary
 
 
@@ -53,6 +61,7 @@ class IncidentLike(Protocol):
     possibly_critical: bool
     danger: float | None
     reply_publication: dict[str, Any] | None
+    satisfaction: str | None
     first_response_at: datetime | None
     first_response_due: datetime | None
     final_due: datetime | None
@@ -110,6 +119,7 @@ class IncidentRecord:
     interim_text: str | None = None
     interim_url: str | None = None
     reply_publication: dict[str, Any] | None = None
+    satisfaction: str | None = None
     first_response_at: datetime | None = None
     first_response_due: datetime | None = None
     final_due: datetime | None = None
@@ -170,6 +180,7 @@ def snapshot(incident: IncidentLike) -> IncidentSnapshot:
         possibly_critical=incident.possibly_critical,
         danger=incident.danger,
         reply=ReplyState.model_validate(incident.reply_publication) if incident.reply_publication else None,
+        satisfaction=Satisfaction(incident.satisfaction) if incident.satisfaction else None,
     )
 
 
@@ -196,6 +207,7 @@ def summary(incident: IncidentLike) -> IncidentSummary:
         possibly_critical=incident.possibly_critical,
         complainants=incident.complainants,
         total_reach=incident.total_reach,
+        satisfaction=incident.satisfaction,
         first_response_due=incident.first_response_due,
         final_due=incident.final_due,
         first_response_at=incident.first_response_at,

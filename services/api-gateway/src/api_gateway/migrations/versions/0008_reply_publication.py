@@ -1,5 +1,6 @@
-"""gw_incident.reply: the latest reply or interim answer and where publishing it stands (issue 14),
-from the incident snapshots. Incidents read before hold null until their next snapshot.
+"""gw_incident.reply: the latest reply or interim answer and where publishing it stands (issue 14), and
+gw_incident.satisfaction: the complainant's reaction to it, from the incident snapshots. Incidents read
+before hold null until their next snapshot.
 
 Revision ID: 0008
 Revises: 0007
@@ -20,8 +21,10 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     with op.batch_alter_table("gw_incident", schema=None) as batch_op:
         batch_op.add_column(sa.Column("reply", sa.JSON(), nullable=True))
+        batch_op.add_column(sa.Column("satisfaction", sa.String(), nullable=True))
 
 
 def downgrade() -> None:
     with op.batch_alter_table("gw_incident", schema=None) as batch_op:
+        batch_op.drop_column("satisfaction")
         batch_op.drop_column("reply")
