@@ -163,6 +163,21 @@ DOORS: dict[tuple[str, str], Door] = {
         Probe("integration64", 403, path={"incident_id": "inc-64"}, json=ACTION),
         Probe("federal", 403, path={"incident_id": "inc-64"}, json=ACTION),
     ],
+    # Held replies: another region's are invisible (tests/.../test_reply_guard.py holds one in 64 and
+    # asks from 77); only the region's curator decides.
+    ("GET", "/v1/held-replies"): [
+        Probe("admin64", (200, 404), params={"region": "77"}, absent=("inc-77",)),
+        Probe("integration64", 403),
+    ],
+    ("POST", "/v1/held-replies/{held_id}/release"): [
+        Probe("official64", 403, path={"held_id": "h-1"}, json={"reason": "так надо"}),
+        Probe("federal", 403, path={"held_id": "h-1"}, json={"reason": "так надо"}),
+        Probe("admin64", 404, path={"held_id": "h-1"}, json={"reason": "так надо"}),
+    ],
+    ("POST", "/v1/held-replies/{held_id}/return"): [
+        Probe("integration64", 403, path={"held_id": "h-1"}, json={"reason": "так надо"}),
+        Probe("admin64", 404, path={"held_id": "h-1"}, json={"reason": "так надо"}),
+    ],
     ("GET", "/v1/analytics/summary"): [Probe("admin64", (200, 404), params={"region": "77"}, absent=("Москва",))],
     ("GET", "/v1/analytics/trend"): [Probe("admin64", (200, 404), params={"region": "77"}, absent=("Москва",))],
     ("GET", "/v1/analytics/rating"): "the federal rating compares every region by design (aggregates only)",

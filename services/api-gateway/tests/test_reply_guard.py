@@ -116,3 +116,80 @@ async def test_a_stricter_region_and_a_scorer_that_does_not_answer(make_gateway,
             assert sent.status_code == 200, sent.text
             (reply,) = [h for h in await _history(url, incident_id) if h["action"] == "reply"]
             assert "ответ не оценён" in reply["comment"]
+
+
+async def test_a_held_reply_waits_for_the_curator_who_releases_or_returns_it(
+    make_gateway, contracts, tmp_path: Path
+) -> None:
+    seen: list[dict[str, Any]] = []
+    async with serve(scoring_classifier(contracts, seen)) as classifier_url, real_routing(tmp_path) as (url, app):
+        async with make_gateway(routing_url=url, classifier_url=classifier_url) as gw:
+            incident_id = await routed_incident(app, gw, "p1")
+            held_ids = []
+            for text in (FORMULA, FORMULA + " Ожидайте."):
+                held = await gw.client.post(
+                    f"/v1/incidents/{incident_id}/actions",
+                    json={"action": "reply", "reply_text": text},
+                    headers=gw.headers("official64"),
+                )
+                assert held.status_code == 409, held.text
+                held_ids.append(held.json()["held_reply_id"])
+
+            # The curator of region 64 sees both, with the scores; another region's curator none.
+            queue = (await gw.client.get("/v1/held-replies", headers=gw.headers("admin64"))).json()["items"]
+            assert [(h["held_reply_id"], h["incident_id"], h["status"]) for h in queue] == [
+                (held_ids[0], incident_id, "held"),
+                (held_ids[1], incident_id, "held"),
+            ]
+            assert queue[0]["quality"] == 0.08 and queue[0]["author"] == "off-64-1"
+            assert queue[0]["suggestions"] == ["укажите срок: дату или число дней"]
+            assert (await gw.client.get("/v1/held-replies", headers=gw.headers("admin77"))).json()["items"] == []
+            mine = (await gw.client.get("/v1/held-replies", headers=gw.headers("official64"))).json()["items"]
+            assert len(mine) == 2
+            release = f"/v1/held-replies/{held_ids[0]}/release"
+            other_region = await gw.client.post(release, json={"reason": "так надо"}, headers=gw.headers("admin77"))
+            assert other_region.status_code == 404
+            by_official = await gw.client.post(release, json={"reason": "так надо"}, headers=gw.headers("official64"))
+            assert by_official.status_code == 403
+
+            # Returned: nothing goes out.
+            returned = await gw.client.post(
+                f"/v1/held-replies/{held_ids[1]}/return",
+                json={"reason": "Укажите срок и исполнителя"},
+                headers=gw.headers("admin64"),
+            )
+            assert returned.status_code == 200 and returned.json()["status"] == "returned"
+            assert not [h for h in await _history(url, incident_id) if h["action"] == "reply"]
+
+            # Released: it goes out as the curator's reply, the override in the audit log.
+            released = await gw.client.post(
+                release, json={"reason": "Житель просил только подтвердить приём"}, headers=gw.headers("admin64")
+            )
+            assert released.status_code == 200, released.text
+            assert released.json()["held_reply"]["status"] == "released"
+            (reply,) = [h for h in await _history(url, incident_id) if h["action"] == "reply"]
+            assert "выпущен куратором" in reply["comment"]
+            assert "Житель просил только подтвердить приём" in reply["comment"]
+            again = await gw.client.post(release, json={"reason": "ещё раз"}, headers=gw.headers("admin64"))
+            assert again.status_code == 409 and again.headers["content-type"].startswith("application/problem+json")
+            assert (await gw.client.get("/v1/held-replies", headers=gw.headers("admin64"))).json()["items"] == []
+
+
+async def test_a_reply_that_goes_out_supersedes_what_was_held(make_gateway, contracts, tmp_path: Path) -> None:
+    seen: list[dict[str, Any]] = []
+    async with serve(scoring_classifier(contracts, seen)) as classifier_url, real_routing(tmp_path) as (url, app):
+        async with make_gateway(routing_url=url, classifier_url=classifier_url) as gw:
+            incident_id = await routed_incident(app, gw, "p1")
+            path = f"/v1/incidents/{incident_id}/actions"
+            held = await gw.client.post(
+                path, json={"action": "reply", "reply_text": FORMULA}, headers=gw.headers("official64")
+            )
+            assert held.status_code == 409
+            better = await gw.client.post(
+                path, json={"action": "reply", "reply_text": ANSWER}, headers=gw.headers("official64")
+            )
+            assert better.status_code == 200, better.text
+            superseded = await gw.client.get(
+                "/v1/held-replies", params={"status": "superseded"}, headers=gw.headers("admin64")
+            )
+            assert [h["held_reply_id"] for h in superseded.json()["items"]] == [held.json()["held_reply_id"]]

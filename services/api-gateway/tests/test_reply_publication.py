@@ -81,7 +81,9 @@ async def test_satisfaction_is_kept_and_counted_beside_speed(gw: Gateway) -> Non
     cases.append(("inc-63-a", "63", "satisfied"))
     for incident_id, region, satisfaction in cases:
         snap = snapshot(incident_id, region=region, status=IncidentStatus.answered, first_response_at=T0)
-        await gw.create(snap.model_copy(update={"reply": published, "satisfaction": Satisfaction(satisfaction), "revision": 4}))
+        await gw.create(
+            snap.model_copy(update={"reply": published, "satisfaction": Satisfaction(satisfaction), "revision": 4})
+        )
     detail = (await gw.client.get("/v1/incidents/inc-64-b", headers=gw.headers("admin64"))).json()
     assert detail["satisfaction"] == "not_satisfied"
     summary = (

@@ -9,7 +9,17 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from api_gateway import auth, open311, router, routes_analytics, routes_auth, routes_directory, routes_live, search
+from api_gateway import (
+    auth,
+    open311,
+    router,
+    routes_analytics,
+    routes_auth,
+    routes_directory,
+    routes_live,
+    routes_replies,
+    search,
+)
 from api_gateway.config import Settings
 from api_gateway.consumers import apply_classified_posts, apply_incident_events
 from api_gateway.limits import RateLimiter
@@ -134,7 +144,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             expose_headers=["Retry-After"],
             max_age=600,
         )
-    for module in (router, routes_analytics, routes_live, routes_directory, routes_auth, open311):
+    for module in (router, routes_replies, routes_analytics, routes_live, routes_directory, routes_auth, open311):
         app.include_router(module.router)
     # Dead letters: the operator's service token only; a gateway API key gets 403, none 401.
     app.include_router(dead_letter_router(), dependencies=PROTECTED_NO_API_KEYS)

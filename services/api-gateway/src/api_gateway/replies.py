@@ -8,19 +8,29 @@ curator (the region's admin) may send it anyway with `override_reason`; the over
 reason and the score go into the action's comment, which routing keeps in the incident's hash-chained
 audit log. When the classifier does not answer the reply goes out unscored (an answer to a citizen is
 never blocked by a scoring outage), and the comment says so.
+
+A held reply waits for the curator (`gw_held_reply`, routes_replies): the curator lists the region's
+held replies with their scores and releases one (it goes out under the curator's name, the override
+and its reason in the audit log) or returns it to its author with a reason. A later reply to the same
+incident that goes out supersedes what was held for it.
 """
 
 from __future__ import annotations
 
 import logging
+import uuid
 from typing import Any
 
 from fastapi import Request
+from sqlalchemy import update
+from sqlmodel import col
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api_gateway.auth import Principal, Role
-from api_gateway.models import Incident
+from api_gateway.models import HeldReply, Incident
 from api_gateway.schemas import ActionCreate
 from api_gateway.upstream import ask_classifier
+from incidents_common.db import utcnow
 from incidents_common.problems import ProblemError
 
 log = logging.getLogger("api_gateway.replies")
@@ -64,19 +74,60 @@ async def guard_reply(
     if override_reason and principal.role in OVERRIDERS:
         note = f"отправлен вопреки оценке качества {quality:.2f} < {threshold:.2f} ({reasons}): {override_reason}"
         return scored, note
+    held_id = await hold(
+        request, incident=incident, action=action, principal=principal, scored=scored, threshold=threshold
+    )
     if override_reason:
-        raise ReplyHeld(
-            "only the region's curator (regional admin) may send a reply below the quality threshold",
-            quality=quality,
-            threshold=threshold,
-            reasons=scored.get("reasons") or [],
-            suggestions=scored.get("suggestions") or [],
+        detail = "only the region's curator (regional admin) may send a reply below the quality threshold"
+    else:
+        detail = (
+            f"quality {quality:.2f} is below the region's threshold {threshold:.2f}: add what is missing, or ask the "
+            "curator to release it"
         )
     raise ReplyHeld(
-        f"quality {quality:.2f} is below the region's threshold {threshold:.2f}: add what is missing, or ask the "
-        "curator to send it with override_reason",
+        f"{detail}; it waits in the curator's queue as {held_id}",
         quality=quality,
         threshold=threshold,
         reasons=scored.get("reasons") or [],
         suggestions=scored.get("suggestions") or [],
+        held_reply_id=held_id,
+    )
+
+
+async def hold(
+    request: Request,
+    *,
+    incident: Incident,
+    action: ActionCreate,
+    principal: Principal,
+    scored: dict[str, Any],
+    threshold: float,
+) -> str:
+    """Keep the held reply for the curator, in its own transaction (the request itself fails with 409)."""
+    held = HeldReply(
+        id=str(uuid.uuid4()),
+        incident_id=incident.incident_id,
+        region_code=incident.region_code,
+        action=action.action.value,
+        reply_text=action.reply_text or "",
+        reply_url=str(action.reply_url) if action.reply_url else None,
+        comment=action.comment,
+        author=principal.actor,
+        author_name=principal.name,
+        quality=float(scored.get("quality", 0.0)),
+        threshold=threshold,
+        reasons=list(scored.get("reasons") or []),
+        suggestions=list(scored.get("suggestions") or []),
+    )
+    async with request.app.state.db.transaction() as session:
+        session.add(held)
+    return held.id
+
+
+async def supersede_held(session: AsyncSession, incident_id: str) -> None:
+    """A reply to the incident went out: what was held for it is no longer waiting."""
+    await session.exec(
+        update(HeldReply)  # type: ignore[call-overload]
+        .where(col(HeldReply.incident_id) == incident_id, col(HeldReply.status) == "held")
+        .values(status="superseded", decided_at=utcnow())
     )

@@ -17,7 +17,7 @@ from pydantic import StringConstraints
 from api_gateway import service
 from api_gateway.auth import Principal, Role
 from api_gateway.deps import PrincipalDep, require_roles
-from api_gateway.replies import guard_reply
+from api_gateway.replies import guard_reply, supersede_held
 from api_gateway.schemas import (
     ActionCreate,
     ActionName,
@@ -365,10 +365,20 @@ async def act_on_incident(
         )
         if note:
             action = action.model_copy(update={"comment": f"{action.comment}; {note}" if action.comment else note})
-    # No actor in the body: routing records the user named in the service token.
-    body = action.model_dump(mode="json", exclude_none=True, exclude={"override_reason"})
-    result = await routing.request("POST", f"/v1/incidents/{quote(incident_id, safe='')}/actions", json=body, user=user)
-    answer = result if isinstance(result, dict) else {"result": result}
+    answer = await forward_action(request, incident_id, action, principal)
+    if action.action in (ActionName.reply, ActionName.interim_answer):
+        await supersede_held(session, incident_id)
     if scored is not None:
         answer["reply_quality"] = scored
     return answer
+
+
+async def forward_action(
+    request: Request, incident_id: str, action: ActionCreate, principal: Principal
+) -> dict[str, Any]:
+    """The action sent to routing as the caller (routing records the user named in the service token)."""
+    routing: Upstream = request.app.state.routing
+    body = action.model_dump(mode="json", exclude_none=True, exclude={"override_reason"})
+    path = f"/v1/incidents/{quote(incident_id, safe='')}/actions"
+    result = await routing.request("POST", path, json=body, user=principal.acting())
+    return result if isinstance(result, dict) else {"result": result}

@@ -37,9 +37,12 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id"),
+        if_not_exists=True,  # a development database completed by create_all has it already
     )
     with op.batch_alter_table("routing_replies", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_routing_replies_incident_id"), ["incident_id"], unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_routing_replies_incident_id"), ["incident_id"], unique=False, if_not_exists=True
+        )
     with op.batch_alter_table("routing_incidents", schema=None) as batch_op:
         batch_op.add_column(sa.Column("reply_publication", sa.JSON(), nullable=True))
     with op.batch_alter_table("routing_incident_posts", schema=None) as batch_op:

@@ -33,9 +33,12 @@ def upgrade() -> None:
         sa.Column("published_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id"),
+        if_not_exists=True,  # a development database completed by create_all has it already
     )
     with op.batch_alter_table("routing_reactions", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_routing_reactions_incident_id"), ["incident_id"], unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_routing_reactions_incident_id"), ["incident_id"], unique=False, if_not_exists=True
+        )
     with op.batch_alter_table("routing_incidents", schema=None) as batch_op:
         batch_op.add_column(sa.Column("satisfaction", sa.String(length=20), nullable=True))
 
