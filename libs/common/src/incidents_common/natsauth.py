@@ -78,6 +78,7 @@ from incidents_common.events import (
     SUBJECT_INCIDENT_ALL,
     SUBJECT_POST_CLASSIFIED,
     SUBJECT_POST_COLLECTED,
+    SUBJECT_REACTION_COLLECTED_ALL,
     SUBJECT_REPLY_PUBLICATION_ALL,
     SUBJECT_REPLY_REQUESTED_ALL,
     SUBJECT_ROOT,
@@ -195,7 +196,7 @@ SERVICES: dict[str, ServiceUser] = {
         ServiceUser(
             "collector",
             "COLLECTOR_",
-            publishes=(SUBJECT_POST_COLLECTED, SUBJECT_REPLY_PUBLICATION_ALL),
+            publishes=(SUBJECT_POST_COLLECTED, SUBJECT_REPLY_PUBLICATION_ALL, SUBJECT_REACTION_COLLECTED_ALL),
             # Officials' replies to publish where the complaints were (it holds the sources' credentials).
             consumers=(ConsumerGrant(INCIDENTS_STREAM, "collector-reply-requested", SUBJECT_REPLY_REQUESTED_ALL),),
         ),
