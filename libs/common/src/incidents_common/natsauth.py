@@ -6,8 +6,10 @@ The permission model (every list is an allow list; NATS denies whatever a list d
 - one user per service (`collector`, `classifier`, `routing`, `api-gateway`) that may
   * look up, create and update the three streams (`ensure_streams` at start-up:
     `$JS.API.STREAM.INFO|CREATE|UPDATE.<stream>`);
-  * publish its own event subjects only (the collector `incidents.v1.post.collected` and what came of
-    publishing replies `incidents.v1.reply.publication.>`, the classifier `incidents.v1.post.classified`,
+  * publish its own event subjects only (the collector `incidents.v1.post.collected`, what came of
+    publishing replies `incidents.v1.reply.publication.>` and citizens' reactions
+    `incidents.v1.reaction.collected.>`, the classifier `incidents.v1.post.classified` and the reactions
+    labelled `incidents.v1.reaction.classified.>`,
     routing `incidents.v1.incident.>`, the operators' corrections `incidents.v1.classification.corrected.>`
     and the replies to publish `incidents.v1.reply.requested.>`, the gateway none);
   * for each of its durable pull consumers: look it up (`$JS.API.CONSUMER.INFO.<stream>.<durable>`),
@@ -79,6 +81,7 @@ from incidents_common.events import (
     SUBJECT_POST_CLASSIFIED,
     SUBJECT_POST_COLLECTED,
     SUBJECT_REACTION_CLASSIFIED_ALL,
+    SUBJECT_REACTION_COLLECTED_ALL,
     SUBJECT_REPLY_PUBLICATION_ALL,
     SUBJECT_REPLY_REQUESTED_ALL,
     SUBJECT_ROOT,
@@ -197,7 +200,7 @@ SERVICES: dict[str, ServiceUser] = {
         ServiceUser(
             "collector",
             "COLLECTOR_",
-            publishes=(SUBJECT_POST_COLLECTED, SUBJECT_REPLY_PUBLICATION_ALL),
+            publishes=(SUBJECT_POST_COLLECTED, SUBJECT_REPLY_PUBLICATION_ALL, SUBJECT_REACTION_COLLECTED_ALL),
             # Officials' replies to publish where the complaints were (it holds the sources' credentials).
             consumers=(ConsumerGrant(INCIDENTS_STREAM, "collector-reply-requested", SUBJECT_REPLY_REQUESTED_ALL),),
         ),

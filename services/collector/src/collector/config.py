@@ -56,6 +56,22 @@ class Settings(ServiceSettings):
             "timeouts), as a JSON list; the last value repeats. Telegram's retry_after wins when it sends one"
         ),
     )
+    reaction_watch_hours: float = Field(
+        default=72.0,
+        gt=0,
+        description=(
+            "Hours after a reply is published on VK or Telegram during which the comments and messages written "
+            "under it are collected as citizens' reactions (reaction.collected)"
+        ),
+    )
+    reaction_poll_seconds: float = Field(
+        default=600.0,
+        gt=0,
+        description=(
+            "Seconds between reads of the VK comments under each published reply still watched (Telegram's "
+            "reactions come with the ingested messages, without polling)"
+        ),
+    )
     secret_keys: SecretStr = Field(
         default=SecretStr(""),
         description=(

@@ -1,5 +1,5 @@
 """The collector's FastAPI app: push/import API, sources, Telegram webhook, scheduler, reply publisher
-(and its consumer of reply.requested), outbox relay."""
+(and its consumer of reply.requested), the watch of the reactions to published replies, outbox relay."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from collector.config import Settings
 from collector.consumers import REPLY_REQUESTED_DURABLE, reply_requested_handler
 from collector.models import TABLES
 from collector.publishing import Publisher
+from collector.reactions import Watcher, telegram_hook
 from collector.router import public_router, router
 from collector.scheduler import Scheduler
 from collector.service import Ingestor
@@ -33,10 +34,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Placeholder secrets from infra/example.env never reach a real deployment.
     settings.check_secrets()
     db = Database(settings.resolved_database_url(), TABLES)
-    ingestor = Ingestor(db, max_backlog=settings.max_outbox_backlog if settings.nats_enabled else None)
+    # Telegram messages answering a published reply are its reactions: found as they are ingested.
+    ingestor = Ingestor(
+        db, max_backlog=settings.max_outbox_backlog if settings.nats_enabled else None, on_store=telegram_hook(settings)
+    )
     scheduler = Scheduler(db=db, ingestor=ingestor, settings=settings)
-    # Replies share the polls' rate limit per VK token.
+    # Replies, and the reads of the comments under them, share the polls' rate limit per VK token.
     publisher = Publisher(db=db, settings=settings, limiter_for=scheduler.limiter_for)
+    watcher = Watcher(db=db, settings=settings, limiter_for=scheduler.limiter_for)
     events = None
     if settings.nats_enabled:
         events = EventRuntime(
@@ -70,8 +75,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         settings=settings,
         db=db,
         events=events,
-        on_startup=[start_scheduler, publisher.start],
-        on_shutdown=[scheduler.stop, publisher.stop],
+        on_startup=[start_scheduler, publisher.start, watcher.start],
+        on_shutdown=[watcher.stop, scheduler.stop, publisher.stop],
         openapi_tags=[
             {"name": "posts", "description": "Push, import and read collected posts"},
             {"name": "sources", "description": "VK, Telegram and RSS sources: settings, status, enable/disable"},
@@ -83,6 +88,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.ingestor = ingestor
     app.state.scheduler = scheduler
     app.state.publisher = publisher
+    app.state.watcher = watcher
 
     @app.middleware("http")
     async def wake_scheduler(request: Request, call_next: Callable[[Request], Awaitable[Any]]) -> Any:

@@ -1,4 +1,5 @@
-"""The collector's tables: sources, posts (versioned), per-source cursors and replies to publish."""
+"""The collector's tables: sources, posts (versioned), per-source cursors, replies to publish and the
+reactions collected under them."""
 
 from __future__ import annotations
 
@@ -128,6 +129,22 @@ class Publication(SQLModel, table=True):
     error_code: str | None = Field(default=None, max_length=50)
     requested_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
     updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+    # When the reply went out (status published): the citizens' reactions are watched from then on
+    # (collector.reactions), until the watch period ends or `watch_ended` says why it stopped earlier.
+    published_at: datetime | None = _ts(nullable=True)
+    watch_ended: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
 
 
-TABLES = [Source, Post, Cursor, Publication]
+class Reaction(SQLModel, table=True):
+    """A comment or message written under a published reply, once published as ReactionCollected: the
+    key that keeps each from going out twice (reaction_id "<source_type>:<external_id>")."""
+
+    __tablename__ = "reactions"
+
+    reaction_id: str = Field(primary_key=True, max_length=300)
+    reply_id: str = Field(max_length=100, index=True)
+    published_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    collected_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+TABLES = [Source, Post, Cursor, Publication, Reaction]

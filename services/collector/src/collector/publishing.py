@@ -517,6 +517,8 @@ class Publisher:
                     reason=settled.reason,
                     error_code=outcome.error_code,
                     updated_at=now,
+                    # The watch of the citizens' reactions starts here (collector.reactions).
+                    published_at=now if settled.status == PublicationStatus.published.value else None,
                 )
             )
             if result.rowcount != 1:

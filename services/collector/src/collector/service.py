@@ -10,7 +10,7 @@ import asyncio
 import logging
 import uuid
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from operator import itemgetter
@@ -366,9 +366,17 @@ async def store_prepared(
 class Ingestor:
     """Runs ingest transactions: SQLite writers serialised in-process, unique-key races retried."""
 
-    def __init__(self, db: Database, *, max_backlog: int | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        max_backlog: int | None = None,
+        on_store: Callable[[AsyncSession, Sequence[Mapping[str, Any]]], Awaitable[object]] | None = None,
+    ) -> None:
         self.db = db
         self.max_backlog = max_backlog
+        # Runs in each ingest transaction with the posts rows stored (collector.reactions' Telegram hook).
+        self.on_store = on_store
         self._lock = asyncio.Lock() if db.is_sqlite else None
         self._backlog_checked = 0.0
         self._backlog = 0
@@ -431,6 +439,8 @@ class Ingestor:
     ) -> IngestResult:
         async with self.db.transaction() as session:
             result = await store_prepared(session, prepared=prepared, keep_items=keep_items)
+            if self.on_store is not None:
+                await self.on_store(session, [item.row for item in prepared])
             if source_id is not None and cursors:
                 await save_cursors(session, source_id=source_id, cursors=cursors)
             if source_id is not None and (result.accepted or result.updated):

@@ -162,32 +162,43 @@ def vk_error_body(code: int, params: dict[str, str] | None = None) -> dict[str, 
 
 
 class FakeVk:
-    """VK's `wall.createComment` as a FakeServer script (`fake.script = FakeVk()`).
+    """VK's `wall.createComment` and `wall.getComments` as a FakeServer script (`fake.script = FakeVk()`).
 
-    Comments are recorded in `comments` (the form VK received, with its comment id); a call with a
-    `guid` already used answers the comment made then and adds nothing, as VK documents. `errors`
-    queues error codes for the next calls (first first); `refuse` maps a post ("<owner_id>_<post_id>")
-    to the error every call on it gets; `delay` holds each answer (after the comment is recorded: a
-    caller may stop before it hears back). Other methods go to `fallback`, or get error 3."""
+    Comments made are recorded in `comments` (the form VK received, with its comment id); a call with a
+    `guid` already used answers the comment made then and adds nothing, as VK documents. Every comment
+    under a post, made by createComment or added by a test (`add_comment`, a citizen or the community
+    writing there), is also on the post's wall, which `wall.getComments` reads as VK documents it: the
+    post's comments or one comment's thread (`comment_id`), `sort`, `offset`, `count`, `start_comment_id`,
+    each top-level comment with its `thread` (count and the first `thread_items_count` items), and
+    `profiles`/`groups` with `extended=1`. Comment ids grow across the fake, as on one VK wall.
+
+    `errors` queues error codes for the next calls of either method (first first); `refuse` maps a post
+    ("<owner_id>_<post_id>") to the error every call on it gets; `delay` holds each createComment answer
+    (after the comment is recorded: a caller may stop before it hears back). createComment calls are in
+    `calls`, getComments calls in `reads`. Other methods go to `fallback`, or get error 3."""
+
+    USER_ID = 1  # whom a token comments as when it does not answer as a community (from_group)
 
     def __init__(self, fallback: Script | None = None) -> None:
         self.comments: list[dict[str, Any]] = []
         self.calls: list[dict[str, str]] = []
+        self.reads: list[dict[str, str]] = []
         self.errors: list[int] = []
         self.refuse: dict[str, int] = {}
         self.delay = 0.0
         self.fallback = fallback
+        self.walls: dict[str, list[dict[str, Any]]] = {}  # "<owner_id>_<post_id>" -> its comments, VK's form
         self._by_guid: dict[str, int] = {}
         self._next_id = 500
         self._lock = threading.Lock()
 
     def __call__(self, request: Request) -> Reply:
         method = request.path.rsplit("/", 1)[-1]
-        if method != "wall.createComment":
+        if method not in ("wall.createComment", "wall.getComments"):
             return self.fallback(request) if self.fallback else Reply(body=vk_error_body(3, request.form))
         form = request.form
         with self._lock:
-            self.calls.append(form)
+            (self.calls if method == "wall.createComment" else self.reads).append(form)
             if not form.get("access_token"):
                 return Reply(body=vk_error_body(5, form))
             if self.errors:
@@ -195,13 +206,22 @@ class FakeVk:
             refused = self.refuse.get(f"{form.get('owner_id')}_{form.get('post_id')}")
             if refused is not None:
                 return Reply(body=vk_error_body(refused, form))
+            if method == "wall.getComments":
+                return Reply(body={"response": self._read(form)})
             if not form.get("message"):
                 return Reply(body=vk_error_body(100, form))
             guid = form.get("guid")
             comment_id = self._by_guid.get(guid) if guid else None
             if comment_id is None:
-                self._next_id += 1
-                comment_id = self._next_id
+                from_group = form.get("from_group")
+                comment_id = self._add(
+                    int(form["owner_id"]),
+                    int(form["post_id"]),
+                    from_id=-int(from_group) if from_group else self.USER_ID,
+                    text=form["message"],
+                    reply_to=int(form["reply_to_comment"]) if form.get("reply_to_comment") else None,
+                    date=None,
+                )
                 if guid:
                     self._by_guid[guid] = comment_id
                 self.comments.append({**form, "comment_id": comment_id})
@@ -209,6 +229,81 @@ class FakeVk:
 
     def comments_on(self, owner_id: int, post_id: int) -> list[dict[str, Any]]:
         return [c for c in self.comments if (c["owner_id"], c["post_id"]) == (str(owner_id), str(post_id))]
+
+    def add_comment(
+        self,
+        owner_id: int,
+        post_id: int,
+        *,
+        from_id: int,
+        text: str,
+        reply_to: int | None = None,
+        date: int | None = None,
+    ) -> int:
+        """A comment written under the post (in the thread of `reply_to`, when given); returns its id."""
+        with self._lock:
+            return self._add(owner_id, post_id, from_id=from_id, text=text, reply_to=reply_to, date=date)
+
+    def _add(
+        self, owner_id: int, post_id: int, *, from_id: int, text: str, reply_to: int | None, date: int | None
+    ) -> int:
+        wall = self.walls.setdefault(f"{owner_id}_{post_id}", [])
+        root = None
+        if reply_to is not None:
+            # VK nests one level: an answer in a thread stays in it (a comment the test did not add is a root).
+            answered = next((c for c in wall if c["id"] == reply_to), None)
+            root = answered["parents_stack"][0] if answered and answered["parents_stack"] else reply_to
+        self._next_id += 1
+        comment: dict[str, Any] = {
+            "id": self._next_id,
+            "from_id": from_id,
+            "post_id": post_id,
+            "owner_id": owner_id,
+            "date": date if date is not None else int(time.time()),
+            "text": text,
+            "parents_stack": [root] if root is not None else [],
+        }
+        if reply_to is not None:
+            comment["reply_to_comment"] = reply_to
+        wall.append(comment)
+        return self._next_id
+
+    def _read(self, form: dict[str, str]) -> dict[str, Any]:
+        wall = self.walls.get(f"{form.get('owner_id')}_{form.get('post_id')}", [])
+        root = int(form["comment_id"]) if form.get("comment_id") else None
+        level = sorted(
+            (c for c in wall if (c["parents_stack"][0] if c["parents_stack"] else None) == root),
+            key=lambda c: int(c["id"]),
+            reverse=form.get("sort") == "desc",
+        )
+        if form.get("start_comment_id"):
+            start = int(form["start_comment_id"])
+            first = next((n for n, c in enumerate(level) if int(c["id"]) == start), None)
+            level = level[first:] if first is not None else []
+        offset, count = int(form.get("offset") or 0), min(int(form.get("count") or 10), 100)
+        thread_items = min(int(form.get("thread_items_count") or 0), 10)
+        items = []
+        for comment in level[offset : offset + count]:
+            item = dict(comment)
+            if root is None:
+                thread = sorted((c for c in wall if c["parents_stack"] == [comment["id"]]), key=lambda c: int(c["id"]))
+                item["thread"] = {"count": len(thread), "items": thread[:thread_items], "can_post": True}
+            items.append(item)
+        response: dict[str, Any] = {"count": len(level), "current_level_count": len(level), "can_post": True}
+        response["items"] = items
+        if form.get("extended") == "1":
+            authors = {int(c["from_id"]) for i in items for c in [i, *i.get("thread", {}).get("items", [])]}
+            response["profiles"] = [
+                {"id": a, "first_name": "Житель", "last_name": str(a), "screen_name": f"id{a}"}
+                for a in sorted(authors)
+                if a > 0
+            ]
+            response["groups"] = [
+                {"id": -a, "name": f"Сообщество {-a}", "screen_name": f"club{-a}", "type": "page"}
+                for a in sorted(authors)
+                if a < 0
+            ]
+        return response
 
 
 # Bot API answers the reply publisher meets: (error_code, description).
