@@ -78,6 +78,8 @@ from incidents_common.events import (
     SUBJECT_INCIDENT_ALL,
     SUBJECT_POST_CLASSIFIED,
     SUBJECT_POST_COLLECTED,
+    SUBJECT_REACTION_CLASSIFIED_ALL,
+    SUBJECT_REACTION_COLLECTED_ALL,
     SUBJECT_REPLY_PUBLICATION_ALL,
     SUBJECT_REPLY_REQUESTED_ALL,
     SUBJECT_ROOT,
@@ -187,7 +189,7 @@ def operator_permissions() -> Permissions:
 
 
 # Durable names as the services' main.py files declare them (a test builds each service's app and
-# compares): the collector's collector.consumers.REPLY_REQUESTED_DURABLE; the classifier's two in
+# compares): the collector's collector.consumers.REPLY_REQUESTED_DURABLE; the classifier's three in
 # classifier.consumers; routing.main.DURABLE and REPLY_DURABLE; the gateway's two in api_gateway/main.py.
 SERVICES: dict[str, ServiceUser] = {
     service.user: service
@@ -202,13 +204,15 @@ SERVICES: dict[str, ServiceUser] = {
         ServiceUser(
             "classifier",
             "CLASSIFIER_",
-            publishes=(SUBJECT_POST_CLASSIFIED,),
+            publishes=(SUBJECT_POST_CLASSIFIED, SUBJECT_REACTION_CLASSIFIED_ALL),
             consumers=(
                 ConsumerGrant("POSTS", "classifier-post-collected", SUBJECT_POST_COLLECTED),
                 # Operators' corrections, made through routing's incident actions: training feedback.
                 ConsumerGrant(
                     INCIDENTS_STREAM, "classifier-classification-corrected", SUBJECT_CLASSIFICATION_CORRECTED_ALL
                 ),
+                # Citizens' reactions to published replies, labelled (issue 14).
+                ConsumerGrant(INCIDENTS_STREAM, "classifier-reaction-collected", SUBJECT_REACTION_COLLECTED_ALL),
             ),
         ),
         ServiceUser(
