@@ -44,6 +44,7 @@ from incidents_common.events import (
     PostCollected,
     PublicationStatus,
     ReactionClassified,
+    ReactionCollected,
     ReactionLabel,
     RegionResult,
     ReplyKind,
@@ -174,6 +175,20 @@ def _reply_requested(region: str) -> ReplyRequested:
         external_id="-1_2",
         actor="off-64-1",
         requested_at=_now(),
+    )
+
+
+def _reaction_collected(region: str) -> ReactionCollected:
+    return ReactionCollected(
+        reaction_id="vk:-1_2_c6",
+        reply_id="r1",
+        incident_id="inc-1",
+        region_code=region,
+        source_type=SourceType.vk,
+        external_id="-1_2_c6",
+        by_complainant=True,
+        text="Спасибо, заделали!",
+        published_at=_now(),
     )
 
 
@@ -374,6 +389,7 @@ async def test_each_service_does_its_real_work_with_its_own_user(secured: Secure
             ("routing", _reply_requested("64"), ["collector-reply-requested"]),
             ("collector", _publication("64"), ["routing-reply-publication"]),
             ("classifier", _reaction("64"), ["routing-reaction-classified"]),
+            ("collector", _reaction_collected("64"), ["classifier-reaction-collected"]),
         ]
         sent: dict[str, int] = {}
         for producer, data, durables in chain:
@@ -396,6 +412,7 @@ async def test_each_service_does_its_real_work_with_its_own_user(secured: Secure
             ("collector", "incidents.v1.reply.publication.64"),
             ("routing", "incidents.v1.reply.requested.64"),
             ("classifier", "incidents.v1.reaction.classified.64"),
+            ("collector", "incidents.v1.reaction.collected.64"),
         ):
             js = runtimes[producer].js
             assert js is not None
@@ -417,6 +434,7 @@ async def test_each_service_does_its_real_work_with_its_own_user(secured: Secure
             "routing-reply-publication": ["ru.incidents.reply.publication"],
             "collector-reply-requested": ["ru.incidents.reply.requested"],
             "routing-reaction-classified": ["ru.incidents.reaction.classified"],
+            "classifier-reaction-collected": ["ru.incidents.reaction.collected"],
         }
     finally:
         for runtime in runtimes.values():

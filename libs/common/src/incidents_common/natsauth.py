@@ -191,7 +191,7 @@ def operator_permissions() -> Permissions:
 
 
 # Durable names as the services' main.py files declare them (a test builds each service's app and
-# compares): the collector's collector.consumers.REPLY_REQUESTED_DURABLE; the classifier's in
+# compares): the collector's collector.consumers.REPLY_REQUESTED_DURABLE; the classifier's three in
 # classifier.consumers; routing.main.DURABLE, REPLY_DURABLE and REACTION_DURABLE; the gateway's two in
 # api_gateway/main.py.
 SERVICES: dict[str, ServiceUser] = {
@@ -214,6 +214,8 @@ SERVICES: dict[str, ServiceUser] = {
                 ConsumerGrant(
                     INCIDENTS_STREAM, "classifier-classification-corrected", SUBJECT_CLASSIFICATION_CORRECTED_ALL
                 ),
+                # Citizens' reactions to published replies, labelled (issue 14).
+                ConsumerGrant(INCIDENTS_STREAM, "classifier-reaction-collected", SUBJECT_REACTION_COLLECTED_ALL),
             ),
         ),
         ServiceUser(

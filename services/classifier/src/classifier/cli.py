@@ -164,6 +164,69 @@ def cmd_evaluate_replies(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+REACTIONS_MODEL = Path(__file__).resolve().parent / "data" / "reactions.joblib"
+
+
+def _reaction_progress(description: str) -> Any:
+    from tqdm import tqdm
+
+    return lambda items: tqdm(items, desc=description, unit="reaction", leave=False, file=sys.stderr)
+
+
+def cmd_train_reactions(args: argparse.Namespace, settings: Settings) -> int:
+    from classifier import reactions
+
+    corpus = Path(args.corpus)
+    if not corpus.is_dir():
+        raise FileNotFoundError(f"no folder {corpus}")
+    files = sorted(corpus.glob("*.jsonl"))
+    if not files:
+        raise FileNotFoundError(f"no labelled reactions (*.jsonl) in {corpus}")
+    rows = reactions.read_rows(files)
+    train_rows = [r for r in rows if r.get("split") != "test"]
+    test_rows = [r for r in rows if r.get("split") == "test"]
+    if not train_rows or len({r["label"] for r in train_rows}) < len(reactions.LABELS):
+        raise ValueError(f"the train split needs every label ({', '.join(reactions.LABELS)})")
+    _err(f"reactions: {len(train_rows)} to train on, {len(test_rows)} held out, from {len(files)} files")
+    model = reactions.train(train_rows, c=args.c, progress=_reaction_progress("reading"))
+    model.metrics = reactions.evaluate(model, test_rows, _reaction_progress("evaluating")) if test_rows else {}
+    model.save(Path(args.model))
+    _out(f"model {model.version} -> {args.model}")
+    if model.metrics:
+        _out("held-out: " + reactions.format_report(model.metrics))
+    return 0
+
+
+def cmd_evaluate_reactions(args: argparse.Namespace, settings: Settings) -> int:
+    from classifier import reactions
+
+    path = Path(args.model)
+    if not path.exists():
+        _err(f"error: no model at {path}; run `python -m classifier train-reactions` first")
+        return 2
+    model = reactions.ReactionModel.load(path)
+    if args.file:
+        # First contact: every line of each file, whatever its split.
+        for name in args.file:
+            if not Path(name).exists():
+                raise FileNotFoundError(f"no file {name}")
+        rows = reactions.read_rows([Path(name) for name in args.file])
+        source = ", ".join(args.file)
+    else:
+        rows = [r for r in reactions.read_rows(sorted(Path(args.corpus).glob("*.jsonl"))) if r.get("split") == "test"]
+        source = "the held-out split"
+    if not rows:
+        _err(f"error: no labelled reactions in {source}")
+        return 2
+    metrics = reactions.evaluate(model, rows, _reaction_progress("evaluating"))
+    if args.json:
+        _out(json.dumps({"model": model.version, **metrics}, ensure_ascii=False, indent=2))
+    else:
+        _out(f"model {model.version} ({path}) on {source}")
+        _out(reactions.format_report(metrics))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m classifier",
@@ -212,6 +275,25 @@ def build_parser() -> argparse.ArgumentParser:
     er.add_argument("--file", action="append", required=True, help="JSONL of labelled replies; repeatable")
     er.add_argument("--model", default=str(REPLIES_MODEL), help="model file (default: %(default)s)")
     er.set_defaults(run=cmd_evaluate_replies)
+    tx = sub.add_parser(
+        "train-reactions",
+        help="train the reactions labeller (thanks, not_fixed, new_problem, other) on corpus/reactions/*.jsonl",
+        description="Trains on the train split of every corpus/reactions/*.jsonl file, prints the held-out "
+        "figures and the confusion, and writes the model (with its version and metrics).",
+    )
+    tx.add_argument("--corpus", default=str(DEFAULT_CORPUS / "reactions"), help="folder of labelled reactions")
+    tx.add_argument("--model", default=str(REACTIONS_MODEL), help="where to write the model (default: %(default)s)")
+    tx.add_argument("--c", type=float, default=4.0, help="inverse regularisation strength (default: %(default)s)")
+    tx.set_defaults(run=cmd_train_reactions)
+    ex = sub.add_parser(
+        "evaluate-reactions",
+        help="score labelled reactions: the held-out split, or every line of --file; prints the confusion",
+    )
+    ex.add_argument("--file", action="append", help="JSONL of labelled reactions, every line scored; repeatable")
+    ex.add_argument("--corpus", default=str(DEFAULT_CORPUS / "reactions"), help="folder whose test split is scored")
+    ex.add_argument("--model", default=str(REACTIONS_MODEL), help="model file (default: %(default)s)")
+    ex.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    ex.set_defaults(run=cmd_evaluate_reactions)
     from incidents_common.migrations import add_migrate_command
 
     add_migrate_command(sub).set_defaults(run=cmd_migrate)

@@ -1,5 +1,6 @@
 """The classifier's consumers, on the shared batch contract (incidents_common.nats.BatchHandler):
-post.collected (classify), and the operators' classification corrections (store them as feedback)."""
+post.collected (classify), the operators' classification corrections (store them as feedback), and
+citizens' reactions to published replies (label them)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ from typing import Any
 
 from classifier.model import Classifier, PostInput
 from classifier.models import FeedbackRecord
+from classifier.reactions import ReactionModel
 from classifier.service import (
+    SOURCE,
     NothingToCorrect,
     UnknownCategory,
     check_correction,
@@ -20,11 +23,21 @@ from classifier.service import (
     stored_versions,
 )
 from incidents_common.db import Writes
-from incidents_common.events import BadEvent, Classification, ClassificationCorrected, CloudEvent, PostCollected
+from incidents_common.events import (
+    BadEvent,
+    Classification,
+    ClassificationCorrected,
+    CloudEvent,
+    PostCollected,
+    ReactionClassified,
+    ReactionCollected,
+    ReactionLabel,
+)
 from incidents_common.regions import is_region_code
 
 DURABLE_POST_COLLECTED = "classifier-post-collected"
 DURABLE_CLASSIFICATION_CORRECTED = "classifier-classification-corrected"
+DURABLE_REACTION_COLLECTED = "classifier-reaction-collected"
 
 
 class ClassifyCollected:
@@ -102,3 +115,51 @@ class StoreCorrections:
             rows.append(correction_feedback_row(event, base=base, record=record, max_chars=self.max_chars))
         # Keyed by the event id: a row already stored for it stays as it is.
         writes.upsert(FeedbackRecord, rows, keys=["event_id"], update=[])
+
+
+class LabelReactions:
+    """reaction.collected → label it → ReactionClassified through the outbox, in the batch's transaction.
+
+    Nothing is stored: the label is a pure function of the text and the model, and the inbox keeps a
+    redelivered event from being labelled twice. Labelled off the event loop (~1 ms a reaction). No
+    model (the file missing at start-up) is an error, not a bad event: the batch is retried, and
+    dead-lettered only after the consumer's max deliveries.
+    """
+
+    def __init__(self, *, model: Callable[[], ReactionModel | None], max_chars: int = 20_000) -> None:
+        self.model = model
+        self.max_chars = max_chars
+
+    async def __call__(self, writes: Writes, events: list[CloudEvent[Any]]) -> None:
+        for event in events:
+            if not isinstance(event.data, ReactionCollected):
+                raise BadEvent(f"expected a ReactionCollected payload, got {type(event.data).__name__}")
+        model = self.model()
+        if model is None:
+            raise RuntimeError("no reactions model loaded: run `python -m classifier train-reactions`")
+        reactions: list[ReactionCollected] = [e.data for e in events]
+
+        def label_all() -> list[Any]:
+            # The reply's text is not in the event: the reading works from the reaction alone.
+            return [model.label(r.text[: self.max_chars]) for r in reactions]
+
+        results = await asyncio.to_thread(label_all)
+        for event, reaction, result in zip(events, reactions, results, strict=True):
+            writes.publish(
+                ReactionClassified(
+                    reaction_id=reaction.reaction_id,
+                    reply_id=reaction.reply_id,
+                    incident_id=reaction.incident_id,
+                    region_code=reaction.region_code,
+                    by_complainant=reaction.by_complainant,
+                    text=reaction.text,
+                    published_at=reaction.published_at,
+                    url=reaction.url,
+                    label=ReactionLabel(result.label),
+                    confidence=result.confidence,
+                    evidence=result.evidence,
+                    model_version=model.version,
+                ),
+                source=SOURCE,
+                cause=event,
+            )

@@ -14,17 +14,24 @@ from classifier.config import Settings
 from classifier.consumers import (
     DURABLE_CLASSIFICATION_CORRECTED,
     DURABLE_POST_COLLECTED,
+    DURABLE_REACTION_COLLECTED,
     ClassifyCollected,
+    LabelReactions,
     StoreCorrections,
 )
 from classifier.model import Classifier, load_cached
 from classifier.models import TABLES
+from classifier.reactions import ReactionModel
 from classifier.replies import ReplyModel
 from classifier.router import router
 from incidents_common.app import create_service_app
 from incidents_common.db import Database
 from incidents_common.deadletters import dead_letter_router
-from incidents_common.events import SUBJECT_CLASSIFICATION_CORRECTED_ALL, SUBJECT_POST_COLLECTED
+from incidents_common.events import (
+    SUBJECT_CLASSIFICATION_CORRECTED_ALL,
+    SUBJECT_POST_COLLECTED,
+    SUBJECT_REACTION_COLLECTED_ALL,
+)
 from incidents_common.identity import PROTECTED
 from incidents_common.nats import ConsumerSpec, EventRuntime
 
@@ -58,12 +65,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             batch=settings.consumer_batch,
             max_deliver=settings.max_deliver,
         )
+        # Citizens' reactions to published replies (the collector watches the threads): label each.
+        reactions = ConsumerSpec(
+            durable=settings.stream_prefix + DURABLE_REACTION_COLLECTED,
+            stream="INCIDENTS",
+            filter_subject=SUBJECT_REACTION_COLLECTED_ALL,
+            handler=LabelReactions(model=lambda: app.state.reactions, max_chars=settings.max_text_chars),
+            batch=settings.consumer_batch,
+            max_deliver=settings.max_deliver,
+        )
         events = EventRuntime(
             db=db,
             nats_url=settings.nats_url,
             client_name=settings.service_name,
             outbox_batch=settings.outbox_batch,
-            consumers=[spec, feedback],
+            consumers=[spec, feedback, reactions],
             user=settings.nats_user or None,
             password=settings.nats_password.get_secret_value() or None,
             streams=settings.stream_specs(),
@@ -79,6 +95,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         replies_path = model_path.with_name("replies.joblib")
         if replies_path.exists():  # the reply-quality model (python -m classifier train-replies)
             app.state.replies = await asyncio.to_thread(ReplyModel.load, replies_path)
+        reactions_path = model_path.with_name("reactions.joblib")
+        if reactions_path.exists():  # the reactions labeller (python -m classifier train-reactions)
+            app.state.reactions = await asyncio.to_thread(ReactionModel.load, reactions_path)
         if settings.model_reload_seconds > 0:
             watcher["task"] = asyncio.create_task(watch_model(), name="classifier-model-watch")
 
@@ -124,10 +143,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             {"name": "feedback", "description": "Operators' corrections, used by the next `train`"},
             {"name": "model", "description": "The active model"},
             {"name": "replies", "description": "Officials' replies scored before they go out: answer or отписка"},
+            {"name": "reactions", "description": "Citizens' reactions to published replies: thanks, not fixed, …"},
         ],
     )
     app.state.classifier = None
     app.state.replies = None
+    app.state.reactions = None
     app.include_router(router, dependencies=PROTECTED)
     app.include_router(dead_letter_router(), dependencies=PROTECTED)
     return app

@@ -18,12 +18,14 @@ from classifier.schemas import (
     FeedbackPage,
     FeedbackRead,
     ModelRead,
+    ReactionLabelRead,
+    ReactionLabelRequest,
     ReplyScoreRead,
     ReplyScoreRequest,
     StoredClassificationRead,
 )
 from incidents_common.app import SessionDep
-from incidents_common.events import Classification
+from incidents_common.events import Classification, ReactionLabel
 from incidents_common.problems import PayloadTooLarge, ServiceUnavailable
 
 router = APIRouter(prefix="/v1")
@@ -120,5 +122,23 @@ async def score_reply(body: ReplyScoreRequest, request: Request) -> ReplyScoreRe
         reasons=scored.reasons,
         suggestions=scored.suggestions,
         evidence=reading.evidence,
+        model_version=model.version,
+    )
+
+
+@router.post(
+    "/reactions/label",
+    tags=["reactions"],
+    summary="Label a citizen's reaction to a published reply: thanks, not fixed, a new problem, or other",
+)
+async def label_reaction(body: ReactionLabelRequest, request: Request) -> ReactionLabelRead:
+    model = getattr(request.app.state, "reactions", None)
+    if model is None:
+        raise ServiceUnavailable("no reactions model: run `python -m classifier train-reactions`")
+    result = await run_in_threadpool(model.label, body.text, body.reply)
+    return ReactionLabelRead(
+        label=ReactionLabel(result.label),
+        confidence=result.confidence,
+        evidence=result.evidence,
         model_version=model.version,
     )

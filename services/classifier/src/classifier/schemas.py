@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from incidents_common.events import Classification, PlaceHints, Sentiment, SourceType, Urgency
+from incidents_common.events import Classification, PlaceHints, ReactionLabel, Sentiment, SourceType, Urgency
 from incidents_common.regions import is_region_code
 
 
@@ -130,4 +130,18 @@ class ReplyScoreRead(BaseModel):
     evidence: dict[str, list[str]] = Field(
         description="The words behind each answer: проблема, действие, срок, кто, формулы"
     )
+    model_version: str
+
+
+class ReactionLabelRequest(BaseModel):
+    text: str = Field(min_length=1, max_length=20_000, description="A comment or message written under the reply")
+    reply: str | None = Field(default=None, max_length=20_000, description="The official's reply it reacts to")
+
+
+class ReactionLabelRead(BaseModel):
+    """What the citizen said of the reply: thanks, not fixed, a new problem or other, and the words that decided."""
+
+    label: ReactionLabel
+    confidence: float = Field(ge=0.0, le=1.0)
+    evidence: list[str] = Field(description="The rules and words that decided the label, in Russian")
     model_version: str
