@@ -45,7 +45,10 @@ class RunningSystem:
         return {"Authorization": f"Bearer {token}"}
 
 
-def _start(data_dir: Path, ports: dict[str, int], demo: bool = False) -> RunningSystem:
+def _start(
+    data_dir: Path, ports: dict[str, int], demo: bool = False, settings: dict[str, str] | None = None
+) -> RunningSystem:
+    """The launcher as the README runs it; `settings`: environment variables for the services."""
     command = [
         sys.executable, str(ROOT / "scripts" / "run_local.py"), "--data-dir", str(data_dir),
         "--nats-port", str(ports["nats"]), "--gateway-port", str(ports["gateway"]),
@@ -57,6 +60,7 @@ def _start(data_dir: Path, ports: dict[str, int], demo: bool = False) -> Running
     env = {
         k: v for k, v in os.environ.items() if not k.startswith(("GATEWAY_", "ROUTING_", "COLLECTOR_", "CLASSIFIER_"))
     }
+    env.update(settings or {})
     process = subprocess.Popen(  # noqa: S603 - fixed argv
         command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )

@@ -2,7 +2,9 @@
 a complaint on a VK community wall (a fake VK on 127.0.0.1 speaking VK's wire format) is collected,
 classified and routed; a regional admin replies through the gateway (the reply is scored first); the
 collector publishes it as a comment under the post, as the community, once; routing stops the clocks
-and the gateway shows the published comment's link on the incident."""
+and the gateway shows the published comment's link on the incident. Then the complainant writes «не
+сделали» under the post: the collector reads it from the thread, the classifier labels it not fixed,
+and routing reopens the incident, not satisfied, with new clocks."""
 
 from __future__ import annotations
 
@@ -78,7 +80,8 @@ def vk() -> Iterator[tuple[FakeServer, FakeVk]]:
 @pytest.fixture
 def system(tmp_path: Path) -> Iterator[RunningSystem]:
     ports = {name: free_port() for name in ("nats", "gateway", "collector", "classifier", "routing")}
-    running = _start(tmp_path / "var", ports)
+    # The collector reads the thread under a published reply every second (default: 10 minutes).
+    running = _start(tmp_path / "var", ports, settings={"COLLECTOR_REACTION_POLL_SECONDS": "1"})
     yield running
     if running.process.poll() is None:
         _stop(running)
@@ -138,6 +141,20 @@ def test_a_reply_is_published_under_the_vk_post_and_counts(
         assert detail["satisfaction"] == "no_reaction"
         assert [entry["type"] for entry in detail["history"]][-1] == "incident.reply_publication"
         assert len(script.calls) == 1  # published once
+
+        # The complainant answers under the post: it is not done.
+        script.add_comment(
+            COMMUNITY, POST_ID, from_id=4242, text="Ничего не сделали, яма как была, сегодня опять колесо пробили"
+        )
+        reopened = wait_for(
+            lambda: gateway.get(f"/v1/incidents/{incident_id}").json(),
+            lambda d: d["status"] == "reopened",
+            what="the incident reopened by the complainant's «not fixed»",
+        )
+        assert reopened["satisfaction"] == "not_satisfied"
+        reaction = [e for e in reopened["history"] if e["type"] == "incident.reaction"][-1]
+        assert reaction["detail"]["label"] == "not_fixed" and reaction["detail"]["by_complainant"] is True
+        assert reopened["deadlines"]["first_response_due"] is not None  # new clocks run
     finally:
         collector.close()
         gateway.close()

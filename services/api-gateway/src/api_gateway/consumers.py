@@ -38,6 +38,8 @@ from incidents_common.events import (
     IncidentEscalated,
     IncidentEvent,
     IncidentPostAttached,
+    IncidentReaction,
+    IncidentReplyPublication,
     IncidentSnapshot,
     IncidentStatusChanged,
     PostClassified,
@@ -95,6 +97,16 @@ def _event_detail(data: IncidentEvent) -> tuple[dict[str, Any], str | None, str 
             "comment": data.comment,
         }
         return corrected, data.actor, None, None
+    if isinstance(data, IncidentReplyPublication):
+        return data.reply.model_dump(mode="json", exclude_none=True), "collector", None, None
+    if isinstance(data, IncidentReaction):
+        reaction = {
+            "label": data.label.value,
+            "by_complainant": data.by_complainant,
+            "text": data.text,
+            "url": data.url,
+        }
+        return reaction, "citizen", None, None
     return {}, None, None, None
 
 
