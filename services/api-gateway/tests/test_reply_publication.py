@@ -4,7 +4,7 @@ on the incident, over HTTP with a regional key; the reply_publication event is i
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from api_gateway.testing import T0, Gateway, snapshot
 from incidents_common.events import (
@@ -65,6 +65,7 @@ async def test_an_official_sees_where_the_reply_stands(gw: Gateway) -> None:
         "url": None,
         "reason": "comments are closed on this post (VK error 213)",
         "error_code": "vk:213",
+        "text": None,
         "requested_at": None,
         "at": None,
     }
@@ -97,3 +98,14 @@ async def test_satisfaction_is_kept_and_counted_beside_speed(gw: Gateway) -> Non
     ).json()
     scores = {e["key"]: e["satisfaction_score"] for e in rating["entries"]}
     assert scores["63"] > scores["64"]  # one of one satisfied against one of three
+
+
+async def test_an_open311_request_carries_the_answer_as_its_status_note(gw: Gateway) -> None:
+    text = "Яму заделает бригада ДЭУ-2 до 10 декабря."
+    recorded = _state(PublicationStatus.recorded_only, channel="none", reason="the complaint came by HTTP push")
+    snap = snapshot("inc-64-o311", status=IncidentStatus.answered, created_at=datetime.now(UTC) - timedelta(hours=2))
+    await gw.create(snap.model_copy(update={"reply": recorded.model_copy(update={"text": text}), "revision": 4}))
+    await gw.create(snapshot("inc-64-plain", created_at=datetime.now(UTC) - timedelta(hours=1)))
+    listed = await gw.client.get("/open311/v2/requests.json", headers=gw.headers("integration64"))
+    notes = {r["service_request_id"]: r["status_notes"] for r in listed.json()}
+    assert notes == {"inc-64-o311": text, "inc-64-plain": "assigned"}

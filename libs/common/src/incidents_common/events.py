@@ -246,6 +246,7 @@ class ReplyState(Contract):
     url: str | None = None
     reason: str | None = Field(default=None, description="Why it failed or is unconfirmed, for the official")
     error_code: str | None = None
+    text: str | None = Field(default=None, max_length=20000, description="The reply as the official gave it")
     requested_at: datetime
     at: datetime = Field(description="When it came to this status")
 

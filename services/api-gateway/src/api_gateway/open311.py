@@ -213,6 +213,18 @@ def _coordinates(incident: Incident, hints: dict[str, Any]) -> tuple[float | Non
     return (town.latitude, town.longitude) if town is not None else (None, None)
 
 
+# A reply that stands (published where the complaint was, or only recordable: an Open311 request has
+# no thread to answer in) is the request's status note; otherwise the incident's status.
+ANSWER_STANDS = {"published", "recorded_only", "unconfirmed"}
+
+
+def _status_note(incident: Incident) -> str:
+    reply = incident.reply or {}
+    if reply.get("text") and reply.get("status") in ANSWER_STANDS:
+        return str(reply["text"])
+    return incident.status
+
+
 def _to_request(incident: Incident, post: Post | None) -> ServiceRequest:
     hints = (post.place_hints if post else None) or {}
     lat, long = _coordinates(incident, hints)
@@ -220,7 +232,7 @@ def _to_request(incident: Incident, post: Post | None) -> ServiceRequest:
     return ServiceRequest(
         service_request_id=incident.incident_id,
         status="closed" if incident.status in CLOSED_STATUSES else "open",
-        status_notes=incident.status,
+        status_notes=_status_note(incident),
         service_name=name,
         service_code=incident.category,
         description=incident.summary,

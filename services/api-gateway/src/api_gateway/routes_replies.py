@@ -19,7 +19,7 @@ from api_gateway.auth import Role
 from api_gateway.deps import PrincipalDep, require_roles
 from api_gateway.models import HeldReply
 from api_gateway.router import forward_action
-from api_gateway.schemas import ActionCreate, ActionName
+from api_gateway.schemas import ActionCreate, ActionName, example
 from api_gateway.service import get_visible
 from incidents_common.app import SessionDep
 from incidents_common.db import utcnow
@@ -29,7 +29,29 @@ router = APIRouter(prefix="/v1/held-replies", tags=["incidents"])
 STATUSES = ("held", "released", "returned", "superseded")
 
 
+HELD_EXAMPLE: dict[str, Any] = {
+    "held_reply_id": "3f1c2a9e-7b1d-4c55-9a0e-2f6d8c1b4a77",
+    "incident_id": "inc-8f3a",
+    "region_code": "64",
+    "action": "reply",
+    "reply_text": "Ваше обращение передано в ответственную службу и взято на контроль.",
+    "author": "off-64-1",
+    "author_name": "Чиновник off-64-1",
+    "quality": 0.08,
+    "threshold": 0.5,
+    "reasons": ["формула: передано", "нет: срок"],
+    "suggestions": ["укажите срок: дату или число дней"],
+    "status": "held",
+    "decided_by": None,
+    "decision_reason": None,
+    "created_at": "2026-12-04T09:15:00Z",
+    "decided_at": None,
+}
+
+
 class HeldReplyRead(BaseModel):
+    model_config = example(**HELD_EXAMPLE)
+
     held_reply_id: str
     incident_id: str
     region_code: str
@@ -49,10 +71,14 @@ class HeldReplyRead(BaseModel):
 
 
 class HeldReplyPage(BaseModel):
+    model_config = example(items=[HELD_EXAMPLE])
+
     items: list[HeldReplyRead]
 
 
 class Decision(BaseModel):
+    model_config = example(reason="Житель просил только подтвердить приём обращения")
+
     reason: str = Field(min_length=3, max_length=1000, description="Why: it goes into the incident's audit log")
 
 
@@ -104,9 +130,22 @@ async def _held(session: Any, principal: Any, held_id: str) -> HeldReply:
     return held  # type: ignore[no-any-return]
 
 
+RELEASED_EXAMPLE = {
+    "incident_id": "inc-8f3a",
+    "status": "answered",
+    "held_reply": {**HELD_EXAMPLE, "status": "released", "decided_by": "key:key_64admin", "decision_reason": "…"},
+}
+
+
 @router.post(
     "/{held_id}/release",
     summary="Send a held reply anyway (the region's curator): the override and its reason go into the audit log",
+    responses={
+        200: {
+            "description": "The incident after the reply, as routing returns it, with the held reply",
+            "content": {"application/json": {"example": RELEASED_EXAMPLE}},
+        }
+    },
 )
 async def release_held_reply(
     request: Request,

@@ -59,6 +59,7 @@ def state_of(reply: Reply) -> ReplyState:
         url=reply.url,
         reason=reply.reason,
         error_code=reply.error_code,
+        text=reply.text,
         requested_at=reply.created_at,
         at=reply.updated_at,
     )
