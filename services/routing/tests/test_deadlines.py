@@ -134,7 +134,9 @@ class TestScanner:
                 session,
                 incident_id=paused.id,
                 actor="health-a",
-                request=ActionRequest(action=Action.interim_answer, reply_text="Разбираемся"),
+                request=ActionRequest(
+                    action=Action.interim_answer, reply_text="Разбираемся", reply_url="https://vk.com/wall-1_6?reply=2"
+                ),
                 settings=settings,
                 now=later,
             )
@@ -246,7 +248,8 @@ class TestZonesAndStorage:
 
         incident = await _incident(any_db, settings, make_post("s1", "Огромная яма на дороге"), t0)
         steps = [
-            (Action.interim_answer, {"reply_text": "Разбираемся"}),
+            # Posted by hand (with its link): it counts at once, as a published one does.
+            (Action.interim_answer, {"reply_text": "Разбираемся", "reply_url": "https://vk.com/wall-1_5?reply=1"}),
             (Action.reply, {"reply_text": "Сделано", "reply_url": "https://vk.com/wall-1_5"}),
             (Action.reopen, {}),
             (Action.redirect, {"reason": "не наше", "target_department_id": "64-health", "target_note": "поликлиника"}),

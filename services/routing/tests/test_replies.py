@@ -199,11 +199,15 @@ async def test_an_interim_answer_is_published_too(
     await _reply(db, settings, incident_id, t0 + timedelta(hours=1), action=Action.interim_answer)
     (request,) = [e for e in await _events(db) if e["type"] == "ru.incidents.reply.requested"]
     assert request["data"]["kind"] == "interim"
-    await publish_outcome(db, incident_id, "published", at=t0 + timedelta(hours=1), url="https://vk.com/i")
+    # Pending: the first-reaction clock runs on until the interim answer is out.
+    assert (await _clocks(db, incident_id))[Clock.first_reaction][0] == DeadlineState.pending
+    await publish_outcome(db, incident_id, "published", at=t0 + timedelta(hours=1, seconds=5), url="https://vk.com/i")
     async with db.transaction() as session:
         incident = await session.get(Incident, incident_id)
         assert incident is not None and incident.status == "in_progress"
         assert incident.reply_publication is not None and incident.reply_publication["kind"] == "interim"
+        assert incident.first_response_at == t0 + timedelta(hours=1)  # met when it was given
+    assert (await _clocks(db, incident_id))[Clock.first_reaction] == (DeadlineState.met, t0 + timedelta(hours=1))
 
 
 async def test_an_outcome_for_an_unknown_reply_is_a_bad_event(db: Database, t0: datetime) -> None:

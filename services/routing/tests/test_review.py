@@ -136,7 +136,11 @@ class TestCriticalClock:
         incident_id = await possibly_critical(client, make_post, t0)
         db: Database = client.app.state.db  # type: ignore[attr-defined]
         path = f"/v1/incidents/{incident_id}/actions"
-        interim = {"action": "interim_answer", "reply_text": "Выехали на место"}
+        interim = {
+            "action": "interim_answer",
+            "reply_text": "Выехали на место",
+            "reply_url": "https://vk.com/wall-1_2?reply=3",
+        }
         assert (await client.post(path, json=interim)).status_code == 200
         (final,) = await pending(db, incident_id)
         assert final.policy == "SLA policy 2 (urgency critical), after an interim answer"

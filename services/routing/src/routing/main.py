@@ -23,7 +23,7 @@ from routing.deadlines.router import router as deadlines_router
 from routing.deadlines.scanner import run_scanner
 from routing.directory.router import router as directory_router
 from routing.incidents.reactions import reactions_handler
-from routing.incidents.replies import apply_publications
+from routing.incidents.replies import publications_handler
 from routing.incidents.router import router as incidents_router
 from routing.models import TABLES
 from routing.rules.router import router as rules_router
@@ -61,7 +61,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     durable=f"{settings.stream_prefix}{REPLY_DURABLE}",
                     stream="INCIDENTS",
                     filter_subject=SUBJECT_REPLY_PUBLICATION_ALL,
-                    handler=apply_publications,
+                    handler=publications_handler(settings),
                     batch=100,
                     max_deliver=settings.max_deliver,
                 ),

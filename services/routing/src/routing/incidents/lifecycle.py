@@ -7,7 +7,7 @@ consumer uses (incidents.decisions), so that both produce the same history and e
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import datetime
 from typing import cast
 
@@ -17,7 +17,7 @@ from incidents_common.db import writes_of
 from incidents_common.events import IncidentStatus, ReplyKind
 from routing.config import Settings
 from routing.deadlines import service as deadlines
-from routing.deadlines.models import Clock, Deadline, DeadlineState
+from routing.deadlines.models import Clock, DeadlineState
 from routing.directory.models import Department, Official
 from routing.errors import BadDirectoryData, InvalidTransition, UnknownDepartment, UnknownOfficial
 from routing.incidents import corrections, replies
@@ -86,16 +86,9 @@ async def perform_action(
         transition(effects, incident, to=target, actor=actor, now=now, comment=comment, action="take")
     elif action == Action.interim_answer:
         incident.interim_text, incident.interim_url = request.reply_text, request.reply_url
-        await _publish(session, effects, incident, ReplyKind.interim, request, actor=actor, now=now)
-        incident.first_response_at = incident.first_response_at or now
-        running: Sequence[Deadline | deadlines.NewClock] = await deadlines.on_interim_answer(
-            session,
-            incident=clocked(incident),
-            official=await assignee_official(session, incident),
-            now=now,
-            settings=settings,
-        )
-        deadlines.sync_due(incident, running)
+        if await _publish(session, effects, incident, ReplyKind.interim, request, actor=actor, now=now):
+            # Posted by hand: it stops the first-reaction clock now; else once published (replies).
+            await replies.interim_clocks(session, incident, now=now, settings=settings)
         transition(
             effects,
             incident,

@@ -11,14 +11,16 @@ when it is out there:
 - failed (token revoked, comments closed, post deleted …): the incident goes back to `in_progress`
   with the reason in its audit log, the clocks still running, for the official to answer again.
 
-An interim answer stops the first-reaction clock when given (lifecycle), and is published the same way.
+An interim answer is published the same way; once it is out (or posted by hand) it stops the
+first-reaction clock, met at the time it was given, and the final clock runs on (deadlines).
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -37,11 +39,14 @@ from incidents_common.events import (
     Satisfaction,
     SourceType,
 )
+from incidents_common.nats import BatchHandler
+from routing.config import Settings
 from routing.deadlines import service as deadlines
-from routing.deadlines.models import Clock, DeadlineState
+from routing.deadlines.models import Clock, Deadline, DeadlineState
 from routing.incidents.decisions import Effects, Outgoing, emit, record, transition
 from routing.incidents.models import Incident, IncidentPost, Reply
-from routing.incidents.queries import get_incident
+from routing.incidents.queries import assignee_official, get_incident
+from routing.incidents.review import ClockView
 from routing.incidents.writes import queue_effects
 
 PUBLISHER = "collector"
@@ -122,8 +127,33 @@ def _new_reply(
     return reply
 
 
-async def apply_publications(writes: Writes, events: list[CloudEvent[Any]]) -> None:
-    """BatchHandler of `routing-reply-publication`: each outcome applied to its reply and incident."""
+async def interim_clocks(session: AsyncSession, incident: Incident, *, now: datetime, settings: Settings) -> None:
+    """An interim answer given at `now` stands: the first-reaction clock stops, the final one runs on."""
+    incident.first_response_at = incident.first_response_at or now
+    running: Sequence[Deadline | deadlines.NewClock] = await deadlines.on_interim_answer(
+        session,
+        incident=cast(deadlines.ClockedIncident, ClockView(incident)),
+        official=await assignee_official(session, incident),
+        now=now,
+        settings=settings,
+    )
+    deadlines.sync_due(incident, running)
+
+
+def publications_handler(settings: Settings) -> BatchHandler:
+    """BatchHandler of `routing-reply-publication`."""
+
+    async def handle_publications(writes: Writes, events: list[CloudEvent[Any]]) -> None:
+        await apply_publications(writes, events, settings=settings)
+
+    return handle_publications
+
+
+async def apply_publications(
+    writes: Writes, events: list[CloudEvent[Any]], *, settings: Settings | None = None
+) -> None:
+    """Each outcome applied to its reply and incident."""
+    settings = settings or Settings()
     for event in events:
         if not isinstance(event.data, ReplyPublication):
             raise BadEvent(f"expected reply.publication, got {event.type}")
@@ -140,11 +170,17 @@ async def apply_publications(writes: Writes, events: list[CloudEvent[Any]]) -> N
             raise BadEvent(f"unknown reply {outcome.reply_id!r} (incident {outcome.incident_id})")
         if reply.status in FINAL:
             continue  # decided already: a redelivered or late outcome changes nothing
-        await _apply(session, writes, reply, outcome, cause=event)
+        await _apply(session, writes, reply, outcome, cause=event, settings=settings)
 
 
 async def _apply(
-    session: AsyncSession, writes: Writes, reply: Reply, outcome: ReplyPublication, *, cause: CloudEvent[Any]
+    session: AsyncSession,
+    writes: Writes,
+    reply: Reply,
+    outcome: ReplyPublication,
+    *,
+    cause: CloudEvent[Any],
+    settings: Settings,
 ) -> None:
     reply.status = outcome.status.value
     reply.channel = outcome.channel
@@ -166,6 +202,8 @@ async def _apply(
     if reply.kind == ReplyKind.reply and outcome.url and not incident.reply_url and latest:
         incident.reply_url = outcome.url
     record(effects, incident, actor=PUBLISHER, action=f"{reply.kind}_{reply.status}", now=now, comment=_note(reply))
+    if reply.kind == ReplyKind.interim and latest and outcome.status in STANDS:
+        await interim_clocks(session, incident, now=reply.created_at, settings=settings)
     if reply.kind == ReplyKind.reply and latest and incident.status == IncidentStatus.answered:
         if outcome.status in STANDS:
             # Met at the time the official replied: publishing took the collector, not the official.
