@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-import nats
 from fastapi import FastAPI
 from sqlmodel import select, update
 
@@ -29,15 +27,13 @@ from incidents_common.events import (
     SUBJECT_REACTION_COLLECTED_ALL,
     SUBJECT_REPLY_PUBLICATION_ALL,
     ReactionCollected,
-    ReplyKind,
     ReplyRequested,
     SourceType,
     decode_event,
-    encode_event,
-    new_event,
-    subject_of,
 )
 from incidents_common.testing import ServiceAuth, eventually, read_stream
+
+from .test_publishing import add_source, reply_for, request
 
 COMPLAINANT, NEIGHBOUR = 777, 888
 SECRET = "s3cr3t"
@@ -58,13 +54,6 @@ def api(app: FastAPI) -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=transport, base_url="http://test", auth=ServiceAuth("collector"))
 
 
-async def add_source(app: FastAPI, kind: str, settings: dict[str, Any]) -> str:
-    async with api(app) as client:
-        response = await client.post("/v1/sources", json={"name": f"{kind} test", "type": kind, "settings": settings})
-    assert response.status_code == 201, response.text
-    return str(response.json()["id"])
-
-
 async def store_post(app: FastAPI, source_id: str, **fields: Any) -> tuple[str, dict[str, Any]]:
     """The complaint, stored as a poll of `source_id` would; returns its id and what it was stored with."""
     values = {"text": "Во дворе нет света третий день", "published_at": datetime.now(UTC) - timedelta(hours=1)}
@@ -75,24 +64,8 @@ async def store_post(app: FastAPI, source_id: str, **fields: Any) -> tuple[str, 
 
 async def publish_reply(nats_url: str, post_id: str, post: dict[str, Any]) -> ReplyRequested:
     """Routing asks for a reply to the complaint; returns once the collector says it is published."""
-    reply = ReplyRequested(
-        reply_id=str(uuid.uuid4()),
-        incident_id="inc-1",
-        region_code="63",
-        kind=ReplyKind.reply,
-        text="Здравствуйте! Бригада выехала, свет дадут до 18:00. Администрация",
-        post_id=post_id,
-        source_type=SourceType(post["source_type"]),
-        external_id=post["external_id"],
-        actor="official:o-1",
-        requested_at=datetime.now(UTC),
-    )
-    nc = await nats.connect(nats_url)
-    try:
-        event = new_event(reply, source="/services/routing")
-        await nc.jetstream().publish(subject_of(reply), encode_event(event), headers={"Nats-Msg-Id": event.id})
-    finally:
-        await nc.close()
+    reply = reply_for(post_id, post, requested_at=datetime.now(UTC))
+    await request(nats_url, reply)
     published = await eventually(lambda: _read(nats_url, SUBJECT_REPLY_PUBLICATION_ALL), until=lambda e: len(e) >= 1)
     assert [e.data.status for e in published] == ["published"], [e.data for e in published]
     return reply
