@@ -2,8 +2,8 @@
 
 Each service runs its own uvicorn in a thread (its own event loop), so both async probes and
 schemathesis' synchronous calls reach it as any outside client would. Routing carries the demo
-directory; the gateway knows one incident of Saratov (64) and one of Moscow (77) and has keys of
-every role; the collector and the classifier start empty. They are connected to the session's
+directory; the gateway knows one incident and one surge alert of Saratov (64) and of Moscow (77) and
+has keys of every role; the collector and the classifier start empty. They are connected to the session's
 nats-server, so what they publish flows between them and their dead-letter API has a broker to ask.
 """
 
@@ -86,7 +86,7 @@ class System:
 
 def _seed_gateway(settings: Any) -> tuple[dict[str, str], dict[str, str]]:
     """Keys of every role and one incident per region, written before the gateway serves."""
-    from api_gateway.testing import running, snapshot
+    from api_gateway.testing import running, snapshot, surge
 
     async def seed() -> tuple[dict[str, str], dict[str, str]]:
         async with running(settings) as gateway:
@@ -98,6 +98,8 @@ def _seed_gateway(settings: Any) -> tuple[dict[str, str], dict[str, str]]:
             await gateway.create(
                 snapshot("inc-77", region="77", city="Москва", official="77-gzhi-1").model_copy(update=review)
             )
+            # A surge alert in each region, for the alert list to leak (or not).
+            await gateway.feed(surge("alert-64"), surge("alert-77", region="77", city="Москва"))
             return dict(gateway.keys), {"64": "inc-64", "77": "inc-77"}
 
     return asyncio.run(seed())

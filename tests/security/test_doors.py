@@ -178,6 +178,17 @@ DOORS: dict[tuple[str, str], Door] = {
         Probe("integration64", 403, path={"held_id": "h-1"}, json={"reason": "так надо"}),
         Probe("admin64", 404, path={"held_id": "h-1"}, json={"reason": "так надо"}),
     ],
+    # Surge alerts: another region's are invisible in the list and a 404 alone (both regions have one).
+    ("GET", "/v1/alerts"): [
+        Probe("admin64", (200, 404), params={"region": "77"}, absent=("alert-77", "Москва")),
+        Probe("admin64", 200, absent=("alert-77", "Москва"), present=("alert-64",)),
+        Probe("official64", 200, params={"region": ["64", "77"]}, absent=("alert-77",), present=("alert-64",)),
+    ],
+    ("GET", "/v1/alerts/{alert_id}"): [
+        Probe("admin64", 404, path={"alert_id": "alert-77"}),
+        Probe("integration64", 404, path={"alert_id": "alert-77"}),
+        Probe("official64", 200, path={"alert_id": "alert-64"}, present=("alert-64",)),
+    ],
     ("GET", "/v1/analytics/summary"): [Probe("admin64", (200, 404), params={"region": "77"}, absent=("Москва",))],
     ("GET", "/v1/analytics/trend"): [Probe("admin64", (200, 404), params={"region": "77"}, absent=("Москва",))],
     ("GET", "/v1/analytics/rating"): "the federal rating compares every region by design (aggregates only)",

@@ -51,6 +51,7 @@ from incidents_common.events import (
     ReplyPublication,
     ReplyRequested,
     SourceType,
+    SurgeAlert,
     Urgency,
 )
 from incidents_common.nats import Consumer, EventRuntime, connect, each_event
@@ -220,6 +221,25 @@ def _publication(region: str) -> ReplyPublication:
     )
 
 
+def _surge(region: str) -> SurgeAlert:
+    return SurgeAlert(
+        alert_id="s1",
+        region_code=region,
+        region_name=f"регион {region}",
+        city="Саратов",
+        category="housing_utilities",
+        window_start=_now(),
+        window_end=_now(),
+        count=12,
+        baseline=0.5,
+        threshold=10,
+        score=1e-12,
+        statistic="poisson_upper_tail",
+        explanation="12 posts about housing_utilities in Саратов in the last 60 min",
+        raised_at=_now(),
+    )
+
+
 def _incident(incident_id: str, region: str) -> IncidentCreated:
     return IncidentCreated(
         post_id="p1",
@@ -386,6 +406,7 @@ async def test_each_service_does_its_real_work_with_its_own_user(secured: Secure
             ("collector", _collected(), ["classifier-post-collected"]),
             ("classifier", _classified(), ["routing-post-classified", "gateway-post-classified"]),
             ("routing", _incident("inc-1", "64"), ["gateway-incident-events"]),
+            ("routing", _surge("64"), ["gateway-alert-events"]),
             ("routing", _reply_requested("64"), ["collector-reply-requested"]),
             ("collector", _publication("64"), ["routing-reply-publication"]),
             ("classifier", _reaction("64"), ["routing-reaction-classified"]),
@@ -408,6 +429,7 @@ async def test_each_service_does_its_real_work_with_its_own_user(secured: Secure
             ("collector", SUBJECT_POST_COLLECTED),
             ("classifier", SUBJECT_POST_CLASSIFIED),
             ("routing", "incidents.v1.incident.created.64"),
+            ("routing", "incidents.v1.alert.surge.64"),
             ("routing", "incidents.v1.classification.corrected.64"),
             ("collector", "incidents.v1.reply.publication.64"),
             ("routing", "incidents.v1.reply.requested.64"),
@@ -431,6 +453,7 @@ async def test_each_service_does_its_real_work_with_its_own_user(secured: Secure
             "routing-post-classified": ["ru.incidents.post.classified"],
             "gateway-post-classified": ["ru.incidents.post.classified"],
             "gateway-incident-events": ["ru.incidents.incident.created"],
+            "gateway-alert-events": ["ru.incidents.alert.surge"],
             "routing-reply-publication": ["ru.incidents.reply.publication"],
             "collector-reply-requested": ["ru.incidents.reply.requested"],
             "routing-reaction-classified": ["ru.incidents.reaction.classified"],

@@ -557,6 +557,47 @@ class ReactionClassified(Contract):
         return f"{SUBJECT_ROOT}.reaction.classified.{region_code}"
 
 
+# ---------------------------------------------------------------------------------------------
+# Alerts: what a control centre must see at once, across incidents (routing's surge detector).
+# ---------------------------------------------------------------------------------------------
+
+
+class SurgeAlert(Contract):
+    """Complaints about one category flared up in one place: far more in the last window than the
+    place's history makes likely. Raised once per place × category × window, and not again for that
+    place and category until the cool-down has passed."""
+
+    type: ClassVar[str] = "alert.surge"
+    alert_id: str = Field(
+        description="Stable per place × category × window: a redelivered or repeated alert carries the same id"
+    )
+    region_code: str = Field(description="Two-digit ФИАС/ГАР code of the region (the subject's last token)")
+    region_name: str = Field(description="The region's official name")
+    city: str | None = Field(description="The town; null: the region as a whole (complaints that named no town)")
+    category: str = Field(description="The complaints' category, e.g. housing_utilities")
+    window_start: datetime = Field(description="Start of the window counted (UTC, inclusive)")
+    window_end: datetime = Field(description="End of the window counted (UTC, exclusive)")
+    count: int = Field(ge=0, description="Complaints in the window")
+    baseline: float = Field(
+        ge=0, description="Complaints expected per window: the place's mean over its history, at least a floor"
+    )
+    threshold: int = Field(ge=0, description="The smallest count that would have raised this alert")
+    score: float = Field(description="The statistic's value (for poisson_upper_tail: P(X ≥ count); smaller is rarer)")
+    statistic: str = Field(description="Which statistic decided, e.g. poisson_upper_tail")
+    explanation: str = Field(description="One English sentence for a person: what was counted against what")
+    incident_ids: list[str] = Field(
+        default_factory=list, description="The incidents that gathered the window's complaints (at most 200)"
+    )
+    post_ids: list[str] = Field(
+        default_factory=list, max_length=50, description="Complaints of the window (at most 50)"
+    )
+    raised_at: datetime = Field(description="When routing raised it (UTC)")
+
+    @classmethod
+    def subject_for(cls, region_code: str) -> str:
+        return f"{SUBJECT_ROOT}.alert.surge.{region_code}"
+
+
 SUBJECT_POST_COLLECTED = f"{SUBJECT_ROOT}.post.collected"
 SUBJECT_POST_CLASSIFIED = f"{SUBJECT_ROOT}.post.classified"
 SUBJECT_INCIDENT_ALL = f"{SUBJECT_ROOT}.incident.>"
@@ -568,6 +609,7 @@ SUBJECT_REPLY_PUBLICATION_ALL = f"{SUBJECT_ROOT}.reply.publication.>"
 SUBJECT_REACTION_ALL = f"{SUBJECT_ROOT}.reaction.>"
 SUBJECT_REACTION_COLLECTED_ALL = f"{SUBJECT_ROOT}.reaction.collected.>"
 SUBJECT_REACTION_CLASSIFIED_ALL = f"{SUBJECT_ROOT}.reaction.classified.>"
+SUBJECT_ALERT_ALL = f"{SUBJECT_ROOT}.alert.>"
 
 EVENT_SUBJECTS: dict[type[Contract], str] = {
     PostCollected: SUBJECT_POST_COLLECTED,
@@ -587,6 +629,7 @@ EVENT_SUBJECTS: dict[type[Contract], str] = {
     ReplyPublication: f"{SUBJECT_ROOT}.reply.publication.{{region}}",
     ReactionCollected: f"{SUBJECT_ROOT}.reaction.collected.{{region}}",
     ReactionClassified: f"{SUBJECT_ROOT}.reaction.classified.{{region}}",
+    SurgeAlert: f"{SUBJECT_ROOT}.alert.surge.{{region}}",
 }
 EVENT_TYPES: dict[str, type[Contract]] = {
     f"ru.incidents.{model.type}": model  # type: ignore[attr-defined]
@@ -610,7 +653,8 @@ def subject_of(data: Contract) -> str:
         | ReplyRequested
         | ReplyPublication
         | ReactionCollected
-        | ReactionClassified,
+        | ReactionClassified
+        | SurgeAlert,
     ):
         return data.subject_for(data.region_code)
     return EVENT_SUBJECTS[type(data)]

@@ -10,8 +10,9 @@ The permission model (every list is an allow list; NATS denies whatever a list d
     publishing replies `incidents.v1.reply.publication.>` and citizens' reactions
     `incidents.v1.reaction.collected.>`, the classifier `incidents.v1.post.classified` and the reactions
     labelled `incidents.v1.reaction.classified.>`,
-    routing `incidents.v1.incident.>`, the operators' corrections `incidents.v1.classification.corrected.>`
-    and the replies to publish `incidents.v1.reply.requested.>`, the gateway none);
+    routing `incidents.v1.incident.>`, the operators' corrections `incidents.v1.classification.corrected.>`,
+    the replies to publish `incidents.v1.reply.requested.>` and the surge alerts `incidents.v1.alert.>`,
+    the gateway none);
   * for each of its durable pull consumers: look it up (`$JS.API.CONSUMER.INFO.<stream>.<durable>`),
     create it with its own filter only (`$JS.API.CONSUMER.CREATE.<stream>.<durable>.<filter>`: since
     nats-server 2.9 the filter is part of the create subject, so the permission pins it), pull from it
@@ -76,6 +77,7 @@ from pathlib import Path
 from typing import Any
 
 from incidents_common.events import (
+    SUBJECT_ALERT_ALL,
     SUBJECT_CLASSIFICATION_CORRECTED_ALL,
     SUBJECT_INCIDENT_ALL,
     SUBJECT_POST_CLASSIFIED,
@@ -192,7 +194,7 @@ def operator_permissions() -> Permissions:
 
 # Durable names as the services' main.py files declare them (a test builds each service's app and
 # compares): the collector's collector.consumers.REPLY_REQUESTED_DURABLE; the classifier's three in
-# classifier.consumers; routing.main.DURABLE, REPLY_DURABLE and REACTION_DURABLE; the gateway's two in
+# classifier.consumers; routing.main.DURABLE, REPLY_DURABLE and REACTION_DURABLE; the gateway's three in
 # api_gateway/main.py.
 SERVICES: dict[str, ServiceUser] = {
     service.user: service
@@ -221,7 +223,12 @@ SERVICES: dict[str, ServiceUser] = {
         ServiceUser(
             "routing",
             "ROUTING_",
-            publishes=(SUBJECT_INCIDENT_ALL, SUBJECT_CLASSIFICATION_CORRECTED_ALL, SUBJECT_REPLY_REQUESTED_ALL),
+            publishes=(
+                SUBJECT_INCIDENT_ALL,
+                SUBJECT_CLASSIFICATION_CORRECTED_ALL,
+                SUBJECT_REPLY_REQUESTED_ALL,
+                SUBJECT_ALERT_ALL,  # surge alerts (routing.surges)
+            ),
             consumers=(
                 ConsumerGrant("POSTS", "routing-post-classified", SUBJECT_POST_CLASSIFIED),
                 ConsumerGrant(INCIDENTS_STREAM, "routing-reply-publication", SUBJECT_REPLY_PUBLICATION_ALL),
@@ -235,6 +242,7 @@ SERVICES: dict[str, ServiceUser] = {
             consumers=(
                 ConsumerGrant(INCIDENTS_STREAM, "gateway-incident-events", SUBJECT_INCIDENT_ALL),
                 ConsumerGrant("POSTS", "gateway-post-classified", SUBJECT_POST_CLASSIFIED),
+                ConsumerGrant(INCIDENTS_STREAM, "gateway-alert-events", SUBJECT_ALERT_ALL),
             ),
         ),
     )

@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from incidents_common.events import (
     DEAD_LETTER_ROOT,
+    SUBJECT_ALERT_ALL,
     SUBJECT_CLASSIFICATION_ALL,
     SUBJECT_REACTION_ALL,
     SUBJECT_REPLY_ALL,
@@ -65,11 +66,19 @@ STREAMS: tuple[StreamSpec, ...] = (
     StreamSpec("POSTS", [f"{SUBJECT_ROOT}.post.>"], "Collected and classified posts", max_age=14 * DAY),
     # Operators' corrections of classifications live beside the incidents they were made on: by region,
     # kept a year (the classifier trains on them), readable by the region's subscriber; so do the
-    # officials' replies to publish, what came of publishing them, and the citizens' reactions to them.
+    # officials' replies to publish, what came of publishing them, the citizens' reactions to them, and
+    # the alerts raised over incidents (surges).
     StreamSpec(
         "INCIDENTS",
-        [f"{SUBJECT_ROOT}.incident.>", SUBJECT_CLASSIFICATION_ALL, SUBJECT_REPLY_ALL, SUBJECT_REACTION_ALL],
-        "Incident lifecycle events, operators' corrections, replies to publish and citizens' reactions, by region",
+        [
+            f"{SUBJECT_ROOT}.incident.>",
+            SUBJECT_CLASSIFICATION_ALL,
+            SUBJECT_REPLY_ALL,
+            SUBJECT_REACTION_ALL,
+            SUBJECT_ALERT_ALL,
+        ],
+        "Incident lifecycle events, operators' corrections, replies to publish, citizens' reactions and "
+        "surge alerts, by region",
         max_age=365 * DAY,
     ),
     StreamSpec("DEADLETTER", [f"{DEAD_LETTER_ROOT}.>"], "Events a consumer could not process, with the reason"),

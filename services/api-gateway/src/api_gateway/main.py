@@ -13,6 +13,7 @@ from api_gateway import (
     auth,
     open311,
     router,
+    routes_alerts,
     routes_analytics,
     routes_auth,
     routes_directory,
@@ -21,7 +22,7 @@ from api_gateway import (
     search,
 )
 from api_gateway.config import Settings
-from api_gateway.consumers import apply_classified_posts, apply_incident_events
+from api_gateway.consumers import apply_alert_events, apply_classified_posts, apply_incident_events
 from api_gateway.limits import RateLimiter
 from api_gateway.models import TABLES
 from api_gateway.upstream import Upstream
@@ -29,7 +30,7 @@ from api_gateway.webhooks import WebhookDispatcher
 from incidents_common.app import create_service_app
 from incidents_common.db import Database
 from incidents_common.deadletters import PROTECTED_NO_API_KEYS, dead_letter_router
-from incidents_common.events import SUBJECT_INCIDENT_ALL, SUBJECT_POST_CLASSIFIED
+from incidents_common.events import SUBJECT_ALERT_ALL, SUBJECT_INCIDENT_ALL, SUBJECT_POST_CLASSIFIED
 from incidents_common.identity import Identity
 from incidents_common.nats import ConsumerSpec, EventRuntime
 
@@ -46,6 +47,7 @@ Errors are RFC 9457 `application/problem+json`.
 
 TAGS = [
     {"name": "incidents", "description": "Incidents of your regions: list, search, detail, export, actions"},
+    {"name": "alerts", "description": "Surge alerts: a category flaring up in a town of your regions"},
     {"name": "analytics", "description": "How regions and bodies react: shares, percentiles, rating, CSV"},
     {"name": "live", "description": "Server-Sent Events and signed webhooks"},
     {"name": "directory", "description": "Departments, officials and routing rules (via routing)"},
@@ -86,6 +88,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     filter_subject=SUBJECT_POST_CLASSIFIED,
                     handler=apply_classified_posts,
                     batch=settings.consumer_batch,
+                    max_deliver=settings.max_deliver,
+                ),
+                # Routing's surge alerts: the alert list, and the event log's SSE streams and webhooks.
+                ConsumerSpec(
+                    durable=f"{settings.stream_prefix}gateway-alert-events",
+                    stream="INCIDENTS",
+                    filter_subject=SUBJECT_ALERT_ALL,
+                    handler=apply_alert_events,
+                    batch=100,
                     max_deliver=settings.max_deliver,
                 ),
             ],
@@ -144,7 +155,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             expose_headers=["Retry-After"],
             max_age=600,
         )
-    for module in (router, routes_replies, routes_analytics, routes_live, routes_directory, routes_auth, open311):
+    for module in (
+        router,
+        routes_replies,
+        routes_alerts,
+        routes_analytics,
+        routes_live,
+        routes_directory,
+        routes_auth,
+        open311,
+    ):
         app.include_router(module.router)
     # Dead letters: the operator's service token only; a gateway API key gets 403, none 401.
     app.include_router(dead_letter_router(), dependencies=PROTECTED_NO_API_KEYS)

@@ -1,4 +1,5 @@
-"""The gateway's own tables: the incident read model built from events, auth, webhooks, Open311 tokens.
+"""The gateway's own tables: the incident read model built from events, surge alerts, auth, webhooks,
+Open311 tokens.
 
 The read model is fed only by NATS events (IncidentSnapshot in every incident event, PostClassified
 for post texts): the gateway never reads another service's database. Its text columns have no
@@ -137,7 +138,9 @@ class IncidentPost(SQLModel, table=True):
 class IncidentEventLog(SQLModel, table=True):
     """Every incident event received: the incident's history, the SSE feed and the webhook source.
 
-    `seq` is the SSE event id (monotonic in this database), so Last-Event-ID resumes exactly.
+    `seq` is the SSE event id (monotonic in this database), so Last-Event-ID resumes exactly. Surge
+    alerts travel the same way (type alert.surge): their `incident_id` is the alert's id, which no
+    incident has, so they reach the SSE streams and webhooks of their region and no incident's history.
     """
 
     __tablename__ = "gw_incident_event"
@@ -304,6 +307,35 @@ class HeldReply(SQLModel, table=True):
     decided_at: datetime | None = ts()
 
 
+class SurgeAlertRecord(SQLModel, table=True):
+    """A surge alert from routing (SurgeAlert): a category flaring up in one town, for the alert list."""
+
+    __tablename__ = "gw_surge_alerts"
+    # Newest first, per region (every caller but a federal one) or over all regions.
+    __table_args__ = (
+        Index("ix_gw_surge_alerts_region_raised", "region_code", "raised_at", "alert_id"),
+        Index("ix_gw_surge_alerts_raised", "raised_at", "alert_id"),
+    )
+
+    alert_id: str = Field(primary_key=True)
+    region_code: str
+    region_name: str
+    city: str | None = Field(default=None)
+    category: str
+    window_start: datetime = ts(nullable=False)
+    window_end: datetime = ts(nullable=False)
+    count: int
+    baseline: float
+    threshold: int
+    score: float
+    statistic: str
+    explanation: str = Field(sa_column=Column(Text, nullable=False))
+    incident_ids: list[str] | None = js()
+    post_ids: list[str] | None = js()
+    raised_at: datetime = ts(nullable=False)
+    received_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+
+
 TABLES: list[Any] = [
     Incident,
     IncidentPost,
@@ -317,4 +349,5 @@ TABLES: list[Any] = [
     WebhookDelivery,
     Open311Token,
     HeldReply,
+    SurgeAlertRecord,
 ]

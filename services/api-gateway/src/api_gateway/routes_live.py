@@ -1,4 +1,5 @@
-"""Live updates: a Server-Sent Events stream of incident events and webhook subscriptions."""
+"""Live updates: a Server-Sent Events stream of incident events (and surge alerts, `alert.surge`) and
+webhook subscriptions."""
 
 from __future__ import annotations
 
@@ -75,7 +76,7 @@ def _closing(reason: str) -> ServerSentEvent:
 
 @router.get(
     "/events/stream",
-    summary="Server-Sent Events: incident events of your regions; resume with Last-Event-ID",
+    summary="Server-Sent Events: incident events and surge alerts of your regions; resume with Last-Event-ID",
     response_class=EventSourceResponse,
     responses={
         200: {

@@ -20,7 +20,7 @@ from fastapi import FastAPI
 from api_gateway import auth
 from api_gateway.auth import Role
 from api_gateway.config import Settings
-from api_gateway.consumers import apply_classified_posts, apply_incident_events
+from api_gateway.consumers import apply_alert_events, apply_classified_posts, apply_incident_events
 from api_gateway.main import create_app
 from incidents_common.events import (
     Assignee,
@@ -35,6 +35,7 @@ from incidents_common.events import (
     Reach,
     RegionResult,
     SourceType,
+    SurgeAlert,
     Urgency,
     new_event,
 )
@@ -143,6 +144,36 @@ def snapshot(
     )
 
 
+def surge(
+    alert_id: str,
+    *,
+    region: str = "64",
+    city: str | None = "Саратов",
+    category: str = "housing_utilities",
+    raised_at: datetime = T0,
+    count: int = 52,
+) -> SurgeAlert:
+    """A surge alert as routing raises it."""
+    return SurgeAlert(
+        alert_id=alert_id,
+        region_code=region,
+        region_name=REGIONS[region].name,
+        city=city,
+        category=category,
+        window_start=raised_at - timedelta(hours=1),
+        window_end=raised_at,
+        count=count,
+        baseline=1.3,
+        threshold=10,
+        score=1e-60,
+        statistic="poisson_upper_tail",
+        explanation=f"{count} posts about {category} in {city} in the last 60 min; baseline 1.3 per 60 min",
+        incident_ids=[f"inc-{alert_id}"],
+        post_ids=[f"post-{alert_id}"],
+        raised_at=raised_at,
+    )
+
+
 def classified(
     post_id: str, text: str, *, region: str = "64", version: int = 1, external_id: str | None = None
 ) -> PostClassified:
@@ -186,12 +217,15 @@ class Gateway:
                 event = event.model_copy(update={"time": time})
             events.append(event)
         posts = [event for event in events if isinstance(event.data, PostClassified)]
-        incident_events = [event for event in events if not isinstance(event.data, PostClassified)]
+        alerts = [event for event in events if isinstance(event.data, SurgeAlert)]
+        incident_events = [event for event in events if not isinstance(event.data, PostClassified | SurgeAlert)]
         async with self.app.state.db.transaction() as session:
             if posts:
                 await apply_classified_posts(session.writes, posts)
             if incident_events:
                 await apply_incident_events(session.writes, incident_events)
+            if alerts:
+                await apply_alert_events(session.writes, alerts)
         return events
 
     async def create(self, snap: IncidentSnapshot) -> None:

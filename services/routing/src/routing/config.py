@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Literal
+from typing import Literal, Self
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from incidents_common.settings import ServiceSettings, service_config
 
@@ -37,3 +37,39 @@ class Settings(ServiceSettings):
         default_factory=lambda: [date(2024, 4, 27), date(2024, 11, 2), date(2024, 12, 28), date(2025, 11, 1)],
         description="Moved working days (working Saturdays) that the holidays package does not know",
     )
+    # Surge alerts (routing.surges): complaints of one town and category counted in buckets; an alert
+    # when the last window's count is both large and improbable given the place's history.
+    surge_enabled: bool = Field(default=True, description="Count complaints per town and category; raise surge alerts")
+    surge_bucket_minutes: int = Field(
+        default=10, gt=0, le=1440, description="Complaints are counted in buckets of this many minutes"
+    )
+    surge_window_minutes: int = Field(
+        default=60, gt=0, le=10080, description="A surge is counted over the last window (a whole number of buckets)"
+    )
+    surge_min_count: int = Field(default=10, ge=1, description="No alert below this many complaints in the window")
+    surge_p_threshold: float = Field(
+        default=1e-4,
+        gt=0,
+        lt=1,
+        description="Alert when P(X >= count) under Poisson(baseline) is below this (with at least the minimum count)",
+    )
+    surge_cooldown_minutes: int = Field(
+        default=180, ge=0, description="After an alert, no other alert for the same town and category for this long"
+    )
+    surge_history_days: float = Field(
+        default=14.0, gt=0, description="The baseline is the place's mean per window over this much history"
+    )
+    surge_baseline_floor: float = Field(
+        default=0.5,
+        gt=0,
+        description="The smallest baseline (complaints per window): a place without history needs a real crowd",
+    )
+
+    @model_validator(mode="after")
+    def _window_is_whole_buckets(self) -> Self:
+        if self.surge_window_minutes % self.surge_bucket_minutes:
+            raise ValueError(
+                f"surge_window_minutes ({self.surge_window_minutes}) must be a multiple of "
+                f"surge_bucket_minutes ({self.surge_bucket_minutes})"
+            )
+        return self

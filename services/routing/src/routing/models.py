@@ -17,6 +17,7 @@ from routing.incidents.models import (
     SkippedPost,
 )
 from routing.rules.models import Rule
+from routing.surges.models import SurgeAlertRecord, SurgeBucket
 
 TABLES: tuple[Any, ...] = (
     Department,
@@ -32,4 +33,6 @@ TABLES: tuple[Any, ...] = (
     AuditRoot,
     Reply,
     Reaction,
+    SurgeBucket,
+    SurgeAlertRecord,
 )

@@ -2,8 +2,9 @@
 
 `route_posts` is the whole of the consumer's work for a batch of classified posts: load what the
 decisions need (incidents.loading), place every post and decide its effects in memory
-(incidents.decisions), queue the effects here. The shared machinery writes them with the inbox rows,
-one statement per table, just before the commit.
+(incidents.decisions), queue the effects here, and count the batch's complaints for surge alerts
+(routing.surges). The shared machinery writes them with the inbox rows, one statement per table,
+just before the commit.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from routing.incidents.models import Incident, IncidentHistory, IncidentPost, Sk
 from routing.incidents.snapshots import IncidentRecord
 from routing.rules.engine import Workload
 from routing.rules.service import assignment_totals
+from routing.surges.service import detect_surges
 from routing.timeutil import utcnow
 
 
@@ -98,4 +100,5 @@ async def route_posts(
     await cancel_replaced_clocks(writes, decision.effects.reclocked, now=now)
     queue_effects(writes, decision.effects)
     queue_workload(writes, context.workload)
+    await detect_surges(writes, posts, decision.incidents, settings=settings, now=now, causes=causes)
     return decision.incidents
