@@ -131,12 +131,21 @@ class TestStatementsPerBatch:
         writes = writes_per_table(sent)
         assert writes[("UPDATE", "routing_incidents")] == 1 and ("INSERT", "routing_incidents") not in writes
         assert writes[("INSERT", "routing_incident_posts")] == 1
+        # Posts read: the candidates' terms, the batch's posts already routed, what the joined incidents'
+        # priorities read (incidents.priority), one query each whatever the number of incidents.
+        assert sum(s.startswith("SELECT") and "FROM routing_incident_posts" in s for s in sent) == 3, sent
         async with any_db.transaction() as session:
             sizes = (await session.exec(select(Incident.complainants, Incident.post_ids))).all()
             subjects = [m.subject for m in (await session.exec(select(OutboxMessage))).all()]
         assert sorted(len(post_ids) for _, post_ids in sizes) == [2] * 11
         assert {complainants for complainants, _ in sizes} == {2}
         assert subjects.count("incidents.v1.incident.post_attached.64") == 11
+        async with any_db.transaction() as session:
+            velocities = [
+                next(p["value"] for p in priority["parts"] if p["name"] == "velocity")
+                for priority in (await session.exec(select(Incident.priority))).all()
+            ]
+        assert velocities == [2] * 11  # each incident's stored post and the one that joined it
 
 
 class TestHandler:

@@ -207,6 +207,8 @@ class TestCorrect:
         db: Database = client.app.state.db  # type: ignore[attr-defined]
         incident_id = await possibly_critical(client, make_post, t0)
         assert (await load(db, incident_id)).first_response_due == SARATOV.add(t0, 4 * 3600)
+        before = (await load(db, incident_id)).priority
+        assert before is not None and before["parts"][0]["factor"] == 100  # possibly critical counts as critical
         body = {"action": "correct", "urgency": "normal", "comment": "Лёд у берега толстый, угрозы нет"}
         response = await as_user(ADMIN64).post(f"/v1/incidents/{incident_id}/actions", json=body)
         assert response.status_code == 200, response.text
@@ -228,6 +230,11 @@ class TestCorrect:
         (corrected,) = [e for e in events if e.type == "ru.incidents.incident.corrected"]
         assert corrected.data.actor == "key:admin64"
         assert not corrected.data.incident.needs_review and corrected.data.review_reasons == [DANGER]
+        # The priority on the normal base, its measurements (reach, velocity, coordination) as they were.
+        after = corrected.data.incident.priority
+        assert after is not None and after.parts[0].factor == 10
+        assert [p.model_dump() for p in after.parts[1:]] == before["parts"][1:]
+        assert after.score == round(before["score"] / 10, 1)
         feedback = corrections(events)
         assert sorted(feedback) == ["ice-1", "ice-2"], "one ClassificationCorrected per post of the incident"
         first = feedback["ice-1"].data

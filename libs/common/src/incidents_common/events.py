@@ -264,6 +264,31 @@ class Satisfaction(StrEnum):
     no_reaction = "no_reaction"  # a reply was published and the complainant has not reacted
 
 
+class PriorityPart(Contract):
+    """One factor of an incident's priority: what was measured and what it contributes."""
+
+    # A plain string, not a Literal: a part a later release adds must not make a snapshot unreadable.
+    name: str = Field(description="urgency, reach, velocity or coordination")
+    value: float = Field(
+        description="The measurement: the urgency's base, the weighted reach, posts (distinct authors) in an hour, "
+        "or the share of posts from coordinated accounts"
+    )
+    factor: float = Field(description="What it contributes to the score (a factor of the product)")
+    explanation: str = Field(description="One English sentence")
+
+
+class Priority(Contract):
+    """How urgently an operator should look at the incident: its urgency's base, raised by the reach of
+    its posts and how fast they spread, lowered for posts from accounts that look coordinated."""
+
+    score: float = Field(
+        description="urgency base × reach factor × velocity factor × coordination factor, from 2 (normal, no "
+        "reach, all coordinated) to 1200 (critical, widest reach, fastest spread); higher first"
+    )
+    parts: list[PriorityPart]
+    formula: str = Field(description="The formula with the numbers put in, e.g. «40 × 1.80 × 1.30 × 0.55 = 51.5»")
+
+
 class IncidentSnapshot(Contract):
     incident_id: str
     region_code: str
@@ -306,6 +331,11 @@ class IncidentSnapshot(Contract):
     satisfaction: Satisfaction | None = Field(
         default=None,
         description="The complainant's reaction to the published reply (none before a reply was published)",
+    )
+    priority: Priority | None = Field(
+        default=None,
+        description="Its place in an operator's queue, with the parts of the score (none from routing before "
+        "issue 15, until a post joins the incident)",
     )
 
 

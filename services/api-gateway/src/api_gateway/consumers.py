@@ -175,6 +175,11 @@ def snapshot_values(snap: IncidentSnapshot, stored: Mapping[str, Any] | None) ->
         "reply": snap.reply.model_dump(mode="json") if snap.reply else None,
         "satisfaction": snap.satisfaction.value if snap.satisfaction else None,
         "danger": snap.danger,
+        # A snapshot without a priority (from a routing release before issue 15) keeps the one held.
+        "priority": snap.priority.score if snap.priority else (stored["priority"] if stored else 0.0),
+        "priority_parts": snap.priority.model_dump(mode="json")
+        if snap.priority
+        else (stored["priority_parts"] if stored else None),
         "answered_at": answered_at,
         "closed_at": (closed_at or snap.updated_at) if snap.status in CLOSED_STATUSES else None,
         # Posts carry their own search text (see Post.search_text), so neither consumer has to

@@ -76,6 +76,9 @@ class Incident(SQLModel, table=True):
         Index("ix_gw_incident_severity", "severity", "incident_id"),
         Index("ix_gw_incident_reach", "total_reach", "incident_id"),
         Index("ix_gw_incident_complainants", "complainants", "incident_id"),
+        # The operator's queue (issue 15): sorted by priority, highest first.
+        Index("ix_gw_incident_region_priority", "region_code", "priority", "incident_id"),
+        Index("ix_gw_incident_priority", "priority", "incident_id"),
         # The review queue: the few incidents awaiting an operator, per region.
         Index("ix_gw_incident_review", "needs_review", "region_code"),
         search_index("ix_gw_incident_search"),
@@ -123,6 +126,10 @@ class Incident(SQLModel, table=True):
     reply: dict[str, Any] | None = js()
     # The complainant's reaction to the published reply: satisfied, not_satisfied, no_reaction (issue 14).
     satisfaction: str | None = Field(default=None)
+    # Its priority in an operator's queue (issue 15): the score, a sort column, and the whole Priority
+    # (score, parts, formula) for the detail. 0 while routing has given none: its scores start at 2.
+    priority: float = Field(default=0.0, sa_column_kwargs={"server_default": "0"})
+    priority_parts: dict[str, Any] | None = js()
     search_text: str = Field(default="", description="Title, summary and city, normalised (search.py)")
 
 

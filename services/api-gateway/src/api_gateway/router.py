@@ -222,6 +222,7 @@ EXPORT_COLUMNS = [
     "department_name",
     "complainants",
     "total_reach",
+    "priority",
     "created_at",
     "first_response_due",
     "first_response_at",
@@ -253,7 +254,11 @@ async def export_incidents(
     writer = csv.writer(buffer)
     writer.writerow(EXPORT_COLUMNS)
     for row in rows:
-        values = {**row._asdict(), "overdue": service.is_overdue(row, now)}
+        values = {
+            **row._asdict(),
+            "overdue": service.is_overdue(row, now),
+            "priority": service.priority_score(row.priority),
+        }
         writer.writerow([_csv_value(values.get(c)) for c in EXPORT_COLUMNS])
     data = buffer.getvalue()
 

@@ -9,7 +9,7 @@ from typing import Any, Literal
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, model_validator
 
 from api_gateway.auth import Role
-from incidents_common.events import ReplyState, Urgency
+from incidents_common.events import Priority, ReplyState, Urgency
 from incidents_common.regions import REGIONS
 
 _T = "2026-11-26T09:15:00Z"
@@ -61,7 +61,39 @@ class ReviewReasonRead(BaseModel):
     detail: str
 
 
-class IncidentRead(BaseModel):
+PRIORITY_EXAMPLE = {
+    "score": 86.4,
+    "parts": [
+        {"name": "urgency", "value": 40, "factor": 40, "explanation": "Urgency high gives the base of 40."},
+        {
+            "name": "reach",
+            "value": 530.0,
+            "factor": 1.8,
+            "explanation": "Reach of 530 (views + 10×reposts + 3×comments + likes of 3 posts, plus 0.1×followers of "
+            "3 authors) gives 1 + log10(1 + 530/100) = 1.80.",
+        },
+        {
+            "name": "velocity",
+            "value": 2,
+            "factor": 1.5,
+            "explanation": "2 authors posted in the hour up to the latest post (2026-11-26 09:10 UTC): "
+            "1 + 0.5×log2(2) = 1.50.",
+        },
+        {
+            "name": "coordination",
+            "value": 0.25,
+            "factor": 0.8,
+            "explanation": "1 of 4 posts (0.25) are copies of one text from accounts with under 50 followers within "
+            "30 minutes and count for neither reach nor velocity: 1 − 0.8×0.25 = 0.80.",
+        },
+    ],
+    "formula": "40 × 1.80 × 1.50 × 0.80 = 86.4",
+}
+
+
+class IncidentFields(BaseModel):
+    """What the list and the detail show of an incident alike."""
+
     model_config = example(
         incident_id="inc-8f3a",
         region_code="64",
@@ -123,6 +155,16 @@ class IncidentRead(BaseModel):
     )
 
 
+class IncidentRead(IncidentFields):
+    model_config = example(**example_of(IncidentFields), priority=PRIORITY_EXAMPLE["score"])
+
+    priority: float | None = Field(
+        default=None,
+        description="Its priority score in an operator's queue (sort=-priority): higher first; the detail shows "
+        "its parts. Null until routing has scored it",
+    )
+
+
 class PostRead(BaseModel):
     post_id: str
     version: int
@@ -149,9 +191,10 @@ class HistoryEntry(BaseModel):
     detail: dict[str, Any] | None
 
 
-class IncidentDetail(IncidentRead):
+class IncidentDetail(IncidentFields):
     model_config = example(
-        **example_of(IncidentRead),
+        **example_of(IncidentFields),
+        priority=PRIORITY_EXAMPLE,
         assignment_explanation="Правило «Дороги, г. Саратов» → комитет дорожного хозяйства; дежурный по очереди",
         posts=[
             {
@@ -185,6 +228,11 @@ class IncidentDetail(IncidentRead):
         ],
     )
 
+    priority: Priority | None = Field(
+        default=None,
+        description="Its priority in an operator's queue: the score, each part (urgency, reach, velocity, "
+        "coordination) with what it measured and contributes, and the formula with the numbers put in",
+    )
     assignment_explanation: str | None
     posts: list[PostRead]
     history: list[HistoryEntry]
@@ -333,6 +381,8 @@ class SortField(StrEnum):
     total_reach_desc = "-total_reach"
     complainants = "complainants"
     complainants_desc = "-complainants"
+    priority = "priority"
+    priority_desc = "-priority"
 
 
 class ActionName(StrEnum):

@@ -34,8 +34,13 @@ from incidents_common.regions import REGIONS
 SIMPLE: ColumnElement[Any] = literal_column("'simple'::regconfig")
 
 # What the list and the export read: every column but the search text (the longest; only the filter
-# reads it), as plain rows, read by attribute like Incident objects but cheaper to load.
-LIST_COLUMNS = [column for column in Incident.__table__.columns if column.name != "search_text"]  # type: ignore[attr-defined]
+# reads it) and the priority's parts (the detail shows them), as plain rows, read by attribute like
+# Incident objects but cheaper to load.
+LIST_COLUMNS = [
+    column
+    for column in Incident.__table__.columns  # type: ignore[attr-defined]
+    if column.name not in ("search_text", "priority_parts")
+]
 IncidentRow = Incident | Row[Any]
 
 
@@ -200,7 +205,7 @@ def _decode_cursor(cursor: str, sort: str) -> tuple[Any, str]:
             value = datetime.fromisoformat(value)
         except (TypeError, ValueError) as exc:
             raise InvalidInput("malformed cursor") from exc
-    elif not isinstance(value, int):
+    elif isinstance(value, bool) or not isinstance(value, int | float):
         raise InvalidInput("malformed cursor")
     return value, incident_id
 
@@ -208,31 +213,44 @@ def _decode_cursor(cursor: str, sort: str) -> tuple[Any, str]:
 def to_read(incident: IncidentRow, now: datetime | None = None) -> IncidentRead:
     now = now or datetime.now(UTC)
     return IncidentRead(
-        incident_id=incident.incident_id,
-        region_code=incident.region_code,
-        region_name=incident.region_name,
-        city=incident.city,
-        category=incident.category,
-        urgency=incident.urgency,
-        status=incident.status,
-        severity=incident.severity,
-        title=incident.title,
-        summary=incident.summary,
-        assignee=incident.assignee,
-        complainants=incident.complainants,
-        total_reach=incident.total_reach,
-        escalation_level=incident.escalation_level,
-        post_ids=list(incident.post_ids or []),
-        deadlines=_deadlines(incident, now),
-        created_at=incident.created_at,
-        updated_at=incident.updated_at,
-        needs_review=incident.needs_review,
-        possibly_critical=incident.possibly_critical,
-        danger=incident.danger,
-        review_reasons=list(incident.review_reasons or []),
-        reply=incident.reply,
-        satisfaction=incident.satisfaction,
+        **_fields(incident, now),
+        priority=priority_score(incident.priority),
     )
+
+
+def priority_score(stored: float) -> float | None:
+    """The score as the API shows it: none (null) for the column's 0, which no priority has (they start at 2)."""
+    return stored or None
+
+
+def _fields(incident: IncidentRow, now: datetime) -> dict[str, Any]:
+    """What IncidentFields shows of a row."""
+    return {
+        "incident_id": incident.incident_id,
+        "region_code": incident.region_code,
+        "region_name": incident.region_name,
+        "city": incident.city,
+        "category": incident.category,
+        "urgency": incident.urgency,
+        "status": incident.status,
+        "severity": incident.severity,
+        "title": incident.title,
+        "summary": incident.summary,
+        "assignee": incident.assignee,
+        "complainants": incident.complainants,
+        "total_reach": incident.total_reach,
+        "escalation_level": incident.escalation_level,
+        "post_ids": list(incident.post_ids or []),
+        "deadlines": _deadlines(incident, now),
+        "created_at": incident.created_at,
+        "updated_at": incident.updated_at,
+        "needs_review": incident.needs_review,
+        "possibly_critical": incident.possibly_critical,
+        "danger": incident.danger,
+        "review_reasons": list(incident.review_reasons or []),
+        "reply": incident.reply,
+        "satisfaction": incident.satisfaction,
+    }
 
 
 def _deadlines(incident: IncidentRow, now: datetime) -> Deadlines:
@@ -316,9 +334,9 @@ async def incident_detail(session: AsyncSession, *, principal: Principal, incide
             .order_by(col(IncidentEventLog.occurred_at), col(IncidentEventLog.seq))
         )
     ).all()
-    base = to_read(incident).model_dump()
     return IncidentDetail(
-        **base,
+        **_fields(incident, datetime.now(UTC)),
+        priority=incident.priority_parts,
         assignment_explanation=incident.assignment_explanation,
         posts=[PostRead.model_validate(p, from_attributes=True) for p in posts],
         history=[

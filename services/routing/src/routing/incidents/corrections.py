@@ -39,6 +39,7 @@ from routing.deadlines.models import Clock, DeadlineState
 from routing.errors import InvalidTransition
 from routing.incidents.decisions import SOURCE, Effects, apply_assignment, emit, record, severity, transition
 from routing.incidents.models import LOAD_STATUSES, Incident, IncidentPost
+from routing.incidents.priority import rescored
 from routing.incidents.queries import assignee_official
 from routing.incidents.review import ClockView, clock_urgency
 from routing.incidents.schemas import ActionRequest
@@ -113,6 +114,8 @@ async def correct(
     if request.urgency is not None:
         incident.urgency = request.urgency.value
         incident.severity = severity(incident.urgency, incident.complainants, incident.total_reach)
+    # Its urgency (or the critical clock) may have changed: the same measurements on the new base.
+    incident.priority = rescored(incident.priority, urgency=incident.urgency, possibly_critical=False)
     incident.updated_at = now
     summary = describe(previous, corrected)
     record(

@@ -43,6 +43,7 @@ from routing.directory.models import Official
 from routing.incidents.chain import chain
 from routing.incidents.clustering import Candidate, Fingerprint, best_match, fingerprint
 from routing.incidents.models import LOAD_STATUSES, OPEN_STATUSES
+from routing.incidents.priority import PostSignal, priority, signal_of
 from routing.incidents.review import (
     apply_post_review,
     clock_urgency,
@@ -72,6 +73,7 @@ ATTACH_COLUMNS = (
     "review_reasons",
     "possibly_critical",
     "danger",
+    "priority",
 )
 REOPEN_COLUMNS = ("status", "first_response_due", "final_due")
 CLOCK_COLUMNS = ("first_response_due", "final_due")
@@ -338,6 +340,9 @@ class RoutingContext:
     directories: dict[str, RegionDirectory]
     workload: Workload
     policies: list[SlaPolicy]
+    signals: dict[str, list[PostSignal]] = field(default_factory=dict)
+    """Incident id → what incidents.priority reads of its posts: loaded for the incidents the batch joins,
+    kept current while deciding."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -429,9 +434,21 @@ def decide_batch(
     records (`Candidate.incident`); `causes[i]` is the consumed event that carried posts[i]."""
     effects = Effects()
     causes = causes if causes is not None else [None] * len(posts)
+    # An incident's priority reads all its posts: it is computed again at the batch's last post that
+    # joins it, not at every one (the events of its earlier posts in the batch carry the priority before).
+    last_join = {p.candidate.incident_id: i for i, p in enumerate(placements) if not isinstance(p, Skip)}
     incidents = [
-        decide_post(post, placement, context, effects, settings=settings, now=now, cause=cause)
-        for post, placement, cause in zip(posts, placements, causes, strict=True)
+        decide_post(
+            post,
+            placement,
+            context,
+            effects,
+            settings=settings,
+            now=now,
+            cause=cause,
+            reprioritise=not isinstance(placement, Skip) and last_join[placement.candidate.incident_id] == index,
+        )
+        for index, (post, placement, cause) in enumerate(zip(posts, placements, causes, strict=True))
     ]
     return BatchDecision(effects, incidents)
 
@@ -445,6 +462,7 @@ def decide_post(
     settings: Settings,
     now: datetime,
     cause: CloudEvent[Any] | None = None,
+    reprioritise: bool = True,
 ) -> IncidentRecord | None:
     """A classified complaint → a new incident, or joined to the open one it repeats; else skipped."""
     if isinstance(placement, Skip):
@@ -465,6 +483,7 @@ def decide_post(
                 settings=settings,
                 now=now,
                 cause=cause,
+                reprioritise=reprioritise,
             )
             return incident
         # Closed by an action since the candidates were read: the post opens an incident of its own.
@@ -492,7 +511,7 @@ def skip(effects: Effects, post_id: str, reason: str, now: datetime) -> None:
 
 
 def post_row(
-    incident: IncidentLike, post: PostClassified, fp: Fingerprint, score: float, now: datetime
+    incident: IncidentLike, post: PostClassified, fp: Fingerprint, score: float, now: datetime, signal: PostSignal
 ) -> dict[str, Any]:
     return {
         "post_id": post.post_id,
@@ -505,6 +524,12 @@ def post_row(
         "url": post.url,
         "text": post.text[:20000],
         "reach": post_reach(post),
+        "author_followers": signal.followers,
+        "views": signal.views,
+        "reposts": signal.reposts,
+        "comments": signal.comments,
+        "likes": signal.likes,
+        "text_key": signal.text_key,
         "terms": sorted(fp.terms),
         "address": fp.address.key() if fp.address else None,
         "similarity": round(score, 3),
@@ -553,8 +578,11 @@ def open_incident(
     )
     review = post_review(post)
     apply_post_review(incident, review)
+    signal = signal_of(post, author_key(post))
+    context.signals[incident.id] = [signal]
+    update_priority(incident, context)
     effects.created[incident.id] = incident
-    effects.posts.append(post_row(incident, post, fp, 1.0, now))
+    effects.posts.append(post_row(incident, post, fp, 1.0, now, signal))
     record(
         effects,
         incident,
@@ -614,11 +642,14 @@ def attach_post(
     settings: Settings,
     now: datetime,
     cause: CloudEvent[Any] | None = None,
+    reprioritise: bool = True,
 ) -> None:
-    """One more post about an open incident: complainants, reach, severity; an answered one reopens."""
+    """One more post about an open incident: complainants, reach, severity, priority (when `reprioritise`:
+    the batch's last post of the incident); an answered one reopens."""
     key = author_key(post)
+    signal = signal_of(post, key)
     incident.post_ids = [*incident.post_ids, post.post_id]
-    effects.posts.append(post_row(incident, post, fp, score, now))
+    effects.posts.append(post_row(incident, post, fp, score, now, signal))
     if key not in incident.author_keys:
         incident.author_keys = [*incident.author_keys, key]
     incident.complainants = len(incident.author_keys)
@@ -630,6 +661,9 @@ def attach_post(
     incident.updated_at = now
     review = post_review(post)
     became_possibly_critical = apply_post_review(incident, review)
+    context.signals.setdefault(incident.id, []).append(signal)
+    if reprioritise:
+        update_priority(incident, context)
     effects.change(incident, ATTACH_COLUMNS)
     explanation = (
         f"post {post.post_id} joined: {why}; same region {incident.region_code} and category {incident.category}"
@@ -665,6 +699,14 @@ def attach_post(
         similarity=round(score, 3),
         explanation=explanation,
     )
+
+
+def update_priority(incident: IncidentRecord, context: RoutingContext) -> None:
+    """The incident's priority from all its posts (incidents.priority)."""
+    signals = context.signals.get(incident.id, [])
+    incident.priority = priority(
+        signals, urgency=incident.urgency, possibly_critical=incident.possibly_critical
+    ).model_dump(mode="json")
 
 
 def record_review(

@@ -3,7 +3,8 @@
 Before anything is decided (`load_context`): the cluster locks, the directories and workload of the
 batch's regions, the SLA policies, the open incidents of its (region, category) pairs as clustering
 sees them (addresses, posts' terms), and which of its posts are in an incident already. Between the
-two passes of incidents.decisions (`load_joined_incidents`): the whole rows of the incidents joined."""
+two passes of incidents.decisions (`load_joined_incidents`): the whole rows of the incidents joined
+and what their priority reads of their posts."""
 
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ from routing.incidents.decisions import (
     incidents_to_load,
 )
 from routing.incidents.models import OPEN_STATUSES, Incident, IncidentPost
+from routing.incidents.priority import PostSignal
 from routing.incidents.snapshots import RECORD_COLUMNS, IncidentRecord
 from routing.rules.engine import Workload
 from routing.rules.service import load_directories, load_workload
@@ -102,9 +104,12 @@ async def load_candidates(
     return candidates
 
 
-async def load_joined_incidents(session: AsyncSession, placements: Sequence[Placement]) -> None:
+async def load_joined_incidents(
+    session: AsyncSession, placements: Sequence[Placement], context: RoutingContext | None = None
+) -> None:
     """Between the two passes: the whole rows of the stored incidents the batch joins (one query),
-    as records on their candidates."""
+    as records on their candidates, and what their priority reads of their posts (one more, into
+    `context.signals`)."""
     wanted = incidents_to_load(placements)
     if not wanted:
         return
@@ -116,6 +121,68 @@ async def load_joined_incidents(session: AsyncSession, placements: Sequence[Plac
     for placement in placements:
         if isinstance(placement, Join) and placement.candidate.incident is None:
             placement.candidate.incident = records.get(placement.candidate.incident_id)
+    if context is not None:
+        context.signals.update(await load_signals(session, wanted))
+
+
+async def load_signals(session: AsyncSession, incident_ids: Sequence[str]) -> dict[str, list[PostSignal]]:
+    """Incident id → what incidents.priority reads of each of its posts, in their order."""
+    signals: dict[str, list[PostSignal]] = {incident_id: [] for incident_id in incident_ids}
+    if not incident_ids:
+        return signals
+    table = IncidentPost.__table__  # type: ignore[attr-defined]
+    rows = await session.exec(  # type: ignore[call-overload]
+        select(*(table.c[name] for name in SIGNAL_COLUMNS))
+        .where(table.c.incident_id.in_(list(incident_ids)))
+        .order_by(table.c.incident_id, table.c.ordinal)
+    )
+    for incident_id, *values in rows.all():
+        signals[incident_id].append(signal_from_row(*values))
+    return signals
+
+
+SIGNAL_COLUMNS = (
+    "incident_id",
+    "post_id",
+    "author_key",
+    "author_followers",
+    "published_at",
+    "text_key",
+    "views",
+    "reposts",
+    "comments",
+    "likes",
+    "reach",
+)
+
+
+def signal_from_row(
+    post_id: str,
+    author_key: str,
+    followers: int | None,
+    published_at: datetime,
+    text_key: str | None,
+    views: int | None,
+    reposts: int | None,
+    comments: int | None,
+    likes: int | None,
+    reach: int,
+) -> PostSignal:
+    """A stored post as incidents.priority reads it. A post routed before issue 15 has no reach figures
+    of its own: its one `reach` number (the largest of views, followers and engagement) stands for views."""
+    if views is None and reposts is None and comments is None and likes is None:
+        views = reach
+    return PostSignal(
+        post_id=post_id,
+        author_key=author_key,
+        followers=followers,
+        published_at=published_at,
+        text_key=text_key,
+        views=views or 0,
+        reposts=reposts or 0,
+        comments=comments or 0,
+        likes=likes or 0,
+    )
 
 
 async def load_routed(session: AsyncSession, post_ids: Sequence[str]) -> dict[str, str]:

@@ -70,6 +70,9 @@ class Incident(SQLModel, table=True):
     reply_publication: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     # The complainant's reaction to the published reply: satisfied, not_satisfied, no_reaction (None before).
     satisfaction: str | None = Field(default=None, max_length=20)
+    # Its place in an operator's queue (a Priority dict: score, parts, formula; incidents.priority),
+    # recomputed whenever a post joins. None for incidents no post has joined since issue 15.
+    priority: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     first_response_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     first_response_due: datetime | None = Field(default=None, sa_type=UTCDateTime)
     final_due: datetime | None = Field(default=None, sa_type=UTCDateTime)
@@ -94,6 +97,13 @@ class IncidentPost(SQLModel, table=True):
     url: str | None = Field(default=None, max_length=2000)
     text: str = Field(sa_column=Column(Text, nullable=False))
     reach: int = 0
+    # What incidents.priority reads. Null in rows routed before issue 15 (their `reach` stands in for views).
+    author_followers: int | None = None
+    views: int | None = None
+    reposts: int | None = None
+    comments: int | None = None
+    likes: int | None = None
+    text_key: str | None = Field(default=None, max_length=16)  # incidents.priority.text_key
     terms: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     address: str | None = Field(default=None, max_length=300)
     similarity: float = 1.0

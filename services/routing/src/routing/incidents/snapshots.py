@@ -16,6 +16,7 @@ from incidents_common.events import (
     Assignee,
     IncidentSnapshot,
     IncidentStatus,
+    Priority,
     ReplyState,
     ReviewReason,
     Satisfaction,
@@ -62,6 +63,7 @@ class IncidentLike(Protocol):
     danger: float | None
     reply_publication: dict[str, Any] | None
     satisfaction: str | None
+    priority: dict[str, Any] | None
     first_response_at: datetime | None
     first_response_due: datetime | None
     final_due: datetime | None
@@ -120,6 +122,7 @@ class IncidentRecord:
     interim_url: str | None = None
     reply_publication: dict[str, Any] | None = None
     satisfaction: str | None = None
+    priority: dict[str, Any] | None = None
     first_response_at: datetime | None = None
     first_response_due: datetime | None = None
     final_due: datetime | None = None
@@ -181,6 +184,7 @@ def snapshot(incident: IncidentLike) -> IncidentSnapshot:
         danger=incident.danger,
         reply=ReplyState.model_validate(incident.reply_publication) if incident.reply_publication else None,
         satisfaction=Satisfaction(incident.satisfaction) if incident.satisfaction else None,
+        priority=Priority.model_validate(incident.priority) if incident.priority else None,
     )
 
 

@@ -95,7 +95,7 @@ async def route_posts(
     # another replica's then never stamps an incident earlier than the change it follows.
     now = now or utcnow()
     placements = place_posts(posts, context, settings=settings)
-    await load_joined_incidents(writes.session, placements)
+    await load_joined_incidents(writes.session, placements, context)
     decision = decide_batch(posts, placements, context, settings=settings, now=now, causes=causes)
     await cancel_replaced_clocks(writes, decision.effects.reclocked, now=now)
     queue_effects(writes, decision.effects)
