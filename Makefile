@@ -3,18 +3,28 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-PACKAGES := libs/common services/collector services/classifier services/routing services/api-gateway
+PACKAGES := libs/common services/collector services/classifier services/routing services/api-gateway services/console
 PYPROJECTS := $(addsuffix /pyproject.toml,$(PACKAGES))
 
-.PHONY: install run test lint contracts bench bench-pipeline clean token faults
+.PHONY: install run test lint contracts bench bench-pipeline clean token faults chromium
 
 $(STAMP): $(PYPROJECTS) requirements-dev.txt
+	command -v chromium >/dev/null 2>&1 || $(MAKE) --no-print-directory chromium
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e 'libs/common[testing]' $(addprefix -e ,$(filter-out libs/common,$(PACKAGES))) -r requirements-dev.txt
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# The console's browser tests drive Debian's Chromium (Playwright uses it; it downloads no browser).
+# Without root or apt, the browser tests are skipped and say why.
+SUDO := $(shell [ "$$(id -u)" != 0 ] && command -v sudo >/dev/null 2>&1 && echo sudo)
+chromium:
+	@echo "installing Debian's chromium for the browser tests …"
+	$(SUDO) apt-get install -y -qq chromium >/dev/null 2>&1 \
+	  || ($(SUDO) apt-get update -qq >/dev/null 2>&1 && $(SUDO) apt-get install -y -qq chromium >/dev/null 2>&1) \
+	  || echo "warning: could not install chromium (apt-get); the browser tests will be skipped"
 
 run: install
 	$(BIN)/python scripts/run_local.py

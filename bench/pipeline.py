@@ -229,10 +229,11 @@ class Ports:
     collector: int
     classifier: int
     routing: int
+    console: int
 
     @classmethod
     def free(cls) -> Ports:
-        return cls(free_port(), free_port(), free_port(), free_port(), free_port())
+        return cls(free_port(), free_port(), free_port(), free_port(), free_port(), free_port())
 
     def of(self, service: str) -> int:
         return {"api-gateway": self.gateway, "collector": self.collector}.get(service) or getattr(self, service)
@@ -256,7 +257,8 @@ class Launcher:
         command = [
             sys.executable, str(ROOT / "scripts" / "run_local.py"), "--data-dir", str(self.data_dir), "--no-demo",
             "--nats-port", str(p.nats), "--gateway-port", str(p.gateway), "--collector-port", str(p.collector),
-            "--classifier-port", str(p.classifier), "--routing-port", str(p.routing), "--demo-key", self.demo_key,
+            "--classifier-port", str(p.classifier), "--routing-port", str(p.routing),
+            "--console-port", str(p.console), "--demo-key", self.demo_key,
         ]  # fmt: skip
         self.process = subprocess.Popen(  # noqa: S603 - fixed argv
             command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=self.env

@@ -57,6 +57,8 @@ def expected_files() -> dict[Path, str]:
         settings_classes[folder] = config.Settings
         app = main.create_app(config.Settings(nats_enabled=False, database_url="sqlite+aiosqlite://"))
         files[ROOT / "services" / folder / "openapi.json"] = openapi_text(app)
+    # The console serves pages, not an API (it has no OpenAPI of its own): only its settings are documented.
+    settings_classes["console"] = importlib.import_module("console.config").Settings
     files[ROOT / "docs" / "configuration.md"] = configuration_markdown(settings_classes)
     files[ROOT / "infra" / "nats" / "regions.conf"] = natsauth.render()
     files[ROOT / "infra" / "nats" / "compose.conf"] = natsauth.render(include_regions=False)

@@ -1,5 +1,6 @@
 """Run the whole system on its embedded default: a local nats-server with JetStream, the four services
-on SQLite files under var/, and the demo posts. Ctrl-C stops everything; a second start keeps the data.
+on SQLite files under var/, the operator console in the browser, and the demo posts. Ctrl-C stops
+everything; a second start keeps the data.
 
     python scripts/run_local.py [--data-dir var] [--no-demo]
 """
@@ -43,6 +44,19 @@ def services(args: argparse.Namespace) -> list[Service]:
         Service("classifier", "classifier", "CLASSIFIER_", args.classifier_port),
         Service("collector", "collector", "COLLECTOR_", args.collector_port),
     ]
+
+
+def console_service(args: argparse.Namespace) -> Service:
+    # Not an event service: no NATS user, no database; it calls the gateway with the user's own key.
+    return Service("console", "console", "CONSOLE_", args.console_port)
+
+
+def console_env(args: argparse.Namespace) -> dict[str, str]:
+    env = dict(os.environ)
+    env["CONSOLE_GATEWAY_URL"] = f"http://127.0.0.1:{args.gateway_port}"
+    env["CONSOLE_PORT"] = str(args.console_port)
+    env.setdefault("CONSOLE_LOG_JSON", "true")
+    return env
 
 
 def service_env(
@@ -176,6 +190,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--collector-port", type=int, default=8001)
     parser.add_argument("--classifier-port", type=int, default=8002)
     parser.add_argument("--routing-port", type=int, default=8003)
+    parser.add_argument("--console-port", type=int, default=8010, help="the operator console in the browser")
     parser.add_argument("--no-demo", action="store_true", help="do not load the demo posts")
     parser.add_argument("--demo-key", default="demo-federal-key", help="API key of the demo federal user")
     return parser.parse_args(argv)
@@ -206,7 +221,14 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, stop)
     busy = [
         port
-        for port in (args.nats_port, args.gateway_port, args.collector_port, args.classifier_port, args.routing_port)
+        for port in (
+            args.nats_port,
+            args.gateway_port,
+            args.collector_port,
+            args.classifier_port,
+            args.routing_port,
+            args.console_port,
+        )
         if port_in_use(port)
     ]
     if busy:
@@ -226,20 +248,31 @@ def main(argv: list[str] | None = None) -> int:
             child = Supervised(service, command, env, logs / f"{service.name}.log")
             child.start()
             children.append(child)
+        console = console_service(args)
+        command = [
+            sys.executable, "-m", "uvicorn", "--factory", "console.main:create_app",
+            "--host", "127.0.0.1", "--port", str(console.port), "--no-access-log",
+        ]  # fmt: skip
+        children.append(Supervised(console, command, console_env(args), logs / "console.log"))
+        children[-1].start()
         for child in children:
             assert child.process is not None
             wait_healthy(child.service, child.process)
-            print(f"  {child.service.name:<12} http://127.0.0.1:{child.service.port}/docs", flush=True)
+            page = "/" if child.service.name == "console" else "/docs"
+            print(f"  {child.service.name:<12} http://127.0.0.1:{child.service.port}{page}", flush=True)
         if not args.no_demo and DEMO_POSTS.exists():
             print(f"loading demo posts: {load_demo(args.collector_port, DEMO_POSTS, data_dir)}", flush=True)
         key = os.environ.get("GATEWAY_DEMO_API_KEY", args.demo_key)
         print(
-            "\nREADY. Open http://127.0.0.1:{0}/docs — try:\n"
+            "\nREADY. The operator console: http://127.0.0.1:{3}/ — sign in with the API key {1}\n"
+            "The API: http://127.0.0.1:{0}/docs — try:\n"
             '  curl -H "X-API-Key: {1}" http://127.0.0.1:{0}/v1/incidents\n'
             "The collector, classifier and routing APIs take a service token; print one for the operator:\n"
             "  make -s token SERVICE=collector    (or: .venv/bin/python -m incidents_common.identity token"
             " --for collector --dir {2})\n"
-            f"Logs: {logs}. Ctrl-C stops everything.".format(args.gateway_port, key, identity_folder(data_dir)),
+            f"Logs: {logs}. Ctrl-C stops everything.".format(
+                args.gateway_port, key, identity_folder(data_dir), args.console_port
+            ),
             flush=True,
         )
         print(

@@ -53,13 +53,12 @@ def _start(
         sys.executable, str(ROOT / "scripts" / "run_local.py"), "--data-dir", str(data_dir),
         "--nats-port", str(ports["nats"]), "--gateway-port", str(ports["gateway"]),
         "--collector-port", str(ports["collector"]), "--classifier-port", str(ports["classifier"]),
-        "--routing-port", str(ports["routing"]), "--demo-key", KEY,
+        "--routing-port", str(ports["routing"]), "--console-port", str(ports["console"]), "--demo-key", KEY,
     ]  # fmt: skip
     if not demo:
         command.append("--no-demo")
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("GATEWAY_", "ROUTING_", "COLLECTOR_", "CLASSIFIER_"))
-    }
+    prefixes = ("GATEWAY_", "ROUTING_", "COLLECTOR_", "CLASSIFIER_", "CONSOLE_")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(prefixes)}
     env.update(settings or {})
     process = subprocess.Popen(  # noqa: S603 - fixed argv
         command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
@@ -97,7 +96,7 @@ def _stop(system: RunningSystem) -> int:
 
 @pytest.fixture
 def ports() -> dict[str, int]:
-    return {name: free_port() for name in ("nats", "gateway", "collector", "classifier", "routing")}
+    return {name: free_port() for name in ("nats", "gateway", "collector", "classifier", "routing", "console")}
 
 
 @pytest.fixture

@@ -79,7 +79,7 @@ def vk() -> Iterator[tuple[FakeServer, FakeVk]]:
 
 @pytest.fixture
 def system(tmp_path: Path) -> Iterator[RunningSystem]:
-    ports = {name: free_port() for name in ("nats", "gateway", "collector", "classifier", "routing")}
+    ports = {name: free_port() for name in ("nats", "gateway", "collector", "classifier", "routing", "console")}
     # The collector reads the thread under a published reply every second (default: 10 minutes).
     running = _start(tmp_path / "var", ports, settings={"COLLECTOR_REACTION_POLL_SECONDS": "1"})
     yield running

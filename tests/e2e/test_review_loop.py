@@ -47,7 +47,7 @@ DANGER = ReviewReason(field="danger", confidence=0.42, detail="возможна 
 
 @pytest.fixture
 def system(tmp_path: Path) -> Iterator[RunningSystem]:
-    ports = {name: free_port() for name in ("nats", "gateway", "collector", "classifier", "routing")}
+    ports = {name: free_port() for name in ("nats", "gateway", "collector", "classifier", "routing", "console")}
     running = _start(tmp_path / "var", ports)
     yield running
     if running.process.poll() is None:

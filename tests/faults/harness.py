@@ -91,17 +91,19 @@ class FaultSystem:
     batch_number: int = 0
 
     def start(self) -> FaultSystem:
-        self.ports = {name: free_port() for name in ("nats", "gateway", "collector", "classifier", "routing")}
+        names = ("nats", "gateway", "collector", "classifier", "routing", "console")
+        self.ports = {name: free_port() for name in names}
         command = [
             sys.executable, str(ROOT / "scripts" / "run_local.py"), "--data-dir", str(self.data_dir), "--no-demo",
             "--nats-port", str(self.ports["nats"]), "--gateway-port", str(self.ports["gateway"]),
             "--collector-port", str(self.ports["collector"]), "--classifier-port", str(self.ports["classifier"]),
-            "--routing-port", str(self.ports["routing"]), "--demo-key", KEY,
+            "--routing-port", str(self.ports["routing"]), "--console-port", str(self.ports["console"]),
+            "--demo-key", KEY,
         ]  # fmt: skip
         env = {
             k: v
             for k, v in os.environ.items()
-            if not k.startswith(("GATEWAY_", "ROUTING_", "COLLECTOR_", "CLASSIFIER_", "INCIDENTS_IDENTITY"))
+            if not k.startswith(("GATEWAY_", "ROUTING_", "COLLECTOR_", "CLASSIFIER_", "CONSOLE_", "INCIDENTS_IDENTITY"))
         }
         env.update({"GATEWAY_RATE_LIMIT_PER_MINUTE": "100000", "GATEWAY_RATE_LIMIT_BURST": "10000", **self.env})
         self.process = subprocess.Popen(  # noqa: S603 - fixed argv
