@@ -29,6 +29,7 @@ CHROMIUM_ARGS = [
     "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
 ]  # fmt: skip
 WAIT_MS = 30_000
+AXE = Path(__file__).parent / "vendor" / "axe-core-4.14.1.min.js"
 
 
 @pytest.fixture(scope="module")
@@ -84,8 +85,24 @@ def shoot(page: object, name: str) -> None:
         page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=False)  # type: ignore[attr-defined]
 
 
+def accessibility_problems(page: object) -> list[str]:
+    """axe-core's serious and critical WCAG 2.1 A/AA violations on the page as it stands."""
+    page.add_script_tag(path=str(AXE))  # type: ignore[attr-defined]
+    result = page.evaluate(  # type: ignore[attr-defined]
+        "async () => await axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21aa']}})"
+    )
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} — {[n['target'] for n in v['nodes'][:3]]}"
+        for v in result["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+
+
 def signed_in_page(browser: object, system: RunningSystem, key: str = KEY) -> object:
-    context = browser.new_context(viewport={"width": 1400, "height": 900}, locale="ru-RU")  # type: ignore[attr-defined]
+    # bypass_csp: only so that the test can inject axe-core; the console forbids injected scripts.
+    context = browser.new_context(  # type: ignore[attr-defined]
+        viewport={"width": 1400, "height": 900}, locale="ru-RU", bypass_csp=True
+    )
     page = context.new_page()
     page.goto(console_url(system) + "/")
     assert "/sign-in" in page.url  # no session: the queue sends you to sign in
@@ -103,9 +120,10 @@ def expect_accepted(page: object) -> None:
 
 
 def test_sign_in_refuses_a_wrong_key_and_keeps_you_out(browser: object, system: RunningSystem) -> None:
-    page = browser.new_page()  # type: ignore[attr-defined]
+    page = browser.new_page(bypass_csp=True)  # type: ignore[attr-defined]
     page.goto(console_url(system) + "/analytics")
     assert "/sign-in" in page.url
+    assert accessibility_problems(page) == []
     page.get_by_label("API-ключ", exact=True).fill("not-a-key")
     page.get_by_role("button", name="Войти").first.click()
     page.get_by_role("alert").filter(has_text="не подошли").wait_for(timeout=WAIT_MS)
@@ -164,6 +182,7 @@ def test_queue_incident_take_reply_correct_and_analytics(
     assert "регионы 64" in page.get_by_test_id("who").inner_text()
     assert all("Саратовская" in row for row in queue.locator("tbody tr[data-incident]").all_inner_texts())
     assert page.locator("td.clock").count() > 0
+    assert accessibility_problems(page) == []
     shoot(page, "queue")
 
     # A filter: only roads (the table is replaced in place, the address keeps the filter).
@@ -181,6 +200,7 @@ def test_queue_incident_take_reply_correct_and_analytics(
     page.get_by_test_id("post").first.wait_for(timeout=WAIT_MS)
     assert page.locator("blockquote.text mark").count() > 0
     assert page.get_by_test_id("explanation").inner_text().strip() not in ("", "—")
+    assert accessibility_problems(page) == []
     shoot(page, "incident")
 
     # Take it: the page updates itself when routing has done it (live, over the gateway's SSE).
@@ -212,5 +232,6 @@ def test_queue_incident_take_reply_correct_and_analytics(
     page.wait_for_function("() => window.Chart && Chart.getChart('chart-weeks') && Chart.getChart('chart-regions')")
     assert int(page.get_by_test_id("kpi-incidents").inner_text()) > 0
     assert "(n·p + m·p₀)" in page.get_by_test_id("rating").inner_text()
+    assert accessibility_problems(page) == []
     shoot(page, "analytics")
     page.context.close()
