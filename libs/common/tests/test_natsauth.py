@@ -852,3 +852,39 @@ async def _outbox_size(db: Database) -> int:
 
     async with db.transaction() as session:
         return (await session.exec(select(func.count()).select_from(OutboxMessage))).one()
+
+
+async def test_region_64_reads_its_surge_alerts_and_no_other_regions(secured: Secured) -> None:
+    """Surge alerts reach a region's subscriber through `region64-alerts`; 77's never do, and only
+    routing may raise one."""
+    routing = await connect(
+        secured.server.url, "routing", attempts=1, user="routing", password=secured.password("routing")
+    )
+    errors: list[Exception] = []
+    region = await _connect_as(secured.server.url, region_user("64"), secured.password("region64"), errors)
+    try:
+        js = routing.jetstream()
+        await ensure_streams(js)
+        await js.publish("incidents.v1.alert.surge.64", b"surge in 64")
+        await js.publish("incidents.v1.alert.surge.77", b"surge in 77")
+        mine = await region.jetstream(timeout=2).pull_subscribe(
+            "incidents.v1.alert.*.64", durable="region64-alerts", stream="INCIDENTS"
+        )
+        messages = await mine.fetch(10, timeout=2)
+        assert [m.data for m in messages] == [b"surge in 64"]
+        for message in messages:
+            await message.ack()
+        rjs = region.jetstream(timeout=0.5)
+        assert await rjs.delete_consumer("INCIDENTS", "region64-alerts")
+        with pytest.raises(nats.errors.TimeoutError):
+            await rjs.pull_subscribe("incidents.v1.alert.*.77", durable="region64-alerts", stream="INCIDENTS")
+        await _violation(
+            errors, "permissions violation", "consumer.create.incidents.region64-alerts.incidents.v1.alert.*.77"
+        )
+        errors.clear()
+        await region.publish("incidents.v1.alert.surge.64", b"forged")
+        await region.flush()
+        await _violation(errors, "permissions violation for publish", "incidents.v1.alert.surge.64")
+    finally:
+        await region.close()
+        await routing.close()

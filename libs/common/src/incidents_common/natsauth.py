@@ -34,7 +34,8 @@ The permission model (every list is an allow list; NATS denies whatever a list d
 - one user per region subscriber `region<code>` (outside government systems), which may create, look
   up, delete, pull from and ack one durable consumer `region<code>` on INCIDENTS pinned to the filter
   `incidents.v1.incident.*.<code>`, and in the same way a second one, `region<code>-corrections`,
-  pinned to `incidents.v1.classification.corrected.<code>` (the corrections its operators made),
+  pinned to `incidents.v1.classification.corrected.<code>` (the corrections its operators made), and a
+  third, `region<code>-alerts`, pinned to `incidents.v1.alert.*.<code>` (its surge alerts),
   subscribe to those subjects and to `_INBOX_region<code>.>`.
 
 - one `operator` user for the operator's command line (`python -m incidents_common.deadletters`):
@@ -249,6 +250,39 @@ SERVICES: dict[str, ServiceUser] = {
 }
 
 
+def users_table() -> str:
+    """The table of users and what each may do, for docs/nats-security.md (`make contracts` writes it)."""
+
+    def code(items: Iterable[str]) -> str:
+        return ", ".join(f"`{item}`" for item in items) or "—"
+
+    def durables(grants: Iterable[ConsumerGrant]) -> str:
+        return ", ".join(f"`{g.durable}` ({g.stream}, `{g.filter_subject}`)" for g in grants) or "—"
+
+    rows = [
+        "| user | publishes | its durable consumers (stream, filter) | dead letters it operates (read, delete, "
+        "replay) | subscribes |",
+        "|---|---|---|---|---|",
+    ]
+    for service in SERVICES.values():
+        letters = code(dead_letter_subject(g.durable) for g in service.consumers)
+        rows.append(
+            f"| `{service.user}` | {code(service.publishes) if service.publishes else 'no event subject of its own'} "
+            f"| {durables(service.consumers)} | {letters}{' (replays in-process)' if service.consumers else ''} "
+            f"| `{inbox_prefix_of(service.user)}.>` |"
+        )
+    rows.append(
+        f"| `{OPERATOR_USER}` | replays to any event subject `{SUBJECT_ROOT}.>` | — | every dead letter "
+        f"`{dead_letter_subject('>')}` | `{inbox_prefix_of(OPERATOR_USER)}.>` |"
+    )
+    sample = list(region_permissions_grants("<code>"))
+    rows.append(
+        f"| `region<code>` | nothing | {durables(sample)} | — | `_INBOX_region<code>.>`, "
+        f"{code(g.filter_subject for g in sample)} |"
+    )
+    return "\n".join(rows) + "\n"
+
+
 def service_permissions(user: str, stream_prefix: str = "") -> Permissions:
     return SERVICES[user].permissions(stream_prefix)
 
@@ -279,8 +313,22 @@ def region_corrections_grant(code: str) -> ConsumerGrant:
     return ConsumerGrant(INCIDENTS_STREAM, f"{region_user(code)}-corrections", region_corrections_filter(code))
 
 
+def region_alerts_filter(code: str) -> str:
+    return f"{SUBJECT_ROOT}.alert.*.{code}"
+
+
+def region_alerts_grant(code: str) -> ConsumerGrant:
+    """The region's third durable: the surge alerts raised for its towns."""
+    return ConsumerGrant(INCIDENTS_STREAM, f"{region_user(code)}-alerts", region_alerts_filter(code))
+
+
+def region_permissions_grants(code: str) -> tuple[ConsumerGrant, ...]:
+    """A region subscriber's durables: its incidents, its operators' corrections, its surge alerts."""
+    return (region_grant(code), region_corrections_grant(code), region_alerts_grant(code))
+
+
 def region_permissions(code: str) -> Permissions:
-    grants = (region_grant(code), region_corrections_grant(code))
+    grants = region_permissions_grants(code)
     publish = ["$JS.API.INFO", f"$JS.API.STREAM.INFO.{INCIDENTS_STREAM}"]
     for grant in grants:
         s, d = grant.stream, grant.durable
