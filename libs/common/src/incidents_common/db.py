@@ -17,12 +17,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 import orjson
-from sqlalchemy import Column, LargeBinary, bindparam, event, insert, text, update
+from sqlalchemy import Column, DateTime, LargeBinary, bindparam, event, insert, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.schema import Table
+from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -31,6 +32,29 @@ from incidents_common.events import CloudEvent, Contract, encode_event, new_even
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def as_utc(value: datetime) -> datetime:
+    """Aware UTC; a naive value is taken to be UTC already (how SQLite hands stored times back)."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """The one column type for instants, in every service: it takes aware or naive-UTC datetimes and
+    always gives back an aware UTC datetime, on SQLite (which keeps no zone) as on PostgreSQL
+    (`timestamp with time zone`). Nothing else in a service converts zones by hand."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        value = as_utc(value)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else as_utc(value)
 
 
 class OutboxMessage(SQLModel, table=True):

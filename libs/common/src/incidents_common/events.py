@@ -222,6 +222,26 @@ class Assignee(Contract):
 # ---------------------------------------------------------------------------------------------
 
 
+class IncidentAction(StrEnum):
+    """What an operator or official may do to an incident: the gateway accepts these and routing carries
+    them out, so the vocabulary is part of the contract between them."""
+
+    take = "take"
+    interim_answer = "interim_answer"
+    reply = "reply"
+    resolve = "resolve"
+    close = "close"
+    reject = "reject"
+    reopen = "reopen"
+    reassign = "reassign"
+    redirect = "redirect"
+    correct = "correct"
+
+
+# The classification fields an operator's `correct` action may change.
+CORRECTED_FIELDS = ("is_incident", "category", "urgency", "region_code")
+
+
 class ReplyKind(StrEnum):
     reply = "reply"  # the answer: once published it stops the incident's clocks
     interim = "interim"  # an interim answer («работы начаты, срок — до пятницы»)
