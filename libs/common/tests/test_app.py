@@ -80,3 +80,60 @@ class TestProblemJson:
         assert missing.status_code == 404
         assert missing.headers["content-type"] == "application/problem+json"
         assert health.json()["status"] == "ok"
+
+
+class TestCreateService:
+    """One wiring for every service: routers behind the service token or open, the dead-letter API,
+    and consumers declared once with the settings' prefix and batch size."""
+
+    def _service(self, tmp_path: Path, **settings: object) -> FastAPI:
+        from fastapi import APIRouter
+
+        from incidents_common.app import Consumes, create_service
+
+        internal, public = APIRouter(), APIRouter()
+
+        @internal.get("/v1/internal")
+        async def internal_door() -> dict[str, str]:
+            return {"door": "internal"}
+
+        @public.get("/v1/public")
+        async def public_door() -> dict[str, str]:
+            return {"door": "public"}
+
+        async def handle(writes: object, events: object) -> None:
+            return None
+
+        values: dict[str, object] = {"service_name": "routing", "nats_enabled": False, "log_json": False}
+        values.update(settings)
+        return create_service(
+            settings=ServiceSettings(**values),  # type: ignore[arg-type]  # test values of mixed types
+            db=Database(f"sqlite+aiosqlite:///{tmp_path / 'wired.db'}", []),
+            title="wired",
+            description="",
+            version="0",
+            consumes=[Consumes("routing-post-classified", "POSTS", "incidents.v1.post.classified", handle)],
+            routers=[internal],
+            public_routers=[public],
+        )
+
+    async def test_routers_are_protected_or_public_as_declared(self, tmp_path: Path) -> None:
+        app = self._service(tmp_path)
+        assert {"/v1/internal", "/v1/public", "/v1/admin/dead-letters"} <= set(app.openapi()["paths"])
+        async with await _client(app) as client:
+            assert (await client.get("/v1/public")).json() == {"door": "public"}
+            refused = await client.get("/v1/internal")
+            assert refused.status_code == 401
+            assert (await client.get("/v1/admin/dead-letters")).status_code == 401
+
+    def test_consumers_get_the_prefix_and_the_settings_batch(self, tmp_path: Path) -> None:
+        app = self._service(tmp_path, nats_enabled=True, stream_prefix="east-", consumer_batch=123, max_deliver=7)
+        (consumer,) = app.state.events.consumers
+        spec = consumer.spec
+        assert (spec.durable, spec.stream, spec.filter_subject) == (
+            "east-routing-post-classified",
+            "POSTS",
+            "incidents.v1.post.classified",
+        )
+        assert (spec.batch, spec.max_deliver) == (123, 7)
+        assert self._service(tmp_path).state.events is None  # NATS off: no runtime

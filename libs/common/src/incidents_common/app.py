@@ -9,9 +9,11 @@ import gc
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.params import Depends as DependsParam
 from fastapi.responses import Response
 from opentelemetry.sdk.trace import TracerProvider
 from pydantic import BaseModel, ConfigDict
@@ -20,10 +22,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from incidents_common.db import Database
-from incidents_common.identity import Identity, install_identity
+from incidents_common.deadletters import dead_letter_router
+from incidents_common.identity import PROTECTED, Identity, install_identity
 from incidents_common.logging import setup_logging
 from incidents_common.metrics import HttpMetrics, ServiceMetrics, authorize_scrape, metrics_response
-from incidents_common.nats import EventRuntime
+from incidents_common.nats import BatchHandler, ConsumerSpec, EventRuntime
 from incidents_common.problems import (
     PROBLEM_MEDIA_TYPE,
     PROBLEM_RESPONSES,
@@ -287,3 +290,84 @@ async def _request_session(request: Request) -> AsyncIterator[AsyncSession]:
 # scope="function": the transaction commits before the response is sent, so a client never sees
 # success for a change whose commit then failed.
 SessionDep = Annotated[AsyncSession, Depends(_request_session, scope="function")]
+
+
+# ---------------------------------------------------------------------------------------------
+# One wiring for every service: its settings, tables, consumers and routers in, the app out.
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Consumes:
+    """One durable consumer as a service declares it. The durable name is the unprefixed one (the
+    settings' `stream_prefix` is put in front); `batch` defaults to the settings' `consumer_batch`."""
+
+    durable: str
+    stream: str
+    subject: str
+    handler: BatchHandler
+    batch: int | None = None
+
+
+def event_runtime(settings: ServiceSettings, db: Database, consumes: Sequence[Consumes]) -> EventRuntime | None:
+    """The service's NATS side (outbox relay and its consumers), or None when NATS is off (unit tests)."""
+    if not settings.nats_enabled:
+        return None
+    return EventRuntime(
+        db=db,
+        nats_url=settings.nats_url,
+        client_name=settings.service_name,
+        outbox_batch=settings.outbox_batch,
+        user=settings.nats_user or None,
+        password=settings.nats_password.get_secret_value() or None,
+        streams=settings.stream_specs(),
+        consumers=[
+            ConsumerSpec(
+                durable=settings.stream_prefix + consumer.durable,
+                stream=consumer.stream,
+                filter_subject=consumer.subject,
+                handler=consumer.handler,
+                batch=consumer.batch or settings.consumer_batch,
+                max_deliver=settings.max_deliver,
+            )
+            for consumer in consumes
+        ],
+    )
+
+
+def create_service(
+    *,
+    settings: ServiceSettings,
+    db: Database,
+    title: str,
+    description: str,
+    version: str,
+    consumes: Sequence[Consumes] = (),
+    routers: Sequence[APIRouter] = (),
+    public_routers: Sequence[APIRouter] = (),
+    admin_dependencies: Sequence[DependsParam] = tuple(PROTECTED),
+    on_startup: list[Hook] | None = None,
+    on_shutdown: list[Hook] | None = None,
+    openapi_tags: list[dict[str, Any]] | None = None,
+) -> FastAPI:
+    """A service's whole app: the shared behaviour (create_service_app), its event runtime, its routers
+    behind the service-token check (`routers`) or open to their own auth (`public_routers`, the
+    gateway's and the Telegram webhook), and the operator's dead-letter API behind `admin_dependencies`."""
+    app = create_service_app(
+        allowed_callers=settings.allowed_callers,
+        title=title,
+        description=description,
+        version=version,
+        settings=settings,
+        db=db,
+        events=event_runtime(settings, db, consumes),
+        on_startup=on_startup,
+        on_shutdown=on_shutdown,
+        openapi_tags=openapi_tags,
+    )
+    for router in routers:
+        app.include_router(router, dependencies=PROTECTED)
+    for router in public_routers:
+        app.include_router(router)
+    app.include_router(dead_letter_router(), dependencies=list(admin_dependencies))
+    return app
