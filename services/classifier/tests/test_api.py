@@ -25,7 +25,7 @@ async def client(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
         async with httpx.AsyncClient(
             transport=transport, base_url="http://test", auth=ServiceAuth("classifier")
         ) as http:
-            http.app = app  # type: ignore[attr-defined]
+            http.app = app  # type: ignore[attr-defined]  # httpx has no `app`: the fixture keeps it here
             yield http
 
 
@@ -134,7 +134,7 @@ class TestFeedback:
         assert body["corrected"] == ["category", "urgency", "region_code"]
         assert body["is_incident"] is True  # not corrected: taken from the model
         assert body["sentiment"] in {"negative", "neutral", "positive"}
-        app = client.app  # type: ignore[attr-defined]
+        app = client.app  # type: ignore[attr-defined]  # kept there by the fixture
         async with app.state.db.transaction() as session:
             rows = (await session.exec(select(FeedbackRecord))).all()
         assert len(rows) == 1

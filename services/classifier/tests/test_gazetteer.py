@@ -2,12 +2,12 @@ from __future__ import annotations
 
 import pytest
 
-from classifier.gazetteer import default_gazetteer
+from classifier.gazetteer.cache import default_gazetteer
 from classifier.text import analyze
 
 
-def resolve(text: str, hint: str | None = None, **kwargs: str) -> tuple[str | None, str | None]:
-    guess = default_gazetteer().resolve(analyze(text), hint=hint, **kwargs)  # type: ignore[arg-type]
+def resolve(text: str, hint: str | None = None, hint_region: str | None = None) -> tuple[str | None, str | None]:
+    guess = default_gazetteer().resolve(analyze(text), hint=hint, hint_region=hint_region)
     return guess.code, guess.city
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from classifier.gazetteer import default_gazetteer
+from classifier.gazetteer.cache import default_gazetteer
 from classifier.text import analyze
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from classifier.gazetteer import _declension, _inflections, default_gazetteer
+from classifier.gazetteer.cache import default_gazetteer
+from classifier.gazetteer.words import declension, inflections
 from classifier.text import analyze
 
 
@@ -35,12 +36,12 @@ class TestCaseForms:
         ],
     )
     def test_declension_by_ending(self, word: str, forms: set[str]) -> None:
-        assert forms <= _inflections(word)
+        assert forms <= inflections(word)
 
     def test_a_masculine_word_in_soft_sign_is_no_plural(self) -> None:
-        assert "строители" in _declension("строитель")  # the rule alone cannot tell
-        assert "строители" not in _inflections("строитель")  # the dictionary knows the noun is masculine
-        assert {"микуни", "арамили"} <= _inflections("микунь") | _inflections("арамиль")  # it takes them for masculine
+        assert "строители" in declension("строитель")  # the rule alone cannot tell
+        assert "строители" not in inflections("строитель")  # the dictionary knows the noun is masculine
+        assert {"микуни", "арамили"} <= inflections("микунь") | inflections("арамиль")  # it takes them for masculine
 
     @pytest.mark.parametrize(
         ("text", "code", "city"),

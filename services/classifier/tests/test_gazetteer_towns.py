@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from classifier.gazetteer import default_gazetteer
+from classifier.gazetteer.cache import default_gazetteer
 from classifier.text import analyze
 from incidents_common.towns import all_towns
 

@@ -191,7 +191,7 @@ async def client(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
         async with httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://test", auth=ServiceAuth("classifier")
         ) as http:
-            http.app = app  # type: ignore[attr-defined]
+            http.app = app  # type: ignore[attr-defined]  # httpx has no `app`: the fixture keeps it here
             yield http
 
 
@@ -202,7 +202,7 @@ class TestEndpoint:
         assert answer.status_code == 200, answer.text
         result = answer.json()
         assert result["label"] == "not_fixed" and 0 < result["confidence"] <= 1 and result["evidence"]
-        assert result["model_version"] == client.app.state.reactions.version  # type: ignore[attr-defined]
+        assert result["model_version"] == client.app.state.reactions.version  # type: ignore[attr-defined]  # kept there by the fixture
         no_reply = await client.post("/v1/reactions/label", json={"text": "Спасибо, всё сделали!"})
         assert no_reply.json()["label"] == "thanks"
 
@@ -216,12 +216,12 @@ class TestEndpoint:
         assert answer.headers["content-type"].startswith("application/problem+json")
 
     async def test_without_a_model_it_says_how_to_get_one(self, client: httpx.AsyncClient) -> None:
-        client.app.state.reactions = None  # type: ignore[attr-defined]
+        client.app.state.reactions = None  # type: ignore[attr-defined]  # kept there by the fixture
         answer = await client.post("/v1/reactions/label", json={"text": "спасибо"})
         assert answer.status_code == 503 and "train-reactions" in answer.json()["detail"]
 
     async def test_needs_a_service_token(self, client: httpx.AsyncClient) -> None:
-        app = client.app  # type: ignore[attr-defined]
+        app = client.app  # type: ignore[attr-defined]  # kept there by the fixture
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as anonymous:
             answer = await anonymous.post("/v1/reactions/label", json={"text": "спасибо"})
         assert answer.status_code == 401

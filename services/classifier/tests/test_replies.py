@@ -101,12 +101,12 @@ async def client(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
         async with httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://test", auth=ServiceAuth("classifier")
         ) as http:
-            http.app = app  # type: ignore[attr-defined]
+            http.app = app  # type: ignore[attr-defined]  # httpx has no `app`: the fixture keeps it here
             yield http
 
 
 async def test_the_endpoint_scores_a_reply_with_its_reasons(client: httpx.AsyncClient) -> None:
-    client.app.state.replies = replies.train(ROWS)  # type: ignore[attr-defined]
+    client.app.state.replies = replies.train(ROWS)  # type: ignore[attr-defined]  # kept there by the fixture
     answer = await client.post("/v1/replies/score", json={"complaint": COMPLAINT, "reply": FORMULA})
     assert answer.status_code == 200, answer.text
     body = answer.json()
@@ -118,7 +118,7 @@ async def test_the_endpoint_scores_a_reply_with_its_reasons(client: httpx.AsyncC
 
 
 async def test_without_a_model_the_endpoint_says_how_to_get_one(client: httpx.AsyncClient) -> None:
-    client.app.state.replies = None  # type: ignore[attr-defined]
+    client.app.state.replies = None  # type: ignore[attr-defined]  # kept there by the fixture
     response = await client.post("/v1/replies/score", json={"complaint": COMPLAINT, "reply": GOOD})
     assert response.status_code == 503 and "train-replies" in response.json()["detail"]
 

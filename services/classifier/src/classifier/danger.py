@@ -181,9 +181,9 @@ def read_danger(doc: Doc, lemmas: list[str] | None = None) -> DangerReading:
         if kinds and not (i > 0 and lemmas[i - 1] in NEGATIONS):
             for kind in kinds:
                 positions.setdefault(kind, []).append(i)
-                found = reading.words.setdefault(kind, [])
-                if word not in found:
-                    found.append(word)
+                kind_words = reading.words.setdefault(kind, [])
+                if word not in kind_words:
+                    kind_words.append(word)
         if word in EXPOSED:
             exposed_at.append(i)
             if word not in reading.exposed:

@@ -23,7 +23,8 @@ import numpy as np
 import yaml
 from scipy import sparse
 
-from classifier.gazetteer import Gazetteer, default_gazetteer
+from classifier.gazetteer.cache import default_gazetteer
+from classifier.gazetteer.matching import Gazetteer
 from classifier.rules import RuleHits, apply_rules
 from classifier.text import Doc, analyze
 from incidents_common.events import Classification
@@ -107,7 +108,8 @@ class LinearHead:
             return np.column_stack([1.0 - positive, positive])
         raw = raw - raw.max(axis=1, keepdims=True)
         exp = np.exp(raw)
-        return exp / exp.sum(axis=1, keepdims=True)
+        probabilities: np.ndarray = exp / exp.sum(axis=1, keepdims=True)
+        return probabilities
 
     def evidence(self, row: Row, label_index: int, names: np.ndarray, n_words: int, limit: int = 5) -> list[str]:
         """The lemma features that pushed hardest towards the label (character n-grams explain poorly)."""
@@ -408,7 +410,8 @@ class Classifier:
         # The same (regions × columns) F-ordered array as indexing the (regions × features) matrix by
         # columns gives, so the product is the same BLAS call with the same sums.
         raw = self.region_coef_t[cols].T @ vals + self.bundle.heads["region"].intercept
-        return self.bundle.heads["region"].activate(raw[None, :])[0]
+        probabilities: np.ndarray = self.bundle.heads["region"].activate(raw[None, :])[0]  # its one row
+        return probabilities
 
     def classify(self, post: PostInput) -> Classification:
         return self.classify_batch([post])[0]

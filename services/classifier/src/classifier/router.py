@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query
 from starlette.concurrency import run_in_threadpool
 
 from classifier import service
-from classifier.config import Settings
-from classifier.model import Classifier
+from classifier.deps import ClassifierDep, ReactionsDep, RepliesDep, SettingsDep
 from classifier.schemas import (
     ClassifyBatchRequest,
     ClassifyBatchResponse,
@@ -26,24 +25,9 @@ from classifier.schemas import (
 )
 from incidents_common.app import SessionDep
 from incidents_common.events import Classification, ReactionLabel
-from incidents_common.problems import PayloadTooLarge, ServiceUnavailable
+from incidents_common.problems import PayloadTooLarge
 
 router = APIRouter(prefix="/v1")
-
-
-def get_classifier(request: Request) -> Classifier:
-    classifier: Classifier | None = getattr(request.app.state, "classifier", None)
-    if classifier is None:
-        raise ServiceUnavailable("the model is not loaded yet")
-    return classifier
-
-
-def get_settings(request: Request) -> Settings:
-    return request.app.state.settings  # type: ignore[no-any-return]
-
-
-ClassifierDep = Annotated[Classifier, Depends(get_classifier)]
-SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
 @router.post("/classify", tags=["classify"], summary="Classify one post")
@@ -106,10 +90,7 @@ async def get_classification(
     tags=["replies"],
     summary="Score an official's reply before it is published: an answer, or a formula («отписка»)?",
 )
-async def score_reply(body: ReplyScoreRequest, request: Request) -> ReplyScoreRead:
-    model = getattr(request.app.state, "replies", None)
-    if model is None:
-        raise ServiceUnavailable("no reply-quality model: run `python -m classifier train-replies`")
+async def score_reply(body: ReplyScoreRequest, model: RepliesDep) -> ReplyScoreRead:
     scored = await run_in_threadpool(model.score, body.complaint, body.reply)
     reading = scored.reading
     return ReplyScoreRead(
@@ -131,10 +112,7 @@ async def score_reply(body: ReplyScoreRequest, request: Request) -> ReplyScoreRe
     tags=["reactions"],
     summary="Label a citizen's reaction to a published reply: thanks, not fixed, a new problem, or other",
 )
-async def label_reaction(body: ReactionLabelRequest, request: Request) -> ReactionLabelRead:
-    model = getattr(request.app.state, "reactions", None)
-    if model is None:
-        raise ServiceUnavailable("no reactions model: run `python -m classifier train-reactions`")
+async def label_reaction(body: ReactionLabelRequest, model: ReactionsDep) -> ReactionLabelRead:
     result = await run_in_threadpool(model.label, body.text, body.reply)
     return ReactionLabelRead(
         label=ReactionLabel(result.label),

@@ -333,12 +333,12 @@ def apply_rules(doc: Doc) -> RuleHits:
     memory = MEMORY_RE.search(text) if _holds_any(text, _MEMORY_WORDS) else None
     if memory:
         hits.hit("правило_воспоминание", [memory.group(0)])
-    for marker, pattern, words in (
+    for marker, pattern, cue_words in (
         ("правило_на_будущее", AHEAD_RE, _AHEAD_WORDS),
         ("правило_вымысел", FICTION_RE, _FICTION_WORDS),
         ("правило_решено", RESOLVED_RE, _RESOLVED_WORDS),
     ):
-        found = pattern.search(text) if _holds_any(text, words) else None
+        found = pattern.search(text) if _holds_any(text, cue_words) else None
         if found:
             hits.hit(marker, [found.group(0)])
     sarcasm = SARCASM_RE.search(text) if _holds_any(text, _SARCASM_WORDS) else None
@@ -386,9 +386,9 @@ def apply_rules(doc: Doc) -> RuleHits:
     )
     if (fire & {"пожар", "пламя", "возгорание"} or burning) and not present & FIRE_EXCUSE:
         hits.danger("пожар", "правило_пожар", burning or fire)
-    for reason, marker, words in WORD_DANGERS:
-        if present & words:
-            hits.danger(reason, marker, present & words)
+    for reason, marker, danger_words in WORD_DANGERS:
+        if present & danger_words:
+            hits.danger(reason, marker, present & danger_words)
     for reason, marker, first, second, window, negatable in NEAR_DANGERS:
         near = _near(lemmas, first, second, window=window, negatable=negatable, present=present)
         if near:

@@ -433,7 +433,7 @@ def _stem(name: str) -> str:
 
 @lru_cache(maxsize=1)
 def _places() -> dict[str, Any]:
-    from classifier.gazetteer import load_places
+    from classifier.gazetteer.index import load_places
 
     return load_places()
 

@@ -1,0 +1,279 @@
+"""Whether a name found at a place in a text is the place it names: the rules that tell a town from a
+street, a person, a river, a common word or an adjective of the next noun."""
+
+from __future__ import annotations
+
+from classifier.gazetteer.context import (
+    ADDRESS_MARKS,
+    ADDRESSED_WORDS,
+    DISTRICT_AFTER,
+    EXCLAMATIONS,
+    HOUSE_WORDS,
+    LOCATIVE,
+    MICRODISTRICT,
+    MONTHS,
+    NEARBY_PLACES,
+    PERSON_TITLES,
+    PLACE_MARKERS,
+    QUOTES,
+    RIVERS,
+    STATION,
+    STREET_AFTER,
+    STREET_BEFORE,
+    TOWN_PARTS,
+    VILLAGE_MARKERS,
+    YEAR_WORDS,
+    acronym_part,
+    address_prefix,
+    after_marker,
+    all_words,
+    in_river_town,
+    in_street_list,
+    institution_after,
+    mark_after,
+    mark_before,
+    municipal_abbreviation,
+    plain_before,
+)
+from classifier.gazetteer.entries import Entry
+from classifier.gazetteer.index import PlaceNames
+from classifier.gazetteer.words import (
+    agrees,
+    common_sentence,
+    folded_case,
+    genitive_of,
+    has_adjective_sense,
+    has_word_sense,
+    instrumental_of,
+    is_geox,
+    is_noun,
+    is_patronymic,
+    is_person,
+    other_gender,
+    word_kind,
+)
+from classifier.text import Token, morph, parses
+
+
+def accepts(names: PlaceNames, tokens: list[Token], i: int, entry: Entry, *, hint: bool, text: str = "") -> bool:
+    """Whether the name of `entry` found at token i is that place (`hint`: in a source's name)."""
+    token = tokens[i]
+    previous = tokens[i - 1].lower if i else ""
+    if (
+        previous in STATION
+        and (i < 2 or tokens[i - 2].lower != "метро")
+        and names.nominatives.get(token.lower) == entry.parts[0]
+        and token.text[:1].isupper()
+    ):
+        return True  # на станции Мураши: a railway station is named after its town
+    following = tokens[i + len(entry.parts)].lower if i + len(entry.parts) < len(tokens) else ""
+    if token.text.isupper() and len(token.text) <= 5 and acronym_part(text, token):
+        return False  # МСК-НТ, РТ-Инвест: an organisation
+    if entry.caps_only:
+        return token.text.isupper() and len(token.text) >= 2 and not municipal_abbreviation(tokens, i)
+    if entry.institution:  # Волчанское водохранилище, Перевозский (муниципальный) округ
+        return not token.punct_after and institution_after(tokens, i)
+    last = tokens[i + len(entry.parts) - 1]
+    after_next = tokens[i + len(entry.parts) + 1].lower if i + len(entry.parts) + 1 < len(tokens) else ""
+    # «ул. Энгельса» is a street; «…к остановке. Муром, …» ends a sentence before the town.
+    sentence_ended = i > 0 and tokens[i - 1].punct_after and len(previous) > 4
+    street_word_before = previous in STREET_BEFORE and not sentence_ended
+    if street_word_before and previous in TOWN_PARTS and _town_genitive(names.nominatives, token, entry):
+        return True  # на набережной Тарусы: the town's embankment, not a street named after someone
+    if street_word_before or (following in STREET_AFTER and not last.punct_after):
+        return False  # a street named after a town or a person (ул. Энгельса, Московское шоссе)
+    if in_street_list(tokens, i, text):
+        return False  # по улицам Октябрьской, Ефремова и проспекту Созидателей
+    if hint and previous in HOUSE_WORDS and following.isdigit():
+        return False  # «Чат дома Ленинградский 12 Железногорск»: a house on a street
+    if (
+        not hint
+        and following.isdigit()
+        and previous not in {"в", "во", "из"}  # из Биробиджана 11 лет
+        and (not last.punct_after or previous in {"на", "по"})
+        and after_next not in MICRODISTRICT
+        and after_next not in MONTHS
+        and after_next not in YEAR_WORDS
+    ):
+        return False  # a house number: на Гагарина, 42; Димитрова 120 (not: Ангарск 22 мкр, Орске 1 декабря)
+    if following and is_patronymic(following):
+        return False  # Анна Фёдоровна, Киров Сергей Миронович: a person
+    if i and (word_kind(previous) == "name" or previous in PERSON_TITLES):
+        return False  # Карла Маркса, Льва Толстого, Генерала Ефремова: a street named after a person
+    if previous in VILLAGE_MARKERS and entry.city in {"Москва", "Санкт-Петербург"} and len(entry.codes) == 1:
+        return False  # деревня Марьино is not the Moscow district
+    if entry.parts[0] in RIVERS and len(entry.parts) == 1 and previous not in PLACE_MARKERS:
+        # на Оби, по Дону, утонул в Оби: the river; почта в Оби: the town
+        return entry.official and token.text[:1].isupper() and in_river_town(tokens, i)
+    if len(entry.parts) > 1:
+        # «в сосновом бору», «великие луки» in lower case: words, unless after «в»… or a marker
+        return hint or token.text[:1].isupper() or not all_words(tokens, i, len(entry.parts))
+    if previous in {"в", "во", "на", "о", "об"} and instrumental_of(token.lower, entry):
+        return False  # в Красногорском is Красногорский's locative, not Красногорск's instrumental
+    if previous in {"на", "по"} and genitive_of(token.lower, entry.display):
+        return False  # на Пугачёва, по Гагарина: a street named after a person, not the town's genitive
+    if not entry.official and not entry.adjective and other_gender(token.lower, entry.display):
+        return False  # Сиверское озеро is not the settlement Сиверский
+    if address_prefix(tokens, i, entry, names.nominatives, text) or _standalone(
+        names.nominatives, tokens, i, entry, text
+    ):
+        return True
+    if _with_nearby(names.nominatives, tokens, i, entry):
+        return True
+    if entry.adjective:  # Вологодского района: a district of the town's region
+        if (
+            previous in {"на", "по"}
+            and word_kind(token.lower) == "street"
+            and not (is_noun(following) and not token.punct_after)
+        ):
+            return False  # на Вилюйской, по Московской, на Первомайской — …: a street
+        return following not in {"область", "обл", "край", "округ", "республика"}
+    kind = word_kind(token.lower)
+    capital = token.text[:1].isupper()
+    if not capital and not hint and kind == "geo" and entry.official and previous not in PLACE_MARKERS:
+        if previous not in {"в", "во", "из"} and has_word_sense(token.lower):
+            return False  # «на заливном лугу» is a meadow, not Луга
+    # «…весь город. Весёлое было время»: a sentence's end parts the town from the word before it
+    locative = previous in LOCATIVE and not (i and tokens[i - 1].punct_after)
+    marker = previous in PLACE_MARKERS and (len(previous) <= 3 or not tokens[i - 1].punct_after)  # пос. X
+    if kind in {"street", "district"}:
+        # на Заречной is a street; Полевской, Узловая, Каневская after «г.», «станица» or in a hint are not
+        if marker or (previous in VILLAGE_MARKERS and len(previous) > 1 and not tokens[i - 1].punct_after):
+            return True  # в станице Каневской, г. Полевской
+        if entry.official and capital and locative and previous != "до" and not agrees(token.lower, following):
+            return True  # из Узловой, администрация Верхотурья (not: в Полевской больнице)
+        return entry.official and hint and previous not in {"на", "по"}
+    if (
+        kind == "adjective"
+        and not token.punct_after
+        and (following in DISTRICT_AFTER or agrees(token.lower, following))
+        and not (hint and entry.official and capital and names.nominatives.get(token.lower) == entry.parts[0])
+    ):
+        # an adjective agreeing with a noun: Нижний этаж, Юбилейный проезд (not: в Островном случай; in a
+        # source's name the town as written: «Белоярский чат»)
+        return False
+    if entry.official and entry.population < 15_000 and not entry.trusted and not marker:
+        # A small town named like a word or a person (Любим, Макаров, Дно, Бабушкин) counts as a name:
+        # capitalised, and never as an adjective of the next noun (бабушкин рецепт); one the dictionary
+        # does not know as a place first (Макаров, Дно) only after «в», «из» … or in a source's name.
+        sense = has_word_sense(token.lower)
+        if sense and not capital:
+            return False
+        if sense and token.sentence_start and not hint and common_sentence(token.lower) == "verb":
+            return False  # «Любим. Помним.»: a capital that only starts a sentence proves no name
+        if (
+            sense
+            and not hint
+            and not token.punct_after
+            and has_adjective_sense(token.lower)
+            and agrees(token.lower, following)
+        ):
+            return False
+        if (
+            kind != "geo"
+            and not hint
+            and not locative
+            and not (kind == "adjective" and capital and not token.sentence_start)
+            and not (
+                kind == "common"
+                and capital
+                and not token.sentence_start
+                and token.lower not in EXCLAMATIONS
+                and plain_before(tokens, i)
+                and mark_before(text, token) not in QUOTES
+            )
+        ):
+            # (an adjective written as a name mid-sentence is one: пенсионеров Островного; so is a noun:
+            # «пацаны, Городище гордится», «праздник «Изге Болгар жыены»», not one opening a quote: «Горняк»)
+            return False
+    marked = after_marker(tokens, i, capital=capital, kind=kind)
+    if entry.small and not marked:
+        # Under 15,000 people: only a known place name, or an adjective-named one after «в» (в Тымовском);
+        # a village only after «в»/«из» and when the dictionary knows it as a place (в Вохме).
+        if entry.population < 5_000:
+            return (
+                capital and previous in {"в", "во", "из"} and is_geox(token.lower) and entry.parts not in names.abroad
+            )
+        if kind == "adjective":
+            return capital and locative and not agrees(token.lower, following)
+        if kind != "geo":
+            return False
+    if entry.small and marked:
+        return True
+    if kind == "geo":
+        return True
+    if entry.trusted and kind in {"proper", "name"}:
+        return previous not in {"на", "по"} or capital
+    if entry.trusted and capital:
+        return True  # a name people use (Нижний, Москвичи), written as a name
+    if entry.trusted and kind in {"geo", "common"} and len(token.text) > 3:
+        return True  # a demonym or nickname typed in lower case (мурманчане, магнитка, новосиб)
+    if kind in {"proper", "name"}:
+        # на Гагарина: a street, в Гагарине: the town; posts typed in lower case keep the preposition.
+        return (capital and previous not in {"на", "по"}) or locative
+    if marker:
+        # «Фурманов — город текстильщиков»: a common word after «город» is what the town is of
+        return capital or entry.official or not previous.startswith("город")
+    if previous in {"на", "по"} and kind == "common" and not entry.official:
+        return False  # на Свободы, по Победы: a street named by a word, not the village Свободы
+    big = entry.population >= 50_000
+    # A short name (Дно, Бор, Сим) only as a town of the table after «в», «из»… or in a source's name
+    short_ok = len(token.text) > 3 or (entry.official and (hint or locative))
+    return capital and (hint or big or not token.sentence_start) and short_ok
+
+
+def _standalone(nominatives: dict[str, str], tokens: list[Token], i: int, entry: Entry, text: str) -> bool:
+    """A town's name standing alone, as posts address or head with their town: «Дно, на Ленина…»,
+    «…. Темников, вы бы знали», «…промоины, Никольск, срочно», «Холм: на тротуаре…», «Циолковский —
+    город будущего», «Нариманов.». It counts even when the name is also a word, but only written
+    exactly and capitalised (Строители, … is no Строитель), after nothing, a sentence's end or a comma."""
+    token = tokens[i]
+    if not entry.official or len(entry.parts) != 1 or not token.text[:1].isupper():
+        return False
+    if nominatives.get(token.lower) != entry.parts[0] or token.lower in ADDRESSED_WORDS:
+        return False
+    if not (token.sentence_start or mark_before(text, token) == ","):
+        return False
+    mark = mark_after(text, token)
+    if mark in ADDRESS_MARKS:
+        return True
+    if mark in {".", "!", "?", ""}:
+        # A sentence of one word: not one a common word makes (Дно! Любим.), but a noun may head or
+        # sign a post (Городище. Уважаемые депутаты…; …с водоводом? Судак)
+        common = common_sentence(token.lower)
+        if common is None:
+            return True
+        heading = (i == 0 and mark == ".") or i == len(tokens) - 1
+        return common == "noun" and heading and token.lower not in EXCLAMATIONS
+    return False
+
+
+def _town_genitive(nominatives: dict[str, str], token: Token, entry: Entry) -> bool:
+    """A one-word town of the table in its genitive, written as a name and no person's (Тарусы, Плёса;
+    not Энгельса, Гагарина, Пушкина)."""
+    lower = token.lower
+    if not entry.official or len(entry.parts) != 1 or not token.text[:1].isupper():
+        return False
+    if nominatives.get(lower) == entry.parts[0] or is_person(lower):
+        return False
+    if word_kind(lower) not in {"geo", "common"}:
+        return False
+    return not morph().word_is_known(lower) or any(folded_case(p.tag.case) == "gent" for p in parses(lower))
+
+
+def _with_nearby(nominatives: dict[str, str], tokens: list[Token], i: int, entry: Entry) -> bool:
+    """A town's name before the villages around it: «Холм или ближайшие деревни», «Дно и окрестности»."""
+    token = tokens[i]
+    j = i + 1
+    if not token.punct_after:
+        if j >= len(tokens) or tokens[j].lower not in {"и", "или"}:
+            return False
+        j += 1
+    if not any(tokens[k].lower in NEARBY_PLACES for k in range(j, min(j + 2, len(tokens)))):
+        return False
+    return (
+        entry.official
+        and len(entry.parts) == 1
+        and token.text[:1].isupper()
+        and nominatives.get(token.lower) == entry.parts[0]
+    )

@@ -1,0 +1,144 @@
+"""A town named by its people (Олончане, подскажите…: Олонец): demonyms formed by rule for every
+one-word town of the table, and the irregular ones of data/places.yaml (Куряне)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import replace
+from typing import Any
+
+from classifier.gazetteer.context import mark_after
+from classifier.gazetteer.entries import Entry, Mention
+from classifier.gazetteer.words import has_word_sense, is_person, name_key, name_words, named_person, word_kind
+from classifier.text import Token, morph, parses
+from incidents_common.towns import all_towns
+
+DEMONYM_ADDRESS_MARKS = {",", "!"}  # «Олончане, подскажите…»: the post speaks to its town
+HUSHING = "жшчщ"
+
+
+def build_demonyms(
+    places: dict[str, Any], index: dict[str, list[Entry]], forms: dict[str, frozenset[str]]
+) -> dict[str, Entry]:
+    """Case form of a demonym → the town's entry (Олончане, Шенкурчанам, Нюрбинец: Олонец, Шенкурск,
+    Нюрба). Formed by rule for every one-word town of the table, and from places.yaml's irregular
+    ones (Куряне). A generated word the dictionary knows counts only when its stem is no word or
+    person of its own (Борцы, Братцы, Ленинцы are not Бор, Братск, Ленинск); places.yaml lists what
+    slips through (Гвардейцы, Черногорцы). A form that is itself a place (Клинцы) stays the place."""
+    stop = {str(w).lower().replace("ё", "е") for w in places.get("not_demonyms", [])}
+    towns: dict[str, list[Entry]] = defaultdict(list)  # form → entries of the towns it names
+
+    def town_entry(name: str) -> Entry | None:
+        parts = tuple(name_key(p) for p in name_words(name))
+        return next((e for e in index.get(parts[0], ()) if e.parts == parts and e.official), None)
+
+    def add(plural: str, entry: Entry, *, checked: bool) -> None:
+        if plural in stop:
+            return
+        for form in _demonym_forms(plural):
+            if form in forms or form in index or form in stop:
+                continue
+            if not checked and is_person(form):
+                continue  # Муромец: Илья's
+            if entry not in towns[form]:
+                towns[form].append(entry)
+
+    for name, town in places.get("demonyms", {}).items():
+        entry = town_entry(str(town))
+        if entry is None:
+            raise ValueError(f"demonym {name!r}: {town!r} is not a town of the table")
+        add(str(name).lower().replace("ё", "е"), entry, checked=True)
+    for town in all_towns():
+        words = name_words(town.name)
+        entry = town_entry(town.name) if len(words) == 1 else None
+        if entry is None:
+            continue
+        for plural, stem in _demonym_candidates(words[0].lower().replace("ё", "е")):
+            if morph().word_is_known(plural) and (len(stem) < 4 or has_word_sense(stem) or named_person(stem)):
+                continue  # a common word or a person's followers, not a town's people
+            add(plural, entry, checked=False)
+    found: dict[str, Entry] = {}
+    for form, entries in towns.items():
+        # Two towns' people share a name (Павловцы: Павлово, Павловск): every namesake, largest first
+        ranked = sorted(
+            ((code, pop) for e in entries for code, pop in zip(e.codes, e.populations, strict=True)),
+            key=lambda item: -item[1],
+        )
+        codes = tuple(dict.fromkeys(code for code, _ in ranked))
+        pops = tuple(max(p for c, p in ranked if c == code) for code in codes)
+        top = max(entries, key=lambda e: e.population)
+        found[form] = top if len(codes) == len(top.codes) else replace(top, codes=codes, populations=pops)
+    return found
+
+
+def demonym_mention(demonyms: dict[str, Entry], tokens: list[Token], i: int, text: str) -> Mention | None:
+    """A town named by its people: capitalised or opening the post, and of full weight only as the
+    post's address (Беловчане, спасибо…); elsewhere (мы, беловчане, …) weak."""
+    token = tokens[i]
+    entry = demonyms.get(token.lower)
+    if entry is None:
+        return None
+    if not (i == 0 or token.text[:1].isupper()):
+        # typed in lower case (дорогие рубцовчане, кто из елабужан): only a word that is nothing else
+        known = morph().word_is_known(token.lower)
+        if len(token.lower) < 7 or (known and parses(token.lower)[0].normal_form not in demonyms):
+            return None
+        return Mention(entry, token.text, weak=True)
+    if i and word_kind(tokens[i - 1].lower) == "name":
+        return None  # Илья Муромец
+    address = i == 0 and mark_after(text, token) in DEMONYM_ADDRESS_MARKS
+    return Mention(entry, token.text, weak=not address)
+
+
+def _demonym_candidates(name: str) -> list[tuple[str, str]]:
+    """A town's demonyms by word formation, as (plural, the stem kept of the name): шенкурск →
+    шенкурчане, змеиногорцы; кириллов → кирилловцы; белово → беловчане; нюрба → нюрбинцы; олонец →
+    олончане; керчь → керчане; ишим → ишимцы. Generous: a form nobody writes costs nothing."""
+    if len(name) < 3:
+        return []
+    s1, s2 = name[:-1], name[:-2]
+    if name.endswith("цк"):  # Новокузнецк: новокузнечане
+        return [(s2 + "чане", s2)]
+    if name.endswith("ск"):
+        found = [(s2 + "чане", s2), (s2 + "цы", s2)]
+        if s2[-1] in HUSHING and len(s2) >= 6:
+            found.append((s2 + "ане", s2))  # Заволжск: заволжане
+        return found + [(s2 + "ичи", s2)] if len(s2) <= 3 else found  # омичи, томичи
+    if name.endswith(("ов", "ев", "ин", "ын")):
+        return [(name + "цы", name), (name + "чане", name)]
+    if name.endswith("ец"):  # Олонец: олончане, Елец: ельчане
+        return [(s2 + "чане", s2), (s2 + "ьчане", s2)]
+    if name.endswith("о"):
+        if s1.endswith(("ов", "ев", "ин", "ын")):  # Белово: беловчане, Одинцово: одинцовцы
+            return [(s1 + "чане", s1), (s1 + "цы", s1)]
+        return [(s1 + "инцы", s1), (s1 + "цы", s1)]
+    if name.endswith(("а", "я")):  # Нюрба: нюрбинцы, Самара: самарцы, Воркута: воркутяне
+        found = [(s1 + "инцы", s1), (s1 + "цы", s1), (s1 + ("ане" if s1[-1] in HUSHING else "яне"), s1)]
+        if s1[-1] in "гкх":  # Елабуга: елабужане, Калуга: калужане
+            found.append((s2 + {"г": "ж", "к": "ч", "х": "ш"}[s1[-1]] + "ане", s1))
+        return found
+    if name.endswith("ь"):  # Тюмень: тюменцы, Севастополь: севастопольцы, Тверь: тверичи, Керчь: керчане
+        settlers = s1 + ("ане" if s1[-1] in HUSHING else "яне")
+        return [(s1 + "цы", s1), (name + "цы", s1), (s1 + "ичи", s1), (settlers, s1)]
+    if name.endswith(("и", "ы")):  # Сочи: сочинцы, Чебоксары: чебоксарцы
+        return [(s1 + "инцы", s1), (s1 + "цы", s1)]
+    if name.endswith(("ый", "ий", "ой")):  # Мирный: мирнинцы
+        return [(s2 + "инцы", s2)]
+    if name[-1] not in "аеёиоуыэюяй":  # Ишим: ишимцы, Талдом: талдомцы, Надым: надымчане
+        return [(name + "цы", name), (name + ("ане" if name[-1] in HUSHING else "чане"), name)]
+    return []
+
+
+def _demonym_forms(plural: str) -> set[str]:
+    """The case forms of a demonym given in the plural, and of its singulars (Олончанин, Олончанка)."""
+    if plural.endswith("цы"):  # талдомцы, талдомец
+        return {plural[:-2] + e for e in ("цы", "цев", "цам", "цами", "цах", "ец", "ца", "цу", "цем", "це")}
+    if plural.endswith(("ане", "яне")):  # олончане, олончанин, олончанка
+        stem = plural[:-1]
+        endings = ("е", "", "ам", "ами", "ах", "ин", "ина", "ину", "ином", "ине", "ка", "ки", "ке", "ку", "кой", "ок")
+        return {stem + e for e in endings}
+    if plural.endswith(("ичи", "ки")):  # омичи, омич; туляки, туляк
+        stem = plural[:-1]
+        many = "ей" if plural.endswith("ичи") else "ов"
+        return {stem + e for e in ("и", many, "ам", "ами", "ах", "", "а", "у", "ом" if many == "ов" else "ем", "е")}
+    return {plural}

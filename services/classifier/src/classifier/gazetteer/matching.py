@@ -1,0 +1,235 @@
+"""The gazetteer: the places a text names (`mentions`) and the region it is about (`resolve`)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from classifier.gazetteer.accept import accepts
+from classifier.gazetteer.context import (
+    DISTRICT_INSTITUTIONS,
+    after_river_word,
+    big_name,
+    institution_after,
+    role_of,
+    split_hyphens,
+)
+from classifier.gazetteer.demonyms import demonym_mention
+from classifier.gazetteer.districts import district_hospital, district_size
+from classifier.gazetteer.entries import Entry, Mention, RegionGuess
+from classifier.gazetteer.index import PlaceNames, build_place_names
+from classifier.gazetteer.scoring import score_regions
+from classifier.gazetteer.words import inflections, word_kind
+from classifier.text import Doc, Token, analyze, lemma_set
+
+# The regions a great river flows through: «ледоход на Лене у Покровска» is Якутия's Покровск.
+RIVER_REGIONS = {
+    "лена": ("14", "38"), "обь": ("54", "70", "86", "89", "22"), "енисей": ("24", "17", "19"),
+    "амур": ("27", "28"), "волга": ("69", "76", "44", "37", "52", "21", "12", "16", "73", "63", "64", "34", "30"),
+    "дон": ("61", "34", "36", "48", "71"), "кама": ("59", "18", "16"),
+    "ока": ("57", "40", "71", "50", "62", "33", "52"),
+    "иртыш": ("55", "72", "86"), "нева": ("78", "47"), "кубань": ("23", "09"), "вятка": ("43", "12", "16"),
+    "печора": ("11", "83"), "ангара": ("38", "24"), "колыма": ("49", "14"), "яна": ("14",), "вилюй": ("14",),
+    "алдан": ("14",), "томь": ("42", "70"), "тобол": ("45", "72"), "сухона": ("35",), "онега": ("29",),
+    "мезень": ("29", "11"),
+}  # fmt: skip
+RIVER_PREPOSITIONS = {"на", "по", "река", "реки", "реку", "реке", "берегу", "берега", "за"}
+
+
+class Gazetteer:
+    """The names of places (`PlaceNames`, built once and cached: see cache.py) and how a text names them."""
+
+    def __init__(self, names: PlaceNames) -> None:
+        self.names = names
+        # The tables `mentions` asks for every word, as attributes of their own (one lookup, not two).
+        self.index = names.index
+        self.forms = names.forms
+        self.nominatives = names.nominatives
+        self.demonyms = names.demonyms
+
+    @classmethod
+    def build(cls, places: dict[str, Any], min_population: int = 15_000) -> Gazetteer:
+        """From data/places.yaml (`load_places()`) and the tables it names: ~9,000 names, about 2.5 s."""
+        return cls(build_place_names(places, min_population))
+
+    def mentions(self, doc: Doc, *, hint: bool = False) -> list[Mention]:
+        """The places a text names, in its order (`hint`: the text is a source's name)."""
+        # (a token holds a hyphen only if the text does: most posts have nothing to split)
+        tokens = split_hyphens(doc.tokens) if "-" in doc.cleaned else doc.tokens
+        found: list[Mention] = []
+        forms = self.forms
+        demonyms = self.demonyms  # asked of every word: demonym_mention only for the few that are one
+        cache: dict[str, tuple[str, ...]] | None = self.__dict__.get("_keys_cache")
+        if cache is None or len(cache) > 50_000:  # ~6 MB at most
+            cache = self.__dict__["_keys_cache"] = {}
+        i = 0
+        while i < len(tokens):
+            best: tuple[int, Entry] | None = None
+            lower = tokens[i].lower
+            keys = cache.get(lower)
+            if keys is None:
+                keys = cache[lower] = self._index_keys(lower)
+            if i and tokens[i - 1].lower == "по" and lower.endswith(("ски", "цки")) and lower + "й" in self.index:
+                keys = (*keys, lower + "й")  # по-тобольски: the town's adjective
+            if not keys:  # most words name no place
+                if lower in demonyms and (demonym := demonym_mention(demonyms, tokens, i, doc.cleaned)) is not None:
+                    found.append(demonym)
+                i += 1
+                continue
+            own = forms.get(lower)  # the towns of the table this word is a case form of
+            # Sorted, and ties broken by population: the same text resolves the same in every process.
+            for key in keys:
+                for entry in self.index.get(key, ()):
+                    size = len(entry.parts)
+                    if entry.district:
+                        size = district_size(tokens, i, entry)
+                        if size and (best is None or size > best[0]):
+                            best = (size, entry)
+                        continue
+                    # Longer names first, then a town of the table, then in a source's name the name
+                    # written exactly (Подслушано Печоры; in a post «Печоры» is as often Печора's
+                    # genitive), then the larger place.
+                    exact = hint and entry.parts[0] == lower
+                    if best is not None and (size, entry.official, exact, entry.population) <= (
+                        best[0],
+                        best[1].official,
+                        hint and best[1].parts[0] == lower,
+                        best[1].population,
+                    ):
+                        continue
+                    if i + size > len(tokens):
+                        continue
+                    if entry.official and size == 1 and (own is None or entry.parts[0] not in own):
+                        continue  # a town of the table matches only its own case forms
+                    if size == 1 or all(self._has_key(tokens[i + k].lower, entry.parts[k]) for k in range(1, size)):
+                        if accepts(self.names, tokens, i, entry, hint=hint, text=doc.cleaned):
+                            best = (size, entry)
+            if best is None:
+                if lower in demonyms and (demonym := demonym_mention(demonyms, tokens, i, doc.cleaned)) is not None:
+                    found.append(demonym)
+                i += 1
+                continue
+            size, entry = best
+            previous = tokens[i - 1].lower if i else ""
+            if own is not None and len(own) > 1 and size == 1 and entry.official:
+                entry = self._with_namesakes(tokens, i, entry, own, hint=hint, text=doc.cleaned)
+                named = self.nominatives.get(lower)
+                if len(entry.codes) > 1 and named and (i == 0 or tokens[i].sentence_start):
+                    # «Печоры красивейший город»: opening a sentence, the town named so, not Печора's genitive
+                    # (which a word before asks for: управляющие компании Печоры)
+                    entry = next((e for e in self.index.get(named, ()) if e.official and e.parts == (named,)), entry)
+            weak = (
+                entry.adjective
+                or entry.caps_only
+                or entry.small
+                or entry.ambiguous
+                or (
+                    size == 1
+                    and (
+                        (not entry.trusted and word_kind(tokens[i].lower) != "geo" and not big_name(tokens[i], entry))  # noqa: E501
+                        or previous in {"на", "по", "до"}
+                    )
+                )
+            )  # на Орджоникидзе, до Москвы: a street or a destination, which the hint outweighs
+            weak = weak or after_river_word(tokens, i)  # мост через Алатырь: the river, or the town on it
+            role = "" if hint else role_of(tokens, i, size, entry, doc.cleaned)
+            if entry.adjective and not entry.institution and institution_after(tokens, i, DISTRICT_INSTITUTIONS):
+                entry = district_hospital(self.index, entry)
+            # (на Камчатке, в Приморье: where; у Камчатки, «Южный Урал» the team: not)
+            region = entry.city is None and not entry.district and not entry.adjective
+            loose = region and previous not in {"в", "во", "на"}
+            words = " ".join(t.text for t in tokens[i : i + size])
+            found.append(Mention(entry, words, from_hint=hint, weak=weak, role=role, loose=loose))
+            i += size
+        return found
+
+    def _index_keys(self, lower: str) -> tuple[str, ...]:
+        """The keys of the index a word may stand for, sorted: its lemmas and the towns it is a case
+        form of. Cached per word: most words name no place."""
+        keys = lemma_set(lower) | self.forms.get(lower, frozenset())
+        return tuple(sorted(k for k in keys if k in self.index))
+
+    def _has_key(self, word: str, key: str) -> bool:
+        """Whether a word may stand for a later word of a name (Набережных: набережный)."""
+        return key in lemma_set(word) or key in self.forms.get(word, ())
+
+    def _with_namesakes(
+        self, tokens: list[Token], i: int, entry: Entry, own: frozenset[str], *, hint: bool, text: str
+    ) -> Entry:
+        """A case form of two towns of the table names either: «Печоры» is the town and Печора's
+        genitive, «Волжском» Волжский's locative and Волжск's instrumental."""
+        codes, pops = list(entry.codes), list(entry.populations)
+        for key in sorted(own - {entry.parts[0]}):
+            for other in self.index.get(key, ()):
+                if (
+                    other.official
+                    and other.parts == (key,)
+                    and accepts(self.names, tokens, i, other, hint=hint, text=text)
+                ):
+                    for code, population in zip(other.codes, other.populations, strict=True):
+                        if code not in codes:
+                            codes.append(code)
+                            pops.append(population)
+        if len(codes) == len(entry.codes):
+            return entry
+        return replace(entry, codes=tuple(codes), populations=tuple(pops))
+
+    def _clues(self, doc: Doc) -> set[str]:
+        """Regions a post's other words point to, to settle a namesake (only asked when one is unsettled): a
+        great river it names (на Лене), a village of two words it names (в Малом Исакове)."""
+        tokens = doc.tokens
+        found: set[str] = set()
+        for i in [k for k, t in enumerate(tokens) if t.text[:1].isupper()]:
+            token = tokens[i]
+            if i and tokens[i - 1].lower in RIVER_PREPOSITIONS:
+                for river in lemma_set(token.lower):
+                    found.update(RIVER_REGIONS.get(river, ()))
+            if i + 1 < len(tokens) and tokens[i + 1].text[:1].isupper() and not token.punct_after:
+                second = tokens[i + 1].lower
+                for key in self._index_keys(token.lower):
+                    for entry in self.index.get(key, ()):
+                        if len(entry.parts) == 2 and len(entry.codes) == 1 and not entry.district:
+                            if second in inflections(entry.parts[1]) or self._has_key(second, entry.parts[1]):
+                                found.update(entry.codes)
+        return found
+
+    def _hint_mentions(self, hint: str) -> list[Mention]:
+        # A source's hint repeats with every post of that source: resolve each hint once.
+        cache: dict[str, list[Mention]] | None = self.__dict__.get("_hint_cache")
+        if cache is None:
+            cache = self.__dict__["_hint_cache"] = {}
+        found = cache.get(hint)
+        if found is None:
+            if len(cache) > 20_000:
+                cache.clear()
+            found = cache[hint] = self.mentions(analyze(hint), hint=True)
+        return found
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k not in {"_hint_cache", "_keys_cache"}}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+
+    def resolve(
+        self,
+        doc: Doc,
+        *,
+        hint: str | None = None,
+        hint_region: str | None = None,
+        hint_city: str | None = None,
+    ) -> RegionGuess:
+        """The region a post is about, from its text and its source's place hint (`hint`: the source's
+        name, `hint_region`/`hint_city`: the region and town a source or a submitter gives)."""
+        text_mentions = self.mentions(doc)
+        hint_mentions: list[Mention] = []
+        for extra in (hint, hint_city):
+            if extra:
+                hint_mentions += self._hint_mentions(extra)
+        return score_regions(
+            text_mentions,
+            hint_mentions,
+            hint_region=hint_region,
+            hint_city=hint_city,
+            clues_of=lambda: self._clues(doc),
+        )
