@@ -12,7 +12,7 @@ from fastapi import FastAPI
 
 from collector.main import create_app
 from collector.models import Source
-from collector.service import due_sources
+from collector.sources.service import due_sources
 from collector.testing import FakeServer, Reply, Request, make_settings
 from incidents_common.testing import ServiceAuth
 

@@ -9,7 +9,7 @@ import httpx
 from fastapi import FastAPI
 from sqlmodel import func, select
 
-from collector.service import post_id_for
+from collector.normalize import post_id_for
 from incidents_common.db import OutboxMessage
 
 PROBLEM = "application/problem+json"

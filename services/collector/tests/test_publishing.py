@@ -21,13 +21,13 @@ from sqlmodel import update
 from collector.config import Settings
 from collector.connectors.telegram import TelegramError
 from collector.connectors.vk import VkError
+from collector.ingest.schemas import PostCreate
 from collector.main import create_app
 from collector.models import Post, Publication, Source
-from collector.publishing import (
+from collector.publishing.decisions import (
     NO_ANSWER_REASON,
     UNCONFIRMED_REASON,
     Outcome,
-    Publisher,
     TelegramTarget,
     VkTarget,
     plan,
@@ -35,7 +35,7 @@ from collector.publishing import (
     telegram_refusal,
     vk_refusal,
 )
-from collector.schemas import PostIn
+from collector.publishing.publisher import Publisher
 from collector.testing import (
     TELEGRAM_BLOCKED,
     TELEGRAM_CHAT_NOT_FOUND,
@@ -92,7 +92,7 @@ async def add_telegram_source(app: FastAPI, fake: FakeServer) -> str:
 
 async def store_post(app: FastAPI, source_id: str | None, **fields: Any) -> tuple[str, dict[str, Any]]:
     """Store a post as a poll of `source_id` would; returns its id and what it was stored with."""
-    post = PostIn.model_validate({"text": "Во дворе нет света третий день", "published_at": T0, **fields})
+    post = PostCreate.model_validate({"text": "Во дворе нет света третий день", "published_at": T0, **fields})
     result = await app.state.ingestor.ingest([post], source_id=source_id)
     (item,) = result.items
     return item.post_id, post.model_dump(mode="json")

@@ -18,10 +18,10 @@ import httpx
 from fastapi import FastAPI
 from sqlmodel import select, update
 
+from collector.ingest.schemas import PostCreate
 from collector.main import create_app
 from collector.models import Post, Publication
-from collector.reactions import Watcher
-from collector.schemas import PostIn
+from collector.reactions.watcher import Watcher
 from collector.testing import FakeServer, FakeTelegram, FakeVk, make_settings
 from incidents_common.events import (
     SUBJECT_REACTION_COLLECTED_ALL,
@@ -57,7 +57,7 @@ def api(app: FastAPI) -> httpx.AsyncClient:
 async def store_post(app: FastAPI, source_id: str, **fields: Any) -> tuple[str, dict[str, Any]]:
     """The complaint, stored as a poll of `source_id` would; returns its id and what it was stored with."""
     values = {"text": "Во дворе нет света третий день", "published_at": datetime.now(UTC) - timedelta(hours=1)}
-    post = PostIn.model_validate({**values, **fields})
+    post = PostCreate.model_validate({**values, **fields})
     (item,) = (await app.state.ingestor.ingest([post], source_id=source_id)).items
     return item.post_id, post.model_dump(mode="json")
 
@@ -314,8 +314,8 @@ class TestTelegram:
             reply = await publish_reply(nats_url, post_id, post)
             bot_message = telegram.messages[0]["message_id"]
 
-            def answer(message_id: int, text: str) -> PostIn:
-                return PostIn.model_validate(
+            def answer(message_id: int, text: str) -> PostCreate:
+                return PostCreate.model_validate(
                     {
                         "source_type": "telegram",
                         "external_id": f"-1009_{message_id}",

@@ -6,22 +6,18 @@ from datetime import UTC, datetime, timedelta
 
 from sqlmodel import func, select, update
 
+from collector.ingest.ingestor import Ingestor
+from collector.ingest.schemas import PostCreate
 from collector.models import TABLES, Post
-from collector.schemas import PostIn
-from collector.service import (
-    Ingestor,
-    delete_expired_posts,
-    load_cursors,
-    retention_cutoff,
-    save_cursors,
-)
+from collector.posts.service import delete_expired_posts, retention_cutoff
+from collector.sources.service import load_cursors, save_cursors
 from incidents_common.db import Database, OutboxMessage
 from incidents_common.events import decode_event
 from incidents_common.testing import ServiceAuth
 
 
-def _post(n: int, text: str | None = None, source_type: str = "import") -> PostIn:
-    return PostIn.model_validate(
+def _post(n: int, text: str | None = None, source_type: str = "import") -> PostCreate:
+    return PostCreate.model_validate(
         {
             "source_type": source_type,
             "external_id": f"e{n}",

@@ -17,9 +17,10 @@ from typing import BinaryIO
 from tqdm import tqdm
 
 from collector.config import Settings
-from collector.importer import import_lines
+from collector.ingest.importer import import_lines
+from collector.ingest.ingestor import Ingestor
 from collector.models import TABLES
-from collector.service import Ingestor, rotate_source_secrets
+from collector.sources.secrets import rotate_source_secrets
 from incidents_common.db import Database
 from incidents_common.migrations import add_migrate_command, run_migrate_command
 

@@ -12,12 +12,15 @@ from fastapi import FastAPI, Request
 from collector import __version__
 from collector.config import Settings
 from collector.consumers import REPLY_REQUESTED_DURABLE, reply_requested_handler
+from collector.ingest import router as ingest
+from collector.ingest.ingestor import Ingestor
 from collector.models import TABLES
-from collector.publishing import Publisher
-from collector.reactions import Watcher, telegram_hook
-from collector.router import public_router, router
+from collector.posts import router as posts
+from collector.publishing.publisher import Publisher
+from collector.reactions.service import telegram_hook
+from collector.reactions.watcher import Watcher
 from collector.scheduler import Scheduler
-from collector.service import Ingestor
+from collector.sources import router as sources
 from incidents_common.app import create_service_app
 from incidents_common.db import Database
 from incidents_common.deadletters import dead_letter_router
@@ -98,7 +101,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             scheduler.wake()
         return response
 
-    app.include_router(router, dependencies=PROTECTED)
-    app.include_router(public_router)
+    # In this order, so that the OpenAPI document lists the paths as it always has.
+    app.include_router(ingest.router, dependencies=PROTECTED)
+    app.include_router(posts.router, dependencies=PROTECTED)
+    app.include_router(sources.router, dependencies=PROTECTED)
+    app.include_router(ingest.public_router)
     app.include_router(dead_letter_router(), dependencies=PROTECTED)
     return app

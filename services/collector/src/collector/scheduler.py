@@ -17,10 +17,13 @@ from datetime import datetime, timedelta
 
 import httpx
 
-from collector import service
 from collector.config import Settings
 from collector.connectors import CONNECTORS, BackOff, ConnectorError, RateLimiter, SourceHalted
+from collector.ingest.ingestor import Ingestor
 from collector.models import Source
+from collector.posts.service import delete_expired_posts, retention_cutoff
+from collector.sources.secrets import redact, reveal_settings, seal_plaintext_sources
+from collector.sources.service import due_sources, load_cursors, next_due, record_run
 from incidents_common.db import Database, utcnow
 from incidents_common.secretbox import SecretBoxError
 from incidents_common.tracing import tracer
@@ -29,7 +32,7 @@ log = logging.getLogger("collector.scheduler")
 
 
 class Scheduler:
-    def __init__(self, *, db: Database, ingestor: service.Ingestor, settings: Settings) -> None:
+    def __init__(self, *, db: Database, ingestor: Ingestor, settings: Settings) -> None:
         self.db = db
         self.ingestor = ingestor
         self.settings = settings
@@ -61,9 +64,9 @@ class Scheduler:
             await self.http.aclose()
 
     async def seal_plaintext(self) -> int:
-        """The start-up pass of service.seal_plaintext_sources (plaintext rows are readable until then)."""
+        """The start-up pass of seal_plaintext_sources (plaintext rows are readable until then)."""
         async with self.db.transaction() as session:
-            sealed = await service.seal_plaintext_sources(session, box=self.settings.secret_box())
+            sealed = await seal_plaintext_sources(session, box=self.settings.secret_box())
         if sealed:
             log.info("encrypted the secrets of sources stored in plaintext", extra={"sources": sealed})
         return sealed
@@ -97,8 +100,8 @@ class Scheduler:
         self.paused_for_backlog = False
         now = utcnow()
         async with self.db.sessions() as session:
-            due = await service.due_sources(session, now=now, exclude=self._running)
-            upcoming = await service.next_due(session)
+            due = await due_sources(session, now=now, exclude=self._running)
+            upcoming = await next_due(session)
         for source in due:
             task = asyncio.create_task(self._guarded(source), name=f"poll-{source.id}")
             self._running[source.id] = task
@@ -145,15 +148,15 @@ class Scheduler:
         halt = failed = False
         next_run: datetime
         async with self.db.sessions() as session:
-            cursors = await service.load_cursors(session, source_id=source.id)
+            cursors = await load_cursors(session, source_id=source.id)
         connector_class = CONNECTORS[source.type]
         assert self.http is not None
         try:
-            source_settings = service.reveal_settings(self.settings.secret_box(), source.settings)
+            source_settings = reveal_settings(self.settings.secret_box(), source.settings)
         except SecretBoxError as exc:
             # The key that encrypted this source's token is not configured: nothing to poll with.
             async with self.db.transaction() as session:
-                await service.record_run(
+                await record_run(
                     session,
                     source_id=source.id,
                     started=started,
@@ -201,20 +204,18 @@ class Scheduler:
             next_run = started + timedelta(seconds=self.settings.backoff_max)
         if error is None and skipped:
             error = "; ".join(skipped)[:2000]
-        error = service.redact(error, source_settings)  # the error is shown in the source's status
+        error = redact(error, source_settings)  # the error is shown in the source's status
         if failed:
             log.warning("poll failed", extra={"source_id": source.id, "error": error})
         async with self.db.transaction() as session:
-            await service.record_run(
+            await record_run(
                 session, source_id=source.id, started=started, error=error, next_run=next_run, halt=halt, failed=failed
             )
         return stored
 
     async def run_retention(self) -> int:
         async with self.db.transaction() as session:
-            deleted = await service.delete_expired_posts(
-                session, older_than=service.retention_cutoff(self.settings.retention_days)
-            )
+            deleted = await delete_expired_posts(session, older_than=retention_cutoff(self.settings.retention_days))
         if deleted:
             log.info("retention deleted raw posts", extra={"deleted": deleted})
         return deleted

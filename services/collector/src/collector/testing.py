@@ -344,13 +344,14 @@ class FakeTelegram:
             if self.fallback:
                 return self.fallback(request)
             return Reply(404, telegram_error_body(404, "Not Found"))
-        body = request.json or {}
+        body: dict[str, Any] = request.json or {}
         with self._lock:
             self.calls.append(body)
             if self.errors:
                 code, description, *retry_after = self.errors.pop(0)
                 return Reply(code, telegram_error_body(code, description, *retry_after))
-            refused = self.refuse.get(body.get("chat_id"))  # type: ignore[arg-type]
+            chat_id = body.get("chat_id")
+            refused = self.refuse.get(chat_id) if isinstance(chat_id, int) else None
             if refused is not None:
                 return Reply(refused[0], telegram_error_body(*refused))
             if not body.get("text"):

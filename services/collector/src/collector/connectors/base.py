@@ -11,14 +11,14 @@ from typing import Any, ClassVar
 import httpx
 
 from collector.config import Settings
-from collector.schemas import PostIn
+from collector.ingest.schemas import PostCreate
 
 
 @dataclass
 class Page:
     """Posts and the cursor values that become true once they are stored (saved in one transaction)."""
 
-    posts: list[PostIn] = field(default_factory=list)
+    posts: list[PostCreate] = field(default_factory=list)
     cursors: dict[str, dict[str, Any]] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)
 

@@ -8,12 +8,12 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
-import feedparser  # type: ignore[import-untyped]
+import feedparser
 import httpx
 
 from collector.connectors.base import Connector, ConnectorError, Page, SourceHalted
+from collector.ingest.schemas import PostCreate
 from collector.normalize import clean_text
-from collector.schemas import PostIn
 
 log = logging.getLogger("collector.rss")
 
@@ -59,7 +59,7 @@ class RssConnector(Connector):
                 posts.append(post)
         yield Page(posts=posts, cursors={"feed": new_cursor})
 
-    def _post(self, entry: Any, feed_title: str | None) -> PostIn | None:
+    def _post(self, entry: Any, feed_title: str | None) -> PostCreate | None:
         title = entry.get("title") or ""
         body = ""
         if entry.get("content"):
@@ -78,7 +78,7 @@ class RssConnector(Connector):
         external_id = entry.get("id") or entry.get("link")
         author = {"name": entry["author"]} if entry.get("author") else None
         try:
-            return PostIn.model_validate(
+            return PostCreate.model_validate(
                 {
                     "source_type": "rss",
                     "external_id": external_id[:255] if external_id else None,

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 
 from collector.connectors.base import BackOff, Connector, ConnectorError, Page, SourceHalted, transport_error
-from collector.schemas import PostIn
+from collector.ingest.schemas import PostCreate
 
 log = logging.getLogger("collector.telegram")
 
@@ -118,7 +118,7 @@ async def set_webhook(http: httpx.AsyncClient, *, base_url: str, token: str, url
     return body
 
 
-def posts_from_updates(updates: list[dict[str, Any]]) -> list[PostIn]:
+def posts_from_updates(updates: list[dict[str, Any]]) -> list[PostCreate]:
     posts = []
     for update in updates:
         try:
@@ -200,7 +200,7 @@ def _forward_chain(message: dict[str, Any]) -> list[dict[str, Any]]:
     return []
 
 
-def post_from_update(update: dict[str, Any]) -> PostIn | None:
+def post_from_update(update: dict[str, Any]) -> PostCreate | None:
     """The post inside one update, or None (private chat, no text, an update kind we ignore)."""
     message = next((update[k] for k in UPDATE_KINDS if isinstance(update.get(k), dict)), None)
     if message is None:
@@ -224,7 +224,7 @@ def post_from_update(update: dict[str, Any]) -> PostIn | None:
     if isinstance(location, dict):
         place["latitude"], place["longitude"] = location.get("latitude"), location.get("longitude")
     reply = message.get("reply_to_message")
-    return PostIn.model_validate(
+    return PostCreate.model_validate(
         {
             "source_type": "telegram",
             "external_id": f"{chat_id}_{message_id}",

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 
 from collector.connectors.base import BackOff, Connector, ConnectorError, Page, SourceHalted, transport_error
-from collector.schemas import PostIn
+from collector.ingest.schemas import PostCreate
 
 log = logging.getLogger("collector.vk")
 
@@ -250,7 +250,7 @@ def _count(item: dict[str, Any], field: str) -> int | None:
     return int(value["count"]) if isinstance(value, dict) and "count" in value else None
 
 
-def _posts(items: list[dict[str, Any]], response: dict[str, Any], *, parent: str | None = None) -> list[PostIn]:
+def _posts(items: list[dict[str, Any]], response: dict[str, Any], *, parent: str | None = None) -> list[PostCreate]:
     profiles, groups = _people(response)
     posts = []
     for item in items:
@@ -266,7 +266,7 @@ def _posts(items: list[dict[str, Any]], response: dict[str, Any], *, parent: str
 
 def _post(
     item: dict[str, Any], profiles: dict[int, dict[str, Any]], groups: dict[int, dict[str, Any]], parent: str | None
-) -> PostIn | None:
+) -> PostCreate | None:
     owner_id = int(item.get("owner_id") or item["from_id"])
     from_id = int(item.get("from_id") or owner_id)
     history = item.get("copy_history") or []
@@ -304,7 +304,7 @@ def _post(
         for h in history
         if h.get("id") is not None
     ]
-    return PostIn.model_validate(
+    return PostCreate.model_validate(
         {
             "source_type": "vk",
             "external_id": external_id,

@@ -7,15 +7,18 @@ from collections.abc import Callable, Iterable
 import orjson
 from pydantic import TypeAdapter, ValidationError
 
-from collector.schemas import ImportResult, LineError, PostIn
-from collector.service import Ingestor, has_text, parse_post
+from collector.errors import ValidationProblem
+from collector.ingest.ingestor import Ingestor
+from collector.ingest.prepare import has_text, parse_post
+from collector.ingest.schemas import ImportResult, LineError, PostCreate
+from incidents_common.problems import InvalidInput
 
 MAX_REPORTED_ERRORS = 1000
 
-_POST_LIST = TypeAdapter(list[PostIn])
+_POST_LIST = TypeAdapter(list[PostCreate])
 
 
-def _parse_batch(numbered: list[tuple[int, bytes]], result: ImportResult) -> list[PostIn]:
+def _parse_batch(numbered: list[tuple[int, bytes]], result: ImportResult) -> list[PostCreate]:
     """Parse a batch of lines. The usual case, every line valid, is one validate_json call over the
     lines joined into a JSON array (2-3x faster than line by line); otherwise the batch is parsed
     line by line to report each bad line with its number."""
@@ -82,3 +85,19 @@ def _reject(result: ImportResult, line: int, error: str) -> None:
     result.rejected += 1
     if len(result.errors) < MAX_REPORTED_ERRORS:
         result.errors.append(LineError(line=line, error=error[:500]))
+
+
+async def import_upload(ingestor: Ingestor, data: bytes, *, batch: int) -> ImportResult:
+    """An uploaded JSONL file (POST /v1/posts/import): InvalidInput when it is empty, Backpressure while
+    the outbox is over its limit, ValidationProblem when none of its lines is a valid post; otherwise the
+    good lines stored and the bad ones reported."""
+    if not data.strip():
+        raise InvalidInput("the file is empty")
+    await ingestor.check_backpressure()
+    result = await import_lines(ingestor, data.splitlines(), batch=batch)
+    if result.rejected and result.rejected == result.lines:
+        raise ValidationProblem(
+            f"none of the {result.lines} line(s) is a valid post",
+            errors=[e.model_dump() for e in result.errors[:50]],
+        )
+    return result

@@ -1,0 +1,1 @@
+"""Stored posts: read, list, retention."""
