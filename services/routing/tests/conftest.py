@@ -25,6 +25,7 @@ from incidents_common.testing import ServiceAuth
 from routing.config import Settings
 from routing.directory.service import import_directory
 from routing.incidents.models import Incident
+from routing.incidents.replies import apply_publications
 from routing.main import create_app
 from routing.models import TABLES
 
@@ -234,7 +235,6 @@ async def publish_outcome(db: Database, incident_id: str, status: str, *, at: da
     """The collector's answer about the incident's latest reply, applied as routing's consumer does;
     returns the reply id."""
     from incidents_common.events import PublicationStatus, ReplyKind, ReplyPublication, new_event
-    from routing.incidents.replies import apply_publications
 
     async with db.transaction() as session:
         incident = await session.get(Incident, incident_id)

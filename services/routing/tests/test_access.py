@@ -17,8 +17,11 @@ import yaml
 from incidents_common.db import writes_of
 from incidents_common.identity import ActingUser
 from incidents_common.testing import ServiceAuth
-from routing.directory.service import import_directory
+from routing.deadlines.service import list_policies
+from routing.directory.service import import_directory, list_departments, list_officials
+from routing.incidents.queries import list_incidents
 from routing.incidents.writes import route_posts
+from routing.rules.service import list_rules
 
 MOSCOW: dict[str, Any] = {
     "departments": [
@@ -406,10 +409,6 @@ class TestIncidentActions:
 class TestScopedQueries:
     async def test_region_filters_on_sqlite_and_postgresql(self, any_db: Any) -> None:
         """The scoped queries (IN, IS NULL, empty region sets) behave alike on both databases."""
-        from routing.deadlines.service import list_policies
-        from routing.directory.service import list_departments, list_officials
-        from routing.incidents.queries import list_incidents
-        from routing.rules.service import list_rules
 
         async with any_db.transaction() as session:
             await import_directory(session, document=MOSCOW)

@@ -19,6 +19,7 @@ from incidents_common.events import BadEvent, PostCollected, SourceType, new_eve
 from routing.config import Settings
 from routing.consumers import post_classified_handler
 from routing.incidents.models import Incident
+from routing.incidents.writes import route_posts
 
 STREETS = ["Ленина", "Чернышевского", "Московской", "Советской", "Гагарина", "Кирова", "Мира", "Победы"]
 PROBLEMS = [
@@ -192,7 +193,6 @@ class TestHandler:
         self, db: Database, settings: Settings, make_post: Any, t0: datetime
     ) -> None:
         from incidents_common.db import writes_of
-        from routing.incidents.writes import route_posts
 
         text = "На улице Чернышевского огромная яма на дороге, машины бьют колёса"
         async with db.transaction() as session:

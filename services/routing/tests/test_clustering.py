@@ -10,7 +10,9 @@ from sqlmodel import select
 from incidents_common.db import Database, OutboxMessage, writes_of
 from routing.config import Settings
 from routing.incidents.clustering import fingerprint, similarity
+from routing.incidents.lifecycle import perform_action
 from routing.incidents.models import Incident, SkippedPost
+from routing.incidents.schemas import Action, ActionRequest
 from routing.incidents.snapshots import IncidentRecord
 from routing.incidents.writes import route_posts
 
@@ -129,8 +131,6 @@ class TestCitizenWritesAgain:
     async def test_post_about_an_answered_incident_reopens_it(
         self, db: Database, settings: Settings, make_post: Any, t0: datetime
     ) -> None:
-        from routing.incidents.lifecycle import perform_action
-        from routing.incidents.schemas import Action, ActionRequest
 
         (incident,) = await _route(db, settings, make_post("w1", POTHOLE), now=t0)
         assert incident is not None

@@ -14,15 +14,19 @@ from incidents_common.db import Database, OutboxMessage, writes_of
 from incidents_common.testing import ServiceAuth, eventually
 from routing.config import Settings
 from routing.deadlines.calendar import WorkCalendar
-from routing.deadlines.models import Clock, Deadline, DeadlineState
-from routing.deadlines.scanner import scan
+from routing.deadlines.models import Clock, Deadline, DeadlineState, SlaPolicy
 from routing.deadlines.service import resolve_policy
+from routing.directory.models import Official
+from routing.directory.service import import_directory
 from routing.incidents.lifecycle import perform_action
 from routing.incidents.models import Escalation, Incident
+from routing.incidents.queries import incident_detail
+from routing.incidents.scanner import scan
 from routing.incidents.schemas import Action, ActionRequest
 from routing.incidents.snapshots import IncidentRecord
 from routing.incidents.writes import route_posts
 from routing.main import create_app
+from routing.timeutil import utcnow
 
 from .conftest import publish_outcome
 
@@ -48,8 +52,6 @@ async def _clear_outbox(db: Database) -> None:
 class TestPolicies:
     async def test_most_specific_policy_wins(self, db: Database, settings: Settings) -> None:
         async with db.transaction() as session:
-            from routing.deadlines.models import SlaPolicy
-
             session.add(SlaPolicy(region_code="64", first_reaction_hours=6, description="region"))
             session.add(SlaPolicy(region_code="64", category="roads", first_reaction_hours=3))
             session.add(SlaPolicy(category="roads", urgency="critical", first_reaction_hours=1))
@@ -161,12 +163,9 @@ class TestScanner:
     async def test_pending_deadlines_survive_a_restart(
         self, settings: Settings, make_post: Any, small_directory: dict[str, Any]
     ) -> None:
-        from routing.timeutil import utcnow
 
         first = create_app(settings)
         async with first.router.lifespan_context(first):
-            from routing.directory.service import import_directory
-
             async with first.state.db.transaction() as session:
                 await import_directory(session, document=small_directory)
             # Created three weeks ago and never answered: every clock is overdue by now.
@@ -225,7 +224,6 @@ class TestZonesAndStorage:
     async def test_clocks_run_in_the_assignees_own_zone(
         self, db: Database, settings: Settings, make_post: Any, t0: datetime
     ) -> None:
-        from routing.directory.models import Official
 
         async with db.transaction() as session:
             for official_id, zone in (("roads-a", "Asia/Vladivostok"), ("roads-b", "Europe/Kaliningrad")):
@@ -244,7 +242,6 @@ class TestZonesAndStorage:
     async def test_actions_and_detail_round_trip_on_both_databases(
         self, any_db: Database, settings: Settings, make_post: Any, t0: datetime
     ) -> None:
-        from routing.incidents.queries import incident_detail
 
         incident = await _incident(any_db, settings, make_post("s1", "Огромная яма на дороге"), t0)
         steps = [

@@ -20,21 +20,10 @@ from routing.deadlines.calendar import WorkCalendar
 from routing.deadlines.models import Clock, SlaPolicy
 from routing.directory.models import Department, Official, Role
 from routing.incidents.clustering import Address, Candidate, fingerprint
-from routing.incidents.decisions import (
-    ATTACH_COLUMNS,
-    REOPEN_COLUMNS,
-    BatchDecision,
-    Join,
-    Open,
-    RoutingContext,
-    Skip,
-    decide_batch,
-    incidents_to_load,
-    place_posts,
-    severity,
-    title_of,
-)
+from routing.incidents.decisions import ATTACH_COLUMNS, REOPEN_COLUMNS, BatchDecision, decide_batch
 from routing.incidents.models import Incident
+from routing.incidents.placement import Join, Open, RoutingContext, Skip, incidents_to_load, place_posts
+from routing.incidents.posts import severity, title_of
 from routing.incidents.snapshots import RECORD_COLUMNS, IncidentRecord
 from routing.rules.engine import RegionDirectory, Workload, choose_assignee
 from routing.rules.models import Rule

@@ -10,7 +10,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from incidents_common.db import Database, writes_of
 from incidents_common.metrics import ServiceMetrics
 from routing.config import Settings
-from routing.deadlines.scanner import scan
+from routing.incidents.scanner import scan
 from routing.incidents.writes import route_posts
 
 

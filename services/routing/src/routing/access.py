@@ -25,8 +25,7 @@ from typing import Annotated
 from fastapi import Depends
 
 from incidents_common.identity import Caller, CallerDep
-from incidents_common.problems import Forbidden
-from routing.errors import UnknownIncident
+from routing.errors import NotAllowed, UnknownIncident
 from routing.incidents.schemas import Action
 
 FEDERAL = "federal"
@@ -41,10 +40,6 @@ OFFICIAL_ACTIONS: frozenset[Action] = frozenset(
     {Action.take, Action.interim_answer, Action.reply, Action.resolve, Action.redirect}
 )
 ACTOR_MAX = 300  # routing_incident_history.actor
-
-
-class NotAllowed(Forbidden):
-    slug, title = "not-allowed", "Not allowed for this caller"
 
 
 @dataclass(frozen=True)

@@ -10,11 +10,19 @@ import sys
 from datetime import date
 from pathlib import Path
 
+from sqlmodel import select
+from tqdm import tqdm
+
 from incidents_common.db import Database
 from incidents_common.migrations import add_migrate_command, run_migrate_command
 from incidents_common.problems import ProblemError
 from routing.config import Settings
+from routing.directory.parsing import parse_import
+from routing.directory.service import import_directory
+from routing.incidents.audit import INCIDENTS, check_incident, check_roots, seal_days
+from routing.incidents.scanner import scan
 from routing.models import TABLES
+from routing.seed import seed_demo_directory
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -45,10 +53,6 @@ async def _run(args: argparse.Namespace) -> int:
     await db.migrate()
     try:
         if args.command == "import-directory":
-            from tqdm import tqdm
-
-            from routing.directory.service import import_directory, parse_import
-
             with tqdm(total=2, desc="import", unit="step", file=sys.stderr) as bar:
                 document = parse_import(content, filename=args.file.name, fmt=args.format)
                 bar.update(1)
@@ -57,23 +61,17 @@ async def _run(args: argparse.Namespace) -> int:
                 bar.update(1)
             sys.stdout.write(result.model_dump_json() + "\n")
         elif args.command == "seed-demo":
-            from routing.seed import seed_demo_directory
-
             seeded = await seed_demo_directory(db)
             sys.stdout.write((seeded.model_dump_json() if seeded else '{"skipped": "directory not empty"}') + "\n")
         elif args.command == "audit-verify":
             return await _audit_verify(db, args)
         elif args.command == "audit-seal":
-            from routing.incidents.audit import seal_days
-
             async with db.transaction() as session:
                 roots = await seal_days(session)
             for root in roots:
                 sys.stdout.write(root.model_dump_json() + "\n")
             sys.stderr.write(f"{len(roots)} daily roots sealed (published by the service's outbox relay)\n")
         elif args.command == "scan-deadlines":
-            from routing.deadlines.scanner import scan
-
             async with db.transaction() as session:
                 scanned = await scan(session, settings=settings)
             sys.stdout.write(scanned.model_dump_json() + "\n")
@@ -84,11 +82,6 @@ async def _run(args: argparse.Namespace) -> int:
 
 async def _audit_verify(db: Database, args: argparse.Namespace) -> int:
     """One JSON line per broken chain or root, a summary on stderr; 1 when anything broke."""
-    from sqlalchemy import select
-    from tqdm import tqdm
-
-    from routing.incidents.audit import INCIDENTS, check_incident, check_roots
-
     broken = 0
     async with db.transaction() as session:
         if args.incident:
@@ -97,7 +90,7 @@ async def _audit_verify(db: Database, args: argparse.Namespace) -> int:
             query = select(INCIDENTS.c.id).order_by(INCIDENTS.c.id)
             if args.region:
                 query = query.where(INCIDENTS.c.region_code == args.region)
-            ids = list((await session.exec(query)).scalars())  # type: ignore[call-overload]
+            ids = list((await session.exec(query)).all())
         for incident_id in tqdm(ids, desc="incident chains", unit="incident", file=sys.stderr):
             check = await check_incident(session, incident_id)
             if check is None:

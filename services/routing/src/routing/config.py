@@ -9,6 +9,9 @@ from pydantic import Field, model_validator
 
 from incidents_common.settings import ServiceSettings, service_config
 
+SOURCE = "/services/routing"
+"""The CloudEvents `source` of every event routing publishes."""
+
 
 class Settings(ServiceSettings):
     model_config = service_config("ROUTING_")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from incidents_common.problems import Conflict, InvalidInput, NotFound
+from incidents_common.problems import Conflict, Forbidden, InvalidInput, NotFound
 
 
 class UnknownDepartment(NotFound):
@@ -39,3 +39,9 @@ class BadImport(InvalidInput):
 
 class BadDirectoryData(InvalidInput):
     slug, title = "bad-directory-data", "Inconsistent directory data"
+
+
+class NotAllowed(Forbidden):
+    """Refused for this caller: its role, or an object it sees but may not change (routing.access)."""
+
+    slug, title = "not-allowed", "Not allowed for this caller"

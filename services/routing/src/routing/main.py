@@ -20,11 +20,11 @@ from incidents_common.nats import ConsumerSpec, EventRuntime
 from routing.config import Settings
 from routing.consumers import post_classified_handler
 from routing.deadlines.router import router as deadlines_router
-from routing.deadlines.scanner import run_scanner
 from routing.directory.router import router as directory_router
 from routing.incidents.reactions import reactions_handler
 from routing.incidents.replies import publications_handler
 from routing.incidents.router import router as incidents_router
+from routing.incidents.scanner import run_scanner
 from routing.models import TABLES
 from routing.rules.router import router as rules_router
 from routing.seed import seed_demo_directory

@@ -8,8 +8,9 @@ from importlib import resources
 from sqlalchemy.exc import IntegrityError
 
 from incidents_common.db import Database
+from routing.directory.parsing import parse_import
 from routing.directory.schemas import ImportResult
-from routing.directory.service import directory_is_empty, import_directory, parse_import
+from routing.directory.service import directory_is_empty, import_directory
 
 log = logging.getLogger("routing.seed")
 DEMO_FILE = "demo_directory.yaml"

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Path, Query
 
 from incidents_common.app import SessionDep
 from routing.access import GUARDED, AccessDep
 from routing.deadlines import service
-from routing.deadlines.scanner import scan
 from routing.deadlines.schemas import ScanResult, SlaPolicyCreate, SlaPolicyRead, SlaPolicyUpdate
+from routing.deps import SettingsDep
+from routing.incidents.scanner import scan
 
 router = APIRouter(tags=["sla"], dependencies=GUARDED)
 
@@ -60,6 +61,6 @@ async def delete_policy(session: SessionDep, access: AccessDep, policy_id: Polic
 
 
 @router.post("/v1/deadlines/scan", summary="Run one deadline scan now (operator only; it also runs periodically)")
-async def scan_now(session: SessionDep, access: AccessDep, request: Request) -> ScanResult:
+async def scan_now(session: SessionDep, access: AccessDep, settings: SettingsDep) -> ScanResult:
     access.require_operator("run the deadline scan")
-    return await scan(session, settings=request.app.state.settings)
+    return await scan(session, settings=settings)

@@ -35,7 +35,7 @@ async def list_policies(
     """With `regions` (a user's): the policies of those regions and the global ones that apply to them."""
     if region and regions is not None and region not in regions:
         return []
-    query = select(SlaPolicy).order_by(SlaPolicy.id)  # type: ignore[arg-type]
+    query = select(SlaPolicy).order_by(col(SlaPolicy.id))
     if region:
         query = query.where((SlaPolicy.region_code == region) | (SlaPolicy.region_code == None))  # noqa: E711
     if regions is not None:
@@ -69,8 +69,7 @@ async def update_policy(session: AsyncSession, *, policy_id: int, data: SlaPolic
 
 async def delete_policy(session: AsyncSession, *, policy_id: int) -> None:
     await get_policy(session, policy_id=policy_id)
-    # sqlmodel's AsyncSession.exec has no overload for DML (delete) statements
-    await session.exec(delete(SlaPolicy).where(col(SlaPolicy.id) == policy_id))  # type: ignore[call-overload]
+    await session.exec(delete(SlaPolicy).where(col(SlaPolicy.id) == policy_id))
 
 
 @dataclass(frozen=True)
@@ -376,7 +375,7 @@ async def incident_deadlines(session: AsyncSession, incident_id: str) -> list[De
         select(Deadline)
         .where(Deadline.incident_id == incident_id)
         .order_by(col(Deadline.started_at), col(Deadline.clock))
-    )  # type: ignore[arg-type]
+    )
     return [
         DeadlineRead(**d.model_dump(exclude={"working_seconds"}), working_hours=round(d.working_seconds / 3600, 2))
         for d in rows.all()

@@ -13,6 +13,7 @@ from fastapi import APIRouter, File, Query, UploadFile
 from incidents_common.app import SessionDep
 from routing.access import GUARDED, AccessDep
 from routing.directory import service
+from routing.directory.parsing import parse_import
 from routing.directory.schemas import (
     DepartmentCreate,
     DepartmentRead,
@@ -127,6 +128,6 @@ async def import_directory(
 ) -> ImportResult:
     access.require_directory_writer()
     content = await file.read()
-    document = service.parse_import(content, filename=file.filename, fmt=format)
+    document = parse_import(content, filename=file.filename, fmt=format)
     result = await service.import_directory(session, document=document, regions=access.regions)
     return result

@@ -1,22 +1,20 @@
-"""Directory logic: departments and officials (create, read, update, deactivate) and bulk import."""
+"""Directory logic: departments and officials (create, read, update, deactivate) and the bulk import of a
+whole directory (departments, officials, rules, SLA policies) parsed by directory.parsing."""
 
 from __future__ import annotations
 
-import csv
-import io
-import re
 import uuid
 from collections.abc import Sequence
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from incidents_common.regions import REGIONS
 from routing.deadlines.models import SlaPolicy
-from routing.directory.models import Department, Official, Role
+from routing.deadlines.schemas import SlaPolicyCreate
+from routing.directory.models import Department, Official
 from routing.directory.schemas import (
     DepartmentCreate,
     DepartmentRead,
@@ -26,9 +24,10 @@ from routing.directory.schemas import (
     OfficialRead,
     OfficialUpdate,
 )
-from routing.errors import AlreadyExists, BadDirectoryData, BadImport, UnknownDepartment, UnknownOfficial
+from routing.errors import AlreadyExists, BadDirectoryData, BadImport, NotAllowed, UnknownDepartment, UnknownOfficial
 from routing.incidents.models import LOAD_STATUSES, Incident
 from routing.rules.models import Rule
+from routing.rules.schemas import RuleCreate
 from routing.timeutil import utcnow
 
 
@@ -59,8 +58,8 @@ async def open_counts(session: AsyncSession, official_ids: Sequence[str]) -> dic
     rows = await session.exec(
         select(Incident.assignee_id, func.count())
         .where(
-            Incident.assignee_id.in_(list(official_ids)),  # type: ignore[union-attr]
-            Incident.status.in_(LOAD_STATUSES),  # type: ignore[attr-defined]
+            col(Incident.assignee_id).in_(list(official_ids)),
+            col(Incident.status).in_(LOAD_STATUSES),
         )
         .group_by(Incident.assignee_id)
     )
@@ -206,94 +205,11 @@ async def update_official(
     return official
 
 
-async def chain_officials(session: AsyncSession, *, region_code: str) -> dict[Role, Official]:
-    """The region's escalation chain: curator, deputy governor, governor's office (active ones)."""
-    rows = await session.exec(
-        select(Official)
-        .where(
-            Official.region_code == region_code,
-            Official.role != Role.official,
-            Official.active == True,  # noqa: E712 - SQL expression
-        )
-        .order_by(Official.on_leave, Official.id)  # type: ignore[arg-type]
-    )
-    chain: dict[Role, Official] = {}
-    for official in rows.all():
-        chain.setdefault(Role(official.role), official)
-    return chain
-
-
 async def directory_is_empty(session: AsyncSession) -> bool:
     return (await session.exec(select(func.count()).select_from(Official))).one() == 0
 
 
 # -- bulk import -----------------------------------------------------------------------------
-
-CSV_LIST_SPLIT = re.compile(r"[;|]")
-
-
-def parse_import(content: bytes, *, filename: str | None = None, fmt: str | None = None) -> dict[str, Any]:
-    """A YAML document (departments/officials/rules/sla_policies lists) or a CSV of officials."""
-    fmt = (fmt or (filename or "").rsplit(".", 1)[-1]).lower()
-    try:
-        text = content.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise BadImport("the file is not UTF-8") from exc
-    if fmt in ("yaml", "yml"):
-        try:
-            document = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise BadImport(f"not YAML: {exc}") from exc
-        if not isinstance(document, dict):
-            raise BadImport("a directory YAML is a mapping with departments/officials/rules/sla_policies lists")
-        return document
-    if fmt == "csv":
-        return _csv_document(text)
-    raise BadImport(f"unknown format {fmt!r}: use .yaml, .yml or .csv")
-
-
-def _csv_document(text: str) -> dict[str, Any]:
-    """One official per row; departments are created from department_id/department_name columns."""
-    reader = csv.DictReader(io.StringIO(text))
-    required = {"region_code", "official_id", "name"}
-    if reader.fieldnames is None or not required <= set(reader.fieldnames):
-        raise BadImport(f"CSV needs the columns {sorted(required)}; got {reader.fieldnames}")
-    departments: dict[str, dict[str, Any]] = {}
-    officials: list[dict[str, Any]] = []
-    for row in reader:
-        row = {k: (v or "").strip() for k, v in row.items() if k}
-        region = row["region_code"].zfill(2)
-        if row.get("department_id"):
-            departments.setdefault(
-                row["department_id"],
-                {
-                    "id": row["department_id"],
-                    "region_code": region,
-                    "name": row.get("department_name") or row["department_id"],
-                    "kind": row.get("department_kind") or "ministry",
-                    "municipality": row.get("department_municipality") or None,
-                },
-            )
-        official: dict[str, Any] = {
-            "id": row["official_id"],
-            "region_code": region,
-            "department_id": row.get("department_id") or None,
-            "name": row["name"],
-        }
-        for key in ("position", "email", "phone", "role", "timezone", "work_hours"):
-            if row.get(key):
-                official[key] = row[key]
-        for key in ("categories", "municipalities"):
-            if row.get(key):
-                official[key] = [p.strip() for p in CSV_LIST_SPLIT.split(row[key]) if p.strip()]
-        if row.get("capacity"):
-            official["capacity"] = row["capacity"]
-        if row.get("active"):
-            official["active"] = row["active"].lower() in ("1", "true", "yes", "да")
-        if row.get("on_leave"):
-            official["on_leave"] = row["on_leave"].lower() in ("1", "true", "yes", "да")
-        officials.append(official)
-    return {"departments": list(departments.values()), "officials": officials}
 
 
 def _items(document: dict[str, Any], key: str) -> list[dict[str, Any]]:
@@ -393,9 +309,6 @@ async def import_directory(session: AsyncSession, *, document: dict[str, Any], r
             existing_official.updated_at = utcnow()
         result.officials += 1
 
-    from routing.deadlines.schemas import SlaPolicyCreate
-    from routing.rules.schemas import RuleCreate  # local: rules import the directory's service
-
     existing_rules = {_rule_key(r): r for r in (await session.exec(select(Rule))).all()}
     for n, raw in enumerate(rules):
         if raw.get("region_code") is not None:
@@ -449,8 +362,6 @@ async def import_directory(session: AsyncSession, *, document: dict[str, Any], r
         result.sla_policies += 1
 
     if refused:
-        from routing.access import NotAllowed  # local: access imports the incidents' schemas
-
         raise NotAllowed(f"{len(refused)} row(s) outside your regions; nothing imported", errors=refused[:100])
     if result.errors:
         raise BadImport(f"{len(result.errors)} row(s) rejected; nothing imported", errors=result.errors[:100])

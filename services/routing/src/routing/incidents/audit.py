@@ -20,17 +20,18 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from incidents_common.db import writes_of
 from incidents_common.events import AuditRootPublished, new_event
+from routing.config import SOURCE
 from routing.incidents.chain import ChainCheck, daily_root, verify
 from routing.incidents.models import AuditRoot, Incident, IncidentHistory
+from routing.tables import table_of
 from routing.timeutil import utcnow
 
 SEAL_AFTER = timedelta(hours=1)  # after the day's end: a batch stamped before midnight has committed
 SEAL_LOOKBACK_DAYS = 7  # days a scan looks back for an unsealed day (a service that was down)
-SOURCE = "/services/routing"
 
-HISTORY = IncidentHistory.__table__  # type: ignore[attr-defined]
-INCIDENTS = Incident.__table__  # type: ignore[attr-defined]
-ROOTS = AuditRoot.__table__  # type: ignore[attr-defined]
+HISTORY = table_of(IncidentHistory)
+INCIDENTS = table_of(Incident)
+ROOTS = table_of(AuditRoot)
 
 
 async def check_incident(session: AsyncSession, incident_id: str) -> ChainCheck | None:

@@ -18,9 +18,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
 
 import pymorphy3
+
+from routing.incidents.snapshots import IncidentRecord
 
 _WORD = re.compile(r"[а-яёa-z0-9]+(?:-[а-яёa-z0-9]+)*", re.IGNORECASE)
 _STREET_TYPES = (
@@ -102,7 +103,7 @@ def lemma(word: str) -> str | None:
     parse = _morph().parse(word)[0]
     if parse.tag.POS in _DROP_POS:
         return None
-    normal = parse.normal_form.replace("ё", "е")
+    normal: str = parse.normal_form.replace("ё", "е")  # pymorphy3 is untyped
     normal = _SYNONYMS.get(normal, normal)
     if normal in _STOP:
         return None
@@ -153,8 +154,8 @@ def _street_lemma(word: str) -> str:
     # Street names are mostly surnames in the genitive («улица Ленина»): prefer a surname's normal form.
     for parse in parses:
         if "Surn" in parse.tag or "Name" in parse.tag:
-            return parse.normal_form.replace("ё", "е")
-    return parses[0].normal_form.replace("ё", "е")
+            return str(parse.normal_form).replace("ё", "е")  # str(): pymorphy3 is untyped
+    return str(parses[0].normal_form).replace("ё", "е")
 
 
 @dataclass
@@ -204,7 +205,7 @@ class Candidate:
     term_sets: list[frozenset[str]] = field(default_factory=list)
     external_ids: set[str] = field(default_factory=set)
     post_ids: set[str] = field(default_factory=set)
-    incident: Any = None  # its IncidentRecord once a batch needs it (loaded, or opened by the batch)
+    incident: IncidentRecord | None = None  # once a batch needs it (loaded, or opened by the batch)
 
     def score(self, terms: frozenset[str]) -> float:
         return max((similarity(terms, other) for other in self.term_sets), default=0.0)

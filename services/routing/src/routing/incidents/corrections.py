@@ -33,12 +33,13 @@ from incidents_common.events import (
     Urgency,
 )
 from incidents_common.regions import REGIONS
-from routing.config import Settings
+from routing.config import SOURCE, Settings
 from routing.deadlines import service as deadlines
 from routing.deadlines.models import Clock, DeadlineState
 from routing.errors import InvalidTransition
-from routing.incidents.decisions import SOURCE, Effects, apply_assignment, emit, record, severity, transition
+from routing.incidents.effects import Effects, apply_assignment, emit, record, transition
 from routing.incidents.models import LOAD_STATUSES, Incident, IncidentPost
+from routing.incidents.posts import severity
 from routing.incidents.priority import rescored
 from routing.incidents.queries import assignee_official
 from routing.incidents.review import ClockView, clock_urgency

@@ -1,4 +1,4 @@
-"""Escalation of a breached incident one level up its region's chain (called by the deadline scanner)."""
+"""One level up a breached incident's escalation chain (called by the deadline scan, incidents.scanner)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from incidents_common.events import IncidentEscalated
 from routing.directory.models import ESCALATION_CHAIN
-from routing.incidents.decisions import SYSTEM_ACTOR, Effects, emit, record
+from routing.incidents.effects import SYSTEM_ACTOR, Effects, emit, record
 from routing.incidents.models import Escalation, Incident
 from routing.rules.engine import RegionDirectory, assignee_of
 

@@ -2,7 +2,7 @@
 
 An action locks its incident (FOR UPDATE on PostgreSQL), changes the ORM row and queues its audit
 entries, clocks and events in the transaction's Writes, through the same decision helpers the
-consumer uses (incidents.decisions), so that both produce the same history and event contents.
+consumer uses (incidents.effects), so that both produce the same history and event contents.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from routing.deadlines.models import Clock, DeadlineState
 from routing.directory.models import Department, Official
 from routing.errors import BadDirectoryData, InvalidTransition, UnknownDepartment, UnknownOfficial
 from routing.incidents import corrections, replies
-from routing.incidents.decisions import Effects, apply_assignment, transition
+from routing.incidents.effects import Effects, apply_assignment, transition
 from routing.incidents.models import Incident
 from routing.incidents.queries import assignee_official, get_incident
 from routing.incidents.review import ClockView

@@ -3,8 +3,8 @@
 Before anything is decided (`load_context`): the cluster locks, the directories and workload of the
 batch's regions, the SLA policies, the open incidents of its (region, category) pairs as clustering
 sees them (addresses, posts' terms), and which of its posts are in an incident already. Between the
-two passes of incidents.decisions (`load_joined_incidents`): the whole rows of the incidents joined
-and what their priority reads of their posts."""
+two passes, incidents.placement and incidents.decisions (`load_joined_incidents`): the whole rows of
+the incidents joined and what their priority reads of their posts."""
 
 from __future__ import annotations
 
@@ -12,29 +12,27 @@ import hashlib
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select, text, tuple_
-from sqlmodel import col
+from sqlalchemy import select as core_select
+from sqlalchemy import text, tuple_
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from incidents_common.events import PostClassified
 from routing.config import Settings
 from routing.deadlines.service import load_policies
 from routing.incidents.clustering import Address, Candidate
-from routing.incidents.decisions import (
-    Join,
-    Placement,
-    RoutingContext,
-    cluster_key,
-    cluster_window_start,
-    incidents_to_load,
-)
 from routing.incidents.models import OPEN_STATUSES, Incident, IncidentPost
+from routing.incidents.placement import Join, Placement, RoutingContext, cluster_window_start, incidents_to_load
+from routing.incidents.posts import cluster_key
 from routing.incidents.priority import PostSignal
 from routing.incidents.snapshots import RECORD_COLUMNS, IncidentRecord
 from routing.rules.engine import Workload
 from routing.rules.service import load_directories, load_workload
+from routing.tables import table_of
 
 ClusterKey = tuple[str, str]
+INCIDENTS = table_of(Incident)
+POSTS = table_of(IncidentPost)
 
 
 def cluster_lock_id(region_code: str, category: str) -> int:
@@ -53,7 +51,7 @@ async def lock_clusters(session: AsyncSession, keys: Sequence[ClusterKey]) -> No
     if not keys or session.bind is None or session.bind.dialect.name != "postgresql":
         return
     ids = sorted({cluster_lock_id(region, category) for region, category in keys})
-    await session.exec(  # type: ignore[call-overload]
+    await (await session.connection()).execute(
         text(
             "SELECT pg_advisory_xact_lock(k) FROM (SELECT unnest(CAST(:ids AS bigint[])) AS k ORDER BY k) AS ordered"
         ).bindparams(ids=ids)
@@ -68,13 +66,13 @@ async def load_candidates(
     candidates: dict[ClusterKey, list[Candidate]] = {key: [] for key in keys}
     if not keys:
         return candidates
-    table = Incident.__table__  # type: ignore[attr-defined]
+    table = INCIDENTS
     open_of_keys = (
         tuple_(table.c.region_code, table.c.category).in_(list(keys)),
         table.c.status.in_(OPEN_STATUSES),
         table.c.last_post_at >= since,
     )
-    incidents = await session.exec(  # type: ignore[call-overload]
+    incidents = await session.exec(
         select(table.c.id, table.c.region_code, table.c.category, table.c.address).where(*open_of_keys)
     )
     by_id: dict[str, Candidate] = {}
@@ -82,7 +80,7 @@ async def load_candidates(
         by_id[incident_id] = candidate = Candidate(incident_id, Address.parse(address))
         candidates[(region_code, category)].append(candidate)
     if by_id:
-        posts = await session.exec(  # type: ignore[call-overload]
+        posts = await session.exec(
             select(
                 col(IncidentPost.incident_id),
                 col(IncidentPost.post_id),
@@ -113,9 +111,8 @@ async def load_joined_incidents(
     wanted = incidents_to_load(placements)
     if not wanted:
         return
-    table = Incident.__table__  # type: ignore[attr-defined]
-    rows = await session.exec(  # type: ignore[call-overload]
-        select(*(table.c[name] for name in RECORD_COLUMNS)).where(table.c.id.in_(wanted))
+    rows = await (await session.connection()).execute(
+        core_select(*(INCIDENTS.c[name] for name in RECORD_COLUMNS)).where(INCIDENTS.c.id.in_(wanted))
     )
     records = {record.id: record for record in (IncidentRecord(*row) for row in rows.all())}
     for placement in placements:
@@ -130,11 +127,10 @@ async def load_signals(session: AsyncSession, incident_ids: Sequence[str]) -> di
     signals: dict[str, list[PostSignal]] = {incident_id: [] for incident_id in incident_ids}
     if not incident_ids:
         return signals
-    table = IncidentPost.__table__  # type: ignore[attr-defined]
-    rows = await session.exec(  # type: ignore[call-overload]
-        select(*(table.c[name] for name in SIGNAL_COLUMNS))
-        .where(table.c.incident_id.in_(list(incident_ids)))
-        .order_by(table.c.incident_id, table.c.ordinal)
+    rows = await (await session.connection()).execute(
+        core_select(*(POSTS.c[name] for name in SIGNAL_COLUMNS))
+        .where(POSTS.c.incident_id.in_(list(incident_ids)))
+        .order_by(POSTS.c.incident_id, POSTS.c.ordinal)
     )
     for incident_id, *values in rows.all():
         signals[incident_id].append(signal_from_row(*values))
@@ -190,7 +186,7 @@ async def load_routed(session: AsyncSession, post_ids: Sequence[str]) -> dict[st
     if not post_ids:
         return {}
     rows = await session.exec(
-        select(col(IncidentPost.post_id), col(IncidentPost.incident_id)).where(  # type: ignore[call-overload]
+        select(col(IncidentPost.post_id), col(IncidentPost.incident_id)).where(
             col(IncidentPost.post_id).in_(sorted(set(post_ids)))
         )
     )

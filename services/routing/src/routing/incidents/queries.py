@@ -14,14 +14,14 @@ from routing.incidents.models import Escalation, Incident, IncidentHistory, Inci
 from routing.incidents.schemas import (
     EscalationRead,
     HistoryRead,
+    IncidentDetail,
     IncidentPage,
     IncidentPostRead,
-    IncidentRead,
     PublishedReplyRead,
     ReactionRead,
     ReplyRead,
 )
-from routing.incidents.snapshots import review_reasons_of, summary
+from routing.incidents.snapshots import incident_read, review_reasons_of
 
 
 async def get_incident(session: AsyncSession, *, incident_id: str, lock: bool = False) -> Incident:
@@ -68,12 +68,12 @@ async def list_incidents(
     rows = await session.exec(
         query.order_by(col(Incident.created_at).desc(), col(Incident.id)).limit(limit).offset(offset)
     )
-    return IncidentPage(items=[summary(i) for i in rows.all()], total=total, limit=limit, offset=offset)
+    return IncidentPage(items=[incident_read(i) for i in rows.all()], total=total, limit=limit, offset=offset)
 
 
 async def incident_detail(
     session: AsyncSession, *, incident_id: str, settings: Settings, regions: frozenset[str] | None = None
-) -> IncidentRead:
+) -> IncidentDetail:
     await writes_of(session).flush()  # the audit rows, posts and clocks this transaction queued
     incident = await get_incident(session, incident_id=incident_id)
     if regions is not None and incident.region_code not in regions:
@@ -100,8 +100,8 @@ async def incident_detail(
             await assignee_official(session, incident), incident.region_code, settings, city=incident.city
         )
         working = round(calendar.between(incident.created_at, incident.first_response_at) / 3600, 2)
-    return IncidentRead(
-        **summary(incident).model_dump(),
+    return IncidentDetail(
+        **incident_read(incident).model_dump(),
         summary=incident.summary,
         assignment_explanation=incident.assignment_explanation,
         rule_id=incident.rule_id,

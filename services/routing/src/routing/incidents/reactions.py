@@ -27,7 +27,7 @@ from incidents_common.events import (
 )
 from incidents_common.nats import BatchHandler
 from routing.config import Settings
-from routing.incidents.decisions import Effects, emit, record
+from routing.incidents.effects import Effects, emit, record
 from routing.incidents.lifecycle import perform_action
 from routing.incidents.models import Reaction
 from routing.incidents.queries import get_incident

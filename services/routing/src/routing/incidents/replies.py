@@ -43,7 +43,7 @@ from incidents_common.nats import BatchHandler
 from routing.config import Settings
 from routing.deadlines import service as deadlines
 from routing.deadlines.models import Clock, Deadline, DeadlineState
-from routing.incidents.decisions import Effects, Outgoing, emit, record, transition
+from routing.incidents.effects import Effects, Outgoing, emit, record, transition
 from routing.incidents.models import Incident, IncidentPost, Reply
 from routing.incidents.queries import assignee_official, get_incident
 from routing.incidents.review import ClockView

@@ -10,15 +10,16 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 
 from incidents_common.app import SessionDep
 from incidents_common.events import IncidentStatus
 from routing.access import GUARDED, AccessDep
+from routing.deps import SettingsDep
 from routing.errors import UnknownIncident
 from routing.incidents import audit, lifecycle, queries
 from routing.incidents.models import Incident
-from routing.incidents.schemas import ActionRequest, AuditChainRead, AuditRootRead, IncidentPage, IncidentRead
+from routing.incidents.schemas import ActionRequest, AuditChainRead, AuditRootRead, IncidentDetail, IncidentPage
 
 router = APIRouter(tags=["incidents"], dependencies=GUARDED)
 
@@ -53,10 +54,10 @@ async def list_incidents(
 
 
 @router.get("/v1/incidents/{incident_id}", summary="An incident with posts, explanation, deadlines and history")
-async def get_incident(session: SessionDep, access: AccessDep, request: Request, incident_id: str) -> IncidentRead:
-    return await queries.incident_detail(
-        session, incident_id=incident_id, settings=request.app.state.settings, regions=access.regions
-    )
+async def get_incident(
+    session: SessionDep, access: AccessDep, settings: SettingsDep, incident_id: str
+) -> IncidentDetail:
+    return await queries.incident_detail(session, incident_id=incident_id, settings=settings, regions=access.regions)
 
 
 @router.get(
@@ -104,14 +105,13 @@ async def audit_roots(
     summary="Take an action on an incident (recorded as the caller's)",
 )
 async def act(
-    session: SessionDep, access: AccessDep, request: Request, incident_id: str, body: ActionRequest
-) -> IncidentRead:
+    session: SessionDep, access: AccessDep, settings: SettingsDep, incident_id: str, body: ActionRequest
+) -> IncidentDetail:
     access.require_incident_actor(body.action)
 
     def authorize(incident: Incident) -> None:
         access.check_incident(incident.region_code, incident.assignee_id, incident_id=incident.id)
 
-    settings = request.app.state.settings
     await lifecycle.perform_action(
         session, incident_id=incident_id, request=body, actor=access.actor, settings=settings, authorize=authorize
     )

@@ -142,7 +142,7 @@ class ReactionRead(BaseModel):
     published_at: datetime
 
 
-class IncidentSummary(BaseModel):
+class IncidentRead(BaseModel):
     incident_id: str
     region_code: str
     region_name: str
@@ -173,7 +173,7 @@ class IncidentSummary(BaseModel):
     updated_at: datetime
 
 
-class IncidentRead(IncidentSummary):
+class IncidentDetail(IncidentRead):
     summary: str
     assignment_explanation: str | None = None
     rule_id: str | None = None
@@ -203,7 +203,7 @@ class IncidentRead(IncidentSummary):
 
 
 class IncidentPage(BaseModel):
-    items: list[IncidentSummary]
+    items: list[IncidentRead]
     total: int
     limit: int
     offset: int

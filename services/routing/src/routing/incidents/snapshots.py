@@ -22,7 +22,7 @@ from incidents_common.events import (
     Satisfaction,
     Urgency,
 )
-from routing.incidents.schemas import IncidentSummary
+from routing.incidents.schemas import IncidentRead
 
 
 class IncidentLike(Protocol):
@@ -192,8 +192,8 @@ def review_reasons_of(incident: IncidentLike) -> list[ReviewReason]:
     return [ReviewReason.model_validate(reason) for reason in incident.review_reasons]
 
 
-def summary(incident: IncidentLike) -> IncidentSummary:
-    return IncidentSummary(
+def incident_read(incident: IncidentLike) -> IncidentRead:
+    return IncidentRead(
         incident_id=incident.id,
         region_code=incident.region_code,
         region_name=incident.region_name,

@@ -2,7 +2,7 @@
 
 `route_posts` is the whole of the consumer's work for a batch of classified posts: load what the
 decisions need (incidents.loading), place every post and decide its effects in memory
-(incidents.decisions), queue the effects here, and count the batch's complaints for surge alerts
+(incidents.placement, incidents.decisions), queue the effects here, and count the batch's complaints for surge alerts
 (routing.surges). The shared machinery writes them with the inbox rows, one statement per table,
 just before the commit.
 """
@@ -17,12 +17,14 @@ from sqlmodel import col, select
 
 from incidents_common.db import Writes
 from incidents_common.events import CloudEvent, PostClassified
-from routing.config import Settings
+from routing.config import SOURCE, Settings
 from routing.deadlines.models import Deadline, DeadlineState
 from routing.directory.models import Official
-from routing.incidents.decisions import SOURCE, Effects, decide_batch, place_posts
+from routing.incidents.decisions import decide_batch
+from routing.incidents.effects import Effects
 from routing.incidents.loading import load_context, load_joined_incidents
 from routing.incidents.models import Incident, IncidentHistory, IncidentPost, SkippedPost
+from routing.incidents.placement import place_posts
 from routing.incidents.snapshots import IncidentRecord
 from routing.rules.engine import Workload
 from routing.rules.service import assignment_totals

@@ -5,14 +5,15 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
-from pydantic import BaseModel
 
 from incidents_common.app import SessionDep
+from incidents_common.problems import InvalidInput, NotFound
+from incidents_common.regions import REGIONS
 from routing.access import GUARDED, AccessDep
 from routing.directory.models import Department
 from routing.rules import service
 from routing.rules.models import Rule
-from routing.rules.schemas import RuleCreate, RuleRead, RuleUpdate
+from routing.rules.schemas import AssignmentPreviewRead, RuleCreate, RuleRead, RuleUpdate
 
 router = APIRouter(tags=["rules"], dependencies=GUARDED)
 
@@ -61,15 +62,6 @@ async def deactivate_rule(session: SessionDep, access: AccessDep, rule_id: RuleI
     return await _read(session, rule)
 
 
-class AssignmentPreview(BaseModel):
-    official_id: str
-    name: str
-    department_name: str | None
-    explanation: str
-    rule_id: int | None
-    federal_fallback: bool
-
-
 @router.get("/v1/rules/preview/assignment", summary="Who would get an incident (dry run, nothing is saved)")
 async def preview(
     session: SessionDep,
@@ -78,17 +70,14 @@ async def preview(
     category: str,
     city: str | None = None,
     urgency: str = "normal",
-) -> AssignmentPreview:
-    from incidents_common.problems import InvalidInput, NotFound
-    from incidents_common.regions import REGIONS
-
+) -> AssignmentPreviewRead:
     if region not in REGIONS:
         raise InvalidInput(f"unknown region {region}")
     if not access.can_see(region):
         raise NotFound(f"no directory for region {region} among yours")
     # The engine counts the choice in a workload that is thrown away: nothing is saved.
     chosen = await service.choose_assignee(session, region_code=region, category=category, city=city, urgency=urgency)
-    return AssignmentPreview(
+    return AssignmentPreviewRead(
         official_id=chosen.assignee.official_id,
         name=chosen.assignee.name,
         department_name=chosen.assignee.department_name,

@@ -49,3 +49,12 @@ class RuleRead(RuleFields):
     id: int
     department_name: str | None = None
     created_at: datetime
+
+
+class AssignmentPreviewRead(BaseModel):
+    official_id: str
+    name: str
+    department_name: str | None
+    explanation: str
+    rule_id: int | None
+    federal_fallback: bool

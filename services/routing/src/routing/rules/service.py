@@ -24,7 +24,7 @@ async def list_rules(
     """In the order they are tried. With `regions` (a user's) only rules of those regions."""
     if region and regions is not None and region not in regions:
         return []
-    query = select(Rule).order_by(Rule.priority, Rule.id)  # type: ignore[arg-type]
+    query = select(Rule).order_by(col(Rule.priority), col(Rule.id))
     if region:
         query = query.where(or_(Rule.region_code == region, Rule.region_code == None))  # noqa: E711
     if regions is not None:
@@ -85,7 +85,7 @@ async def load_directories(session: AsyncSession, region_codes: Iterable[str]) -
         await session.exec(
             select(Rule)
             .where(Rule.active == True, or_(col(Rule.region_code).in_(regions), Rule.region_code == None))  # noqa: E711,E712
-            .order_by(Rule.priority, Rule.id)  # type: ignore[arg-type]
+            .order_by(col(Rule.priority), col(Rule.id))
         )
     ).all()
     return {

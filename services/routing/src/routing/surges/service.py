@@ -1,6 +1,7 @@
 """Surge detection inside the consumer's transaction: count the batch's complaints, raise the surges.
 
-`detect_surges` is called once per batch by incidents.writes.route_posts, after the batch was decided.
+`detect_surges` is called once per batch by incidents.writes.route_posts, after the batch was decided
+(surges read incidents' tables, never their code: the batch's incidents are `RoutedIncident`s).
 It reads the stored counts of the batch's places in one query (their current window's buckets, their
 history's sum, and where the stored history begins), queues one upsert of the buckets the batch
 filled, and only when a place crosses the threshold reads its previous alerts and the window's
@@ -13,17 +14,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import case, func, literal_column, select, tuple_
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from incidents_common.db import Writes
 from incidents_common.events import CloudEvent, PostClassified, SurgeAlert
-from routing.config import Settings
-from routing.incidents.decisions import SOURCE
+from routing.config import SOURCE, Settings
 from routing.incidents.models import Incident, IncidentPost
-from routing.incidents.snapshots import IncidentRecord
 from routing.surges.detector import (
     Arrival,
     Place,
@@ -42,9 +41,27 @@ from routing.surges.detector import (
     tally,
 )
 from routing.surges.models import SurgeAlertRecord, SurgeBucket
+from routing.tables import table_of
 
-BUCKETS = SurgeBucket.__table__  # type: ignore[attr-defined]
-ALERTS = SurgeAlertRecord.__table__  # type: ignore[attr-defined]
+BUCKETS = table_of(SurgeBucket)
+ALERTS = table_of(SurgeAlertRecord)
+INCIDENTS = table_of(Incident)
+POSTS = table_of(IncidentPost)
+
+
+class RoutedIncident(Protocol):
+    """What surges read of the incident a complaint opened or joined (incidents.snapshots.IncidentRecord)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def region_code(self) -> str: ...
+    @property
+    def region_name(self) -> str: ...
+    @property
+    def city(self) -> str | None: ...
+    @property
+    def category(self) -> str: ...
 
 
 class StoredCounts:
@@ -62,7 +79,7 @@ class StoredCounts:
 async def detect_surges(
     writes: Writes,
     posts: Sequence[PostClassified],
-    incidents: Sequence[IncidentRecord | None],
+    incidents: Sequence[RoutedIncident | None],
     *,
     settings: Settings,
     now: datetime,
@@ -155,7 +172,7 @@ async def load_counts(
     in_window = case((BUCKETS.c.bucket_start >= window.start, BUCKETS.c.bucket_start), else_=None).label("bucket")
     data_start = select(func.min(BUCKETS.c.bucket_start)).scalar_subquery()
     place_columns = (BUCKETS.c.region_code, BUCKETS.c.city, BUCKETS.c.category)
-    rows = await session.exec(  # type: ignore[call-overload]
+    rows = await (await session.connection()).execute(
         select(*place_columns, in_window, func.sum(BUCKETS.c.count), data_start.label("data_start"))
         .where(
             tuple_(*place_columns).in_([place.key for place in places]),
@@ -180,7 +197,7 @@ async def load_prior_alerts(
 ) -> dict[Place, PriorAlert]:
     """Per place, its latest alert that may still silence a new one (within the cool-down, or of this window)."""
     place_columns = (ALERTS.c.region_code, ALERTS.c.city, ALERTS.c.category)
-    rows = await session.exec(  # type: ignore[call-overload]
+    rows = await (await session.connection()).execute(
         select(*place_columns, func.max(ALERTS.c.raised_at), func.max(ALERTS.c.window_end))
         .where(
             tuple_(*place_columns).in_([place.key for place in places]),
@@ -201,10 +218,9 @@ async def load_window_posts(
 
     A complaint is in the window exactly when it was attached since the window began: one published
     earlier counts in the bucket of its arrival (detector.bucket_of)."""
-    incidents = Incident.__table__  # type: ignore[attr-defined]
-    posts = IncidentPost.__table__  # type: ignore[attr-defined]
+    incidents, posts = INCIDENTS, POSTS
     place_columns = (incidents.c.region_code, func.coalesce(incidents.c.city, ""), incidents.c.category)
-    rows = await session.exec(  # type: ignore[call-overload]
+    rows = await (await session.connection()).execute(
         select(*place_columns, posts.c.incident_id, posts.c.post_id)
         .join(incidents, incidents.c.id == posts.c.incident_id)
         .where(

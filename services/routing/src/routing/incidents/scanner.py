@@ -1,4 +1,4 @@
-"""The periodic deadline scan: warnings at the configured share, escalation on breach.
+"""The periodic deadline scan: warnings at the configured share, escalation on breach (incidents.escalation).
 
 Timers live in the database, so a restarted service picks up where it stopped. With several
 replicas on PostgreSQL each incident is locked with FOR UPDATE SKIP LOCKED, so one replica handles
@@ -22,7 +22,7 @@ from routing.deadlines.calendar import WorkCalendar
 from routing.deadlines.models import Deadline, DeadlineState
 from routing.deadlines.schemas import ScanResult
 from routing.incidents import audit
-from routing.incidents.decisions import SYSTEM_ACTOR, Effects, emit, record
+from routing.incidents.effects import SYSTEM_ACTOR, Effects, emit, record
 from routing.incidents.escalation import escalate
 from routing.incidents.models import Incident
 from routing.incidents.writes import queue_effects
