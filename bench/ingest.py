@@ -29,9 +29,9 @@ import asyncpg  # type: ignore[import-untyped]
 import httpx
 import nats
 
-from collector.importer import import_lines
+from collector.ingest.importer import import_lines
+from collector.ingest.ingestor import Ingestor
 from collector.models import TABLES
-from collector.service import Ingestor
 from incidents_common.db import Database
 from incidents_common.identity import IDENTITY_DIR_ENV, Identity, init_identity_dir
 from incidents_common.processes import NatsServer, asyncpg_url, free_port, postgres_server, wait_for_port

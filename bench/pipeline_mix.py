@@ -105,7 +105,7 @@ class Seed:
 
 @dataclass(frozen=True)
 class MixPost:
-    body: dict[str, Any]  # the collector's PostIn
+    body: dict[str, Any]  # the collector's PostCreate
     kind: str  # complaint | duplicate | repost | noise
     complaint: bool  # what the corpus label says
     region_code: str | None  # the region the text names after the variation, when known
