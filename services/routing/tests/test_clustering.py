@@ -8,11 +8,12 @@ from typing import Any
 from sqlmodel import select
 
 from incidents_common.db import Database, OutboxMessage, writes_of
+from incidents_common.events import IncidentAction
 from routing.config import Settings
 from routing.incidents.clustering import fingerprint, similarity
 from routing.incidents.lifecycle import perform_action
 from routing.incidents.models import Incident, SkippedPost
-from routing.incidents.schemas import Action, ActionRequest
+from routing.incidents.schemas import ActionRequest
 from routing.incidents.snapshots import IncidentRecord
 from routing.incidents.writes import route_posts
 
@@ -139,7 +140,7 @@ class TestCitizenWritesAgain:
                 session,
                 incident_id=incident.id,
                 actor="roads-a",
-                request=ActionRequest(action=Action.reply, reply_text="Яму заделали"),
+                request=ActionRequest(action=IncidentAction.reply, reply_text="Яму заделали"),
                 settings=settings,
                 now=t0 + timedelta(hours=1),
             )

@@ -10,7 +10,8 @@ import httpx
 import orjson
 from sqlmodel import delete, func, select
 
-from incidents_common.db import Database, OutboxMessage, writes_of
+from incidents_common.db import Database, OutboxMessage, utcnow, writes_of
+from incidents_common.events import IncidentAction
 from incidents_common.testing import ServiceAuth, eventually
 from routing.config import Settings
 from routing.deadlines.calendar import WorkCalendar
@@ -22,11 +23,10 @@ from routing.incidents.lifecycle import perform_action
 from routing.incidents.models import Escalation, Incident
 from routing.incidents.queries import incident_detail
 from routing.incidents.scanner import scan
-from routing.incidents.schemas import Action, ActionRequest
+from routing.incidents.schemas import ActionRequest
 from routing.incidents.snapshots import IncidentRecord
 from routing.incidents.writes import route_posts
 from routing.main import create_app
-from routing.timeutil import utcnow
 
 from .conftest import publish_outcome
 
@@ -128,7 +128,7 @@ class TestScanner:
                 session,
                 incident_id=answered.id,
                 actor="roads-a",
-                request=ActionRequest(action=Action.reply, reply_text="Заделаем"),
+                request=ActionRequest(action=IncidentAction.reply, reply_text="Заделаем"),
                 settings=settings,
                 now=later,
             )
@@ -137,7 +137,9 @@ class TestScanner:
                 incident_id=paused.id,
                 actor="health-a",
                 request=ActionRequest(
-                    action=Action.interim_answer, reply_text="Разбираемся", reply_url="https://vk.com/wall-1_6?reply=2"
+                    action=IncidentAction.interim_answer,
+                    reply_text="Разбираемся",
+                    reply_url="https://vk.com/wall-1_6?reply=2",
                 ),
                 settings=settings,
                 now=later,
@@ -246,10 +248,16 @@ class TestZonesAndStorage:
         incident = await _incident(any_db, settings, make_post("s1", "Огромная яма на дороге"), t0)
         steps = [
             # Posted by hand (with its link): it counts at once, as a published one does.
-            (Action.interim_answer, {"reply_text": "Разбираемся", "reply_url": "https://vk.com/wall-1_5?reply=1"}),
-            (Action.reply, {"reply_text": "Сделано", "reply_url": "https://vk.com/wall-1_5"}),
-            (Action.reopen, {}),
-            (Action.redirect, {"reason": "не наше", "target_department_id": "64-health", "target_note": "поликлиника"}),
+            (
+                IncidentAction.interim_answer,
+                {"reply_text": "Разбираемся", "reply_url": "https://vk.com/wall-1_5?reply=1"},
+            ),
+            (IncidentAction.reply, {"reply_text": "Сделано", "reply_url": "https://vk.com/wall-1_5"}),
+            (IncidentAction.reopen, {}),
+            (
+                IncidentAction.redirect,
+                {"reason": "не наше", "target_department_id": "64-health", "target_note": "поликлиника"},
+            ),
         ]
         for n, (action, extra) in enumerate(steps):
             async with any_db.transaction() as session:

@@ -19,7 +19,7 @@ import routing
 
 SOURCE = Path(routing.__file__).parent
 
-FOUNDATION = {"routing", "routing.config", "routing.errors", "routing.tables", "routing.timeutil"}
+FOUNDATION = {"routing", "routing.config", "routing.errors", "routing.tables"}
 ENTRY_POINTS = {
     "routing.access",
     "routing.deps",

@@ -10,22 +10,21 @@ import pytest
 from sqlmodel import delete, select
 
 from incidents_common.db import OutboxMessage, writes_of
-from incidents_common.events import IncidentStatus
+from incidents_common.events import IncidentAction, IncidentStatus
 from routing.incidents.lifecycle import TRANSITIONS
 from routing.incidents.models import Incident
-from routing.incidents.schemas import Action
 from routing.incidents.writes import route_posts
 
-BODIES: dict[Action, dict[str, Any]] = {
-    Action.take: {},
-    Action.interim_answer: {"reply_text": "Проверим до пятницы", "reply_url": "https://vk.com/wall-1_9"},
-    Action.reply: {"reply_text": "Яму заделали", "reply_url": "https://vk.com/wall-1_10"},
-    Action.resolve: {},
-    Action.close: {},
-    Action.reject: {"reason": "спам"},
-    Action.reopen: {"reason": "житель пишет снова"},
-    Action.reassign: {"official_id": "roads-b"},
-    Action.redirect: {"reason": "не наша компетенция", "target_department_id": "64-health"},
+BODIES: dict[IncidentAction, dict[str, Any]] = {
+    IncidentAction.take: {},
+    IncidentAction.interim_answer: {"reply_text": "Проверим до пятницы", "reply_url": "https://vk.com/wall-1_9"},
+    IncidentAction.reply: {"reply_text": "Яму заделали", "reply_url": "https://vk.com/wall-1_10"},
+    IncidentAction.resolve: {},
+    IncidentAction.close: {},
+    IncidentAction.reject: {"reason": "спам"},
+    IncidentAction.reopen: {"reason": "житель пишет снова"},
+    IncidentAction.reassign: {"official_id": "roads-b"},
+    IncidentAction.redirect: {"reason": "не наша компетенция", "target_department_id": "64-health"},
 }
 
 
@@ -50,7 +49,7 @@ async def _force_status(client: httpx.AsyncClient, incident_id: str, status: str
         session.add(incident)
 
 
-async def _act(client: httpx.AsyncClient, incident_id: str, action: Action, **extra: Any) -> httpx.Response:
+async def _act(client: httpx.AsyncClient, incident_id: str, action: IncidentAction, **extra: Any) -> httpx.Response:
     body = {"action": action.value, **BODIES[action], **extra}
     return await client.post(f"/v1/incidents/{incident_id}/actions", json=body)
 
@@ -68,12 +67,12 @@ class TestLifecycle:
     ) -> None:
         incident_id = await _new_incident(client, make_post)
         for action, expected in [
-            (Action.take, "in_progress"),
-            (Action.interim_answer, "in_progress"),
-            (Action.reply, "answered"),
-            (Action.resolve, "resolved"),
-            (Action.close, "closed"),
-            (Action.reopen, "reopened"),
+            (IncidentAction.take, "in_progress"),
+            (IncidentAction.interim_answer, "in_progress"),
+            (IncidentAction.reply, "answered"),
+            (IncidentAction.resolve, "resolved"),
+            (IncidentAction.close, "closed"),
+            (IncidentAction.reopen, "reopened"),
         ]:
             response = await _act(client, incident_id, action, comment=f"step {action.value}")
             assert response.status_code == 200, response.text
@@ -133,19 +132,21 @@ class TestLifecycle:
             response = await client.post(f"/v1/incidents/{incident_id}/actions", json=body)
             assert response.status_code == 422, body
             assert response.headers["content-type"].startswith("application/problem+json")
-        unknown_official = await _act(client, incident_id, Action.reassign, official_id="ghost")
+        unknown_official = await _act(client, incident_id, IncidentAction.reassign, official_id="ghost")
         assert unknown_official.status_code == 404
 
     async def test_reject_keeps_reason_and_stops_clocks(self, client: httpx.AsyncClient, make_post: Any) -> None:
         incident_id = await _new_incident(client, make_post)
-        body = (await _act(client, incident_id, Action.reject, reason="дубликат обращения")).json()
+        body = (await _act(client, incident_id, IncidentAction.reject, reason="дубликат обращения")).json()
         assert body["status"] == "rejected" and body["reject_reason"] == "дубликат обращения"
         assert {d["state"] for d in body["deadlines"]} == {"cancelled"}
         assert body["first_response_due"] is None
 
     async def test_reassign_records_explanation(self, client: httpx.AsyncClient, make_post: Any) -> None:
         incident_id = await _new_incident(client, make_post)
-        body = (await _act(client, incident_id, Action.reassign, official_id="health-a", comment="по профилю")).json()
+        body = (
+            await _act(client, incident_id, IncidentAction.reassign, official_id="health-a", comment="по профилю")
+        ).json()
         assert body["assignee"]["official_id"] == "health-a"
         assert body["assignment_explanation"] == "reassigned by operator to Сидорова В. В.: по профилю"
 
@@ -155,12 +156,14 @@ class TestRedirects:
         self, client: httpx.AsyncClient, make_post: Any
     ) -> None:
         incident_id = await _new_incident(client, make_post)
-        first = (await _act(client, incident_id, Action.redirect, target_note="это поликлиника")).json()
+        first = (await _act(client, incident_id, IncidentAction.redirect, target_note="это поликлиника")).json()
         assert first["assignee"]["official_id"] == "health-a" and first["status"] == "assigned"
         assert first["assignment_explanation"].startswith("redirect → министерство здравоохранения")
         # Sent back to where it came from: the second move between the same two bodies.
         back = (
-            await _act(client, incident_id, Action.redirect, target_department_id="64-roads", reason="это дорога")
+            await _act(
+                client, incident_id, IncidentAction.redirect, target_department_id="64-roads", reason="это дорога"
+            )
         ).json()
         assert back["flagged"] and back["assignee"]["official_id"] == "curator"
         assert back["flag_reason"].startswith("bounced twice between министерство здравоохранения")
@@ -182,7 +185,7 @@ class TestRedirects:
             )
         ).json()
         assert body["assignee"]["official_id"] == "curator" and body["flagged"]
-        unknown = await _act(client, incident_id, Action.redirect, target_department_id="ghost")
+        unknown = await _act(client, incident_id, IncidentAction.redirect, target_department_id="ghost")
         assert unknown.status_code == 404
 
 

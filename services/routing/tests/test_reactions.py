@@ -11,14 +11,14 @@ import orjson
 from sqlmodel import select
 
 from incidents_common.db import Database, OutboxMessage, writes_of
-from incidents_common.events import ReactionClassified, ReactionLabel, new_event
+from incidents_common.events import IncidentAction, ReactionClassified, ReactionLabel, new_event
 from routing.config import Settings
 from routing.deadlines.models import Deadline, DeadlineState
 from routing.incidents.lifecycle import perform_action
 from routing.incidents.models import Incident, IncidentHistory
 from routing.incidents.queries import incident_detail
 from routing.incidents.reactions import reactions_handler
-from routing.incidents.schemas import Action, ActionRequest
+from routing.incidents.schemas import ActionRequest
 from routing.incidents.writes import route_posts
 
 from .conftest import publish_outcome
@@ -36,7 +36,7 @@ async def _answered(db: Database, settings: Settings, make_post: Any, t0: dateti
             session,
             incident_id=incident.id,
             actor="roads-a",
-            request=ActionRequest(action=Action.reply, reply_text="Яму заделаем до 5 декабря, бригада ДЭУ-2"),
+            request=ActionRequest(action=IncidentAction.reply, reply_text="Яму заделаем до 5 декабря, бригада ДЭУ-2"),
             settings=settings,
             now=t0 + timedelta(hours=1),
         )

@@ -11,14 +11,14 @@ import pytest
 from sqlmodel import select
 
 from incidents_common.db import Database, OutboxMessage, writes_of
-from incidents_common.events import BadEvent, PublicationStatus, ReplyKind, ReplyPublication, new_event
+from incidents_common.events import BadEvent, IncidentAction, PublicationStatus, ReplyKind, ReplyPublication, new_event
 from routing.config import Settings
 from routing.deadlines.models import Clock, Deadline, DeadlineState
 from routing.incidents.lifecycle import perform_action
 from routing.incidents.models import Incident, IncidentHistory, Reply
 from routing.incidents.queries import incident_detail
 from routing.incidents.replies import apply_publications
-from routing.incidents.schemas import Action, ActionRequest
+from routing.incidents.schemas import ActionRequest
 from routing.incidents.writes import route_posts
 
 from .conftest import publish_outcome
@@ -38,7 +38,7 @@ async def _reply(db: Database, settings: Settings, incident_id: str, at: datetim
             incident_id=incident_id,
             actor="roads-a",
             request=ActionRequest(
-                action=fields.pop("action", Action.reply), reply_text="Яму заделаем до 5 декабря", **fields
+                action=fields.pop("action", IncidentAction.reply), reply_text="Яму заделаем до 5 декабря", **fields
             ),
             settings=settings,
             now=at,
@@ -196,7 +196,7 @@ async def test_an_interim_answer_is_published_too(
     db: Database, settings: Settings, make_post: Any, t0: datetime
 ) -> None:
     incident_id = await _incident(db, settings, make_post("p6", "Огромная яма на дороге"), t0)
-    await _reply(db, settings, incident_id, t0 + timedelta(hours=1), action=Action.interim_answer)
+    await _reply(db, settings, incident_id, t0 + timedelta(hours=1), action=IncidentAction.interim_answer)
     (request,) = [e for e in await _events(db) if e["type"] == "ru.incidents.reply.requested"]
     assert request["data"]["kind"] == "interim"
     # Pending: the first-reaction clock runs on until the interim answer is out.

@@ -19,6 +19,7 @@ from sqlmodel import col, delete, select
 from incidents_common.db import Database, OutboxMessage, writes_of
 from incidents_common.events import (
     Classification,
+    IncidentAction,
     PostClassified,
     ReviewReason,
     decode_event,
@@ -31,7 +32,7 @@ from routing.deadlines.models import Clock, Deadline, DeadlineState
 from routing.incidents.lifecycle import perform_action
 from routing.incidents.models import Incident
 from routing.incidents.review import merge_reasons
-from routing.incidents.schemas import Action, ActionRequest
+from routing.incidents.schemas import ActionRequest
 from routing.incidents.snapshots import IncidentRecord
 from routing.incidents.writes import route_posts
 
@@ -361,7 +362,7 @@ class TestCorrect:
         await clear_outbox(db)
         with pytest.raises(RuntimeError):
             async with db.transaction() as session:
-                request = ActionRequest(action=Action.correct, urgency="normal")  # type: ignore[arg-type]
+                request = ActionRequest(action=IncidentAction.correct, urgency="normal")  # type: ignore[arg-type]
                 await perform_action(
                     session, incident_id=incident.id, request=request, actor="key:admin64", settings=settings
                 )

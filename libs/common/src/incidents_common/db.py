@@ -56,6 +56,12 @@ class UTCDateTime(TypeDecorator[datetime]):
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         return None if value is None else as_utc(value)
 
+    @staticmethod
+    def sqlite_text(value: datetime) -> str:
+        """The text SQLAlchemy's SQLite DateTime stores for `value` ("YYYY-MM-DD HH:MM:SS.ffffff", UTC), for
+        bulk inserts that bypass the column types; isoformat is several times faster than its formatting."""
+        return as_utc(value).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+
 
 class OutboxMessage(SQLModel, table=True):
     """An event written with the change that caused it; the relay publishes and then deletes it."""

@@ -3,44 +3,16 @@ reactions collected under them."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Column, DateTime, Index, Table, Text, UniqueConstraint
+from sqlalchemy import Column, Index, Table, Text, UniqueConstraint
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
-from incidents_common.db import utcnow
-
-
-class UTCDateTime(TypeDecorator[datetime]):
-    """A timestamp stored as UTC and always read back aware: SQLite keeps no offset (SQLAlchemy's
-    DateTime writes it naive there), PostgreSQL's timestamptz does."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        value = as_utc(value)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        return None if value is None else as_utc(value)
-
-    @staticmethod
-    def sqlite_text(value: datetime) -> str:
-        """The text SQLAlchemy's SQLite DateTime stores for `value` ("YYYY-MM-DD HH:MM:SS.ffffff", UTC), for
-        bulk inserts that bypass the column types; isoformat is several times faster than its formatting."""
-        return as_utc(value).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
-
-
-def as_utc(value: datetime) -> datetime:
-    """Aware UTC; a naive value is taken to be UTC already (how SQLite gives back what we stored)."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+from incidents_common.db import UTCDateTime, utcnow
 
 
 class JSON(TypeDecorator[Any]):

@@ -24,9 +24,9 @@ from typing import Annotated
 
 from fastapi import Depends
 
+from incidents_common.events import IncidentAction
 from incidents_common.identity import Caller, CallerDep
 from routing.errors import NotAllowed, UnknownIncident
-from routing.incidents.schemas import Action
 
 FEDERAL = "federal"
 REGIONAL_ADMIN = "regional_admin"
@@ -34,10 +34,16 @@ OFFICIAL = "official"
 INTEGRATION = "integration"
 
 # Officials act only on incidents assigned to them and cannot hand them to someone else, close,
-# reject or reopen them. The gateway applies the same list (api_gateway.router.OFFICIAL_ACTIONS);
+# reject or reopen them. The gateway applies the same list (api_gateway.incidents.actions.OFFICIAL_ACTIONS);
 # this one is the authority.
-OFFICIAL_ACTIONS: frozenset[Action] = frozenset(
-    {Action.take, Action.interim_answer, Action.reply, Action.resolve, Action.redirect}
+OFFICIAL_ACTIONS: frozenset[IncidentAction] = frozenset(
+    {
+        IncidentAction.take,
+        IncidentAction.interim_answer,
+        IncidentAction.reply,
+        IncidentAction.resolve,
+        IncidentAction.redirect,
+    }
 )
 ACTOR_MAX = 300  # routing_incident_history.actor
 
@@ -105,7 +111,7 @@ class Access:
 
     # -- incident actions ----------------------------------------------------------------------
 
-    def require_incident_actor(self, action: Action) -> None:
+    def require_incident_actor(self, action: IncidentAction) -> None:
         """Refuse by role before anything is looked up (so a 403 says nothing about an incident)."""
         if self.is_operator:
             return

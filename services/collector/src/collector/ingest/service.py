@@ -20,8 +20,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from collector import EVENT_SOURCE
 from collector.ingest.prepare import PreparedPost, json_time, post_collected_payload, prepare_posts
 from collector.ingest.schemas import IngestItem, IngestResult, IngestStatus, PostCreate
-from collector.models import POSTS, Post, UTCDateTime, table_of
-from incidents_common.db import OutboxMessage, utcnow, writes_of
+from collector.models import POSTS, Post, table_of
+from incidents_common.db import OutboxMessage, UTCDateTime, utcnow, writes_of
 from incidents_common.events import SUBJECT_POST_COLLECTED, PostCollected, encode_envelope
 from incidents_common.metrics import count_on_commit
 from incidents_common.tracing import current_traceparent

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 import holidays
 
-from routing.timeutil import as_utc
+from incidents_common.db import as_utc
 
 MAX_DAYS = 3 * 366  # nobody's SLA spans more than that; stops a loop on a calendar with no working day
 

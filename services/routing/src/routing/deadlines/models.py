@@ -9,7 +9,7 @@ from enum import StrEnum
 from sqlalchemy import Index
 from sqlmodel import Field, SQLModel
 
-from routing.timeutil import UTCDateTime, utcnow
+from incidents_common.db import UTCDateTime, utcnow
 
 
 class Clock(StrEnum):

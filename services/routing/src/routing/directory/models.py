@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import JSON, Column
 from sqlmodel import Field, SQLModel
 
-from routing.timeutil import UTCDateTime, utcnow
+from incidents_common.db import UTCDateTime, utcnow
 
 
 class Role(StrEnum):

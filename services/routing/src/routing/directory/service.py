@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from incidents_common.db import utcnow
 from incidents_common.regions import REGIONS
 from routing.deadlines.models import SlaPolicy
 from routing.deadlines.schemas import SlaPolicyCreate
@@ -28,7 +29,6 @@ from routing.errors import AlreadyExists, BadDirectoryData, BadImport, NotAllowe
 from routing.incidents.models import LOAD_STATUSES, Incident
 from routing.rules.models import Rule
 from routing.rules.schemas import RuleCreate
-from routing.timeutil import utcnow
 
 
 def department_read(department: Department) -> DepartmentRead:

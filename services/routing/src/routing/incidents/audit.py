@@ -18,13 +18,12 @@ from datetime import UTC, date, datetime, time, timedelta
 from sqlalchemy import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from incidents_common.db import writes_of
+from incidents_common.db import utcnow, writes_of
 from incidents_common.events import AuditRootPublished, new_event
 from routing.config import SOURCE
 from routing.incidents.chain import ChainCheck, daily_root, verify
 from routing.incidents.models import AuditRoot, Incident, IncidentHistory
 from routing.tables import table_of
-from routing.timeutil import utcnow
 
 SEAL_AFTER = timedelta(hours=1)  # after the day's end: a batch stamped before midnight has committed
 SEAL_LOOKBACK_DAYS = 7  # days a scan looks back for an unsealed day (a service that was down)

@@ -22,7 +22,7 @@ from typing import Any
 
 import orjson
 
-from routing.timeutil import as_utc
+from incidents_common.db import as_utc
 
 GENESIS = "0" * 64
 # The fields an entry's hash covers, in this order (its id is a random handle and is not covered).

@@ -13,8 +13,8 @@ from typing import cast
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from incidents_common.db import writes_of
-from incidents_common.events import IncidentStatus, ReplyKind
+from incidents_common.db import utcnow, writes_of
+from incidents_common.events import IncidentAction, IncidentStatus, ReplyKind
 from routing.config import Settings
 from routing.deadlines import service as deadlines
 from routing.deadlines.models import Clock, DeadlineState
@@ -25,24 +25,23 @@ from routing.incidents.effects import Effects, apply_assignment, transition
 from routing.incidents.models import Incident
 from routing.incidents.queries import assignee_official, get_incident
 from routing.incidents.review import ClockView
-from routing.incidents.schemas import Action, ActionRequest
+from routing.incidents.schemas import ActionRequest
 from routing.incidents.writes import queue_effects, queue_workload
 from routing.rules import engine
 from routing.rules.service import load_directories, load_workload
-from routing.timeutil import utcnow
 
 S = IncidentStatus
 # action → (statuses it is allowed from, status it leads to)
-TRANSITIONS: dict[Action, tuple[frozenset[str], IncidentStatus]] = {
-    Action.take: (frozenset({S.assigned, S.reopened}), S.in_progress),
-    Action.interim_answer: (frozenset({S.assigned, S.in_progress, S.reopened}), S.in_progress),
-    Action.reply: (frozenset({S.assigned, S.in_progress, S.reopened}), S.answered),
-    Action.resolve: (frozenset({S.answered}), S.resolved),
-    Action.close: (frozenset({S.resolved}), S.closed),
-    Action.reject: (frozenset({S.new, S.assigned, S.in_progress, S.reopened}), S.rejected),
-    Action.reopen: (frozenset({S.answered, S.resolved, S.closed, S.rejected}), S.reopened),
-    Action.reassign: (frozenset({S.new, S.assigned, S.in_progress, S.reopened}), S.assigned),
-    Action.redirect: (frozenset({S.assigned, S.in_progress, S.reopened}), S.assigned),
+TRANSITIONS: dict[IncidentAction, tuple[frozenset[str], IncidentStatus]] = {
+    IncidentAction.take: (frozenset({S.assigned, S.reopened}), S.in_progress),
+    IncidentAction.interim_answer: (frozenset({S.assigned, S.in_progress, S.reopened}), S.in_progress),
+    IncidentAction.reply: (frozenset({S.assigned, S.in_progress, S.reopened}), S.answered),
+    IncidentAction.resolve: (frozenset({S.answered}), S.resolved),
+    IncidentAction.close: (frozenset({S.resolved}), S.closed),
+    IncidentAction.reject: (frozenset({S.new, S.assigned, S.in_progress, S.reopened}), S.rejected),
+    IncidentAction.reopen: (frozenset({S.answered, S.resolved, S.closed, S.rejected}), S.reopened),
+    IncidentAction.reassign: (frozenset({S.new, S.assigned, S.in_progress, S.reopened}), S.assigned),
+    IncidentAction.redirect: (frozenset({S.assigned, S.in_progress, S.reopened}), S.assigned),
 }
 
 
@@ -64,7 +63,7 @@ async def perform_action(
     incident = await get_incident(session, incident_id=incident_id, lock=True)
     if authorize is not None:
         authorize(incident)
-    if request.action == Action.correct:
+    if request.action == IncidentAction.correct:
         # Its outcome depends on what is corrected (rejected, moved, or neither): incidents.corrections.
         effects = Effects()
         await corrections.correct(
@@ -82,9 +81,9 @@ async def perform_action(
         )
     effects = Effects()
     action, comment = request.action, request.comment
-    if action == Action.take:
+    if action == IncidentAction.take:
         transition(effects, incident, to=target, actor=actor, now=now, comment=comment, action="take")
-    elif action == Action.interim_answer:
+    elif action == IncidentAction.interim_answer:
         incident.interim_text, incident.interim_url = request.reply_text, request.reply_url
         if await _publish(session, effects, incident, ReplyKind.interim, request, actor=actor, now=now):
             # Posted by hand: it stops the first-reaction clock now; else once published (replies).
@@ -98,7 +97,7 @@ async def perform_action(
             action="interim_answer",
             comment=_join(comment, f"interim answer: {request.reply_text}"),
         )
-    elif action == Action.reply:
+    elif action == IncidentAction.reply:
         incident.reply_text, incident.reply_url = request.reply_text, request.reply_url
         published = await _publish(session, effects, incident, ReplyKind.reply, request, actor=actor, now=now)
         if published:  # posted by hand: it counts now; else when the collector has published it (replies)
@@ -117,7 +116,7 @@ async def perform_action(
             # The reply's text itself goes into the audit log (its hash chain), not only its link.
             comment=_join(comment, _reply_note(request.reply_text, request.reply_url)),
         )
-    elif action in (Action.resolve, Action.close, Action.reject):
+    elif action in (IncidentAction.resolve, IncidentAction.close, IncidentAction.reject):
         running = await deadlines.settle(
             session,
             incident=incident,
@@ -126,7 +125,7 @@ async def perform_action(
             now=now,
         )
         deadlines.sync_due(incident, running)
-        if action == Action.reject:
+        if action == IncidentAction.reject:
             incident.reject_reason = request.reason
         transition(
             effects,
@@ -137,7 +136,7 @@ async def perform_action(
             action=action.value,
             comment=_join(request.reason, comment),
         )
-    elif action == Action.reopen:
+    elif action == IncidentAction.reopen:
         await deadlines.restart_clocks(
             session,
             incident=clocked(incident),
@@ -149,11 +148,11 @@ async def perform_action(
         transition(
             effects, incident, to=target, actor=actor, now=now, action="reopen", comment=_join(request.reason, comment)
         )
-    elif action == Action.reassign:
+    elif action == IncidentAction.reassign:
         await reassign(
             session, effects, incident=incident, official_id=request.official_id, actor=actor, now=now, comment=comment
         )
-    elif action == Action.redirect:
+    elif action == IncidentAction.redirect:
         await redirect(session, effects, incident=incident, request=request, actor=actor, now=now)
     session.add(incident)
     queue_effects(writes_of(session), effects)

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint, false
 from sqlmodel import Field, SQLModel
 
-from routing.timeutil import UTCDateTime, utcnow
+from incidents_common.db import UTCDateTime, utcnow
 
 OPEN_STATUSES = ("new", "assigned", "in_progress", "answered", "reopened")
 """Statuses that count towards an official's load and that a new post can still join."""

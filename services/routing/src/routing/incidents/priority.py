@@ -31,8 +31,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from incidents_common.db import as_utc
 from incidents_common.events import PostClassified, Priority, PriorityPart
-from routing.timeutil import as_utc
 
 URGENCY_BASE = {"critical": 100.0, "high": 40.0, "normal": 10.0}
 REPOST_WEIGHT, COMMENT_WEIGHT, LIKE_WEIGHT = 10, 3, 1

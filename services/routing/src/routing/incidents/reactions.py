@@ -19,6 +19,7 @@ from incidents_common.db import Writes
 from incidents_common.events import (
     BadEvent,
     CloudEvent,
+    IncidentAction,
     IncidentReaction,
     IncidentStatus,
     ReactionClassified,
@@ -31,7 +32,7 @@ from routing.incidents.effects import Effects, emit, record
 from routing.incidents.lifecycle import perform_action
 from routing.incidents.models import Reaction
 from routing.incidents.queries import get_incident
-from routing.incidents.schemas import Action, ActionRequest
+from routing.incidents.schemas import ActionRequest
 from routing.incidents.writes import queue_effects
 
 CITIZEN = "citizen"
@@ -118,7 +119,9 @@ async def apply_reaction(
         await perform_action(
             session,
             incident_id=incident.id,
-            request=ActionRequest(action=Action.reopen, comment=f"the complainant says it is not fixed: «{quote}»"),
+            request=ActionRequest(
+                action=IncidentAction.reopen, comment=f"the complainant says it is not fixed: «{quote}»"
+            ),
             actor=CITIZEN,
             settings=settings,
             now=now,

@@ -14,7 +14,7 @@ from datetime import date, datetime
 from sqlmodel import and_, col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from incidents_common.db import Database, writes_of
+from incidents_common.db import Database, utcnow, writes_of
 from incidents_common.events import IncidentDeadlineWarning
 from routing.config import Settings
 from routing.deadlines import service as deadlines
@@ -28,7 +28,6 @@ from routing.incidents.models import Incident
 from routing.incidents.writes import queue_effects
 from routing.rules.engine import RegionDirectory
 from routing.rules.service import load_directories
-from routing.timeutil import utcnow
 
 log = logging.getLogger("routing.deadlines")
 

@@ -3,30 +3,13 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from incidents_common.events import Assignee, IncidentStatus, ReviewReason, Urgency
+from incidents_common.events import CORRECTED_FIELDS, Assignee, IncidentAction, IncidentStatus, ReviewReason, Urgency
 from incidents_common.regions import REGIONS
 from routing.deadlines.schemas import DeadlineRead
-
-
-class Action(StrEnum):
-    take = "take"
-    interim_answer = "interim_answer"
-    reply = "reply"
-    resolve = "resolve"
-    close = "close"
-    reject = "reject"
-    reopen = "reopen"
-    reassign = "reassign"
-    redirect = "redirect"
-    correct = "correct"
-
-
-CORRECTED_FIELDS = ("is_incident", "category", "urgency", "region_code")
 
 
 class ActionRequest(BaseModel):
@@ -35,7 +18,7 @@ class ActionRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    action: Action
+    action: IncidentAction
     comment: str | None = Field(default=None, max_length=5000)
     reason: str | None = Field(default=None, max_length=1000, description="Required for reject and redirect")
     reply_text: str | None = Field(default=None, max_length=20000)
@@ -56,18 +39,22 @@ class ActionRequest(BaseModel):
 
     @model_validator(mode="after")
     def _required(self) -> ActionRequest:
-        if self.action in (Action.reject, Action.redirect) and not (self.reason and self.reason.strip()):
+        if self.action in (IncidentAction.reject, IncidentAction.redirect) and not (
+            self.reason and self.reason.strip()
+        ):
             raise ValueError(f"{self.action.value} needs a reason")
-        if self.action in (Action.reply, Action.interim_answer) and not (self.reply_text and self.reply_text.strip()):
+        if self.action in (IncidentAction.reply, IncidentAction.interim_answer) and not (
+            self.reply_text and self.reply_text.strip()
+        ):
             raise ValueError(f"{self.action.value} needs reply_text")
-        if self.action == Action.reassign and not self.official_id:
+        if self.action == IncidentAction.reassign and not self.official_id:
             raise ValueError("reassign needs official_id")
-        if self.action == Action.redirect and not (self.target_department_id or self.target_note):
+        if self.action == IncidentAction.redirect and not (self.target_department_id or self.target_note):
             raise ValueError("redirect needs target_department_id or target_note (where the incident belongs)")
         stated = [name for name in CORRECTED_FIELDS if getattr(self, name) is not None]
-        if self.action == Action.correct and not stated:
+        if self.action == IncidentAction.correct and not stated:
             raise ValueError("correct needs at least one of: " + ", ".join(CORRECTED_FIELDS))
-        if self.action != Action.correct and stated:
+        if self.action != IncidentAction.correct and stated:
             raise ValueError(f"{', '.join(stated)}: only the correct action takes classification fields")
         if self.region_code is not None and self.region_code not in REGIONS:
             raise ValueError(f"unknown region code {self.region_code!r}")

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlmodel import col, select
 
-from incidents_common.db import Writes
+from incidents_common.db import Writes, utcnow
 from incidents_common.events import CloudEvent, PostClassified
 from routing.config import SOURCE, Settings
 from routing.deadlines.models import Deadline, DeadlineState
@@ -29,7 +29,6 @@ from routing.incidents.snapshots import IncidentRecord
 from routing.rules.engine import Workload
 from routing.rules.service import assignment_totals
 from routing.surges.service import detect_surges
-from routing.timeutil import utcnow
 
 
 def queue_effects(writes: Writes, effects: Effects) -> None:

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from sqlmodel import Field, SQLModel
 
-from routing.timeutil import UTCDateTime, utcnow
+from incidents_common.db import UTCDateTime, utcnow
 
 
 class Rule(SQLModel, table=True):

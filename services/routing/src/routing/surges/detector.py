@@ -24,9 +24,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from incidents_common.db import as_utc
 from incidents_common.events import CloudEvent, SurgeAlert
 from routing.config import Settings
-from routing.timeutil import as_utc
 
 STATISTIC = "poisson_upper_tail"
 MAX_POST_IDS = 50  # the contract's limit

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import Column, Index, Text
 from sqlmodel import Field, SQLModel
 
-from routing.timeutil import UTCDateTime
+from incidents_common.db import UTCDateTime
 
 REGION_AS_A_WHOLE = ""
 """The `city` of complaints that named no town: a key column cannot be NULL."""
