@@ -248,7 +248,7 @@ class TestPreviousRelease:
             await db.dispose()
 
     async def test_the_gateway_keeps_plaintext_secrets_for_the_dispatcher_to_seal(self, tmp_path: Path) -> None:
-        from api_gateway.models import Webhook
+        from api_gateway.webhooks.models import Webhook
 
         service = BY_NAME["api-gateway"]
         url = f"sqlite+aiosqlite:///{tmp_path / 'gw.db'}"

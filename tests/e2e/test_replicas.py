@@ -19,8 +19,8 @@ from nats.aio.client import Client as NatsClient
 from sqlalchemy import func
 from sqlmodel import col, select
 
-from api_gateway.models import Incident as GatewayIncident
-from api_gateway.models import IncidentEventLog
+from api_gateway.incidents.models import Incident as GatewayIncident
+from api_gateway.incidents.models import IncidentEventLog
 from api_gateway.testing import Gateway, gateway_settings, running
 from classifier.config import Settings as ClassifierSettings
 from classifier.main import create_app as classifier_app

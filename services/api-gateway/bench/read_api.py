@@ -36,10 +36,11 @@ import httpx
 from sqlalchemy import insert
 from tqdm import tqdm
 
-from api_gateway import auth
-from api_gateway.auth import Role
-from api_gateway.models import TABLES, Incident, IncidentPost, Post
-from api_gateway.search import index_text, normalize
+from api_gateway.auth import service as credentials
+from api_gateway.auth.principal import Role
+from api_gateway.incidents.models import Incident, IncidentPost, Post
+from api_gateway.incidents.search import index_text, normalize
+from api_gateway.models import TABLES
 from incidents_common.db import Database
 from incidents_common.events import Category, IncidentStatus
 from incidents_common.identity import IDENTITY_DIR_ENV, init_identity_dir
@@ -245,8 +246,10 @@ async def _insert_chunk(db: Database, tables: tuple[Any, ...], incidents: list[A
 
 async def make_keys(db: Database) -> dict[str, str]:
     async with db.transaction() as session:
-        _, regional = await auth.create_key(session, name="bench ЦУР 64", role=Role.regional_admin, regions=["64"])
-        _, federal = await auth.create_key(session, name="bench monitor", role=Role.federal, regions=[])
+        _, regional = await credentials.create_key(
+            session, name="bench ЦУР 64", role=Role.regional_admin, regions=["64"]
+        )
+        _, federal = await credentials.create_key(session, name="bench monitor", role=Role.federal, regions=[])
     return {"regional": regional, "federal": federal}
 
 

@@ -21,8 +21,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from api_gateway.auth import Role
-from api_gateway.consumers import apply_classified_posts, apply_incident_events
+from api_gateway.auth.principal import Role
+from api_gateway.incidents.consumers import apply_classified_posts, apply_incident_events
 from api_gateway.testing import classified, gateway_settings, running, snapshot
 from incidents_common.events import CloudEvent, IncidentAssigned, IncidentCreated, new_event
 

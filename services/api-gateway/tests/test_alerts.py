@@ -11,10 +11,13 @@ import httpx
 import orjson
 from sqlmodel import func, select
 
-from api_gateway.auth import Role, create_key
+from api_gateway.alerts.models import SurgeAlertRecord
+from api_gateway.auth.principal import Role
+from api_gateway.auth.service import create_key
+from api_gateway.incidents.models import IncidentEventLog
 from api_gateway.main import create_app
-from api_gateway.models import IncidentEventLog, SurgeAlertRecord, Webhook, WebhookDelivery
 from api_gateway.testing import T0, Gateway, gateway_settings, read_events, serve, snapshot, surge
+from api_gateway.webhooks.models import Webhook, WebhookDelivery
 from incidents_common.db import Database, publish
 from incidents_common.nats import EventRuntime
 from incidents_common.testing import eventually

@@ -6,7 +6,7 @@ import csv
 import io
 from datetime import timedelta
 
-from api_gateway.analytics import percentile
+from api_gateway.analytics.service import percentile
 from api_gateway.testing import T0, Gateway, snapshot
 from incidents_common.events import IncidentCreated, IncidentEscalated, IncidentStatus
 

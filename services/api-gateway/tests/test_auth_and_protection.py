@@ -10,8 +10,8 @@ import pytest
 from sqlmodel import select
 
 from api_gateway import cli
-from api_gateway.auth import Role
-from api_gateway.models import ApiClient, ApiKey
+from api_gateway.auth.models import ApiClient, ApiKey
+from api_gateway.auth.principal import Role
 from api_gateway.testing import Gateway, gateway_settings, running
 
 

@@ -17,7 +17,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from api_gateway.router import OFFICIAL_ACTIONS
+from api_gateway.incidents.actions import OFFICIAL_ACTIONS
 from api_gateway.testing import Gateway, gateway_settings, running, serve
 from incidents_common.testing import ServiceAuth
 from routing.access import OFFICIAL_ACTIONS as ROUTING_OFFICIAL_ACTIONS

@@ -13,8 +13,9 @@ import time
 from joserfc import jwt
 from joserfc.jwk import OctKey
 
-from api_gateway.auth import Role, TokenSigner
-from api_gateway.models import ApiClient
+from api_gateway.auth.models import ApiClient
+from api_gateway.auth.principal import Role
+from api_gateway.auth.tokens import TokenSigner
 from api_gateway.testing import Gateway, snapshot
 
 

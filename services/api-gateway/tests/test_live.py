@@ -13,12 +13,15 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlmodel import select
 
-from api_gateway import routes_live
-from api_gateway.auth import Role, create_key, hash_key, revoke_key
+from api_gateway.auth.hashing import hash_key
+from api_gateway.auth.models import ApiKey
+from api_gateway.auth.principal import Role
+from api_gateway.auth.service import create_key, revoke_key
+from api_gateway.live import service as live
 from api_gateway.main import create_app
-from api_gateway.models import ApiKey, Webhook
 from api_gateway.testing import Gateway, gateway_settings, read_events, serve, snapshot
-from api_gateway.webhooks import SIGNATURE_HEADER, verify_signature
+from api_gateway.webhooks.models import Webhook
+from api_gateway.webhooks.signing import SIGNATURE_HEADER, verify_signature
 from incidents_common.events import IncidentStatus, IncidentStatusChanged
 from incidents_common.testing import eventually
 
@@ -81,13 +84,13 @@ class TestServerSentEvents:
         self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         rechecks: list[str | None] = []
-        end_reason = routes_live._end_reason
+        end_reason = live.end_reason
 
         async def spied(*args: Any, **kwargs: Any) -> str | None:
             rechecks.append(await end_reason(*args, **kwargs))
             return rechecks[-1]
 
-        monkeypatch.setattr(routes_live, "_end_reason", spied)  # what each re-check of the stream found
+        monkeypatch.setattr(live, "end_reason", spied)  # what each re-check of the stream found
         settings = gateway_settings(tmp_path, sse_recheck_seconds=0.2)
         app = create_app(settings)
         async with serve(app) as url, httpx.AsyncClient(base_url=url, timeout=10) as client:

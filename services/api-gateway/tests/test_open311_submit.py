@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from api_gateway.auth import Role
+from api_gateway.auth.principal import Role
 from api_gateway.testing import serve
 
 FORM = {"service_code": "roads", "description": "Яма на дороге у дома 5"}

@@ -6,7 +6,7 @@ import xml.etree.ElementTree as ET  # noqa: S405 - parses the gateway's own outp
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from api_gateway.auth import Role
+from api_gateway.auth.principal import Role
 from api_gateway.testing import Gateway, classified, snapshot
 from incidents_common.events import PlaceHints, PostClassified
 from incidents_common.towns import find_town
@@ -77,6 +77,6 @@ class TestTownCoordinates:
         assert float(request.findtext("long") or "nan") == town.longitude
 
     def test_the_schema_says_where_the_coordinates_come_from(self, gw: Gateway) -> None:
-        schema = gw.app.openapi()["components"]["schemas"]["ServiceRequest"]["properties"]
+        schema = gw.app.openapi()["components"]["schemas"]["ServiceRequestRead"]["properties"]
         assert "town" in schema["lat"]["description"]
         assert "town" in schema["long"]["description"]

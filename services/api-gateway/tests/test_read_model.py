@@ -12,8 +12,10 @@ from typing import Any
 import pytest
 from sqlalchemy import select, text
 
-from api_gateway.consumers import apply_classified_posts, apply_incident_events, decide_incidents, decide_posts
-from api_gateway.models import TABLES, Incident, IncidentEventLog, IncidentPost, Post
+from api_gateway.incidents.consumers import apply_classified_posts, apply_incident_events
+from api_gateway.incidents.decisions import decide_incidents, decide_posts
+from api_gateway.incidents.models import Incident, IncidentEventLog, IncidentPost, Post
+from api_gateway.models import TABLES
 from api_gateway.testing import T0, Gateway, classified, gateway_settings, running, snapshot
 from incidents_common.db import Database, publish
 from incidents_common.events import (

@@ -1,7 +1,7 @@
 """Two gateway replicas on one PostgreSQL: the fan-out (SSE, webhooks) and the read model stay exact.
 
 A transaction that took its event-log `seq` and commits late must not be skipped by a cursor that
-already read a higher `seq` (consumers.serialize_event_log), no webhook delivery may be queued twice
+already read a higher `seq` (readmodel.serialize_event_log), no webhook delivery may be queued twice
 when both replicas' dispatchers run, and two batches touching one incident at once must not undo
 each other's effect (consumers.lock_keys).
 """
@@ -23,12 +23,13 @@ import pytest
 from fastapi import FastAPI, Request
 from sqlmodel import select
 
-from api_gateway import routes_live
-from api_gateway.auth import Role
-from api_gateway.consumers import apply_incident_events
+from api_gateway.auth.principal import Role
+from api_gateway.incidents.consumers import apply_incident_events
+from api_gateway.incidents.models import Incident
+from api_gateway.live import service as live
 from api_gateway.main import create_app
-from api_gateway.models import Incident, WebhookDelivery
 from api_gateway.testing import T0, Gateway, gateway_settings, read_events, serve, snapshot
+from api_gateway.webhooks.models import WebhookDelivery
 from incidents_common.db import Database
 from incidents_common.events import (
     CloudEvent,
@@ -150,16 +151,16 @@ async def _ready(received: list[Any]) -> list[Any]:
 
 
 def sse_polls(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
-    """The event ids each SSE poll of the log found, in order (a spy around routes_live._events_after)."""
+    """The event ids each SSE poll of the log found, in order (a spy around live.events_after)."""
     polls: list[list[str]] = []
-    events_after = routes_live._events_after
+    events_after = live.events_after
 
     async def spied(*args: Any, **kwargs: Any) -> Any:
         rows = await events_after(*args, **kwargs)
         polls.append([row.event_id for row in rows])
         return rows
 
-    monkeypatch.setattr(routes_live, "_events_after", spied)
+    monkeypatch.setattr(live, "events_after", spied)
     return polls
 
 

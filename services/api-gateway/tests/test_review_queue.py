@@ -17,7 +17,7 @@ from typing import Any
 from fastapi import FastAPI
 from sqlmodel import col, select
 
-from api_gateway.auth import Role
+from api_gateway.auth.principal import Role
 from api_gateway.testing import T0, Gateway, classified, serve, snapshot
 from incidents_common.db import OutboxMessage
 from incidents_common.events import (

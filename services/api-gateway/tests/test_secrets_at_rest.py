@@ -14,12 +14,15 @@ from fastapi import FastAPI, Request
 from sqlalchemy import text
 from sqlmodel import select
 
-from api_gateway import auth, cli
-from api_gateway.auth import Role
+from api_gateway import cli
+from api_gateway.auth.hashing import hash_key
+from api_gateway.auth.models import ApiKey
+from api_gateway.auth.principal import Role
+from api_gateway.auth.service import revoke_key
 from api_gateway.config import Settings
-from api_gateway.models import ApiKey, Webhook
 from api_gateway.testing import TEST_SECRET_KEY, Gateway, gateway_settings, running, serve, snapshot
-from api_gateway.webhooks import SIGNATURE_HEADER, verify_signature
+from api_gateway.webhooks.models import Webhook
+from api_gateway.webhooks.signing import SIGNATURE_HEADER, verify_signature
 from incidents_common.secretbox import ExampleSecretError, SecretBoxError, generate_key
 
 SECRET = "a-caller-chosen-secret-0123456789"
@@ -200,8 +203,8 @@ class TestDemoKey:
         async with running(settings) as gw:
             assert (await gw.client.get("/v1/me", headers={"X-API-Key": "demo-key-xyz"})).status_code == 200
             async with gw.app.state.db.transaction() as session:
-                key = (await session.exec(select(ApiKey).where(ApiKey.key_hash == auth.hash_key("demo-key-xyz")))).one()
-                await auth.revoke_key(session, key.key_id)
+                key = (await session.exec(select(ApiKey).where(ApiKey.key_hash == hash_key("demo-key-xyz")))).one()
+                await revoke_key(session, key.key_id)
         async with running(settings) as gw:
             assert (await gw.client.get("/v1/me", headers={"X-API-Key": "demo-key-xyz"})).status_code == 401
             async with gw.app.state.db.transaction() as session:

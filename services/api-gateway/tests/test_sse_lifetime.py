@@ -15,10 +15,12 @@ import orjson
 import pytest
 from sqlmodel import select
 
-from api_gateway import routes_live
-from api_gateway.auth import Role, create_key, hash_key, revoke_client
+from api_gateway.auth.hashing import hash_key
+from api_gateway.auth.models import ApiKey
+from api_gateway.auth.principal import Role
+from api_gateway.auth.service import create_key, revoke_client
+from api_gateway.live import service as live
 from api_gateway.main import create_app
-from api_gateway.models import ApiKey
 from api_gateway.testing import Gateway, gateway_settings, serve, snapshot
 from incidents_common.testing import eventually
 
@@ -54,16 +56,16 @@ async def until_closed(response: httpx.Response) -> tuple[list[dict[str, str]], 
 
 def credential_rechecks(monkeypatch: pytest.MonkeyPatch) -> list[str | None]:
     """What each re-check of an open stream's credential found (None: nothing, the stream goes on);
-    a spy around routes_live._end_reason."""
+    a spy around live.end_reason."""
     found: list[str | None] = []
-    end_reason = routes_live._end_reason
+    end_reason = live.end_reason
 
     async def spied(*args: Any, **kwargs: Any) -> str | None:
         reason = await end_reason(*args, **kwargs)
         found.append(reason)
         return reason
 
-    monkeypatch.setattr(routes_live, "_end_reason", spied)
+    monkeypatch.setattr(live, "end_reason", spied)
     return found
 
 

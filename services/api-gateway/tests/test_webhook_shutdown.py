@@ -10,9 +10,9 @@ from typing import Any
 from fastapi import FastAPI
 from sqlmodel import col, select
 
-from api_gateway.models import WebhookDelivery
 from api_gateway.testing import Gateway, serve, snapshot
-from api_gateway.webhooks import WebhookDispatcher
+from api_gateway.webhooks.dispatcher import WebhookDispatcher
+from api_gateway.webhooks.models import WebhookDelivery
 from incidents_common.testing import eventually
 
 

@@ -10,8 +10,8 @@ import pytest
 from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse
 
-from api_gateway import webhooks
 from api_gateway.testing import Gateway, serve, snapshot
+from api_gateway.webhooks import targets
 
 REFUSED_URLS = [
     "http://127.0.0.1:8003/v1/incidents",  # loopback
@@ -75,7 +75,7 @@ def fake_dns(monkeypatch: pytest.MonkeyPatch, answers: dict[str, list[str]]) -> 
             raise OSError(f"no such host {host}")
         return answers[host]
 
-    monkeypatch.setattr(webhooks, "resolve_host", resolve)
+    monkeypatch.setattr(targets, "resolve_host", resolve)
 
 
 class TestAtCreation:
@@ -122,7 +122,7 @@ class TestAtDelivery:
             log = await deliver(gw)
         assert calls == []
         assert len(log) == 1 and log[0]["status"] == "pending"
-        assert log[0]["last_error"] == webhooks.UNREACHABLE
+        assert log[0]["last_error"] == targets.UNREACHABLE
         assert log[0]["last_status_code"] is None
         assert port not in str(log) and "127.0.0.1" not in str(log)
 
@@ -132,7 +132,7 @@ class TestAtDelivery:
             assert (await create(gw, "http://127.0.0.1:9/hook")).status_code == 201
             await gw.create(snapshot("nobody-home"))
             log = await deliver(gw)
-        assert log[0]["last_error"] == webhooks.UNREACHABLE
+        assert log[0]["last_error"] == targets.UNREACHABLE
         assert ":9" not in str(log) and "Connect" not in str(log)
 
     async def test_the_connection_goes_to_the_checked_address(
@@ -167,8 +167,8 @@ def test_public_address_rules() -> None:
     public = ["93.184.216.34", "8.8.8.8", "2606:2800:220:1::1"]
     private = ["127.0.0.1", "10.0.0.1", "::1", "fc00::1", "fe80::1", "224.0.0.1", "0.0.0.0", "::ffff:10.0.0.1"]
     private += ["64:ff9b::7f00:1", "2002:7f00:1::", "192.0.2.1", "255.255.255.255"]
-    assert all(webhooks.is_public_address(ipaddress.ip_address(a)) for a in public)
-    assert not any(webhooks.is_public_address(ipaddress.ip_address(a)) for a in private)
+    assert all(targets.is_public_address(ipaddress.ip_address(a)) for a in public)
+    assert not any(targets.is_public_address(ipaddress.ip_address(a)) for a in private)
 
 
 @pytest.fixture(autouse=True)

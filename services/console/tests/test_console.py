@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from api_gateway.auth import Role
+from api_gateway.auth.principal import Role
 from api_gateway.testing import surge
 from console.gateway import Credentials, Gateway
 

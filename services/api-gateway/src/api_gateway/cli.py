@@ -18,11 +18,11 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from api_gateway import auth
-from api_gateway.auth import Role
+from api_gateway.auth import service as credentials
+from api_gateway.auth.principal import Role
 from api_gateway.config import Settings
 from api_gateway.models import TABLES
-from api_gateway.webhooks import rotate_webhook_secrets
+from api_gateway.webhooks.signing import rotate_webhook_secrets
 from incidents_common.db import Database
 from incidents_common.migrations import add_migrate_command, run_migrate_command
 from incidents_common.problems import ProblemError
@@ -67,7 +67,7 @@ async def _run(args: argparse.Namespace, settings: Settings) -> dict[str, Any] |
     try:
         async with db.transaction() as session:
             if args.command == "create-client":
-                client, secret = await auth.create_client(
+                client, secret = await credentials.create_client(
                     session, name=args.name, role=Role(args.role), regions=args.region, official_id=args.official_id
                 )
                 return {
@@ -77,7 +77,7 @@ async def _run(args: argparse.Namespace, settings: Settings) -> dict[str, Any] |
                     "regions": client.regions,
                 }
             if args.command == "create-key":
-                key, value = await auth.create_key(
+                key, value = await credentials.create_key(
                     session, name=args.name, role=Role(args.role), regions=args.region, official_id=args.official_id
                 )
                 return {"key_id": key.key_id, "api_key": value, "role": key.role, "regions": key.regions}
@@ -85,10 +85,10 @@ async def _run(args: argparse.Namespace, settings: Settings) -> dict[str, Any] |
                 changed = await rotate_webhook_secrets(session, settings.secret_box())
                 return {"rotated_webhook_secrets": changed}
             if args.command == "revoke-key":
-                key = await auth.revoke_key(session, args.key_id)
+                key = await credentials.revoke_key(session, args.key_id)
                 return {"key_id": key.key_id, "revoked_at": str(key.revoked_at)}
             if args.command == "revoke-client":
-                client = await auth.revoke_client(session, args.client_id)
+                client = await credentials.revoke_client(session, args.client_id)
                 return {"client_id": client.client_id, "revoked_at": str(client.revoked_at)}
             if args.command == "list-keys":
                 return [
@@ -99,11 +99,11 @@ async def _run(args: argparse.Namespace, settings: Settings) -> dict[str, Any] |
                         "regions": k.regions,
                         "revoked": k.revoked_at is not None,
                     }
-                    for k in await auth.list_keys(session, None)
+                    for k in await credentials.list_keys(session, None)
                 ]
             return [
                 {"client_id": c.client_id, "name": c.name, "role": c.role, "regions": c.regions, "active": c.active}
-                for c in await auth.list_clients(session, None)
+                for c in await credentials.list_clients(session, None)
             ]
     finally:
         await db.dispose()

@@ -1,120 +1,50 @@
-"""Request dependencies: the authenticated caller (with its rate limit) and role checks."""
+"""Typed request dependencies for what the app holds: its settings, database and upstream clients.
+
+Handlers take these (`settings: SettingsDep`, `routing: RoutingDep` …) rather than reading
+`request.app.state`, so what a handler uses is in its signature. The caller's identity and its
+rate limit are auth.deps.
+"""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request, Security
-from fastapi.openapi.models import OAuthFlowClientCredentials, OAuthFlows
-from fastapi.security import APIKeyHeader, APIKeyQuery, OAuth2
+from fastapi import Depends, Request
 
-from api_gateway.auth import AuthError, Principal, Role, authenticate
-from api_gateway.limits import RateLimiter, retry_after_header
-from incidents_common.app import SessionDep
-from incidents_common.problems import Forbidden
-
-api_key_header = APIKeyHeader(
-    name="X-API-Key", auto_error=False, description="An API key (created with `create-key` or POST /v1/admin/keys)"
-)
-oauth2 = OAuth2(
-    flows=OAuthFlows(clientCredentials=OAuthFlowClientCredentials(tokenUrl="/v1/oauth/token")),
-    auto_error=False,
-    description="OAuth2 client credentials; `Authorization: Bearer <access token or API key>`",
-)
-api_key_query = APIKeyQuery(
-    name="api_key", auto_error=False, description="Open311 clients pass their key as the `api_key` parameter"
-)
+from api_gateway.config import Settings
+from api_gateway.upstream import Classifier, Upstream
+from incidents_common.db import Database
 
 
-def rate_limit(request: Request, key: str) -> None:
-    limiter: RateLimiter = request.app.state.limiter
-    wait = limiter.check(key)
-    if wait > 0:
-        raise HTTPException(429, f"rate limit exceeded for {key}", headers={"Retry-After": retry_after_header(wait)})
+def settings_of(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
 
 
-def client_address(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+def database_of(request: Request) -> Database:
+    db: Database = request.app.state.db
+    return db
 
 
-async def _resolve(
-    request: Request, session: SessionDep, header_key: str | None, authorization: str | None
-) -> Principal:
-    credential = header_key
-    if not credential and authorization:
-        scheme, _, value = authorization.partition(" ")
-        if scheme.lower() == "bearer" and value.strip():
-            credential = value.strip()
-    if not credential:
-        rate_limit(request, f"ip:{client_address(request)}")
-        raise AuthError("missing credentials: send X-API-Key or Authorization: Bearer")
-    try:
-        principal = await authenticate(session, request.app.state.signer, credential)
-    except HTTPException:
-        rate_limit(request, f"ip:{client_address(request)}")
-        raise
-    rate_limit(request, principal.subject)
-    request.state.principal = principal
-    return principal
+def routing_of(request: Request) -> Upstream:
+    routing: Upstream = request.app.state.routing
+    return routing
 
 
-async def current_principal(
-    request: Request,
-    session: SessionDep,
-    header_key: Annotated[str | None, Security(api_key_header)],
-    authorization: Annotated[str | None, Security(oauth2)],
-) -> Principal:
-    return await _resolve(request, session, header_key, authorization)
+def collector_of(request: Request) -> Upstream:
+    collector: Upstream = request.app.state.collector
+    return collector
 
 
-async def open311_principal(
-    request: Request,
-    session: SessionDep,
-    header_key: Annotated[str | None, Security(api_key_header)],
-    authorization: Annotated[str | None, Security(oauth2)],
-    query_key: Annotated[str | None, Security(api_key_query)],
-) -> Principal:
-    key = header_key or query_key
-    if not key and not authorization and request.method == "POST":
-        # Open311 clients send api_key as a form field of the POST body (the spec's convention).
-        if request.headers.get("content-type", "").startswith(("application/x-www-form-urlencoded", "multipart/")):
-            value = (await request.form()).get("api_key")
-            key = value if isinstance(value, str) else None
-    return await _resolve(request, session, key, authorization)
+def classifier_of(request: Request) -> Classifier:
+    classifier: Classifier = request.app.state.classifier
+    return classifier
 
 
-access_token_query = APIKeyQuery(
-    name="access_token",
-    auto_error=False,
-    description="For browser EventSource, which cannot send headers: a short-lived OAuth2 access token",
-)
-
-
-async def stream_principal(
-    request: Request,
-    session: SessionDep,
-    header_key: Annotated[str | None, Security(api_key_header)],
-    authorization: Annotated[str | None, Security(oauth2)],
-    query_token: Annotated[str | None, Security(access_token_query)],
-) -> Principal:
-    if query_token and not (header_key or authorization):
-        # Only a JWT in the URL: it expires within minutes, while an API key in a URL would linger
-        # in proxy logs for good.
-        if query_token.count(".") != 2:
-            raise AuthError("access_token must be an OAuth2 access token, not an API key")
-        authorization = f"Bearer {query_token}"
-    return await _resolve(request, session, header_key, authorization)
-
-
-PrincipalDep = Annotated[Principal, Depends(current_principal)]
-StreamPrincipalDep = Annotated[Principal, Depends(stream_principal)]
-Open311PrincipalDep = Annotated[Principal, Depends(open311_principal)]
-
-
-def require_roles(principal: Principal, *roles: Role) -> None:
-    if principal.role not in roles:
-        allowed = ", ".join(roles)
-        raise Forbidden(f"role {principal.role} may not do this (allowed: {allowed})")
-
-
-__all__ = ["AuthError", "PrincipalDep", "Open311PrincipalDep", "require_roles", "rate_limit", "client_address"]
+SettingsDep = Annotated[Settings, Depends(settings_of)]
+# The app's Database, for work in transactions of its own (SSE polls, a held reply kept although the
+# request fails); a request's own transaction is incidents_common.app.SessionDep.
+DatabaseDep = Annotated[Database, Depends(database_of)]
+RoutingDep = Annotated[Upstream, Depends(routing_of)]
+CollectorDep = Annotated[Upstream, Depends(collector_of)]
+ClassifierDep = Annotated[Classifier, Depends(classifier_of)]

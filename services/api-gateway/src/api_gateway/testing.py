@@ -17,10 +17,11 @@ import httpx
 import uvicorn
 from fastapi import FastAPI
 
-from api_gateway import auth
-from api_gateway.auth import Role
+from api_gateway.alerts.consumers import apply_alert_events
+from api_gateway.auth import service as credentials
+from api_gateway.auth.principal import Role
 from api_gateway.config import Settings
-from api_gateway.consumers import apply_alert_events, apply_classified_posts, apply_incident_events
+from api_gateway.incidents.consumers import apply_classified_posts, apply_incident_events
 from api_gateway.main import create_app
 from incidents_common.events import (
     Assignee,
@@ -233,12 +234,14 @@ class Gateway:
 
     async def key(self, role: Role, regions: list[str], official_id: str | None = None, name: str = "test") -> str:
         async with self.app.state.db.transaction() as session:
-            _, value = await auth.create_key(session, name=name, role=role, regions=regions, official_id=official_id)
+            _, value = await credentials.create_key(
+                session, name=name, role=role, regions=regions, official_id=official_id
+            )
         return value
 
     async def client_credentials(self, role: Role, regions: list[str]) -> tuple[str, str]:
         async with self.app.state.db.transaction() as session:
-            client, secret = await auth.create_client(session, name="portal", role=role, regions=regions)
+            client, secret = await credentials.create_client(session, name="portal", role=role, regions=regions)
         return client.client_id, secret
 
     def headers(self, name: str) -> dict[str, str]:

@@ -1,4 +1,5 @@
-"""Calls to routing and the collector: timeouts, bounded retries, and their errors passed through.
+"""Calls to routing and the collector: timeouts, bounded retries, and their errors passed through;
+the classifier's optional checks (`Classifier`, one try).
 
 Only failures that cannot have changed anything upstream are retried for writes (the connection
 was refused or never established); reads are also retried on timeouts and 502/503/504. When the
@@ -17,6 +18,7 @@ from typing import Any
 
 import httpx
 
+from api_gateway.config import Settings
 from incidents_common.identity import ActingUser, Identity
 from incidents_common.problems import ProblemError, ServiceUnavailable
 from incidents_common.tracing import instrument_http_client
@@ -129,21 +131,25 @@ class Upstream:
         return body
 
 
-async def ask_classifier(app_state: Any, path: str, body: dict[str, Any]) -> Any:
-    """POST `body` to the classifier (as the gateway, one try): its JSON answer, or the error. For the
-    gateway's optional checks (Open311's region, a reply's quality), whose callers decide what a
-    failure means; the classifier's span joins the caller's trace."""
-    settings = app_state.settings
-    headers = {"User-Agent": "incidents-api-gateway"}
-    identity: Identity | None = getattr(app_state, "identity", None)
-    if identity is not None:
-        headers["Authorization"] = f"Bearer {identity.mint('classifier')}"
-    async with httpx.AsyncClient(
-        base_url=settings.classifier_url.rstrip("/"),
-        timeout=httpx.Timeout(settings.upstream_timeout, connect=settings.upstream_connect_timeout),
-        headers=headers,
-    ) as client:
-        instrument_http_client(client)
-        response = await client.post(path, json=body)
-    response.raise_for_status()
-    return response.json()
+class Classifier:
+    """The classifier, asked (as the gateway, one try) for the gateway's optional checks: Open311's
+    region, a reply's quality. Their callers decide what a failure means."""
+
+    def __init__(self, settings: Settings, identity: Identity | None) -> None:
+        self.settings = settings
+        self.identity = identity
+
+    async def ask(self, path: str, body: dict[str, Any]) -> Any:
+        """POST `body` to `path`: the JSON answer, or the error; the classifier's span joins the caller's trace."""
+        headers = {"User-Agent": "incidents-api-gateway"}
+        if self.identity is not None:
+            headers["Authorization"] = f"Bearer {self.identity.mint('classifier')}"
+        async with httpx.AsyncClient(
+            base_url=self.settings.classifier_url.rstrip("/"),
+            timeout=httpx.Timeout(self.settings.upstream_timeout, connect=self.settings.upstream_connect_timeout),
+            headers=headers,
+        ) as client:
+            instrument_http_client(client)
+            response = await client.post(path, json=body)
+        response.raise_for_status()
+        return response.json()

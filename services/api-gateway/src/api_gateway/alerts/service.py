@@ -1,33 +1,19 @@
-"""Surge alerts of the caller's regions (issue 15): routing raises them when complaints of one category
-flare up in a town; the gateway keeps them (consumers.apply_alert_events) and serves them here, newest
-first. The SSE stream and webhooks deliver the same alerts live as `alert.surge`."""
+"""Surge alerts of the caller's regions, newest first: every query filtered by the caller's regions, in SQL."""
 
 from __future__ import annotations
 
 import base64
 from datetime import UTC, datetime
-from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Path, Query
 from sqlalchemy import and_, false, or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from api_gateway.auth import Principal
-from api_gateway.deps import PrincipalDep
-from api_gateway.models import SurgeAlertRecord
-from api_gateway.router import AUTH_RESPONSES, CategoryQ, RegionQ
-from api_gateway.schemas import AlertPage, AlertRead
-from incidents_common.app import SessionDep
+from api_gateway.alerts.models import SurgeAlertRecord
+from api_gateway.alerts.schemas import AlertPage, AlertRead
+from api_gateway.auth.principal import Principal
 from incidents_common.problems import InvalidInput, NotFound
-
-router = APIRouter(prefix="/v1/alerts", tags=["alerts"])
-
-
-# ---------------------------------------------------------------------------------------------
-# Queries (every one filtered by the caller's regions, in SQL)
-# ---------------------------------------------------------------------------------------------
 
 
 def _encode_cursor(raised_at: datetime, alert_id: str) -> str:
@@ -95,47 +81,3 @@ async def get_alert(session: AsyncSession, *, principal: Principal, alert_id: st
     if row is None or not principal.can_see(row.region_code):
         raise NotFound(f"no alert {alert_id}")
     return _read(row)
-
-
-# ---------------------------------------------------------------------------------------------
-# Handlers
-# ---------------------------------------------------------------------------------------------
-
-NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such alert in your regions"}}
-
-
-@router.get(
-    "",
-    response_model=AlertPage,
-    summary="Surge alerts of your regions, newest first",
-    description=(
-        "An alert says that complaints of one category flared up in one town (or in a region, for complaints "
-        "that named no town): the last window's count against the place's baseline, the statistic that "
-        "decided, and one sentence that explains it. Live: the SSE stream and webhooks, event type `alert.surge`."
-    ),
-    responses=AUTH_RESPONSES,
-)
-async def alerts(
-    session: SessionDep,
-    principal: PrincipalDep,
-    region: RegionQ = None,
-    category: CategoryQ = None,
-    since: Annotated[datetime | None, Query(description="Raised at or after (ISO 8601)")] = None,
-    cursor: Annotated[str | None, Query(max_length=500, description="next_cursor of the previous page")] = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-) -> AlertPage:
-    return await list_alerts(
-        session, principal=principal, regions=region, categories=category, since=since, cursor=cursor, limit=limit
-    )
-
-
-@router.get(
-    "/{alert_id}",
-    response_model=AlertRead,
-    summary="One surge alert",
-    responses={**AUTH_RESPONSES, **NOT_FOUND},
-)
-async def alert(
-    session: SessionDep, principal: PrincipalDep, alert_id: Annotated[str, Path(max_length=64)]
-) -> AlertRead:
-    return await get_alert(session, principal=principal, alert_id=alert_id)

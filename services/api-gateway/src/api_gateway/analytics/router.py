@@ -2,32 +2,21 @@
 
 from __future__ import annotations
 
-import csv
-import io
-from datetime import UTC, datetime
-from enum import StrEnum
-from typing import Annotated, Any
+from datetime import datetime
+from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 
-from api_gateway import analytics
-from api_gateway.deps import PrincipalDep
-from api_gateway.service import IncidentFilter
+from api_gateway.analytics import service
+from api_gateway.analytics.schemas import GroupBy, RatingLevel, RatingRead, SummaryRead, TrendPointRead
+from api_gateway.auth.deps import PrincipalDep
+from api_gateway.deps import SettingsDep
+from api_gateway.incidents.params import aware
+from api_gateway.incidents.queries import IncidentFilter
 from incidents_common.app import SessionDep
 
 router = APIRouter(prefix="/v1/analytics", tags=["analytics"])
-
-
-class GroupBy(StrEnum):
-    region = "region"
-    category = "category"
-    department = "department"
-
-
-class RatingLevel(StrEnum):
-    region = "region"
-    department = "department"
 
 
 _STATS = {
@@ -45,24 +34,24 @@ _STATS = {
 }
 
 
-def _flt(
-    region: list[str] | None, category: list[str] | None, date_from: datetime | None, date_to: datetime | None
-) -> IncidentFilter:
-    def aware(value: datetime | None) -> datetime | None:
-        return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
-
-    return IncidentFilter(regions=region, categories=category, created_from=aware(date_from), created_to=aware(date_to))
-
-
 RegionQ = Annotated[list[str] | None, Query(examples=[["64"]], description="Region codes; default all of yours")]
 CategoryQ = Annotated[list[str] | None, Query(examples=[["roads"]])]
 FromQ = Annotated[datetime | None, Query(alias="from", description="Incidents created at or after")]
 ToQ = Annotated[datetime | None, Query(alias="to", description="Incidents created before")]
 
 
+def analytics_filter(
+    region: RegionQ = None, category: CategoryQ = None, date_from: FromQ = None, date_to: ToQ = None
+) -> IncidentFilter:
+    return IncidentFilter(regions=region, categories=category, created_from=aware(date_from), created_to=aware(date_to))
+
+
+FilterDep = Annotated[IncidentFilter, Depends(analytics_filter)]
+
+
 @router.get(
     "/summary",
-    response_model=analytics.Summary,
+    response_model=SummaryRead,
     summary="Counts, shares answered (within deadline), median/p90 time to first response, overdue now",
     responses={
         200: {
@@ -80,22 +69,14 @@ ToQ = Annotated[datetime | None, Query(alias="to", description="Incidents create
     },
 )
 async def summary(
-    session: SessionDep,
-    principal: PrincipalDep,
-    by: GroupBy = GroupBy.region,
-    region: RegionQ = None,
-    category: CategoryQ = None,
-    date_from: FromQ = None,
-    date_to: ToQ = None,
-) -> analytics.Summary:
-    flt = _flt(region, category, date_from, date_to)
-    facts = await analytics.load_facts(session, principal=principal, flt=flt)
-    return analytics.summary(facts, by.value, flt)
+    session: SessionDep, principal: PrincipalDep, flt: FilterDep, by: GroupBy = GroupBy.region
+) -> SummaryRead:
+    return await service.summary_of(session, principal=principal, flt=flt, by=by.value)
 
 
 @router.get(
     "/trend",
-    response_model=list[analytics.TrendPoint],
+    response_model=list[TrendPointRead],
     summary="Daily trend: incidents created, answered, answered within deadline (UTC days)",
     responses={
         200: {
@@ -107,21 +88,13 @@ async def summary(
         }
     },
 )
-async def trend(
-    session: SessionDep,
-    principal: PrincipalDep,
-    region: RegionQ = None,
-    category: CategoryQ = None,
-    date_from: FromQ = None,
-    date_to: ToQ = None,
-) -> list[analytics.TrendPoint]:
-    facts = await analytics.load_facts(session, principal=principal, flt=_flt(region, category, date_from, date_to))
-    return analytics.trend(facts)
+async def trend(session: SessionDep, principal: PrincipalDep, flt: FilterDep) -> list[TrendPointRead]:
+    return await service.trend_of(session, principal=principal, flt=flt)
 
 
 @router.get(
     "/rating",
-    response_model=analytics.Rating,
+    response_model=RatingRead,
     summary="Rating of regions or of bodies inside regions, fair to small numbers (Bayesian shrinkage)",
     responses={
         200: {
@@ -139,17 +112,15 @@ async def trend(
     },
 )
 async def rating(
-    request: Request,
     session: SessionDep,
+    settings: SettingsDep,
     principal: PrincipalDep,
+    flt: FilterDep,
     level: RatingLevel = RatingLevel.region,
-    region: RegionQ = None,
-    category: CategoryQ = None,
-    date_from: FromQ = None,
-    date_to: ToQ = None,
-) -> analytics.Rating:
-    facts = await analytics.load_facts(session, principal=principal, flt=_flt(region, category, date_from, date_to))
-    return analytics.rating(facts, level.value, request.app.state.settings.rating_prior_weight)
+) -> RatingRead:
+    return await service.rating_of(
+        session, principal=principal, flt=flt, level=level.value, prior_weight=settings.rating_prior_weight
+    )
 
 
 @router.get(
@@ -161,26 +132,11 @@ async def rating(
     },
 )
 async def export_csv(
-    session: SessionDep,
-    principal: PrincipalDep,
-    by: GroupBy = GroupBy.region,
-    region: RegionQ = None,
-    category: CategoryQ = None,
-    date_from: FromQ = None,
-    date_to: ToQ = None,
+    session: SessionDep, principal: PrincipalDep, flt: FilterDep, by: GroupBy = GroupBy.region
 ) -> Response:
-    flt = _flt(region, category, date_from, date_to)
-    facts = await analytics.load_facts(session, principal=principal, flt=flt)
-    result = analytics.summary(facts, by.value, flt)
-    buffer = io.StringIO()
-    columns = list(analytics.GroupStats.model_fields)
-    writer = csv.writer(buffer)
-    writer.writerow(columns)
-    for group in result.groups:
-        row: dict[str, Any] = group.model_dump()
-        writer.writerow(["" if row[c] is None else row[c] for c in columns])
+    result = await service.summary_of(session, principal=principal, flt=flt, by=by.value)
     return Response(
-        buffer.getvalue().encode("utf-8-sig"),
+        service.summary_csv(result),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="analytics-{by.value}.csv"'},
     )

@@ -14,6 +14,8 @@ Definitions (the README publishes them):
 
 from __future__ import annotations
 
+import csv
+import io
 import math
 from collections import defaultdict
 from collections.abc import Callable, Iterable
@@ -21,13 +23,14 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from pydantic import BaseModel, Field
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from api_gateway.auth import Principal
-from api_gateway.models import Incident
-from api_gateway.service import IncidentFilter, apply_filter, overdue
+from api_gateway.analytics.schemas import GroupStatsRead, RatingEntryRead, RatingRead, SummaryRead, TrendPointRead
+from api_gateway.auth.principal import Principal
+from api_gateway.columns import table_of
+from api_gateway.incidents.models import Incident
+from api_gateway.incidents.queries import IncidentFilter, apply_filter, overdue
 
 
 @dataclass(frozen=True)
@@ -61,56 +64,6 @@ class Fact:
         return max(0.0, (self.answered_at - self.created_at).total_seconds() / 60.0)
 
 
-class GroupStats(BaseModel):
-    key: str = Field(description="Region code, category or department id")
-    name: str
-    incidents: int
-    answered: int
-    share_answered: float | None
-    answered_on_time: int
-    share_answered_on_time: float | None
-    median_first_response_minutes: float | None
-    p90_first_response_minutes: float | None
-    overdue_now: int
-    escalations: int
-    satisfied: int = Field(default=0, description="Replies published whose complainant thanked")
-    not_satisfied: int = Field(default=0, description="Replies published whose complainant said it is not fixed")
-    no_reaction: int = Field(default=0, description="Replies published with no reaction of the complainant yet")
-    share_satisfied: float | None = Field(
-        default=None, description="satisfied / (satisfied + not satisfied + no reaction)"
-    )
-
-
-class RatingEntry(GroupStats):
-    rank: int
-    score: float = Field(description="(n·p + m·p₀)/(n + m): the on-time share shrunk towards the mean p₀")
-    satisfaction_score: float | None = Field(
-        default=None, description="The satisfied share shrunk the same way (beside speed; it does not rank)"
-    )
-    provisional: bool = Field(description="Fewer incidents than the prior weight m: the score is mostly the mean")
-
-
-class TrendPoint(BaseModel):
-    day: date
-    created: int
-    answered: int
-    answered_on_time: int
-
-
-class Summary(BaseModel):
-    period_from: datetime | None
-    period_to: datetime | None
-    total: GroupStats
-    groups: list[GroupStats]
-
-
-class Rating(BaseModel):
-    level: str
-    prior_weight: float
-    prior_mean: float | None = Field(description="p₀: the on-time share of everything in view")
-    entries: list[RatingEntry]
-
-
 def percentile(values: list[float], q: float) -> float | None:
     """Linear-interpolated percentile (the same as numpy's default)."""
     if not values:
@@ -123,7 +76,7 @@ def percentile(values: list[float], q: float) -> float | None:
     return round(ordered[low] + (ordered[high] - ordered[low]) * (position - low), 2)
 
 
-def stats(key: str, name: str, facts: list[Fact]) -> GroupStats:
+def stats(key: str, name: str, facts: list[Fact]) -> GroupStatsRead:
     n = len(facts)
     answered = sum(f.answered for f in facts)
     on_time = sum(f.on_time for f in facts)
@@ -132,7 +85,7 @@ def stats(key: str, name: str, facts: list[Fact]) -> GroupStats:
     not_satisfied = sum(f.satisfaction == "not_satisfied" for f in facts)
     no_reaction = sum(f.satisfaction == "no_reaction" for f in facts)
     reacted = satisfied + not_satisfied + no_reaction
-    return GroupStats(
+    return GroupStatsRead(
         key=key,
         name=name,
         incidents=n,
@@ -151,27 +104,30 @@ def stats(key: str, name: str, facts: list[Fact]) -> GroupStats:
     )
 
 
-FACT_COLUMNS = (
-    Incident.region_code,
-    Incident.region_name,
-    Incident.category,
-    Incident.department_id,
-    Incident.department_name,
-    Incident.status,
-    Incident.created_at,
-    Incident.answered_at,
-    Incident.first_response_at,
-    Incident.first_response_due,
-    Incident.final_due,
-    Incident.escalations,
-    Incident.satisfaction,
-)
+FACT_COLUMNS = [
+    table_of(Incident).c[name]
+    for name in (
+        "region_code",
+        "region_name",
+        "category",
+        "department_id",
+        "department_name",
+        "status",
+        "created_at",
+        "answered_at",
+        "first_response_at",
+        "first_response_due",
+        "final_due",
+        "escalations",
+        "satisfaction",
+    )
+]
 
 
 async def load_facts(session: AsyncSession, *, principal: Principal, flt: IncidentFilter) -> list[Fact]:
     """One row per incident in view, only the columns analytics needs (no texts, no JSON)."""
     dialect = session.get_bind().dialect.name
-    query = apply_filter(select(*FACT_COLUMNS), principal, flt, dialect=dialect)  # type: ignore[call-overload]
+    query = apply_filter(select(*FACT_COLUMNS), principal, flt, dialect=dialect)
     rows = (await session.exec(query.order_by(col(Incident.created_at)))).all()
     now = datetime.now(UTC)
     facts = []
@@ -201,7 +157,7 @@ GROUPINGS: dict[str, tuple[Callable[[Fact], str], Callable[[Fact], str]]] = {
 }
 
 
-def grouped(facts: Iterable[Fact], by: str) -> list[GroupStats]:
+def grouped(facts: Iterable[Fact], by: str) -> list[GroupStatsRead]:
     key_of, name_of = GROUPINGS[by]
     buckets: dict[str, list[Fact]] = defaultdict(list)
     names: dict[str, str] = {}
@@ -211,8 +167,8 @@ def grouped(facts: Iterable[Fact], by: str) -> list[GroupStats]:
     return [stats(key, names[key], buckets[key]) for key in sorted(buckets)]
 
 
-def summary(facts: list[Fact], by: str, flt: IncidentFilter) -> Summary:
-    return Summary(
+def summary(facts: list[Fact], by: str, flt: IncidentFilter) -> SummaryRead:
+    return SummaryRead(
         period_from=flt.created_from,
         period_to=flt.created_to,
         total=stats("all", "Все", facts),
@@ -220,7 +176,7 @@ def summary(facts: list[Fact], by: str, flt: IncidentFilter) -> Summary:
     )
 
 
-def rating(facts: list[Fact], by: str, prior_weight: float) -> Rating:
+def rating(facts: list[Fact], by: str, prior_weight: float) -> RatingRead:
     groups = grouped(facts, by)
     total = len(facts)
     prior = sum(f.on_time for f in facts) / total if total else None
@@ -246,19 +202,45 @@ def rating(facts: list[Fact], by: str, prior_weight: float) -> Rating:
         )
     # Ties: the faster median first response ranks higher; unanswered groups last.
     entries.sort(key=lambda e: (-e["score"], e["median_first_response_minutes"] or math.inf, e["key"]))
-    return Rating(
+    return RatingRead(
         level=by,
         prior_weight=prior_weight,
         prior_mean=round(prior, 4) if prior is not None else None,
-        entries=[RatingEntry(**e, rank=i + 1) for i, e in enumerate(entries)],
+        entries=[RatingEntryRead(**e, rank=i + 1) for i, e in enumerate(entries)],
     )
 
 
-def trend(facts: list[Fact]) -> list[TrendPoint]:
+def trend(facts: list[Fact]) -> list[TrendPointRead]:
     days: dict[date, list[int]] = defaultdict(lambda: [0, 0, 0])
     for fact in facts:
         bucket = days[fact.created_at.astimezone(UTC).date()]
         bucket[0] += 1
         bucket[1] += fact.answered
         bucket[2] += fact.on_time
-    return [TrendPoint(day=d, created=c, answered=a, answered_on_time=o) for d, (c, a, o) in sorted(days.items())]
+    return [TrendPointRead(day=d, created=c, answered=a, answered_on_time=o) for d, (c, a, o) in sorted(days.items())]
+
+
+async def summary_of(session: AsyncSession, *, principal: Principal, flt: IncidentFilter, by: str) -> SummaryRead:
+    return summary(await load_facts(session, principal=principal, flt=flt), by, flt)
+
+
+async def trend_of(session: AsyncSession, *, principal: Principal, flt: IncidentFilter) -> list[TrendPointRead]:
+    return trend(await load_facts(session, principal=principal, flt=flt))
+
+
+async def rating_of(
+    session: AsyncSession, *, principal: Principal, flt: IncidentFilter, level: str, prior_weight: float
+) -> RatingRead:
+    return rating(await load_facts(session, principal=principal, flt=flt), level, prior_weight)
+
+
+def summary_csv(result: SummaryRead) -> bytes:
+    """The summary's groups as CSV in UTF-8 with a BOM (Excel then reads Cyrillic correctly)."""
+    buffer = io.StringIO()
+    columns = list(GroupStatsRead.model_fields)
+    writer = csv.writer(buffer)
+    writer.writerow(columns)
+    for group in result.groups:
+        row: dict[str, Any] = group.model_dump()
+        writer.writerow(["" if row[c] is None else row[c] for c in columns])
+    return buffer.getvalue().encode("utf-8-sig")

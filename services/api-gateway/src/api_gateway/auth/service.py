@@ -1,205 +1,28 @@
-"""Who is calling: OAuth2 client credentials (signed JWTs), API keys, roles and their regions.
-
-Roles:
-- federal: reads every region (and manages credentials);
-- regional_admin: reads and writes its own regions, the directory included, and manages their credentials;
-- official: reads its region, acts on the incidents assigned to it;
-- integration: read-only (lists, detail, SSE, webhooks) in its regions.
-
-Secrets are never stored: client secrets as scrypt hashes, API keys as SHA-256 (they are 256-bit
-random values, so a fast hash is safe and keeps per-request checks cheap). Role and regions are read
-from the database on every request, so a revocation or a demotion applies at once, even to tokens
-already issued.
-"""
+"""Credentials: resolving a caller from an API key or an access token, and managing keys, clients and
+tokens (the admin endpoints and the CLI). Nobody can hand out more than they hold."""
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import hmac
 import logging
-import os
 import secrets
-import time
-import uuid
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from enum import StrEnum
-from typing import Any
+from urllib.parse import quote
 
 from fastapi import HTTPException
-from joserfc import jwt
-from joserfc.errors import JoseError
-from joserfc.jwk import OctKey
 from sqlmodel import col, delete, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from api_gateway.config import Settings
-from api_gateway.models import ApiClient, ApiKey, RevokedToken
-from incidents_common.identity import ActingUser
-from incidents_common.problems import Forbidden, InvalidInput, NotFound
+from api_gateway.auth.hashing import DUMMY_SECRET_HASH, hash_key, hash_secret, verify_secret
+from api_gateway.auth.models import ApiClient, ApiKey, RevokedToken
+from api_gateway.auth.principal import AuthError, Principal, Role, principal_of
+from api_gateway.auth.tokens import TokenSigner
+from api_gateway.upstream import Upstream, UpstreamProblem
+from incidents_common.problems import Forbidden, InvalidInput, NotFound, ProblemError
 from incidents_common.regions import REGIONS
 
-
-class Role(StrEnum):
-    federal = "federal"
-    regional_admin = "regional_admin"
-    official = "official"
-    integration = "integration"
-
-
-WRITE_ROLES = {Role.regional_admin, Role.official}
 KEY_PREFIX = "gwk_"
 log = logging.getLogger("api_gateway.auth")
-
-
-@dataclass(frozen=True)
-class Principal:
-    """An authenticated caller. `regions` is None for federal (every region)."""
-
-    subject: str
-    name: str
-    role: Role
-    regions: frozenset[str] | None
-    official_id: str | None = None
-    # Set for an OAuth2 access token: its id (jti) and expiry (Unix seconds). Long-lived requests
-    # (SSE) end when the token expires or is revoked.
-    token_id: str | None = None
-    expires_at: float | None = None
-
-    def can_see(self, region_code: str) -> bool:
-        return self.regions is None or region_code in self.regions
-
-    def visible(self, requested: list[str] | None) -> list[str] | None:
-        """The regions a query may touch: the caller's, narrowed by what it asked for."""
-        if self.regions is None:
-            return requested or None
-        if not requested:
-            return sorted(self.regions)
-        return [r for r in requested if r in self.regions]
-
-    @property
-    def actor(self) -> str:
-        return self.official_id or self.subject
-
-    def acting(self) -> ActingUser:
-        """This caller as the user the gateway acts for in calls to routing and the collector."""
-        return ActingUser(
-            subject=self.subject, role=self.role.value, regions=self.regions, official_id=self.official_id
-        )
-
-
-class AuthError(HTTPException):
-    def __init__(self, detail: str) -> None:
-        super().__init__(401, detail, headers={"WWW-Authenticate": 'Bearer realm="incidents"'})
-
-
-# ---------------------------------------------------------------------------------------------
-# Hashing
-# ---------------------------------------------------------------------------------------------
-
-
-def hash_secret(secret: str) -> str:
-    salt = os.urandom(16)
-    digest = hashlib.scrypt(secret.encode(), salt=salt, n=2**14, r=8, p=1, dklen=32)
-    return f"scrypt${salt.hex()}${digest.hex()}"
-
-
-def verify_secret(secret: str, stored: str) -> bool:
-    try:
-        scheme, salt_hex, digest_hex = stored.split("$")
-    except ValueError:
-        return False
-    if scheme != "scrypt":
-        return False
-    digest = hashlib.scrypt(secret.encode(), salt=bytes.fromhex(salt_hex), n=2**14, r=8, p=1, dklen=32)
-    return hmac.compare_digest(digest.hex(), digest_hex)
-
-
-def hash_key(value: str) -> str:
-    return hashlib.sha256(value.encode()).hexdigest()
-
-
-# The scrypt hash of a random secret nobody knows. An unknown client id is checked against it, so that
-# it costs exactly what a known id costs (one scrypt) and timing does not tell which ids exist.
-_DUMMY_SALT = "5ef484ec4e4ab9db23b05c6096f77b61"
-_DUMMY_DIGEST = "7e0b8bb19641d1698b83cb044a942ac25af18b65c304abd4488b3fd134cee1f4"
-DUMMY_SECRET_HASH = f"scrypt${_DUMMY_SALT}${_DUMMY_DIGEST}"
-
-
-# ---------------------------------------------------------------------------------------------
-# Signing
-# ---------------------------------------------------------------------------------------------
-
-
-def load_signing_secret(settings: Settings) -> str:
-    """The configured secret, or one generated once into var/ (kept private to the owner)."""
-    if settings.jwt_secret.get_secret_value():
-        return settings.jwt_secret.get_secret_value()
-    path = settings.jwt_key_file()
-    if path.exists():
-        return path.read_text().strip()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    secret = secrets.token_urlsafe(48)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(secret)
-    return secret
-
-
-class TokenSigner:
-    """Issues and verifies HS256 JWTs with joserfc."""
-
-    def __init__(self, secret: str, *, issuer: str, ttl: int) -> None:
-        self.key = OctKey.import_key(secret.encode())
-        self.issuer = issuer
-        self.ttl = ttl
-        self.registry = jwt.JWTClaimsRegistry(
-            iss={"essential": True, "value": issuer},
-            aud={"essential": True, "value": issuer},
-            exp={"essential": True},
-            sub={"essential": True},
-            jti={"essential": True},
-        )
-
-    def issue(self, client: ApiClient, *, now: float | None = None) -> tuple[str, int]:
-        issued = int(now if now is not None else time.time())
-        claims = {
-            "iss": self.issuer,
-            "aud": self.issuer,
-            "sub": client.client_id,
-            "iat": issued,
-            "nbf": issued,
-            "exp": issued + self.ttl,
-            "jti": uuid.uuid4().hex,
-            "role": client.role,
-            "regions": client.regions or [],
-        }
-        return jwt.encode({"alg": "HS256", "typ": "JWT"}, claims, self.key), self.ttl
-
-    def verify(self, token: str) -> dict[str, Any]:
-        try:
-            decoded = jwt.decode(token, self.key, algorithms=["HS256"])
-            self.registry.validate(decoded.claims)
-        except (JoseError, ValueError) as exc:
-            raise AuthError(f"invalid token: {exc.__class__.__name__}") from exc
-        return dict(decoded.claims)
-
-
-# ---------------------------------------------------------------------------------------------
-# Resolving a caller
-# ---------------------------------------------------------------------------------------------
-
-
-def principal_of(subject: str, name: str, role: str, regions: list[str] | None, official_id: str | None) -> Principal:
-    parsed = Role(role)
-    return Principal(
-        subject=subject,
-        name=name,
-        role=parsed,
-        regions=None if parsed is Role.federal else frozenset(regions or []),
-        official_id=official_id,
-    )
 
 
 async def principal_from_key(session: AsyncSession, value: str) -> Principal:
@@ -324,12 +147,12 @@ async def create_key(
 
 
 async def list_clients(session: AsyncSession, granter: Principal | None) -> list[ApiClient]:
-    rows = (await session.exec(select(ApiClient).order_by(ApiClient.created_at))).all()  # type: ignore[arg-type]
+    rows = (await session.exec(select(ApiClient).order_by(col(ApiClient.created_at)))).all()
     return [c for c in rows if _visible_to(granter, c.role, c.regions)]
 
 
 async def list_keys(session: AsyncSession, granter: Principal | None) -> list[ApiKey]:
-    rows = (await session.exec(select(ApiKey).order_by(ApiKey.created_at))).all()  # type: ignore[arg-type]
+    rows = (await session.exec(select(ApiKey).order_by(col(ApiKey.created_at)))).all()
     return [k for k in rows if _visible_to(granter, k.role, k.regions)]
 
 
@@ -375,7 +198,7 @@ async def revoke_token(session: AsyncSession, signer: TokenSigner, token: str) -
         return
     jti = str(claims["jti"])
     # Rows of tokens that have expired anyway are no longer needed.
-    await session.exec(delete(RevokedToken).where(col(RevokedToken.expires_at) < datetime.now(UTC)))  # type: ignore[call-overload]
+    await session.exec(delete(RevokedToken).where(col(RevokedToken.expires_at) < datetime.now(UTC)))
     if await session.get(RevokedToken, jti) is None:
         session.add(RevokedToken(jti=jti, expires_at=datetime.fromtimestamp(int(claims["exp"]), UTC)))
 
@@ -389,3 +212,50 @@ async def ensure_demo_key(session: AsyncSession, value: str) -> None:
             log.warning("GATEWAY_DEMO_API_KEY names a revoked key: it stays revoked", extra={"key_id": existing.key_id})
         return
     await create_key(session, name="demo (GATEWAY_DEMO_API_KEY)", role=Role.federal, regions=[], value=value)
+
+
+async def owner_principal(session: AsyncSession, owner: str) -> Principal | None:
+    """The current identity behind a subject (`key:…` or `client:…`: a webhook's owner, an open SSE
+    stream's caller), or None when it was revoked."""
+    kind, _, ident = owner.partition(":")
+    if kind == "key":
+        key = await session.get(ApiKey, ident)
+        if key is None or key.revoked_at is not None:
+            return None
+        return principal_of(owner, key.name, key.role, key.regions, key.official_id)
+    if kind == "client":
+        client = await session.get(ApiClient, ident)
+        if client is None or not client.active:
+            return None
+        return principal_of(owner, client.name, client.role, client.regions, client.official_id)
+    return None
+
+
+class UnknownOfficialForCredential(ProblemError):
+    status, slug, title = 422, "unknown-official", "Unknown official for this credential"
+
+
+async def check_official(
+    routing: Upstream, *, granter: Principal, role: Role, regions: list[str], official_id: str | None
+) -> None:
+    """A credential's `official_id` must be an official of its regions, as routing knows it.
+
+    Asked of routing for the granting user, so an official outside the granter's regions is as
+    unknown as a missing one. (The local CLI `create-key` has no routing at hand and is trusted.)
+    """
+    if not official_id:
+        return
+    check_grant(granter, role, regions, official_id)  # role/region refusals first
+    refused = UnknownOfficialForCredential(
+        f"official_id {official_id!r} is not an official of regions {', '.join(sorted(regions)) or 'any'}"
+    )
+    try:
+        official = await routing.request("GET", f"/v1/officials/{quote(official_id, safe='')}", user=granter.acting())
+    except UpstreamProblem as exc:
+        if exc.status in (404, 422):
+            raise refused from None
+        raise
+    region = official.get("region_code") if isinstance(official, dict) else None
+    # A federal credential covers every region; any other only the regions it is given.
+    if not isinstance(region, str) or (role is not Role.federal and region not in regions):
+        raise refused

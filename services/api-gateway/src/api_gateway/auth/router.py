@@ -6,23 +6,22 @@ import base64
 import binascii
 from enum import Enum
 from typing import Annotated
-from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Path, Request, Response
 
-from api_gateway import auth
-from api_gateway.auth import Principal, Role
-from api_gateway.deps import PrincipalDep, client_address, rate_limit, require_roles
-from api_gateway.models import ApiClient, ApiKey
-from api_gateway.schemas import (
+from api_gateway.auth import service
+from api_gateway.auth.deps import PrincipalDep, SignerDep, client_address, rate_limit
+from api_gateway.auth.models import ApiClient, ApiKey
+from api_gateway.auth.principal import AuthError, Role, require_roles
+from api_gateway.auth.schemas import (
+    AccessTokenCreated,
     ClientCreated,
     ClientRead,
     CredentialCreate,
     KeyCreated,
     KeyRead,
-    TokenResponse,
 )
-from api_gateway.upstream import Upstream, UpstreamProblem
+from api_gateway.deps import RoutingDep
 from incidents_common.app import SessionDep
 from incidents_common.problems import ProblemError
 
@@ -52,7 +51,7 @@ def _basic_credentials(header: str | None) -> tuple[str, str] | None:
 
 @router.post(
     "/oauth/token",
-    response_model=TokenResponse,
+    response_model=AccessTokenCreated,
     summary="OAuth2 client credentials: exchange client_id/client_secret for a short-lived JWT",
     responses={
         400: {"description": "unsupported_grant_type / invalid_request"},
@@ -72,11 +71,12 @@ async def token(
     request: Request,
     response: Response,
     session: SessionDep,
+    signer: SignerDep,
     grant_type: Annotated[str, Form(max_length=50)],
     client_id: Annotated[str | None, Form(max_length=64)] = None,
     client_secret: Annotated[str | None, Form(max_length=200)] = None,
     scope: Annotated[str | None, Form(max_length=200)] = None,
-) -> TokenResponse:
+) -> AccessTokenCreated:
     rate_limit(request, f"token:{client_address(request)}")
     if grant_type != "client_credentials":
         raise OAuthError("unsupported_grant_type", "only client_credentials is supported")
@@ -86,13 +86,13 @@ async def token(
     if not client_id or not client_secret:
         raise OAuthError("invalid_request", "client_id and client_secret are required")
     try:
-        access_token, ttl, _ = await auth.issue_token(
-            session, request.app.state.signer, client_id=client_id, client_secret=client_secret
+        access_token, ttl, _ = await service.issue_token(
+            session, signer, client_id=client_id, client_secret=client_secret
         )
-    except auth.AuthError as exc:
+    except AuthError as exc:
         raise OAuthError("invalid_client", "invalid client credentials", status=401) from exc
     response.headers["Cache-Control"] = "no-store"
-    return TokenResponse(access_token=access_token, expires_in=ttl, scope=scope)
+    return AccessTokenCreated(access_token=access_token, expires_in=ttl, scope=scope)
 
 
 @router.post(
@@ -110,9 +110,9 @@ async def token(
     },
 )
 async def revoke(
-    request: Request, session: SessionDep, principal: PrincipalDep, token: Annotated[str, Form(max_length=4000)]
+    session: SessionDep, signer: SignerDep, principal: PrincipalDep, token: Annotated[str, Form(max_length=4000)]
 ) -> dict[str, str]:
-    await auth.revoke_token(session, request.app.state.signer, token)
+    await service.revoke_token(session, signer, token)
     return {"status": "revoked"}
 
 
@@ -130,37 +130,6 @@ def _key_read(key: ApiKey) -> KeyRead:
         revoked=key.revoked_at is not None,
         created_at=key.created_at,
     )
-
-
-class UnknownOfficialForCredential(ProblemError):
-    status, slug, title = 422, "unknown-official", "Unknown official for this credential"
-
-
-async def _check_official(request: Request, principal: Principal, body: CredentialCreate) -> None:
-    """A credential's `official_id` must be an official of its regions, as routing knows it.
-
-    Asked of routing for the granting user, so an official outside the granter's regions is as
-    unknown as a missing one. (The local CLI `create-key` has no routing at hand and is trusted.)
-    """
-    if not body.official_id:
-        return
-    auth.check_grant(principal, body.role, body.regions, body.official_id)  # role/region refusals first
-    refused = UnknownOfficialForCredential(
-        f"official_id {body.official_id!r} is not an official of regions {', '.join(sorted(body.regions)) or 'any'}"
-    )
-    routing: Upstream = request.app.state.routing
-    try:
-        official = await routing.request(
-            "GET", f"/v1/officials/{quote(body.official_id, safe='')}", user=principal.acting()
-        )
-    except UpstreamProblem as exc:
-        if exc.status in (404, 422):
-            raise refused from None
-        raise
-    region = official.get("region_code") if isinstance(official, dict) else None
-    # A federal credential covers every region; any other only the regions it is given.
-    if not isinstance(region, str) or (body.role is not Role.federal and region not in body.regions):
-        raise refused
 
 
 ADMIN: list[str | Enum] = ["admin"]
@@ -184,11 +153,13 @@ CREATE_RESPONSES: dict[int | str, dict[str, str]] = {
     responses=CREATE_RESPONSES,
 )
 async def create_client(
-    request: Request, session: SessionDep, principal: PrincipalDep, body: CredentialCreate
+    session: SessionDep, routing: RoutingDep, principal: PrincipalDep, body: CredentialCreate
 ) -> ClientCreated:
     require_roles(principal, Role.federal, Role.regional_admin)
-    await _check_official(request, principal, body)
-    client, secret = await auth.create_client(
+    await service.check_official(
+        routing, granter=principal, role=body.role, regions=body.regions, official_id=body.official_id
+    )
+    client, secret = await service.create_client(
         session, name=body.name, role=body.role, regions=body.regions, official_id=body.official_id, granter=principal
     )
     return ClientCreated(**_client_read(client).model_dump(), client_secret=secret)
@@ -203,7 +174,7 @@ async def create_client(
 )
 async def list_clients(session: SessionDep, principal: PrincipalDep) -> list[ClientRead]:
     require_roles(principal, Role.federal, Role.regional_admin)
-    return [_client_read(c) for c in await auth.list_clients(session, principal)]
+    return [_client_read(c) for c in await service.list_clients(session, principal)]
 
 
 @router.delete(
@@ -217,7 +188,7 @@ async def revoke_client(
     session: SessionDep, principal: PrincipalDep, client_id: Annotated[str, Path(max_length=64)]
 ) -> ClientRead:
     require_roles(principal, Role.federal, Role.regional_admin)
-    return _client_read(await auth.revoke_client(session, client_id, principal))
+    return _client_read(await service.revoke_client(session, client_id, principal))
 
 
 @router.post(
@@ -229,11 +200,13 @@ async def revoke_client(
     responses=CREATE_RESPONSES,
 )
 async def create_key(
-    request: Request, session: SessionDep, principal: PrincipalDep, body: CredentialCreate
+    session: SessionDep, routing: RoutingDep, principal: PrincipalDep, body: CredentialCreate
 ) -> KeyCreated:
     require_roles(principal, Role.federal, Role.regional_admin)
-    await _check_official(request, principal, body)
-    key, value = await auth.create_key(
+    await service.check_official(
+        routing, granter=principal, role=body.role, regions=body.regions, official_id=body.official_id
+    )
+    key, value = await service.create_key(
         session, name=body.name, role=body.role, regions=body.regions, official_id=body.official_id, granter=principal
     )
     return KeyCreated(**_key_read(key).model_dump(), api_key=value)
@@ -244,7 +217,7 @@ async def create_key(
 )
 async def list_keys(session: SessionDep, principal: PrincipalDep) -> list[KeyRead]:
     require_roles(principal, Role.federal, Role.regional_admin)
-    return [_key_read(k) for k in await auth.list_keys(session, principal)]
+    return [_key_read(k) for k in await service.list_keys(session, principal)]
 
 
 @router.delete(
@@ -258,4 +231,4 @@ async def revoke_key(
     session: SessionDep, principal: PrincipalDep, key_id: Annotated[str, Path(max_length=64)]
 ) -> KeyRead:
     require_roles(principal, Role.federal, Role.regional_admin)
-    return _key_read(await auth.revoke_key(session, key_id, principal))
+    return _key_read(await service.revoke_key(session, key_id, principal))

@@ -1,185 +1,40 @@
-"""Incident queries over the read model. Every query is filtered by the caller's regions here, in SQL."""
+"""Incidents over the read model: pages of the list (keyset cursors), the detail, the review queue.
+Every query is filtered by the caller's regions (incidents.queries)."""
 
 from __future__ import annotations
 
 import base64
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import ColumnElement, Row, and_, case, false, func, literal_column, not_, or_
+from sqlalchemy import ColumnElement, Row, and_, case, false, func, or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import SelectOfScalar
 
-from api_gateway.auth import Principal
-from api_gateway.consumers import CLOSED_STATUSES
-from api_gateway.models import Incident, IncidentEventLog, IncidentPost, Post
-from api_gateway.schemas import (
-    Deadlines,
-    HistoryEntry,
+from api_gateway.auth.principal import Principal
+from api_gateway.incidents.models import Incident, IncidentEventLog, Post
+from api_gateway.incidents.queries import (
+    LIST_COLUMNS,
+    IncidentFilter,
+    IncidentRow,
+    apply_filter,
+    is_overdue,
+    resolve_me,
+)
+from api_gateway.incidents.schemas import (
+    DeadlinesRead,
+    HistoryEntryRead,
     IncidentDetail,
     IncidentRead,
     PostRead,
-    ReviewQueue,
-    ReviewRegion,
+    ReviewQueuePage,
+    ReviewRegionRead,
 )
-from api_gateway.search import normalize, query_terms
+from api_gateway.incidents.statuses import REVIEWABLE_STATUSES
 from incidents_common.problems import InvalidInput, NotFound
 from incidents_common.regions import REGIONS
-
-# The text search configuration as a constant, as in models.SEARCH_VECTOR: a bound parameter would
-# not match the index expression.
-SIMPLE: ColumnElement[Any] = literal_column("'simple'::regconfig")
-
-# What the list and the export read: every column but the search text (the longest; only the filter
-# reads it) and the priority's parts (the detail shows them), as plain rows, read by attribute like
-# Incident objects but cheaper to load.
-LIST_COLUMNS = [
-    column
-    for column in Incident.__table__.columns  # type: ignore[attr-defined]
-    if column.name not in ("search_text", "priority_parts")
-]
-IncidentRow = Incident | Row[Any]
-
-
-@dataclass
-class IncidentFilter:
-    regions: list[str] | None = None
-    cities: list[str] | None = None
-    categories: list[str] | None = None
-    statuses: list[str] | None = None
-    urgencies: list[str] | None = None
-    assignee: str | None = None
-    overdue: bool | None = None
-    created_from: datetime | None = None
-    created_to: datetime | None = None
-    q: str | None = None
-    ids: list[str] | None = field(default=None)
-    needs_review: bool | None = None
-
-
-def scoped(query: SelectOfScalar[Any], principal: Principal, requested: list[str] | None) -> SelectOfScalar[Any]:
-    """Restrict a query on Incident to the regions the caller may see (and asked for)."""
-    regions = principal.visible(requested)
-    if regions is None:
-        return query
-    if not regions:
-        return query.where(false())
-    return query.where(col(Incident.region_code).in_(regions))
-
-
-def overdue_clause(now: datetime) -> ColumnElement[bool]:
-    # Explicit IS NOT NULL tests keep the clause two-valued, so NOT(overdue) keeps rows without deadlines.
-    return and_(
-        col(Incident.status).not_in(CLOSED_STATUSES),
-        or_(
-            and_(
-                col(Incident.first_response_at).is_(None),
-                col(Incident.first_response_due).is_not(None),
-                col(Incident.first_response_due) < now,
-            ),
-            and_(col(Incident.final_due).is_not(None), col(Incident.final_due) < now),
-        ),
-    )
-
-
-def overdue(
-    status: str,
-    first_response_at: datetime | None,
-    first_response_due: datetime | None,
-    final_due: datetime | None,
-    now: datetime,
-) -> bool:
-    """The Python twin of overdue_clause."""
-    if status in CLOSED_STATUSES:
-        return False
-    if first_response_at is None and first_response_due is not None and first_response_due < now:
-        return True
-    return final_due is not None and final_due < now
-
-
-def is_overdue(incident: IncidentRow, now: datetime) -> bool:
-    return overdue(incident.status, incident.first_response_at, incident.first_response_due, incident.final_due, now)
-
-
-def apply_filter(
-    query: SelectOfScalar[Any], principal: Principal, flt: IncidentFilter, *, dialect: str | None = None
-) -> SelectOfScalar[Any]:
-    """The filter's conditions, the caller's regions first; `dialect` picks how words are searched."""
-    query = scoped(query, principal, flt.regions)
-    if flt.cities:
-        query = query.where(col(Incident.city_norm).in_([normalize(c) for c in flt.cities]))
-    if flt.categories:
-        query = query.where(col(Incident.category).in_(flt.categories))
-    if flt.statuses:
-        status: Any = col(Incident.status)
-        if dialect == "sqlite" and len(flt.statuses) > 1:
-            # SQLite would read each status's range of ix_gw_incident_region_status_created and sort
-            # them all (20-40 ms for a region's open incidents at 100,000); a unary + keeps the term
-            # out of its index choice, so it reads the region in order and stops after one page, as
-            # PostgreSQL's planner chooses by itself.
-            status = literal_column(f"+{Incident.__tablename__}.status")
-        query = query.where(status.in_(flt.statuses))
-    if flt.urgencies:
-        query = query.where(col(Incident.urgency).in_(flt.urgencies))
-    if flt.assignee:
-        query = query.where(Incident.assignee_id == flt.assignee)
-    if flt.needs_review is not None:
-        query = query.where(col(Incident.needs_review).is_(flt.needs_review))
-    if flt.ids:
-        query = query.where(col(Incident.incident_id).in_(flt.ids))
-    now = datetime.now(UTC)
-    if flt.overdue is True:
-        query = query.where(overdue_clause(now))
-    elif flt.overdue is False:
-        query = query.where(not_(overdue_clause(now)))
-    if flt.created_from:
-        query = query.where(Incident.created_at >= flt.created_from)
-    if flt.created_to:
-        query = query.where(Incident.created_at < flt.created_to)
-    if flt.q:
-        terms = query_terms(flt.q)
-        if not terms:
-            raise InvalidInput("the search query has no words")
-        for forms in terms:
-            query = query.where(word_clause(sorted(forms), dialect))
-    return query
-
-
-def word_clause(forms: list[str], dialect: str | None) -> ColumnElement[bool]:
-    """An incident matches a query word when one of its `forms` begins a word of its own search text
-    or of one of its posts' (search_text is " w1 w2 … ", see search.py).
-
-    PostgreSQL: the same prefix match as a text search (`to_tsvector('simple', …) @@ 'form:*'`),
-    answered from the GIN indexes of models.search_index; each side is a sub-select of incident ids,
-    so the planner reads the index instead of parsing every row it scans. Elsewhere: LIKE.
-    """
-    if dialect == "postgresql":
-        words = func.to_tsquery(SIMPLE, " | ".join(f"{form}:*" for form in forms))
-        own = select(col(Incident.incident_id)).where(
-            func.to_tsvector(SIMPLE, col(Incident.search_text)).op("@@")(words)
-        )
-        in_posts = (
-            select(col(IncidentPost.incident_id))
-            .join(Post, col(Post.post_id) == col(IncidentPost.post_id))
-            .where(func.to_tsvector(SIMPLE, col(Post.search_text)).op("@@")(words))
-        )
-        # Not correlated: each sub-select is one index lookup for the whole query, not one per row.
-        return or_(
-            col(Incident.incident_id).in_(own.correlate(None)), col(Incident.incident_id).in_(in_posts.correlate(None))
-        )
-    in_posts_like = (
-        select(IncidentPost.post_id)
-        .join(Post, col(Post.post_id) == col(IncidentPost.post_id))
-        .where(
-            col(IncidentPost.incident_id) == col(Incident.incident_id),
-            or_(*(col(Post.search_text).contains(f" {form}") for form in forms)),
-        )
-    )
-    return or_(*(col(Incident.search_text).contains(f" {form}") for form in forms), in_posts_like.exists())
-
 
 # ---------------------------------------------------------------------------------------------
 # Cursor pagination
@@ -253,8 +108,8 @@ def _fields(incident: IncidentRow, now: datetime) -> dict[str, Any]:
     }
 
 
-def _deadlines(incident: IncidentRow, now: datetime) -> Deadlines:
-    return Deadlines(
+def _deadlines(incident: IncidentRow, now: datetime) -> DeadlinesRead:
+    return DeadlinesRead(
         first_response_due=incident.first_response_due,
         final_due=incident.final_due,
         first_response_at=incident.first_response_at,
@@ -277,7 +132,7 @@ def page_query(
     descending = sort.startswith("-")
     column = getattr(Incident, sort.lstrip("-"))
     id_column = col(Incident.incident_id)
-    query = apply_filter(select(*LIST_COLUMNS), principal, flt, dialect=dialect)  # type: ignore[call-overload]
+    query = apply_filter(select(*LIST_COLUMNS), principal, flt, dialect=dialect)
     if cursor:
         value, last_id = _decode_cursor(cursor, sort)
         # The plain bound (<= / >=) besides the exact keyset condition lets the database start the
@@ -287,7 +142,7 @@ def page_query(
         else:
             query = query.where(column >= value, or_(column > value, and_(column == value, id_column > last_id)))
     order = (column.desc(), id_column.desc()) if descending else (column.asc(), id_column.asc())
-    return query.order_by(*order).limit(limit + 1)  # type: ignore[no-any-return]
+    return query.order_by(*order).limit(limit + 1)
 
 
 async def list_incidents(
@@ -299,9 +154,9 @@ async def list_incidents(
     cursor: str | None = None,
     limit: int = 50,
 ) -> tuple[list[Row[Any]], str | None]:
-    """One page of incidents (rows of LIST_COLUMNS) and the cursor of the next page."""
+    """One page of incidents (rows of LIST_COLUMNS) and the cursor of the next page; `assignee=me` is the caller."""
     dialect = session.get_bind().dialect.name
-    query = page_query(principal, flt, sort=sort, cursor=cursor, limit=limit, dialect=dialect)
+    query = page_query(principal, resolve_me(flt, principal), sort=sort, cursor=cursor, limit=limit, dialect=dialect)
     rows = list((await session.exec(query)).all())
     next_cursor = None
     if len(rows) > limit:
@@ -340,7 +195,7 @@ async def incident_detail(session: AsyncSession, *, principal: Principal, incide
         assignment_explanation=incident.assignment_explanation,
         posts=[PostRead.model_validate(p, from_attributes=True) for p in posts],
         history=[
-            HistoryEntry(
+            HistoryEntryRead(
                 seq=h.seq or 0,
                 event_id=h.event_id,
                 type=h.type,
@@ -359,9 +214,6 @@ async def incident_detail(session: AsyncSession, *, principal: Principal, incide
 # The review queue (issue 13)
 # ---------------------------------------------------------------------------------------------
 
-# The statuses an operator can still correct (routing's incidents.corrections.CORRECTABLE_FROM).
-REVIEWABLE_STATUSES = ("new", "assigned", "in_progress", "reopened")
-
 
 def awaiting_review(principal: Principal, regions: list[str] | None) -> list[ColumnElement[bool]]:
     """The conditions of the queue: flagged, still open to a correction, in the caller's regions."""
@@ -377,13 +229,13 @@ def awaiting_review(principal: Principal, regions: list[str] | None) -> list[Col
 
 async def review_queue(
     session: AsyncSession, *, principal: Principal, regions: list[str] | None, limit: int, offset: int
-) -> ReviewQueue:
+) -> ReviewQueuePage:
     """The incidents awaiting an operator's decision: possibly critical first (they run on the critical
     clock), then the most dangerous, then the longest waiting; and how many per region."""
     conditions = awaiting_review(principal, regions)
     critical_count = func.sum(case((col(Incident.possibly_critical).is_(True), 1), else_=0))
     counted = await session.exec(
-        select(col(Incident.region_code), func.count(), critical_count)  # type: ignore[call-overload]
+        select(col(Incident.region_code), func.count(), critical_count)
         .where(*conditions)
         .group_by(col(Incident.region_code))
     )
@@ -392,7 +244,7 @@ async def review_queue(
     # A caller of named regions sees each of them, at zero too; a caller of every region, those with some.
     shown = sorted(counts) if visible is None else sorted(code for code in set(visible) if code in REGIONS)
     rows = await session.exec(
-        select(*LIST_COLUMNS)  # type: ignore[call-overload]
+        select(*LIST_COLUMNS)
         .where(*conditions)
         .order_by(
             col(Incident.possibly_critical).desc(),
@@ -404,9 +256,9 @@ async def review_queue(
         .offset(offset)
     )
     now = datetime.now(UTC)
-    return ReviewQueue(
+    return ReviewQueuePage(
         regions=[
-            ReviewRegion(
+            ReviewRegionRead(
                 region_code=code,
                 region_name=REGIONS[code].name if code in REGIONS else code,
                 awaiting_review=counts.get(code, (0, 0))[0],

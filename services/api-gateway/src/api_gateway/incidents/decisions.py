@@ -1,35 +1,22 @@
-"""The read model: incident events, classified posts and surge alerts, applied in whatever order they arrive.
+"""The read model's decisions: pure functions of the stored rows and the incoming events, which the
+batch handlers in incidents/consumers.py load for and write out.
 
 Each incident event carries the whole snapshot after the change. Snapshots may arrive out of order
-(redelivery, two streams), so a snapshot older than the stored one (by `updated_at`) only adds its
-history entry and event facts; it never rolls the incident back. A classified post may arrive before
-or after the incident that cites it: posts are stored by id, incidents list their post ids, and each
-side keeps its own search text, so neither consumer depends on the other's uncommitted rows.
-
-Both consumers are batch handlers (incidents_common.nats.BatchHandler) in three steps: load the
-rows the batch touches with a few IN-queries; decide every event in memory with the pure functions
-below (`decide_incidents`, `decide_posts`); queue the effects on the transaction's `Writes`, one
-bulk statement per table. The consumer machinery writes them with the inbox rows and commits.
+(redelivery, two streams), so a snapshot older than the stored one only adds its history entry and
+event facts; it never rolls the incident back (see `decide_incidents`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ARRAY, Text, bindparam, select, text
-from sqlalchemy.schema import Table
-from sqlmodel.ext.asyncio.session import AsyncSession
-
-from api_gateway.models import Incident, IncidentEventLog, IncidentPost, Post, SurgeAlertRecord
-from api_gateway.search import index_text, normalize
-from incidents_common.db import Writes
+from api_gateway.incidents.search import index_text, normalize
+from api_gateway.incidents.statuses import ANSWERED_STATUSES, CLOSED_STATUSES
 from incidents_common.events import (
-    AuditRootPublished,
-    BadEvent,
     CloudEvent,
     IncidentAssigned,
     IncidentCorrected,
@@ -43,22 +30,8 @@ from incidents_common.events import (
     IncidentSnapshot,
     IncidentStatusChanged,
     PostClassified,
-    SurgeAlert,
     subject_of,
 )
-
-ANSWERED_STATUSES = {"answered", "resolved", "closed"}
-CLOSED_STATUSES = {"resolved", "closed", "rejected"}
-IN_CHUNK = 500
-
-INCIDENTS: Table = Incident.__table__  # type: ignore[attr-defined]
-POSTS: Table = Post.__table__  # type: ignore[attr-defined]
-ALERTS: Table = SurgeAlertRecord.__table__  # type: ignore[attr-defined]
-
-
-# ---------------------------------------------------------------------------------------------
-# Decisions: pure functions of the stored rows and the events
-# ---------------------------------------------------------------------------------------------
 
 
 def _event_detail(data: IncidentEvent) -> tuple[dict[str, Any], str | None, str | None, str | None]:
@@ -276,178 +249,6 @@ def decide_posts(stored_versions: Mapping[str, int], events: Sequence[CloudEvent
         for post_id, data in sorted(newest.items())
         if post_id in stored_versions or data.classification.is_incident or data.classification.needs_review
     ]
-
-
-def alert_row(data: SurgeAlert) -> dict[str, Any]:
-    """The gw_surge_alerts row of a surge alert."""
-    return {
-        **data.model_dump(mode="python", include=set(SurgeAlertRecord.model_fields) - {"received_at"}),
-        "incident_ids": list(data.incident_ids),
-        "post_ids": list(data.post_ids),
-        "received_at": datetime.now(UTC),
-    }
-
-
-def alert_log_row(event: CloudEvent[Any], data: SurgeAlert) -> dict[str, Any]:
-    """The gw_incident_event row that carries a surge alert to the SSE streams and webhooks of its
-    region; its incident_id is the alert's id (no incident's history shows it)."""
-    return {
-        "event_id": event.id,
-        "incident_id": data.alert_id,
-        "region_code": data.region_code,
-        "type": event.type.removeprefix("ru.incidents."),
-        "subject": subject_of(data),
-        "occurred_at": event.time,
-        "actor": None,
-        "from_status": None,
-        "to_status": None,
-        "detail": {"explanation": data.explanation, "incident_ids": list(data.incident_ids)},
-        "payload": event.model_dump(mode="json", exclude_none=True),
-    }
-
-
-def decide_alerts(
-    known: set[str], events: Sequence[CloudEvent[Any]]
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """(alert rows, event-log rows) of the alerts not stored yet: an alert id comes once to the list
-    and the live feeds, however often routing raised it (a retried transaction, another replica)."""
-    alerts: list[dict[str, Any]] = []
-    log: list[dict[str, Any]] = []
-    seen = set(known)
-    for event in events:
-        data: SurgeAlert = event.data
-        if data.alert_id in seen:
-            continue
-        seen.add(data.alert_id)
-        alerts.append(alert_row(data))
-        log.append(alert_log_row(event, data))
-    return alerts, log
-
-
-# ---------------------------------------------------------------------------------------------
-# The batch handlers
-# ---------------------------------------------------------------------------------------------
-
-
-async def apply_incident_events(writes: Writes, events: list[CloudEvent[Any]]) -> None:
-    """BatchHandler of `gateway-incident-events`: incidents upserted, links added, history appended.
-    A region's daily audit root shares the subjects (incidents.v1.incident.audit_root.<region>) and is
-    routing's to keep and the regions' to archive: nothing for the read model."""
-    events = [event for event in events if not isinstance(event.data, AuditRootPublished)]
-    if not events:
-        return
-    for event in events:
-        if not isinstance(event.data, IncidentEvent):
-            raise BadEvent(f"not an incident event: {event.type}")
-    session = writes.session
-    incident_ids = {event.data.incident.incident_id for event in events}
-    await lock_keys(session, "gw_incident", incident_ids)
-    stored = await rows_by_key(session, INCIDENTS, "incident_id", incident_ids)
-    effects = decide_incidents(stored, events)
-    writes.upsert(Incident, effects.incidents)
-    writes.insert(IncidentPost, effects.links, ignore_conflicts=True)
-    await writes.flush()
-    await serialize_event_log(session)
-    writes.insert(IncidentEventLog, effects.history)
-
-
-async def apply_alert_events(writes: Writes, events: list[CloudEvent[Any]]) -> None:
-    """BatchHandler of `gateway-alert-events`: new surge alerts stored and appended to the event log
-    (the SSE streams and webhooks deliver them as `alert.surge`)."""
-    for event in events:
-        if not isinstance(event.data, SurgeAlert):
-            raise BadEvent(f"not an alert: {event.type}")
-    session = writes.session
-    alert_ids = {event.data.alert_id for event in events}
-    await lock_keys(session, "gw_surge_alert", alert_ids)
-    known = await rows_by_key(session, ALERTS, "alert_id", alert_ids)
-    alerts, log = decide_alerts(set(known), events)
-    if not alerts:
-        return
-    writes.insert(SurgeAlertRecord, alerts)
-    await writes.flush()
-    await serialize_event_log(session)
-    writes.insert(IncidentEventLog, log)
-
-
-async def apply_classified_posts(writes: Writes, events: list[CloudEvent[Any]]) -> None:
-    """BatchHandler of `gateway-post-classified`: each post's newest version upserted."""
-    for event in events:
-        if not isinstance(event.data, PostClassified):
-            raise BadEvent(f"not a classified post: {event.type}")
-    session = writes.session
-    post_ids = {event.data.post_id for event in events}
-    await lock_keys(session, "gw_post", post_ids)
-    stored_versions: dict[str, int] = {}
-    for chunk in _chunks(post_ids):
-        query = select(POSTS.c.post_id, POSTS.c.version).where(POSTS.c.post_id.in_(chunk))
-        found = await (await session.connection()).execute(query)
-        stored_versions.update((post_id, version) for post_id, version in found)
-    writes.upsert(Post, decide_posts(stored_versions, events))
-
-
-# ---------------------------------------------------------------------------------------------
-# Database helpers
-# ---------------------------------------------------------------------------------------------
-
-
-def _chunks(values: Iterable[str]) -> list[list[str]]:
-    ordered = sorted(values)
-    return [ordered[i : i + IN_CHUNK] for i in range(0, len(ordered), IN_CHUNK)]
-
-
-async def rows_by_key(
-    session: AsyncSession, table: Table, key: str, values: Iterable[str]
-) -> dict[str, dict[str, Any]]:
-    """The rows of `table` whose `key` is among `values`, as plain dicts (no ORM objects)."""
-    found: dict[str, dict[str, Any]] = {}
-    for chunk in _chunks(values):
-        result = await (await session.connection()).execute(select(table).where(table.c[key].in_(chunk)))
-        found.update({row[key]: dict(row) for row in result.mappings()})
-    return found
-
-
-_LOCK_KEYS = text(
-    "SELECT count(pg_advisory_xact_lock(hashtext(:space), k)) FROM "
-    "(SELECT DISTINCT hashtext(v) AS k FROM unnest(:values) AS v ORDER BY k) AS keys"
-).bindparams(bindparam("values", type_=ARRAY(Text)))
-
-
-async def lock_keys(session: AsyncSession, space: str, values: Iterable[str]) -> None:
-    """PostgreSQL: lock these keys of `space` until the transaction ends, in one ascending order.
-
-    Gateway replicas share each durable consumer, so two batches touching one incident (or post) may
-    run at once. Each decides from the row it read: without the lock, the later commit would
-    overwrite the other's effect with a row computed without it (an escalation uncounted, a new
-    snapshot replaced by an older one). A key lock (transaction-scoped advisory lock on a hash of the
-    id) also covers rows that do not exist yet, which SELECT … FOR UPDATE cannot. SQLite needs none:
-    it has one writer at a time, and a transaction whose reads went stale cannot write (SQLITE_BUSY).
-    """
-    if session.get_bind().dialect.name != "postgresql":
-        return
-    await (await session.connection()).execute(_LOCK_KEYS, {"space": space, "values": sorted(set(values))})
-
-
-async def serialize_event_log(session: AsyncSession) -> None:
-    """Make `gw_incident_event.seq` commit-ordered: call just before the history rows are inserted.
-
-    SSE streams and the webhook dispatcher read the log with a cursor (`seq > last seen`). With
-    several writers on PostgreSQL a sequence number is taken at INSERT, not at COMMIT: a transaction
-    holding seq 41 may commit after another's 42 was read, and a cursor already at 42 would skip 41
-    for ever. So the writers take one transaction-scoped lock before inserting their history rows
-    and hold it until their commit: whoever takes a seq after us commits after us, so once a reader
-    sees a seq, every lower seq that will ever commit has committed, and its cursor is safe. The
-    serialized part is short (the history and inbox INSERTs and the COMMIT), and the readers stay
-    plain indexed range scans with numeric SSE ids. The other designs cost more: a horizon from
-    pg_snapshot_xmin needs a cursor over transaction ids rather than `seq` (and a long transaction
-    elsewhere in the database holds every stream back); re-reading a trailing window with
-    de-duplication is only as safe as the window is long. (The sequence must keep CACHE 1, the
-    default, so that numbers follow the order of the calls.) SQLite needs no lock: its one writer at
-    a time makes insert order the commit order.
-    """
-    if session.get_bind().dialect.name != "postgresql":
-        return
-    await (await session.connection()).execute(text("SELECT pg_advisory_xact_lock(hashtext('gw_incident_event'), 0)"))
 
 
 def _as_utc(value: datetime) -> datetime:

@@ -1,0 +1,1 @@
+"""The routing directory (departments, officials, rules) through the gateway, scoped to the caller."""

@@ -1,0 +1,105 @@
+"""The routing directory (departments, officials, rules) through the gateway, scoped to the caller's regions.
+
+Reads: federal (any region), regional_admin, official and integration (their regions).
+Writes: regional_admin only, and only objects whose region_code is one of its regions.
+
+Routing enforces the same on its side for the user named in the service token (it is the
+authority); the checks here are a second line of defence that never trusts an id alone.
+"""
+
+# No `from __future__ import annotations`: the handlers made in _make_routes name `kind` in their
+# annotations (Body examples), which FastAPI must evaluate where they are defined.
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Path, Query
+
+from api_gateway.auth.deps import PrincipalDep
+from api_gateway.deps import RoutingDep
+from api_gateway.directory import service
+
+router = APIRouter(prefix="/v1/directory", tags=["directory"])
+
+EXAMPLES: dict[str, dict[str, Any]] = {
+    "departments": {
+        "region_code": "64",
+        "name": "Комитет дорожного хозяйства администрации г. Саратова",
+        "city": "Саратов",
+        "categories": ["roads"],
+    },
+    "officials": {
+        "region_code": "64",
+        "name": "Петров Иван Сергеевич",
+        "position": "Начальник отдела",
+        "department_id": "dep-64-roads",
+        "email": "petrov@saratov.example",
+    },
+    "rules": {
+        "region_code": "64",
+        "category": "roads",
+        "city": "Саратов",
+        "department_id": "dep-64-roads",
+        "priority": 10,
+    },
+}
+RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"description": "Not authenticated"},
+    403: {"description": "Only regional admins write the directory, and only in their regions"},
+    503: {"description": "Routing is unavailable"},
+}
+
+
+def _make_routes(kind: str) -> None:
+    @router.get(
+        f"/{kind}",
+        summary=f"List {kind} of a region",
+        responses={200: {"content": {"application/json": {"example": [EXAMPLES[kind]]}}}, **RESPONSES},
+        name=f"list_{kind}",
+    )
+    async def list_items(
+        routing: RoutingDep,
+        principal: PrincipalDep,
+        region: Annotated[str | None, Query(max_length=2, examples=["64"])] = None,
+    ) -> list[Any]:
+        return await service.list_items(routing, kind, principal, region)
+
+    @router.post(
+        f"/{kind}",
+        status_code=201,
+        summary=f"Create {kind[:-1]} (regional_admin, own regions)",
+        responses={201: {"content": {"application/json": {"example": EXAMPLES[kind]}}}, **RESPONSES},
+        name=f"create_{kind}",
+    )
+    async def create_item(
+        routing: RoutingDep,
+        principal: PrincipalDep,
+        body: Annotated[dict[str, Any], Body(examples=[EXAMPLES[kind]])],
+    ) -> Any:
+        return await service.create_item(routing, kind, principal, body)
+
+
+for _kind in service.KINDS:
+    _make_routes(_kind)
+
+
+def _make_update_route(kind: str) -> None:
+    @router.patch(
+        f"/{kind}/{{object_id}}",
+        summary=f'Update {kind[:-1]} (partial, e.g. {{"active": false}}); regional_admin, own regions',
+        responses={
+            200: {"content": {"application/json": {"example": EXAMPLES[kind]}}},
+            404: {"description": f"No such {kind[:-1]} in your regions"},
+            **RESPONSES,
+        },
+        name=f"update_{kind}",
+    )
+    async def update_item(
+        routing: RoutingDep,
+        principal: PrincipalDep,
+        object_id: Annotated[str, Path(max_length=100)],
+        body: Annotated[dict[str, Any], Body(examples=[{"active": False}])],
+    ) -> Any:
+        return await service.update_item(routing, kind, principal, object_id, body)
+
+
+for _kind in service.KINDS:
+    _make_update_route(_kind)

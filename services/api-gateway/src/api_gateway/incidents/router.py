@@ -1,0 +1,214 @@
+"""Incidents for portals: list, search, detail, CSV export, the review queue and actions forwarded to routing."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Path, Query
+from fastapi.responses import StreamingResponse
+from pydantic import StringConstraints
+
+from api_gateway.auth.deps import AUTH_RESPONSES, PrincipalDep
+from api_gateway.auth.schemas import PrincipalRead
+from api_gateway.deps import RoutingDep
+from api_gateway.incidents import actions, service
+from api_gateway.incidents.export import EXPORT_COLUMNS, incidents_csv
+from api_gateway.incidents.params import FilterDep
+from api_gateway.incidents.schemas import (
+    ActionCreate,
+    IncidentAuditRead,
+    IncidentDetail,
+    IncidentPage,
+    ReviewQueuePage,
+    SortField,
+)
+from api_gateway.replies.guard import ReplyGuardDep
+from incidents_common.app import SessionDep
+from incidents_common.regions import REGIONS
+
+router = APIRouter(prefix="/v1", tags=["incidents"])
+
+UPSTREAM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    403: {"description": "Your role may not do this"},
+    409: {"description": "Routing refused the transition from the current status"},
+    503: {"description": "Routing is unavailable"},
+}
+
+
+@router.get(
+    "/me", response_model=PrincipalRead, summary="Who am I: role and regions of the caller", responses=AUTH_RESPONSES
+)
+async def whoami(principal: PrincipalDep) -> PrincipalRead:
+    return PrincipalRead(
+        subject=principal.subject,
+        name=principal.name,
+        role=principal.role,
+        regions=sorted(principal.regions) if principal.regions is not None else None,
+        official_id=principal.official_id,
+    )
+
+
+@router.get(
+    "/regions",
+    summary="The regions you may see: ФИАС/ГАР code, official name, time zone",
+    responses={
+        200: {
+            "content": {
+                "application/json": {
+                    "example": [{"code": "64", "name": "Саратовская область", "timezone": "Europe/Saratov"}]
+                }
+            }
+        },
+        **AUTH_RESPONSES,
+    },
+)
+async def list_regions(principal: PrincipalDep) -> list[dict[str, str]]:
+    return [
+        {"code": r.code, "name": r.name, "timezone": r.timezone}
+        for code, r in sorted(REGIONS.items())
+        if principal.can_see(code)
+    ]
+
+
+@router.get(
+    "/incidents",
+    response_model=IncidentPage,
+    summary="List and search incidents in your regions",
+    responses=AUTH_RESPONSES,
+)
+async def list_incidents(
+    session: SessionDep,
+    principal: PrincipalDep,
+    flt: FilterDep,
+    sort: Annotated[
+        SortField, Query(description="Field to sort by; '-' prefix for descending")
+    ] = SortField.created_at_desc,
+    cursor: Annotated[str | None, Query(max_length=500, description="next_cursor of the previous page")] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> IncidentPage:
+    rows, next_cursor = await service.list_incidents(
+        session, principal=principal, flt=flt, sort=sort.value, cursor=cursor, limit=limit
+    )
+    now = datetime.now(UTC)
+    return IncidentPage(items=[service.to_read(r, now) for r in rows], next_cursor=next_cursor, limit=limit)
+
+
+@router.get(
+    "/review-queue",
+    response_model=ReviewQueuePage,
+    summary="Incidents awaiting an operator's decision on their classification, per region you may see",
+    description=(
+        "The classifier was unsure (a danger probability in its grey zone, or low confidence in is_incident, "
+        "category or region): each incident lists its reasons. Possibly-critical incidents come first: routing "
+        "runs them on the critical clock until an operator decides with the `correct` action "
+        "(POST /v1/incidents/{incident_id}/actions), which also becomes feedback for the classifier."
+    ),
+    responses=AUTH_RESPONSES,
+)
+async def review_queue(
+    session: SessionDep,
+    principal: PrincipalDep,
+    region: Annotated[
+        list[Annotated[str, StringConstraints(pattern=r"^\d{2}$")]] | None,
+        Query(description="Region codes (ФИАС/ГАР), e.g. 64; default: every region you may see", examples=[["64"]]),
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0, le=10_000)] = 0,
+) -> ReviewQueuePage:
+    return await service.review_queue(session, principal=principal, regions=region, limit=limit, offset=offset)
+
+
+@router.get(
+    "/incidents/export.csv",
+    summary="Export incidents in your regions as CSV (same filters as the list)",
+    response_class=StreamingResponse,
+    responses={
+        200: {"content": {"text/csv": {"example": ",".join(EXPORT_COLUMNS) + "\r\ninc-8f3a,64,Саратовская область,…"}}},
+        **AUTH_RESPONSES,
+    },
+)
+async def export_incidents(
+    session: SessionDep,
+    principal: PrincipalDep,
+    flt: FilterDep,
+    limit: Annotated[int, Query(ge=1, le=100_000)] = 10_000,
+) -> StreamingResponse:
+    rows, _ = await service.list_incidents(session, principal=principal, flt=flt, sort="-created_at", limit=limit)
+    data = incidents_csv(rows)
+
+    async def body() -> AsyncIterator[bytes]:
+        yield data
+
+    return StreamingResponse(
+        body(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="incidents.csv"'},
+    )
+
+
+@router.get(
+    "/incidents/{incident_id}",
+    response_model=IncidentDetail,
+    summary="An incident with its posts, classification evidence, assignment explanation, deadlines, history",
+    responses={**AUTH_RESPONSES, 404: {"description": "No such incident in your regions"}},
+)
+async def get_incident(
+    session: SessionDep,
+    principal: PrincipalDep,
+    incident_id: Annotated[str, Path(max_length=64, examples=["inc-8f3a"])],
+) -> IncidentDetail:
+    return await service.incident_detail(session, principal=principal, incident_id=incident_id)
+
+
+ACTION_RESULT_EXAMPLE = {
+    "incident_id": "inc-8f3a",
+    "region_code": "64",
+    "status": "in_progress",
+    "assignee": {"official_id": "off-64-roads-1", "name": "Петров Иван Сергеевич"},
+    "deadlines": {"first_response_due": "2026-11-26T17:15:00Z"},
+    "history": [{"action": "take", "actor": "off-64-roads-1", "at": "2026-11-26T10:00:00Z"}],
+}
+
+
+@router.get(
+    "/incidents/{incident_id}/audit",
+    summary="Check the incident's audit log (every action chained by hash): whether it holds, and where it breaks",
+    responses={**AUTH_RESPONSES, **UPSTREAM_RESPONSES},
+)
+async def check_incident_audit(
+    session: SessionDep,
+    routing: RoutingDep,
+    principal: PrincipalDep,
+    incident_id: Annotated[str, Path(max_length=64)],
+) -> IncidentAuditRead:
+    return await actions.audit(session, routing=routing, principal=principal, incident_id=incident_id)
+
+
+@router.post(
+    "/incidents/{incident_id}/actions",
+    summary=(
+        "Act on an incident (take, reply, resolve, reject with reason, reassign, reopen, correct the "
+        "classification …); forwarded to routing"
+    ),
+    responses={
+        200: {
+            "description": "The incident after the action, as routing returns it",
+            "content": {"application/json": {"example": ACTION_RESULT_EXAMPLE}},
+        },
+        **AUTH_RESPONSES,
+        **UPSTREAM_RESPONSES,
+    },
+)
+async def act_on_incident(
+    session: SessionDep,
+    routing: RoutingDep,
+    guard: ReplyGuardDep,
+    principal: PrincipalDep,
+    incident_id: Annotated[str, Path(max_length=64)],
+    action: Annotated[ActionCreate, Body()],
+) -> dict[str, Any]:
+    return await actions.act(
+        session, routing=routing, guard=guard, principal=principal, incident_id=incident_id, action=action
+    )

@@ -1,0 +1,1 @@
+"""Live updates: the Server-Sent Events stream of the event log."""

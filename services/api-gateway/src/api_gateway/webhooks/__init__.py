@@ -1,0 +1,1 @@
+"""Webhooks: subscriptions, their encrypted secrets, the dispatcher and the delivery log."""
