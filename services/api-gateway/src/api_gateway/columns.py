@@ -7,31 +7,12 @@ value the producer accepted must never make an event undeliverable here.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Index, Table, TypeDecorator, text
+from sqlalchemy import JSON, Column, Index, Table, text
 from sqlmodel import Field, SQLModel
 
-
-class UTCDateTime(TypeDecorator[datetime]):
-    """Stores UTC as a naive timestamp and returns aware UTC datetimes, the same on SQLite and PostgreSQL."""
-
-    impl = DateTime
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            return value
-        return value.astimezone(UTC).replace(tzinfo=None)
-
-    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
+from incidents_common.db import UTCDateTime
 
 # PostgreSQL searches words with a GIN index over this expression (incidents.queries.word_clause); the
 # query must spell it exactly so, with a constant configuration, for the planner to use the index.

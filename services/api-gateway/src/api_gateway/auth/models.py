@@ -7,8 +7,8 @@ from datetime import datetime
 from sqlalchemy import Column
 from sqlmodel import Field, SQLModel
 
-from api_gateway.columns import UTCDateTime, js, ts
-from incidents_common.db import utcnow
+from api_gateway.columns import js, ts
+from incidents_common.db import UTCDateTime, utcnow
 
 
 class ApiClient(SQLModel, table=True):

@@ -11,21 +11,22 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api_gateway.auth.principal import Principal, Role, require_roles
 from api_gateway.incidents.models import Incident
-from api_gateway.incidents.schemas import ActionCreate, ActionName, IncidentAuditRead
+from api_gateway.incidents.schemas import ActionCreate, IncidentAuditRead
 from api_gateway.incidents.service import get_visible
 from api_gateway.replies.guard import ReplyGuard, supersede_held
 from api_gateway.upstream import Upstream, UpstreamProblem
+from incidents_common.events import IncidentAction
 from incidents_common.problems import Forbidden, NotFound
 
 # Officials act only on incidents assigned to them, and cannot hand them to someone else.
 OFFICIAL_ACTIONS = {
-    ActionName.take,
-    ActionName.interim_answer,
-    ActionName.reply,
-    ActionName.resolve,
-    ActionName.redirect,
+    IncidentAction.take,
+    IncidentAction.interim_answer,
+    IncidentAction.reply,
+    IncidentAction.resolve,
+    IncidentAction.redirect,
 }
-REPLIES = (ActionName.reply, ActionName.interim_answer)
+REPLIES = (IncidentAction.reply, IncidentAction.interim_answer)
 
 
 async def act(
@@ -45,7 +46,7 @@ async def act(
             raise Forbidden("officials act only on incidents assigned to them")
         if action.action not in OFFICIAL_ACTIONS:
             raise Forbidden(f"officials may not {action.action}")
-    if action.action is ActionName.reassign and action.official_id:
+    if action.action is IncidentAction.reassign and action.official_id:
         await _check_new_assignee(routing, principal, incident, action.official_id)
     scored: dict[str, Any] | None = None
     if action.action in REPLIES:

@@ -9,7 +9,7 @@ from typing import Any, Literal
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, model_validator
 
 from api_gateway.schemas import EXAMPLE_TIME, Strict, example, example_of
-from incidents_common.events import Priority, ReplyState, Urgency
+from incidents_common.events import CORRECTED_FIELDS, IncidentAction, Priority, ReplyState, Urgency
 from incidents_common.regions import REGIONS
 
 ASSIGNEE_EXAMPLE = {
@@ -302,22 +302,6 @@ class SortField(StrEnum):
     priority_desc = "-priority"
 
 
-class ActionName(StrEnum):
-    take = "take"
-    interim_answer = "interim_answer"
-    reply = "reply"
-    resolve = "resolve"
-    close = "close"
-    reject = "reject"
-    reopen = "reopen"
-    reassign = "reassign"
-    redirect = "redirect"
-    correct = "correct"
-
-
-CORRECTED_FIELDS = ("is_incident", "category", "urgency", "region_code")
-
-
 class ActionCreate(Strict):
     """An action on an incident; the gateway fills `actor` from the caller's identity."""
 
@@ -340,7 +324,7 @@ class ActionCreate(Strict):
         },
     )
 
-    action: ActionName
+    action: IncidentAction
     comment: str | None = Field(default=None, max_length=5000)
     reason: str | None = Field(default=None, max_length=1000)
     reply_text: str | None = Field(default=None, max_length=20000)
@@ -363,18 +347,18 @@ class ActionCreate(Strict):
 
     @model_validator(mode="after")
     def _required_fields(self) -> ActionCreate:
-        if self.action in (ActionName.reject, ActionName.redirect) and not self.reason:
+        if self.action in (IncidentAction.reject, IncidentAction.redirect) and not self.reason:
             raise ValueError(f"{self.action} needs a reason")
-        if self.action is ActionName.reassign and not self.official_id:
+        if self.action is IncidentAction.reassign and not self.official_id:
             raise ValueError("reassign needs official_id")
-        if self.action in (ActionName.reply, ActionName.interim_answer) and not self.reply_text:
+        if self.action in (IncidentAction.reply, IncidentAction.interim_answer) and not self.reply_text:
             raise ValueError(f"{self.action} needs reply_text")
-        if self.action is ActionName.redirect and not (self.target_department_id or self.target_note):
+        if self.action is IncidentAction.redirect and not (self.target_department_id or self.target_note):
             raise ValueError("redirect needs target_department_id or target_note (where the incident belongs)")
         stated = [name for name in CORRECTED_FIELDS if getattr(self, name) is not None]
-        if self.action is ActionName.correct and not stated:
+        if self.action is IncidentAction.correct and not stated:
             raise ValueError("correct needs at least one of: " + ", ".join(CORRECTED_FIELDS))
-        if self.action is not ActionName.correct and stated:
+        if self.action is not IncidentAction.correct and stated:
             raise ValueError(f"{', '.join(stated)}: only the correct action takes classification fields")
         if self.region_code is not None and self.region_code not in REGIONS:
             raise ValueError(f"unknown region code {self.region_code!r}")

@@ -7,8 +7,7 @@ from datetime import datetime
 from sqlalchemy import Column
 from sqlmodel import Field, SQLModel
 
-from api_gateway.columns import UTCDateTime
-from incidents_common.db import utcnow
+from incidents_common.db import UTCDateTime, utcnow
 
 
 class Open311Token(SQLModel, table=True):

@@ -11,12 +11,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api_gateway.auth.principal import Principal, Role
 from api_gateway.incidents.actions import forward_action
-from api_gateway.incidents.schemas import ActionCreate, ActionName
+from api_gateway.incidents.schemas import ActionCreate
 from api_gateway.incidents.service import get_visible
 from api_gateway.replies.models import HeldReply
 from api_gateway.replies.schemas import HeldReplyPage, HeldReplyRead
 from api_gateway.upstream import Upstream
 from incidents_common.db import utcnow
+from incidents_common.events import IncidentAction
 from incidents_common.problems import Conflict, NotFound
 
 
@@ -82,7 +83,7 @@ async def release(
         f"{held.quality:.2f} < {held.threshold:.2f} ({'; '.join(held.reasons or [])}): {reason}"
     )
     action = ActionCreate(
-        action=ActionName(held.action),
+        action=IncidentAction(held.action),
         reply_text=held.reply_text,
         reply_url=held.reply_url,
         comment=f"{held.comment}; {note}" if held.comment else note,
