@@ -346,15 +346,17 @@ def create_service(
     routers: Sequence[APIRouter] = (),
     public_routers: Sequence[APIRouter] = (),
     admin_dependencies: Sequence[DependsParam] = tuple(PROTECTED),
+    allowed_callers: Sequence[str] | None = None,
     on_startup: list[Hook] | None = None,
     on_shutdown: list[Hook] | None = None,
     openapi_tags: list[dict[str, Any]] | None = None,
 ) -> FastAPI:
     """A service's whole app: the shared behaviour (create_service_app), its event runtime, its routers
     behind the service-token check (`routers`) or open to their own auth (`public_routers`, the
-    gateway's and the Telegram webhook), and the operator's dead-letter API behind `admin_dependencies`."""
+    gateway's and the Telegram webhook), and the operator's dead-letter API behind `admin_dependencies`.
+    `allowed_callers`: whose service tokens it takes (default: the settings')."""
     app = create_service_app(
-        allowed_callers=settings.allowed_callers,
+        allowed_callers=settings.allowed_callers if allowed_callers is None else allowed_callers,
         title=title,
         description=description,
         version=version,

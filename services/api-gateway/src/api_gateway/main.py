@@ -28,12 +28,11 @@ from api_gateway.replies import router as replies
 from api_gateway.upstream import Classifier, Upstream
 from api_gateway.webhooks import router as webhooks
 from api_gateway.webhooks.dispatcher import WebhookDispatcher
-from incidents_common.app import create_service_app
+from incidents_common.app import Consumes, create_service
 from incidents_common.db import Database
-from incidents_common.deadletters import PROTECTED_NO_API_KEYS, dead_letter_router
+from incidents_common.deadletters import PROTECTED_NO_API_KEYS
 from incidents_common.events import SUBJECT_ALERT_ALL, SUBJECT_INCIDENT_ALL, SUBJECT_POST_CLASSIFIED
 from incidents_common.identity import Identity
-from incidents_common.nats import ConsumerSpec, EventRuntime
 
 DESCRIPTION = """
 One API for the portals of the regions and for federal monitors.
@@ -64,44 +63,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Placeholder secrets from infra/example.env (or the demo key) never reach a real deployment.
     settings.check_secrets()
     db = Database(settings.resolved_database_url(), TABLES)
-    events = None
-    if settings.nats_enabled:
-        events = EventRuntime(
-            db=db,
-            nats_url=settings.nats_url,
-            client_name=settings.service_name,
-            outbox_batch=settings.outbox_batch,
-            user=settings.nats_user or None,
-            password=settings.nats_password.get_secret_value() or None,
-            streams=settings.stream_specs(),
-            consumers=[
-                ConsumerSpec(
-                    durable=f"{settings.stream_prefix}gateway-incident-events",
-                    stream="INCIDENTS",
-                    filter_subject=SUBJECT_INCIDENT_ALL,
-                    handler=apply_incident_events,
-                    batch=settings.consumer_batch,
-                    max_deliver=settings.max_deliver,
-                ),
-                ConsumerSpec(
-                    durable=f"{settings.stream_prefix}gateway-post-classified",
-                    stream="POSTS",
-                    filter_subject=SUBJECT_POST_CLASSIFIED,
-                    handler=apply_classified_posts,
-                    batch=settings.consumer_batch,
-                    max_deliver=settings.max_deliver,
-                ),
-                # Routing's surge alerts: the alert list, and the event log's SSE streams and webhooks.
-                ConsumerSpec(
-                    durable=f"{settings.stream_prefix}gateway-alert-events",
-                    stream="INCIDENTS",
-                    filter_subject=SUBJECT_ALERT_ALL,
-                    handler=apply_alert_events,
-                    batch=100,
-                    max_deliver=settings.max_deliver,
-                ),
-            ],
-        )
     dispatcher = WebhookDispatcher(db, settings)
     tasks: list[asyncio.Task[None]] = []
 
@@ -134,13 +95,26 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if upstream is not None:
                 await upstream.close()
 
-    app = create_service_app(
+    app = create_service(
         title="Incidents API gateway",
         description=DESCRIPTION,
         version="1.0.0",
         settings=settings,
         db=db,
-        events=events,
+        consumes=[
+            Consumes("gateway-incident-events", "INCIDENTS", SUBJECT_INCIDENT_ALL, apply_incident_events),
+            Consumes("gateway-post-classified", "POSTS", SUBJECT_POST_CLASSIFIED, apply_classified_posts),
+            # Routing's surge alerts: the alert list, and the event log's SSE streams and webhooks.
+            Consumes("gateway-alert-events", "INCIDENTS", SUBJECT_ALERT_ALL, apply_alert_events, 100),
+        ],
+        # Every router checks its own credentials (API keys, OAuth tokens). In this order: it is the
+        # order of the paths in openapi.json.
+        public_routers=[
+            module.router
+            for module in (incidents, replies, alerts, analytics, live, webhooks, directory, auth, open311)
+        ],
+        # Dead letters: the operator's service token only; a gateway API key gets 403, none 401.
+        admin_dependencies=PROTECTED_NO_API_KEYS,
         on_startup=[start],
         on_shutdown=[stop],
         openapi_tags=TAGS,
@@ -157,11 +131,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             expose_headers=["Retry-After"],
             max_age=600,
         )
-    # In this order: it is the order of the paths in openapi.json.
-    for module in (incidents, replies, alerts, analytics, live, webhooks, directory, auth, open311):
-        app.include_router(module.router)
-    # Dead letters: the operator's service token only; a gateway API key gets 403, none 401.
-    app.include_router(dead_letter_router(), dependencies=PROTECTED_NO_API_KEYS)
     _add_health_example(app)
     return app
 

@@ -24,16 +24,13 @@ from classifier.models import TABLES
 from classifier.reactions import ReactionModel
 from classifier.replies import ReplyModel
 from classifier.router import router
-from incidents_common.app import create_service_app
+from incidents_common.app import Consumes, create_service
 from incidents_common.db import Database
-from incidents_common.deadletters import dead_letter_router
 from incidents_common.events import (
     SUBJECT_CLASSIFICATION_CORRECTED_ALL,
     SUBJECT_POST_COLLECTED,
     SUBJECT_REACTION_COLLECTED_ALL,
 )
-from incidents_common.identity import PROTECTED
-from incidents_common.nats import ConsumerSpec, EventRuntime
 
 log = logging.getLogger("classifier.main")
 
@@ -45,45 +42,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     def current() -> Classifier:
         return holder["model"]
-
-    events = None
-    if settings.nats_enabled:
-        spec = ConsumerSpec(
-            durable=settings.stream_prefix + DURABLE_POST_COLLECTED,
-            stream="POSTS",
-            filter_subject=SUBJECT_POST_COLLECTED,
-            handler=ClassifyCollected(classifier=current, max_chars=settings.max_text_chars),
-            batch=settings.consumer_batch,
-            max_deliver=settings.max_deliver,
-        )
-        # Operators' corrections of incidents (routing's `correct` action): feedback for the next `train`.
-        feedback = ConsumerSpec(
-            durable=settings.stream_prefix + DURABLE_CLASSIFICATION_CORRECTED,
-            stream="INCIDENTS",
-            filter_subject=SUBJECT_CLASSIFICATION_CORRECTED_ALL,
-            handler=StoreCorrections(classifier=current, max_chars=settings.max_text_chars),
-            batch=settings.consumer_batch,
-            max_deliver=settings.max_deliver,
-        )
-        # Citizens' reactions to published replies (the collector watches the threads): label each.
-        reactions = ConsumerSpec(
-            durable=settings.stream_prefix + DURABLE_REACTION_COLLECTED,
-            stream="INCIDENTS",
-            filter_subject=SUBJECT_REACTION_COLLECTED_ALL,
-            handler=LabelReactions(model=lambda: app.state.reactions, max_chars=settings.max_text_chars),
-            batch=settings.consumer_batch,
-            max_deliver=settings.max_deliver,
-        )
-        events = EventRuntime(
-            db=db,
-            nats_url=settings.nats_url,
-            client_name=settings.service_name,
-            outbox_batch=settings.outbox_batch,
-            consumers=[spec, feedback, reactions],
-            user=settings.nats_user or None,
-            password=settings.nats_password.get_secret_value() or None,
-            streams=settings.stream_specs(),
-        )
 
     model_path = settings.resolved_model_path()
     watcher: dict[str, asyncio.Task[None]] = {}
@@ -128,14 +86,35 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
-    app = create_service_app(
-        allowed_callers=settings.allowed_callers,
+    app = create_service(
         title="Incidents classifier",
         description="Russian-language complaint detection, category, region, urgency and sentiment, with evidence.",
         version=__version__,
         settings=settings,
         db=db,
-        events=events,
+        consumes=[
+            Consumes(
+                DURABLE_POST_COLLECTED,
+                "POSTS",
+                SUBJECT_POST_COLLECTED,
+                ClassifyCollected(classifier=current, max_chars=settings.max_text_chars),
+            ),
+            # Operators' corrections of incidents (routing's `correct` action): feedback for the next `train`.
+            Consumes(
+                DURABLE_CLASSIFICATION_CORRECTED,
+                "INCIDENTS",
+                SUBJECT_CLASSIFICATION_CORRECTED_ALL,
+                StoreCorrections(classifier=current, max_chars=settings.max_text_chars),
+            ),
+            # Citizens' reactions to published replies (the collector watches the threads): label each.
+            Consumes(
+                DURABLE_REACTION_COLLECTED,
+                "INCIDENTS",
+                SUBJECT_REACTION_COLLECTED_ALL,
+                LabelReactions(model=lambda: app.state.reactions, max_chars=settings.max_text_chars),
+            ),
+        ],
+        routers=[router],
         on_startup=[load_model],
         on_shutdown=[stop_watching],
         openapi_tags=[
@@ -149,8 +128,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.classifier = None
     app.state.replies = None
     app.state.reactions = None
-    app.include_router(router, dependencies=PROTECTED)
-    app.include_router(dead_letter_router(), dependencies=PROTECTED)
     return app
 
 

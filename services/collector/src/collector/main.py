@@ -21,12 +21,9 @@ from collector.reactions.service import telegram_hook
 from collector.reactions.watcher import Watcher
 from collector.scheduler import Scheduler
 from collector.sources import router as sources
-from incidents_common.app import create_service_app
+from incidents_common.app import Consumes, create_service
 from incidents_common.db import Database
-from incidents_common.deadletters import dead_letter_router
 from incidents_common.events import SUBJECT_REPLY_REQUESTED_ALL
-from incidents_common.identity import PROTECTED
-from incidents_common.nats import ConsumerSpec, EventRuntime
 
 DESCRIPTION = """Collects citizens' posts from VK, Telegram, RSS/Atom feeds, HTTP pushes and JSONL imports,
 normalises and de-duplicates them, and publishes `incidents.v1.post.collected` through an outbox."""
@@ -45,39 +42,28 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Replies, and the reads of the comments under them, share the polls' rate limit per VK token.
     publisher = Publisher(db=db, settings=settings, limiter_for=scheduler.limiter_for)
     watcher = Watcher(db=db, settings=settings, limiter_for=scheduler.limiter_for)
-    events = None
-    if settings.nats_enabled:
-        events = EventRuntime(
-            db=db,
-            nats_url=settings.nats_url,
-            client_name="collector",
-            outbox_batch=settings.outbox_batch,
-            user=settings.nats_user or None,
-            password=settings.nats_password.get_secret_value() or None,
-            streams=settings.stream_specs(),
-            consumers=[
-                ConsumerSpec(
-                    durable=f"{settings.stream_prefix}{REPLY_REQUESTED_DURABLE}",
-                    stream="INCIDENTS",
-                    filter_subject=SUBJECT_REPLY_REQUESTED_ALL,
-                    handler=reply_requested_handler(publisher.wake),
-                    batch=settings.consumer_batch,
-                    max_deliver=settings.max_deliver,
-                )
-            ],
-        )
 
     async def start_scheduler() -> None:
         await scheduler.start(poll=settings.scheduler_enabled)
 
-    app = create_service_app(
-        allowed_callers=settings.allowed_callers,
+    app = create_service(
         title="Collector",
         description=DESCRIPTION,
         version=__version__,
         settings=settings,
         db=db,
-        events=events,
+        consumes=[
+            # Officials' replies to publish where the complaints were: stored, then the publisher wakes.
+            Consumes(
+                REPLY_REQUESTED_DURABLE,
+                "INCIDENTS",
+                SUBJECT_REPLY_REQUESTED_ALL,
+                reply_requested_handler(publisher.wake),
+            )
+        ],
+        # In this order, so that the OpenAPI document lists the paths as it always has.
+        routers=[ingest.router, posts.router, sources.router],
+        public_routers=[ingest.public_router],  # the Telegram webhook: its own secret token
         on_startup=[start_scheduler, publisher.start, watcher.start],
         on_shutdown=[watcher.stop, scheduler.stop, publisher.stop],
         openapi_tags=[
@@ -101,10 +87,4 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             scheduler.wake()
         return response
 
-    # In this order, so that the OpenAPI document lists the paths as it always has.
-    app.include_router(ingest.router, dependencies=PROTECTED)
-    app.include_router(posts.router, dependencies=PROTECTED)
-    app.include_router(sources.router, dependencies=PROTECTED)
-    app.include_router(ingest.public_router)
-    app.include_router(dead_letter_router(), dependencies=PROTECTED)
     return app

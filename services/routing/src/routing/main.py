@@ -7,16 +7,13 @@ import contextlib
 
 from fastapi import FastAPI
 
-from incidents_common.app import create_service_app
+from incidents_common.app import Consumes, create_service
 from incidents_common.db import Database
-from incidents_common.deadletters import dead_letter_router
 from incidents_common.events import (
     SUBJECT_POST_CLASSIFIED,
     SUBJECT_REACTION_CLASSIFIED_ALL,
     SUBJECT_REPLY_PUBLICATION_ALL,
 )
-from incidents_common.identity import PROTECTED
-from incidents_common.nats import ConsumerSpec, EventRuntime
 from routing.config import Settings
 from routing.consumers import post_classified_handler
 from routing.deadlines.router import router as deadlines_router
@@ -37,45 +34,6 @@ REACTION_DURABLE = "routing-reaction-classified"
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     db = Database(settings.resolved_database_url(), TABLES)
-    events = None
-    if settings.nats_enabled:
-        events = EventRuntime(
-            db=db,
-            nats_url=settings.nats_url,
-            client_name=settings.service_name,
-            outbox_batch=settings.outbox_batch,
-            user=settings.nats_user or None,
-            password=settings.nats_password.get_secret_value() or None,
-            streams=settings.stream_specs(),
-            consumers=[
-                ConsumerSpec(
-                    durable=f"{settings.stream_prefix}{DURABLE}",
-                    stream="POSTS",
-                    filter_subject=SUBJECT_POST_CLASSIFIED,
-                    handler=post_classified_handler(settings),
-                    batch=settings.consumer_batch,
-                    max_deliver=settings.max_deliver,
-                ),
-                # What came of publishing officials' replies (the collector publishes them).
-                ConsumerSpec(
-                    durable=f"{settings.stream_prefix}{REPLY_DURABLE}",
-                    stream="INCIDENTS",
-                    filter_subject=SUBJECT_REPLY_PUBLICATION_ALL,
-                    handler=publications_handler(settings),
-                    batch=100,
-                    max_deliver=settings.max_deliver,
-                ),
-                # Citizens' reactions to published replies, labelled by the classifier.
-                ConsumerSpec(
-                    durable=f"{settings.stream_prefix}{REACTION_DURABLE}",
-                    stream="INCIDENTS",
-                    filter_subject=SUBJECT_REACTION_CLASSIFIED_ALL,
-                    handler=reactions_handler(settings),
-                    batch=100,
-                    max_deliver=settings.max_deliver,
-                ),
-            ],
-        )
     tasks: list[asyncio.Task[None]] = []
 
     async def startup() -> None:
@@ -92,8 +50,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 await task
         tasks.clear()
 
-    app = create_service_app(
-        allowed_callers=settings.allowed_callers,
+    return create_service(
         title="Routing",
         description=(
             "Turns classified complaints into incidents: clusters repeats, assigns each to the responsible "
@@ -102,7 +59,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         settings=settings,
         db=db,
-        events=events,
+        consumes=[
+            Consumes(DURABLE, "POSTS", SUBJECT_POST_CLASSIFIED, post_classified_handler(settings)),
+            # What came of publishing officials' replies (the collector publishes them).
+            Consumes(REPLY_DURABLE, "INCIDENTS", SUBJECT_REPLY_PUBLICATION_ALL, publications_handler(settings), 100),
+            # Citizens' reactions to published replies, labelled by the classifier.
+            Consumes(REACTION_DURABLE, "INCIDENTS", SUBJECT_REACTION_CLASSIFIED_ALL, reactions_handler(settings), 100),
+        ],
+        routers=[incidents_router, directory_router, rules_router, deadlines_router],
         on_startup=[startup],
         on_shutdown=[shutdown],
         openapi_tags=[
@@ -112,7 +76,3 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             {"name": "sla", "description": "SLA policies and deadlines"},
         ],
     )
-    for router in (incidents_router, directory_router, rules_router, deadlines_router):
-        app.include_router(router, dependencies=PROTECTED)
-    app.include_router(dead_letter_router(), dependencies=PROTECTED)
-    return app
