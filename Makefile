@@ -44,6 +44,7 @@ faults: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 contracts: install
 	$(BIN)/python scripts/contracts.py

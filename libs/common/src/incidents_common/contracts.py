@@ -36,7 +36,7 @@ def openapi_text(app: FastAPI) -> str:
 
 def _envelope(model: type[Contract]) -> type[CloudEvent[Any]]:
     name = model.__name__ + "Event"
-    envelope: type[CloudEvent[Any]] = type(name, (CloudEvent[model],), {"__doc__": model.__doc__})  # type: ignore[valid-type]
+    envelope: type[CloudEvent[Any]] = type(name, (CloudEvent[model],), {"__doc__": model.__doc__})  # type: ignore[valid-type]  # a model chosen at run time
     return envelope
 
 

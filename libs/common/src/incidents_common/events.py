@@ -682,14 +682,14 @@ EVENT_SUBJECTS: dict[type[Contract], str] = {
     SurgeAlert: f"{SUBJECT_ROOT}.alert.surge.{{region}}",
 }
 EVENT_TYPES: dict[str, type[Contract]] = {
-    f"ru.incidents.{model.type}": model  # type: ignore[attr-defined]
+    f"ru.incidents.{model.type}": model  # type: ignore[attr-defined]  # each event model declares `type`
     for model in EVENT_SUBJECTS
 }
 SCHEMA_VERSION = "1"
 
 
 def event_type_name(model: type[Contract]) -> str:
-    return f"ru.incidents.{model.type}"  # type: ignore[attr-defined]
+    return f"ru.incidents.{model.type}"  # type: ignore[attr-defined]  # each event model declares `type`
 
 
 def subject_of(data: Contract) -> str:
@@ -746,7 +746,7 @@ class BadEvent(ValueError):
 @lru_cache(maxsize=64)
 def envelope_class(model: type[Contract]) -> type[CloudEvent[Any]]:
     """The CloudEvent class parametrised with `model`; cached, as pydantic re-resolves generics per call."""
-    return CloudEvent[model]  # type: ignore[valid-type]
+    return CloudEvent[model]  # type: ignore[valid-type]  # the generic parametrised at run time
 
 
 def new_event(

@@ -45,10 +45,10 @@ class TextFormatter(logging.Formatter):
         return f"{record.levelname:<7} {record.name}: {prefix}{record.getMessage()}"
 
 
-class _CurrentStderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+class _CurrentStderrHandler(logging.StreamHandler):  # type: ignore[type-arg]  # generic in typeshed only
     """Writes to whatever sys.stderr is at emit time (pytest swaps and closes captured streams)."""
 
-    @property  # type: ignore[override]
+    @property
     def stream(self) -> Any:
         return sys.stderr
 

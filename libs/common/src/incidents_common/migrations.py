@@ -291,7 +291,7 @@ def compare(connection: Connection, package: str) -> list[Any]:
 ACTIONS = ("upgrade", "current", "history", "check", "revision")
 
 
-def add_migrate_command(commands: Any) -> argparse.ArgumentParser:
+def add_migrate_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
     """Add `migrate` to a service's argparse subcommands (`commands` is add_subparsers()' result)."""
     cmd = commands.add_parser(
         "migrate",

@@ -61,7 +61,7 @@ from incidents_common.jetstream import PublishAcks, PullBatches
 from incidents_common.streams import ensure_streams
 from incidents_common.tracing import batch_spans
 
-OUTBOX: Table = OutboxMessage.__table__  # type: ignore[attr-defined]
+OUTBOX: Table = OutboxMessage.__table__  # type: ignore[attr-defined]  # SQLModel does not declare __table__
 
 log = logging.getLogger("incidents.nats")
 
@@ -208,7 +208,7 @@ async def connect(
                 disconnected_cb=callbacks.disconnected,
                 reconnected_cb=callbacks.reconnected,
                 closed_cb=callbacks.closed,
-                drain_timeout=drain_timeout,  # type: ignore[arg-type]  # a float works: it goes to wait_for
+                drain_timeout=drain_timeout,  # a float works: it goes to wait_for
                 **credentials,
             )
         except Exception as exc:  # noqa: BLE001 - every connect failure is retried the same way
@@ -241,7 +241,7 @@ _SQLITE_UNAVAILABLE = (
 
 def _asyncpg_unavailable() -> tuple[type[BaseException], ...]:
     try:
-        from asyncpg import exceptions as pg  # type: ignore[import-untyped]
+        from asyncpg import exceptions as pg
     except ImportError:  # pragma: no cover - asyncpg is a dependency of incidents-common
         return ()
     return (
@@ -1130,5 +1130,6 @@ async def _finish(tasks: Sequence[asyncio.Task[None]], timeout: float) -> None:
     if pending:
         await asyncio.wait(pending, timeout=2.0)
     for task in tasks:
-        if task.done() and not task.cancelled() and task.exception() is not None:
-            log.warning("task ended with an error", extra={"task": task.get_name(), "error": _short(task.exception())})  # type: ignore[arg-type]
+        error = task.exception() if task.done() and not task.cancelled() else None
+        if error is not None:
+            log.warning("task ended with an error", extra={"task": task.get_name(), "error": _short(error)})

@@ -254,7 +254,7 @@ class NatsCluster:
 
 def docker_available() -> bool:
     try:
-        import docker  # type: ignore[import-untyped]
+        import docker
 
         docker.from_env(timeout=2).ping()
     except Exception:  # noqa: BLE001 - any failure means: no usable engine
@@ -271,9 +271,9 @@ def postgres_server(data_dir: Path) -> Iterator[str]:
         with PostgresContainer("postgres:16-alpine", driver=None) as container:
             yield container.get_connection_url()
         return
-    import pgserver  # type: ignore[import-untyped]
+    import pgserver
 
-    server = pgserver.get_server(str(data_dir), cleanup_mode="stop")
+    server = pgserver.get_server(str(data_dir), cleanup_mode="stop")  # type: ignore[attr-defined]  # pgserver does not list it in __all__
     try:
         yield server.get_uri()
     finally:

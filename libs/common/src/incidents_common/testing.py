@@ -57,7 +57,7 @@ def postgres_libpq_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str
 
 
 async def _create_database(libpq_url: str) -> str:
-    import asyncpg  # type: ignore[import-untyped]
+    import asyncpg
 
     name = f"t_{uuid.uuid4().hex[:12]}"
     conn = await asyncpg.connect(libpq_url)

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import Depends, Request
+from fastapi.responses import Response
 from fastapi.templating import Jinja2Templates
 
 from console import presentation
@@ -84,7 +85,7 @@ GatewayDep = Annotated[Gateway, Depends(gateway_of)]
 UserDep = Annotated[UserSession, Depends(current_user)]
 
 
-def page(request: Request, name: str, user: UserSession | None, status_code: int = 200, **context: Any) -> Any:
+def page(request: Request, name: str, user: UserSession | None, status_code: int = 200, **context: Any) -> Response:
     return templates.TemplateResponse(
         request, name, {"user": user, "path": request.url.path, **context}, status_code=status_code
     )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from markupsafe import Markup, escape
@@ -167,7 +168,7 @@ def highlight(text: str, evidence: list[str]) -> Markup:
     return Markup("".join(parts))  # noqa: S704 - every piece of the post was escaped above
 
 
-def evidence_of(classification: dict | None) -> dict[str, list[str]]:
+def evidence_of(classification: dict[str, Any] | None) -> dict[str, list[str]]:
     """Field → the words that decided it, from a post's classification (only the fields that have some)."""
     if not classification:
         return {}

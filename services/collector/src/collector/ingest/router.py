@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Header, Request, Response
 
-from collector.dependencies import IngestorDep, SettingsDep
+from collector.deps import IngestorDep, SettingsDep
 from collector.ingest.importer import import_upload
 from collector.ingest.schemas import ImportResult, IngestResult, PostBatch, PostSubmission
 from collector.ingest.webhook import receive_telegram_update

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Request, Response, status
 
-from collector.dependencies import SettingsDep
+from collector.deps import SettingsDep
 from collector.sources import service
 from collector.sources.schemas import SourceCreate, SourcePage, SourceRead, SourceUpdate, WebhookCreate
 from incidents_common.app import SessionDep
