@@ -208,6 +208,19 @@ class TestCounting:
         await route(any_db, settings, [heating(make_post, n) for n in range(12, 20)], NOW + timedelta(minutes=30))
         assert len(await rows(any_db, SurgeAlertRecord)) == 1
 
+    async def test_a_batch_with_towns_and_the_region_as_a_whole_is_routed_in_one_go(
+        self, any_db: Database, settings: Settings, make_post: Any
+    ) -> None:
+        # Complaints that name no town count for the region as a whole (city None) beside the towns'
+        # own: ordering them must not fail the batch (it did: a whole batch retried one post at a time).
+        posts = [heating(make_post, n, city="Энгельс" if n % 2 else None) for n in range(4)]  # type: ignore[arg-type]  # None on purpose: no town named
+        await route(any_db, settings, posts, NOW)
+        assert sorted((b.city, b.count) for b in await rows(any_db, SurgeBucket)) == [("", 2), ("Энгельс", 2)]
+        assert sorted([Place("64", "Энгельс", "roads"), Place("64", None, "roads")]) == [
+            Place("64", None, "roads"),
+            Place("64", "Энгельс", "roads"),
+        ]
+
     async def test_history_raises_the_bar(self, db: Database, settings: Settings, make_post: Any) -> None:
         # A busy town: 15 complaints an hour, every hour of the last day.
         async with db.transaction() as session:

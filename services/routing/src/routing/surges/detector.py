@@ -64,13 +64,17 @@ class SurgeRules:
         return int(self.window.total_seconds() // 60)
 
 
-@dataclass(frozen=True, slots=True, order=True)
+@dataclass(frozen=True, slots=True)
 class Place:
     """Where complaints of one category are counted: a region and a town (None: the region as a whole)."""
 
     region_code: str
     city: str | None
     category: str
+
+    def __lt__(self, other: Place) -> bool:
+        # In the stored key's order: a batch may hold the region as a whole (None) beside its towns.
+        return self.key < other.key
 
     @property
     def key(self) -> tuple[str, str, str]:
