@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from .test_pipeline import KEY, RunningSystem, _start, _stop, free_port
+from .test_pipeline import KEY, RunningSystem, _metric, _start, _stop, free_port
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = [
@@ -170,6 +170,9 @@ def test_a_surge_of_complaints_raises_a_banner_live(browser: object, system: Run
     assert banner.locator("a[href^='/incidents/']").count() >= 1
     shoot(page, "surge")
     page.context.close()  # type: ignore[attr-defined]
+    # Every batch went through whole: none failed and was retried one post at a time.
+    for service, consumer in (("routing", "routing-post-classified"), ("classifier", "classifier-post-collected")):
+        assert _metric(system, service, "incidents_consumer_split_batches_total", consumer=consumer) == 0
 
 
 def test_queue_incident_take_reply_correct_and_analytics(

@@ -232,6 +232,11 @@ class _RuntimeCollector:
                 "Batches or messages that ran past the handler timeout",
                 labels=["consumer"],
             ),
+            "split_batches": CounterMetricFamily(
+                f"{PREFIX}_consumer_split_batches",
+                "Batches that failed whole and were retried one event at a time (a bad event, or a bug)",
+                labels=["consumer"],
+            ),
             "outages": CounterMetricFamily(
                 f"{PREFIX}_consumer_outages", "Pauses because the database or NATS was unavailable", labels=["consumer"]
             ),
