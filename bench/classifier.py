@@ -67,7 +67,8 @@ def main() -> int:
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
 
     started = time.perf_counter()
-    from classifier.model import Classifier, PostInput, default_model_path
+    from classifier.bundle import default_model_path
+    from classifier.model import Classifier, PostInput
 
     classifier = Classifier.load(Path(args.model) if args.model else default_model_path())
     load_seconds = time.perf_counter() - started

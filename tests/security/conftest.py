@@ -86,20 +86,23 @@ class System:
 
 def _seed_gateway(settings: Any) -> tuple[dict[str, str], dict[str, str]]:
     """Keys of every role and one incident per region, written before the gateway serves."""
-    from api_gateway.testing import running, snapshot, surge
+    from api_gateway.testing import running
+    from incidents_common.testing import incident_snapshot, surge_alert
 
     async def seed() -> tuple[dict[str, str], dict[str, str]]:
         async with running(settings) as gateway:
             # Both await review, so the review queue has something to leak (and to show its own region).
             review = {"needs_review": True, "review_reasons": [DANGER_REASON], "possibly_critical": True}
             await gateway.create(
-                snapshot("inc-64", region="64", official="64-gzhi-1", department="64-gzhi").model_copy(update=review)
+                incident_snapshot("inc-64", region="64", official="64-gzhi-1", department="64-gzhi").model_copy(
+                    update=review
+                )
             )
             await gateway.create(
-                snapshot("inc-77", region="77", city="Москва", official="77-gzhi-1").model_copy(update=review)
+                incident_snapshot("inc-77", region="77", city="Москва", official="77-gzhi-1").model_copy(update=review)
             )
             # A surge alert in each region, for the alert list to leak (or not).
-            await gateway.feed(surge("alert-64"), surge("alert-77", region="77", city="Москва"))
+            await gateway.feed(surge_alert("alert-64"), surge_alert("alert-77", region="77", city="Москва"))
             return dict(gateway.keys), {"64": "inc-64", "77": "inc-77"}
 
     return asyncio.run(seed())

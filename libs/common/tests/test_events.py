@@ -10,35 +10,23 @@ import pytest
 from incidents_common.events import (
     BadEvent,
     IncidentAssigned,
-    IncidentSnapshot,
-    IncidentStatus,
     PostCollected,
     SourceType,
-    Urgency,
     decode_event,
     encode_envelope,
     encode_event,
     new_event,
     subject_of,
 )
+from incidents_common.testing import incident_snapshot, post_collected
 from incidents_common.tracing import continue_trace, setup_tracing
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 
 
-def _snapshot(region: str) -> IncidentSnapshot:
-    return IncidentSnapshot(
-        incident_id="i1", region_code=region, region_name="Саратовская область", category="roads",
-        urgency=Urgency.normal, status=IncidentStatus.assigned, title="Яма", summary="Яма на дороге",
-        created_at=NOW, updated_at=NOW,
-    )  # fmt: skip
-
-
 class TestEnvelope:
     def test_structured_cloudevent_round_trips(self) -> None:
-        post = PostCollected(
-            post_id="p1", source_type=SourceType.vk, external_id="-1_2", text="Яма", published_at=NOW, collected_at=NOW
-        )
+        post = post_collected("p1", "Яма", external_id="-1_2", published_at=NOW)
         event = new_event(post, source="/services/collector", origin_post_id="p1")
         document = orjson.loads(encode_event(event))
         assert document["specversion"] == "1.0"
@@ -49,9 +37,7 @@ class TestEnvelope:
         assert decode_event(encode_event(event)) == event
 
     def test_the_fast_path_writes_the_same_envelope(self) -> None:
-        post = PostCollected(
-            post_id="p1", source_type=SourceType.vk, external_id="-1_2", text="Яма", published_at=NOW, collected_at=NOW
-        )
+        post = post_collected("p1", "Яма", external_id="-1_2", published_at=NOW)
         traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
         event = new_event(post, source="/services/collector", origin_post_id="p1", traceparent=traceparent)
         event_id, fast = encode_envelope(
@@ -69,7 +55,7 @@ class TestEnvelope:
 
     def test_incident_subjects_end_with_region(self) -> None:
         assigned = IncidentAssigned(
-            incident=_snapshot("64"),
+            incident=incident_snapshot("i1", region="64"),
             assignee={"official_id": "o1", "name": "Иванов И. И."},
             explanation="rule 1",
         )
@@ -91,9 +77,7 @@ class TestEnvelope:
     def test_events_carry_the_current_trace(self) -> None:
         setup_tracing("test")
         parent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
-        post = PostCollected(
-            post_id="p1", source_type=SourceType.push, external_id="1", text="x", published_at=NOW, collected_at=NOW
-        )
+        post = post_collected("p1", "x", source_type=SourceType.push, external_id="1", published_at=NOW)
         with continue_trace("handle", parent):
             event = new_event(post, source="/test")
         assert event.traceparent is not None

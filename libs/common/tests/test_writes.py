@@ -13,7 +13,8 @@ from sqlalchemy import event as sa_event
 from sqlmodel import Field, SQLModel, select
 
 from incidents_common.db import Database, OutboxMessage, writes_of
-from incidents_common.events import PlaceHints, PostCollected, SourceType, decode_event
+from incidents_common.events import PostCollected, SourceType, decode_event
+from incidents_common.testing import post_collected
 from incidents_common.tracing import batch_spans, use_tracer_provider
 
 
@@ -62,15 +63,8 @@ async def gadgets(database: Database) -> dict[str, tuple[str, int]]:
 def post(n: int) -> PostCollected:
     from datetime import UTC, datetime
 
-    now = datetime.now(UTC)
-    return PostCollected(
-        post_id=f"p{n}",
-        source_type=SourceType.push,
-        external_id=str(n),
-        text="яма",
-        published_at=now,
-        collected_at=now,
-        place_hints=PlaceHints(),
+    return post_collected(
+        f"p{n}", "яма", source_type=SourceType.push, external_id=str(n), published_at=datetime.now(UTC)
     )
 
 

@@ -23,8 +23,9 @@ from typing import Any
 
 from api_gateway.auth.principal import Role
 from api_gateway.incidents.consumers import apply_classified_posts, apply_incident_events
-from api_gateway.testing import classified, gateway_settings, running, snapshot
+from api_gateway.testing import gateway_settings, running
 from incidents_common.events import CloudEvent, IncidentAssigned, IncidentCreated, new_event
+from incidents_common.factories import incident_snapshot, post_classified  # not .testing: no pytest here
 
 TEXTS = [
     "На улице Чернышевского огромная яма, машины пробивают колёса",
@@ -48,10 +49,10 @@ async def main(incidents: int, database_url: str | None) -> None:
             for n in range(incidents):
                 region = REGIONS[n % len(REGIONS)]
                 post_id = f"p{n}"
-                snap = snapshot(
+                snap = incident_snapshot(
                     f"i{n}", region=region, post_ids=[post_id], title=TEXTS[n % 4][:40], summary=TEXTS[n % 4]
                 )
-                events.append(new_event(classified(post_id, TEXTS[n % 4], region=region), source="/bench"))
+                events.append(new_event(post_classified(post_id, TEXTS[n % 4], region=region), source="/bench"))
                 events.append(new_event(IncidentCreated(incident=snap, post_id=post_id), source="/bench"))
                 assert snap.assignee is not None
                 events.append(

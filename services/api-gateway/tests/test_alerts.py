@@ -16,11 +16,11 @@ from api_gateway.auth.principal import Role
 from api_gateway.auth.service import create_key
 from api_gateway.incidents.models import IncidentEventLog
 from api_gateway.main import create_app
-from api_gateway.testing import T0, Gateway, gateway_settings, read_events, serve, snapshot, surge
+from api_gateway.testing import Gateway, gateway_settings, read_events, serve
 from api_gateway.webhooks.models import Webhook, WebhookDelivery
 from incidents_common.db import Database, publish
 from incidents_common.nats import EventRuntime
-from incidents_common.testing import eventually
+from incidents_common.testing import T0, eventually, incident_snapshot, surge_alert
 
 
 async def _processed(app: Any, durable: str) -> int:
@@ -49,10 +49,12 @@ class TestAlertsOverNats:
                 async with client.stream("GET", "/v1/events/stream", headers=saratov) as stream:
                     assert stream.status_code == 200
                     async with routing_db.transaction() as session:
-                        publish(session, surge("alert-77", region="77", city="Москва"), source="/services/routing")
-                        publish(session, surge("alert-64"), source="/services/routing")
+                        publish(
+                            session, surge_alert("alert-77", region="77", city="Москва"), source="/services/routing"
+                        )
+                        publish(session, surge_alert("alert-64"), source="/services/routing")
                         # Raised again (a retried transaction upstream): the same alert id, another event.
-                        publish(session, surge("alert-64"), source="/services/routing")
+                        publish(session, surge_alert("alert-64"), source="/services/routing")
                     (event,) = await read_events(stream, 1)
                 assert event["event"] == "alert.surge"
                 data = orjson.loads(event["data"])
@@ -84,9 +86,9 @@ class TestAlertsOverNats:
 class TestAlertList:
     async def test_newest_first_in_pages_filtered_by_category_and_time(self, gw: Gateway) -> None:
         await gw.feed(
-            *(surge(f"a-{n}", raised_at=T0 + timedelta(minutes=10 * n)) for n in range(5)),
-            surge("roads-1", category="roads", raised_at=T0 + timedelta(minutes=7)),
-            surge("moscow-1", region="77", city="Москва", raised_at=T0 + timedelta(minutes=8)),
+            *(surge_alert(f"a-{n}", raised_at=T0 + timedelta(minutes=10 * n)) for n in range(5)),
+            surge_alert("roads-1", category="roads", raised_at=T0 + timedelta(minutes=7)),
+            surge_alert("moscow-1", region="77", city="Москва", raised_at=T0 + timedelta(minutes=8)),
         )
         headers = gw.headers("admin64")
         first = (await gw.client.get("/v1/alerts", params={"limit": 3}, headers=headers)).json()
@@ -119,9 +121,9 @@ class TestAlertList:
         async with serve(app) as url, httpx.AsyncClient(base_url=url, timeout=10) as client:
             gw = Gateway(app=app, client=client, settings=settings)
             headers = {"X-API-Key": await gw.key(Role.integration, ["64"])}
-            await gw.create(snapshot("inc-1"))
-            await gw.feed(surge("only-alert"))
-            await gw.create(snapshot("inc-2"))
+            await gw.create(incident_snapshot("inc-1"))
+            await gw.feed(surge_alert("only-alert"))
+            await gw.create(incident_snapshot("inc-2"))
             params = {"from_start": "true", "type": "alert.surge"}
             async with client.stream("GET", "/v1/events/stream", params=params, headers=headers) as stream:
                 (event,) = await read_events(stream, 1)

@@ -7,15 +7,16 @@ import io
 from datetime import timedelta
 
 from api_gateway.analytics.service import percentile
-from api_gateway.testing import T0, Gateway, snapshot
+from api_gateway.testing import Gateway
 from incidents_common.events import IncidentCreated, IncidentEscalated, IncidentStatus
+from incidents_common.testing import T0, incident_snapshot
 
 
 def _answered(incident_id: str, region: str, minutes: float, *, on_time: bool = True, **kw: object) -> IncidentCreated:
     created = T0 + timedelta(days=int(incident_id.rsplit("-", 1)[-1]) % 3)
     answered = created + timedelta(minutes=minutes)
     due = answered + timedelta(minutes=1) if on_time else answered - timedelta(minutes=1)
-    snap = snapshot(
+    snap = incident_snapshot(
         incident_id,
         region=region,
         status=IncidentStatus.answered,
@@ -28,7 +29,7 @@ def _answered(incident_id: str, region: str, minutes: float, *, on_time: bool = 
 
 
 def _unanswered(incident_id: str, region: str) -> IncidentCreated:
-    snap = snapshot(
+    snap = incident_snapshot(
         incident_id, region=region, created_at=T0, first_response_due=T0 + timedelta(hours=1), department="dep-77-a"
     )
     return IncidentCreated(incident=snap, post_id=f"post-{incident_id}")
@@ -46,7 +47,9 @@ async def _seed(gw: Gateway) -> None:
     await gw.feed(*events)
     await gw.feed(
         IncidentEscalated(
-            incident=snapshot("u-0", region="77", created_at=T0, department="dep-77-a"), level=1, reason="просрочка"
+            incident=incident_snapshot("u-0", region="77", created_at=T0, department="dep-77-a"),
+            level=1,
+            reason="просрочка",
         )
     )
 

@@ -6,8 +6,9 @@ import csv
 import io
 from datetime import UTC, datetime, timedelta
 
-from api_gateway.testing import T0, Gateway, snapshot
+from api_gateway.testing import Gateway
 from incidents_common.events import IncidentStatus, Urgency
+from incidents_common.testing import T0, incident_snapshot
 
 LATER = datetime(2030, 1, 1, tzinfo=UTC)
 
@@ -15,7 +16,7 @@ LATER = datetime(2030, 1, 1, tzinfo=UTC)
 async def _seed(gw: Gateway) -> None:
     now = datetime.now(UTC)
     await gw.create(
-        snapshot(
+        incident_snapshot(
             "a1",
             city="Саратов",
             category="roads",
@@ -25,7 +26,7 @@ async def _seed(gw: Gateway) -> None:
         )
     )
     await gw.create(
-        snapshot(
+        incident_snapshot(
             "a2",
             city="Энгельс",
             category="waste",
@@ -37,7 +38,7 @@ async def _seed(gw: Gateway) -> None:
         )
     )
     await gw.create(
-        snapshot(
+        incident_snapshot(
             "a3",
             city="Саратов",
             category="housing_utilities",
@@ -50,7 +51,7 @@ async def _seed(gw: Gateway) -> None:
     )
     # Open, created an hour ago with a deadline already passed: overdue now.
     await gw.create(
-        snapshot(
+        incident_snapshot(
             "a4",
             city="Саратов",
             title="Упало дерево на провода",
@@ -60,7 +61,7 @@ async def _seed(gw: Gateway) -> None:
             severity=5,
         )
     )
-    await gw.create(snapshot("b1", region="77", city="Москва", title="Яма на Тверской"))
+    await gw.create(incident_snapshot("b1", region="77", city="Москва", title="Яма на Тверской"))
 
 
 async def _ids(gw: Gateway, key: str = "admin64", **params: object) -> list[str]:
@@ -105,7 +106,7 @@ class TestFilters:
     async def test_cursor_pages_cover_everything_once_in_order(self, make_gateway, database_url: str) -> None:
         async with make_gateway(database_url=database_url) as gw:
             for n in range(23):
-                await gw.create(snapshot(f"p{n:02}", created_at=T0 + timedelta(minutes=n % 7), severity=n % 4))
+                await gw.create(incident_snapshot(f"p{n:02}", created_at=T0 + timedelta(minutes=n % 7), severity=n % 4))
             for sort in ("-created_at", "created_at", "-severity", "severity"):
                 seen: list[str] = []
                 cursor = None
@@ -152,7 +153,7 @@ class TestBadInput:
         assert response.status_code == 422
 
     async def test_malformed_and_unknown_fields_in_bodies(self, gw: Gateway) -> None:
-        await gw.create(snapshot("a1"))
+        await gw.create(incident_snapshot("a1"))
         headers = {**gw.headers("admin64"), "Content-Type": "application/json"}
         response = await gw.client.post("/v1/incidents/a1/actions", content=b"{oops", headers=headers)
         assert response.status_code == 400

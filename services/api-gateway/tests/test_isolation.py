@@ -16,12 +16,15 @@ from joserfc.jwk import OctKey
 from api_gateway.auth.models import ApiClient
 from api_gateway.auth.principal import Role
 from api_gateway.auth.tokens import TokenSigner
-from api_gateway.testing import Gateway, snapshot
+from api_gateway.testing import Gateway
+from incidents_common.testing import incident_snapshot
 
 
 async def _two_regions(gw: Gateway) -> None:
-    await gw.create(snapshot("inc-64", region="64", title="Яма во дворе"))
-    await gw.create(snapshot("inc-77", region="77", city="Москва", title="Яма на Тверской", official="off-77-1"))
+    await gw.create(incident_snapshot("inc-64", region="64", title="Яма во дворе"))
+    await gw.create(
+        incident_snapshot("inc-77", region="77", city="Москва", title="Яма на Тверской", official="off-77-1")
+    )
 
 
 class TestNoExistenceLeak:
@@ -116,8 +119,8 @@ class TestNoSubscribeOrUpdateLeak:
         assert federal_write.status_code == 403
 
     async def test_officials_and_integrations_cannot_act_beyond_their_role(self, gw: Gateway) -> None:
-        await gw.create(snapshot("mine", official="off-64-1"))
-        await gw.create(snapshot("theirs", official="off-64-9"))
+        await gw.create(incident_snapshot("mine", official="off-64-1"))
+        await gw.create(incident_snapshot("theirs", official="off-64-9"))
         official = gw.headers("official64")
         mine = (await gw.client.get("/v1/incidents", params={"assignee": "me"}, headers=official)).json()
         assert [i["incident_id"] for i in mine["items"]] == ["mine"]

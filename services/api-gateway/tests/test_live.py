@@ -19,11 +19,11 @@ from api_gateway.auth.principal import Role
 from api_gateway.auth.service import create_key, revoke_key
 from api_gateway.live import service as live
 from api_gateway.main import create_app
-from api_gateway.testing import Gateway, gateway_settings, read_events, serve, snapshot
+from api_gateway.testing import Gateway, gateway_settings, read_events, serve
 from api_gateway.webhooks.models import Webhook
 from api_gateway.webhooks.signing import SIGNATURE_HEADER, verify_signature
 from incidents_common.events import IncidentStatus, IncidentStatusChanged
-from incidents_common.testing import eventually
+from incidents_common.testing import eventually, incident_snapshot
 
 
 class TestServerSentEvents:
@@ -33,9 +33,9 @@ class TestServerSentEvents:
         async with serve(app) as url, httpx.AsyncClient(base_url=url, timeout=10) as client:
             gw = Gateway(app=app, client=client, settings=settings)
             headers = {"X-API-Key": await gw.key(Role.integration, ["64"])}
-            await gw.create(snapshot("s-64a"))
-            await gw.create(snapshot("s-77", region="77"))
-            await gw.create(snapshot("s-64b"))
+            await gw.create(incident_snapshot("s-64a"))
+            await gw.create(incident_snapshot("s-77", region="77"))
+            await gw.create(incident_snapshot("s-64b"))
 
             async with client.stream("GET", "/v1/events/stream", params={"from_start": "true"}, headers=headers) as r:
                 assert r.status_code == 200
@@ -46,7 +46,7 @@ class TestServerSentEvents:
             last_id = first[-1]["id"]
 
             # While disconnected: one more event in each region; the resumed stream gets only ours.
-            changed = snapshot("s-64a", status=IncidentStatus.in_progress)
+            changed = incident_snapshot("s-64a", status=IncidentStatus.in_progress)
             await gw.feed(
                 IncidentStatusChanged(
                     incident=changed,
@@ -55,8 +55,8 @@ class TestServerSentEvents:
                     actor="x",
                 )
             )
-            await gw.create(snapshot("s-77b", region="77"))
-            await gw.create(snapshot("s-64c"))
+            await gw.create(incident_snapshot("s-77b", region="77"))
+            await gw.create(incident_snapshot("s-64c"))
             resume = {**headers, "Last-Event-ID": last_id}
             async with client.stream("GET", "/v1/events/stream", headers=resume) as r:
                 resumed = await read_events(r, 2)
@@ -70,13 +70,13 @@ class TestServerSentEvents:
         async with serve(app) as url, httpx.AsyncClient(base_url=url, timeout=10) as client:
             gw = Gateway(app=app, client=client, settings=settings)
             headers = {"X-API-Key": await gw.key(Role.official, ["64"], official_id="off-64-1")}
-            await gw.create(snapshot("old"))
+            await gw.create(incident_snapshot("old"))
             async with client.stream("GET", "/v1/events/stream", headers=headers) as r:
                 # The response has started: the stream took its starting point (the last event, "old")
                 # before answering, so everything created from here on is live.
                 assert r.status_code == 200
-                await gw.create(snapshot("live-77", region="77"))
-                await gw.create(snapshot("live-64"))
+                await gw.create(incident_snapshot("live-77", region="77"))
+                await gw.create(incident_snapshot("live-64"))
                 events = await read_events(r, 1)
             assert orjson.loads(events[0]["data"])["data"]["incident"]["incident_id"] == "live-64"
 
@@ -103,7 +103,7 @@ class TestServerSentEvents:
                 # Wait until the stream's re-check (every 0.2 s) has found the key revoked; an event
                 # created after that is never sent, and the server ends the stream saying why.
                 await eventually(lambda: _copy(rechecks), until=lambda found: "credential_revoked" in found)
-                await gw.create(snapshot("after-revocation"))
+                await gw.create(incident_snapshot("after-revocation"))
 
                 async def drain() -> str:
                     return "".join([chunk async for chunk in r.aiter_text()])
@@ -164,8 +164,8 @@ class TestWebhooks:
             )
             assert created.status_code == 201, created.text
             webhook_id = created.json()["webhook_id"]
-            await gw.create(snapshot("w-77", region="77"))
-            await gw.create(snapshot("w-64"))
+            await gw.create(incident_snapshot("w-77", region="77"))
+            await gw.create(incident_snapshot("w-64"))
 
             async def deliveries() -> list[dict[str, Any]]:
                 response = await gw.client.get(
@@ -191,7 +191,7 @@ class TestWebhooks:
                     await session.exec(select(ApiKey).where(ApiKey.key_hash == hash_key(gw.keys["integration64"])))
                 ).one()
                 await revoke_key(session, key.key_id)
-            await gw.create(snapshot("w-64-after"))
+            await gw.create(incident_snapshot("w-64-after"))
             dispatcher = gw.app.state.dispatcher
             await dispatcher.fan_out()
             await dispatcher.deliver_due()

@@ -6,8 +6,9 @@ import xml.etree.ElementTree as ET  # noqa: S405 - parses the gateway's own outp
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from api_gateway.testing import T0, Gateway, classified, serve, snapshot
+from api_gateway.testing import Gateway, serve
 from incidents_common.events import IncidentStatus
+from incidents_common.testing import T0, incident_snapshot, post_classified
 
 
 class TestServices:
@@ -34,12 +35,16 @@ class TestRequests:
     async def test_fields_and_filters_follow_the_spec(self, gw: Gateway) -> None:
         now = datetime.now(UTC).replace(microsecond=0)
         due = now + timedelta(days=10)
-        await gw.feed(classified("p-a", "Яма", region="64"))
-        await gw.create(snapshot("r-open", post_ids=["p-a"], created_at=now - timedelta(days=1), final_due=due))
+        await gw.feed(post_classified("p-a", "Яма", region="64"))
         await gw.create(
-            snapshot("r-closed", category="waste", status=IncidentStatus.resolved, created_at=now - timedelta(days=2))
+            incident_snapshot("r-open", post_ids=["p-a"], created_at=now - timedelta(days=1), final_due=due)
         )
-        await gw.create(snapshot("r-old", created_at=now - timedelta(days=200)))
+        await gw.create(
+            incident_snapshot(
+                "r-closed", category="waste", status=IncidentStatus.resolved, created_at=now - timedelta(days=2)
+            )
+        )
+        await gw.create(incident_snapshot("r-old", created_at=now - timedelta(days=200)))
         headers = gw.headers("integration64")
 
         async def ids(**params: Any) -> list[str]:
@@ -68,7 +73,7 @@ class TestRequests:
         assert request["address"] == "Саратов"
 
     async def test_api_key_parameter_authenticates_like_open311_clients_do(self, gw: Gateway) -> None:
-        await gw.create(snapshot("r-1", created_at=datetime.now(UTC)))
+        await gw.create(incident_snapshot("r-1", created_at=datetime.now(UTC)))
         response = await gw.client.get("/open311/v2/requests.json", params={"api_key": gw.keys["integration64"]})
         assert [r["service_request_id"] for r in response.json()] == ["r-1"]
         assert (await gw.client.get("/open311/v2/requests.json")).status_code == 401
@@ -111,7 +116,7 @@ class TestSubmit:
             headers = gw.headers("admin64")
             pending = (await gw.client.get(f"/open311/v2/tokens/{token}.json", headers=headers)).json()
             assert pending == [{"token": token, "service_request_id": None}]
-            await gw.create(snapshot("inc-o311", post_ids=["p-1"], created_at=T0))
+            await gw.create(incident_snapshot("inc-o311", post_ids=["p-1"], created_at=T0))
             resolved = (await gw.client.get(f"/open311/v2/tokens/{token}.json", headers=headers)).json()
             assert resolved == [{"token": token, "service_request_id": "inc-o311"}]
             assert (
@@ -129,8 +134,8 @@ class TestSubmit:
             form = {"service_code": "waste", "description": "Мусор не вывозят неделю"}
             submitted = await gw.client.post("/open311/v2/requests.json", data=form, headers=gw.headers("admin64"))
             token = submitted.json()[0]["token"]
-            await gw.feed(classified("p-x", "Мусор не вывозят неделю", external_id=f"open311:{token}"))
-            await gw.create(snapshot("inc-x", post_ids=["p-x"]))
+            await gw.feed(post_classified("p-x", "Мусор не вывозят неделю", external_id=f"open311:{token}"))
+            await gw.create(incident_snapshot("inc-x", post_ids=["p-x"]))
             resolved = (await gw.client.get(f"/open311/v2/tokens/{token}.json", headers=gw.headers("admin64"))).json()
             assert resolved[0]["service_request_id"] == "inc-x"
 
@@ -156,7 +161,7 @@ class TestXmlFormat:
     async def test_every_resource_is_also_served_as_georeport_xml(self, make_gateway, fake_collector) -> None:
         received: list[dict[str, Any]] = []
         async with serve(fake_collector(received)) as collector_url, make_gateway(collector_url=collector_url) as gw:
-            await gw.create(snapshot("x-1", post_ids=["p-1"], created_at=datetime.now(UTC)))
+            await gw.create(incident_snapshot("x-1", post_ids=["p-1"], created_at=datetime.now(UTC)))
             key = {"api_key": gw.keys["admin64"]}
 
             services = _xml((await gw.client.get("/open311/v2/services.xml")).content)

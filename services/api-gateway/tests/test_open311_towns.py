@@ -7,8 +7,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from api_gateway.auth.principal import Role
-from api_gateway.testing import Gateway, classified, snapshot
+from api_gateway.testing import Gateway
 from incidents_common.events import PlaceHints, PostClassified
+from incidents_common.testing import incident_snapshot, post_classified
 from incidents_common.towns import find_town
 
 
@@ -27,15 +28,19 @@ class TestTownCoordinates:
         now = datetime.now(UTC).replace(microsecond=0)
         key = await gw.key(Role.integration, ["14"])
         await gw.feed(
-            without_coordinates(classified("p-sred", "Дизельная встала, полпосёлка без света", region="14")),
-            classified("p-gps", "Яма у школы", region="14"),  # the post's own coordinates: 51.53, 46.03
+            without_coordinates(post_classified("p-sred", "Дизельная встала, полпосёлка без света", region="14")),
+            post_classified("p-gps", "Яма у школы", region="14"),  # the post's own coordinates: 51.53, 46.03
         )
-        await gw.create(snapshot("r-sred", region="14", city="Среднеколымск", post_ids=["p-sred"], created_at=now))
         await gw.create(
-            snapshot("r-gps", region="14", city="Среднеколымск", post_ids=["p-gps"], created_at=now - timedelta(1))
+            incident_snapshot("r-sred", region="14", city="Среднеколымск", post_ids=["p-sred"], created_at=now)
+        )
+        await gw.create(
+            incident_snapshot(
+                "r-gps", region="14", city="Среднеколымск", post_ids=["p-gps"], created_at=now - timedelta(1)
+            )
         )
         await gw.create(  # no post stored: the town's coordinates all the same
-            snapshot("r-nopost", region="14", city="среднеколымск", created_at=now - timedelta(2))
+            incident_snapshot("r-nopost", region="14", city="среднеколымск", created_at=now - timedelta(2))
         )
         found = await requests(gw, key)
         town = find_town("14", "Среднеколымск")
@@ -50,22 +55,26 @@ class TestTownCoordinates:
         now = datetime.now(UTC).replace(microsecond=0)
         key = await gw.key(Role.integration, ["14"])
         await gw.feed(
-            without_coordinates(classified("p-village", "Нет связи", region="14")),
-            without_coordinates(classified("p-other", "Нет связи", region="14")),
-            without_coordinates(classified("p-none", "Нет связи", region="14")),
+            without_coordinates(post_classified("p-village", "Нет связи", region="14")),
+            without_coordinates(post_classified("p-other", "Нет связи", region="14")),
+            without_coordinates(post_classified("p-none", "Нет связи", region="14")),
         )
-        await gw.create(snapshot("r-village", region="14", city="Намцы", post_ids=["p-village"], created_at=now))
-        await gw.create(snapshot("r-other", region="14", city="Энгельс", post_ids=["p-other"], created_at=now))
-        await gw.create(snapshot("r-none", region="14", city=None, post_ids=["p-none"], created_at=now))
+        await gw.create(
+            incident_snapshot("r-village", region="14", city="Намцы", post_ids=["p-village"], created_at=now)
+        )
+        await gw.create(incident_snapshot("r-other", region="14", city="Энгельс", post_ids=["p-other"], created_at=now))
+        await gw.create(incident_snapshot("r-none", region="14", city=None, post_ids=["p-none"], created_at=now))
         found = await requests(gw, key)
         for request_id in ("r-village", "r-other", "r-none"):
             assert (found[request_id]["lat"], found[request_id]["long"]) == (None, None), request_id
 
     async def test_the_xml_form_carries_them_too(self, gw: Gateway) -> None:
         key = await gw.key(Role.integration, ["65"])
-        await gw.feed(without_coordinates(classified("p-kuril", "Нет связи третий день", region="65")))
+        await gw.feed(without_coordinates(post_classified("p-kuril", "Нет связи третий день", region="65")))
         await gw.create(
-            snapshot("r-kuril", region="65", city="Северо-Курильск", post_ids=["p-kuril"], created_at=datetime.now(UTC))
+            incident_snapshot(
+                "r-kuril", region="65", city="Северо-Курильск", post_ids=["p-kuril"], created_at=datetime.now(UTC)
+            )
         )
         response = await gw.client.get("/open311/v2/requests/r-kuril.xml", headers={"X-API-Key": key})
         assert response.status_code == 200, response.text

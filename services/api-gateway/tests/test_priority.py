@@ -7,8 +7,9 @@ import csv
 import io
 from datetime import timedelta
 
-from api_gateway.testing import T0, Gateway, snapshot
+from api_gateway.testing import Gateway
 from incidents_common.events import IncidentAssigned, IncidentSnapshot, Priority, PriorityPart, Urgency
+from incidents_common.testing import T0, incident_snapshot
 
 
 def scored(snap: IncidentSnapshot, base: float, reach: float, velocity: float, coordination: float) -> IncidentSnapshot:
@@ -26,11 +27,13 @@ def scored(snap: IncidentSnapshot, base: float, reach: float, velocity: float, c
 
 
 async def _seed(gw: Gateway) -> None:
-    await gw.create(scored(snapshot("normal-wide", created_at=T0), 10, 3.5, 2.0, 1.0))  # 70.0
-    await gw.create(scored(snapshot("high-quiet", urgency=Urgency.high, created_at=T0), 40, 1.0, 1.0, 1.0))  # 40.0
-    await gw.create(scored(snapshot("wave", urgency=Urgency.high, created_at=T0), 40, 1.0, 1.0, 0.2))  # 8.0
-    await gw.create(scored(snapshot("critical", urgency=Urgency.critical, created_at=T0), 100, 1.5, 1.0, 1.0))
-    await gw.create(snapshot("unscored", created_at=T0 + timedelta(hours=1)))  # from routing before issue 15
+    await gw.create(scored(incident_snapshot("normal-wide", created_at=T0), 10, 3.5, 2.0, 1.0))  # 70.0
+    await gw.create(
+        scored(incident_snapshot("high-quiet", urgency=Urgency.high, created_at=T0), 40, 1.0, 1.0, 1.0)
+    )  # 40.0
+    await gw.create(scored(incident_snapshot("wave", urgency=Urgency.high, created_at=T0), 40, 1.0, 1.0, 0.2))  # 8.0
+    await gw.create(scored(incident_snapshot("critical", urgency=Urgency.critical, created_at=T0), 100, 1.5, 1.0, 1.0))
+    await gw.create(incident_snapshot("unscored", created_at=T0 + timedelta(hours=1)))  # from routing before issue 15
 
 
 async def _items(gw: Gateway, **params: object) -> list[tuple[str, float | None]]:
@@ -74,7 +77,9 @@ class TestPriority:
 
     async def test_a_snapshot_without_priority_keeps_the_one_held(self, gw: Gateway) -> None:
         await _seed(gw)
-        later = snapshot("wave", urgency=Urgency.high, title="Яма: уточнено", updated_at=T0 + timedelta(minutes=5))
+        later = incident_snapshot(
+            "wave", urgency=Urgency.high, title="Яма: уточнено", updated_at=T0 + timedelta(minutes=5)
+        )
         await gw.feed(
             IncidentAssigned(
                 incident=later.model_copy(update={"revision": 3}),

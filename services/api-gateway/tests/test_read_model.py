@@ -16,7 +16,7 @@ from api_gateway.incidents.consumers import apply_classified_posts, apply_incide
 from api_gateway.incidents.decisions import decide_incidents, decide_posts
 from api_gateway.incidents.models import Incident, IncidentEventLog, IncidentPost, Post
 from api_gateway.models import TABLES
-from api_gateway.testing import T0, Gateway, classified, gateway_settings, running, snapshot
+from api_gateway.testing import Gateway, gateway_settings, running
 from incidents_common.db import Database, publish
 from incidents_common.events import (
     Assignee,
@@ -34,14 +34,14 @@ from incidents_common.events import (
 )
 from incidents_common.nats import EventRuntime
 from incidents_common.processes import asyncpg_url
-from incidents_common.testing import eventually
+from incidents_common.testing import T0, eventually, incident_snapshot, post_classified
 
 
 class TestSnapshots:
     async def test_an_older_snapshot_never_rolls_the_incident_back(self, make_gateway, database_url: str) -> None:
         async with make_gateway(database_url=database_url) as gw:
-            newer = snapshot("inc-1", status=IncidentStatus.in_progress, updated_at=T0 + timedelta(hours=2))
-            older = snapshot("inc-1", status=IncidentStatus.assigned, updated_at=T0 + timedelta(hours=1))
+            newer = incident_snapshot("inc-1", status=IncidentStatus.in_progress, updated_at=T0 + timedelta(hours=2))
+            older = incident_snapshot("inc-1", status=IncidentStatus.assigned, updated_at=T0 + timedelta(hours=1))
             await gw.feed(
                 IncidentStatusChanged(
                     incident=newer,
@@ -62,9 +62,9 @@ class TestSnapshots:
             )
 
     async def test_post_arriving_before_or_after_the_incident_is_shown_and_searchable(self, gw: Gateway) -> None:
-        await gw.feed(classified("p-early", "Огромная яма возле подъезда, пробили колёса"))
-        await gw.create(snapshot("inc-2", post_ids=["p-early", "p-late"], title="Дорога", summary="Жалоба"))
-        await gw.feed(classified("p-late", "Во дворе не убирают снег уже неделю"))
+        await gw.feed(post_classified("p-early", "Огромная яма возле подъезда, пробили колёса"))
+        await gw.create(incident_snapshot("inc-2", post_ids=["p-early", "p-late"], title="Дорога", summary="Жалоба"))
+        await gw.feed(post_classified("p-late", "Во дворе не убирают снег уже неделю"))
         detail = (await gw.client.get("/v1/incidents/inc-2", headers=gw.headers("admin64"))).json()
         assert [p["post_id"] for p in detail["posts"]] == ["p-early", "p-late"]
         evidence = detail["posts"][0]["classification"]["incident"]["evidence"]
@@ -75,16 +75,16 @@ class TestSnapshots:
             assert [i["incident_id"] for i in page["items"]] == ["inc-2"], query
 
     async def test_an_older_post_version_does_not_replace_a_newer_one(self, gw: Gateway) -> None:
-        await gw.feed(classified("p-1", "исправленный текст", version=2))
-        await gw.feed(classified("p-1", "первый текст", version=1))
-        await gw.create(snapshot("inc-3", post_ids=["p-1"]))
+        await gw.feed(post_classified("p-1", "исправленный текст", version=2))
+        await gw.feed(post_classified("p-1", "первый текст", version=1))
+        await gw.create(incident_snapshot("inc-3", post_ids=["p-1"]))
         detail = (await gw.client.get("/v1/incidents/inc-3", headers=gw.headers("federal"))).json()
         assert detail["posts"][0]["text"] == "исправленный текст"
         assert detail["posts"][0]["version"] == 2
 
     async def test_one_batch_with_several_events_of_one_new_incident(self, gw: Gateway) -> None:
-        created = snapshot("inc-b", status=IncidentStatus.new, official=None, post_ids=["p-b"])
-        assigned = snapshot("inc-b", post_ids=["p-b", "p-c"], updated_at=T0 + timedelta(minutes=1))
+        created = incident_snapshot("inc-b", status=IncidentStatus.new, official=None, post_ids=["p-b"])
+        assigned = incident_snapshot("inc-b", post_ids=["p-b", "p-c"], updated_at=T0 + timedelta(minutes=1))
         await gw.feed(
             IncidentCreated(incident=created, post_id="p-b"),
             IncidentAssigned(incident=assigned, assignee=assigned.assignee, explanation="round-robin"),  # type: ignore[arg-type]
@@ -98,8 +98,8 @@ class TestSnapshots:
 
     async def test_a_stopped_clock_keeps_its_due_time_for_analytics(self, gw: Gateway) -> None:
         due = T0 + timedelta(hours=4)
-        await gw.create(snapshot("inc-d", first_response_due=due))
-        answered = snapshot("inc-d", status=IncidentStatus.answered, first_response_at=T0 + timedelta(hours=5))
+        await gw.create(incident_snapshot("inc-d", first_response_due=due))
+        answered = incident_snapshot("inc-d", status=IncidentStatus.answered, first_response_at=T0 + timedelta(hours=5))
         # Routing drops the stopped first-response clock from the snapshot.
         answered = answered.model_copy(update={"first_response_due": None, "updated_at": T0 + timedelta(hours=5)})
         start, end = IncidentStatus.in_progress, IncidentStatus.answered
@@ -120,12 +120,12 @@ class TestConsumersOverNats:
         try:
             async with running(settings) as gw:
                 async with producer_db.transaction() as session:
-                    publish(session, classified("p-n1", "Мусор не вывозят"), source="/test/classifier")
-                    snap = snapshot("inc-n1", post_ids=["p-n1"], category="waste")
+                    publish(session, post_classified("p-n1", "Мусор не вывозят"), source="/test/classifier")
+                    snap = incident_snapshot("inc-n1", post_ids=["p-n1"], category="waste")
                     publish(session, IncidentCreated(incident=snap, post_id="p-n1"), source="/test/routing")
                     publish(
                         session,
-                        IncidentCreated(incident=snapshot("inc-n2", region="77"), post_id="x"),
+                        IncidentCreated(incident=incident_snapshot("inc-n2", region="77"), post_id="x"),
                         source="/test/routing",
                     )
 
@@ -160,7 +160,7 @@ def _event(payload: Any, minutes: float = 0) -> CloudEvent[Any]:
 
 
 def _at(minutes: float, **kw: Any) -> IncidentSnapshot:
-    return snapshot("inc-x", updated_at=T0 + timedelta(minutes=minutes), **kw)
+    return incident_snapshot("inc-x", updated_at=T0 + timedelta(minutes=minutes), **kw)
 
 
 def _status(snap: IncidentSnapshot, start: IncidentStatus, end: IncidentStatus, minutes: float) -> CloudEvent[Any]:
@@ -170,9 +170,9 @@ def _status(snap: IncidentSnapshot, start: IncidentStatus, end: IncidentStatus, 
 def _scrambled_history() -> list[CloudEvent[Any]]:
     """Two incidents' events and their posts, out of order: late snapshots, an older post version after
     a newer one, a post claimed by two incidents, escalations and answers on stale snapshots."""
-    a0 = snapshot("inc-a", status=IncidentStatus.new, official=None, post_ids=["p-1"])
-    a1 = snapshot("inc-a", post_ids=["p-1", "p-2"], updated_at=T0 + timedelta(minutes=5))
-    a2 = snapshot(
+    a0 = incident_snapshot("inc-a", status=IncidentStatus.new, official=None, post_ids=["p-1"])
+    a1 = incident_snapshot("inc-a", post_ids=["p-1", "p-2"], updated_at=T0 + timedelta(minutes=5))
+    a2 = incident_snapshot(
         "inc-a",
         status=IncidentStatus.answered,
         post_ids=["p-1", "p-2"],
@@ -180,21 +180,21 @@ def _scrambled_history() -> list[CloudEvent[Any]]:
         first_response_at=T0 + timedelta(minutes=29),
         first_response_due=None,
     )
-    b0 = snapshot("inc-b", region="77", post_ids=["p-2", "p-3"], title="Свалка у реки", summary="Мусор горит")
+    b0 = incident_snapshot("inc-b", region="77", post_ids=["p-2", "p-3"], title="Свалка у реки", summary="Мусор горит")
     b1 = b0.model_copy(update={"severity": 4, "escalation_level": 1, "updated_at": T0 + timedelta(minutes=50)})
     assert a1.assignee is not None
     return [
-        _event(classified("p-2", "Яму так и не засыпали", version=2)),
+        _event(post_classified("p-2", "Яму так и не засыпали", version=2)),
         _event(IncidentAssigned(incident=a1, assignee=a1.assignee, explanation="по категории"), 5),
-        _event(classified("p-1", "Огромная яма во дворе")),
+        _event(post_classified("p-1", "Огромная яма во дворе")),
         _event(IncidentCreated(incident=b0, post_id="p-2"), 1),
         _status(a2, IncidentStatus.in_progress, IncidentStatus.answered, 30),
         _event(IncidentCreated(incident=a0, post_id="p-1")),  # the oldest snapshot arrives last but one
-        _event(classified("p-2", "Яма на дороге", version=1)),  # an older version after the newer one
+        _event(post_classified("p-2", "Яма на дороге", version=1)),  # an older version after the newer one
         _event(IncidentEscalated(incident=b1, level=1, reason="нет ответа"), 50),
         _event(IncidentEscalated(incident=b0, level=1, reason="повтор"), 2),  # stale, still counted
         _status(a1, IncidentStatus.assigned, IncidentStatus.answered, 20),  # stale, an earlier answer
-        _event(classified("p-3", "Горит мусор на берегу", region="77")),
+        _event(post_classified("p-3", "Горит мусор на берегу", region="77")),
     ]
 
 
@@ -270,26 +270,26 @@ class TestDecisions:
         effects = decide_incidents(
             {},
             [
-                _event(IncidentCreated(incident=snapshot("i-1", post_ids=["p-1"]), post_id="p-1")),
-                _event(IncidentCreated(incident=snapshot("i-2", post_ids=["p-1", "p-2"]), post_id="p-2")),
+                _event(IncidentCreated(incident=incident_snapshot("i-1", post_ids=["p-1"]), post_id="p-1")),
+                _event(IncidentCreated(incident=incident_snapshot("i-2", post_ids=["p-1", "p-2"]), post_id="p-2")),
             ],
         )
         assert effects.links == [{"post_id": "p-1", "incident_id": "i-1"}, {"post_id": "p-2", "incident_id": "i-2"}]
 
     def test_only_the_newest_post_version_is_written(self) -> None:
-        events = [_event(classified("p", "v3", version=3)), _event(classified("p", "v2", version=2))]
+        events = [_event(post_classified("p", "v3", version=3)), _event(post_classified("p", "v2", version=2))]
         assert [row["text"] for row in decide_posts({}, events)] == ["v3"]
         assert decide_posts({"p": 4}, events) == []
         assert [row["version"] for row in decide_posts({"p": 3}, events)] == [3]  # the same version again
 
     def test_chatter_is_not_stored_unless_review_asks_or_an_earlier_version_is(self) -> None:
         def chatter(post_id: str, *, needs_review: bool = False, version: int = 1) -> PostClassified:
-            post = classified(post_id, "Продам велосипед, недорого", version=version)
+            post = post_classified(post_id, "Продам велосипед, недорого", version=version)
             verdict = post.classification.model_copy(update={"is_incident": False, "needs_review": needs_review})
             return post.model_copy(update={"classification": verdict})
 
         events = [
-            _event(classified("complaint", "Яма на дороге")),
+            _event(post_classified("complaint", "Яма на дороге")),
             _event(chatter("chatter")),
             _event(chatter("unsure", needs_review=True)),
             _event(chatter("was-a-complaint", version=2)),
@@ -303,7 +303,7 @@ class TestDecisions:
         try:
             with pytest.raises(BadEvent):
                 async with db.transaction() as session:
-                    await apply_incident_events(session.writes, [_event(classified("p", "текст"))])
+                    await apply_incident_events(session.writes, [_event(post_classified("p", "текст"))])
             with pytest.raises(BadEvent):
                 async with db.transaction() as session:
                     await apply_classified_posts(

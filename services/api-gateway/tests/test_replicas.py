@@ -28,7 +28,7 @@ from api_gateway.incidents.consumers import apply_incident_events
 from api_gateway.incidents.models import Incident
 from api_gateway.live import service as live
 from api_gateway.main import create_app
-from api_gateway.testing import T0, Gateway, gateway_settings, read_events, serve, snapshot
+from api_gateway.testing import Gateway, gateway_settings, read_events, serve
 from api_gateway.webhooks.models import WebhookDelivery
 from incidents_common.db import Database
 from incidents_common.events import (
@@ -39,11 +39,11 @@ from incidents_common.events import (
     IncidentStatus,
     new_event,
 )
-from incidents_common.testing import eventually
+from incidents_common.testing import T0, eventually, incident_snapshot
 
 
 def _created(incident_id: str) -> CloudEvent[Any]:
-    snap = snapshot(incident_id)
+    snap = incident_snapshot(incident_id)
     return new_event(
         IncidentCreated(incident=snap, post_id=snap.post_ids[0]), source="/test", event_id=uuid.uuid4().hex
     )
@@ -168,8 +168,8 @@ class TestReadModelWithReplicas:
     async def test_batches_on_one_incident_at_once_do_not_undo_each_other(
         self, postgres_url: str, tmp_path: Path
     ) -> None:
-        created = snapshot("inc-r", status=IncidentStatus.new, official=None)
-        assigned = snapshot("inc-r", updated_at=T0 + timedelta(minutes=10))
+        created = incident_snapshot("inc-r", status=IncidentStatus.new, official=None)
+        assigned = incident_snapshot("inc-r", updated_at=T0 + timedelta(minutes=10))
         assert assigned.assignee is not None
 
         def event(payload: Any) -> CloudEvent[Any]:

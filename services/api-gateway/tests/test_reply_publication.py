@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from api_gateway.testing import T0, Gateway, snapshot
+from api_gateway.testing import Gateway
 from incidents_common.events import (
     IncidentReplyPublication,
     IncidentStatus,
@@ -16,6 +16,7 @@ from incidents_common.events import (
     ReplyState,
     Satisfaction,
 )
+from incidents_common.testing import T0, incident_snapshot
 
 
 def _state(status: PublicationStatus, **fields: object) -> ReplyState:
@@ -30,9 +31,9 @@ def _state(status: PublicationStatus, **fields: object) -> ReplyState:
 
 
 async def test_an_official_sees_where_the_reply_stands(gw: Gateway) -> None:
-    await gw.create(snapshot("inc-64-pit"))
+    await gw.create(incident_snapshot("inc-64-pit"))
     pending = _state(PublicationStatus.pending)
-    answered = snapshot("inc-64-pit", status=IncidentStatus.answered).model_copy(
+    answered = incident_snapshot("inc-64-pit", status=IncidentStatus.answered).model_copy(
         update={"reply": pending, "revision": 3}
     )
     await gw.feed(
@@ -81,7 +82,7 @@ async def test_satisfaction_is_kept_and_counted_beside_speed(gw: Gateway) -> Non
     cases = [("inc-64-a", "64", "satisfied"), ("inc-64-b", "64", "not_satisfied"), ("inc-64-c", "64", "no_reaction")]
     cases.append(("inc-63-a", "63", "satisfied"))
     for incident_id, region, satisfaction in cases:
-        snap = snapshot(incident_id, region=region, status=IncidentStatus.answered, first_response_at=T0)
+        snap = incident_snapshot(incident_id, region=region, status=IncidentStatus.answered, first_response_at=T0)
         await gw.create(
             snap.model_copy(update={"reply": published, "satisfaction": Satisfaction(satisfaction), "revision": 4})
         )
@@ -103,9 +104,11 @@ async def test_satisfaction_is_kept_and_counted_beside_speed(gw: Gateway) -> Non
 async def test_an_open311_request_carries_the_answer_as_its_status_note(gw: Gateway) -> None:
     text = "Яму заделает бригада ДЭУ-2 до 10 декабря."
     recorded = _state(PublicationStatus.recorded_only, channel="none", reason="the complaint came by HTTP push")
-    snap = snapshot("inc-64-o311", status=IncidentStatus.answered, created_at=datetime.now(UTC) - timedelta(hours=2))
+    snap = incident_snapshot(
+        "inc-64-o311", status=IncidentStatus.answered, created_at=datetime.now(UTC) - timedelta(hours=2)
+    )
     await gw.create(snap.model_copy(update={"reply": recorded.model_copy(update={"text": text}), "revision": 4}))
-    await gw.create(snapshot("inc-64-plain", created_at=datetime.now(UTC) - timedelta(hours=1)))
+    await gw.create(incident_snapshot("inc-64-plain", created_at=datetime.now(UTC) - timedelta(hours=1)))
     listed = await gw.client.get("/open311/v2/requests.json", headers=gw.headers("integration64"))
     notes = {r["service_request_id"]: r["status_notes"] for r in listed.json()}
     assert notes == {"inc-64-o311": text, "inc-64-plain": "assigned"}

@@ -18,7 +18,7 @@ from fastapi import FastAPI
 from sqlmodel import col, select
 
 from api_gateway.auth.principal import Role
-from api_gateway.testing import T0, Gateway, classified, serve, snapshot
+from api_gateway.testing import Gateway, serve
 from incidents_common.db import OutboxMessage
 from incidents_common.events import (
     ClassificationValues,
@@ -31,6 +31,7 @@ from incidents_common.events import (
     Urgency,
     decode_event,
 )
+from incidents_common.testing import T0, incident_snapshot, post_classified
 from routing.config import Settings as RoutingSettings
 from routing.directory.service import import_directory
 from routing.incidents.snapshots import snapshot as routing_snapshot
@@ -57,13 +58,13 @@ def flagged(snap: IncidentSnapshot, *reasons: ReviewReason, danger: float | None
 async def queue_world(gw: Gateway) -> None:
     """Saratov: two possibly critical (danger 0.42 and 0.61), one region doubt (older), one answered
     (not correctable), one unflagged; Moscow: one possibly critical."""
-    await gw.create(flagged(snapshot("inc-64-ice", title="Дети на льду"), DANGER, danger=0.42))
-    await gw.create(flagged(snapshot("inc-64-roof", title="Дети на крыше"), DANGER, danger=0.61))
-    await gw.create(flagged(snapshot("inc-64-where", created_at=T0 - timedelta(days=1)), REGION, danger=0.02))
-    answered = snapshot("inc-64-answered", status=IncidentStatus.answered)
+    await gw.create(flagged(incident_snapshot("inc-64-ice", title="Дети на льду"), DANGER, danger=0.42))
+    await gw.create(flagged(incident_snapshot("inc-64-roof", title="Дети на крыше"), DANGER, danger=0.61))
+    await gw.create(flagged(incident_snapshot("inc-64-where", created_at=T0 - timedelta(days=1)), REGION, danger=0.02))
+    answered = incident_snapshot("inc-64-answered", status=IncidentStatus.answered)
     await gw.create(flagged(answered, REGION, danger=0.1))
-    await gw.create(snapshot("inc-64-plain"))
-    moscow = snapshot("inc-77-ice", region="77", city="Москва", official="off-77-1")
+    await gw.create(incident_snapshot("inc-64-plain"))
+    moscow = incident_snapshot("inc-77-ice", region="77", city="Москва", official="off-77-1")
     await gw.create(flagged(moscow, DANGER, danger=0.5))
 
 
@@ -95,7 +96,7 @@ class TestReadModel:
         assert bad.status_code == 422 and bad.headers["content-type"].startswith(PROBLEM)
 
     async def test_the_operators_decision_leaves_the_queue_and_the_history_names_them(self, gw: Gateway) -> None:
-        snap = flagged(snapshot("inc-64-ice"), DANGER, danger=0.42)
+        snap = flagged(incident_snapshot("inc-64-ice"), DANGER, danger=0.42)
         await gw.create(snap)
         decided = snap.model_copy(
             update={
@@ -217,7 +218,7 @@ async def real_routing(tmp_path: Path) -> AsyncIterator[tuple[str, FastAPI]]:
 
 
 def possibly_critical_post(post_id: str) -> PostClassified:
-    post = classified(post_id, "Дети катаются на льду у берега, лёд трещит")
+    post = post_classified(post_id, "Дети катаются на льду у берега, лёд трещит")
     classification = post.classification.model_copy(
         update={"needs_review": True, "review_reasons": [DANGER], "danger": 0.42}
     )

@@ -20,10 +20,11 @@ from api_gateway.auth.models import ApiKey
 from api_gateway.auth.principal import Role
 from api_gateway.auth.service import revoke_key
 from api_gateway.config import Settings
-from api_gateway.testing import TEST_SECRET_KEY, Gateway, gateway_settings, running, serve, snapshot
+from api_gateway.testing import TEST_SECRET_KEY, Gateway, gateway_settings, running, serve
 from api_gateway.webhooks.models import Webhook
 from api_gateway.webhooks.signing import SIGNATURE_HEADER, verify_signature
 from incidents_common.secretbox import ExampleSecretError, SecretBoxError, generate_key
+from incidents_common.testing import incident_snapshot
 
 SECRET = "a-caller-chosen-secret-0123456789"
 
@@ -46,7 +47,7 @@ def receiver(received: list[tuple[dict[str, str], bytes]]) -> FastAPI:
 
 
 async def deliver_one(gw: Gateway, incident_id: str) -> None:
-    await gw.create(snapshot(incident_id))
+    await gw.create(incident_snapshot(incident_id))
     await gw.app.state.dispatcher.fan_out()
     await gw.app.state.dispatcher.deliver_due()
 

@@ -21,8 +21,8 @@ from api_gateway.auth.principal import Role
 from api_gateway.auth.service import create_key, revoke_client
 from api_gateway.live import service as live
 from api_gateway.main import create_app
-from api_gateway.testing import Gateway, gateway_settings, serve, snapshot
-from incidents_common.testing import eventually
+from api_gateway.testing import Gateway, gateway_settings, serve
+from incidents_common.testing import eventually, incident_snapshot
 
 
 @contextlib.asynccontextmanager
@@ -85,7 +85,7 @@ class TestStreamLifetime:
     async def test_the_stream_ends_when_its_access_token_expires(self, tmp_path: Path) -> None:
         async with live_gateway(tmp_path, token_ttl_seconds=1, sse_recheck_seconds=60) as gw:
             _, token = await token_for(gw, Role.integration, ["64"])
-            await gw.create(snapshot("before"))
+            await gw.create(incident_snapshot("before"))
             params = {"access_token": token, "from_start": "true"}
             async with gw.client.stream("GET", "/v1/events/stream", params=params) as response:
                 assert response.status_code == 200
@@ -118,7 +118,7 @@ class TestStreamLifetime:
             async with gw.app.state.db.transaction() as session:
                 _, value = await create_key(session, name="monitor", role=Role.integration, regions=["64"])
             async with gw.client.stream("GET", "/v1/events/stream", headers={"X-API-Key": value}) as response:
-                await gw.create(snapshot("in-64"))
+                await gw.create(incident_snapshot("in-64"))
                 async with gw.app.state.db.transaction() as session:
                     key = (await session.exec(select(ApiKey).where(ApiKey.key_hash == hash_key(value)))).one()
                     key.regions = ["64", "77"]  # widened: the open stream was filtered by the old regions
@@ -138,7 +138,7 @@ class TestStreamLifetime:
                 # each finding no reason to end; then a live event still arrives.
                 await eventually(lambda: _copy(rechecks), until=lambda done: len(done) >= 3)
                 assert set(rechecks) == {None}
-                await gw.create(snapshot("still-open"))
+                await gw.create(incident_snapshot("still-open"))
 
                 async def first_event() -> dict[str, Any]:
                     async for line in response.aiter_lines():

@@ -17,8 +17,8 @@ from typing import Any
 import httpx
 from fastapi import FastAPI, Request
 
-from api_gateway.testing import Gateway, classified, serve
-from incidents_common.testing import ServiceAuth
+from api_gateway.testing import Gateway, serve
+from incidents_common.testing import ServiceAuth, post_classified
 from routing.config import Settings as RoutingSettings
 from routing.directory.service import import_directory
 from routing.incidents.snapshots import snapshot as routing_snapshot
@@ -73,7 +73,7 @@ async def routed_incident(routing_app: FastAPI, gw: Gateway, post_id: str) -> st
     """An incident opened by routing from a classified post, and the same incident in the gateway's read model."""
     async with routing_app.state.db.transaction() as session:
         (incident,) = await route_posts(
-            session.writes, [classified(post_id, "Огромная яма на дороге")], settings=routing_app.state.settings
+            session.writes, [post_classified(post_id, "Огромная яма на дороге")], settings=routing_app.state.settings
         )
         assert incident is not None
         snap = routing_snapshot(incident)
@@ -147,9 +147,9 @@ class TestActions:
         calls: list[dict[str, Any]] = []
         async with serve(contracts.checked("routing", slow_routing(calls))) as routing_url:
             async with make_gateway(routing_url=routing_url, upstream_timeout=0.3) as gw:
-                from api_gateway.testing import snapshot
+                from incidents_common.testing import incident_snapshot
 
-                await gw.create(snapshot("inc-1"))
+                await gw.create(incident_snapshot("inc-1"))
                 slow = await gw.client.post(
                     "/v1/incidents/inc-1/actions", json={"action": "close"}, headers=gw.headers("admin64")
                 )
@@ -163,9 +163,9 @@ class TestActions:
                 assert set(calls[0]) <= set(action["properties"]) and "actor" not in calls[0]
 
     async def test_routing_down_is_a_503_problem(self, gw: Gateway) -> None:
-        from api_gateway.testing import snapshot
+        from incidents_common.testing import incident_snapshot
 
-        await gw.create(snapshot("inc-1"))
+        await gw.create(incident_snapshot("inc-1"))
         response = await gw.client.post(
             "/v1/incidents/inc-1/actions", json={"action": "take"}, headers=gw.headers("admin64")
         )

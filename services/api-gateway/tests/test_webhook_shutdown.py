@@ -10,10 +10,10 @@ from typing import Any
 from fastapi import FastAPI
 from sqlmodel import col, select
 
-from api_gateway.testing import Gateway, serve, snapshot
+from api_gateway.testing import Gateway, serve
 from api_gateway.webhooks.dispatcher import WebhookDispatcher
 from api_gateway.webhooks.models import WebhookDelivery
-from incidents_common.testing import eventually
+from incidents_common.testing import eventually, incident_snapshot
 
 
 class Receiver:
@@ -61,7 +61,7 @@ async def test_a_delivery_in_flight_at_shutdown_is_finished_recorded_and_not_sen
     receiver = Receiver("slow")
     async with serve(receiver.app) as base, make_gateway(webhook_allowed_hosts=["127.0.0.1"]) as gw:
         hook = await _webhook(gw, f"{base}/hook/slow")
-        await gw.create(snapshot("shutdown-64"))
+        await gw.create(incident_snapshot("shutdown-64"))
         dispatcher = WebhookDispatcher(gw.app.state.db, gw.settings)
         running = asyncio.create_task(dispatcher.run())
         await asyncio.wait_for(receiver.arrived["slow"].wait(), 20)
@@ -86,7 +86,7 @@ async def test_a_delivery_that_outlives_the_grace_is_sent_again_the_finished_one
     async with serve(receiver.app) as base, make_gateway(webhook_allowed_hosts=["127.0.0.1"]) as gw:
         fast = await _webhook(gw, f"{base}/hook/fast")
         slow = await _webhook(gw, f"{base}/hook/slow")
-        await gw.create(snapshot("grace-64"))
+        await gw.create(incident_snapshot("grace-64"))
         dispatcher = WebhookDispatcher(gw.app.state.db, gw.settings, shutdown_grace=0.2)
         running = asyncio.create_task(dispatcher.run())
         await asyncio.wait_for(receiver.arrived["slow"].wait(), 20)

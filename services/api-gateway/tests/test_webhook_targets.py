@@ -10,8 +10,9 @@ import pytest
 from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse
 
-from api_gateway.testing import Gateway, serve, snapshot
+from api_gateway.testing import Gateway, serve
 from api_gateway.webhooks import targets
+from incidents_common.testing import incident_snapshot
 
 REFUSED_URLS = [
     "http://127.0.0.1:8003/v1/incidents",  # loopback
@@ -118,7 +119,7 @@ class TestAtDelivery:
             assert (await create(gw, f"http://rebind.portal64.example:{port}/hook")).status_code == 201
             # … and the gateway's own loopback (where a receiver answers) when it is delivered.
             fake_dns(monkeypatch, {"rebind.portal64.example": ["93.184.216.34", "127.0.0.1"]})
-            await gw.create(snapshot("rebound"))
+            await gw.create(incident_snapshot("rebound"))
             log = await deliver(gw)
         assert calls == []
         assert len(log) == 1 and log[0]["status"] == "pending"
@@ -130,7 +131,7 @@ class TestAtDelivery:
         async with make_gateway(webhook_allowed_hosts=["127.0.0.1"]) as gw:
             # Nothing listens on port 9: the log says exactly what it says for a refused target.
             assert (await create(gw, "http://127.0.0.1:9/hook")).status_code == 201
-            await gw.create(snapshot("nobody-home"))
+            await gw.create(incident_snapshot("nobody-home"))
             log = await deliver(gw)
         assert log[0]["last_error"] == targets.UNREACHABLE
         assert ":9" not in str(log) and "Connect" not in str(log)
@@ -145,7 +146,7 @@ class TestAtDelivery:
             port = local_url.rsplit(":", 1)[1]
             fake_dns(monkeypatch, {"portal.example": ["127.0.0.1"]})
             assert (await create(gw, f"http://portal.example:{port}/hook")).status_code == 201
-            await gw.create(snapshot("pinned"))
+            await gw.create(incident_snapshot("pinned"))
             log = await deliver(gw)
         assert log[0]["status"] == "delivered", log
         assert calls == [f"hook portal.example:{port}"]
@@ -155,7 +156,7 @@ class TestAtDelivery:
         async with make_gateway(webhook_allowed_hosts=["127.0.0.1"]) as gw:
             async with serve(receiver(calls, redirect_to="/elsewhere")) as local_url:
                 assert (await create(gw, f"{local_url}/hook")).status_code == 201
-                await gw.create(snapshot("redirected"))
+                await gw.create(incident_snapshot("redirected"))
                 log = await deliver(gw)
         assert calls == [f"hook {local_url.removeprefix('http://')}"]  # never "elsewhere"
         assert log[0]["status"] == "pending" and log[0]["last_status_code"] == 307

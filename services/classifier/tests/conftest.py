@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from classifier.model import Classifier, default_model_path, load_cached
+from classifier.bundle import default_model_path
+from classifier.model import Classifier, load_cached
 
 
 @pytest.fixture(scope="session")

@@ -169,7 +169,7 @@ class LogRecords(logging.Handler):
 
 class TestModelReload:
     async def test_an_activated_model_is_swapped_in_without_a_restart(self, tmp_path: Path) -> None:
-        from classifier.model import ModelBundle, default_model_path
+        from classifier.bundle import ModelBundle, default_model_path
 
         active = tmp_path / "model.joblib"
         shutil.copyfile(default_model_path(), active)

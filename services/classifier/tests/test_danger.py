@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from classifier.danger import read_danger
-from classifier.model import Classifier, PostInput, danger_probability
+from classifier.decisions import danger_probability, review_reasons
+from classifier.model import Classifier, PostInput
 from classifier.rules import apply_rules
 from classifier.text import analyze
 from classifier.training import choose_thresholds
@@ -122,7 +123,7 @@ class TestClassification:
         assert any(line.startswith("правило:") or line.startswith("угроза:") for line in result.urgency.evidence)
 
     def test_grey_zone_asks_for_review_with_a_reason(self, classifier: Classifier) -> None:
-        reasons = classifier._review(
+        reasons = review_reasons(
             is_incident=True,
             p_incident=0.9,
             p_danger=(classifier.review_at + classifier.danger_at) / 2,
@@ -130,12 +131,13 @@ class TestClassification:
             category_conf=0.9,
             region={"code": "64", "confidence": 0.9},
             hits=apply_rules(analyze("трещина в стене растёт")),
+            review_at=classifier.review_at,
         )
         assert [r["field"] for r in reasons] == ["danger"]
         assert reasons[0]["detail"].startswith("возможна угроза жизни или здоровью")
 
     def test_unsure_fields_are_each_named(self, classifier: Classifier) -> None:
-        reasons = classifier._review(
+        reasons = review_reasons(
             is_incident=True,
             p_incident=0.55,
             p_danger=0.0,
@@ -143,6 +145,7 @@ class TestClassification:
             category_conf=0.3,
             region={"code": "64", "confidence": 0.3},
             hits=apply_rules(analyze("что-то не так")),
+            review_at=classifier.review_at,
         )
         assert [r["field"] for r in reasons] == ["is_incident", "category", "region"]
 

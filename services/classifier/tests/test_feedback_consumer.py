@@ -19,10 +19,10 @@ from sqlmodel import col, select
 
 from classifier.config import Settings
 from classifier.consumers import DURABLE_CLASSIFICATION_CORRECTED, StoreCorrections
+from classifier.corpus import load_corpus
 from classifier.main import create_app
 from classifier.models import ClassificationRecord, FeedbackRecord
 from classifier.service import feedback_training_rows
-from classifier.training import load_corpus
 from incidents_common.db import Database
 from incidents_common.events import (
     Classification,

@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 
 from classifier.model import Classifier, PostInput
 from classifier.service import collected_input
-from incidents_common.events import PlaceHints, PostCollected, SourceType
+from incidents_common.events import PlaceHints, SourceType
+from incidents_common.testing import post_collected
 
 TEXT = "В Москве на Тверской улице огромная яма, машины бьют колёса"
 
@@ -23,14 +24,12 @@ def test_a_fixed_region_wins_and_the_text_region_is_in_the_evidence(classifier: 
 
 
 def test_the_flag_travels_in_the_post_collected_event(classifier: Classifier) -> None:
-    post = PostCollected(
-        post_id="p-1",
-        version=1,
+    post = post_collected(
+        "p-1",
+        TEXT,
         source_type=SourceType.push,
         external_id="open311:o311_1",
-        text=TEXT,
         published_at=datetime(2026, 11, 26, tzinfo=UTC),
-        collected_at=datetime(2026, 11, 26, tzinfo=UTC),
         place_hints=PlaceHints(region_code="64", region_fixed=True),
     )
     assert classifier.classify(collected_input(post)).region.code == "64"

@@ -2,9 +2,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from classifier.model import Classifier, PostInput, TfidfBlock, features_text
+from classifier.bundle import features_text
+from classifier.model import Classifier, PostInput
 from classifier.rules import apply_rules
 from classifier.text import analyze
+from classifier.tfidf import TfidfBlock
 
 TEXTS = [
     "В Саратове третий день нет горячей воды, УК трубку не берёт 😡",

@@ -8,10 +8,13 @@ from pathlib import Path
 
 import pytest
 
+from classifier.bundle import ModelBundle
 from classifier.cli import main
-from classifier.model import Classifier, ModelBundle, PostInput
+from classifier.corpus import load_corpus
+from classifier.evaluation import compare
+from classifier.model import Classifier, PostInput
 from classifier.models import TABLES, FeedbackRecord
-from classifier.training import compare, fit, load_corpus
+from classifier.training import fit
 from incidents_common.db import Database
 
 from .conftest import TINY_ROWS, write_corpus

@@ -7,7 +7,6 @@ events on NATS, rows in the publications table."""
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -58,7 +57,7 @@ from incidents_common.events import (
     new_event,
     subject_of,
 )
-from incidents_common.testing import ServiceAuth, eventually, read_stream
+from incidents_common.testing import ServiceAuth, eventually, read_stream, reply_requested
 
 T0 = datetime(2026, 11, 24, 10, tzinfo=UTC)
 CHANNEL_URL = "https://t.me/tolyatti_today/3310"
@@ -100,18 +99,13 @@ async def store_post(app: FastAPI, source_id: str | None, **fields: Any) -> tupl
 
 def reply_for(post_id: str, post: dict[str, Any], **fields: Any) -> ReplyRequested:
     values: dict[str, Any] = {
-        "reply_id": str(uuid.uuid4()),
-        "incident_id": "inc-1",
-        "region_code": "63",
-        "kind": ReplyKind.reply,
-        "text": "Здравствуйте! Бригада выехала, свет дадут до 18:00. Администрация",
-        "post_id": post_id,
+        "region": "63",
         "source_type": SourceType(post["source_type"]),
         "external_id": post["external_id"] or "h:none",
         "actor": "official:o-1",
         "requested_at": T0,
     }
-    return ReplyRequested(**{**values, **fields})
+    return reply_requested(post_id, **{**values, **fields})
 
 
 async def request(nats_url: str, *replies: ReplyRequested) -> None:

@@ -13,10 +13,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from api_gateway.testing import Gateway, classified, gateway_settings, running, snapshot
+from api_gateway.testing import Gateway, gateway_settings, running
 from console.config import Settings
 from console.main import create_app
 from incidents_common.events import IncidentCreated, Priority, PriorityPart, Urgency
+from incidents_common.testing import incident_snapshot, post_classified
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 
@@ -42,11 +43,11 @@ class Console:
 
 async def seed(gateway: Gateway) -> None:
     """Two incidents in Saratov (64), one in Moscow (77); the first with a classified post and evidence."""
-    post = classified("p-64-a", "Огромная яма на Ленина, вчера пробили колёса, <script>alert(1)</script>")
+    post = post_classified("p-64-a", "Огромная яма на Ленина, вчера пробили колёса, <script>alert(1)</script>")
     await gateway.feed(post)
     await gateway.feed(
         IncidentCreated(
-            incident=snapshot(
+            incident=incident_snapshot(
                 "inc-64-a",
                 title="Яма на улице Ленина",
                 urgency=Urgency.high,
@@ -70,7 +71,7 @@ async def seed(gateway: Gateway) -> None:
         )
     )
     await gateway.create(
-        snapshot(
+        incident_snapshot(
             "inc-64-b",
             title="Не вывозят мусор",
             category="waste",
@@ -78,7 +79,7 @@ async def seed(gateway: Gateway) -> None:
             first_response_due=NOW - timedelta(hours=1),
         )
     )
-    await gateway.create(snapshot("inc-77-a", region="77", city="Москва", title="Сломан лифт", official=None))
+    await gateway.create(incident_snapshot("inc-77-a", region="77", city="Москва", title="Сломан лифт", official=None))
 
 
 @pytest.fixture

@@ -7,8 +7,8 @@ import re
 from datetime import timedelta
 
 from api_gateway.auth.principal import Role
-from api_gateway.testing import surge
 from console.gateway import Credentials, Gateway
+from incidents_common.testing import surge_alert
 
 from .conftest import NOW, Console
 
@@ -188,9 +188,9 @@ async def test_analytics_page_and_csv(console: Console) -> None:
 
 
 async def test_surge_alerts_show_in_the_banner_of_their_region_only(console: Console) -> None:
-    await console.gateway.feed(surge("alert-64", region="64", raised_at=NOW), time=NOW)
-    await console.gateway.feed(surge("alert-77", region="77", city="Москва", raised_at=NOW), time=NOW)
-    await console.gateway.feed(surge("alert-old", region="64", raised_at=NOW - timedelta(days=3)))
+    await console.gateway.feed(surge_alert("alert-64", region="64", raised_at=NOW), time=NOW)
+    await console.gateway.feed(surge_alert("alert-77", region="77", city="Москва", raised_at=NOW), time=NOW)
+    await console.gateway.feed(surge_alert("alert-old", region="64", raised_at=NOW - timedelta(days=3)))
     await console.sign_in("admin64")
     banner = await console.client.get("/alerts")
     assert 'data-testid="alerts"' in banner.text

@@ -15,7 +15,8 @@ from sqlalchemy import event
 from sqlmodel import col, func, select
 
 from incidents_common.db import Database, OutboxMessage
-from incidents_common.events import BadEvent, PostCollected, SourceType, new_event
+from incidents_common.events import BadEvent, new_event
+from incidents_common.testing import post_collected
 from routing.config import Settings
 from routing.consumers import post_classified_handler
 from routing.incidents.models import Incident
@@ -164,9 +165,7 @@ class TestHandler:
     async def test_an_event_of_another_type_is_a_bad_event(
         self, db: Database, settings: Settings, make_post: Any, t0: datetime
     ) -> None:
-        stray = PostCollected(
-            post_id="x", source_type=SourceType.vk, external_id="x", text="?", published_at=t0, collected_at=t0
-        )
+        stray = post_collected("x", "?", external_id="x", published_at=t0)
         events = [
             new_event(make_post("ok", "Яма на дороге"), source="/services/classifier"),
             new_event(stray, source="/services/collector"),

