@@ -165,6 +165,15 @@ async def _value(value: Any) -> Any:
     return value
 
 
+async def _violation(errors: list[Exception], fragment: str) -> None:
+    """Wait for the server's permissions violation naming `fragment` (errors from a client's error_cb)."""
+    await eventually(
+        lambda: _value([str(e).lower() for e in errors]),
+        until=lambda texts: any("permissions violation" in text and fragment in text for text in texts),
+        timeout=5,
+    )
+
+
 # ---------------------------------------------------------------------------------------------
 # The class
 # ---------------------------------------------------------------------------------------------
@@ -518,13 +527,16 @@ async def test_each_user_operates_only_the_dead_letters_it_is_granted(tmp_path: 
             user="operator",
             password=passwords["operator"],
             inbox_prefix="_INBOX_operator",
+            error_cb=on_error,
             max_reconnect_attempts=0,
         )
         clients["operator"] = operator
         with pytest.raises(nats.errors.TimeoutError):
             await operator.jetstream(timeout=0.5).get_msg("POSTS", 1)
+        await _violation(errors, "stream.msg.get.posts")  # refused, not merely slow
         with pytest.raises(nats.errors.TimeoutError):
             await operator.jetstream(timeout=0.5).pull_subscribe(SUBJECT_POST_COLLECTED, durable="x", stream="POSTS")
+        await _violation(errors, "consumer.info.posts.x")
         wrong = await cli("list", "--user", "operator", "--password", "wrong", *common)
         assert wrong.returncode == 1 and "Authorization Violation" in wrong.stderr
     finally:

@@ -522,6 +522,7 @@ async def test_the_classifier_cannot_publish_incident_events(secured: Secured) -
         await _violation(errors, 'publish to "incidents.deadletter.routing-post-classified"')
         with pytest.raises(nats.errors.TimeoutError):  # not its durable
             await js.pull_subscribe(SUBJECT_POST_CLASSIFIED, durable="routing-post-classified", stream="POSTS")
+        await _violation(errors, "consumer.info.posts.routing-post-classified")
         with pytest.raises(nats.errors.TimeoutError):  # its durable, another filter
             await js.pull_subscribe(SUBJECT_POST_CLASSIFIED, durable="classifier-post-collected", stream="POSTS")
         await _violation(errors, "consumer.create.posts.classifier-post-collected.incidents.v1.post.classified")
