@@ -631,6 +631,19 @@ async def test_another_region_cannot_use_64s_consumer(secured: Secured) -> None:
         await other.close()
 
 
+async def _reads_only_its_own(routing: Any, region: Any, *, subject: str, filter_subject: str, durable: str) -> None:
+    """Routing publishes one event for 64 and one for 77; region 64's durable gets its own only."""
+    js = routing.jetstream()
+    await ensure_streams(js)
+    for code in ("64", "77"):
+        await js.publish(subject.format(code=code), f"event in {code}".encode())
+    mine = await region.jetstream(timeout=2).pull_subscribe(filter_subject, durable=durable, stream="INCIDENTS")
+    messages = await mine.fetch(10, timeout=2)
+    assert [m.data for m in messages] == [b"event in 64"]
+    for message in messages:
+        await message.ack()
+
+
 async def test_region_64_reads_its_corrections_and_no_other_regions(secured: Secured) -> None:
     """The operators' corrections (classifier feedback) name posts and their texts: a region's
     subscriber reads its own through `region64-corrections`, never 77's, and cannot forge one."""
@@ -641,18 +654,13 @@ async def test_region_64_reads_its_corrections_and_no_other_regions(secured: Sec
     region = await _connect_as(secured.server.url, region_user("64"), secured.password("region64"), errors)
     other = await _connect_as(secured.server.url, region_user("77"), secured.password("region77"), errors)
     try:
-        js = routing.jetstream()
-        await ensure_streams(js)
-        await js.publish("incidents.v1.classification.corrected.64", b"correction in 64")
-        await js.publish("incidents.v1.classification.corrected.77", b"correction in 77")
-
-        mine = await region.jetstream(timeout=2).pull_subscribe(
-            "incidents.v1.classification.corrected.64", durable="region64-corrections", stream="INCIDENTS"
+        await _reads_only_its_own(
+            routing,
+            region,
+            subject="incidents.v1.classification.corrected.{code}",
+            filter_subject="incidents.v1.classification.corrected.64",
+            durable="region64-corrections",
         )
-        messages = await mine.fetch(10, timeout=2)
-        assert [m.data for m in messages] == [b"correction in 64"]
-        for message in messages:
-            await message.ack()
 
         rjs = region.jetstream(timeout=0.5)
         # 77's corrections through another consumer name, or through its own name with 77's filter.
@@ -864,17 +872,13 @@ async def test_region_64_reads_its_surge_alerts_and_no_other_regions(secured: Se
     errors: list[Exception] = []
     region = await _connect_as(secured.server.url, region_user("64"), secured.password("region64"), errors)
     try:
-        js = routing.jetstream()
-        await ensure_streams(js)
-        await js.publish("incidents.v1.alert.surge.64", b"surge in 64")
-        await js.publish("incidents.v1.alert.surge.77", b"surge in 77")
-        mine = await region.jetstream(timeout=2).pull_subscribe(
-            "incidents.v1.alert.*.64", durable="region64-alerts", stream="INCIDENTS"
+        await _reads_only_its_own(
+            routing,
+            region,
+            subject="incidents.v1.alert.surge.{code}",
+            filter_subject="incidents.v1.alert.*.64",
+            durable="region64-alerts",
         )
-        messages = await mine.fetch(10, timeout=2)
-        assert [m.data for m in messages] == [b"surge in 64"]
-        for message in messages:
-            await message.ack()
         rjs = region.jetstream(timeout=0.5)
         assert await rjs.delete_consumer("INCIDENTS", "region64-alerts")
         with pytest.raises(nats.errors.TimeoutError):
