@@ -94,6 +94,9 @@ class TestDistricts:
             ("Кологривского р-на дороги не чистят", "44"),  # a district of the towns table
             ("Администрация Ядринского муниципального округа напоминает", "21"),
             ("Жители Вохомского района жалуются на дороги", "44"),
+            # a town's own urban district, its adjective formed by the name's ending (not in the dictionary)
+            ("Администрация Мамоновского городского округа: когда дадут тепло?", "39"),
+            ("В Лыткаринском городском округе опять отключили воду", "50"),
         ],
     )
     def test_a_district_of_one_region_decides(self, text: str, code: str) -> None:
