@@ -15,6 +15,7 @@ from classifier.bundle import ModelBundle
 from classifier.corpus import CorpusError, is_critical, to_input
 from classifier.model import Classifier
 from incidents_common.events import Category
+from incidents_common.towns import all_towns, fold
 
 HEADLINE = ("incident_f1", "category_macro_f1", "region_accuracy", "urgency_accuracy")
 DANGER_TARGETS = {"critical_recall": 0.95, "critical_precision": 0.75}
@@ -51,6 +52,13 @@ def evaluate(classifier: Classifier, rows: list[dict[str, Any]], *, batch: int =
         for r, p in zip(rows, predictions, strict=True)
         if r.get("region_code") and place_is_named(r)
     ]
+    # Of those, the ones whose gold town's name no town of another region has (Покровск is Yakutia's and
+    # Transbaikalia's): a shared name alone leaves a reader guessing too, so the misses are told apart.
+    unique_pairs = [
+        (r["region_code"], p.region.code)
+        for r, p in zip(rows, predictions, strict=True)
+        if r.get("region_code") and place_is_named(r) and not _shared_town_name(r.get("city"))
+    ]
     no_place = [p.region.code is None for r, p in zip(rows, predictions, strict=True) if not r.get("region_code")]
     urgency_pairs = [(r["urgency"], p.urgency.label) for r, p in zip(rows, predictions, strict=True)]
     gold_critical = [is_critical(r) for r in rows]
@@ -81,6 +89,8 @@ def evaluate(classifier: Classifier, rows: list[dict[str, Any]], *, batch: int =
         # Determinable: the text or the source's hint names the gold town or region (see place_is_named).
         "region_accuracy": _accuracy(named_pairs),
         "region_rows": len(named_pairs),
+        "region_accuracy_unique_names": _accuracy(unique_pairs),
+        "region_rows_unique_names": len(unique_pairs),
         "region_accuracy_all": _accuracy(region_pairs),
         "region_rows_all": len(region_pairs),
         "no_place_correct": round(sum(no_place) / len(no_place), 4) if no_place else 1.0,
@@ -114,6 +124,18 @@ def _places() -> dict[str, Any]:
     from classifier.gazetteer.index import load_places
 
     return load_places()
+
+
+@lru_cache(maxsize=1)
+def _shared_names() -> frozenset[str]:
+    regions: dict[str, set[str]] = {}
+    for town in all_towns():
+        regions.setdefault(fold(town.name), set()).add(town.region_code)
+    return frozenset(name for name, codes in regions.items() if len(codes) > 1)
+
+
+def _shared_town_name(city: str | None) -> bool:
+    return bool(city) and fold(str(city)) in _shared_names()
 
 
 def place_is_named(row: dict[str, Any]) -> bool:
@@ -192,6 +214,7 @@ def format_report(metrics: dict[str, Any]) -> str:
         ),  # noqa: E501
         f"category      macro-F1 {metrics['category_macro_f1']:.3f}  accuracy {metrics['category_accuracy']:.3f}  (on {metrics['category_rows']} incidents)",  # noqa: E501
         f"region        accuracy {metrics['region_accuracy']:.3f} where determinable (the text or hint names the town or region: {metrics['region_rows']} posts)",  # noqa: E501
+        f"              accuracy {metrics.get('region_accuracy_unique_names', 0.0):.3f} of those where no town of another region has the town's name ({metrics.get('region_rows_unique_names', 0)} posts)",  # noqa: E501
         f"              accuracy {metrics.get('region_accuracy_all', 0.0):.3f} on every post with a gold region ({metrics.get('region_rows_all', 0)} posts, incl. ones only the author could place); no-place posts left empty {metrics['no_place_correct']:.3f}",  # noqa: E501
         f"urgency       accuracy {metrics['urgency_accuracy']:.3f}",
         f"sentiment     accuracy {metrics['sentiment_accuracy']:.3f}",
