@@ -198,3 +198,26 @@ class TestFalseFriends:
     def test_a_railway_station_is_its_town(self) -> None:
         assert resolve("На станции Мураши завершили ремонт вокзала") == ("43", "Мураши")
         assert resolve("На станции метро Сокол сломался эскалатор")[0] != "35"
+
+
+class TestLowerCase:
+    @pytest.mark.parametrize(
+        ("text", "code"),
+        [
+            ("у нас в горбатове третий день нет воды", "52"),  # Горбатов: else only a surname
+            ("у нас в макарьеве автобус не ходит", "44"),
+            ("из темникова до саранска не доехать", "13"),
+        ],
+    )
+    def test_a_small_town_after_v_whose_other_reading_is_a_person(self, text: str, code: str) -> None:
+        assert resolve(text)[0] == code
+
+    @pytest.mark.parametrize(
+        "text",
+        [
+            "у нас в сланцах по лужам не походишь",  # flip-flops, not Сланцы
+            "на работе в шахтах опять задержали зарплату",  # mines, not Шахты
+        ],
+    )
+    def test_a_common_word_in_lower_case_stays_a_word(self, text: str) -> None:
+        assert resolve(text)[0] is None

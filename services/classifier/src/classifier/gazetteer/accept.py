@@ -49,6 +49,7 @@ from classifier.gazetteer.words import (
     is_noun,
     is_patronymic,
     is_person,
+    only_person_sense,
     other_gender,
     word_kind,
 )
@@ -157,8 +158,8 @@ def accepts(names: PlaceNames, tokens: list[Token], i: int, entry: Entry, *, hin
         # capitalised, and never as an adjective of the next noun (бабушкин рецепт); one the dictionary
         # does not know as a place first (Макаров, Дно) only after «в», «из» … or in a source's name.
         sense = has_word_sense(token.lower)
-        if sense and not capital:
-            return False
+        if sense and not capital and not (previous in {"в", "во", "из"} and only_person_sense(token.lower)):
+            return False  # (у нас в горбатове: a town after «в» in a post typed in lower case)
         if sense and token.sentence_start and not hint and common_sentence(token.lower) == "verb":
             return False  # «Любим. Помним.»: a capital that only starts a sentence proves no name
         if (

@@ -65,6 +65,13 @@ def has_word_sense(lower: str) -> bool:
     return any("Geox" not in p.tag for p in parses(lower) if p.score >= 0.05)
 
 
+def only_person_sense(lower: str) -> bool:
+    """Whether every reading of a word that is not a place is a person's name (горбатове, макарьеве:
+    Горбатов, Макарьев), so after «в» it is the town: people are not where things happen."""
+    readings = [p for p in parses(lower) if p.score >= 0.05 and "Geox" not in p.tag]
+    return bool(readings) and all(not PROPER_TAGS.isdisjoint(p.tag.grammemes) for p in readings)
+
+
 @lru_cache(maxsize=100_000)
 def has_adjective_sense(lower: str) -> bool:
     return any(p.tag.POS == "ADJF" for p in parses(lower))
