@@ -97,6 +97,7 @@ class TestDistricts:
             # a town's own urban district, its adjective formed by the name's ending (not in the dictionary)
             ("Администрация Мамоновского городского округа: когда дадут тепло?", "39"),
             ("В Лыткаринском городском округе опять отключили воду", "50"),
+            ("Администрация Ивдельского городского округа молчит", "66"),  # Ивдель: ивдельский
         ],
     )
     def test_a_district_of_one_region_decides(self, text: str, code: str) -> None:
@@ -123,3 +124,16 @@ class TestDistricts:
         assert resolve("в Советском районе Казани прорвало трубу") == ("16", "Казань")
         # Кировский is also the adjective of Кировская область; as a district it does not mean it
         assert resolve("Уважаемая администрация Кировского района!", hint="Волгоград")[0] == "34"
+
+
+class TestTownInstitutions:
+    @pytest.mark.parametrize(
+        ("text", "code"),
+        [
+            ("Ивдельское лесничество набирает лесных пожарных на сезон", "66"),  # ивдельский: formed
+            ("Ивангородская крепость открывает сезон 1 мая", "47"),
+            ("Волчанское водохранилище опять цветёт", "66"),
+        ],
+    )
+    def test_a_small_towns_adjective_before_what_a_town_has(self, text: str, code: str) -> None:
+        assert default_gazetteer().resolve(analyze(text)).code == code

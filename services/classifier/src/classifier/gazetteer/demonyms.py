@@ -38,8 +38,8 @@ def build_demonyms(
         for form in _demonym_forms(plural):
             if form in forms or form in index or form in stop:
                 continue
-            if not checked and is_person(form):
-                continue  # Муромец: Илья's
+            if not checked and is_person(form) and morph().word_is_known(form):
+                continue  # Муромец: Илья's (a word the dictionary only guesses a surname is no one's: себежане)
             if entry not in towns[form]:
                 towns[form].append(entry)
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from classifier.gazetteer.context import DISTRICT_FILLERS, is_municipal_abbreviation
 from classifier.gazetteer.entries import Entry
-from classifier.gazetteer.words import adjective_of, name_key, name_words, town_adjective_of
+from classifier.gazetteer.words import adjective_of, formed_adjective, name_key, name_words, town_adjective_of
 from classifier.text import Token, lemma_set
 from incidents_common.towns import all_towns
 
@@ -49,7 +49,7 @@ def add_districts(places: dict[str, Any], index: dict[str, list[Entry]]) -> dict
         if town.district or len(words := name_words(town.name)) != 1:
             continue
         name = name_key(words[0])
-        adjective = adjective_of(name) or town_adjective_of(name) or _formed_adjective(name)
+        adjective = adjective_of(name) or town_adjective_of(name) or formed_adjective(name)
         if adjective is not None and (adjective, "район") not in found:
             add(f"{adjective} район", town.region_code)
     generic = {name_key(str(name)): str(name) for name in places.get("generic_districts", [])}
@@ -64,15 +64,6 @@ def add_districts(places: dict[str, Any], index: dict[str, list[Entry]]) -> dict
             Entry(parts, codes, None, 0, display, populations=(0,) * len(codes), district=True, ambiguous=ambiguous)
         )
     return found
-
-
-def _formed_adjective(name: str) -> str | None:
-    """The adjective of a town in -ово/-ево/-ино/-ыно that the dictionary does not know (Мамоново:
-    «Мамоновского городского округа»). Used only before a district noun, so a guess cannot name a
-    town by itself."""
-    if len(name) > 5 and name.endswith(("ово", "ево", "ино", "ыно")):
-        return name[:-1] + "ский"
-    return None
 
 
 def district_size(tokens: list[Token], i: int, entry: Entry) -> int:

@@ -20,6 +20,7 @@ from classifier.gazetteer.districts import add_districts, district_adjective
 from classifier.gazetteer.entries import Entry
 from classifier.gazetteer.words import (
     adjective_of,
+    formed_adjective,
     has_word_sense,
     inflections,
     is_adjective_lemma,
@@ -300,10 +301,12 @@ def _institution_adjectives(
         if town.population >= 30_000 or name in RIVERS or is_person(name) or word_kind(name) == "adjective":
             continue  # (a larger town's adjective is settled above; Бабушкинский район is Moscow's)
         candidates = [name + "ий"] if name.endswith(("ск", "цк")) else [adjective_of(name), town_adjective_of(name)]
-        for adjective in dict.fromkeys(c for c in candidates if c):
+        formed = formed_adjective(name) if not any(candidates) else None  # (ивдельский: not in the dictionary)
+        for adjective in dict.fromkeys(c for c in [*candidates, formed] if c):
             adjective = adjective.replace("ё", "е")
             key = (adjective,)
-            if not morph().word_is_known(adjective) or adjective in generic or key in adjectives:
+            known = morph().word_is_known(adjective) or adjective == formed
+            if not known or adjective in generic or key in adjectives:
                 continue
             if any(pop >= min_population for _, pop, _ in by_name.get(key, {}).values()):
                 continue  # Волжский is a town of its own

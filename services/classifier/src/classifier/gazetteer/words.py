@@ -240,6 +240,19 @@ def town_adjective_of(name: str) -> str | None:
     return next((c for c in candidates if is_adjective_lemma(c)), None)
 
 
+def formed_adjective(name: str) -> str | None:
+    """A town's adjective formed by its ending where the dictionary knows none (Мамоново: мамоновский,
+    Ивдель: ивдельский, Ивангород: ивангородский). Only ever matched before a district or a thing a
+    town has (Мамоновского городского округа, Ивдельское лесничество), so a guess names nothing alone."""
+    if len(name) <= 4 or " " in name or "-" in name:
+        return None
+    if name.endswith(("ово", "ево", "ино", "ыно")):
+        return name[:-1] + "ский"
+    if name[-1] == "ь" or (name[-1] not in "аеёиоуыэюяй" and not name.endswith(("ск", "цк"))):
+        return name + "ский"
+    return None
+
+
 def declension(word: str) -> set[str]:
     """The case forms of a toponym by its ending, whether the dictionary declines it or not (Харабали →
     Харабалях, Белёв → Белёве, Болгар → Болгаре, Печоры → Печорах). Generous on purpose: a form only
