@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import httpx
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from pydantic import BaseModel
 
-from incidents_common.app import create_service_app
+from incidents_common.app import app_state, create_service_app
 from incidents_common.db import Database
 from incidents_common.events import Category
 from incidents_common.problems import Conflict
 from incidents_common.settings import ServiceSettings
+
+# What a service's deps.py declares (incidents_common.app.app_state).
+SettingsDep = Annotated[ServiceSettings, Depends(app_state("settings", ServiceSettings))]
 
 
 class Thing(BaseModel):
@@ -137,3 +141,39 @@ class TestCreateService:
         )
         assert (spec.batch, spec.max_deliver) == (123, 7)
         assert self._service(tmp_path).state.events is None  # NATS off: no runtime
+
+
+class TestSharedWiring:
+    """The pieces each service's main.py and deps.py take from here."""
+
+    async def test_app_state_hands_a_handler_what_the_app_holds(self, tmp_path: Path) -> None:
+        app = _app(tmp_path)
+
+        @app.get("/named")
+        async def named(settings: SettingsDep) -> dict[str, str]:
+            return {"service": settings.service_name}
+
+        async with await _client(app) as client:
+            assert (await client.get("/named")).json() == {"service": "collector"}
+        assert "/named" in app.openapi()["paths"] and not app.openapi()["paths"]["/named"]["get"].get("parameters")
+
+    async def test_stop_tasks_cancels_and_waits_for_each(self) -> None:
+        import asyncio
+
+        from incidents_common.app import stop_tasks
+
+        started = asyncio.Event()
+        cancelled: list[str] = []
+
+        async def background(name: str) -> None:
+            try:
+                started.set()
+                await asyncio.Event().wait()  # runs until cancelled
+            except asyncio.CancelledError:
+                cancelled.append(name)
+                raise
+
+        tasks = [asyncio.create_task(background(name)) for name in ("scanner", "watcher")]
+        await started.wait()
+        await stop_tasks(tasks)
+        assert sorted(cancelled) == ["scanner", "watcher"] and tasks == []

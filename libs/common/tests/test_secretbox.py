@@ -62,3 +62,32 @@ def test_example_secrets_are_refused_unless_the_local_launcher_runs() -> None:
     refuse_example_secrets(named, environ={"INCIDENTS_LOCAL_LAUNCHER": "1"})
     with pytest.raises(ExampleSecretError):
         refuse_example_secrets(named, environ={"INCIDENTS_LOCAL_LAUNCHER": "0"})
+
+
+def test_secrets_at_rest_settings_name_the_service_prefixed_settings(tmp_path: Path) -> None:
+    from typing import ClassVar
+
+    from pydantic import Field
+
+    from incidents_common.secretbox import SecretsAtRestSettings
+    from incidents_common.settings import service_config
+
+    class ProbeSettings(SecretsAtRestSettings):
+        model_config = service_config("PROBE_")
+        published_secrets: ClassVar[tuple[str, ...]] = ("api_token", "secret_keys")
+
+        service_name: str = "probe"
+        api_token: str = ""
+        secret_keys: SecretStr = Field(default=SecretStr(""))
+        data_dir: str = ""
+
+    assert list(ProbeSettings.model_fields)[-3:] == ["api_token", "secret_keys", "data_dir"]  # where declared
+    with pytest.raises(ExampleSecretError) as refused:
+        ProbeSettings(api_token="change-me", nats_password=SecretStr("changeme")).check_secrets(environ={})
+    assert "PROBE_API_TOKEN, PROBE_NATS_PASSWORD" in str(refused.value)
+    settings = ProbeSettings(data_dir=str(tmp_path))
+    settings.check_secrets(environ={})
+    assert settings.secret_key_file() == tmp_path / "probe-secret.keys" and not settings.secret_key_file().exists()
+    assert settings.secret_box() is settings.secret_box()  # loaded (here: generated) once
+    with pytest.raises(SecretBoxError):
+        ProbeSettings(secret_keys=SecretStr("not-a-key")).check_secrets(environ={})

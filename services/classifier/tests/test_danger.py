@@ -8,7 +8,7 @@ import pytest
 from classifier.danger import read_danger
 from classifier.decisions import danger_probability, review_reasons
 from classifier.model import Classifier, PostInput
-from classifier.rules import apply_rules
+from classifier.rules.matching import apply_rules
 from classifier.text import analyze
 from classifier.training import choose_thresholds
 

@@ -4,7 +4,7 @@ import numpy as np
 
 from classifier.bundle import features_text
 from classifier.model import Classifier, PostInput
-from classifier.rules import apply_rules
+from classifier.rules.matching import apply_rules
 from classifier.text import analyze
 from classifier.tfidf import TfidfBlock
 

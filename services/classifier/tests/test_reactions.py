@@ -15,10 +15,13 @@ import httpx
 import orjson
 import pytest
 
-from classifier import cli, reactions
+from classifier import cli
 from classifier.config import Settings
 from classifier.consumers import DURABLE_REACTION_COLLECTED
 from classifier.main import create_app
+from classifier.reactions.model import ReactionModel
+from classifier.reactions.reading import read_reaction
+from classifier.reactions.training import evaluate, format_report, read_rows
 from incidents_common.events import (
     SUBJECT_REACTION_CLASSIFIED_ALL,
     ReactionClassified,
@@ -40,9 +43,9 @@ CORPUS = Path(cli.DEFAULT_CORPUS) / "reactions"
 
 
 @pytest.fixture(scope="module")
-def model() -> reactions.ReactionModel:
+def model() -> ReactionModel:
     """The committed model (python -m classifier train-reactions)."""
-    return reactions.ReactionModel.load(cli.REACTIONS_MODEL)
+    return ReactionModel.load(cli.REACTIONS_MODEL)
 
 
 class TestLabeller:
@@ -69,12 +72,12 @@ class TestLabeller:
             ("🙏🙏", "other"),
         ],
     )
-    def test_hard_cases(self, model: reactions.ReactionModel, text: str, expected: str) -> None:
+    def test_hard_cases(self, model: ReactionModel, text: str, expected: str) -> None:
         result = model.label(text, REPLY)
         assert result.label == expected, (text, result)
         assert 0.0 <= result.confidence <= 1.0
 
-    def test_evidence_names_the_words_that_decided(self, model: reactions.ReactionModel) -> None:
+    def test_evidence_names_the_words_that_decided(self, model: ReactionModel) -> None:
         result = model.label("Спасибо, конечно, только света так и нет 🙃", REPLY)
         assert result.evidence, "an official must see why"
         assert any("так и" in item or "сарказм" in item or "спасибо, конечно" in item for item in result.evidence)
@@ -82,25 +85,25 @@ class TestLabeller:
         assert model.label("Ничего не изменилось, опять темно").label == "not_fixed"
 
     def test_the_reading_finds_its_signals(self) -> None:
-        reading = reactions.read_reaction("Спасибо за ответ, но ничего не изменилось, опять то же самое", REPLY)
+        reading = read_reaction("Спасибо за ответ, но ничего не изменилось, опять то же самое", REPLY)
         assert {"спасибо", "спасибо за ответ", "ничего не изменилось", "опять"} <= set(reading.markers)
-        assert "не_сделать" in reactions.read_reaction("не сделали").lemmas
-        new = reactions.read_reaction("А у нас ещё и яма у подъезда", REPLY)
+        assert "не_сделать" in read_reaction("не сделали").lemmas
+        new = read_reaction("А у нас ещё и яма у подъезда", REPLY)
         assert "ещё и / а у нас" in new.markers and "подъезд" in new.new_objects
-        assert "сделано" not in reactions.read_reaction("сделайте уже что-нибудь").markers  # asked for, not done
+        assert "сделано" not in read_reaction("сделайте уже что-нибудь").markers  # asked for, not done
 
 
 class TestFigures:
-    def test_the_committed_model_meets_the_targets_on_the_held_out_part(self, model: reactions.ReactionModel) -> None:
-        rows = reactions.read_rows(sorted(CORPUS.glob("*.jsonl")))
+    def test_the_committed_model_meets_the_targets_on_the_held_out_part(self, model: ReactionModel) -> None:
+        rows = read_rows(sorted(CORPUS.glob("*.jsonl")))
         test = [r for r in rows if r["split"] == "test"]
         assert len(rows) >= 500 and len(test) >= 100
         assert all((int(r["id"].split("-")[1]) % 4 == 0) == (r["split"] == "test") for r in rows)
-        metrics = reactions.evaluate(model, test)
+        metrics = evaluate(model, test)
         # Floors that catch a regression; the figures themselves are in the README (with a second
         # writer's file in the held-out part, not_fixed F1 is 0.89).
-        assert metrics["macro_f1"] >= 0.85, reactions.format_report(metrics)
-        assert metrics["labels"]["not_fixed"]["f1"] >= 0.85, reactions.format_report(metrics)
+        assert metrics["macro_f1"] >= 0.85, format_report(metrics)
+        assert metrics["labels"]["not_fixed"]["f1"] >= 0.85, format_report(metrics)
         assert model.metrics["macro_f1"] == metrics["macro_f1"]  # the figures stored with the model are these
 
 
@@ -108,7 +111,7 @@ class TestCommandLine:
     def test_train_and_evaluate(self, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
         folder = tmp_path / "reactions"
         folder.mkdir()
-        rows = reactions.read_rows([CORPUS / "reactions_a.jsonl"])[:120]
+        rows = read_rows([CORPUS / "reactions_a.jsonl"])[:120]
         (folder / "a.jsonl").write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), "utf-8")
         model_path = tmp_path / "reactions.joblib"
         assert cli.main(["train-reactions", "--corpus", str(folder), "--model", str(model_path)]) == 0

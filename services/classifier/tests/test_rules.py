@@ -3,7 +3,8 @@ from __future__ import annotations
 import pytest
 
 from classifier.model import Classifier, PostInput
-from classifier.rules import apply_rules, duration_days
+from classifier.rules.durations import duration_days
+from classifier.rules.matching import apply_rules
 from classifier.text import analyze
 
 

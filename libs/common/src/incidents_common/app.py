@@ -10,7 +10,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.params import Depends as DependsParam
@@ -158,6 +158,17 @@ def tune_garbage_collector() -> None:
     gc.set_threshold(10_000, 20, 20)
 
 
+async def stop_tasks(tasks: list[asyncio.Task[None]]) -> None:
+    """Cancel a service's background tasks (scanners, watchers, the metrics refresher) and wait until
+    each has ended; the list is emptied, so that a restarted app starts them afresh."""
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    tasks.clear()
+
+
 def create_service_app(
     *,
     title: str,
@@ -197,9 +208,7 @@ def create_service_app(
         try:
             yield
         finally:
-            refresher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await refresher
+            await stop_tasks([refresher])
             if events is not None:
                 await events.stop()
             for hook in on_shutdown or []:
@@ -290,6 +299,22 @@ async def _request_session(request: Request) -> AsyncIterator[AsyncSession]:
 # scope="function": the transaction commits before the response is sent, so a client never sees
 # success for a change whose commit then failed.
 SessionDep = Annotated[AsyncSession, Depends(_request_session, scope="function")]
+
+Held = TypeVar("Held")
+
+
+def app_state(name: str, kind: type[Held]) -> Callable[[Request], Held]:
+    """A dependency that hands a handler what the app holds as `app.state.<name>` (its settings, an
+    upstream client …), so that the handler names it in its signature:
+    `SettingsDep = Annotated[Settings, Depends(app_state("settings", Settings))]`. `kind` types the
+    answer for mypy; it is not checked at run time."""
+
+    def dependency(request: Request) -> Held:
+        held: Held = getattr(request.app.state, name)
+        return held
+
+    dependency.__name__ = f"{name}_of"
+    return dependency
 
 
 # ---------------------------------------------------------------------------------------------

@@ -10,6 +10,9 @@ installation, where the key file and the database sit side by side, not for prod
 A stored value is `fernet:<token>`. Anything without that prefix is a plaintext left by a release
 that stored secrets unencrypted: `reveal` returns it as it is, so such a database keeps working, and
 the service seals it (encrypts it in place) at start-up, on its next write, or with `rotate`.
+
+A service that keeps secrets at rest (the collector, the gateway) bases its Settings on
+`SecretsAtRestSettings`: the key file, its SecretBox and the start-up check of published examples.
 """
 
 from __future__ import annotations
@@ -17,9 +20,12 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
-from pydantic import SecretStr
+from pydantic import PrivateAttr, SecretStr
+
+from incidents_common.settings import DATA_DIR, ServiceSettings
 
 PREFIX = "fernet:"
 LOCAL_LAUNCHER_ENV = "INCIDENTS_LOCAL_LAUNCHER"
@@ -154,6 +160,45 @@ def refuse_example_secrets(
             f"empty where a generated one is allowed; only the local launcher may use the examples "
             f"({LOCAL_LAUNCHER_ENV}=1)."
         )
+
+
+class SecretsAtRestSettings(ServiceSettings):
+    """The settings of a service that keeps secrets encrypted at rest (the collector, the gateway): the
+    key file, the SecretBox and the start-up check. Each subclass declares `secret_keys` (what its keys
+    encrypt) and `data_dir` itself, where its configuration lists them, and names in `published_secrets`
+    the settings that must not hold a published example value (`<PREFIX>NATS_PASSWORD` is always checked)."""
+
+    if TYPE_CHECKING:  # declared by each subclass: fields declared here would move in docs/configuration.md
+        secret_keys: SecretStr
+        data_dir: str
+
+    published_secrets: ClassVar[tuple[str, ...]] = ("secret_keys",)
+    _secret_box: SecretBox | None = PrivateAttr(default=None)
+
+    def data_folder(self) -> Path:
+        """Where the generated keys live: `data_dir`, or var/."""
+        return Path(self.data_dir) if self.data_dir else DATA_DIR
+
+    def secret_key_file(self) -> Path:
+        return self.data_folder() / f"{self.service_name}-secret.keys"
+
+    def secret_box(self) -> SecretBox:
+        """The secrets at rest: the keys are loaded (or generated) once per Settings."""
+        if self._secret_box is None:
+            self._secret_box = load_secret_box(self.secret_keys, self.secret_key_file())
+        return self._secret_box
+
+    def check_secrets(self, environ: Mapping[str, str] | None = None) -> None:
+        """Start-up check: refuse (ExampleSecretError) secret settings that hold a value published in this
+        repository (infra/example.env's `change-me…`, the demo key `demo-federal-key` …) unless the local
+        launcher set INCIDENTS_LOCAL_LAUNCHER=1; then check the configured secret keys (SecretBoxError when
+        one is not a Fernet key). No side effects: empty secret keys are generated at first use."""
+        prefix = self.model_config.get("env_prefix") or ""
+        named: dict[str, str | SecretStr | None] = {
+            f"{prefix}{name.upper()}": getattr(self, name) for name in (*self.published_secrets, "nats_password")
+        }
+        refuse_example_secrets(named, environ=environ)
+        check_keys(self.secret_keys)
 
 
 if __name__ == "__main__":

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from pathlib import Path
+from typing import ClassVar
 
-from pydantic import Field, PrivateAttr, SecretStr
+from pydantic import Field, SecretStr
 
-from incidents_common.secretbox import SecretBox, check_keys, load_secret_box, refuse_example_secrets
-from incidents_common.settings import DATA_DIR, ServiceSettings, service_config
+from incidents_common.secretbox import SecretsAtRestSettings
+from incidents_common.settings import service_config
 
 
-class Settings(ServiceSettings):
+class Settings(SecretsAtRestSettings):
     model_config = service_config("GATEWAY_")
+    published_secrets: ClassVar[tuple[str, ...]] = ("jwt_secret", "secret_keys", "demo_api_key")
 
     service_name: str = "api-gateway"
     port: int = 8000
@@ -88,31 +89,5 @@ class Settings(ServiceSettings):
         default=10.0, description="m in the Bayesian rating: incidents' worth of weight given to the national mean"
     )
 
-    _secret_box: SecretBox | None = PrivateAttr(default=None)
-
     def jwt_key_file(self) -> Path:
-        return (Path(self.data_dir) if self.data_dir else DATA_DIR) / f"{self.service_name}-jwt.key"
-
-    def secret_key_file(self) -> Path:
-        return (Path(self.data_dir) if self.data_dir else DATA_DIR) / f"{self.service_name}-secret.keys"
-
-    def secret_box(self) -> SecretBox:
-        """Webhook secrets at rest: the keys are loaded (or generated) once per Settings."""
-        if self._secret_box is None:
-            self._secret_box = load_secret_box(self.secret_keys, self.secret_key_file())
-        return self._secret_box
-
-    def check_secrets(self, environ: Mapping[str, str] | None = None) -> None:
-        """Start-up check: refuse (ExampleSecretError) secret settings that hold a value published in this
-        repository (infra/example.env's `change-me…`, the demo key `demo-federal-key` …) unless the local
-        launcher set INCIDENTS_LOCAL_LAUNCHER=1; then check the configured secret keys (SecretBoxError when
-        one is not a Fernet key). No side effects: an empty GATEWAY_SECRET_KEYS is generated at first use."""
-        named: dict[str, str | SecretStr | None] = {
-            "GATEWAY_JWT_SECRET": self.jwt_secret,
-            "GATEWAY_SECRET_KEYS": self.secret_keys,
-            "GATEWAY_DEMO_API_KEY": self.demo_api_key,
-        }
-        if hasattr(self, "nats_password"):
-            named["GATEWAY_NATS_PASSWORD"] = self.nats_password
-        refuse_example_secrets(named, environ=environ)
-        check_keys(self.secret_keys)
+        return self.data_folder() / f"{self.service_name}-jwt.key"

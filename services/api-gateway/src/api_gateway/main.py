@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from typing import Any
 
 from fastapi import FastAPI
@@ -28,7 +27,7 @@ from api_gateway.replies import router as replies
 from api_gateway.upstream import Classifier, Upstream
 from api_gateway.webhooks import router as webhooks
 from api_gateway.webhooks.dispatcher import WebhookDispatcher
-from incidents_common.app import Consumes, create_service
+from incidents_common.app import Consumes, create_service, stop_tasks
 from incidents_common.db import Database
 from incidents_common.deadletters import PROTECTED_NO_API_KEYS
 from incidents_common.events import SUBJECT_ALERT_ALL, SUBJECT_INCIDENT_ALL, SUBJECT_POST_CLASSIFIED
@@ -83,12 +82,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         search.warm_up()  # before the shared start-up freezes what is alive (app.tune_garbage_collector)
 
     async def stop() -> None:
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        tasks.clear()
+        await stop_tasks(tasks)
         await dispatcher.close()
         for name in ("routing", "collector"):
             upstream = getattr(app.state, name, None)

@@ -13,11 +13,11 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import joblib
 import numpy as np
 from scipy import sparse
 
-from classifier.rules import RuleHits
+from classifier import modelfile
+from classifier.rules.matching import RuleHits
 from classifier.text import Doc
 from classifier.tfidf import Row, TfidfBlock
 
@@ -83,14 +83,14 @@ class ModelBundle:
     format: int = BUNDLE_FORMAT
 
     def save(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        joblib.dump(self, path, compress=3)
+        modelfile.save(self, path)
 
     @staticmethod
     def load(path: Path) -> ModelBundle:
-        bundle = joblib.load(path)
-        if not isinstance(bundle, ModelBundle) or bundle.format != BUNDLE_FORMAT:
-            raise ValueError(f"{path} is not a classifier model bundle of format {BUNDLE_FORMAT}")
+        what = f"a classifier model bundle of format {BUNDLE_FORMAT}"
+        bundle = modelfile.load(path, ModelBundle, what)
+        if bundle.format != BUNDLE_FORMAT:
+            raise ValueError(f"{path} is not {what}")
         return bundle
 
 

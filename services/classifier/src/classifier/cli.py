@@ -178,7 +178,8 @@ def _reaction_progress(description: str) -> Any:
 
 
 def cmd_train_reactions(args: argparse.Namespace, settings: Settings) -> int:
-    from classifier import reactions
+    from classifier.reactions import training
+    from classifier.reactions.model import LABELS
 
     corpus = Path(args.corpus)
     if not corpus.is_dir():
@@ -186,48 +187,49 @@ def cmd_train_reactions(args: argparse.Namespace, settings: Settings) -> int:
     files = sorted(corpus.glob("*.jsonl"))
     if not files:
         raise FileNotFoundError(f"no labelled reactions (*.jsonl) in {corpus}")
-    rows = reactions.read_rows(files)
+    rows = training.read_rows(files)
     train_rows = [r for r in rows if r.get("split") != "test"]
     test_rows = [r for r in rows if r.get("split") == "test"]
-    if not train_rows or len({r["label"] for r in train_rows}) < len(reactions.LABELS):
-        raise ValueError(f"the train split needs every label ({', '.join(reactions.LABELS)})")
+    if not train_rows or len({r["label"] for r in train_rows}) < len(LABELS):
+        raise ValueError(f"the train split needs every label ({', '.join(LABELS)})")
     _err(f"reactions: {len(train_rows)} to train on, {len(test_rows)} held out, from {len(files)} files")
-    model = reactions.train(train_rows, c=args.c, progress=_reaction_progress("reading"))
-    model.metrics = reactions.evaluate(model, test_rows, _reaction_progress("evaluating")) if test_rows else {}
+    model = training.train(train_rows, c=args.c, progress=_reaction_progress("reading"))
+    model.metrics = training.evaluate(model, test_rows, _reaction_progress("evaluating")) if test_rows else {}
     model.save(Path(args.model))
     _out(f"model {model.version} -> {args.model}")
     if model.metrics:
-        _out("held-out: " + reactions.format_report(model.metrics))
+        _out("held-out: " + training.format_report(model.metrics))
     return 0
 
 
 def cmd_evaluate_reactions(args: argparse.Namespace, settings: Settings) -> int:
-    from classifier import reactions
+    from classifier.reactions import training
+    from classifier.reactions.model import ReactionModel
 
     path = Path(args.model)
     if not path.exists():
         _err(f"error: no model at {path}; run `python -m classifier train-reactions` first")
         return 2
-    model = reactions.ReactionModel.load(path)
+    model = ReactionModel.load(path)
     if args.file:
         # First contact: every line of each file, whatever its split.
         for name in args.file:
             if not Path(name).exists():
                 raise FileNotFoundError(f"no file {name}")
-        rows = reactions.read_rows([Path(name) for name in args.file])
+        rows = training.read_rows([Path(name) for name in args.file])
         source = ", ".join(args.file)
     else:
-        rows = [r for r in reactions.read_rows(sorted(Path(args.corpus).glob("*.jsonl"))) if r.get("split") == "test"]
+        rows = [r for r in training.read_rows(sorted(Path(args.corpus).glob("*.jsonl"))) if r.get("split") == "test"]
         source = "the held-out split"
     if not rows:
         _err(f"error: no labelled reactions in {source}")
         return 2
-    metrics = reactions.evaluate(model, rows, _reaction_progress("evaluating"))
+    metrics = training.evaluate(model, rows, _reaction_progress("evaluating"))
     if args.json:
         _out(json.dumps({"model": model.version, **metrics}, ensure_ascii=False, indent=2))
     else:
         _out(f"model {model.version} ({path}) on {source}")
-        _out(reactions.format_report(metrics))
+        _out(training.format_report(metrics))
     return 0
 
 

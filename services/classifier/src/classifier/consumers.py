@@ -10,7 +10,7 @@ from typing import Any
 
 from classifier.model import Classifier, PostInput
 from classifier.models import FeedbackRecord
-from classifier.reactions import ReactionModel
+from classifier.reactions.model import ReactionModel
 from classifier.service import (
     SOURCE,
     NothingToCorrect,

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from classifier.rules import RuleHits
+from classifier.rules.matching import RuleHits
 
 CRITICAL_SHIFT = 2.5
 DANGER_RULE_SHIFT = 1.5

@@ -8,14 +8,10 @@ from fastapi import Depends, Request
 
 from classifier.config import Settings
 from classifier.model import Classifier
-from classifier.reactions import ReactionModel
+from classifier.reactions.model import ReactionModel
 from classifier.replies import ReplyModel
+from incidents_common.app import app_state
 from incidents_common.problems import ServiceUnavailable
-
-
-def settings_of(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
 
 
 def classifier_of(request: Request) -> Classifier:
@@ -40,7 +36,7 @@ def reactions_of(request: Request) -> ReactionModel:
     return model
 
 
-SettingsDep = Annotated[Settings, Depends(settings_of)]
+SettingsDep = Annotated[Settings, Depends(app_state("settings", Settings))]
 ClassifierDep = Annotated[Classifier, Depends(classifier_of)]
 RepliesDep = Annotated[ReplyModel, Depends(replies_of)]
 ReactionsDep = Annotated[ReactionModel, Depends(reactions_of)]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from pathlib import Path
 
@@ -21,10 +20,10 @@ from classifier.consumers import (
 )
 from classifier.model import Classifier, load_cached
 from classifier.models import TABLES
-from classifier.reactions import ReactionModel
+from classifier.reactions.model import ReactionModel
 from classifier.replies import ReplyModel
 from classifier.router import router
-from incidents_common.app import Consumes, create_service
+from incidents_common.app import Consumes, create_service, stop_tasks
 from incidents_common.db import Database
 from incidents_common.events import (
     SUBJECT_CLASSIFICATION_CORRECTED_ALL,
@@ -44,7 +43,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return holder["model"]
 
     model_path = settings.resolved_model_path()
-    watcher: dict[str, asyncio.Task[None]] = {}
+    watching: list[asyncio.Task[None]] = []
 
     async def load_model() -> None:
         # Loading takes ~1 s of CPU; off the event loop, and before the consumer starts.
@@ -57,7 +56,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if reactions_path.exists():  # the reactions labeller (python -m classifier train-reactions)
             app.state.reactions = await asyncio.to_thread(ReactionModel.load, reactions_path)
         if settings.model_reload_seconds > 0:
-            watcher["task"] = asyncio.create_task(watch_model(), name="classifier-model-watch")
+            watching.append(asyncio.create_task(watch_model(), name="classifier-model-watch"))
 
     async def watch_model() -> None:
         """`train` activates a model by replacing the file: swap it in without a restart. A post is
@@ -80,11 +79,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 app.state.classifier = loaded
 
     async def stop_watching() -> None:
-        task = watcher.pop("task", None)
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await stop_tasks(watching)
 
     app = create_service(
         title="Incidents classifier",

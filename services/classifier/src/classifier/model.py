@@ -39,7 +39,7 @@ from classifier.decisions import (
 )
 from classifier.gazetteer.cache import default_gazetteer
 from classifier.gazetteer.matching import Gazetteer
-from classifier.rules import RuleHits, apply_rules
+from classifier.rules.matching import RuleHits, apply_rules
 from classifier.text import Doc, analyze
 from classifier.tfidf import Row
 from classifier.tfidf import TfidfBlock as TfidfBlock

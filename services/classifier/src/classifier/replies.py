@@ -25,9 +25,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import joblib
 import numpy as np
 
+from classifier import modelfile
 from classifier.text import analyze
 
 MONTHS = "январ|феврал|март|апрел|ма[йея]|июн|июл|август|сентябр|октябр|ноябр|декабр"  # any case of the month names
@@ -245,15 +245,11 @@ class ReplyModel:
         )
 
     def save(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        joblib.dump(self, path, compress=3)
+        modelfile.save(self, path)
 
     @staticmethod
     def load(path: Path) -> ReplyModel:
-        model = joblib.load(path)
-        if not isinstance(model, ReplyModel):
-            raise ValueError(f"{path} is not a reply-quality model")
-        return model
+        return modelfile.load(path, ReplyModel, "a reply-quality model")
 
 
 def _bucket(token: str, buckets: int) -> int:

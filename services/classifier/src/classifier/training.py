@@ -17,7 +17,7 @@ from sklearn.linear_model import LogisticRegression
 from classifier.bundle import LinearHead, ModelBundle, corpus_fingerprint, features_text
 from classifier.corpus import CorpusError, is_critical
 from classifier.decisions import danger_probability
-from classifier.rules import apply_rules
+from classifier.rules.matching import apply_rules
 from classifier.text import analyze
 from classifier.tfidf import TfidfBlock
 

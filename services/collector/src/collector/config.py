@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from pathlib import Path
+from pydantic import Field, SecretStr
 
-from pydantic import Field, PrivateAttr, SecretStr
-
-from incidents_common.secretbox import SecretBox, check_keys, load_secret_box, refuse_example_secrets
-from incidents_common.settings import DATA_DIR, ServiceSettings, service_config
+from incidents_common.secretbox import SecretsAtRestSettings
+from incidents_common.settings import service_config
 
 
-class Settings(ServiceSettings):
+class Settings(SecretsAtRestSettings):
     model_config = service_config("COLLECTOR_")
 
     service_name: str = "collector"
@@ -81,25 +78,3 @@ class Settings(ServiceSettings):
         ),
     )
     data_dir: str = Field(default="", description="Where the generated secret key file lives; empty = var/")
-
-    _secret_box: SecretBox | None = PrivateAttr(default=None)
-
-    def secret_key_file(self) -> Path:
-        return (Path(self.data_dir) if self.data_dir else DATA_DIR) / f"{self.service_name}-secret.keys"
-
-    def secret_box(self) -> SecretBox:
-        """The sources' secrets at rest: loaded (or generated) once per Settings."""
-        if self._secret_box is None:
-            self._secret_box = load_secret_box(self.secret_keys, self.secret_key_file())
-        return self._secret_box
-
-    def check_secrets(self, environ: Mapping[str, str] | None = None) -> None:
-        """Start-up check: refuse (ExampleSecretError) secret settings that hold a published example value,
-        unless the local launcher set INCIDENTS_LOCAL_LAUNCHER=1; then check the configured keys
-        (SecretBoxError when one is not a Fernet key). No side effects: an empty COLLECTOR_SECRET_KEYS is
-        generated at first use."""
-        named: dict[str, str | SecretStr | None] = {"COLLECTOR_SECRET_KEYS": self.secret_keys}
-        if hasattr(self, "nats_password"):
-            named["COLLECTOR_NATS_PASSWORD"] = self.nats_password
-        refuse_example_secrets(named, environ=environ)
-        check_keys(self.secret_keys)

@@ -4,22 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends
 
 from collector.config import Settings
 from collector.ingest.ingestor import Ingestor
+from incidents_common.app import app_state
 
-
-def settings_of(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
-
-
-def ingestor_of(request: Request) -> Ingestor:
-    ingestor: Ingestor = request.app.state.ingestor
-    return ingestor
-
-
-SettingsDep = Annotated[Settings, Depends(settings_of)]
+SettingsDep = Annotated[Settings, Depends(app_state("settings", Settings))]
 # Ingest runs its own transactions (SQLite writers serialised, unique-key races retried): see Ingestor.
-IngestorDep = Annotated[Ingestor, Depends(ingestor_of)]
+IngestorDep = Annotated[Ingestor, Depends(app_state("ingestor", Ingestor))]

@@ -4,15 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends
 
+from incidents_common.app import app_state
 from routing.config import Settings
 
-
-def settings_of(request: Request) -> Settings:
-    """The Settings create_app was given (or read from the environment once)."""
-    settings: Settings = request.app.state.settings
-    return settings
-
-
-SettingsDep = Annotated[Settings, Depends(settings_of)]
+# The Settings create_app was given (or read from the environment once).
+SettingsDep = Annotated[Settings, Depends(app_state("settings", Settings))]

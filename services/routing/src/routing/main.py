@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 
 from fastapi import FastAPI
 
-from incidents_common.app import Consumes, create_service
+from incidents_common.app import Consumes, create_service, stop_tasks
 from incidents_common.db import Database
 from incidents_common.events import (
     SUBJECT_POST_CLASSIFIED,
@@ -43,12 +42,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             tasks.append(asyncio.create_task(run_scanner(db, settings), name="routing-deadline-scanner"))
 
     async def shutdown() -> None:
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        tasks.clear()
+        await stop_tasks(tasks)
 
     return create_service(
         title="Routing",

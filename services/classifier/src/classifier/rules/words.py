@@ -1,18 +1,11 @@
-"""Rules where they beat a small model: danger to life (critical urgency), thanks vs sarcasm,
-adverts, news reposts. Each rule names the words that fired it, for the evidence.
-
-Rules feed the model as marker features (so training weighs them) and critical urgency also
-overrides the model: a gas smell is critical however it is phrased around it.
+"""What the rules look for: the lemma sets and the patterns of each rule, and the danger tables
+(`WORD_DANGERS`, `NEAR_DANGERS`) that `matching.apply_rules` walks. Lemmas are pymorphy3's; patterns
+run over the normalised text (lower case, ё→е).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
-from dataclasses import dataclass, field
-
-from classifier.danger import DangerReading, read_danger
-from classifier.text import Doc
 
 PHONE_RE = re.compile(r"(?:\+7|8)[\s(-]*\d{3}[\s)-]*\d{3}[\s-]*\d{2}[\s-]*\d{2}")
 FROST_RE = re.compile(
@@ -170,100 +163,7 @@ NEAR_DANGERS: tuple[tuple[str, str, set[str], set[str], int, bool], ...] = (
     ("трещины растут", "правило_трещины", CRACKS, GROWING, 10, False),
 )
 
-# How long a problem has lasted, in days, from what the post says ("уже неделю", "второй месяц",
-# "с лета", "4 года назад", "полгода"). The labelling guide (corpus/LABELLING.md) calls a week or
-# more "long", and three days without water, heat, power, connection or money too.
-_NUMBER_WORDS = {
-    "один": 1, "одну": 1, "два": 2, "две": 2, "двое": 2, "пару": 2, "три": 3, "трое": 3, "четыре": 4,
-    "пять": 5, "шесть": 6, "семь": 7, "восемь": 8, "девять": 9, "десять": 10, "несколько": 3,
-    "полтора": 1.5, "полторы": 1.5,
-}  # fmt: skip
-_ORDINALS = {"втор": 2, "трет": 3, "четверт": 4, "пят": 5, "шест": 6, "седьм": 7, "восьм": 8, "девят": 9, "десят": 10}
-_UNITS = (("недел", 7), ("месяц", 30), ("мес", 30), ("год", 365), ("лет", 365), ("сут", 1), ("дн", 1), ("ден", 1))
-_UNIT = r"(дн(?:я|ей|и)?|день|сут(?:ки|ок)|недел[юиья]?|недель|месяц(?:а|ев)?|мес\b|год(?:а|у)?|лет)"
-_COUNTED_RE = re.compile(r"\b(\d{1,3}|" + "|".join(_NUMBER_WORDS) + r")\s*(?:-?х\s*)?" + _UNIT)
-_ORDINAL_RE = re.compile(r"\b(" + "|".join(_ORDINALS) + r")\w*\s+" + _UNIT)
-_BARE_RE = re.compile(r"\b(уже|целую|целый|целых|всю|весь|которую|который|больше|более|почти|около)\s+" + _UNIT)
-_SINCE_SEASON_RE = re.compile(
-    r"\bс\s+(весны|лета|осени|зимы|прошлого\s+года|позапрошлого|января|февраля|марта|апреля|мая|июня|июля"
-    r"|августа|сентября|октября|ноября|декабря|нового\s+года|советских|90-х|\d{4})"
-)
-_SINCE_DAY_RE = re.compile(
-    r"\bс\s+(\d{1,2}\s*(?:-?го\s+)?(?:числа|января|февраля|марта|апреля|мая|июня|июля|августа|сентября|октября"
-    r"|ноября|декабря)|понедельника|вторника|среды|четверга|пятницы|субботы|воскресенья|прошлой\s+недели)"
-)
-_LONG_WORDS_RE = re.compile(
-    r"\b(годами|месяцами|неделями|полгода|полгодика|полмесяца|много\s+лет|всю\s+(?:зиму|весну|осень)|все\s+лето"
-    r"|кажд(?:ый|ую|ое)\s+(?:год|зиму|весну|осень|лето)|испокон|десятилети\w*)\b"
-)
-_LONG_WORD_DAYS = {"полмесяца": 15}
-# A count after these words is an age, a wait ahead, a frequency or a date: "ребёнку 3 года",
-# "запись на 3 недели", "раз в 2 недели", "через месяц", "деревьям по 50 лет", "стаж 35 лет".
-_NOT_A_LENGTH_BEFORE = frozenset(
-    "через на до по в раз старше младше стаж возраст исполнилось исполнится ребенку ребёнку мне ему ей сыну дочке "
-    "дочери маме папе бабушке дедушке деду внуку внучке детям им нам лет".split()
-)
-_LAST_WORD_RE = re.compile(r"(\w+)\W*$")
-
-# Words every match of a pattern holds: a post with none of them skips the pattern. Python's re tries
-# each alternative at each position; `in` scans in C, several times faster on the many posts that
-# name none of them. Lower case without ё, as the patterns are written.
-_UNIT_WORDS = ("дн", "день", "сут", "недел", "мес", "год", "лет")  # _UNIT's: _COUNTED_RE, _ORDINAL_RE, _BARE_RE
-_SINCE_GATE_RE = re.compile(r"с\s")  # _SINCE_SEASON_RE, _SINCE_DAY_RE
-_LONG_WORDS = ("год", "мес", "недел", "лет", "всю", "кажд", "испокон", "десятилети")  # _LONG_WORDS_RE
-_MEMORY_WORDS = ("помн", "помин", "годовщин", "светлая", "детстве", "молодости", "союзе", "раньше")
-_AHEAD_WORDS = ("если", "будущее", "заранее", "всякий", "тически")
-_FICTION_WORDS = ("смотрел", "дочитал", "фильм", "сериал", "рассказ", "книг", "фанфик", "приснил", "стих")
-_RESOLVED_WORDS = ("отбой", "уже", "проблем")
-_SARCASM_WORDS = (")))", "браво", "спасибо", "ирония", "«")
-_PRICE_WORDS = ("руб", "₽", "р.", "%", "месяц")
-
-
-def _holds_any(text: str, words: tuple[str, ...]) -> bool:
-    for word in words:
-        if word in text:
-            return True
-    return False
-
-
-def _word_before(text: str, position: int) -> str:
-    match = _LAST_WORD_RE.search(text, max(0, position - 30), position)
-    return match.group(1) if match else ""
-
-
-def _unit_days(unit: str) -> int:
-    return next((days for prefix, days in _UNITS if unit.startswith(prefix)), 1)
-
-
-def duration_days(text: str) -> tuple[float, str] | None:
-    """The longest duration the (lower-cased) text states, in days, and the words that said it."""
-    found: list[tuple[float, str]] = []
-    units = _holds_any(text, _UNIT_WORDS)
-    for match in _COUNTED_RE.finditer(text) if units else ():
-        if _word_before(text, match.start()) in _NOT_A_LENGTH_BEFORE:
-            continue
-        count_word, unit = match.group(1), match.group(2)
-        count = float(count_word) if count_word.isdigit() else float(_NUMBER_WORDS[count_word])
-        if count_word.isdigit() and _unit_days(unit) == 365 and count > 60:
-            continue  # "в 2017 году" is a date, not a length
-        found.append((count * _unit_days(unit), match.group(0)))
-    for match in _ORDINAL_RE.finditer(text) if units else ():
-        days = _unit_days(match.group(2))
-        # "третий день" counts as three days; "вторую неделю" as more than a week
-        ordinal = _ORDINALS[match.group(1)]
-        found.append((float(ordinal) if days == 1 else (ordinal - 1) * days + 1.0, match.group(0)))
-    for match in _BARE_RE.finditer(text) if units else ():
-        found.append((float(_unit_days(match.group(2))), match.group(0)))
-    since = _SINCE_GATE_RE.search(text) is not None
-    for match in _SINCE_SEASON_RE.finditer(text) if since else ():
-        found.append((30.0, match.group(0)))
-    for match in _SINCE_DAY_RE.finditer(text) if since else ():
-        found.append((4.0, match.group(0)))
-    for match in _LONG_WORDS_RE.finditer(text) if _holds_any(text, _LONG_WORDS) else ():
-        found.append((float(_LONG_WORD_DAYS.get(match.group(1), 60)), match.group(0)))
-    return max(found) if found else None
-
-
+# High urgency: what nobody should be without for three days, and a problem of many people at once.
 ESSENTIALS = {"вода", "отопление", "тепло", "батарея", "свет", "электричество", "газ", "связь", "интернет", "пенсия",
               "выплата", "пособие", "компенсация", "зарплата", "лифт", "канализация", "электроэнергия"}  # fmt: skip
 CROWD_RE = re.compile(
@@ -274,167 +174,20 @@ CROWD_RE = re.compile(
 )
 
 
-@dataclass(slots=True)
-class RuleHits:
-    markers: list[str] = field(default_factory=list)
-    evidence: dict[str, list[str]] = field(default_factory=dict)
-    critical: list[str] = field(default_factory=list)
-    high: dict[str, str] = field(default_factory=dict)  # reason -> the marker holding its words
-    thanks: bool = False
-    sarcasm: bool = False
-    advert: bool = False
-    reading: DangerReading = field(default_factory=DangerReading)
-
-    def danger(self, reason: str, marker: str, words: Iterable[str]) -> None:
-        self.critical.append(reason)
-        self.hit(marker, words)
-
-    def hit(self, marker: str, words: Iterable[str]) -> None:
-        self.markers.append(marker)
-        self.evidence[marker] = sorted(set(words))[:4]
+# Words every match of a pattern holds: a post with none of them skips the pattern. Python's re tries
+# each alternative at each position; `in` scans in C, several times faster on the many posts that
+# name none of them. Lower case without ё, as the patterns are written.
+MEMORY_CUES = ("помн", "помин", "годовщин", "светлая", "детстве", "молодости", "союзе", "раньше")
+AHEAD_CUES = ("если", "будущее", "заранее", "всякий", "тически")
+FICTION_CUES = ("смотрел", "дочитал", "фильм", "сериал", "рассказ", "книг", "фанфик", "приснил", "стих")
+RESOLVED_CUES = ("отбой", "уже", "проблем")
+SARCASM_CUES = (")))", "браво", "спасибо", "ирония", "«")
+PRICE_CUES = ("руб", "₽", "р.", "%", "месяц")
 
 
-def _near(
-    lemmas: list[str],
-    first: set[str],
-    second: set[str],
-    window: int = 5,
-    *,
-    negatable: bool = True,
-    present: set[str] | None = None,
-) -> list[str] | None:
-    """Words from both sets within `window` tokens of each other, unless the first is negated.
-    `present`: set(lemmas), when the caller has it (set against set checks the smaller one)."""
-    words = lemmas if present is None else present
-    if first.isdisjoint(words) or second.isdisjoint(words):
-        return None  # most posts: no word of either set, decided in C
-    for i, word in enumerate(lemmas):
-        if word in first:
-            if negatable and i and lemmas[i - 1] in NEGATIONS:
-                continue
-            for j in range(max(0, i - window), min(len(lemmas), i + window + 1)):
-                if j != i and lemmas[j] in second:
-                    return [word, lemmas[j]]
-    return None
-
-
-def apply_rules(doc: Doc) -> RuleHits:
-    hits = RuleHits()
-    lemmas = doc.lemmas
-    present = set(lemmas)
-    text = doc.normalized  # lower case, ё→е; patterns skip IGNORECASE (2–3× slower on Cyrillic)
-
-    thanks = present & THANKS
-    if thanks and POLITE_CLOSE_RE.search(text) and len(POLITE_CLOSE_RE.findall(text)) >= len(thanks):
-        thanks = set()  # only the polite close of a complaint
-    if thanks:
-        hits.thanks = True
-        hits.hit("правило_благодарность", thanks)
-    memory = MEMORY_RE.search(text) if _holds_any(text, _MEMORY_WORDS) else None
-    if memory:
-        hits.hit("правило_воспоминание", [memory.group(0)])
-    for marker, pattern, cue_words in (
-        ("правило_на_будущее", AHEAD_RE, _AHEAD_WORDS),
-        ("правило_вымысел", FICTION_RE, _FICTION_WORDS),
-        ("правило_решено", RESOLVED_RE, _RESOLVED_WORDS),
-    ):
-        found = pattern.search(text) if _holds_any(text, cue_words) else None
-        if found:
-            hits.hit(marker, [found.group(0)])
-    sarcasm = SARCASM_RE.search(text) if _holds_any(text, _SARCASM_WORDS) else None
-    if sarcasm or ({"эмосарказм", "эмосмех"} & present and (thanks or "отличный" in present)):
-        hits.sarcasm = True
-        hits.hit("правило_сарказм", [sarcasm.group(0)] if sarcasm else ["ирония"])
-    advert = present & ADVERT
-    if PHONE_RE.search(text):
-        advert = advert | {"телефон"}
-    if _holds_any(text, _PRICE_WORDS) and PRICE_RE.search(text):
-        advert = advert | {"цена"}
-    if len(advert) >= 2 or (advert and PHONE_RE.search(text)):
-        hits.advert = True
-        hits.hit("правило_реклама", advert)
-    news = present & NEWS
-    if len(news) >= 2:
-        hits.hit("правило_новость", news)
-    announcement = ANNOUNCEMENT_RE.search(text)
-    if announcement:
-        hits.hit("правило_объявление", [announcement.group(0)])
-    abroad = present & ABROAD
-    if abroad:
-        hits.hit("правило_заграница", abroad)
-    for marker, words in GENRES:
-        genre = present & words
-        if genre:
-            hits.hit(marker, genre)
-    if VERSE_LINE_RE.search(doc.raw):
-        hits.hit("жанр_стих", ["строки стиха"])
-    if doc.caps_ratio > 0.5 and len(lemmas) > 3:
-        hits.hit("правило_капс", ["КАПС"])
-    if doc.exclamations >= 2:
-        hits.hit("правило_восклицания", ["!"])
-
-    # Danger to life or health now: critical.
-    gas = _near(lemmas, GAS_SMELL, {"газ", "газом", "газа"}, window=3, present=present)
-    if gas and not _negated_gas(lemmas):
-        hits.danger("запах газа", "правило_газ", gas)
-    heating = _near(lemmas, HEATING, NO, window=4, negatable=False, present=present)
-    if heating and FROST_RE.search(text):
-        hits.danger("нет отопления в мороз", "правило_холод", heating + ["мороз"])
-    fire = present & FIRE
-    burning = _near(
-        lemmas, {"гореть", "поджечь", "загореться", "полыхать"}, BUILDINGS, window=5, negatable=False, present=present
-    )
-    if (fire & {"пожар", "пламя", "возгорание"} or burning) and not present & FIRE_EXCUSE:
-        hits.danger("пожар", "правило_пожар", burning or fire)
-    for reason, marker, danger_words in WORD_DANGERS:
-        if present & danger_words:
-            hits.danger(reason, marker, present & danger_words)
-    for reason, marker, first, second, window, negatable in NEAR_DANGERS:
-        near = _near(lemmas, first, second, window=window, negatable=negatable, present=present)
-        if near:
-            hits.danger(reason, marker, near)
-    abandoned = _near(lemmas, ABANDONED, CLIMBING | YOUNG, window=10, negatable=False, present=present)
-    if abandoned and present & YOUNG:
-        hits.danger("дети на опасном объекте", "правило_заброшка", abandoned)
-    negated = [f"не_{word}" if i and lemmas[i - 1] == "не" else word for i, word in enumerate(lemmas)]
-    traffic = _near(negated, TRAFFIC, BROKEN, window=8, negatable=False)
-    if traffic:
-        hits.danger("не работает светофор или переезд", "правило_светофор", traffic)
-    overhead = _near(lemmas, FALLING_THINGS, FALLING | {"висеть"}, window=5, negatable=False, present=present)
-    if overhead and "правило_падение" not in hits.evidence and present & (OVERHEAD_TARGETS | YOUNG):
-        hits.danger("может упасть на людей", "правило_нависает", overhead)
-    life = present & LIFE
-    if life:
-        hits.hit("правило_жизнь", life)
-    # Hazard × who is exposed × now, as markers the danger head weighs (classifier/danger.py).
-    hits.reading = read_danger(doc, lemmas)
-    hits.markers.extend(hits.reading.markers)
-
-    # High urgency: going on for long, or many people (corpus/LABELLING.md). Markers only: the
-    # urgency head weighs them against the rest of the post.
-    duration = duration_days(text)
-    if duration and duration[0] >= 7:
-        hits.high["давно"] = "правило_долго"
-        hits.hit("правило_долго", [duration[1]])
-    elif duration and duration[0] >= 3:
-        hits.hit("правило_дни", [duration[1]])
-        essential = present & ESSENTIALS
-        if essential:
-            hits.high["нет необходимого несколько дней"] = "правило_без_необходимого"
-            hits.hit("правило_без_необходимого", [duration[1], *sorted(essential)])
-    elif present & LONG:
-        hits.hit("правило_долго_слабо", present & LONG)
-    crowd = CROWD_RE.search(text)
-    if crowd:
-        hits.high["многих касается"] = "правило_массово"
-        hits.hit("правило_массово", [crowd.group(0)])
-    elif present & MANY:
-        hits.hit("правило_массово_слабо", present & MANY)
-    return hits
-
-
-def _negated_gas(lemmas: list[str]) -> bool:
-    for i, word in enumerate(lemmas[:-1]):
-        if word in NEGATIONS and lemmas[i + 1] in GAS_SMELL:
+def holds_any(text: str, words: tuple[str, ...]) -> bool:
+    """Whether any of the cue words is in the text: if none is, the pattern they gate cannot match."""
+    for word in words:
+        if word in text:
             return True
     return False
