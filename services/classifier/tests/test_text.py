@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import pytest
+
 from classifier.text import analyze, clean, lemma, normalize
 
 
@@ -47,3 +49,16 @@ class TestTokens:
         doc = analyze("ОПЯТЬ НЕТ ВОДЫ!!! Сколько можно?!")
         assert doc.caps_ratio > 0.5
         assert doc.exclamations >= 1
+
+
+class TestDashes:
+    @pytest.mark.parametrize(
+        ("text", "words"),
+        [
+            ("автобус Хабаровск–Вяземский ушёл", ["автобус", "Хабаровск", "Вяземский", "ушёл"]),  # en dash
+            ("трасса Тула—Москва стоит", ["трасса", "Тула", "Москва", "стоит"]),  # em dash
+            ("в Усть-Куте нет воды", ["в", "Усть-Куте", "нет", "воды"]),  # a hyphen joins a name
+        ],
+    )
+    def test_a_dash_between_words_parts_them_and_keeps_both(self, text: str, words: list[str]) -> None:
+        assert [token.text for token in analyze(text).tokens] == words

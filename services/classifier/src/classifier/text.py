@@ -20,6 +20,9 @@ MENTION_RE = re.compile(r"@\w+")
 HASHTAG_RE = re.compile(r"#(\w+)")
 REPEAT_RE = re.compile(r"([^\W\d_])\1{2,}", re.IGNORECASE)
 PUNCT_REPEAT_RE = re.compile(r"([!?.])\1+")
+# A dash between two words (Хабаровск–Вяземский, Тула—Москва: a route) parts them; razdel keeps such a
+# pair as one token that is no word, and the words were lost.
+WORD_DASH_RE = re.compile(r"(?<=[^\W\d_])[–—](?=[^\W\d_])")
 CAMEL_RE = re.compile(r"(?<=[а-яёa-z])(?=[А-ЯЁA-Z])|(?<=[А-ЯЁA-Z])(?=[А-ЯЁA-Z][а-яёa-z])")
 SPACES_RE = re.compile(r"\s+")
 LETTER_RE = re.compile(r"[А-Яа-яЁёA-Za-z]")
@@ -154,6 +157,7 @@ def clean(text: str) -> str:
     text = _strip_symbols(text)
     text = REPEAT_RE.sub(r"\1", text)
     text = PUNCT_REPEAT_RE.sub(r"\1", text)
+    text = WORD_DASH_RE.sub(" – ", text)
     # = SPACES_RE.sub(" ", text).strip(): str.split and the pattern's \s know the same whitespace
     return " ".join(text.split())
 

@@ -46,11 +46,18 @@ def add_districts(places: dict[str, Any], index: dict[str, list[Entry]]) -> dict
     # A town the table gives no district (a town of regional significance) usually names the district
     # around it (Кирсанов: Кирсановский район), unless another region has a district of that name.
     for town in all_towns():
-        if town.district or len(words := name_words(town.name)) != 1:
+        words = name_words(town.name)
+        if town.district or not (len(words) == 1 or (len(words) == 2 and "-" in town.name)):
             continue
-        name = name_key(words[0])
-        adjective = adjective_of(name) or town_adjective_of(name) or formed_adjective(name)
-        if adjective is not None and (adjective, "район") not in found:
+        name = name_key(words[-1])
+        adjective = (
+            adjective_of(name) or town_adjective_of(name) or formed_adjective(name, shortest=3 if words[:-1] else 5)
+        )
+        if adjective is None:
+            continue
+        if words[:-1]:  # Усть-Кут: Усть-Кутский район
+            adjective = f"{name_key(words[0])}-{adjective}"
+        if tuple(name_key(p) for p in name_words(adjective)) + ("район",) not in found:
             add(f"{adjective} район", town.region_code)
     generic = {name_key(str(name)): str(name) for name in places.get("generic_districts", [])}
     for adjective in generic:

@@ -240,11 +240,11 @@ def town_adjective_of(name: str) -> str | None:
     return next((c for c in candidates if is_adjective_lemma(c)), None)
 
 
-def formed_adjective(name: str) -> str | None:
+def formed_adjective(name: str, *, shortest: int = 5) -> str | None:
     """A town's adjective formed by its ending where the dictionary knows none (Мамоново: мамоновский,
     Ивдель: ивдельский, Ивангород: ивангородский). Only ever matched before a district or a thing a
     town has (Мамоновского городского округа, Ивдельское лесничество), so a guess names nothing alone."""
-    if len(name) <= 4 or " " in name or "-" in name:
+    if len(name) < shortest or " " in name or "-" in name:
         return None
     if name.endswith(("ово", "ево", "ино", "ыно")):
         return name[:-1] + "ский"
