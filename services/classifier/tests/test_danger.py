@@ -59,8 +59,8 @@ class TestThresholds:
         others = [0.75, 0.45, 0.35, 0.2, 0.15, 0.1, 0.05, 0.05, 0.02, 0.01]
         p = np.array(critical + others)
         gold = np.array([True] * 10 + [False] * 10)
-        chosen = choose_thresholds(p, gold)
-        # DANGER_PRECISION is 0.85. From 0.20 up: at 0.41 the calls are 0.95…0.5 (7 critical) and 0.75,
+        chosen = choose_thresholds(p, gold, precision_target=0.85)
+        # A precision target of 0.85. From 0.20 up: at 0.41 the calls are 0.95…0.5 (7 critical) and 0.75,
         # 0.45 (2 others) = 7/9; at 0.46 the 0.45 post drops out: 7/8 = 0.875, the first ≥ 0.85.
         assert chosen["critical_at"] == pytest.approx(0.46)
         assert chosen["oof_recall"] == pytest.approx(0.7)
@@ -76,7 +76,7 @@ class TestThresholds:
         critical = [0.95, 0.9, 0.85, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.1]
         others = [0.75, 0.45, 0.35, 0.2, 0.15, 0.1, 0.05, 0.05, 0.02, 0.01]
         gold = np.array([True] * 10 + [False] * 10)
-        chosen = choose_thresholds(np.array(critical + others), gold, share=0.2)
+        chosen = choose_thresholds(np.array(critical + others), gold, share=0.2, precision_target=0.85)
         # At 0.46: r = 7/10, f = 1/10 → 0.7·0.2 / (0.7·0.2 + 0.1·0.8) = 0.14 / 0.22 = 0.636 < 0.85.
         # Only above 0.75 is f = 0: at 0.76, r = 4/10, precision 1.0.
         assert chosen["critical_at"] == pytest.approx(0.76)
@@ -87,6 +87,16 @@ class TestThresholds:
         assert chosen["share"] == pytest.approx(0.2)
         assert chosen["review_at"] == pytest.approx(0.75)
         assert chosen["oof_review_share"] == pytest.approx(0.08)
+
+    def test_the_default_target_of_090_waits_for_the_last_other_post(self) -> None:
+        critical = [0.95, 0.9, 0.85, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.1]
+        others = [0.75, 0.45, 0.35, 0.2, 0.15, 0.1, 0.05, 0.05, 0.02, 0.01]
+        gold = np.array([True] * 10 + [False] * 10)
+        chosen = choose_thresholds(np.array(critical + others), gold)
+        # 7/8 = 0.875 at 0.46, 6/7 at 0.51, 5/6 at 0.61, 4/5 at 0.71: none reaches 0.90; at 0.76 the
+        # other post's 0.75 drops out, 4/4.
+        assert chosen["critical_at"] == pytest.approx(0.76)
+        assert chosen["oof_precision"] == pytest.approx(1.0)
 
     def test_no_critical_posts_keeps_the_defaults(self) -> None:
         chosen = choose_thresholds(np.array([0.1, 0.2]), np.array([False, False]))
