@@ -86,7 +86,8 @@ def demonym_mention(demonyms: dict[str, Entry], tokens: list[Token], i: int, tex
         return Mention(entry, token.text, weak=True)
     if i and word_kind(tokens[i - 1].lower) == "name":
         return None  # Илья Муромец
-    address = i == 0 and mark_after(text, token) in DEMONYM_ADDRESS_MARKS
+    # Opening the post or a sentence of it («…Узнаёте кого-нибудь? Макарьевцы, откликнитесь!»)
+    address = (i == 0 or token.sentence_start) and mark_after(text, token) in DEMONYM_ADDRESS_MARKS
     return Mention(entry, token.text, weak=not address)
 
 
