@@ -8,6 +8,7 @@ from typing import Any
 from classifier.gazetteer.accept import accepts
 from classifier.gazetteer.context import (
     DISTRICT_INSTITUTIONS,
+    STREET_AFTER,
     after_river_word,
     big_name,
     institution_after,
@@ -184,6 +185,11 @@ class Gazetteer:
             if i and tokens[i - 1].lower in RIVER_PREPOSITIONS:
                 for river in lemma_set(token.lower):
                     found.update(RIVER_REGIONS.get(river, ()))
+            if i + 1 < len(tokens) and not token.punct_after and tokens[i + 1].lower in STREET_AFTER:
+                # a road named after a town (Гурьевск, Калининградское шоссе): settles a namesake only
+                # among its own regions, so Московское шоссе, which every town has, settles nothing
+                for key in self._index_keys(token.lower):
+                    found.update(c for e in self.index.get(key, ()) if e.adjective for c in e.codes)
             if i + 1 < len(tokens) and tokens[i + 1].text[:1].isupper() and not token.punct_after:
                 second = tokens[i + 1].lower
                 for key in self._index_keys(token.lower):

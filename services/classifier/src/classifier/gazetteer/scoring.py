@@ -16,6 +16,7 @@ ROLE_SHARE = {"own": 2.5, "away": 0.3, "go": 0.5, "near": 0.7, "not": 0.0}
 # A text's word for a place that is not the source's own town weighs this much against a town the source's
 # name gives: weak, elsewhere, a destination, or a region named not as where (у Камчатки, «Южный Урал»).
 HINT_TOWN_OUTWEIGHS = 0.4
+OTHER_THAN_OWN = 0.5  # a plainly named place of another region beside «у нас в X»
 
 
 def score_regions(
@@ -73,6 +74,9 @@ def score_regions(
         for c in m.entry.codes
         if c in hint_codes
     }
+    # «У нас в Ельне …» names the author's own place: a place the post names plainly elsewhere in
+    # another region (a sister's Оренбург, the Орск of the news) is where others are.
+    own_codes = {c for m in text_mentions if m.role == "own" for c in m.entry.codes}
     scores: dict[str, float] = defaultdict(float)
     for n, mention in enumerate(text_mentions):
         codes = mention.entry.codes
@@ -96,6 +100,8 @@ def score_regions(
         if mention.weak:
             share *= 0.5
         share *= ROLE_SHARE.get(mention.role, 1.0)
+        if own_codes and mention.role == "" and own_codes.isdisjoint(mention.entry.codes):
+            share *= OTHER_THAN_OWN
         if (
             hint_towns
             and hint_towns.isdisjoint(codes)
