@@ -117,6 +117,10 @@ def _demonym_candidates(name: str) -> list[tuple[str, str]]:
         found = [(s1 + "инцы", s1), (s1 + "цы", s1), (s1 + ("ане" if s1[-1] in HUSHING else "яне"), s1)]
         if s1[-1] in "гкх":  # Елабуга: елабужане, Калуга: калужане
             found.append((s2 + {"г": "ж", "к": "ч", "х": "ш"}[s1[-1]] + "ане", s1))
+        if name.endswith("я") and s1[-1] in "аеиоу":  # Верея: верейцы
+            found.append((s1 + "йцы", s1))
+        if name.endswith("ьма"):  # Тотьма: тотьмичи
+            found.append((s1 + "ичи", s1))
         return found
     if name.endswith("ь"):  # Тюмень: тюменцы, Севастополь: севастопольцы, Тверь: тверичи, Керчь: керчане
         settlers = s1 + ("ане" if s1[-1] in HUSHING else "яне")
