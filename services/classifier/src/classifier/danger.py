@@ -118,6 +118,12 @@ NEWS = frozenset(
     "сообщать сообщить пресс-служба информировать напоминать напомнить ведомство заявить уточнить "
     "корреспондент берегите памятка правило соблюдать осторожный осторожно учение учения тренировка".split()
 )
+# Far away: the hazard is abroad (a flooded metro in China, heat deaths in Spain), not where anyone can act.
+FAR_AWAY = frozenset(
+    "китай европа америка сша испания италия германия франция турция индия япония таиланд египет греция "
+    "бразилия мексика австралия канада англия великобритания индонезия филиппины вьетнам корея "
+    "заграница рубеж".split()
+)
 NEGATIONS = frozenset({"не", "нет", "ни"})
 # Temperatures that endanger people by themselves: frost of −15 and below, heat of +33 and above.
 FROST_RE = re.compile(r"(?:[-−–]|минус\s*)\s?(?:1[5-9]|[2-5]\d)\b|минус\s+(?:двадцат|тридцат|сорок|пятьдесят)")
@@ -203,6 +209,7 @@ def read_danger(doc: Doc, lemmas: list[str] | None = None) -> DangerReading:
         ("прошло", bool(present & OVER)),
         ("если", bool(present & IMAGINED)),
         ("новость", bool(present & NEWS)),
+        ("далеко", bool(present & FAR_AWAY)),
         ("прош_время", past > now),
     ]
     markers = reading.markers
