@@ -40,6 +40,16 @@ class TestReading:
         mild = read_danger(analyze("Сегодня −5 и солнце"))
         assert "опас_мороз" not in mild.markers
 
+    def test_a_hazard_abroad_is_marked_as_far_away(self) -> None:
+        abroad = read_danger(analyze("Смотрю ролик из Китая: от ливня затопило метро, люди по грудь в воде"))
+        assert {"опас_вода", "опас_далеко"} <= set(abroad.markers)
+        here = read_danger(analyze("У нас в Зее от ливня затопило подвал, люди по колено в воде"))
+        assert "опас_вода" in here.markers
+        assert "опас_далеко" not in here.markers
+        # the wild animals of a village: a she-bear lemmatises apart from медведь
+        bear = read_danger(analyze("Медведица с медвежонком ходит у садика, дети тут гуляют"))
+        assert "опас_звери_люди" in bear.markers
+
     def test_a_fixed_past_hazard_is_marked_as_over(self) -> None:
         reading = read_danger(analyze("Вчера прорвало трубу, аварийка за ночь всё устранила, спасибо"))
         assert "опас_вода" in reading.markers
