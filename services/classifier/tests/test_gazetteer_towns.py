@@ -99,6 +99,9 @@ class TestDistricts:
             ("В Лыткаринском городском округе опять отключили воду", "50"),
             ("Администрация Ивдельского городского округа молчит", "66"),  # Ивдель: ивдельский
             ("Усть-Кутский район, у нас в посёлке автобус не ходит", "38"),  # a hyphenated town's district
+            # named after a village or an urban settlement, the centre GeoNames lists (Демянск, Каргасок)
+            ("Собаки режут кур по деревням. Демянский район, охотоведы, отлов, кто-нибудь!", "53"),
+            ("Глава поселения не отвечает. В Каргасокском районе у всех так?", "70"),
         ],
     )
     def test_a_district_of_one_region_decides(self, text: str, code: str) -> None:
@@ -114,6 +117,7 @@ class TestDistricts:
             "В Кировском районе не вывозят мусор",
             "Горный район: нет связи",
             "Каменский район, нет воды",  # Алтайский край and Пензенская область both have one
+            "Очередь в детские сады Пионерского района",  # a village Пионер names no district
         ],
     )
     def test_an_ambiguous_district_alone_decides_nothing(self, text: str) -> None:
@@ -134,7 +138,16 @@ class TestTownInstitutions:
             ("Ивдельское лесничество набирает лесных пожарных на сезон", "66"),  # ивдельский: formed
             ("Ивангородская крепость открывает сезон 1 мая", "47"),
             ("Волчанское водохранилище опять цветёт", "66"),
+            ("Второй раз на приёме в Кирсановской ЦРБ терапевт не посмотрел", "68"),  # a surname's town
+            ("В удачнинской поликлинике к стоматологу запись только на март", "14"),  # Удачный
         ],
     )
     def test_a_small_towns_adjective_before_what_a_town_has(self, text: str, code: str) -> None:
         assert default_gazetteer().resolve(analyze(text)).code == code
+
+
+def test_a_regions_adjective_after_na_is_a_street() -> None:
+    """«на Ленинградском» is the avenue, «на Московском шоссе» the road: not the region."""
+    assert resolve("В Мирном дом на Ленинградском дал крен, жильцов расселили")[0] == "14"
+    assert resolve("Пробка на Московском шоссе, стоим час") == (None, None)
+    assert resolve("По Ленинградской области снова снегопад")[0] == "47"

@@ -50,10 +50,10 @@ def build_demonyms(
         add(str(name).lower().replace("ё", "е"), entry, checked=True)
     for town in all_towns():
         words = name_words(town.name)
-        entry = town_entry(town.name) if len(words) == 1 else None
+        entry = town_entry(town.name) if len(words) == 1 or _joined(town.name) else None
         if entry is None:
             continue
-        for plural, stem in _demonym_candidates(words[0].lower().replace("ё", "е")):
+        for plural, stem in _demonym_candidates(_joined(town.name) or words[0].lower().replace("ё", "е")):
             if morph().word_is_known(plural) and (len(stem) < 4 or has_word_sense(stem) or named_person(stem)):
                 continue  # a common word or a person's followers, not a town's people
             add(plural, entry, checked=False)
@@ -91,6 +91,15 @@ def demonym_mention(demonyms: dict[str, Entry], tokens: list[Token], i: int, tex
     return Mention(entry, token.text, weak=not address)
 
 
+def _joined(name: str) -> str | None:
+    """A hyphenated town whose people write it as one word (Северо-Курильск: северокурильцы,
+    Южно-Сахалинск: южносахалинцы); None for other names."""
+    first, dash, rest = name.lower().replace("ё", "е").partition("-")
+    if not dash or "-" in rest or " " in name or not first.endswith("о"):
+        return None
+    return first + rest
+
+
 def _demonym_candidates(name: str) -> list[tuple[str, str]]:
     """A town's demonyms by word formation, as (plural, the stem kept of the name): шенкурск →
     шенкурчане, змеиногорцы; кириллов → кирилловцы; белово → беловчане; нюрба → нюрбинцы; олонец →
@@ -115,6 +124,8 @@ def _demonym_candidates(name: str) -> list[tuple[str, str]]:
         return [(s1 + "инцы", s1), (s1 + "цы", s1)]
     if name.endswith(("а", "я")):  # Нюрба: нюрбинцы, Самара: самарцы, Воркута: воркутяне
         found = [(s1 + "инцы", s1), (s1 + "цы", s1), (s1 + ("ане" if s1[-1] in HUSHING else "яне"), s1)]
+        if s1[-1] in HUSHING:  # Короча: корочанцы
+            found.append((s1 + "анцы", s1))
         if s1[-1] in "гкх":  # Елабуга: елабужане, Калуга: калужане
             found.append((s2 + {"г": "ж", "к": "ч", "х": "ш"}[s1[-1]] + "ане", s1))
         if name.endswith("я") and s1[-1] in "аеиоу":  # Верея: верейцы
@@ -129,8 +140,15 @@ def _demonym_candidates(name: str) -> list[tuple[str, str]]:
         return [(s1 + "инцы", s1), (s1 + "цы", s1)]
     if name.endswith(("ый", "ий", "ой")):  # Мирный: мирнинцы
         return [(s2 + "инцы", s2)]
+    if name.endswith("ей"):  # Сенгилей: сенгилеевцы
+        return [(s1 + "евцы", s1), (name + "цы", s1)]
+    if name.endswith("л"):  # Вуктыл: вуктыльцы
+        return [(name + "ьцы", name), (name + "цы", name)]
     if name[-1] not in "аеёиоуыэюяй":  # Ишим: ишимцы, Талдом: талдомцы, Надым: надымчане
-        return [(name + "цы", name), (name + ("ане" if name[-1] in HUSHING else "чане"), name)]
+        found = [(name + "цы", name), (name + ("ане" if name[-1] in HUSHING else "чане"), name)]
+        if name.endswith("к"):  # Горняк: горнячане
+            found.append((s1 + "чане", s1))
+        return found
     return []
 
 

@@ -5,12 +5,20 @@ every case form («в Намском улусе», «Ядринского мун
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
 from classifier.gazetteer.context import DISTRICT_FILLERS, is_municipal_abbreviation
 from classifier.gazetteer.entries import Entry
-from classifier.gazetteer.words import adjective_of, formed_adjective, name_key, name_words, town_adjective_of
+from classifier.gazetteer.words import (
+    adjective_of,
+    formed_adjective,
+    has_word_sense,
+    name_key,
+    name_words,
+    town_adjective_of,
+)
 from classifier.text import Token, lemma_set
 from incidents_common.towns import all_towns
 
@@ -20,9 +28,13 @@ DISTRICT_NOUNS = ("район", "округ", "улус", "кожуун")
 RAION_ABBREVIATIONS = {"н", "на", "не", "ну", "ном", "нах", "нов"}  # р-н, р-на, р-не …
 
 
-def add_districts(places: dict[str, Any], index: dict[str, list[Entry]]) -> dict[tuple[str, ...], dict[str, str]]:
+def add_districts(
+    places: dict[str, Any], index: dict[str, list[Entry]], centres: Sequence[tuple[str, str]] = ()
+) -> dict[tuple[str, ...], dict[str, str]]:
     """Municipal districts: every district of the towns table and those of places.yaml, indexed by
-    their adjective and each noun people use for them, into `index`. Returns (adjective…, noun) → {code: name}."""
+    their adjective and each noun people use for them, into `index`; and the district each of `centres`
+    (GeoNames' villages and urban settlements, as (name, region code)) would give its name to.
+    Returns (adjective…, noun) → {code: name}."""
     found: dict[tuple[str, ...], dict[str, str]] = defaultdict(dict)
 
     def add(name: str, code: str) -> None:
@@ -59,6 +71,28 @@ def add_districts(places: dict[str, Any], index: dict[str, list[Entry]]) -> dict
             adjective = f"{name_key(words[0])}-{adjective}"
         if tuple(name_key(p) for p in name_words(adjective)) + ("район",) not in found:
             add(f"{adjective} район", town.region_code)
+    # Most districts are named after their centre, which is often a village or an urban settlement
+    # (Демянск: Демянский район, Каргасок: Каргасокский район). Only where no district of that name is
+    # known: two regions' villages giving one name leave it ambiguous, so it decides nothing alone.
+    derived: dict[tuple[str, ...], dict[str, str]] = defaultdict(dict)
+    for name, code in centres:
+        words = name_words(name)
+        if len(words) != 1:
+            continue
+        key = name_key(words[0])
+        if has_word_sense(key):
+            continue  # a village named by a word (Пионер): its adjective names a city's district as often
+        adjective = adjective_of(key) or town_adjective_of(key) or formed_adjective(key)
+        if adjective is None and key.endswith(("ск", "цк")) and len(key) >= 5:
+            adjective = key + "ий"  # Демянск: демянский
+        if adjective is None:
+            continue
+        parts = tuple(name_key(p) for p in name_words(adjective))
+        if parts + ("район",) not in found:
+            derived[parts][code] = f"{adjective.capitalize()} район"
+    for per_code in derived.values():
+        for code, name in per_code.items():
+            add(name, code)
     generic = {name_key(str(name)): str(name) for name in places.get("generic_districts", [])}
     for adjective in generic:
         for noun in ("район", "округ"):

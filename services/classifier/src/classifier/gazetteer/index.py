@@ -89,6 +89,7 @@ def build_place_names(places: dict[str, Any], min_population: int = 15_000) -> P
     admin1: dict[str, str] = {str(k): str(v) for k, v in places.get("admin1", {}).items()}
     primaries: set[tuple[tuple[str, ...], str]] = set()
     alternates: set[tuple[tuple[str, ...], str]] = set()  # another name of a GeoNames place (Калининград: Королёв)
+    centres: list[tuple[str, str]] = []  # GeoNames' settlements, which usually name their district
     for city in _geonames_cities(1_000):
         mapped = admin1.get(f"{city['countrycode']}.{city['admin1code']}")
         names = _russian_names(city)
@@ -99,6 +100,8 @@ def build_place_names(places: dict[str, Any], min_population: int = 15_000) -> P
         if code in {"77", "78"} and display.endswith(("ий", "ый", "ое", "ая")):
             continue  # a district of Moscow/St Petersburg named like a street (Калининский)
         reported = REGIONS[code].name if code in {"77", "78"} else display
+        if code not in {"77", "78"}:
+            centres.append((display, code))
         for n, name in enumerate(names[:4]):
             (alternates if n else primaries).add((add(name, code, reported, int(city["population"])), code))
     former = alternates - primaries
@@ -145,7 +148,7 @@ def build_place_names(places: dict[str, Any], min_population: int = 15_000) -> P
             if not is_adjective_lemma(adjective) or any(p[1] >= 10**6 for p in adjectives[(adjective,)].values()):
                 continue
             adjectives[(adjective,)][str(code)] = (None, 10**6, str(alias))
-    districts = add_districts(places, index)
+    districts = add_districts(places, index, centres)
     # A town's district is named after it (Кондопога: Кондопожский район), so the district's
     # adjective is the town's (Кондопожская ЦРБ), when no other region has that district.
     for town in all_towns():
@@ -298,9 +301,18 @@ def _institution_adjectives(
         if len(words) != 1:
             continue
         name = name_key(words[0])
-        if town.population >= 30_000 or name in RIVERS or is_person(name) or word_kind(name) == "adjective":
-            continue  # (a larger town's adjective is settled above; Бабушкинский район is Moscow's)
-        candidates = [name + "ий"] if name.endswith(("ск", "цк")) else [adjective_of(name), town_adjective_of(name)]
+        if town.population >= 30_000 or name in RIVERS:
+            continue  # (a larger town's adjective is settled above)
+        # A town named like a surname (Кирсанов) still has its ЦРБ: before what a town has, the
+        # adjective is the town's (the checks below still drop a word of another kind).
+        candidates: list[str | None] = []
+        if word_kind(name) == "adjective":  # Удачный: удачнинский, which is no word's of its own
+            if not name.endswith("ный"):
+                continue
+        elif name.endswith(("ск", "цк")):
+            candidates = [name + "ий"]
+        else:
+            candidates = [adjective_of(name), town_adjective_of(name)]
         formed = formed_adjective(name) if not any(candidates) else None  # (ивдельский: not in the dictionary)
         for adjective in dict.fromkeys(c for c in [*candidates, formed] if c):
             adjective = adjective.replace("ё", "е")

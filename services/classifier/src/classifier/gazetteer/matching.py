@@ -139,6 +139,8 @@ class Gazetteer:
             # (на Камчатке, в Приморье: where; у Камчатки, «Южный Урал» the team: not)
             region = entry.city is None and not entry.district and not entry.adjective
             loose = region and previous not in {"в", "во", "на"}
+            if entry.adjective and entry.city is None and previous in {"на", "по"} and not region_noun_after(tokens, i):
+                role = "not"  # на Ленинградском, по Московскому: a street or a road named after a region
             words = " ".join(t.text for t in tokens[i : i + size])
             found.append(Mention(entry, words, from_hint=hint, weak=weak, role=role, loose=loose))
             i += size
@@ -239,3 +241,11 @@ class Gazetteer:
             hint_city=hint_city,
             clues_of=lambda: self._clues(doc),
         )
+
+
+REGION_NOUNS = frozenset({"область", "край", "район", "округ", "республика", "обл", "регион"})
+
+
+def region_noun_after(tokens: list[Token], i: int) -> bool:
+    """Whether a region's noun follows the word at i (на Ленинградской области, по Московскому региону)."""
+    return i + 1 < len(tokens) and not REGION_NOUNS.isdisjoint(lemma_set(tokens[i + 1].lower))

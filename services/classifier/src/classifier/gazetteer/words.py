@@ -248,6 +248,8 @@ def formed_adjective(name: str, *, shortest: int = 5) -> str | None:
         return None
     if name.endswith(("ово", "ево", "ино", "ыно")):
         return name[:-1] + "ский"
+    if name.endswith("ный"):  # Удачный: удачнинский
+        return name[:-2] + "инский"
     if name[-1] == "ь" or (name[-1] not in "аеёиоуыэюяй" and not name.endswith(("ск", "цк"))):
         return name + "ский"
     return None
