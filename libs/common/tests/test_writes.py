@@ -172,3 +172,21 @@ async def test_a_session_not_from_a_transaction_has_no_writes(db: Database) -> N
     async with AsyncSession(db.engine) as session:
         with pytest.raises(TypeError, match="no Writes"):
             writes_of(session)
+
+
+async def test_an_event_queued_in_json_form_is_the_event_publish_would_write(db: Database) -> None:
+    from incidents_common.events import new_event
+
+    cause = new_event(post(1), source="/test", traceparent=PARENT)
+    async with db.transaction() as session:
+        session.writes.traceparents = {cause.id: PARENT}
+        second = post(2)
+        data = second.model_dump(mode="json", exclude_none=True)
+        event_id = session.writes.publish_json(PostCollected, data, source="/test", origin_post_id="p2", cause=cause)
+    async with db.transaction() as session:
+        (row,) = (await session.exec(select(OutboxMessage))).all()
+    event = decode_event(row.payload)
+    assert (row.event_id, event.id) == (event_id, event_id)
+    assert row.subject == "incidents.v1.post.collected"
+    assert event.data == second
+    assert (event.source, event.originpostid, event.traceparent) == ("/test", "p2", PARENT)

@@ -27,7 +27,16 @@ from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from incidents_common.events import CloudEvent, Contract, encode_event, new_event, subject_of
+from incidents_common.events import (
+    EVENT_SUBJECTS,
+    CloudEvent,
+    Contract,
+    encode_envelope,
+    encode_event,
+    new_event,
+    subject_of,
+)
+from incidents_common.tracing import current_traceparent
 
 
 def utcnow() -> datetime:
@@ -203,6 +212,31 @@ class Writes:
         )
         self.enqueue(cloud_event)
         return cloud_event
+
+    def publish_json(
+        self,
+        contract: type[Contract],
+        data: dict[str, Any],
+        *,
+        source: str,
+        origin_post_id: str | None = None,
+        cause: CloudEvent[Any] | None = None,
+    ) -> str:
+        """`publish` for a payload already in its JSON form (as `encode_event` writes it: no None
+        values): the envelope is written around it without building the models, for a consumer that
+        publishes an event per message it handles. Returns the event id; its subject must not depend
+        on the payload (the contract's own subject). Callers' tests decode what they queue."""
+        traceparent = self.traceparents.get(cause.id) if cause is not None else current_traceparent()
+        event_id, payload = encode_envelope(
+            contract,
+            data,
+            source=source,
+            time=utcnow().isoformat().replace("+00:00", "Z"),
+            origin_post_id=origin_post_id,
+            traceparent=traceparent,
+        )
+        self.enqueue_encoded(event_id, EVENT_SUBJECTS[contract], payload)
+        return event_id
 
     def enqueue(self, event: CloudEvent[Any]) -> None:
         """Queue an event already built in the outbox; it is published after the commit."""

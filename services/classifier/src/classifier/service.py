@@ -24,6 +24,17 @@ from incidents_common.events import (
 from incidents_common.problems import InvalidInput, NotFound
 
 SOURCE = "/services/classifier"
+# What a PostClassified carries of the PostCollected it answers (the rest is the classification).
+CLASSIFIED_POST_FIELDS = frozenset(PostClassified.model_fields) - {"classification"}
+
+
+def _without_none(value: Any) -> Any:
+    """A JSON document without its None values, as encode_event writes a payload."""
+    if isinstance(value, dict):
+        return {k: _without_none(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_none(v) for v in value]
+    return value
 
 
 class UnknownCategory(InvalidInput):
@@ -83,7 +94,11 @@ def record_classification(
     cause: CloudEvent[Any] | None = None,
 ) -> None:
     """Queue the stored result and its PostClassified in the transaction of `writes` (both written
-    in bulk before the commit: an ORM add per post cost several times the classification itself)."""
+    in bulk before the commit: an ORM add per post cost several times the classification itself).
+
+    The event is written from plain data (the post as collected, the result dumped once): building
+    a PostClassified and dumping it again cost ~50 µs a post, an eighth of classifying it."""
+    result = classification.model_dump(mode="json")
     row = {
         "post_id": post.post_id,
         "version": post.version,
@@ -96,29 +111,13 @@ def record_classification(
         "city": classification.region.city,
         "text": post.text,
         "place_hint": place_hint,
-        "result": classification.model_dump(mode="json"),
+        "result": result,
         "created_at": utcnow(),
     }
     writes.insert(ClassificationRecord, row)
-    writes.publish(
-        PostClassified(
-            post_id=post.post_id,
-            version=post.version,
-            source_type=post.source_type,
-            external_id=post.external_id,
-            url=post.url,
-            author=post.author,
-            text=post.text,
-            published_at=post.published_at,
-            place_hints=post.place_hints,
-            repost_chain=post.repost_chain,
-            reach=post.reach,
-            classification=classification,
-        ),
-        source=SOURCE,
-        origin_post_id=post.post_id,
-        cause=cause,
-    )
+    data = post.model_dump(mode="json", include=CLASSIFIED_POST_FIELDS, exclude_none=True)
+    data["classification"] = _without_none(result)
+    writes.publish_json(PostClassified, data, source=SOURCE, origin_post_id=post.post_id, cause=cause)
     is_incident = str(classification.is_incident).lower()
     writes.count("posts_classified", is_incident=is_incident, category=row["category"])
 
