@@ -25,7 +25,7 @@ from incidents_common.problems import InvalidInput, NotFound
 
 SOURCE = "/services/classifier"
 # What a PostClassified carries of the PostCollected it answers (the rest is the classification).
-CLASSIFIED_POST_FIELDS = frozenset(PostClassified.model_fields) - {"classification"}
+CLASSIFIED_POST_FIELDS = set(PostClassified.model_fields) - {"classification"}
 
 
 def _without_none(value: Any) -> Any:
