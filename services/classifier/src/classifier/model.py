@@ -9,9 +9,7 @@ and the benchmark.
 from __future__ import annotations
 
 import logging
-import threading
-from collections import OrderedDict
-from dataclasses import astuple, dataclass
+from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -51,9 +49,6 @@ from incidents_common.regions import REGIONS
 log = logging.getLogger("classifier.model")
 
 FIELDS = ("incident", "category", "urgency", "sentiment", "region")
-# Reposts and cross-posts repeat a text word for word, mostly within minutes: the answers to the last
-# texts seen are kept (a Classification is immutable), ~3 KB each.
-REPEATS_KEPT = 4096
 
 
 @dataclass(slots=True)
@@ -86,9 +81,6 @@ class Classifier:
             ]
         )
         self.taxonomy = load_taxonomy()
-        self.repeats_kept = REPEATS_KEPT  # 0: analyse every post (bench/classifier.py measures that)
-        self._repeats: OrderedDict[tuple[Any, ...], Classification] = OrderedDict()
-        self._repeats_lock = threading.Lock()  # the consumer and the API classify in worker threads
         self.n_words = len(bundle.word_block.vocabulary)
         self.readable = [str(n)[2:].replace("правило_", "правило: ") for n in self.names[: self.n_words]]
         self.explains = np.fromiter(map(explains, self.readable), dtype=bool, count=len(self.readable))
@@ -167,31 +159,8 @@ class Classifier:
         return self.classify_batch([post])[0]
 
     def classify_batch(self, posts: list[PostInput]) -> list[Classification]:
-        """The classification of each post; a text (with the same place hints) seen lately is answered
-        as it was, without analysing it again."""
         if not posts:
             return []
-        if not self.repeats_kept:
-            return self._classify_fresh(posts)
-        keys = [astuple(post) for post in posts]
-        known: dict[tuple[Any, ...], Classification] = {}
-        with self._repeats_lock:
-            for key in keys:
-                hit = self._repeats.get(key)
-                if hit is not None:
-                    self._repeats.move_to_end(key)
-                    known[key] = hit
-        first = {key: post for key, post in zip(keys, posts, strict=True) if key not in known}
-        if first:
-            fresh = dict(zip(first, self._classify_fresh(list(first.values())), strict=True))
-            with self._repeats_lock:
-                self._repeats.update(fresh)
-                while len(self._repeats) > self.repeats_kept:
-                    self._repeats.popitem(last=False)
-            known.update(fresh)
-        return [known[key] for key in keys]
-
-    def _classify_fresh(self, posts: list[PostInput]) -> list[Classification]:
         docs = [analyze(p.text) for p in posts]
         hits = [apply_rules(d) for d in docs]
         matrix, word_lengths = self._features(docs, hits)
