@@ -151,3 +151,11 @@ def test_a_regions_adjective_after_na_is_a_street() -> None:
     assert resolve("В Мирном дом на Ленинградском дал крен, жильцов расселили")[0] == "14"
     assert resolve("Пробка на Московском шоссе, стоим час") == (None, None)
     assert resolve("По Ленинградской области снова снегопад")[0] == "47"
+
+
+def test_a_hyphenated_town_written_by_its_first_word_is_a_namesake() -> None:
+    """Петровск is Саратовская's town, and Петровск-Забайкальский's short name where something says so."""
+    assert resolve("В Петровске опять нет воды")[0] == "64"
+    assert resolve("В воскресенье в Петровске турнир", hint="Петровск-Забайкальский | Новости")[0] == "75"
+    assert resolve("Катер набили людьми, а на Амуре волна. Николаевск, звоните в МЧС")[0] == "27"
+    assert resolve("Спасск, Советская: плитка на крыльце отвалилась")[0] == "58"  # not Спасск-Дальний

@@ -106,6 +106,7 @@ def build_place_names(places: dict[str, Any], min_population: int = 15_000) -> P
             (alternates if n else primaries).add((add(name, code, reported, int(city["population"])), code))
     former = alternates - primaries
     official_names = _add_towns(by_name, former)
+    _add_clipped_names(by_name, official_names)
     # Villages named like a city abroad (Париж and Берлин in the Urals) need a marker: «в Париже» is Paris.
     abroad = frozenset(
         parts
@@ -232,6 +233,23 @@ def _add_towns(
             reported = REGIONS[code].name if code in FEDERAL_CITIES else town.name
             per_code[code] = (reported, max(town.population, known[1] if known else 0), town.name)
     return official
+
+
+def _add_clipped_names(
+    by_name: dict[tuple[str, ...], dict[str, tuple[str | None, int, str]]],
+    official: dict[tuple[str, ...], set[str]],
+) -> None:
+    """A hyphenated town written by its first word (Петровск for Петровск-Забайкальский, Николаевск
+    for Николаевск-на-Амуре), where that word is another town's name: a namesake of that town, ranked
+    below it, which a hint, a river or a neighbour settles."""
+    for town in all_towns():
+        words = name_words(town.name)
+        if len(words) < 2 or "-" not in town.name:
+            continue
+        clipped = (name_key(words[0]),)
+        if clipped in official and town.region_code not in official[clipped]:
+            # ranked last whatever its size: written alone, «Спасск» is Спасск's before Спасск-Дальний's
+            by_name[clipped].setdefault(town.region_code, (town.name, 1, town.name))
 
 
 def _add_town_adjectives(
