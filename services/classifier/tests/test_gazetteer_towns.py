@@ -173,3 +173,22 @@ def test_a_hyphenated_town_written_by_its_first_word_is_a_namesake() -> None:
 )
 def test_a_short_name_people_write_for_their_town(text: str, code: str) -> None:
     assert resolve(text)[0] == code
+
+
+@pytest.mark.parametrize(
+    ("text", "code", "city"),
+    [
+        ("На Уралмаше опять темнота, фонари не горят третью неделю", "66", "Екатеринбург"),
+        ("Сипайлово, двор за магазином — сплошной лёд", "02", "Уфа"),
+        ("Митино, контейнеры у дома не вывозят уже неделю", "77", "Москва"),
+        ("Частный сектор на Затулинке: мешки не вывозят", "54", "Новосибирск"),
+        ("ЮМР, ищу репетитора по математике", "23", "Краснодар"),
+    ],
+)
+def test_a_big_citys_district_names_the_city(text: str, code: str, city: str) -> None:
+    assert resolve(text) == (code, city)
+
+
+def test_a_common_word_like_a_district_names_nothing() -> None:
+    # «текстильщиков» are textile workers, not Moscow's Текстильщики
+    assert resolve("Фурманов — город текстильщиков, ткацкая фабрика")[0] == "37"

@@ -86,6 +86,11 @@ def build_place_names(places: dict[str, Any], min_population: int = 15_000) -> P
     for alias, (code, city) in places.get("cities", {}).items():
         add(str(alias), str(code), str(city), 5 * 10**7)
         trusted.add(tuple(name_key(p) for p in name_words(str(alias))))
+    # A big city's districts name the city (на Уралмаше, Купчино); below its own name in rank.
+    for city, (code, names) in places.get("city_districts", {}).items():
+        for name in names:
+            add(str(name), str(code), str(city), 4 * 10**7)
+            trusted.add(tuple(name_key(p) for p in name_words(str(name))))
     admin1: dict[str, str] = {str(k): str(v) for k, v in places.get("admin1", {}).items()}
     primaries: set[tuple[tuple[str, ...], str]] = set()
     alternates: set[tuple[tuple[str, ...], str]] = set()  # another name of a GeoNames place (Калининград: Королёв)
