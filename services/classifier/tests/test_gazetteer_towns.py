@@ -192,3 +192,29 @@ def test_a_big_citys_district_names_the_city(text: str, code: str, city: str) ->
 def test_a_common_word_like_a_district_names_nothing() -> None:
     # «текстильщиков» are textile workers, not Moscow's Текстильщики
     assert resolve("Фурманов — город текстильщиков, ткацкая фабрика")[0] == "37"
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("Корткерос, у кого есть клюква? Возьму кило пять", "11"),  # the dictionary knows it only as a place
+        ("В Лоухах пожарные отработали тушение в деревянном доме", "10"),  # a case form it does not know
+        ("Омсукчан, в школьной столовой опять только чай и булка", "49"),
+        ("Зимник до Жиганска до сих пор не открыли, а уже февраль", "14"),
+    ],
+)
+def test_a_village_named_by_a_name_that_is_no_other_word(text: str, code: str) -> None:
+    assert resolve(text)[0] == code
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Футбольный «Урал» опять проиграл, да сколько можно",  # a team, not the village Урал
+        "Чкалова, 58 — яма, сегодня пробил колесо",  # a street and a house, not the village Чкалово
+        "Читаю, что в Канаде опять лесные пожары",  # not the village Канадей
+        "Вот и Исеть встала у берегов. Минус 12",  # the river
+    ],
+)
+def test_a_village_named_like_a_word_or_a_country_needs_more(text: str) -> None:
+    assert resolve(text) == (None, None)

@@ -188,6 +188,21 @@ def accepts(names: PlaceNames, tokens: list[Token], i: int, entry: Entry, *, hin
             # «пацаны, Городище гордится», «праздник «Изге Болгар жыены»», not one opening a quote: «Горняк»)
             return False
     marked = after_marker(tokens, i, capital=capital, kind=kind)
+    if (
+        entry.small
+        and not marked
+        and capital
+        and entry.parts not in names.abroad
+        and previous not in {"на", "по"}
+        and (
+            not morph().word_is_known(token.lower)  # no word at all: Батагай, в Лоухах, из Омсукчана
+            or (is_geox(token.lower) and (previous in VILLAGE_PREPOSITIONS or village_address(tokens, i, text)))
+        )
+    ):
+        # A village's name, written as a name: one the dictionary knows only as a place (Корткерос,
+        # Омсукчан) where a place stands (в …, из …, «Корткерос, у кого…»), not «Урал» the team or
+        # «Исеть встала», the river.
+        return True
     if entry.small and not marked:
         # Under 15,000 people: only a known place name, or an adjective-named one after «в» (в Тымовском);
         # a village only after «в»/«из» and when the dictionary knows it as a place (в Вохме).
@@ -278,3 +293,15 @@ def _with_nearby(nominatives: dict[str, str], tokens: list[Token], i: int, entry
         and token.text[:1].isupper()
         and nominatives.get(token.lower) == entry.parts[0]
     )
+
+
+VILLAGE_PREPOSITIONS = frozenset({"в", "во", "из", "под", "до", "от", "у", "с"})
+
+
+def village_address(tokens: list[Token], i: int, text: str) -> bool:
+    """Whether the word at i opens the post or a sentence of it, followed by a comma or «!» and no house
+    number («Корткерос, у кого есть клюква?»: the post speaks to the place; not «Чкалова, 58»)."""
+    if not (i == 0 or (tokens[i].sentence_start and mark_before(text, tokens[i]) not in QUOTES)):
+        return False
+    following = tokens[i + 1].text if i + 1 < len(tokens) else ""
+    return mark_after(text, tokens[i]) in {",", "!"} and not following[:1].isdigit()

@@ -20,6 +20,7 @@ from classifier.gazetteer.districts import add_districts, district_adjective
 from classifier.gazetteer.entries import Entry
 from classifier.gazetteer.words import (
     adjective_of,
+    declension,
     formed_adjective,
     has_word_sense,
     inflections,
@@ -28,6 +29,7 @@ from classifier.gazetteer.words import (
     is_person,
     name_key,
     name_words,
+    place_first,
     town_adjective_of,
     word_kind,
 )
@@ -202,6 +204,7 @@ def build_place_names(places: dict[str, Any], min_population: int = 15_000) -> P
         )
         index[parts[0]].append(entry)
     forms = _town_forms(by_name, set(official_names))
+    _add_village_forms(forms, by_name, set(official_names))
     # The nominative of each one-word town of the table → its key (Узловая → узловой)
     nominatives: dict[str, str] = {}
     for town in all_towns():
@@ -352,6 +355,22 @@ def _institution_adjectives(
             found[key].append((town.region_code, town.name, town.population))
             break
     return {key: towns[0] for key, towns in found.items() if len(towns) == 1}
+
+
+def _add_village_forms(
+    forms: dict[str, frozenset[str]],
+    by_name: dict[tuple[str, ...], dict[str, tuple[str | None, int, str]]],
+    official: set[tuple[str, ...]],
+) -> None:
+    """The case forms of a one-word village or settlement whose name is no other word (в Лоухах, из
+    Омсукчана, в Бердигестяхе): pymorphy guesses their lemmas wrong. Only such names: a form of a
+    word-like name (Заря, Ключи) would be that word's as often as the village's."""
+    for parts in by_name:
+        if len(parts) != 1 or parts in official or not place_first(parts[0]):
+            continue
+        for form in declension(parts[0]):
+            if form not in forms and not morph().word_is_known(form):
+                forms[form] = frozenset(parts)
 
 
 def _town_forms(

@@ -82,6 +82,12 @@ def is_geox(lower: str) -> bool:
     return bool(morph().word_is_known(lower)) and "Geox" in parses(lower)[0].tag
 
 
+def place_first(lower: str) -> bool:
+    """Whether a word is first of all a place's name: the dictionary reads it so first, or knows no such
+    word (Омсукчан, Корткерос, Батагай; not Мирный, Заря, Ключи)."""
+    return not morph().word_is_known(lower) or "Geox" in parses(lower)[0].tag
+
+
 @lru_cache(maxsize=100_000)
 def is_noun(lower: str) -> bool:
     if not lower or lower.isdigit():
