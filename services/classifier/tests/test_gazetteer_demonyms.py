@@ -39,6 +39,9 @@ def resolve(text: str) -> str | None:
         ("В газовую звоним — занято!!! вуктыльцы, какой ещё номер есть?", "11"),  # Вуктыл
         ("Ветер такой, что кошку с крыльца сдуло. Держите шапки, северокурильцы", "65"),  # Северо-Курильск
         ("Горнячане, где сейчас взять нормальный уголь?", "22"),  # Горняк
+        ("Тетюшане, кто в субботу на Волгу на рыбалку?", "16"),  # Тетюши
+        ("Облученцы, на День города места под торговлю уже распределили?", "79"),  # Облучье
+        ("Баргузинцы! В субботу в клубе встреча выпускников", "03"),  # Баргузин, a village
     ],
 )
 def test_demonym_names_its_town(text: str, code: str) -> None:
@@ -72,3 +75,8 @@ def test_a_named_town_outweighs_a_demonym_mid_post() -> None:
 
 def test_singular_epic_hero_is_no_town() -> None:
     assert resolve("Илья Муромец на открытке") is None
+
+
+def test_a_villages_people_yield_to_the_source_s_town() -> None:
+    guess = default_gazetteer().resolve(analyze("Тарчане, поздравьте моего Серёжу!"), hint="Подслушано Тара")
+    assert guess.code == "55"

@@ -9,7 +9,15 @@ from typing import Any
 
 from classifier.gazetteer.context import mark_after
 from classifier.gazetteer.entries import Entry, Mention
-from classifier.gazetteer.words import has_word_sense, is_person, name_key, name_words, named_person, word_kind
+from classifier.gazetteer.words import (
+    has_word_sense,
+    is_person,
+    name_key,
+    name_words,
+    named_person,
+    place_first,
+    word_kind,
+)
 from classifier.text import Token, morph, parses
 from incidents_common.towns import all_towns
 
@@ -32,11 +40,11 @@ def build_demonyms(
         parts = tuple(name_key(p) for p in name_words(name))
         return next((e for e in index.get(parts[0], ()) if e.parts == parts and e.official), None)
 
-    def add(plural: str, entry: Entry, *, checked: bool) -> None:
+    def add(plural: str, entry: Entry, *, checked: bool, besides: set[str] | None = None) -> None:
         if plural in stop:
             return
         for form in _demonym_forms(plural):
-            if form in forms or form in index or form in stop:
+            if form in forms or form in index or form in stop or (besides is not None and form in besides):
                 continue
             if not checked and is_person(form) and morph().word_is_known(form):
                 continue  # Муромец: Илья's (a word the dictionary only guesses a surname is no one's: себежане)
@@ -57,6 +65,19 @@ def build_demonyms(
             if morph().word_is_known(plural) and (len(stem) < 4 or has_word_sense(stem) or named_person(stem)):
                 continue  # a common word or a person's followers, not a town's people
             add(plural, entry, checked=False)
+    # Villages and settlements too (Баргузин: баргузинцы, Ярково: ярковцы), when their name is no other word,
+    # and never a form a town of the table has (тарчане are Тара's, not Тарки's)
+    of_towns = set(towns)
+    for entries in list(index.values()):
+        for entry in entries:
+            if len(entry.parts) != 1 or entry.official or not entry.small or entry.adjective or entry.district:
+                continue
+            if entry.population < 2_000 or len(entry.codes) != 1 or not place_first(entry.parts[0]):
+                continue
+            for plural, _ in _demonym_candidates(entry.parts[0]):
+                if morph().word_is_known(plural) or plural in of_towns:
+                    continue  # a word of its own, not a village's people; or a town's people
+                add(plural, entry, checked=False, besides=of_towns)
     found: dict[str, Entry] = {}
     for form, entries in towns.items():
         # Two towns' people share a name (Павловцы: Павлово, Павловск): every namesake, largest first
@@ -88,7 +109,8 @@ def demonym_mention(demonyms: dict[str, Entry], tokens: list[Token], i: int, tex
         return None  # Илья Муромец
     # Opening the post or a sentence of it («…Узнаёте кого-нибудь? Макарьевцы, откликнитесь!»)
     address = (i == 0 or token.sentence_start) and mark_after(text, token) in DEMONYM_ADDRESS_MARKS
-    return Mention(entry, token.text, weak=not address)
+    # a village's people (баргузинцы) are weak evidence even as the address: a source's town outweighs them
+    return Mention(entry, token.text, weak=not address or entry.small)
 
 
 def _joined(name: str) -> str | None:
@@ -136,8 +158,13 @@ def _demonym_candidates(name: str) -> list[tuple[str, str]]:
     if name.endswith("ь"):  # Тюмень: тюменцы, Севастополь: севастопольцы, Тверь: тверичи, Керчь: керчане
         settlers = s1 + ("ане" if s1[-1] in HUSHING else "яне")
         return [(s1 + "цы", s1), (name + "цы", s1), (s1 + "ичи", s1), (settlers, s1)]
-    if name.endswith(("и", "ы")):  # Сочи: сочинцы, Чебоксары: чебоксарцы
-        return [(s1 + "инцы", s1), (s1 + "цы", s1)]
+    if name.endswith(("и", "ы")):  # Сочи: сочинцы, Чебоксары: чебоксарцы, Тетюши: тетюшане
+        found = [(s1 + "инцы", s1), (s1 + "цы", s1)]
+        if s1[-1] in HUSHING:
+            found.append((s1 + "ане", s1))
+        return found
+    if name.endswith("ье"):  # Облучье: облученцы, Усолье: усольцы
+        return [(s2 + "енцы", s2), (s2 + "ьцы", s2)]
     if name.endswith(("ый", "ий", "ой")):  # Мирный: мирнинцы
         return [(s2 + "инцы", s2)]
     if name.endswith("ей"):  # Сенгилей: сенгилеевцы
