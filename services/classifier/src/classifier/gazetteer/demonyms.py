@@ -115,10 +115,10 @@ def demonym_mention(demonyms: dict[str, Entry], tokens: list[Token], i: int, tex
 
 def _joined(name: str) -> str | None:
     """A hyphenated town whose people write it as one word (Северо-Курильск: северокурильцы,
-    Южно-Сахалинск: южносахалинцы); None for other names."""
+    Нарьян-Мар: нарьянмарцы); None for other names."""
     first, dash, rest = name.lower().replace("ё", "е").partition("-")
-    if not dash or "-" in rest or " " in name or not first.endswith("о"):
-        return None
+    if not dash or "-" in rest or " " in name or len(rest) < 3 or rest.endswith(("ий", "ый", "ое", "ая")):
+        return None  # (Петровск-Забайкальский's people are петровчане)
     return first + rest
 
 
@@ -163,8 +163,8 @@ def _demonym_candidates(name: str) -> list[tuple[str, str]]:
         if s1[-1] in HUSHING:
             found.append((s1 + "ане", s1))
         return found
-    if name.endswith("ье"):  # Облучье: облученцы, Усолье: усольцы
-        return [(s2 + "енцы", s2), (s2 + "ьцы", s2)]
+    if name.endswith("ье"):  # Облучье: облученцы, Усолье: усольцы, Верхотурье: верхотурцы
+        return [(s2 + "енцы", s2), (s2 + "ьцы", s2), (s2 + "цы", s2)]
     if name.endswith(("ый", "ий", "ой")):  # Мирный: мирнинцы
         return [(s2 + "инцы", s2)]
     if name.endswith("ей"):  # Сенгилей: сенгилеевцы
