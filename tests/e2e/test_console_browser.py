@@ -119,6 +119,26 @@ def expect_accepted(page: object) -> None:
     assert errors.count() == 0, errors.inner_text()
 
 
+def wait_live(page: object, system: RunningSystem, locator: object, what: str) -> None:
+    """Wait for what a live update shows; on a timeout fail with what the page, the stream and the
+    system knew (the state behind the page, the live-status line, the services' warnings)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        locator.wait_for(timeout=WAIT_MS)  # type: ignore[attr-defined]
+    except PlaywrightTimeout:
+        incident_id = page.locator("#incident-body").get_attribute("data-incident")  # type: ignore[attr-defined]
+        state = httpx.get(f"{system.gateway}/v1/incidents/{incident_id}", headers={"X-API-Key": KEY}, timeout=10)
+        history = [(h["seq"], h["type"], h.get("to_status")) for h in state.json().get("history", [])]
+        warnings = [line for line in system.output if "WARNING" in line or "ERROR" in line][-20:]
+        raise AssertionError(
+            f"{what} did not show within {WAIT_MS} ms. Live status: "
+            f"{page.locator('#live-status').inner_text()!r}; since: "  # type: ignore[attr-defined]
+            f"{page.locator('#incident-body').get_attribute('data-since')!r}; "  # type: ignore[attr-defined]
+            f"the gateway's incident: {state.json().get('status')} {history}; warnings: {warnings}"
+        ) from None
+
+
 def test_sign_in_refuses_a_wrong_key_and_keeps_you_out(browser: object, system: RunningSystem) -> None:
     page = browser.new_page(bypass_csp=True)  # type: ignore[attr-defined]
     page.goto(console_url(system) + "/analytics")
@@ -209,7 +229,7 @@ def test_queue_incident_take_reply_correct_and_analytics(
     # Take it: the page updates itself when routing has done it (live, over the gateway's SSE).
     page.get_by_role("button", name="Взять в работу").click()
     expect_accepted(page)
-    page.get_by_test_id("status").filter(has_text="В работе").wait_for(timeout=WAIT_MS)
+    wait_live(page, system, page.get_by_test_id("status").filter(has_text="В работе"), "«В работе»")
 
     # Correct the classification: it is recorded in the incident's history (and becomes classifier feedback).
     page.get_by_label("Срочность", exact=True).last.select_option("high")

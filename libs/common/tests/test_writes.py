@@ -190,3 +190,21 @@ async def test_an_event_queued_in_json_form_is_the_event_publish_would_write(db:
     assert row.subject == "incidents.v1.post.collected"
     assert event.data == second
     assert (event.source, event.originpostid, event.traceparent) == ("/test", "p2", PARENT)
+
+
+async def test_a_snapshot_reads_one_state_while_another_writer_commits(db: Database) -> None:
+    async with db.transaction() as session:
+        writes_of(session).insert(Gadget, [{"id": "g1", "name": "first", "size": 1}])
+
+    async def read_twice(snapshot: bool, size: int) -> tuple[int, int]:
+        async with db.transaction(snapshot=snapshot) as reader:
+            before = (await reader.exec(select(Gadget.size))).one()
+            async with db.transaction() as writer:
+                writes_of(writer).update(Gadget, [{"id": "g1", "size": size}])
+            after = (await reader.exec(select(Gadget.size))).one()
+        return before, after
+
+    # Each SELECT on its own sees the other writer's commit: the state a page would mix.
+    assert await read_twice(snapshot=False, size=2) == (1, 2)
+    assert await read_twice(snapshot=True, size=3) == (2, 2)
+    assert await gadgets(db) == {"g1": ("first", 3)}

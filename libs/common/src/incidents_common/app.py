@@ -292,7 +292,8 @@ def create_service_app(
 
 async def _request_session(request: Request) -> AsyncIterator[AsyncSession]:
     db: Database = request.app.state.db
-    async with db.transaction() as session:
+    # A read sees one state of the database (db.transaction), however many queries it takes.
+    async with db.transaction(snapshot=request.method in ("GET", "HEAD")) as session:
         yield session
 
 

@@ -437,12 +437,24 @@ class Database:
         await self.engine.dispose()
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[WorkSession]:
+    async def transaction(self, *, snapshot: bool = False) -> AsyncIterator[WorkSession]:
         """A session that writes its `Writes` and commits when the block succeeds, and rolls back
-        when it raises; after the commit, its counters and after-commit callbacks run."""
+        when it raises; after the commit, its counters and after-commit callbacks run.
+
+        `snapshot`: every read of the block sees one state of the database. Otherwise each SELECT
+        sees the database as of itself (PostgreSQL's READ COMMITTED; the sqlite3 driver opens a
+        transaction only at the first write), and a page read in two queries (an incident, then
+        its history) could show a status older than its newest event. For reads: a snapshot
+        that then writes fails when another writer committed first.
+        """
         async with self.sessions() as session:
             writes = session.writes
             try:
+                if snapshot:
+                    connection = await session.connection()
+                    await connection.exec_driver_sql(
+                        "BEGIN" if self.is_sqlite else "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"
+                    )
                 yield session
                 await writes.flush()
                 await session.commit()
