@@ -218,3 +218,23 @@ def test_a_village_named_by_a_name_that_is_no_other_word(text: str, code: str) -
 )
 def test_a_village_named_like_a_word_or_a_country_needs_more(text: str) -> None:
     assert resolve(text) == (None, None)
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("станичники, кто знает где в Каневской продают саженцы?", "23"),
+        ("В Должанской бычок с утра клюёт как бешеный", "23"),
+        ("а если Дон разольётся, нас в Багаевской опять затопит?", "61"),
+    ],
+)
+def test_a_stanitsa_named_by_its_adjective(text: str, code: str) -> None:
+    assert resolve(text)[0] == code
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["в Заречной живём, воды нет третий день", "в Каневской больнице нет врача", "на Садовой опять яма"],
+)
+def test_an_everyday_adjective_or_an_institutions_is_no_stanitsa(text: str) -> None:
+    assert resolve(text) == (None, None)

@@ -143,6 +143,15 @@ def accepts(names: PlaceNames, tokens: list[Token], i: int, entry: Entry, *, hin
             return True  # в станице Каневской, г. Полевской
         if entry.official and capital and locative and previous != "до" and not agrees(token.lower, following):
             return True  # из Узловой, администрация Верхотурья (not: в Полевской больнице)
+        if (
+            not entry.official
+            and kind == "street"
+            and capital
+            and (previous in {"в", "во", "из", "до", "под"} or village_address(tokens, i, text))
+            and not agrees(token.lower, following)
+            and stanitsa_name(token.lower)
+        ):
+            return True  # в Тацинской, из Каневской, «Вёшенская, на выходных…»: a stanitsa
         return entry.official and hint and previous not in {"на", "по"}
     if (
         kind == "adjective"
@@ -305,3 +314,14 @@ def village_address(tokens: list[Token], i: int, text: str) -> bool:
         return False
     following = tokens[i + 1].text if i + 1 < len(tokens) else ""
     return mark_after(text, tokens[i]) in {",", "!"} and not following[:1].isdigit()
+
+
+def stanitsa_name(lower: str) -> bool:
+    """Whether a feminine adjective is a place's own: formed by -ская/-цкая from a stem that is no
+    word of its own (Тацинская, Каневская, Вёшенская), not an everyday adjective (Северная, Горная,
+    Заречная, Садовая) that names streets in every town."""
+    lemma = parses(lower)[0].normal_form.replace("ё", "е")
+    if not lemma.endswith(("ский", "цкий")):
+        return False
+    stem = lemma[:-4]
+    return len(stem) >= 4 and (not morph().word_is_known(stem) or "Geox" in parses(stem)[0].tag or is_person(stem))
