@@ -238,3 +238,9 @@ def test_a_stanitsa_named_by_its_adjective(text: str, code: str) -> None:
 )
 def test_an_everyday_adjective_or_an_institutions_is_no_stanitsa(text: str) -> None:
     assert resolve(text) == (None, None)
+
+
+def test_a_village_a_source_is_named_after_or_that_signs_the_post() -> None:
+    assert resolve("Друзья, в пятницу в клубе дискотека 90-х", hint="Пичаево | Объявления")[0] == "68"
+    assert resolve("Продам кур-несушек, 350 р/шт, Хворостянка")[0] == "63"
+    assert resolve("Хворостянка — это где вообще? Первый раз слышу")[0] is None  # not the post's signature

@@ -205,12 +205,20 @@ def accepts(names: PlaceNames, tokens: list[Token], i: int, entry: Entry, *, hin
         and previous not in {"на", "по"}
         and (
             not morph().word_is_known(token.lower)  # no word at all: Батагай, в Лоухах, из Омсукчана
-            or (is_geox(token.lower) and (previous in VILLAGE_PREPOSITIONS or village_address(tokens, i, text)))
+            or (
+                is_geox(token.lower)
+                and (
+                    hint
+                    or previous in VILLAGE_PREPOSITIONS
+                    or village_address(tokens, i, text)
+                    or (i == len(tokens) - 1 and i > 0 and tokens[i - 1].punct_after)  # «…, самовывоз. Поныри»
+                )
+            )
         )
     ):
         # A village's name, written as a name: one the dictionary knows only as a place (Корткерос,
-        # Омсукчан) where a place stands (в …, из …, «Корткерос, у кого…»), not «Урал» the team or
-        # «Исеть встала», the river.
+        # Омсукчан) where a place stands (в …, из …, «Корткерос, у кого…», a source's name: «Пичаево |
+        # Объявления»), not «Урал» the team or «Исеть встала», the river.
         return True
     if entry.small and not marked:
         # Under 15,000 people: only a known place name, or an adjective-named one after «в» (в Тымовском);
