@@ -47,6 +47,24 @@ class TestCriticalRules:
         assert result.is_incident and result.urgency.label != "critical"
         assert [r.field for r in result.review_reasons if r.field == "danger"] == ["danger"]
 
+    @pytest.mark.parametrize(
+        ("text", "plea"),
+        [
+            ("Вода хлещет из стояка, заливает проводку, помогите!", "помогите"),
+            ("Горит гараж у школы, спасите, пожалуйста!", "спасите"),
+            ("Помогите найти собаку, убежала от салюта, боится огня", None),
+            ("Помогите советом: в подвале вода, кому звонить?", None),
+            ("Спасатели сообщают: рыбак провалился под лёд, помогите найти свидетелей!", None),
+        ],
+    )
+    def test_a_cry_for_help_is_one_that_ends_its_sentence(self, text: str, plea: str | None) -> None:
+        assert apply_rules(analyze(text)).reading.plea == plea
+
+    def test_a_cry_for_help_makes_the_danger_a_report(self, classifier: Classifier) -> None:
+        result = classifier.classify(PostInput(text="Канализация затопила подвал, всё прибывает, помогите!"))
+        assert result.urgency.label == "critical"
+        assert "просят о помощи: помогите" in result.urgency.evidence
+
     def test_negated_gas_is_not_critical(self) -> None:
         assert "запах газа" not in apply_rules(analyze("Газовики проверили: газом не пахнет")).critical
 

@@ -106,6 +106,12 @@ NOW = frozenset(
     "сейчас прямо срочно помочь спасти немедленно сегодня ночь продолжать вот-вот скоро опять снова "
     "помогите срочный караул спасите минута только успевать стемнеть".split()
 )
+# A cry for help that ends its sentence («…всё прибывает, помогите!»): the writer or someone beside
+# them is in it now. Not a request that goes on («помогите найти», «помогите советом», «помогите с …»).
+PLEA = re.compile(
+    r"(?<![\w-])(помогите|спасите|спасайте|караул|sos|сос)"
+    r"(?:[\s,]+(?:пожалуйста|срочно|кто-нибудь|люди|кто[\s-]+может))*\s*(?:[!.…?]|$)"
+)
 # Over: the danger is past or fixed.
 OVER = frozenset(
     "устранить починить отремонтировать восстановить ликвидировать потушить спасибо благодарить обойтись "
@@ -156,12 +162,15 @@ class DangerReading:
     markers: list[str] = field(default_factory=list)
     words: dict[str, list[str]] = field(default_factory=dict)  # hazard kind -> its words in the post
     exposed: list[str] = field(default_factory=list)
+    plea: str | None = None  # the cry for help of a hazard going on, told by nobody as news or as past
 
     def describe(self) -> list[str]:
         """Evidence for an official: «угроза: вода (затопить, кипяток) · люди: ребёнок»."""
         out = [f"угроза: {kind} ({', '.join(words[:3])})" for kind, words in self.words.items()]
         if self.exposed and out:
             out.append("кто в опасности: " + ", ".join(self.exposed[:3]))
+        if self.plea and out:
+            out.append(f"просят о помощи: {self.plea}")
         return out
 
 
@@ -206,8 +215,11 @@ def read_danger(doc: Doc, lemmas: list[str] | None = None) -> DangerReading:
         reading.words.setdefault(kind, []).append(found_temperature.group(0).strip())
     present = set(lemmas)
     is_now = bool(present & NOW) or now > past
+    cry = PLEA.search(text) if is_now else None
+    # «спасите» is a form of «спасти», which otherwise tells of a rescue done
+    over = present & OVER - ({"спасти"} if cry else set())
     contexts = [
-        ("прошло", bool(present & OVER)),
+        ("прошло", bool(over)),
         ("если", bool(present & IMAGINED)),
         ("новость", bool(present & NEWS)),
         ("далеко", bool(present & FAR_AWAY)),
@@ -226,6 +238,8 @@ def read_danger(doc: Doc, lemmas: list[str] | None = None) -> DangerReading:
         if len(positions) >= 2:
             markers.append("опас_несколько")
         markers.extend(f"опас_{name}" for name, present_here in contexts if present_here)
+        if cry and not any(present_here for _, present_here in contexts):
+            reading.plea = cry.group(1)
     return reading
 
 

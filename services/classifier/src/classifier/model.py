@@ -282,7 +282,10 @@ class Classifier:
         # news of a fire put out, a drill, a reminder to parents score high on danger too. Otherwise
         # it stays a complaint (someone must look) with a danger review: routing gives it the
         # critical clock until an operator decides.
-        danger_called = danger_now and shift_log_odds(p_incident, stated_shift) >= DANGER_NEEDS_INCIDENT
+        # A cry for help («…всё прибывает, помогите!») is a report however briefly it is told.
+        danger_called = danger_now and (
+            hits.reading.plea is not None or shift_log_odds(p_incident, stated_shift) >= DANGER_NEEDS_INCIDENT
+        )
         shift = stated_shift + (CRITICAL_SHIFT if hits.critical or danger_now else 0.0)
         if shift:
             p_incident = shift_log_odds(p_incident, shift)
