@@ -244,3 +244,21 @@ def test_a_village_a_source_is_named_after_or_that_signs_the_post() -> None:
     assert resolve("Друзья, в пятницу в клубе дискотека 90-х", hint="Пичаево | Объявления")[0] == "68"
     assert resolve("Продам кур-несушек, 350 р/шт, Хворостянка")[0] == "63"
     assert resolve("Хворостянка — это где вообще? Первый раз слышу")[0] is None  # not the post's signature
+
+
+@pytest.mark.parametrize(
+    ("text", "code", "city"),
+    [
+        # district seats GeoNames lists with no population, one spelt with the Latin ë
+        ("Акбулак, третий день нет воды в колонках", "56", "Акбулак"),
+        ("В Ботлихе на въезде камни на полосе", "05", "Ботлих"),
+        ("Школьный автобус в Дубёнках опять без печки", "13", "Дубёнки"),
+    ],
+)
+def test_a_district_seat_with_no_population_given_is_a_place(text: str, code: str, city: str) -> None:
+    assert resolve(text) == (code, city)
+
+
+def test_a_towns_people_addressed_after_a_sentence_ending_in_a_name() -> None:
+    # «Сар» is also a first name: a name before a demonym («Илья Муромец») holds only within a sentence
+    assert resolve("Скоро Цаган Сар! Элистинцы, где взять хороший чай?") == ("08", "Элиста")

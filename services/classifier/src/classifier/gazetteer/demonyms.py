@@ -105,8 +105,8 @@ def demonym_mention(demonyms: dict[str, Entry], tokens: list[Token], i: int, tex
         if len(token.lower) < 7 or (known and parses(token.lower)[0].normal_form not in demonyms):
             return None
         return Mention(entry, token.text, weak=True)
-    if i and word_kind(tokens[i - 1].lower) == "name":
-        return None  # Илья Муромец
+    if i and not tokens[i - 1].punct_after and word_kind(tokens[i - 1].lower) == "name":
+        return None  # Илья Муромец (not: «Скоро Цаган Сар! Элистинцы, …»)
     # Opening the post or a sentence of it («…Узнаёте кого-нибудь? Макарьевцы, откликнитесь!»)
     address = (i == 0 or token.sentence_start) and mark_after(text, token) in DEMONYM_ADDRESS_MARKS
     # a village's people (баргузинцы) are weak evidence even as the address: a source's town outweighs them

