@@ -92,6 +92,24 @@ class TestThanksAndSarcasm:
         assert result.is_incident
         assert result.sentiment.label == "negative"
 
+    @pytest.mark.parametrize(
+        "text",
+        [
+            "Спасибо за новый асфальт на Кирова! Только разметку забыли, на перекрёстке чуть не столкнулись",
+            "Спасибо соцзащите за дрова в прошлом году. Но в этом году заявление так и не приняли — «нет бланков»",
+        ],
+    )
+    def test_thanks_that_prefaces_what_is_still_wrong_is_a_complaint(self, text: str, classifier: Classifier) -> None:
+        hits = apply_rules(analyze(text))
+        assert not hits.thanks and "правило_спасибо_но" in hits.evidence
+        result = classifier.classify(PostInput(text=text))
+        assert result.is_incident
+        assert any(e.startswith("спасибо: спасибо … ") for e in result.incident.evidence)
+
+    def test_thanks_that_goes_on_thanking_stays_thanks(self) -> None:
+        hits = apply_rules(analyze("Спасибо всем, кто пришёл на субботник, но особенно школьникам!"))
+        assert hits.thanks and "правило_спасибо_но" not in hits.evidence
+
     def test_a_polite_close_is_not_thanks(self, classifier: Classifier) -> None:
         text = "Третью неделю не вывозят мусор с Садовой, баки переполнены. Заранее спасибо за ответ"
         assert not apply_rules(analyze(text)).thanks

@@ -31,6 +31,7 @@ from classifier.decisions import (
     MODEL_CRITICAL_AT,
     MODEL_HIGH_AT,
     SARCASM_SHIFT,
+    THANKS_BUT_SHIFT,
     THANKS_SHIFT,
     danger_probability,
     explains,
@@ -276,6 +277,7 @@ class Classifier:
             (SARCASM_SHIFT if hits.sarcasm else 0.0)
             - (ADVERT_SHIFT if hits.advert else 0.0)
             - (THANKS_SHIFT if hits.thanks and not hits.sarcasm and not hits.critical else 0.0)
+            + (THANKS_BUT_SHIFT if "правило_спасибо_но" in hits.evidence and not hits.sarcasm else 0.0)
         )
         danger_now = p_danger is not None and p_danger >= self.danger_at
         # Danger is called critical only when the post also reads as someone's report of a problem:
@@ -293,7 +295,9 @@ class Classifier:
         # A danger to life now is something to act on, however the rest of the post reads.
         is_incident = p_incident >= INCIDENT_AT or danger_now
         incident_evidence = self._evidence(contributions, columns, incident_column, 1.0 if is_incident else -1.0)
-        for marker in ("правило_сарказм", "правило_благодарность", "правило_реклама", "правило_новость"):
+        for marker in (
+            "правило_сарказм", "правило_благодарность", "правило_спасибо_но", "правило_реклама", "правило_новость"
+        ):
             if marker in hits.evidence:
                 incident_evidence.append(f"{marker.split('_')[1]}: {', '.join(hits.evidence[marker])}")
         # category

@@ -43,6 +43,7 @@ from classifier.rules.words import (
     OVERHEAD_TARGETS,
     PHONE_RE,
     POLITE_CLOSE_RE,
+    THANKS_BUT_RE,
     PRICE_CUES,
     PRICE_RE,
     RESOLVED_CUES,
@@ -115,7 +116,10 @@ def apply_rules(doc: Doc) -> RuleHits:
     thanks = present & THANKS
     if thanks and POLITE_CLOSE_RE.search(text) and len(POLITE_CLOSE_RE.findall(text)) >= len(thanks):
         thanks = set()  # only the polite close of a complaint
-    if thanks:
+    preface = THANKS_BUT_RE.search(text) if thanks else None
+    if preface:  # thanks, but…: what follows is what the post is about
+        hits.hit("правило_спасибо_но", [f"{preface.group(1)} … {preface.group(2)}"])
+    elif thanks:
         hits.thanks = True
         hits.hit("правило_благодарность", thanks)
     memory = MEMORY_RE.search(text) if holds_any(text, MEMORY_CUES) else None
