@@ -296,7 +296,11 @@ class Classifier:
         is_incident = p_incident >= INCIDENT_AT or danger_now
         incident_evidence = self._evidence(contributions, columns, incident_column, 1.0 if is_incident else -1.0)
         for marker in (
-            "правило_сарказм", "правило_благодарность", "правило_спасибо_но", "правило_реклама", "правило_новость"
+            "правило_сарказм",
+            "правило_благодарность",
+            "правило_спасибо_но",
+            "правило_реклама",
+            "правило_новость",
         ):
             if marker in hits.evidence:
                 incident_evidence.append(f"{marker.split('_')[1]}: {', '.join(hits.evidence[marker])}")
