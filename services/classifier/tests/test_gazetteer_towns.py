@@ -226,10 +226,19 @@ def test_a_village_named_like_a_word_or_a_country_needs_more(text: str) -> None:
         ("станичники, кто знает где в Каневской продают саженцы?", "23"),
         ("В Должанской бычок с утра клюёт как бешеный", "23"),
         ("а если Дон разольётся, нас в Багаевской опять затопит?", "61"),
+        # the next noun in another case than «в» asks is no noun it qualifies
+        ("У рынка в Тбилисской собаки порвали ногу женщине", "23"),
+        ("парк в тацинской зарос травой по пояс", "61"),  # lower case, after a preposition
+        ("Дорога от Клетской до трассы — сплошные ямы", "34"),
     ],
 )
 def test_a_stanitsa_named_by_its_adjective(text: str, code: str) -> None:
     assert resolve(text)[0] == code
+
+
+def test_a_stanitsa_a_source_is_named_after() -> None:
+    assert resolve("пацаны кто завтра на косу? 2 места в тачке", hint="Подслушано Должанская")[0] == "23"
+    assert resolve("Доброе утро! С праздником вас", hint="Кущёвская LIVE")[0] == "23"
 
 
 @pytest.mark.parametrize(

@@ -55,6 +55,20 @@ from classifier.gazetteer.words import (
 )
 from classifier.text import Token, morph, parses
 
+# The cases a preposition before a stanitsa's name asks of it (в Каневской, из Каневской, под Каневской)
+PREPOSITION_CASES: dict[str, frozenset[str]] = {
+    "в": frozenset({"loct", "accs"}),
+    "во": frozenset({"loct", "accs"}),
+    "из": frozenset({"gent"}),
+    "до": frozenset({"gent"}),
+    "под": frozenset({"ablt", "accs"}),
+    "за": frozenset({"ablt", "accs"}),
+    "от": frozenset({"gent"}),
+    "у": frozenset({"gent"}),
+    "возле": frozenset({"gent"}),
+    "около": frozenset({"gent"}),
+}
+
 
 def accepts(names: PlaceNames, tokens: list[Token], i: int, entry: Entry, *, hint: bool, text: str = "") -> bool:
     """Whether the name of `entry` found at token i is that place (`hint`: in a source's name)."""
@@ -143,15 +157,20 @@ def accepts(names: PlaceNames, tokens: list[Token], i: int, entry: Entry, *, hin
             return True  # в станице Каневской, г. Полевской
         if entry.official and capital and locative and previous != "до" and not agrees(token.lower, following):
             return True  # из Узловой, администрация Верхотурья (not: в Полевской больнице)
+        governed = previous in PREPOSITION_CASES
         if (
             not entry.official
             and kind == "street"
-            and capital
-            and (previous in {"в", "во", "из", "до", "под"} or village_address(tokens, i, text))
-            and not agrees(token.lower, following)
+            and (capital or governed)
+            and (governed or village_address(tokens, i, text))
+            # the noun it would qualify in the case the preposition asks (в Полевской больнице), not
+            # any noun beside it (у рынка в Тбилисской собаки порвали …)
+            and not agrees(token.lower, following, PREPOSITION_CASES.get(previous))
             and stanitsa_name(token.lower)
         ):
-            return True  # в Тацинской, из Каневской, «Вёшенская, на выходных…»: a stanitsa
+            return True  # в Тацинской, из Каневской, в ясенской, «Вёшенская, на выходных…»: a stanitsa
+        if hint and not entry.official and kind == "street" and stanitsa_name(token.lower):
+            return previous not in {"на", "по"}  # «Подслушано Должанская», «Кущёвская LIVE»
         return entry.official and hint and previous not in {"на", "по"}
     if (
         kind == "adjective"

@@ -137,12 +137,17 @@ def common_sentence(lower: str) -> str | None:
 
 
 @lru_cache(maxsize=100_000)
-def agrees(adjective: str, noun: str) -> bool:
+def agrees(adjective: str, noun: str, cases: frozenset[str] | None = None) -> bool:
     """Whether a word may be an adjective of the next word as a noun: agreeing in case, number and
-    gender (Нижний этаж, в Полевской больнице), not beside a noun in another case (в Островном случай)."""
+    gender (Нижний этаж, в Полевской больнице), not beside a noun in another case (в Островном случай).
+    `cases`: only the adjective's forms in these cases (those a preposition before it asks)."""
     if not is_noun(noun):
         return False
-    forms = [p.tag for p in parses(adjective) if p.tag.POS in {"ADJF", "PRTF"}]
+    forms = [
+        p.tag
+        for p in parses(adjective)
+        if p.tag.POS in {"ADJF", "PRTF"} and (cases is None or folded_case(p.tag.case) in cases)
+    ]
     if not forms:
         return True  # no adjective reading to compare: the noun decides, as before
     nouns = [p.tag for p in parses(noun) if p.tag.POS == "NOUN"]
