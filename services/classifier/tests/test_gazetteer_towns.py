@@ -271,3 +271,8 @@ def test_a_district_seat_with_no_population_given_is_a_place(text: str, code: st
 def test_a_towns_people_addressed_after_a_sentence_ending_in_a_name() -> None:
     # «Сар» is also a first name: a name before a demonym («Илья Муромец») holds only within a sentence
     assert resolve("Скоро Цаган Сар! Элистинцы, где взять хороший чай?") == ("08", "Элиста")
+
+
+@pytest.mark.parametrize("text", ["на Дзержинского прорвало трубу", "по Чайковского опять яма на яме"])
+def test_a_street_named_after_a_person_is_no_town_named_like_him(text: str) -> None:
+    assert resolve(text) == (None, None)

@@ -127,6 +127,12 @@ def accepts(names: PlaceNames, tokens: list[Token], i: int, entry: Entry, *, hin
         return False  # в Красногорском is Красногорский's locative, not Красногорск's instrumental
     if previous in {"на", "по"} and genitive_of(token.lower, entry.display):
         return False  # на Пугачёва, по Гагарина: a street named after a person, not the town's genitive
+    if (
+        previous in {"на", "по"}
+        and token.lower.endswith(("ого", "его"))
+        and entry.display.lower().replace("ё", "е").endswith(("ский", "цкий"))
+    ):
+        return False  # на Дзержинского, по Чайковского: a street named after a person, not Дзержинский's
     if not entry.official and not entry.adjective and other_gender(token.lower, entry.display):
         return False  # Сиверское озеро is not the settlement Сиверский
     if address_prefix(tokens, i, entry, names.nominatives, text) or _standalone(
