@@ -98,15 +98,14 @@ class TestThresholds:
         assert chosen["review_at"] == pytest.approx(0.75)
         assert chosen["oof_review_share"] == pytest.approx(0.08)
 
-    def test_the_default_target_of_090_waits_for_the_last_other_post(self) -> None:
+    def test_the_default_target_is_085_and_a_stricter_one_waits_for_the_last_other_post(self) -> None:
         critical = [0.95, 0.9, 0.85, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.1]
         others = [0.75, 0.45, 0.35, 0.2, 0.15, 0.1, 0.05, 0.05, 0.02, 0.01]
-        gold = np.array([True] * 10 + [False] * 10)
-        chosen = choose_thresholds(np.array(critical + others), gold)
-        # 7/8 = 0.875 at 0.46, 6/7 at 0.51, 5/6 at 0.61, 4/5 at 0.71: none reaches 0.90; at 0.76 the
-        # other post's 0.75 drops out, 4/4.
-        assert chosen["critical_at"] == pytest.approx(0.76)
-        assert chosen["oof_precision"] == pytest.approx(1.0)
+        p, gold = np.array(critical + others), np.array([True] * 10 + [False] * 10)
+        assert choose_thresholds(p, gold) == choose_thresholds(p, gold, precision_target=0.85)
+        strict = choose_thresholds(p, gold, precision_target=0.90)
+        # 7/8 at 0.46, 6/7 at 0.51, 5/6 at 0.61, 4/5 at 0.71: none reaches 0.90; at 0.76, 4/4.
+        assert (strict["critical_at"], strict["oof_precision"]) == (pytest.approx(0.76), pytest.approx(1.0))
 
     def test_no_critical_posts_keeps_the_defaults(self) -> None:
         chosen = choose_thresholds(np.array([0.1, 0.2]), np.array([False, False]))

@@ -43,7 +43,7 @@ HAZARDS: dict[str, frozenset[str]] = {
     ),
     "падение": frozenset(
         "сосулька глыба наледь свисать нависать падать упасть сорваться кирпич плитка козырек балкон шифер "
-        "карниз облицовка штукатурка сугроб".split()
+        "карниз облицовка штукатурка сугроб подоконник нараспашку".split()
     ),
     "провал": frozenset(
         "люк колодец яма провал котлован траншея канава шахта воронка дыра обрыв пролет открытый".split()
@@ -189,7 +189,7 @@ def read_danger(doc: Doc, lemmas: list[str] | None = None) -> DangerReading:
         # a sign or its word first: the patterns try their alternatives at every position
         if any(sign in text for sign in signs) and (found := pattern.search(text))
     ]
-    if not temperatures and KINDS_OF.keys().isdisjoint(lemmas):
+    if not temperatures and KINDS_OF.keys().isdisjoint(lemmas) and "тухлый" not in lemmas:
         return reading  # no hazard named: nothing to mark (decided in C, for most posts)
     positions: dict[str, list[int]] = {}
     exposed_at: list[int] = []
@@ -211,6 +211,10 @@ def read_danger(doc: Doc, lemmas: list[str] | None = None) -> DangerReading:
             now += 1
         elif tense == "past":
             past += 1
+    # Gas is smelt before it is named: its odorant smells of rotten eggs or cabbage (тянет тухлыми яйцами)
+    if "тухлый" in lemmas and not {"яйцо", "капуста"}.isdisjoint(lemmas):
+        positions.setdefault("газ", []).append(lemmas.index("тухлый"))
+        reading.words.setdefault("газ", []).append("запах тухлых яиц")
     for kind, found_temperature in temperatures:
         positions.setdefault(kind, []).append(_token_at(doc, found_temperature.start()))
         reading.words.setdefault(kind, []).append(found_temperature.group(0).strip())
