@@ -276,3 +276,8 @@ def test_a_towns_people_addressed_after_a_sentence_ending_in_a_name() -> None:
 @pytest.mark.parametrize("text", ["на Дзержинского прорвало трубу", "по Чайковского опять яма на яме"])
 def test_a_street_named_after_a_person_is_no_town_named_like_him(text: str) -> None:
     assert resolve(text) == (None, None)
+
+
+def test_a_village_marked_as_one_is_no_big_citys_district() -> None:
+    # «Черёмушки» alone is Moscow's; «пос. Черёмушки» is a village, and the source's town decides
+    assert resolve("Пос. Черёмушки — собаки покусали мальчика на остановке", hint="ЧП Кизляр")[0] == "05"

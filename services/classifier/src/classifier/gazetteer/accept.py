@@ -55,6 +55,8 @@ from classifier.gazetteer.words import (
 )
 from classifier.text import Token, morph, parses
 
+# A town's own markers: «г. Черёмушки» would not be a village
+TOWN_MARKERS = frozenset({"г", "город", "города", "городе", "гор"})
 # The cases a preposition before a stanitsa's name asks of it (в Каневской, из Каневской, под Каневской)
 PREPOSITION_CASES: dict[str, frozenset[str]] = {
     "в": frozenset({"loct", "accs"}),
@@ -115,8 +117,9 @@ def accepts(names: PlaceNames, tokens: list[Token], i: int, entry: Entry, *, hin
         return False  # Анна Фёдоровна, Киров Сергей Миронович: a person
     if i and (word_kind(previous) == "name" or previous in PERSON_TITLES):
         return False  # Карла Маркса, Льва Толстого, Генерала Ефремова: a street named after a person
-    if previous in VILLAGE_MARKERS and entry.city in {"Москва", "Санкт-Петербург"} and len(entry.codes) == 1:
-        return False  # деревня Марьино is not the Moscow district
+    village_marked = previous in VILLAGE_MARKERS or (previous in PLACE_MARKERS and previous not in TOWN_MARKERS)
+    if village_marked and entry.city in {"Москва", "Санкт-Петербург"}:
+        return False  # деревня Марьино, пос. Черёмушки: not the Moscow district
     if entry.parts[0] in RIVERS and len(entry.parts) == 1 and previous not in PLACE_MARKERS:
         # на Оби, по Дону, утонул в Оби: the river; почта в Оби: the town
         return entry.official and token.text[:1].isupper() and in_river_town(tokens, i)
