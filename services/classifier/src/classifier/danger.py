@@ -113,6 +113,8 @@ PLEA = re.compile(
     r"(?<![\w-])(помогите|спасите|спасайте|караул|sos|сос)"
     r"(?:[\s,]+(?:пожалуйста|срочно|кто-нибудь|люди|кто[\s-]+может))*\s*(?:[!.…?]|$)"
 )
+# What gas's odorant smells of, as the evidence names it
+ODOURS = {"яйцо": "запах тухлых яиц", "капуста": "запах тухлой капусты"}
 # Over: the danger is past or fixed.
 OVER = frozenset(
     "устранить починить отремонтировать восстановить ликвидировать потушить спасибо благодарить обойтись "
@@ -212,9 +214,10 @@ def read_danger(doc: Doc, lemmas: list[str] | None = None) -> DangerReading:
         elif tense == "past":
             past += 1
     # Gas is smelt before it is named: its odorant smells of rotten eggs or cabbage (тянет тухлыми яйцами)
-    if "тухлый" in lemmas and not {"яйцо", "капуста"}.isdisjoint(lemmas):
+    smelt = next((ODOURS[word] for word in ("яйцо", "капуста") if word in lemmas), None) if "тухлый" in lemmas else None
+    if smelt is not None:
         positions.setdefault("газ", []).append(lemmas.index("тухлый"))
-        reading.words.setdefault("газ", []).append("запах тухлых яиц")
+        reading.words.setdefault("газ", []).append(smelt)
     for kind, found_temperature in temperatures:
         positions.setdefault(kind, []).append(_token_at(doc, found_temperature.start()))
         reading.words.setdefault(kind, []).append(found_temperature.group(0).strip())
