@@ -15,6 +15,21 @@ from classifier.training import choose_thresholds
 
 class TestReading:
     @pytest.mark.parametrize(
+        ("text", "smell"),
+        [
+            ("Соседи, в подъезде с обеда как будто тухлые яйца, это нормально?", "запах тухлых яиц"),
+            ("у мусоропровода на 4 этаже пахнет тухлой капустой", "запах тухлой капусты"),
+        ],
+    )
+    def test_gas_is_known_by_its_odorants_smell(self, text: str, smell: str) -> None:
+        reading = read_danger(analyze(text))
+        assert "опас_газ" in reading.markers
+        assert reading.words["газ"] == [smell]
+
+    def test_rotten_food_alone_is_no_gas(self) -> None:
+        assert "опас_газ" not in read_danger(analyze("Купила тухлое мясо в магазине, верните деньги")).markers
+
+    @pytest.mark.parametrize(
         "text",
         [
             "Ребёнок провалился под лёд на речке, помогите!",
