@@ -3,16 +3,18 @@ and kind before the commit, and nothing of it survives a rollback. On SQLite and
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from sqlalchemy import JSON, Column, LargeBinary, func, text
 from sqlalchemy import event as sa_event
 from sqlmodel import Field, SQLModel, select
 
-from incidents_common.db import Database, OutboxMessage, writes_of
+from incidents_common.db import Database, OutboxMessage, UTCDateTime, writes_of
 from incidents_common.events import PostCollected, SourceType, decode_event
 from incidents_common.testing import post_collected
 from incidents_common.tracing import batch_spans, use_tracer_provider
@@ -26,6 +28,21 @@ class Gadget(SQLModel, table=True):
     size: int = 0
 
 
+class Reading(SQLModel, table=True):
+    """Every kind of column the services' tables hold: the bulk path must write each as the ORM would."""
+
+    __tablename__ = "test_writes_reading"
+
+    id: str = Field(primary_key=True, max_length=20)
+    taken_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    detail: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    payload: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    value: float | None = None
+    ok: bool = False
+    count: int = 7
+    note: str | None = None
+
+
 class GadgetLog(SQLModel, table=True):
     __tablename__ = "test_writes_log"
 
@@ -36,7 +53,7 @@ class GadgetLog(SQLModel, table=True):
 
 @pytest.fixture
 async def db(database_url: str) -> Any:
-    database = Database(database_url, [Gadget, GadgetLog])
+    database = Database(database_url, [Gadget, GadgetLog, Reading])
     await database.create_tables()
     yield database
     await database.drop_tables()
@@ -61,7 +78,7 @@ async def gadgets(database: Database) -> dict[str, tuple[str, int]]:
 
 
 def post(n: int) -> PostCollected:
-    from datetime import UTC, datetime
+    from datetime import datetime
 
     return post_collected(
         f"p{n}", "яма", source_type=SourceType.push, external_id=str(n), published_at=datetime.now(UTC)
@@ -208,3 +225,41 @@ async def test_a_snapshot_reads_one_state_while_another_writer_commits(db: Datab
     assert await read_twice(snapshot=False, size=2) == (1, 2)
     assert await read_twice(snapshot=True, size=3) == (2, 2)
     assert await gadgets(db) == {"g1": ("first", 3)}
+
+
+async def test_every_kind_of_column_is_written_as_the_orm_writes_it(db: Database) -> None:
+    """On PostgreSQL rows go as one array per column (unnest); on SQLite as an executemany. Either way
+    a datetime comes back in UTC, JSON (None as JSON null), bytes, floats,
+    booleans, and a column a row leaves out gets its default, on insert only: an upsert that leaves it
+    out keeps the stored value."""
+    moscow = timezone(timedelta(hours=3))
+    taken = datetime(2026, 12, 4, 15, 30, tzinfo=moscow)
+    async with db.transaction() as session:
+        session.writes.insert(
+            Reading,
+            [
+                {"id": "a", "taken_at": taken, "detail": {"ключ": [1, "два"]}, "payload": b"\x00\xff", "value": 1.5},
+                {"id": "b", "taken_at": taken, "detail": None, "payload": b"", "value": None, "ok": True},
+            ],
+        )
+    async with db.transaction() as session:
+        session.writes.upsert(Reading, [{"id": "a", "taken_at": taken, "payload": b"new", "count": 9}])
+        session.writes.upsert(Reading, [{"id": "c", "taken_at": taken, "payload": b"c", "note": "новая"}])
+    async with db.transaction() as session:
+        rows = {r.id: r for r in (await session.exec(select(Reading))).all()}
+        json_nulls = (await session.exec(select(func.count()).select_from(Reading).where(text("detail IS NULL")))).one()
+    assert rows["a"].taken_at == taken and rows["a"].taken_at.utcoffset() == timedelta(0)
+    assert rows["a"].detail == {"ключ": [1, "два"]} and rows["a"].payload == b"new" and rows["a"].value == 1.5
+    assert (rows["a"].ok, rows["a"].count) == (False, 9)
+    assert rows["b"].detail is None and rows["b"].payload == b"" and rows["b"].value is None and rows["b"].ok
+    assert (rows["c"].count, rows["c"].ok, rows["c"].note) == (7, False, "новая")
+    # None stated for a JSON column is JSON null (SQLAlchemy's default); a column left out is SQL NULL.
+    assert json_nulls == 1
+
+
+async def test_an_upsert_does_not_reset_what_its_rows_leave_out(db: Database) -> None:
+    async with db.transaction() as session:
+        session.writes.insert(Gadget, {"id": "a", "name": "one", "size": 5})
+    async with db.transaction() as session:
+        session.writes.upsert(Gadget, {"id": "a", "name": "renamed"})
+    assert await gadgets(db) == {"a": ("renamed", 5)}

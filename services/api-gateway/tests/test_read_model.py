@@ -282,6 +282,19 @@ class TestDecisions:
         assert decide_posts({"p": 4}, events) == []
         assert [row["version"] for row in decide_posts({"p": 3}, events)] == [3]  # the same version again
 
+    def test_stored_json_is_the_event_as_received(self) -> None:
+        """The consumer hands over each event's JSON as it arrived: the post's JSON columns and the
+        history's payload are that JSON (a newer producer's extra field included), not a model dump."""
+        post = _event(post_classified("p", "Яма на дороге"))
+        received = post.model_dump(mode="json", exclude_none=True)
+        received["data"]["classification"]["from_a_newer_release"] = True
+        row = decide_posts({}, [post], lambda event: received)[0]
+        assert row["classification"] == received["data"]["classification"]
+        assert row["reach"] == received["data"]["reach"]
+        created = _event(IncidentCreated(incident=incident_snapshot("i-1", post_ids=["p"]), post_id="p"))
+        document = {**created.model_dump(mode="json", exclude_none=True), "extension": "kept"}
+        assert decide_incidents({}, [created], lambda event: document).history[0]["payload"] == document
+
     def test_chatter_is_not_stored_unless_review_asks_or_an_earlier_version_is(self) -> None:
         def chatter(post_id: str, *, needs_review: bool = False, version: int = 1) -> PostClassified:
             post = post_classified(post_id, "Продам велосипед, недорого", version=version)

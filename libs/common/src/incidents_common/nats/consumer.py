@@ -18,7 +18,7 @@ from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig
 
 from incidents_common.db import Database, InboxMessage, Writes, already_processed, utcnow
-from incidents_common.events import BadEvent, CloudEvent, dead_letter_subject, decode_event
+from incidents_common.events import BadEvent, CloudEvent, dead_letter_subject, decode_received
 from incidents_common.jetstream import PullBatches
 from incidents_common.nats.connection import short_error
 from incidents_common.nats.dead_letter import DELIVERY_LIMIT_REASON, dead_letter_headers, identify_event
@@ -152,6 +152,7 @@ class Consumer:
 
     async def _process(self, js: JetStreamContext, messages: list[Msg]) -> None:
         decoded: list[tuple[Msg, CloudEvent[Any]]] = []
+        received: dict[str, dict[str, Any]] = {}
         for msg in messages:
             delivered = _deliveries(msg)
             if delivered > self.spec.max_deliver:
@@ -159,14 +160,17 @@ class Consumer:
                 await self.dead_letter(js, msg, f"{DELIVERY_LIMIT_REASON}: delivered {delivered} times")
                 continue
             try:
-                decoded.append((msg, decode_event(msg.data)))
+                cloud_event, document = decode_received(msg.data)
             except BadEvent as exc:
                 await self.dead_letter(js, msg, str(exc))
+                continue
+            decoded.append((msg, cloud_event))
+            received[cloud_event.id] = document
         if not decoded:
             return
         while True:
             try:
-                await self._timed(self._apply_batch(decoded))
+                await self._timed(self._apply_batch(decoded, received))
             except Exception as exc:  # noqa: BLE001 - an outage pauses; anything else: one by one
                 down = await self._outage(exc)
                 if down is not None:
@@ -179,7 +183,7 @@ class Consumer:
                     extra={"consumer": self.spec.durable, "error": short_error(exc)},
                 )
                 for msg, cloud_event in decoded:
-                    if not await self._apply_one(js, msg, cloud_event):
+                    if not await self._apply_one(js, msg, cloud_event, received):
                         return
                 return
             for msg, _ in decoded:
@@ -197,7 +201,9 @@ class Consumer:
             self.stats.timeouts += 1
             raise HandlerTimeout(f"the handler did not finish within {self.spec.batch_timeout:g} s") from None
 
-    async def _apply_batch(self, decoded: list[tuple[Msg, CloudEvent[Any]]]) -> None:
+    async def _apply_batch(
+        self, decoded: list[tuple[Msg, CloudEvent[Any]]], received: dict[str, dict[str, Any]]
+    ) -> None:
         async with self.db.transaction() as session:
             seen = await already_processed(session, self.spec.durable, [e.id for _, e in decoded])
             fresh: list[CloudEvent[Any]] = []
@@ -205,17 +211,19 @@ class Consumer:
                 if cloud_event.id not in seen:
                     seen.add(cloud_event.id)  # the same event twice in one batch is handled once
                     fresh.append(cloud_event)
-            await self._handle(session.writes, fresh)
+            await self._handle(session.writes, fresh, received)
         self.stats.processed += len(fresh)
         self.stats.duplicates += len(decoded) - len(fresh)
 
-    async def _apply_one(self, js: JetStreamContext, msg: Msg, cloud_event: CloudEvent[Any]) -> bool:
+    async def _apply_one(
+        self, js: JetStreamContext, msg: Msg, cloud_event: CloudEvent[Any], received: dict[str, dict[str, Any]]
+    ) -> bool:
         """Handle one message in its own transaction; False when the consumer was stopped meanwhile."""
         transient = 0
         while True:
             duplicate = False
             try:
-                await self._timed(self._apply_alone(cloud_event))
+                await self._timed(self._apply_alone(cloud_event, received))
             except BadEvent as exc:
                 await self.dead_letter(js, msg, str(exc), event_id=cloud_event.id)
                 return True
@@ -252,20 +260,20 @@ class Consumer:
 
         A service replays its own dead letters this way, so its NATS user never needs to publish the
         subjects it consumes (which would let it forge another service's events)."""
-        cloud_event = decode_event(data)
+        cloud_event, document = decode_received(data)
         try:
-            await self._apply_alone(cloud_event)
+            await self._apply_alone(cloud_event, {cloud_event.id: document})
         except _Duplicate:
             self.stats.duplicates += 1
             return False
         self.stats.processed += 1
         return True
 
-    async def _apply_alone(self, cloud_event: CloudEvent[Any]) -> None:
+    async def _apply_alone(self, cloud_event: CloudEvent[Any], received: dict[str, dict[str, Any]]) -> None:
         async with self.db.transaction() as session:
             if await already_processed(session, self.spec.durable, [cloud_event.id]):
                 raise _Duplicate
-            await self._handle(session.writes, [cloud_event])
+            await self._handle(session.writes, [cloud_event], received)
 
     async def _failed(self, js: JetStreamContext, msg: Msg, cloud_event: CloudEvent[Any], exc: Exception) -> None:
         """The message failed on its own: nak it for a retry with back-off, or dead-letter it."""
@@ -287,9 +295,10 @@ class Consumer:
         )
         await msg.nak(delay=delay)
 
-    async def _handle(self, writes: Writes, events: list[CloudEvent[Any]]) -> None:
+    async def _handle(self, writes: Writes, events: list[CloudEvent[Any]], received: dict[str, dict[str, Any]]) -> None:
         if not events:
             return
+        writes.received = received
         durable = self.spec.durable
         with batch_spans([(e.id, f"{durable} {e.type}", e.traceparent) for e in events]) as traceparents:
             writes.traceparents = traceparents

@@ -8,7 +8,7 @@ event facts; it never rolls the incident back (see `decide_incidents`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -32,6 +32,8 @@ from incidents_common.events import (
     PostClassified,
     subject_of,
 )
+
+AsJson = Callable[[CloudEvent[Any]], dict[str, Any]]
 
 
 def _event_detail(data: IncidentEvent) -> tuple[dict[str, Any], str | None, str | None, str | None]:
@@ -85,7 +87,12 @@ def _event_detail(data: IncidentEvent) -> tuple[dict[str, Any], str | None, str 
     return {}, None, None, None
 
 
-def history_row(event: CloudEvent[Any], data: IncidentEvent) -> dict[str, Any]:
+def dumped(event: CloudEvent[Any]) -> dict[str, Any]:
+    """An event as JSON data, dumped from its model (a consumer passes the document it received)."""
+    return event.model_dump(mode="json", exclude_none=True)
+
+
+def history_row(event: CloudEvent[Any], data: IncidentEvent, as_json: AsJson = dumped) -> dict[str, Any]:
     """The gw_incident_event row of one incident event (its `seq` is given by the database)."""
     detail, actor, from_status, to_status = _event_detail(data)
     return {
@@ -99,7 +106,7 @@ def history_row(event: CloudEvent[Any], data: IncidentEvent) -> dict[str, Any]:
         "from_status": from_status,
         "to_status": to_status,
         "detail": detail,
-        "payload": event.model_dump(mode="json", exclude_none=True),
+        "payload": as_json(event),
     }
 
 
@@ -176,7 +183,9 @@ class IncidentEffects:
     history: list[dict[str, Any]] = field(default_factory=list)
 
 
-def decide_incidents(stored: Mapping[str, Mapping[str, Any]], events: Sequence[CloudEvent[Any]]) -> IncidentEffects:
+def decide_incidents(
+    stored: Mapping[str, Mapping[str, Any]], events: Sequence[CloudEvent[Any]], as_json: AsJson = dumped
+) -> IncidentEffects:
     """Fold incident events, in delivery order, into the stored rows (incident id → row).
 
     A snapshot at least as new as the row replaces its columns: newer by `revision` (routing counts
@@ -190,7 +199,7 @@ def decide_incidents(stored: Mapping[str, Mapping[str, Any]], events: Sequence[C
     for event in events:
         data: IncidentEvent = event.data
         snap = data.incident
-        effects.history.append(history_row(event, data))
+        effects.history.append(history_row(event, data, as_json))
         row = rows.get(snap.incident_id)
         if row is None:
             known = stored.get(snap.incident_id)
@@ -213,41 +222,45 @@ def decide_incidents(stored: Mapping[str, Mapping[str, Any]], events: Sequence[C
     return effects
 
 
-def post_row(data: PostClassified) -> dict[str, Any]:
-    """The gw_post row of a classified post."""
+def post_row(event: CloudEvent[Any], as_json: AsJson = dumped) -> dict[str, Any]:
+    """The gw_post row of a classified post: its JSON parts as the event carried them."""
+    data: PostClassified = event.data
+    document = as_json(event)["data"]
     return {
         "post_id": data.post_id,
         "version": data.version,
         "source_type": data.source_type,
         "external_id": data.external_id,
         "url": data.url,
-        "author": data.author.model_dump(mode="json", exclude_none=True) if data.author else None,
+        "author": document.get("author"),
         "text": data.text,
         "published_at": data.published_at,
-        "reach": data.reach.model_dump(mode="json", exclude_none=True),
-        "place_hints": data.place_hints.model_dump(mode="json", exclude_none=True),
-        "classification": data.classification.model_dump(mode="json"),
+        "reach": document.get("reach"),
+        "place_hints": document.get("place_hints"),
+        "classification": document.get("classification"),
         "search_text": index_text(data.text),
     }
 
 
-def decide_posts(stored_versions: Mapping[str, int], events: Sequence[CloudEvent[Any]]) -> list[dict[str, Any]]:
+def decide_posts(
+    stored_versions: Mapping[str, int], events: Sequence[CloudEvent[Any]], as_json: AsJson = dumped
+) -> list[dict[str, Any]]:
     """The post rows to write: each post's newest version (an older version arriving late is dropped;
     the same version again replaces the row, as a redelivered correction would).
 
     A post the classifier calls no complaint, with nothing for a person to review, is not stored
     unless an earlier version is: routing never makes an incident of it, and the read model serves
     posts only through their incidents (nearly half the stream is such chatter)."""
-    newest: dict[str, PostClassified] = {}
+    newest: dict[str, CloudEvent[Any]] = {}
     for event in events:
         data: PostClassified = event.data
-        known = newest[data.post_id].version if data.post_id in newest else stored_versions.get(data.post_id)
+        known = newest[data.post_id].data.version if data.post_id in newest else stored_versions.get(data.post_id)
         if known is None or known <= data.version:
-            newest[data.post_id] = data
+            newest[data.post_id] = event
     return [
-        post_row(data)
-        for post_id, data in sorted(newest.items())
-        if post_id in stored_versions or data.classification.is_incident or data.classification.needs_review
+        post_row(event, as_json)
+        for post_id, event in sorted(newest.items())
+        if post_id in stored_versions or event.data.classification.is_incident or event.data.classification.needs_review
     ]
 
 
