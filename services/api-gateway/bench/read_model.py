@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -26,6 +27,7 @@ from api_gateway.incidents.consumers import apply_classified_posts, apply_incide
 from api_gateway.testing import gateway_settings, running
 from incidents_common.events import CloudEvent, IncidentAssigned, IncidentCreated, new_event
 from incidents_common.factories import incident_snapshot, post_classified  # not .testing: no pytest here
+from incidents_common.identity import IDENTITY_DIR_ENV, init_identity_dir
 
 TEXTS = [
     "На улице Чернышевского огромная яма, машины пробивают колёса",
@@ -43,6 +45,10 @@ def say(line: str) -> None:
 
 async def main(incidents: int, database_url: str | None) -> None:
     with tempfile.TemporaryDirectory() as tmp:
+        # The app loads its service identity at start-up, as under `make run`: a throwaway one.
+        identity = Path(tmp) / "identity"
+        init_identity_dir(identity)
+        os.environ[IDENTITY_DIR_ENV] = str(identity)
         overrides = {"database_url": database_url} if database_url else {}
         async with running(gateway_settings(Path(tmp), **overrides)) as gw:
             events: list[CloudEvent[Any]] = []
