@@ -170,14 +170,18 @@ class Writes:
         self.events_queued = 0
         # Consumed event id → the traceparent of its handling span (set by the consumer machinery).
         self.traceparents: dict[str, str | None] = {}
-        # Consumed event id → the JSON document it arrived as (set by the consumer machinery).
-        self.received: Mapping[str, dict[str, Any]] = {}
+        # Consumed event id → the message it arrived in (set by the consumer machinery).
+        self.received: Mapping[str, bytes] = {}
 
     def received_json(self, event: CloudEvent[Any]) -> dict[str, Any]:
-        """The consumed `event` as JSON data: the document it arrived as, not to be changed (a handler
-        that stores an event, or part of it, spends no model dump), or its model dumped."""
-        document = self.received.get(event.id)
-        return document if document is not None else event.model_dump(mode="json", exclude_none=True)
+        """The consumed `event` as JSON data: the message it arrived in, parsed again (a handler that
+        stores an event, or part of it, spends a JSON parse instead of a model dump, and a field this
+        release does not know is kept), or, for an event that did not arrive here, its model dumped."""
+        message = self.received.get(event.id)
+        if message is None:
+            return event.model_dump(mode="json", exclude_none=True)
+        document: dict[str, Any] = orjson.loads(message)
+        return document
 
     # --- queueing ------------------------------------------------------------------------------
 
