@@ -43,6 +43,21 @@ class TestReading:
         assert "опас_лед_люди" in reading.markers
         assert "ребенок" in reading.exposed
 
+    @pytest.mark.parametrize(
+        ("text", "kind", "person"),
+        [
+            ("Насыпали голубые гранулы у песочницы, кошка уже сдохла, а девочки в песке играют", "отрава", "девочка"),
+            ("Роженицу с кровотечением не приняли, везут за 200 км, мальчик-сосед видел", "здоровье", "роженица"),
+            ("мостик через ручей размыло, а мальчики по нему бегают", "дорога", "мальчик"),
+            ("Пруд переливается через плотину, ниже дома, люди спят", "вода", "человек"),
+        ],
+    )
+    def test_poison_labour_footbridges_and_dams_near_people(self, text: str, kind: str, person: str) -> None:
+        """Hazards the fourth danger file (bx) told in words none of the concepts listed, by lemma."""
+        reading = read_danger(analyze(text))
+        assert f"опас_{kind}" in reading.markers
+        assert person in reading.exposed
+
     def test_a_negated_hazard_word_does_not_count(self) -> None:
         reading = read_danger(analyze("Во дворе не горит ни один фонарь"))
         assert "опас_огонь" not in reading.markers
