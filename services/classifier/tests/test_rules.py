@@ -171,7 +171,16 @@ class TestHowLong:
         assert found is not None
         assert found[0] == pytest.approx(days)
 
-    @pytest.mark.parametrize("text", ["дом построили в 2017 году", "обещают сделать через год", "яма у подъезда"])
+    @pytest.mark.parametrize(
+        "text",
+        [
+            "дом построили в 2017 году",
+            "обещают сделать через год",
+            "яма у подъезда",
+            "в квартире +12, ребёнку полгода",  # an age, not how long it has lasted
+            "малышу полтора года, а батареи ледяные",
+        ],
+    )
     def test_dates_and_promises_are_no_duration(self, text: str) -> None:
         assert duration_days(text) is None
 

@@ -37,7 +37,7 @@ _LONG_WORD_DAYS = {"полмесяца": 15}
 # "запись на 3 недели", "раз в 2 недели", "через месяц", "деревьям по 50 лет", "стаж 35 лет".
 _NOT_A_LENGTH_BEFORE = frozenset(
     "через на до по в раз старше младше стаж возраст исполнилось исполнится ребенку ребёнку мне ему ей сыну дочке "
-    "дочери маме папе бабушке дедушке деду внуку внучке детям им нам лет".split()
+    "дочери маме папе бабушке дедушке деду внуку внучке детям им нам лет малышу малышке младенцу".split()
 )
 _LAST_WORD_RE = re.compile(r"(\w+)\W*$")
 
@@ -81,5 +81,7 @@ def duration_days(text: str) -> tuple[float, str] | None:
     for match in _SINCE_DAY_RE.finditer(text) if since else ():
         found.append((4.0, match.group(0)))
     for match in _LONG_WORDS_RE.finditer(text) if holds_any(text, _LONG_WORDS) else ():
+        if _word_before(text, match.start()) in _NOT_A_LENGTH_BEFORE:
+            continue  # "ребёнку полгода" is an age
         found.append((float(_LONG_WORD_DAYS.get(match.group(1), 60)), match.group(0)))
     return max(found) if found else None
