@@ -223,7 +223,8 @@ def decide_incidents(
 
 
 def post_row(event: CloudEvent[Any], as_json: AsJson = dumped) -> dict[str, Any]:
-    """The gw_post row of a classified post: its JSON parts as the event carried them."""
+    """The gw_post row of a classified post: its JSON parts as the event carried them, but the
+    classification, which is stored whole."""
     data: PostClassified = event.data
     document = as_json(event)["data"]
     return {
@@ -237,7 +238,9 @@ def post_row(event: CloudEvent[Any], as_json: AsJson = dumped) -> dict[str, Any]
         "published_at": data.published_at,
         "reach": document.get("reach"),
         "place_hints": document.get("place_hints"),
-        "classification": document.get("classification"),
+        # Whole, its empty fields as null (the producer leaves them out): clients and the console read
+        # every field of the classification, danger included.
+        "classification": data.classification.model_dump(mode="json"),
         "search_text": index_text(data.text),
     }
 
