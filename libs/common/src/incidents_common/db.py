@@ -423,7 +423,7 @@ def _python_defaults(table: Table, shape: tuple[str, ...]) -> dict[str, Any]:
         if column.name in shape or default is None or not (default.is_scalar or default.is_callable):
             continue
         if default.is_scalar:
-            defaults[column.name] = default.arg  # type: ignore[attr-defined]
+            defaults[column.name] = default.arg  # type: ignore[attr-defined]  # ScalarElementColumnDefault has arg; the base type does not
         else:
             function = default.arg  # type: ignore[attr-defined]  # wrapped to take an execution context
             defaults[column.name] = functools.partial(function, None)
