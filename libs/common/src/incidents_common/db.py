@@ -351,14 +351,8 @@ def _table_of(table: Any) -> Table:
 
 def _statements(bucket: _Queued, dialect: str) -> Iterator[tuple[Any, list[dict[str, Any]]]]:
     """The statements writing one bucket: one per set of columns (an executemany needs one shape)."""
-    table, rows = bucket.table, bucket.rows
-    if bucket.kind in ("upsert", "update"):
-        latest = {tuple(row[k] for k in bucket.keys): row for row in rows}  # the last row per key wins
-        rows = list(latest.values())
-    shapes: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-    for row in rows:
-        shapes.setdefault(tuple(row), []).append(row)
-    for columns, same_shape in shapes.items():
+    table = bucket.table
+    for columns, same_shape in _shapes(bucket).items():
         if bucket.kind == "insert":
             yield insert(table), same_shape
         elif bucket.kind == "update":
