@@ -83,9 +83,11 @@ async def token_for(gw: Gateway, role: Role, regions: list[str]) -> tuple[str, s
 
 class TestStreamLifetime:
     async def test_the_stream_ends_when_its_access_token_expires(self, tmp_path: Path) -> None:
-        async with live_gateway(tmp_path, token_ttl_seconds=1, sse_recheck_seconds=60) as gw:
-            _, token = await token_for(gw, Role.integration, ["64"])
+        # The token lives 3 s from its issue, the last step before the stream opens: on a loaded
+        # machine a second could pass before the request reached the server, refused as expired.
+        async with live_gateway(tmp_path, token_ttl_seconds=3, sse_recheck_seconds=60) as gw:
             await gw.create(incident_snapshot("before"))
+            _, token = await token_for(gw, Role.integration, ["64"])
             params = {"access_token": token, "from_start": "true"}
             async with gw.client.stream("GET", "/v1/events/stream", params=params) as response:
                 assert response.status_code == 200
