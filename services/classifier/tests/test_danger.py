@@ -86,6 +86,26 @@ class TestReading:
         assert "опас_прошло" in reading.markers
         assert "опас_люди_сейчас" not in reading.markers
 
+    @pytest.mark.parametrize(
+        "text",
+        [
+            "У мамы инсулин заканчивается, в аптеке нет, что делать",
+            "Смесь для малыша осталась на один день, в магазинах района её нет",
+            "Третий час без света, у отца кислородный концентратор",
+            "Скорая не едет уже третий час, ребёнку всё хуже",
+        ],
+    )
+    def test_a_vital_supply_running_out_or_help_not_coming_is_a_gap(self, text: str) -> None:
+        reading = read_danger(analyze(text))
+        assert "опас_нехватка" in reading.markers
+        # «закончился» tells of the gap here, not of a danger that is over
+        assert "опас_прошло" not in reading.markers
+
+    def test_a_vital_word_with_nothing_missing_is_no_gap(self) -> None:
+        reading = read_danger(analyze("Купили маме инсулин в аптеке на Ленина, спасибо фармацевту"))
+        assert "опас_нехватка" not in reading.markers
+        assert read_danger(analyze("Ремонт закончился, спасибо")).markers == []
+
     def test_evidence_names_the_words(self) -> None:
         described = read_danger(analyze("Собаки стаей кинулись на школьника у остановки")).describe()
         assert any(line.startswith("угроза: звери") and "собака" in line for line in described)

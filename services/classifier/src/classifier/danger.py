@@ -135,6 +135,22 @@ FAR_AWAY = frozenset(
     "заграница рубеж".split()
 )
 NEGATIONS = frozenset({"не", "нет", "ни"})
+# What a life hangs on day by day. When it runs out, is cut off or does not come, the gap is the danger
+# («инсулин кончается, в аптеке нет», «смеси на два дня», «концентратор без света»), whatever else
+# the post names; «закончился» then tells of the gap, not of a danger that is over.
+VITAL = frozenset(
+    "инсулин лекарство таблетка препарат смесь кислород концентратор ивл диализ гемодиализ обезболивающее "
+    "морфин ампула баллон аппарат".split()
+)
+GAP = frozenset(
+    "закончиться заканчиваться кончиться кончаться остаться оставаться нет отсутствовать хватать перебой "
+    "дефицит выдавать выдать привезти привозить завезти отказать отказывать последний отключить отключать "
+    "отключение обесточить свет электричество".split()
+)
+# Help that does not come: the ambulance, the doctor, the carer (не едет, не приходит третий день).
+HELPERS = frozenset("скорая скорый врач фельдшер соцработник сиделка бригада медик терапевт педиатр".split())
+NOT_COMING = frozenset("ехать приехать приезжать доехать прийти приходить отвечать принять брать взять".split())
+GAP_WINDOW = 5
 # Temperatures that endanger people by themselves: frost of −15 and below, heat of +33 and above.
 FROST_RE = re.compile(r"(?:[-−–]|минус\s*)\s?(?:1[5-9]|[2-5]\d)\b|минус\s+(?:двадцат|тридцат|сорок|пятьдесят)")
 HEAT_RE = re.compile(r"(?:\+|плюс\s*)\s?(?:3[3-9]|4\d)\b")
@@ -191,7 +207,7 @@ def read_danger(doc: Doc, lemmas: list[str] | None = None) -> DangerReading:
         # a sign or its word first: the patterns try their alternatives at every position
         if any(sign in text for sign in signs) and (found := pattern.search(text))
     ]
-    if not temperatures and KINDS_OF.keys().isdisjoint(lemmas) and "тухлый" not in lemmas:
+    if not temperatures and KINDS_OF.keys().isdisjoint(lemmas) and VITAL.isdisjoint(lemmas) and "тухлый" not in lemmas:
         return reading  # no hazard named: nothing to mark (decided in C, for most posts)
     positions: dict[str, list[int]] = {}
     exposed_at: list[int] = []
@@ -221,11 +237,15 @@ def read_danger(doc: Doc, lemmas: list[str] | None = None) -> DangerReading:
     for kind, found_temperature in temperatures:
         positions.setdefault(kind, []).append(_token_at(doc, found_temperature.start()))
         reading.words.setdefault(kind, []).append(found_temperature.group(0).strip())
+    gap_at = _gaps(lemmas)
+    if gap_at:
+        positions.setdefault("нехватка", []).extend(gap_at)
+        reading.words.setdefault("нехватка", []).extend(dict.fromkeys(lemmas[i] for i in gap_at))
     present = set(lemmas)
     is_now = bool(present & NOW) or now > past
     cry = PLEA.search(text) if is_now else None
     # «спасите» is a form of «спасти», which otherwise tells of a rescue done
-    over = present & OVER - ({"спасти"} if cry else set())
+    over = present & OVER - ({"спасти"} if cry else set()) - (GAP if gap_at else set())
     contexts = [
         ("прошло", bool(over)),
         ("если", bool(present & IMAGINED)),
@@ -249,6 +269,22 @@ def read_danger(doc: Doc, lemmas: list[str] | None = None) -> DangerReading:
         if cry and not any(present_here for _, present_here in contexts):
             reading.plea = cry.group(1)
     return reading
+
+
+def _gaps(lemmas: list[str]) -> list[int]:
+    """Where a vital supply runs out or help does not come: a VITAL word with a GAP word near it, or
+    a helper with «не» before a coming verb near it."""
+    found = []
+    for i, word in enumerate(lemmas):
+        if word in VITAL:
+            near = lemmas[max(0, i - GAP_WINDOW) : i + GAP_WINDOW + 1]
+            if not GAP.isdisjoint(near):
+                found.append(i)
+        elif word in HELPERS:
+            near = lemmas[max(0, i - GAP_WINDOW) : i + GAP_WINDOW + 1]
+            if any(w in NOT_COMING and j > 0 and near[j - 1] == "не" for j, w in enumerate(near)):
+                found.append(i)
+    return found
 
 
 def _token_at(doc: Doc, offset: int) -> int:
