@@ -110,6 +110,21 @@ class TestThanksAndSarcasm:
         hits = apply_rules(analyze("Спасибо всем, кто пришёл на субботник, но особенно школьникам!"))
         assert hits.thanks and "правило_спасибо_но" not in hits.evidence
 
+    @pytest.mark.parametrize(
+        "text",
+        [
+            "Ставлю пять звёзд нашему водоканалу за стабильность: вода из крана стабильно рыжая",
+            "Поздравляем электросети: ровно месяц у нас каждый вечер мигает свет, спасибо",
+        ],
+    )
+    def test_a_public_body_and_a_failure_told_as_thanks_or_a_review_are_read_together(self, text: str) -> None:
+        assert "правило_ирония_о_службе" in apply_rules(analyze(text)).evidence
+
+    def test_a_review_of_a_cafe_names_no_public_body(self) -> None:
+        hits = apply_rules(analyze("Отзыв о кафе: пицца холодная, официант не подошёл, больше не придём"))
+        assert "жанр_отзыв" in hits.evidence
+        assert "правило_служба" not in hits.evidence and "правило_ирония_о_службе" not in hits.evidence
+
     def test_a_polite_close_is_not_thanks(self, classifier: Classifier) -> None:
         text = "Третью неделю не вывозят мусор с Садовой, баки переполнены. Заранее спасибо за ответ"
         assert not apply_rules(analyze(text)).thanks

@@ -21,6 +21,7 @@ from classifier.rules.words import (
     CLIMBING,
     CROWD_RE,
     ESSENTIALS,
+    FAILURES,
     FALLING,
     FALLING_THINGS,
     FICTION_CUES,
@@ -45,6 +46,7 @@ from classifier.rules.words import (
     POLITE_CLOSE_RE,
     PRICE_CUES,
     PRICE_RE,
+    PUBLIC_BODIES,
     RESOLVED_CUES,
     RESOLVED_RE,
     SARCASM_CUES,
@@ -216,6 +218,15 @@ def apply_rules(doc: Doc) -> RuleHits:
             hits.hit("правило_без_необходимого", [duration[1], *sorted(essential)])
     elif present & LONG:
         hits.hit("правило_долго_слабо", present & LONG)
+    public = present & PUBLIC_BODIES
+    if public:
+        hits.hit("правило_служба", public)
+        styled = hits.sarcasm or thanks or "жанр_отзыв" in hits.evidence or "жанр_юмор" in hits.evidence
+        failure = present & FAILURES
+        if styled and (failure or duration or present & LONG):
+            # A public body and a failure told as thanks, a review or a joke: the heads read the pair,
+            # which neither word alone tells them.
+            hits.hit("правило_ирония_о_службе", sorted(public)[:2] + sorted(failure)[:2])
     crowd = CROWD_RE.search(text)
     if crowd:
         hits.high["многих касается"] = "правило_массово"
