@@ -106,6 +106,22 @@ class TestReading:
         assert "опас_нехватка" not in reading.markers
         assert read_danger(analyze("Ремонт закончился, спасибо")).markers == []
 
+    def test_since_yesterday_is_still_going_on(self) -> None:
+        reading = read_danger(analyze("На лестнице со вчерашнего вечера несёт тухлыми яйцами"))
+        assert "опас_газ_сейчас" in reading.markers
+        assert "опас_прошло" not in reading.markers
+
+    def test_thanks_alone_is_its_own_context_not_a_fix(self) -> None:
+        thanked = read_danger(analyze("Спасибо газовщикам: в подъезде пахнет газом, все привыкли"))
+        assert "опас_спасибо" in thanked.markers and "опас_прошло" not in thanked.markers
+        fixed = read_danger(analyze("Утечку газа в подъезде устранили за час, спасибо газовщикам"))
+        assert {"опас_спасибо", "опас_прошло"} <= set(fixed.markers)
+
+    def test_a_hazard_told_with_irony_is_marked_as_such(self) -> None:
+        hits = apply_rules(analyze("Новый вид спорта у нас — бег под крышей, пока сверху не упадёт глыба льда"))
+        assert hits.sarcasm
+        assert "опас_ирония" in hits.markers
+
     def test_evidence_names_the_words(self) -> None:
         described = read_danger(analyze("Собаки стаей кинулись на школьника у остановки")).describe()
         assert any(line.startswith("угроза: звери") and "собака" in line for line in described)

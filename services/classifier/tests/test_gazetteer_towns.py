@@ -243,10 +243,36 @@ def test_a_stanitsa_a_source_is_named_after() -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["в Заречной живём, воды нет третий день", "в Каневской больнице нет врача", "на Садовой опять яма"],
+    ["в Заречной живём, воды нет третий день", "на Садовой опять яма"],
 )
 def test_an_everyday_adjective_or_an_institutions_is_no_stanitsa(text: str) -> None:
     assert resolve(text) == (None, None)
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        # the hospital of the Каневской район, in the stanitsa Каневская: named after its district
+        ("в Каневской больнице нет врача", "23"),
+        ("Спасибо фельдшеру Красноборской ЦРБ, приехала за 15 минут", "29"),
+        ("Тоншаевская школа, можно пересмотреть маршрут автобуса?", "52"),
+    ],
+)
+def test_a_district_institution_names_the_districts_region(text: str, code: str) -> None:
+    assert resolve(text)[0] == code
+
+
+@pytest.mark.parametrize(
+    ("text", "hint", "code"),
+    [
+        ("Опять нет света третий день", "Кыринский район", "75"),
+        ("Новый график вывоза ТКО по Вожегодскому округу", None, "35"),
+        ("Уважаемые жители района! С праздником", "Администрация Ольховского муниципального района", "34"),
+        ("В Лядах течёт ржавая вода", "Плюсский район — новости и объявления", "60"),
+    ],
+)
+def test_every_municipal_district_of_the_list_names_its_region(text: str, hint: str | None, code: str) -> None:
+    assert resolve(text, hint=hint)[0] == code
 
 
 def test_a_village_a_source_is_named_after_or_that_signs_the_post() -> None:

@@ -117,9 +117,13 @@ PLEA = re.compile(
 ODOURS = {"яйцо": "запах тухлых яиц", "капуста": "запах тухлой капусты"}
 # Over: the danger is past or fixed.
 OVER = frozenset(
-    "устранить починить отремонтировать восстановить ликвидировать потушить спасибо благодарить обойтись "
+    "устранить починить отремонтировать восстановить ликвидировать потушить обойтись "
     "закончиться вчерашний прошлый позапрошлый тогда помнить вспомнить спасти устранение".split()
 )
+# Thanks alone is its own context: it closes a fixed danger («спасибо, за час починили») as often as
+# it mocks a standing one («спасибо газовщикам за бесплатный ароматизатор: несёт тухлыми яйцами»).
+THANKED = frozenset({"спасибо", "благодарить", "благодарность"})
+SINCE = frozenset({"с", "со"})
 # Imagined: a question or a worry about what might happen.
 IMAGINED = frozenset("если вдруг представить гипотетически бы случай вдруг возможный".split())
 # Told as news or as a general warning.
@@ -245,9 +249,12 @@ def read_danger(doc: Doc, lemmas: list[str] | None = None) -> DangerReading:
     is_now = bool(present & NOW) or now > past
     cry = PLEA.search(text) if is_now else None
     # «спасите» is a form of «спасти», which otherwise tells of a rescue done
-    over = present & OVER - ({"спасти"} if cry else set()) - (GAP if gap_at else set())
+    # «со вчерашнего вечера», «с прошлой недели»: since then, so still going on
+    over = {w for i, w in enumerate(lemmas) if w in OVER and not (i and lemmas[i - 1] in SINCE)}
+    over -= ({"спасти"} if cry else set()) | (GAP if gap_at else set())
     contexts = [
         ("прошло", bool(over)),
+        ("спасибо", bool(present & THANKED)),
         ("если", bool(present & IMAGINED)),
         ("новость", bool(present & NEWS)),
         ("далеко", bool(present & FAR_AWAY)),

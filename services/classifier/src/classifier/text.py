@@ -57,6 +57,8 @@ EMOJI_TOKENS: dict[str, str] = {
     "🤡": " эмосарказм ",
     "🙄": " эмосарказм ",
     "🤦": " эмосарказм ",
+    "🙃": " эмосарказм ",
+    "😏": " эмосарказм ",
 }
 _EMOJI_RE = re.compile("|".join(re.escape(e) for e in EMOJI_TOKENS))
 

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import joblib
 
-from classifier.gazetteer.index import load_places, places_text
+from classifier.gazetteer.index import districts_text, load_places, places_text
 from classifier.gazetteer.matching import Gazetteer
 
 log = logging.getLogger("classifier.gazetteer")
-GAZETTEER_FORMAT = "40"  # bump when the matching code changes what the cache holds
+GAZETTEER_FORMAT = "41"  # bump when the matching code changes what the cache holds
 
 
 @lru_cache(maxsize=1)
@@ -25,7 +25,8 @@ def default_gazetteer() -> Gazetteer:
     Building it lemmatises ~9,000 names (about 2.5 s); the cache keeps model loading well under 3 s.
     """
     towns = resources.files("incidents_common").joinpath("data/ru-towns.csv").read_bytes()
-    fingerprint = hashlib.sha256(places_text().encode() + towns + GAZETTEER_FORMAT.encode()).hexdigest()[:16]
+    sources = places_text().encode() + districts_text().encode() + towns
+    fingerprint = hashlib.sha256(sources + GAZETTEER_FORMAT.encode()).hexdigest()[:16]
     cache = Path(str(resources.files("classifier").joinpath("data/gazetteer.joblib")))
     try:
         stored = joblib.load(cache)

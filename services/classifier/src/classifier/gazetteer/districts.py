@@ -55,6 +55,9 @@ def add_districts(
     for code, names in places.get("districts", {}).items():
         for name in names:
             add(str(name), str(code))
+    for code, entries in places.get("municipal_districts", {}).items():
+        for name, _ in entries:
+            add(str(name), str(code))
     # A town the table gives no district (a town of regional significance) usually names the district
     # around it (Кирсанов: Кирсановский район), unless another region has a district of that name.
     for town in all_towns():

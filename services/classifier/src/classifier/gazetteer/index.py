@@ -111,6 +111,14 @@ def build_place_names(places: dict[str, Any], min_population: int = 15_000) -> P
             centres.append((display, code))
         for n, name in enumerate(names[:4]):
             (alternates if n else primaries).add((add(name, code, reported, int(city["population"])), code))
+    # The centres of the municipal districts (data/districts.yaml): villages and settlements that
+    # GeoNames' list of places over 1,000 people misses (Кыра, Ербогачён) or lists only in part.
+    for code, entries in places.get("municipal_districts", {}).items():
+        for _, centre in entries:
+            parts = tuple(name_key(p) for p in name_words(str(centre)))
+            if parts and str(code) not in by_name.get(parts, {}):
+                add(str(centre), str(code), str(centre), 1_000)
+                centres.append((str(centre), str(code)))
     former = alternates - primaries
     official_names = _add_towns(by_name, former)
     _add_clipped_names(by_name, official_names)
@@ -170,6 +178,11 @@ def build_place_names(places: dict[str, Any], min_population: int = 15_000) -> P
             adjectives[key][town.region_code] = (town.name, town.population, town.name)
     _add_town_adjectives(adjectives, by_name, districts, places, min_population)
     institutions = _institution_adjectives(adjectives, by_name, districts, places, min_population)
+    for parts, (code, display) in _district_institutions(
+        districts, adjectives, institutions, by_name, places, min_population
+    ).items():
+        entry = Entry(parts, (code,), None, 0, display, adjective=True, populations=(0,), institution=True)
+        index[parts[0]].append(entry)
     for parts in adjectives:
         by_name.pop(parts, None)  # a village called Саратовская yields to саратовские дороги
     for parts, (code, name, population) in institutions.items():
@@ -357,6 +370,36 @@ def _institution_adjectives(
     return {key: towns[0] for key, towns in found.items() if len(towns) == 1}
 
 
+def _district_institutions(
+    districts: dict[tuple[str, ...], dict[str, str]],
+    adjectives: dict[tuple[str, ...], dict[str, tuple[str | None, int, str]]],
+    institutions: dict[tuple[str, ...], tuple[str, str, int]],
+    by_name: dict[tuple[str, ...], dict[str, tuple[str | None, int, str]]],
+    places: dict[str, Any],
+    min_population: int,
+) -> dict[tuple[str, ...], tuple[str, str]]:
+    """A district's adjective before what a district has (Сернурская ЦРБ, Кыринская школа, в бичурском
+    интернате) names the district's region, when only one region has a district of that name and the
+    adjective is no town's or word's of its own. → (adjective,) → (code, district's name)."""
+    generic = {name_key(str(name)) for name in places.get("generic_districts", [])} | NOT_TOWN_ADJECTIVES
+    found: dict[tuple[str, ...], tuple[str, str]] = {}
+    for parts, per_code in districts.items():
+        if len(parts) != 2 or parts[1] != "район" or len(per_code) != 1:
+            continue
+        key = parts[:1]
+        if key in adjectives or key in institutions or key[0] in generic:
+            continue
+        if set(districts.get((key[0], "округ"), per_code)) != set(per_code):
+            continue  # another region's okrug of that name
+        if any(pop >= min_population for _, pop, _ in by_name.get(key, {}).values()):
+            continue  # (Волжский is a town of its own)
+        if any(p.tag.POS != "ADJF" and "Surn" not in p.tag for p in parses(key[0]) if p.score >= 0.2):
+            continue  # a word of another kind
+        code, name = next(iter(per_code.items()))
+        found[key] = (code, name)
+    return found
+
+
 def _add_village_forms(
     forms: dict[str, frozenset[str]],
     by_name: dict[tuple[str, ...], dict[str, tuple[str | None, int, str]]],
@@ -436,5 +479,12 @@ def places_text() -> str:
     return resources.files("classifier").joinpath("data/places.yaml").read_text(encoding="utf-8")
 
 
+def districts_text() -> str:
+    return resources.files("classifier").joinpath("data/districts.yaml").read_text(encoding="utf-8")
+
+
 def load_places() -> dict[str, Any]:
-    return dict(yaml.safe_load(places_text()))
+    """data/places.yaml, with data/districts.yaml's districts and centres as `municipal_districts`."""
+    places = dict(yaml.safe_load(places_text()))
+    places["municipal_districts"] = yaml.safe_load(districts_text()) or {}
+    return places

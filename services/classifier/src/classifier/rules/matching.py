@@ -203,6 +203,10 @@ def apply_rules(doc: Doc) -> RuleHits:
     # Hazard × who is exposed × now, as markers the danger head weighs (classifier/danger.py).
     hits.reading = read_danger(doc, lemmas)
     hits.markers.extend(hits.reading.markers)
+    if hits.sarcasm and hits.reading.words:
+        # a hazard told with irony («спасибо газовщикам за ароматизатор: несёт тухлыми яйцами») is
+        # still a hazard: the pair tells the danger head what thanks alone does not
+        hits.markers.append("опас_ирония")
 
     # High urgency: going on for long, or many people (corpus/LABELLING.md). Markers only: the
     # urgency head weighs them against the rest of the post.
