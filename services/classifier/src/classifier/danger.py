@@ -124,6 +124,7 @@ OVER = frozenset(
 # it mocks a standing one («спасибо газовщикам за бесплатный ароматизатор: несёт тухлыми яйцами»).
 THANKED = frozenset({"спасибо", "благодарить", "благодарность"})
 SINCE = frozenset({"с", "со"})
+STILL_RE = re.compile(r"\bвс[её]\s+ещ[её]\b|\bдо\s+сих\s+пор\b|\bпо-прежнему\b")
 # Imagined: a question or a worry about what might happen.
 IMAGINED = frozenset("если вдруг представить гипотетически бы случай вдруг возможный".split())
 # Told as news or as a general warning.
@@ -160,6 +161,7 @@ FROST_RE = re.compile(r"(?:[-−–]|минус\s*)\s?(?:1[5-9]|[2-5]\d)\b|ми�
 HEAT_RE = re.compile(r"(?:\+|плюс\s*)\s?(?:3[3-9]|4\d)\b")
 # (kind, pattern, what every match of the pattern holds)
 TEMPERATURES = (("мороз", FROST_RE, ("-", "−", "–", "минус")), ("жара", HEAT_RE, ("+", "плюс")))
+SHORT = 6  # words in a post that is only a caption or a shout
 WINDOW = 8  # tokens between a hazard word and an exposed person that still tie them together
 
 
@@ -246,7 +248,9 @@ def read_danger(doc: Doc, lemmas: list[str] | None = None) -> DangerReading:
         positions.setdefault("нехватка", []).extend(gap_at)
         reading.words.setdefault("нехватка", []).extend(dict.fromkeys(lemmas[i] for i in gap_at))
     present = set(lemmas)
-    is_now = bool(present & NOW) or now > past
+    # «собаки всё ещё там», «до сих пор»: still going on; an imperative to people around («люди,
+    # выносите вещи») makes a tie of tenses «now»
+    is_now = bool(present & NOW) or now > past or (now > 0 and now == past) or bool(STILL_RE.search(text))
     cry = PLEA.search(text) if is_now else None
     # «спасите» is a form of «спасти», which otherwise tells of a rescue done
     # «со вчерашнего вечера», «с прошлой недели»: since then, so still going on
@@ -272,6 +276,9 @@ def read_danger(doc: Doc, lemmas: list[str] | None = None) -> DangerReading:
     if positions:
         if len(positions) >= 2:
             markers.append("опас_несколько")
+        if len(lemmas) <= SHORT:
+            # «Фасад сыплется ⚠️», «Дети, полынья!!»: a caption or a shout names the hazard and little else
+            markers.append("опас_коротко")
         markers.extend(f"опас_{name}" for name, present_here in contexts if present_here)
         if cry and not any(present_here for _, present_here in contexts):
             reading.plea = cry.group(1)

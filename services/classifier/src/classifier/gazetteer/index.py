@@ -89,7 +89,8 @@ def build_place_names(places: dict[str, Any], min_population: int = 15_000) -> P
         add(str(alias), str(code), str(city), 5 * 10**7)
         trusted.add(tuple(name_key(p) for p in name_words(str(alias))))
     # A big city's districts name the city (на Уралмаше, Купчино); below its own name in rank.
-    for city, (code, names) in places.get("city_districts", {}).items():
+    neighbourhoods = [*places.get("city_districts", {}).items(), *places.get("city_neighbourhoods", {}).items()]
+    for city, (code, names) in neighbourhoods:
         for name in names:
             add(str(name), str(code), str(city), 4 * 10**7)
             trusted.add(tuple(name_key(p) for p in name_words(str(name))))

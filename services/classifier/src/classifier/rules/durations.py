@@ -40,6 +40,14 @@ _NOT_A_LENGTH_BEFORE = frozenset(
     "дочери маме папе бабушке дедушке деду внуку внучке детям им нам лет малышу малышке младенцу".split()
 )
 _LAST_WORD_RE = re.compile(r"(\w+)\W*$")
+# «Пропала Аня, 7 лет, ушла…», «(5 лет)»: a count set off by commas or brackets is someone's age
+_AGE_APPOSITION_RE = re.compile(r"\s*[,)]")
+
+
+def _is_age_apposition(text: str, match: re.Match[str]) -> bool:
+    before = text[: match.start()].rstrip()
+    return before.endswith((",", "(")) and _AGE_APPOSITION_RE.match(text, match.end()) is not None
+
 
 # Words every match of a pattern holds (as in words.py): a post with none of them skips the pattern.
 _UNIT_WORDS = ("дн", "день", "сут", "недел", "мес", "год", "лет")  # _UNIT's: _COUNTED_RE, _ORDINAL_RE, _BARE_RE
@@ -61,7 +69,7 @@ def duration_days(text: str) -> tuple[float, str] | None:
     found: list[tuple[float, str]] = []
     units = holds_any(text, _UNIT_WORDS)
     for match in _COUNTED_RE.finditer(text) if units else ():
-        if _word_before(text, match.start()) in _NOT_A_LENGTH_BEFORE:
+        if _word_before(text, match.start()) in _NOT_A_LENGTH_BEFORE or _is_age_apposition(text, match):
             continue
         count_word, unit = match.group(1), match.group(2)
         count = float(count_word) if count_word.isdigit() else float(_NUMBER_WORDS[count_word])
