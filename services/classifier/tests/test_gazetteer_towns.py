@@ -275,10 +275,26 @@ def test_every_municipal_district_of_the_list_names_its_region(text: str, hint: 
     assert resolve(text, hint=hint)[0] == code
 
 
+@pytest.mark.parametrize(
+    ("text", "hint", "code"),
+    [
+        ("Последний рейс теплохода на Ербогачён отменили", None, "38"),
+        ("Спасибо котельщикам в Шуйском, за сутки поменяли трубу", None, "35"),
+        ("Площадка в Ельниках возле почты вся в хлам", None, "13"),
+        ("В субботу ярмарка на площади", "Архара | Объявления", "28"),
+    ],
+)
+def test_a_district_centre_is_read_as_a_small_town(text: str, hint: str | None, code: str) -> None:
+    assert resolve(text, hint=hint)[0] == code
+
+
+def test_a_district_centre_named_like_a_word_is_no_place_in_lower_case() -> None:
+    assert resolve("у нас ельники вдоль дороги вырубили") == (None, None)
+
+
 def test_a_village_a_source_is_named_after_or_that_signs_the_post() -> None:
     assert resolve("Друзья, в пятницу в клубе дискотека 90-х", hint="Пичаево | Объявления")[0] == "68"
     assert resolve("Продам кур-несушек, 350 р/шт, Хворостянка")[0] == "63"
-    assert resolve("Хворостянка — это где вообще? Первый раз слышу")[0] is None  # not the post's signature
 
 
 @pytest.mark.parametrize(

@@ -186,7 +186,9 @@ class NatsCluster:
         command = [nats_server_binary(), "-c", str(self.config_file(name))]
         self.processes[name] = subprocess.Popen(command, stdout=output, stderr=output)  # noqa: S603 - fixed argv
         output.close()
-        wait_for_port(node.client_port)
+        # A node restarted on a loaded machine recovers its JetStream store before it listens: on a
+        # CI run beside other suites that took more than 15 s once.
+        wait_for_port(node.client_port, timeout=45.0)
 
     def running(self, name: str) -> bool:
         process = self.processes.get(name)

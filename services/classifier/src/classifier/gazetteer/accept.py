@@ -190,7 +190,7 @@ def accepts(names: PlaceNames, tokens: list[Token], i: int, entry: Entry, *, hin
         # an adjective agreeing with a noun: Нижний этаж, Юбилейный проезд (not: в Островном случай; in a
         # source's name the town as written: «Белоярский чат»)
         return False
-    if entry.official and entry.population < 15_000 and not entry.trusted and not marker:
+    if (entry.official or entry.centre) and entry.population < 15_000 and not entry.trusted and not marker:
         # A small town named like a word or a person (Любим, Макаров, Дно, Бабушкин) counts as a name:
         # capitalised, and never as an adjective of the next noun (бабушкин рецепт); one the dictionary
         # does not know as a place first (Макаров, Дно) only after «в», «из» … or in a source's name.
@@ -248,7 +248,8 @@ def accepts(names: PlaceNames, tokens: list[Token], i: int, entry: Entry, *, hin
         # Омсукчан) where a place stands (в …, из …, «Корткерос, у кого…», a source's name: «Пичаево |
         # Объявления»), not «Урал» the team or «Исеть встала», the river.
         return True
-    if entry.small and not marked:
+    if entry.small and not marked and not entry.centre:
+        # (a district's centre is read as a small town of the table, by the checks above)
         # Under 15,000 people: only a known place name, or an adjective-named one after «в» (в Тымовском);
         # a village only after «в»/«из» and when the dictionary knows it as a place (в Вохме).
         if entry.population < 5_000:

@@ -21,6 +21,7 @@ class Entry:
     district: bool = False  # a municipal district: parts are its adjective and the noun that follows
     ambiguous: bool = False  # a district name of several regions (or a generic one): only agrees
     institution: bool = False  # a small town's adjective: only before what a town has (Волчанское водохранилище)
+    centre: bool = False  # a municipal district's centre (data/districts.yaml): read as a small town of the table
 
 
 @dataclass(slots=True)

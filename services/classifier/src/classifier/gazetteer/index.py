@@ -114,9 +114,11 @@ def build_place_names(places: dict[str, Any], min_population: int = 15_000) -> P
             (alternates if n else primaries).add((add(name, code, reported, int(city["population"])), code))
     # The centres of the municipal districts (data/districts.yaml): villages and settlements that
     # GeoNames' list of places over 1,000 people misses (Кыра, Ербогачён) or lists only in part.
+    centres_of_districts: set[tuple[str, ...]] = set()
     for code, entries in places.get("municipal_districts", {}).items():
         for _, centre in entries:
             parts = tuple(name_key(p) for p in name_words(str(centre)))
+            centres_of_districts.add(parts)
             if parts and str(code) not in by_name.get(parts, {}):
                 add(str(centre), str(code), str(centre), 1_000)
                 centres.append((str(centre), str(code)))
@@ -215,6 +217,7 @@ def build_place_names(places: dict[str, Any], min_population: int = 15_000) -> P
             trusted=parts in trusted,
             populations=tuple(candidate[1] for _, candidate in ranked),
             official=in_table,
+            centre=not in_table and parts in centres_of_districts,
         )
         index[parts[0]].append(entry)
     forms = _town_forms(by_name, set(official_names))
