@@ -290,14 +290,14 @@ def _gaps(lemmas: list[str]) -> list[int]:
     a helper with «не» before a coming verb near it."""
     found = []
     for i, word in enumerate(lemmas):
+        if word not in VITAL and word not in HELPERS:
+            continue
+        near = lemmas[max(0, i - GAP_WINDOW) : i + GAP_WINDOW + 1]
         if word in VITAL:
-            near = lemmas[max(0, i - GAP_WINDOW) : i + GAP_WINDOW + 1]
             if not GAP.isdisjoint(near):
                 found.append(i)
-        elif word in HELPERS:
-            near = lemmas[max(0, i - GAP_WINDOW) : i + GAP_WINDOW + 1]
-            if any(w in NOT_COMING and j > 0 and near[j - 1] == "не" for j, w in enumerate(near)):
-                found.append(i)
+        elif any(w in NOT_COMING and j > 0 and near[j - 1] == "не" for j, w in enumerate(near)):
+            found.append(i)
     return found
 
 
