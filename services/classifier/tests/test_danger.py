@@ -202,6 +202,15 @@ class TestClassification:
         flagged = any(reason.field == "danger" for reason in result.review_reasons)
         assert result.urgency.label == "critical" or flagged, result
 
+    @pytest.mark.parametrize("text", ["Мальчик провалился под лёд на пруду", "Ребёнок провалился в открытый люк"])
+    def test_a_bare_report_of_a_person_in_danger_is_critical(self, text: str, classifier: Classifier) -> None:
+        # told in the past tense with no complaint's words, but nothing says it is over, news or far away
+        assert classifier.classify(PostInput(text=text)).urgency.label == "critical"
+
+    def test_a_rescue_told_after_it_is_no_critical_call(self, classifier: Classifier) -> None:
+        result = classifier.classify(PostInput(text="Вчера мальчик провалился под лёд, его спасли"))
+        assert result.urgency.label != "critical"
+
     def test_a_critical_call_explains_itself(self, classifier: Classifier) -> None:
         result = classifier.classify(PostInput(text="В подъезде сильно пахнет газом, жильцы спят, аварийка не едет!"))
         assert result.urgency.label == "critical"

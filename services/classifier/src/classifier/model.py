@@ -26,7 +26,9 @@ from classifier.bundle import ModelBundle, default_model_path, features_text
 from classifier.decisions import (
     ADVERT_SHIFT,
     CRITICAL_SHIFT,
+    DANGER_CONTEXTS,
     DANGER_NEEDS_INCIDENT,
+    DANGER_NEEDS_INCIDENT_BARE,
     INCIDENT_AT,
     MODEL_CRITICAL_AT,
     MODEL_HIGH_AT,
@@ -285,8 +287,11 @@ class Classifier:
         # it stays a complaint (someone must look) with a danger review: routing gives it the
         # critical clock until an operator decides.
         # A cry for help («…всё прибывает, помогите!») is a report however briefly it is told.
+        bare = bool(hits.reading.exposed) and DANGER_CONTEXTS.isdisjoint(hits.reading.markers)
         danger_called = danger_now and (
-            hits.reading.plea is not None or shift_log_odds(p_incident, stated_shift) >= DANGER_NEEDS_INCIDENT
+            hits.reading.plea is not None
+            or shift_log_odds(p_incident, stated_shift)
+            >= (DANGER_NEEDS_INCIDENT_BARE if bare else DANGER_NEEDS_INCIDENT)
         )
         shift = stated_shift + (CRITICAL_SHIFT if hits.critical or danger_now else 0.0)
         if shift:
