@@ -287,11 +287,8 @@ class Classifier:
         # it stays a complaint (someone must look) with a danger review: routing gives it the
         # critical clock until an operator decides.
         # A cry for help («…всё прибывает, помогите!») is a report however briefly it is told.
-        bare = bool(hits.reading.exposed) and DANGER_CONTEXTS.isdisjoint(hits.reading.markers)
         danger_called = danger_now and (
-            hits.reading.plea is not None
-            or shift_log_odds(p_incident, stated_shift)
-            >= (DANGER_NEEDS_INCIDENT_BARE if bare else DANGER_NEEDS_INCIDENT)
+            hits.reading.plea is not None or shift_log_odds(p_incident, stated_shift) >= _report_bar(hits)
         )
         shift = stated_shift + (CRITICAL_SHIFT if hits.critical or danger_now else 0.0)
         if shift:
@@ -408,3 +405,10 @@ def load_cached(path: Path) -> Classifier:
 @lru_cache(maxsize=4)
 def _cached(path: str, _mtime: int) -> Classifier:
     return Classifier.load(Path(path))
+
+
+def _report_bar(hits: RuleHits) -> float:
+    """How much the incident head must read a post over the danger threshold as a report: less when
+    a person is exposed and nothing tells the danger as over, thanked for, imagined, news or far away."""
+    bare = bool(hits.reading.exposed) and DANGER_CONTEXTS.isdisjoint(hits.reading.markers)
+    return DANGER_NEEDS_INCIDENT_BARE if bare else DANGER_NEEDS_INCIDENT

@@ -41,12 +41,13 @@ _NOT_A_LENGTH_BEFORE = frozenset(
 )
 _LAST_WORD_RE = re.compile(r"(\w+)\W*$")
 # «Пропала Аня, 7 лет, ушла…», «(5 лет)»: a count set off by commas or brackets is someone's age
-_AGE_APPOSITION_RE = re.compile(r"\s*[,)]")
+_AGE_BEFORE_RE = re.compile(r"[,(]\s*$")
+_AGE_AFTER_RE = re.compile(r"\s*[,)]")
 
 
 def _is_age_apposition(text: str, match: re.Match[str]) -> bool:
-    before = text[: match.start()].rstrip()
-    return before.endswith((",", "(")) and _AGE_APPOSITION_RE.match(text, match.end()) is not None
+    start = match.start()
+    return bool(_AGE_BEFORE_RE.search(text, max(0, start - 8), start) and _AGE_AFTER_RE.match(text, match.end()))
 
 
 # Words every match of a pattern holds (as in words.py): a post with none of them skips the pattern.
