@@ -323,3 +323,31 @@ def test_a_street_named_after_a_person_is_no_town_named_like_him(text: str) -> N
 def test_a_village_marked_as_one_is_no_big_citys_district() -> None:
     # «Черёмушки» alone is Moscow's; «пос. Черёмушки» is a village, and the source's town decides
     assert resolve("Пос. Черёмушки — собаки покусали мальчика на остановке", hint="ЧП Кизляр")[0] == "05"
+
+
+@pytest.mark.parametrize(
+    ("text", "hint", "code"),
+    [
+        # namesakes under one key that differ in form: the written form names only its own
+        ("В Отрадной прошли учения, задействовали 30 человек", None, "23"),  # the stanitsa, not Отрадный
+        ("В Отрадном опять нет воды", None, "63"),
+        ("У Арсеньево лес вдоль дороги вырубают под корень", None, "71"),  # the village, not Арсеньев
+        ("В Арсеньеве опять нет воды", None, "25"),
+        # a great river after «через» settles a namesake (Покровск на Лене, not the one in region 80)
+        ("Паром через Лену у Покровска не ходит уже неделю", None, "14"),
+        # another name's adjective yields to a district's centre: Кизильское is not Кызыл (Кизил)
+        ("Продаю рассаду перцев, ул. Мира", "Кизильское — рынок", "74"),
+        # a source's name that names a district outweighs its weaker adjective
+        ("Станичники, в субботу ярмарка на площади", "Казанская | Верхнедонской район", "61"),
+        # a first name set off by commas is a person, and the town named after it stays the town
+        ("Пропал мальчик, 7 лет, Артём, синяя куртка. Ушёл на речку за Гремячинском", None, "59"),
+        ("В Артёме третий день нет воды", None, "25"),
+        # a district's centre in its case forms, though the dictionary knows the word as a people's
+        ("В Мокшане на Советской третий день нет воды", None, "58"),
+        # demonyms the dictionary knows (каргопольцы, анадырцы), not only the ones formed by rule
+        ("Каргопольцы, неужели нельзя хоть плитку положить у больницы?", None, "29"),
+        ("Курьер нахамил, везли час сорок, анадырцы, имейте в виду", None, "87"),
+    ],
+)
+def test_names_read_by_their_form(text: str, hint: str | None, code: str) -> None:
+    assert resolve(text, hint=hint)[0] == code

@@ -93,6 +93,36 @@ class TestThanksAndSarcasm:
         assert result.sentiment.label == "negative"
 
     @pytest.mark.parametrize(
+        ("text", "sarcastic"),
+        [
+            ("Спасибо, уважаемая администрация, за оперативный ответ! Всего 11 месяцев ждала", True),
+            ("Огромная благодарность службе отлова, приехавшей ровно через месяц после заявки!", True),
+            ("Благодарю управляющую компанию за то, что спустя всего полгода заметили, что течёт крыша", True),
+            ("Спасибо коммунальщикам, всего за два дня поменяли трубу, и вода есть!", False),
+        ],
+    )
+    def test_thanks_for_a_service_that_took_months_is_sarcasm(self, text: str, sarcastic: bool) -> None:
+        assert apply_rules(analyze(text)).sarcasm is sarcastic
+
+    def test_ironic_thanks_does_not_thank_a_danger_away(self) -> None:
+        text = (
+            "Ну спасибо нашему здравоохранению. Дед вторые сутки с температурой под сорок, бредит уже. "
+            "Скорая из райцентра ехать отказалась"
+        )
+        hits = apply_rules(analyze(text))
+        assert hits.sarcasm
+        assert "опас_спасибо" not in hits.markers and "опас_спасибо" not in hits.reading.markers
+        assert "опас_нехватка" in hits.markers  # help refused is help that does not come
+        assert "дед" in hits.reading.exposed
+
+    def test_a_pack_that_mauled_someone_and_is_still_there_is_critical(self) -> None:
+        text = (
+            "Вчера вечером на Зелёной стая порвала школьницу, девочка в больнице. "
+            "Сегодня эти же собаки лежат у магазина и рычат на каждого. Где отлов??"
+        )
+        assert "собаки нападают на людей" in apply_rules(analyze(text)).critical
+
+    @pytest.mark.parametrize(
         "text",
         [
             "Спасибо за новый асфальт на Кирова! Только разметку забыли, на перекрёстке чуть не столкнулись",

@@ -100,7 +100,8 @@ EXPOSED = frozenset(
     "ребенок малыш младенец грудной школьник подросток сын дочь дочка внук внучка бабушка дедушка пенсионер "
     "старик старушка инвалид лежачий больной пациент беременная человек люди жилец житель сосед соседка "
     "прохожий пешеход пассажир водитель мама мать отец папа семья мужчина женщина девушка парень ребята "
-    "детвора ребятишки пацан первоклассник ученик девочка мальчик роженица".split()
+    "детвора ребятишки пацан первоклассник ученик девочка мальчик роженица дед бабка бабуля дедуля муж жена "
+    "свекровь теща тесть свекор школьница студент студентка".split()
 )
 # Now: the danger is going on and someone must act within hours.
 NOW = frozenset(
@@ -155,6 +156,7 @@ GAP = frozenset(
 # Help that does not come: the ambulance, the doctor, the carer (не едет, не приходит третий день).
 HELPERS = frozenset("скорая скорый врач фельдшер соцработник сиделка бригада медик терапевт педиатр".split())
 NOT_COMING = frozenset("ехать приехать приезжать доехать прийти приходить отвечать принять брать взять".split())
+REFUSING = frozenset("отказаться отказываться отказать отказывать".split())  # «скорая ехать отказалась»
 GAP_WINDOW = 5
 # Temperatures that endanger people by themselves: frost of −15 and below, heat of +33 and above.
 FROST_RE = re.compile(r"(?:[-−–]|минус\s*)\s?(?:1[5-9]|[2-5]\d)\b|минус\s+(?:двадцат|тридцат|сорок|пятьдесят)")
@@ -296,7 +298,9 @@ def _gaps(lemmas: list[str]) -> list[int]:
         if word in VITAL:
             if not GAP.isdisjoint(near):
                 found.append(i)
-        elif any(w in NOT_COMING and j > 0 and near[j - 1] == "не" for j, w in enumerate(near)):
+        elif not REFUSING.isdisjoint(near) or any(
+            w in NOT_COMING and j > 0 and near[j - 1] == "не" for j, w in enumerate(near)
+        ):
             found.append(i)
     return found
 

@@ -270,6 +270,8 @@ def accepts(names: PlaceNames, tokens: list[Token], i: int, entry: Entry, *, hin
         return True  # a name people use (Нижний, Москвичи), written as a name
     if entry.trusted and kind in {"geo", "common"} and len(token.text) > 3:
         return True  # a demonym or nickname typed in lower case (мурманчане, магнитка, новосиб)
+    if kind == "name" and entry.population < 300_000 and not hint and not locative and not marker:
+        return False  # «Пропал мальчик, 7 лет, Артём, синяя куртка»: a boy, not the town (в Артёме is)
     if kind in {"proper", "name"}:
         # на Гагарина: a street, в Гагарине: the town; posts typed in lower case keep the preposition.
         return (capital and previous not in {"на", "по"}) or locative
@@ -296,6 +298,8 @@ def _standalone(nominatives: dict[str, str], tokens: list[Token], i: int, entry:
         return False
     if not (token.sentence_start or mark_before(text, token) == ","):
         return False
+    if not token.sentence_start and word_kind(token.lower) == "name":
+        return False  # «Пропал мальчик, 7 лет, Артём, синяя куртка»: set off by commas, a first name is a person
     mark = mark_after(text, token)
     if mark in ADDRESS_MARKS:
         return True

@@ -22,6 +22,7 @@ class Entry:
     ambiguous: bool = False  # a district name of several regions (or a generic one): only agrees
     institution: bool = False  # a small town's adjective: only before what a town has (Волчанское водохранилище)
     centre: bool = False  # a municipal district's centre (data/districts.yaml): read as a small town of the table
+    names: tuple[str, ...] = ()  # per code, the namesake's own name (Отрадный, Отрадная), when they differ
 
 
 @dataclass(slots=True)

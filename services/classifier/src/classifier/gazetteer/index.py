@@ -144,6 +144,8 @@ def build_place_names(places: dict[str, Any], min_population: int = 15_000) -> P
             existing = by_name.get((adjective,) if adjective else (), {})
             if existing and any(pop >= min_population for _, pop, _ in existing.values()):
                 continue
+            if (adjective,) in centres_of_districts and name != city:
+                continue  # another name's adjective (Кизил: Кызыл) yields to a district's centre (Кизильское)
             if city and adjective and population >= 30_000:
                 known = adjectives[(adjective,)].get(code)
                 if known is None or population > known[1]:
@@ -206,6 +208,9 @@ def build_place_names(places: dict[str, Any], min_population: int = 15_000) -> P
         city, population, display = ranked[0][1]
         in_table = parts in official_names
         small = not in_table and all(candidate[1] < min_population for _, candidate in ranked)
+        # Namesakes under one key may differ in form (Отрадный the town, Отрадная the stanitsa):
+        # a written form then names only those it is a case form of (see Gazetteer._by_form).
+        names = tuple(name_words(candidate[2])[0] for _, candidate in ranked)  # Петровск(-Забайкальский)
         entry = Entry(
             parts,
             codes,
@@ -218,10 +223,11 @@ def build_place_names(places: dict[str, Any], min_population: int = 15_000) -> P
             populations=tuple(candidate[1] for _, candidate in ranked),
             official=in_table,
             centre=not in_table and parts in centres_of_districts,
+            names=names if len({name.lower().replace("ё", "е") for name in names}) > 1 else (),
         )
         index[parts[0]].append(entry)
     forms = _town_forms(by_name, set(official_names))
-    _add_village_forms(forms, by_name, set(official_names))
+    _add_village_forms(forms, by_name, set(official_names), centres_of_districts)
     # The nominative of each one-word town of the table → its key (Узловая → узловой)
     nominatives: dict[str, str] = {}
     for town in all_towns():
@@ -408,16 +414,27 @@ def _add_village_forms(
     forms: dict[str, frozenset[str]],
     by_name: dict[tuple[str, ...], dict[str, tuple[str | None, int, str]]],
     official: set[tuple[str, ...]],
+    centres: set[tuple[str, ...]],
 ) -> None:
     """The case forms of a one-word village or settlement whose name is no other word (в Лоухах, из
     Омсукчана, в Бердигестяхе): pymorphy guesses their lemmas wrong. Only such names: a form of a
-    word-like name (Заря, Ключи) would be that word's as often as the village's."""
+    word-like name (Заря, Ключи) would be that word's as often as the village's. A district's centre
+    also when the dictionary knows its name only as a people's (в Мокшане: мокшане, the Moksha)."""
     for parts in by_name:
-        if len(parts) != 1 or parts in official or not place_first(parts[0]):
+        if len(parts) != 1 or parts in official:
+            continue
+        centre = parts in centres
+        if not place_first(parts[0]) and not (centre and _only_people(parts[0])):
             continue
         for form in declension(parts[0]):
-            if form not in forms and not morph().word_is_known(form):
+            if form not in forms and (not morph().word_is_known(form) or (centre and _only_people(form))):
                 forms[form] = frozenset(parts)
+
+
+def _only_people(word: str) -> bool:
+    """Whether every reading of a word that is not a place names people (мокшан, мокшане: the Moksha)."""
+    readings = [p for p in parses(word) if p.score >= 0.05 and "Geox" not in p.tag]
+    return bool(readings) and all(p.tag.POS == "NOUN" and "anim" in p.tag for p in readings)
 
 
 def _town_forms(

@@ -34,7 +34,7 @@ RIVER_REGIONS = {
     "алдан": ("14",), "томь": ("42", "70"), "тобол": ("45", "72"), "сухона": ("35",), "онега": ("29",),
     "мезень": ("29", "11"),
 }  # fmt: skip
-RIVER_PREPOSITIONS = {"на", "по", "река", "реки", "реку", "реке", "берегу", "берега", "за"}
+RIVER_PREPOSITIONS = {"на", "по", "река", "реки", "реку", "реке", "берегу", "берега", "за", "через", "вдоль"}
 
 
 class Gazetteer:
@@ -119,6 +119,8 @@ class Gazetteer:
                     # «Печоры красивейший город»: opening a sentence, the town named so, not Печора's genitive
                     # (which a word before asks for: управляющие компании Печоры)
                     entry = next((e for e in self.index.get(named, ()) if e.official and e.parts == (named,)), entry)
+            if size == 1 and entry.names:
+                entry = _by_form(entry, lower)
             weak = (
                 entry.adjective
                 or entry.caps_only
@@ -175,7 +177,7 @@ class Gazetteer:
                             pops.append(population)
         if len(codes) == len(entry.codes):
             return entry
-        return replace(entry, codes=tuple(codes), populations=tuple(pops))
+        return replace(entry, codes=tuple(codes), populations=tuple(pops), names=())
 
     def _clues(self, doc: Doc) -> set[str]:
         """Regions a post's other words point to, to settle a namesake (only asked when one is unsettled): a
@@ -241,6 +243,25 @@ class Gazetteer:
             hint_city=hint_city,
             clues_of=lambda: self._clues(doc),
         )
+
+
+def _by_form(entry: Entry, lower: str) -> Entry:
+    """Of namesakes that differ in form, those the written word is a case form of: «в Отрадной» is
+    the stanitsa Отрадная, not the town Отрадный; «у Арсеньево» the village, not Арсеньев."""
+    folded = [name.lower().replace("ё", "е") for name in entry.names]
+    kept = [k for k, name in enumerate(folded) if lower == name or lower in inflections(name)]
+    if not kept or len(kept) == len(entry.codes):
+        return entry
+    first = kept[0]
+    return replace(
+        entry,
+        codes=tuple(entry.codes[k] for k in kept),
+        populations=tuple(entry.populations[k] for k in kept),
+        names=tuple(entry.names[k] for k in kept),
+        display=entry.display if first == 0 else entry.names[first],
+        city=entry.city if first == 0 else entry.names[first],
+        population=entry.populations[first],
+    )
 
 
 REGION_NOUNS = frozenset({"область", "край", "район", "округ", "республика", "обл", "регион"})

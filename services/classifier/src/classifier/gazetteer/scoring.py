@@ -53,6 +53,11 @@ def score_regions(
             chosen = [c for c in codes if c in clues] if len(clues.intersection(codes)) < len(codes) else []
         hint_codes.update(chosen or codes[:1])
     hint_codes.update(unique)
+    # A source's name that names a district or a town outright outweighs its weaker adjective
+    # («Казанская | Верхнедонской район»: the stanitsa of that district, not Казань's adjective).
+    strong = {c for m in hint_mentions if not (m.weak and m.entry.adjective) for c in m.entry.codes}
+    if strong & hint_codes:
+        hint_codes = {c for c in hint_codes if c in strong or c == hint_region}
     # A district name of several regions (Первомайский район) only adds to a region that a town,
     # a region or the hint names; alone it decides nothing.
     named = hint_codes.union(*(m.entry.codes for m in text_mentions + hint_mentions if not m.entry.ambiguous))

@@ -207,6 +207,11 @@ def apply_rules(doc: Doc) -> RuleHits:
         # a hazard told with irony («спасибо газовщикам за ароматизатор: несёт тухлыми яйцами») is
         # still a hazard: the pair tells the danger head what thanks alone does not
         hits.markers.append("опас_ирония")
+        # …and its thanks thank nobody: «Ну спасибо нашему здравоохранению. Дед бредит, скорая
+        # ехать отказалась» is no danger thanked away
+        for markers in (hits.markers, hits.reading.markers):
+            if "опас_спасибо" in markers:
+                markers.remove("опас_спасибо")
 
     # High urgency: going on for long, or many people (corpus/LABELLING.md). Markers only: the
     # urgency head weighs them against the rest of the post.
