@@ -347,6 +347,13 @@ def test_a_village_marked_as_one_is_no_big_citys_district() -> None:
         # demonyms the dictionary knows (каргопольцы, анадырцы), not only the ones formed by rule
         ("Каргопольцы, неужели нельзя хоть плитку положить у больницы?", None, "29"),
         ("Курьер нахамил, везли час сорок, анадырцы, имейте в виду", None, "87"),
+        # demonyms of other shapes: -ск to -яне, -ичи of a short name, -яне of one ending in a consonant,
+        # and a town of an adjective and a noun joined (Красный Холм: краснохолмцы)
+        ("на спуске к Ваге засыпали ямы 👍 шенкуряне, кто там ругался — всё сделали", None, "29"),
+        ("холмичи, кто видел, что творится у моста? Вода коричневая", None, "53"),
+        ("Гдовичи, кто разрешил перегородить тротуар?", None, "60"),
+        ("Плесяне, после ремонта открыли амбулаторию, терапевт каждый день", None, "37"),
+        ("краснохолмцы, автолавка завтра во сколько приедет на Пригородную?", None, "69"),
     ],
 )
 def test_names_read_by_their_form(text: str, hint: str | None, code: str) -> None:

@@ -58,8 +58,15 @@ def build_demonyms(
         add(str(name).lower().replace("ё", "е"), entry, checked=True)
     for town in all_towns():
         words = name_words(town.name)
-        entry = town_entry(town.name) if len(words) == 1 or _joined(town.name) else None
+        compound = _compound(town.name)
+        entry = town_entry(town.name) if len(words) == 1 or _joined(town.name) or compound else None
         if entry is None:
+            continue
+        if compound is not None:
+            prefix, noun = compound
+            for plural, _ in _demonym_candidates(noun):
+                if not morph().word_is_known(prefix + plural):
+                    add(prefix + plural, entry, checked=False)
             continue
         for plural, stem in _demonym_candidates(_joined(town.name) or words[0].lower().replace("ё", "е")):
             if morph().word_is_known(plural) and (
@@ -126,6 +133,20 @@ def _people_word(stem: str) -> bool:
     )
 
 
+def _compound(name: str) -> tuple[str, str] | None:
+    """A town of an adjective and a noun, whose people join them (Красный Холм: краснохолмцы, Старый Крым:
+    старокрымцы, Нижние Серги: нижнесергинцы): the adjective's joining stem and the noun; else None."""
+    words = name.lower().replace("ё", "е").split()
+    if len(words) != 2 or "-" in name:
+        return None
+    adjective, noun = words
+    if adjective.endswith(("ний", "няя", "нее", "ние")):
+        return adjective[:-2] + "е", noun  # Нижние: нижне-
+    if adjective.endswith(("ый", "ий", "ой", "ая", "ое", "ые", "ие")) and len(adjective) > 4:
+        return adjective[:-2] + "о", noun  # Красный: красно-, Великие: велико-
+    return None
+
+
 def _joined(name: str) -> str | None:
     """A hyphenated town whose people write it as one word (Северо-Курильск: северокурильцы,
     Нарьян-Мар: нарьянмарцы); None for other names."""
@@ -148,9 +169,12 @@ def _demonym_candidates(name: str) -> list[tuple[str, str]]:
         found = [(s2 + "чане", s2), (s2 + "цы", s2)]
         if s2[-1] in HUSHING and len(s2) >= 6:
             found.append((s2 + "ане", s2))  # Заволжск: заволжане
+        if s2[-1] in "рл":
+            found.append((s2 + "яне", s2))  # Курск: куряне, Шенкурск: шенкуряне
         return found + [(s2 + "ичи", s2)] if len(s2) <= 3 else found  # омичи, томичи
     if name.endswith(("ов", "ев", "ин", "ын")):
-        return [(name + "цы", name), (name + "чане", name)]
+        found = [(name + "цы", name), (name + "чане", name)]
+        return found + [(name + "ичи", name)] if len(name) <= 4 else found  # Гдов: гдовичи
     if name.endswith("ец"):  # Олонец: олончане, Елец: ельчане
         return [(s2 + "чане", s2), (s2 + "ьчане", s2)]
     if name.endswith("о"):
@@ -186,6 +210,10 @@ def _demonym_candidates(name: str) -> list[tuple[str, str]]:
         return [(name + "ьцы", name), (name + "цы", name)]
     if name[-1] not in "аеёиоуыэюяй":  # Ишим: ишимцы, Талдом: талдомцы, Надым: надымчане
         found = [(name + "цы", name), (name + ("ане" if name[-1] in HUSHING else "чане"), name)]
+        if name[-1] not in HUSHING:
+            found.append((name + "яне", name))  # Плёс: плесяне
+        if len(name) <= 4:
+            found.append((name + "ичи", name))  # Холм: холмичи
         if name.endswith("к"):  # Горняк: горнячане
             found.append((s1 + "чане", s1))
         return found
