@@ -207,6 +207,19 @@ class TestClassification:
         # told in the past tense with no complaint's words, but nothing says it is over, news or far away
         assert classifier.classify(PostInput(text=text)).urgency.label == "critical"
 
+    @pytest.mark.parametrize(
+        ("text", "lesson"),
+        [
+            ("В Саратове обрушился балкон вместе с мужчиной, он в больнице. Проверьте свои балконы!", True),
+            ("На обочине сбили школьника, он в больнице. Родители, повесьте детям светоотражатели", True),
+            ("Стая покусала ребёнка у школы, собаки до сих пор там. Родители, будьте осторожны!", False),
+            ("Провод оборвался у остановки, искрит, сейчас там дети. Будьте осторожны!", False),
+        ],
+    )
+    def test_advice_drawn_from_a_past_accident_is_a_context(self, text: str, lesson: bool) -> None:
+        # a lesson for everyone after an accident, not a report of a danger that is there now
+        assert ("опас_совет" in apply_rules(analyze(text)).markers) is lesson
+
     def test_a_rescue_told_after_it_is_no_critical_call(self, classifier: Classifier) -> None:
         result = classifier.classify(PostInput(text="Вчера мальчик провалился под лёд, его спасли"))
         assert result.urgency.label != "critical"

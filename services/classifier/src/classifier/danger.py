@@ -126,6 +126,15 @@ OVER = frozenset(
 THANKED = frozenset({"спасибо", "благодарить", "благодарность"})
 SINCE = frozenset({"с", "со"})
 STILL_RE = re.compile(r"\bвс[её]\s+ещ[её]\b|\bдо\s+сих\s+пор\b|\bпо-прежнему\b")
+# Advice to everyone after an accident told in the past («…обрушился балкон вместе с мужчиной.
+# Проверьте свои балконы!», «…сбили школьника. Родители, повесьте детям светоотражатели»): a lesson
+# drawn from what happened, not a report of a danger that is there now.
+ADVICE_RE = re.compile(
+    r"\b(?:провер\w*|гляньте\s+на|осмотрите|объясните)\s+(?:сво\w+|детям|детей)"
+    r"|\bберегите\s+(?:себя|детей|своих|близких)|\bбудьте\s+(?:осторожн|внимательн|бдительн)"
+    r"|\bсмотрите\s+(?:под\s+ноги|наверх|вверх|по\s+сторонам)|\bходите\s+подальше|\bне\s+(?:стойте|ходите)\s+под\b"
+    r"|\bповесьте\s+(?:детям|на)|\bне\s+экономьте\b|\bне\s+отпускайте\s+детей"
+)
 # Imagined: a question or a worry about what might happen.
 IMAGINED = frozenset("если вдруг представить гипотетически бы случай вдруг возможный".split())
 # Told as news or as a general warning.
@@ -264,6 +273,8 @@ def read_danger(doc: Doc, lemmas: list[str] | None = None) -> DangerReading:
         ("если", bool(present & IMAGINED)),
         ("новость", bool(present & NEWS)),
         ("далеко", bool(present & FAR_AWAY)),
+        # (a lesson drawn: the accident is told in the past and nothing says the danger is still there)
+        ("совет", past > 0 and not present & NOW and not STILL_RE.search(text) and bool(ADVICE_RE.search(text))),
         ("прош_время", past > now),
     ]
     markers = reading.markers

@@ -31,7 +31,7 @@ DANGER_NEEDS_INCIDENT = 0.15
 # stranger's fall told as news a near miss, so the head leans that way on a bare line («Ребёнок
 # провалился в открытый люк»: 0.016).
 DANGER_NEEDS_INCIDENT_BARE = 0.01
-DANGER_CONTEXTS = frozenset({"опас_прошло", "опас_спасибо", "опас_если", "опас_новость", "опас_далеко"})
+DANGER_CONTEXTS = frozenset({"опас_прошло", "опас_спасибо", "опас_если", "опас_новость", "опас_далеко", "опас_совет"})
 # A human looks when the model is unsure (see review_reasons): incident probability within this
 # of 0.5, a category or a region guessed with less confidence than these.
 REVIEW_INCIDENT_BAND = 0.1
