@@ -82,3 +82,57 @@ class TestEnvelope:
             event = new_event(post, source="/test")
         assert event.traceparent is not None
         assert event.traceparent.split("-")[1] == "0af7651916cd43dd8448eb211c80319c"
+
+
+def _contracts() -> list[type]:
+    from incidents_common.events import Contract
+
+    found: list[type] = []
+    pending = list(Contract.__subclasses__())
+    while pending:
+        cls = pending.pop()
+        found.append(cls)
+        pending.extend(cls.__subclasses__())
+    return found
+
+
+def test_no_contract_field_is_required_and_nullable() -> None:
+    """encode_event leaves nulls out, so a field that may be null must have a default: else the event
+    its producer wrote fails its consumer's decoding (a surge alert of a whole region, city null, was
+    dead-lettered by the gateway)."""
+    import types
+    import typing
+
+    offending = []
+    for contract in _contracts():
+        for name, field in contract.model_fields.items():
+            annotation = field.annotation
+            nullable = typing.get_origin(annotation) in (typing.Union, types.UnionType) and type(None) in typing.get_args(
+                annotation
+            )
+            if nullable and field.is_required():
+                offending.append(f"{contract.__name__}.{name}")
+    assert offending == []
+
+
+def test_a_surge_alert_of_a_whole_region_round_trips() -> None:
+    from incidents_common.events import SurgeAlert
+
+    alert = SurgeAlert(
+        alert_id="a1",
+        region_code="40",
+        region_name="Калужская область",
+        city=None,
+        category="waste",
+        window_start=NOW,
+        window_end=NOW,
+        count=9,
+        baseline=1.0,
+        threshold=5,
+        score=0.001,
+        statistic="poisson_upper_tail",
+        explanation="9 complaints where 1 is usual",
+        raised_at=NOW,
+    )
+    event = new_event(alert, source="/services/routing")
+    assert decode_event(encode_event(event)) == event

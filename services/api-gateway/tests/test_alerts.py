@@ -55,23 +55,26 @@ class TestAlertsOverNats:
                         publish(session, surge_alert("alert-64"), source="/services/routing")
                         # Raised again (a retried transaction upstream): the same alert id, another event.
                         publish(session, surge_alert("alert-64"), source="/services/routing")
+                        # A whole region's surge (complaints that named no town): city null, left out on the wire
+                        publish(session, surge_alert("alert-77-all", region="77", city=None), source="/services/routing")
                     (event,) = await read_events(stream, 1)
                 assert event["event"] == "alert.surge"
                 data = orjson.loads(event["data"])
                 assert data["type"] == "ru.incidents.alert.surge"
                 assert (data["data"]["alert_id"], data["data"]["city"]) == ("alert-64", "Саратов")
 
-                # The three events were consumed (the positive signal); the repeat added nothing.
-                await eventually(lambda: _processed(app, "gateway-alert-events"), until=lambda n: n == 3)
-                assert await _count(gw, SurgeAlertRecord) == 2
-                assert await _count(gw, IncidentEventLog) == 2
+                # The four events were consumed (the positive signal); the repeat added nothing.
+                await eventually(lambda: _processed(app, "gateway-alert-events"), until=lambda n: n == 4)
+                assert await _count(gw, SurgeAlertRecord) == 3
+                assert await _count(gw, IncidentEventLog) == 3
 
                 ours = (await client.get("/v1/alerts", headers=saratov)).json()
                 assert [a["alert_id"] for a in ours["items"]] == ["alert-64"]
                 assert ours["items"][0]["explanation"].startswith("52 posts about housing_utilities in Саратов")
                 assert ours["items"][0]["incident_ids"] == ["inc-alert-64"]
                 theirs = (await client.get("/v1/alerts", headers=moscow)).json()
-                assert [a["alert_id"] for a in theirs["items"]] == ["alert-77"]
+                assert sorted(a["alert_id"] for a in theirs["items"]) == ["alert-77", "alert-77-all"]
+                assert {a["alert_id"]: a["city"] for a in theirs["items"]}["alert-77-all"] is None
                 assert (await client.get("/v1/alerts/alert-77", headers=saratov)).status_code == 404
                 assert (await client.get("/v1/alerts/alert-64", headers=moscow)).status_code == 404
                 detail = await client.get("/v1/alerts/alert-64", headers=saratov)

@@ -623,7 +623,9 @@ class SurgeAlert(Contract):
     )
     region_code: str = Field(description="Two-digit ФИАС/ГАР code of the region (the subject's last token)")
     region_name: str = Field(description="The region's official name")
-    city: str | None = Field(description="The town; null: the region as a whole (complaints that named no town)")
+    city: str | None = Field(
+        default=None, description="The town; null or absent: the region as a whole (complaints that named no town)"
+    )
     category: str = Field(description="The complaints' category, e.g. housing_utilities")
     window_start: datetime = Field(description="Start of the window counted (UTC, inclusive)")
     window_end: datetime = Field(description="End of the window counted (UTC, exclusive)")
