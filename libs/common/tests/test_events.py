@@ -107,9 +107,8 @@ def test_no_contract_field_is_required_and_nullable() -> None:
     for contract in _contracts():
         for name, field in contract.model_fields.items():
             annotation = field.annotation
-            nullable = typing.get_origin(annotation) in (typing.Union, types.UnionType) and type(None) in typing.get_args(
-                annotation
-            )
+            union = typing.get_origin(annotation) in (typing.Union, types.UnionType)
+            nullable = union and type(None) in typing.get_args(annotation)
             if nullable and field.is_required():
                 offending.append(f"{contract.__name__}.{name}")
     assert offending == []

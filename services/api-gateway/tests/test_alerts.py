@@ -56,7 +56,8 @@ class TestAlertsOverNats:
                         # Raised again (a retried transaction upstream): the same alert id, another event.
                         publish(session, surge_alert("alert-64"), source="/services/routing")
                         # A whole region's surge (complaints that named no town): city null, left out on the wire
-                        publish(session, surge_alert("alert-77-all", region="77", city=None), source="/services/routing")
+                        region_wide = surge_alert("alert-77-all", region="77", city=None)
+                        publish(session, region_wide, source="/services/routing")
                     (event,) = await read_events(stream, 1)
                 assert event["event"] == "alert.surge"
                 data = orjson.loads(event["data"])
