@@ -354,7 +354,16 @@ def test_a_village_marked_as_one_is_no_big_citys_district() -> None:
         ("Гдовичи, кто разрешил перегородить тротуар?", None, "60"),
         ("Плесяне, после ремонта открыли амбулаторию, терапевт каждый день", None, "37"),
         ("краснохолмцы, автолавка завтра во сколько приедет на Пригородную?", None, "69"),
+        ("Урайцы, кто знает, бассейн сегодня работает?", None, "86"),
+        # a town the dictionary reads as a first name, after a preposition of place
+        ("кто вчера видел сияние над Певеком?? полнеба зелёное", None, "87"),
     ],
 )
 def test_names_read_by_their_form(text: str, hint: str | None, code: str) -> None:
     assert resolve(text, hint=hint)[0] == code
+
+
+def test_another_name_that_is_a_common_word_names_no_town() -> None:
+    """GeoNames gives Глазов the other name «Глаз»: «Глаза режет» is eyes, not the town."""
+    assert resolve("Что за химия в воздухе сегодня?? Глаза режет, горло дерёт")[0] is None
+    assert resolve("В Глазове третий день нет воды")[0] == "18"

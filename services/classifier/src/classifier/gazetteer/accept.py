@@ -58,6 +58,8 @@ from classifier.text import Token, morph, parses
 # A town's own markers: «г. Черёмушки» would not be a village
 TOWN_MARKERS = frozenset({"г", "город", "города", "городе", "гор"})
 # The cases a preposition before a stanitsa's name asks of it (в Каневской, из Каневской, под Каневской)
+# Prepositions of place a town follows besides those of PREPOSITION_CASES (сияние над Певеком)
+PLACE_PREPOSITIONS = frozenset({"вокруг", "через", "между", "после", "перед"})
 PREPOSITION_CASES: dict[str, frozenset[str]] = {
     "в": frozenset({"loct", "accs"}),
     "во": frozenset({"loct", "accs"}),
@@ -270,8 +272,16 @@ def accepts(names: PlaceNames, tokens: list[Token], i: int, entry: Entry, *, hin
         return True  # a name people use (Нижний, Москвичи), written as a name
     if entry.trusted and kind in {"geo", "common"} and len(token.text) > 3:
         return True  # a demonym or nickname typed in lower case (мурманчане, магнитка, новосиб)
-    if kind == "name" and entry.population < 300_000 and not hint and not locative and not marker:
-        return False  # «Пропал мальчик, 7 лет, Артём, синяя куртка»: a boy, not the town (в Артёме is)
+    if (
+        kind == "name"
+        and entry.population < 300_000
+        and not hint
+        and not locative
+        and not marker
+        and previous not in PREPOSITION_CASES
+        and previous not in PLACE_PREPOSITIONS
+    ):
+        return False  # «Пропал мальчик, 7 лет, Артём, синяя куртка»: a boy, not the town (в Артёме, над Певеком are)
     if kind in {"proper", "name"}:
         # на Гагарина: a street, в Гагарине: the town; posts typed in lower case keep the preposition.
         return (capital and previous not in {"на", "по"}) or locative

@@ -204,6 +204,8 @@ def _demonym_candidates(name: str) -> list[tuple[str, str]]:
         return [(s2 + "енцы", s2), (s2 + "ьцы", s2), (s2 + "цы", s2)]
     if name.endswith(("ый", "ий", "ой")):  # Мирный: мирнинцы
         return [(s2 + "инцы", s2)]
+    if name.endswith("ай"):  # Урай: урайцы
+        return [(name + "цы", name)]
     if name.endswith("ей"):  # Сенгилей: сенгилеевцы
         return [(s1 + "евцы", s1), (name + "цы", s1)]
     if name.endswith("л"):  # Вуктыл: вуктыльцы

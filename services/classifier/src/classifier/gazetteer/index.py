@@ -111,6 +111,8 @@ def build_place_names(places: dict[str, Any], min_population: int = 15_000) -> P
         if code not in {"77", "78"}:
             centres.append((display, code))
         for n, name in enumerate(names[:4]):
+            if n and " " not in name and "-" not in name and word_kind(name.lower().replace("ё", "е")) == "common":
+                continue  # another name that is a common word (Глаз for Глазов): «Глаза режет» is no town
             (alternates if n else primaries).add((add(name, code, reported, int(city["population"])), code))
     # The centres of the municipal districts (data/districts.yaml): villages and settlements that
     # GeoNames' list of places over 1,000 people misses (Кыра, Ербогачён) or lists only in part.
