@@ -357,6 +357,8 @@ def test_a_village_marked_as_one_is_no_big_citys_district() -> None:
         ("Урайцы, кто знает, бассейн сегодня работает?", None, "86"),
         # a town the dictionary reads as a first name, after a preposition of place
         ("кто вчера видел сияние над Певеком?? полнеба зелёное", None, "87"),
+        # a town's adjective in the locative before what a town has (not «в Красногорском районе»)
+        ("Спектакль «Морозко» в Каменногорском ДК в воскресенье, вход бесплатный", None, "47"),
     ],
 )
 def test_names_read_by_their_form(text: str, hint: str | None, code: str) -> None:

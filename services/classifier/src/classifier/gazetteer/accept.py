@@ -9,6 +9,7 @@ from classifier.gazetteer.context import (
     DISTRICT_AFTER,
     EXCLAMATIONS,
     HOUSE_WORDS,
+    INSTITUTION_NOUNS,
     LOCATIVE,
     MICRODISTRICT,
     MONTHS,
@@ -58,6 +59,7 @@ from classifier.text import Token, morph, parses
 # A town's own markers: «г. Черёмушки» would not be a village
 TOWN_MARKERS = frozenset({"г", "город", "города", "городе", "гор"})
 # The cases a preposition before a stanitsa's name asks of it (в Каневской, из Каневской, под Каневской)
+TOWN_INSTITUTIONS = INSTITUTION_NOUNS - {"район", "округ"}  # (в Красногорском районе: a district's own name)
 # Prepositions of place a town follows besides those of PREPOSITION_CASES (сияние над Певеком)
 PLACE_PREPOSITIONS = frozenset({"вокруг", "через", "между", "после", "перед"})
 PREPOSITION_CASES: dict[str, frozenset[str]] = {
@@ -129,7 +131,9 @@ def accepts(names: PlaceNames, tokens: list[Token], i: int, entry: Entry, *, hin
         # «в сосновом бору», «великие луки» in lower case: words, unless after «в»… or a marker
         return hint or token.text[:1].isupper() or not all_words(tokens, i, len(entry.parts))
     if previous in {"в", "во", "на", "о", "об"} and instrumental_of(token.lower, entry):
-        return False  # в Красногорском is Красногорский's locative, not Красногорск's instrumental
+        # в Красногорском is Красногорский's locative, not Красногорск's instrumental; but before what a
+        # town has (в Каменногорском ДК, на Шенкурском рынке) it is the town's own adjective
+        return not token.punct_after and institution_after(tokens, i, TOWN_INSTITUTIONS)
     if previous in {"на", "по"} and genitive_of(token.lower, entry.display):
         return False  # на Пугачёва, по Гагарина: a street named after a person, not the town's genitive
     if (
