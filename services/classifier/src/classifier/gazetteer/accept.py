@@ -59,9 +59,6 @@ from classifier.text import Token, morph, parses
 # A town's own markers: «г. Черёмушки» would not be a village
 TOWN_MARKERS = frozenset({"г", "город", "города", "городе", "гор"})
 # The cases a preposition before a stanitsa's name asks of it (в Каневской, из Каневской, под Каневской)
-TOWN_INSTITUTIONS = INSTITUTION_NOUNS - {"район", "округ"}  # (в Красногорском районе: a district's own name)
-# Prepositions of place a town follows besides those of PREPOSITION_CASES (сияние над Певеком)
-PLACE_PREPOSITIONS = frozenset({"вокруг", "через", "между", "после", "перед"})
 PREPOSITION_CASES: dict[str, frozenset[str]] = {
     "в": frozenset({"loct", "accs"}),
     "во": frozenset({"loct", "accs"}),
@@ -74,6 +71,9 @@ PREPOSITION_CASES: dict[str, frozenset[str]] = {
     "возле": frozenset({"gent"}),
     "около": frozenset({"gent"}),
 }
+TOWN_INSTITUTIONS = INSTITUTION_NOUNS - {"район", "округ"}  # (в Красногорском районе: a district's own name)
+# Prepositions of place a town follows besides those of PREPOSITION_CASES (сияние над Певеком)
+PLACE_PREPOSITIONS = frozenset({"вокруг", "через", "между", "после", "перед"})
 
 
 def accepts(names: PlaceNames, tokens: list[Token], i: int, entry: Entry, *, hint: bool, text: str = "") -> bool:

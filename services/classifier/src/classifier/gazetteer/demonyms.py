@@ -15,6 +15,7 @@ from classifier.gazetteer.words import (
     name_key,
     name_words,
     named_person,
+    only_people,
     place_first,
     word_kind,
 )
@@ -71,7 +72,7 @@ def build_demonyms(
         for plural, stem in _demonym_candidates(_joined(town.name) or words[0].lower().replace("ё", "е")):
             if morph().word_is_known(plural) and (
                 len(stem) < 4
-                or (has_word_sense(stem) and not _people_word(stem))
+                or (has_word_sense(stem) and not only_people(stem, persons=False))  # каргопол(ьцы), not бор(цы)
                 or (named_person(stem) and morph().word_is_known(stem))
             ):
                 continue  # a common word or a person's followers, not a town's people
@@ -122,15 +123,6 @@ def demonym_mention(demonyms: dict[str, Entry], tokens: list[Token], i: int, tex
     address = (i == 0 or token.sentence_start) and mark_after(text, token) in DEMONYM_ADDRESS_MARKS
     # a village's people (баргузинцы) are weak evidence even as the address: a source's town outweighs them
     return Mention(entry, token.text, weak=not address or entry.small)
-
-
-def _people_word(stem: str) -> bool:
-    """A stem the dictionary knows only as a people (каргопол): its demonym (каргопольцы) is theirs,
-    where бор (борцы) or Ленин (ленинцы) are a word and a person of their own."""
-    readings = [p for p in parses(stem) if p.score >= 0.05 and "Geox" not in p.tag]
-    return bool(readings) and all(
-        p.tag.POS == "NOUN" and "anim" in p.tag and not {"Name", "Surn", "Patr"} & p.tag.grammemes for p in readings
-    )
 
 
 def _compound(name: str) -> tuple[str, str] | None:

@@ -29,6 +29,7 @@ from classifier.gazetteer.words import (
     is_person,
     name_key,
     name_words,
+    only_people,
     place_first,
     town_adjective_of,
     word_kind,
@@ -426,17 +427,11 @@ def _add_village_forms(
         if len(parts) != 1 or parts in official:
             continue
         centre = parts in centres
-        if not place_first(parts[0]) and not (centre and _only_people(parts[0])):
+        if not place_first(parts[0]) and not (centre and only_people(parts[0])):
             continue
         for form in declension(parts[0]):
-            if form not in forms and (not morph().word_is_known(form) or (centre and _only_people(form))):
+            if form not in forms and (not morph().word_is_known(form) or (centre and only_people(form))):
                 forms[form] = frozenset(parts)
-
-
-def _only_people(word: str) -> bool:
-    """Whether every reading of a word that is not a place names people (мокшан, мокшане: the Moksha)."""
-    readings = [p for p in parses(word) if p.score >= 0.05 and "Geox" not in p.tag]
-    return bool(readings) and all(p.tag.POS == "NOUN" and "anim" in p.tag for p in readings)
 
 
 def _town_forms(

@@ -65,6 +65,16 @@ def has_word_sense(lower: str) -> bool:
     return any("Geox" not in p.tag for p in parses(lower) if p.score >= 0.05)
 
 
+def only_people(word: str, *, persons: bool = True) -> bool:
+    """Whether every reading of a word that is not a place names people (мокшане, the Moksha; каргопол);
+    `persons=False`: and none of them a first name, surname or patronymic."""
+    readings = [p for p in parses(word) if p.score >= 0.05 and "Geox" not in p.tag]
+    return bool(readings) and all(
+        p.tag.POS == "NOUN" and "anim" in p.tag and (persons or PROPER_TAGS.isdisjoint(p.tag.grammemes))
+        for p in readings
+    )
+
+
 def only_person_sense(lower: str) -> bool:
     """Whether every reading of a word that is not a place is a person's name (горбатове, макарьеве:
     Горбатов, Макарьев), so after «в» it is the town: people are not where things happen."""
