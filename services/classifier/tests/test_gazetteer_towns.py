@@ -359,6 +359,9 @@ def test_a_village_marked_as_one_is_no_big_citys_district() -> None:
         ("кто вчера видел сияние над Певеком?? полнеба зелёное", None, "87"),
         # a town's adjective in the locative before what a town has (not «в Красногорском районе»)
         ("Спектакль «Морозко» в Каменногорском ДК в воскресенье, вход бесплатный", None, "47"),
+        # a town of two words written by its last, which is no word of the dictionary
+        ("В Клепиках в парке у Дома культуры фонари не горят", None, "62"),
+        ("В Сергах у метзавода ночью опять был выброс, снег жёлтый", None, "66"),
     ],
 )
 def test_names_read_by_their_form(text: str, hint: str | None, code: str) -> None:

@@ -128,6 +128,7 @@ def build_place_names(places: dict[str, Any], min_population: int = 15_000) -> P
     former = alternates - primaries
     official_names = _add_towns(by_name, former)
     _add_clipped_names(by_name, official_names)
+    _add_short_names(by_name)
     # Villages named like a city abroad (Париж and Берлин in the Urals) need a marker: «в Париже» is Paris.
     abroad = frozenset(
         parts
@@ -284,6 +285,21 @@ def _add_clipped_names(
         if clipped in official and town.region_code not in official[clipped]:
             # ranked last whatever its size: written alone, «Спасск» is Спасск's before Спасск-Дальний's
             by_name[clipped].setdefault(town.region_code, (town.name, 1, town.name))
+
+
+def _add_short_names(by_name: dict[tuple[str, ...], dict[str, tuple[str | None, int, str]]]) -> None:
+    """A town of two words written by its last, as its people write it (в Клепиках: Спас-Клепики, в
+    Сергах: Нижние Серги, Фоминск: Наро-Фоминск), where that word is no word of the dictionary at all
+    (not Тагил, which two towns share, nor Двина, a river) and no other place's name."""
+    for town in all_towns():
+        words = name_words(town.name)
+        if len(words) != 2 or "-на-" in town.name or len(words[1]) < 5:
+            continue
+        if morph().word_is_known(words[1].lower().replace("ё", "е")):
+            continue
+        short = (name_key(words[1]),)
+        if short not in by_name:
+            by_name[short][town.region_code] = (town.name, town.population, town.name)
 
 
 def _add_town_adjectives(
