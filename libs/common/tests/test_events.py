@@ -115,23 +115,7 @@ def test_no_contract_field_is_required_and_nullable() -> None:
 
 
 def test_a_surge_alert_of_a_whole_region_round_trips() -> None:
-    from incidents_common.events import SurgeAlert
+    from incidents_common.factories import surge_alert
 
-    alert = SurgeAlert(
-        alert_id="a1",
-        region_code="40",
-        region_name="Калужская область",
-        city=None,
-        category="waste",
-        window_start=NOW,
-        window_end=NOW,
-        count=9,
-        baseline=1.0,
-        threshold=5,
-        score=0.001,
-        statistic="poisson_upper_tail",
-        explanation="9 complaints where 1 is usual",
-        raised_at=NOW,
-    )
-    event = new_event(alert, source="/services/routing")
+    event = new_event(surge_alert("a1", region="40", city=None), source="/services/routing")
     assert decode_event(encode_event(event)) == event
