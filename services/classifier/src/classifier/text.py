@@ -148,18 +148,29 @@ def detransliterate(text: str) -> str:
     return _TRANSLIT_RE.sub(_cyrillic, text)
 
 
+# What each costly pattern of `clean` needs in a text to match at all: most posts hold no URL, emoji,
+# dash or repeated punctuation, and a substring test is a fraction of a pattern's scan.
+_URL_HINTS = ("http://", "https://", "www.", ".ru", ".рф", ".com", ".org", ".net", ".su", ".me")
+_EMOJI_OUTSIDE_SYMBOLS = "".join(e for e in EMOJI_TOKENS if not SYMBOLS_RE.match(e))
+
+
 def clean(text: str) -> str:
     """URLs, mentions and emoji out, hashtags split, repeated letters squashed; case is kept."""
     text = VK_MENTION_RE.sub(r" \1 ", text)
-    text = URL_RE.sub(" ", text)
+    lower = text.lower()
+    if any(hint in lower for hint in _URL_HINTS):
+        text = URL_RE.sub(" ", text)
     text = detransliterate(text)
     text = MENTION_RE.sub(" ", text)
     text = HASHTAG_RE.sub(_split_hashtag, text)
-    text = _EMOJI_RE.sub(lambda m: EMOJI_TOKENS[m.group(0)], text)
-    text = _strip_symbols(text)
+    if SYMBOLS_RE.search(text) or any(e in text for e in _EMOJI_OUTSIDE_SYMBOLS):
+        text = _EMOJI_RE.sub(lambda m: EMOJI_TOKENS[m.group(0)], text)
+        text = _strip_symbols(text)
     text = REPEAT_RE.sub(r"\1", text)
-    text = PUNCT_REPEAT_RE.sub(r"\1", text)
-    text = WORD_DASH_RE.sub(" – ", text)
+    if "!!" in text or "??" in text or ".." in text:
+        text = PUNCT_REPEAT_RE.sub(r"\1", text)
+    if "–" in text or "—" in text:
+        text = WORD_DASH_RE.sub(" – ", text)
     # = SPACES_RE.sub(" ", text).strip(): str.split and the pattern's \s know the same whitespace
     return " ".join(text.split())
 
