@@ -362,6 +362,18 @@ def test_a_village_marked_as_one_is_no_big_citys_district() -> None:
         # a town of two words written by its last, which is no word of the dictionary
         ("В Клепиках в парке у Дома культуры фонари не горят", None, "62"),
         ("В Сергах у метзавода ночью опять был выброс, снег жёлтый", None, "66"),
+        # a plural name's genitive with its fleeting vowel (Серги: Серёг)
+        ("Бассейн на Спортивной шестой год без крыши", "Новости Нижних Серёг", "66"),
+        # a small town's adjective before its embankment or the people who run it, formed where the
+        # dictionary knows none (плёсский)
+        ("Плёсская набережная после выходных вся в пакетах и бутылках", None, "37"),
+        ("Весьегонские дорожники клали асфальт под дождём, через три дня колея", None, "69"),
+        # its people, by more ways of forming them (Кола: кольчане, Сольцы: сольчане, Шлиссельбург: шлиссельбуржцы)
+        ("Кольчане, у вас тоже батареи ледяные?", None, "51"),
+        ("Сольчане, кто писал в администрацию про остановку?", None, "53"),
+        ("Шлиссельбуржцы, помните баржу у моста?", None, "47"),
+        # a route to a town named after a person (автобус на Гусев) is the town, and settles a namesake
+        ("Озёрск, автобус на Гусев снова ходит по старому расписанию", None, "39"),
     ],
 )
 def test_names_read_by_their_form(text: str, hint: str | None, code: str) -> None:
@@ -372,3 +384,9 @@ def test_another_name_that_is_a_common_word_names_no_town() -> None:
     """GeoNames gives Глазов the other name «Глаз»: «Глаза режет» is eyes, not the town."""
     assert resolve("Что за химия в воздухе сегодня?? Глаза режет, горло дерёт")[0] is None
     assert resolve("В Глазове третий день нет воды")[0] == "18"
+
+
+def test_a_street_named_after_a_person_stays_a_street_after_a_route_word() -> None:
+    """«автобус на Гусев» goes to the town; «автобус стоит на Гусева» is on a street named after Гусев."""
+    assert resolve("Автобус опять полчаса стоит на Гусева у магазина")[0] is None
+    assert resolve("Советские власти в тридцатые закрыли храм, теперь восстанавливаем")[0] is None

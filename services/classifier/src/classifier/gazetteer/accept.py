@@ -54,7 +54,7 @@ from classifier.gazetteer.words import (
     other_gender,
     word_kind,
 )
-from classifier.text import Token, morph, parses
+from classifier.text import Token, lemma_set, morph, parses
 
 # A town's own markers: «г. Черёмушки» would not be a village
 TOWN_MARKERS = frozenset({"г", "город", "города", "городе", "гор"})
@@ -72,6 +72,8 @@ PREPOSITION_CASES: dict[str, frozenset[str]] = {
     "около": frozenset({"gent"}),
 }
 TOWN_INSTITUTIONS = INSTITUTION_NOUNS - {"район", "округ"}  # (в Красногорском районе: a district's own name)
+# What goes «на» a town named in the nominative (автобус на Гусев, дорога на Белёв): a route to it
+ROUTE_WORDS = frozenset({"автобус", "маршрутка", "рейс", "поезд", "электричка", "дорога", "трасса", "билет", "поворот"})
 # Prepositions of place a town follows besides those of PREPOSITION_CASES (сияние над Певеком)
 PLACE_PREPOSITIONS = frozenset({"вокруг", "через", "между", "после", "перед"})
 
@@ -288,7 +290,14 @@ def accepts(names: PlaceNames, tokens: list[Token], i: int, entry: Entry, *, hin
         return False  # «Пропал мальчик, 7 лет, Артём, синяя куртка»: a boy, not the town (в Артёме, над Певеком are)
     if kind in {"proper", "name"}:
         # на Гагарина: a street, в Гагарине: the town; posts typed in lower case keep the preposition.
-        return (capital and previous not in {"на", "по"}) or locative
+        # (автобус на Гусев: a route to the town, whose name is in the nominative, not a street's genitive)
+        route = (
+            previous == "на"
+            and i >= 2
+            and names.nominatives.get(token.lower) == entry.parts[0]
+            and not ROUTE_WORDS.isdisjoint(lemma_set(tokens[i - 2].lower))
+        )
+        return (capital and (previous not in {"на", "по"} or route)) or locative
     if marker:
         # «Фурманов — город текстильщиков»: a common word after «город» is what the town is of
         return capital or entry.official or not previous.startswith("город")

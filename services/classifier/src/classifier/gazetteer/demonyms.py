@@ -183,12 +183,16 @@ def _demonym_candidates(name: str) -> list[tuple[str, str]]:
             found.append((s1 + "йцы", s1))
         if name.endswith("ьма"):  # Тотьма: тотьмичи
             found.append((s1 + "ичи", s1))
+        if s1[-1] == "л":  # Кола: кольчане
+            found.append((s1 + "ьчане", s1))
         return found
     if name.endswith("ь"):  # Тюмень: тюменцы, Севастополь: севастопольцы, Тверь: тверичи, Керчь: керчане
         settlers = s1 + ("ане" if s1[-1] in HUSHING else "яне")
         return [(s1 + "цы", s1), (name + "цы", s1), (s1 + "ичи", s1), (settlers, s1)]
     if name.endswith(("и", "ы")):  # Сочи: сочинцы, Чебоксары: чебоксарцы, Тетюши: тетюшане
         found = [(s1 + "инцы", s1), (s1 + "цы", s1)]
+        if name.endswith("цы"):  # Сольцы: сольчане
+            found.append((s2 + "чане", s2))
         if s1[-1] in HUSHING:
             found.append((s1 + "ане", s1))
         return found
@@ -200,6 +204,8 @@ def _demonym_candidates(name: str) -> list[tuple[str, str]]:
         return [(name + "цы", name)]
     if name.endswith("ей"):  # Сенгилей: сенгилеевцы
         return [(s1 + "евцы", s1), (name + "цы", s1)]
+    if name.endswith("рг"):  # Шлиссельбург: шлиссельбуржцы, Выборг: выборжцы
+        return [(s1 + "жцы", s1)]
     if name.endswith("л"):  # Вуктыл: вуктыльцы
         return [(name + "ьцы", name), (name + "цы", name)]
     if name[-1] not in "аеёиоуыэюяй":  # Ишим: ишимцы, Талдом: талдомцы, Надым: надымчане

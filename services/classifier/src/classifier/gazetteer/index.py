@@ -381,7 +381,8 @@ def _institution_adjectives(
             candidates = [name + "ий"]
         else:
             candidates = [adjective_of(name), town_adjective_of(name)]
-        formed = formed_adjective(name) if not any(candidates) else None  # (ивдельский: not in the dictionary)
+        # (ивдельский, плёсский: not in the dictionary)
+        formed = formed_adjective(name, shortest=4) if not any(candidates) else None
         for adjective in dict.fromkeys(c for c in [*candidates, formed] if c):
             adjective = adjective.replace("ё", "е")
             key = (adjective,)
@@ -392,8 +393,10 @@ def _institution_adjectives(
                 continue  # Волжский is a town of its own
             if not set(districts.get(key + ("район",), {})) <= {town.region_code}:
                 continue  # Советский район: another region's district
-            if any(p.tag.POS != "ADJF" and "Surn" not in p.tag for p in parses(adjective) if p.score >= 0.2):
-                continue  # a word of another kind
+            if morph().word_is_known(adjective) and any(
+                p.tag.POS != "ADJF" and "Surn" not in p.tag for p in parses(adjective) if p.score >= 0.2
+            ):
+                continue  # a word of another kind (a formed one is no word: only a guess of the dictionary's)
             found[key].append((town.region_code, town.name, town.population))
             break
     return {key: towns[0] for key, towns in found.items() if len(towns) == 1}

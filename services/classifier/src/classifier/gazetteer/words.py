@@ -308,6 +308,8 @@ def declension(word: str) -> set[str]:
             add(stem, "ям", "ями", "ях")
         if stem.endswith("к"):
             add(stem[:-1], "ок", "ек")  # Кременки → Кременок
+        elif stem.endswith("г") and stem[-2:-1] not in set("аеёиоуыэюя"):
+            add(stem[:-1], "ег")  # Серги → Серёг (Нижних Серёг)
     elif word[-1] == "ь":  # Агидель, Сызрань (feminine), Ярославль (masculine)
         add(stem, "и", "ью", "я", "ю", "ем", "е")
     elif word[-1] == "й":
