@@ -262,3 +262,16 @@ class TestClassification:
         )
         assert result.needs_review is False
         assert result.review_reasons == []
+
+
+def test_ice_words_name_ice_only_beside_ice_or_water() -> None:
+    """«крыша провалилась» is a roof, not a child through the ice; «провалился на речке» is the ice."""
+    roof = read_danger(analyze("Баня брошена, крыша провалилась, окна выбиты, по ночам жгут костры"))
+    assert "лед" not in roof.words
+    river = read_danger(analyze("Мальчишка провалился на речке у моста, срочно"))
+    assert river.words["лед"] == ["провалиться"]
+
+
+def test_a_memo_passed_around_is_marked_as_one() -> None:
+    hits = apply_rules(analyze("Памятка: почувствовали запах газа — откройте окна и звоните 104. Перешлите родителям"))
+    assert sorted(hits.evidence["жанр_памятка"]) == ["памятка", "переслать"]

@@ -90,6 +90,12 @@ HAZARDS: dict[str, frozenset[str]] = {
     "пропажа": frozenset("пропасть потеряться заблудиться исчезнуть розыск".split()),
     "ловушка": frozenset("застрять заблокировать запереть лифт заперт".split()),
 }
+# Words of ice that name it only beside ice or water: «крыша провалилась», «тонкий голос» are no ice.
+ICE_BY_WATER = frozenset({"провалиться", "тонкий", "трещать"})
+ICE_OR_WATER = frozenset(
+    "лед льдина полынья переправа зимник ледовый ледостав река речка озеро пруд водохранилище залив море "
+    "водоем затон протока рыбак рыбалка каток".split()
+)
 # Each hazard word's kinds, looked up once per token (most words name none).
 KINDS_OF: dict[str, tuple[str, ...]] = {}
 for _kind, _words in HAZARDS.items():
@@ -246,6 +252,8 @@ def read_danger(doc: Doc, lemmas: list[str] | None = None) -> DangerReading:
             now += 1
         elif tense == "past":
             past += 1
+    if "лед" in positions and ICE_OR_WATER.isdisjoint(lemmas) and set(reading.words["лед"]) <= ICE_BY_WATER:
+        del positions["лед"], reading.words["лед"]
     # Gas is smelt before it is named: its odorant smells of rotten eggs or cabbage (тянет тухлыми яйцами)
     smelt = next((ODOURS[word] for word in ("яйцо", "капуста") if word in lemmas), None) if "тухлый" in lemmas else None
     if smelt is not None:

@@ -109,6 +109,8 @@ GENRES: tuple[tuple[str, frozenset[str]], ...] = (
         "игра сервер пинг лагать матч гол тренер вратарь болельщик клуб турнир чемпионат команда сезон "
         "стрим геймер танк катка рейтинг".split())),
     ("жанр_юмор", frozenset("анекдот мем шутка ржать ржу угорать прикол юмор хохотать смешно".split())),
+    # a memo or a how-to passed around («Памятка, сохраните себе… Перешлите родителям»): advice, no report
+    ("жанр_памятка", frozenset("памятка инструкция алгоритм лайфхак пошаговый пошагово пригодиться переслать".split())),
 )  # fmt: skip
 # Who answers for a public service: a complaint told as a review, a thank-you or a joke still names
 # one of them and a failure («Ставлю пять звёзд водоканалу: вода рыжая», «Спасибо УК за закалку:
