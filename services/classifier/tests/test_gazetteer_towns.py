@@ -374,6 +374,10 @@ def test_a_village_marked_as_one_is_no_big_citys_district() -> None:
         ("Шлиссельбуржцы, помните баржу у моста?", None, "47"),
         # a route to a town named after a person (автобус на Гусев) is the town, and settles a namesake
         ("Озёрск, автобус на Гусев снова ходит по старому расписанию", None, "39"),
+        # a town's dative after «по» (a street after «по» is named in the genitive: по Гагарина)
+        ("Натяжные потолки за один день! Работаем по Шарье и району", None, "44"),
+        # a sentence tagged with its town after a comma, even after a word that streets are named with
+        ("Потеряли розовую варежку у ДК, Щучье. Вдруг кто подобрал", None, "45"),
     ],
 )
 def test_names_read_by_their_form(text: str, hint: str | None, code: str) -> None:
@@ -390,3 +394,5 @@ def test_a_street_named_after_a_person_stays_a_street_after_a_route_word() -> No
     """«автобус на Гусев» goes to the town; «автобус стоит на Гусева» is on a street named after Гусев."""
     assert resolve("Автобус опять полчаса стоит на Гусева у магазина")[0] is None
     assert resolve("Советские власти в тридцатые закрыли храм, теперь восстанавливаем")[0] is None
+    assert resolve("Вечером пробки по Гагарина до самого моста")[0] is None
+    assert resolve("В субботу концерт в ДК Ленина, вход свободный")[0] is None

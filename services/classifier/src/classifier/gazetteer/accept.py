@@ -99,7 +99,8 @@ def accepts(names: PlaceNames, tokens: list[Token], i: int, entry: Entry, *, hin
     last = tokens[i + len(entry.parts) - 1]
     after_next = tokens[i + len(entry.parts) + 1].lower if i + len(entry.parts) + 1 < len(tokens) else ""
     # «ул. Энгельса» is a street; «…к остановке. Муром, …» ends a sentence before the town.
-    sentence_ended = i > 0 and tokens[i - 1].punct_after and len(previous) > 4
+    # (a comma too: «варежку у ДК, Щучье» is no ДК named after anyone)
+    sentence_ended = i > 0 and tokens[i - 1].punct_after and (len(previous) > 4 or mark_before(text, token) == ",")
     street_word_before = previous in STREET_BEFORE and not sentence_ended
     if street_word_before and previous in TOWN_PARTS and _town_genitive(names.nominatives, token, entry):
         return True  # на набережной Тарусы: the town's embankment, not a street named after someone
@@ -297,7 +298,14 @@ def accepts(names: PlaceNames, tokens: list[Token], i: int, entry: Entry, *, hin
             and names.nominatives.get(token.lower) == entry.parts[0]
             and not ROUTE_WORDS.isdisjoint(lemma_set(tokens[i - 2].lower))
         )
-        return (capital and (previous not in {"на", "по"} or route)) or locative
+        # (по Шарье, по Гусеву: the town's dative, where a street after «по» is named in the genitive)
+        across = (
+            previous == "по"
+            and token.lower.endswith(("е", "у", "ю"))
+            and names.nominatives.get(token.lower) != entry.parts[0]
+            and not genitive_of(token.lower, entry.display)
+        )
+        return (capital and (previous not in {"на", "по"} or route or across)) or locative
     if marker:
         # «Фурманов — город текстильщиков»: a common word after «город» is what the town is of
         return capital or entry.official or not previous.startswith("город")
@@ -332,7 +340,8 @@ def _standalone(nominatives: dict[str, str], tokens: list[Token], i: int, entry:
         common = common_sentence(token.lower)
         if common is None:
             return True
-        heading = (i == 0 and mark == ".") or i == len(tokens) - 1
+        # heading or signing the post, or tagging a sentence with its town («…варежку у ДК, Щучье.»)
+        heading = (i == 0 and mark == ".") or i == len(tokens) - 1 or (mark == "." and mark_before(text, token) == ",")
         return common == "noun" and heading and token.lower not in EXCLAMATIONS
     return False
 
