@@ -151,7 +151,7 @@ def detransliterate(text: str) -> str:
 # What each costly pattern of `clean` needs in a text to match at all: most posts hold no URL, emoji,
 # dash or repeated punctuation, and a substring test is a fraction of a pattern's scan.
 _URL_HINTS = ("http://", "https://", "www.", ".ru", ".рф", ".com", ".org", ".net", ".su", ".me")
-_EMOJI_OUTSIDE_SYMBOLS = "".join(e for e in EMOJI_TOKENS if not SYMBOLS_RE.match(e))
+_EMOJI_OUTSIDE_SYMBOLS = tuple(e for e in EMOJI_TOKENS if not SYMBOLS_RE.match(e))  # (‼)
 
 
 def clean(text: str) -> str:
