@@ -378,6 +378,10 @@ def test_a_village_marked_as_one_is_no_big_citys_district() -> None:
         ("Натяжные потолки за один день! Работаем по Шарье и району", None, "44"),
         # a sentence tagged with its town after a comma, even after a word that streets are named with
         ("Потеряли розовую варежку у ДК, Щучье. Вдруг кто подобрал", None, "45"),
+        # a place named before its city and a comma is the city's part (Шилово, Воронеж), but a street
+        # after a town and a comma stays a street (Арсеньев, Жуковского)
+        ("Пропала собака вчера вечером в районе Шилово, Воронеж. Очень ждём", None, "36"),
+        ("Арсеньев, Жуковского: во дворе пятиэтажки мужик с ножом", None, "25"),
     ],
 )
 def test_names_read_by_their_form(text: str, hint: str | None, code: str) -> None:

@@ -12,6 +12,7 @@ from classifier.gazetteer.context import (
     after_river_word,
     big_name,
     institution_after,
+    mark_after,
     role_of,
     split_hyphens,
 )
@@ -58,6 +59,7 @@ class Gazetteer:
         # (a token holds a hyphen only if the text does: most posts have nothing to split)
         tokens = split_hyphens(doc.tokens) if "-" in doc.cleaned else doc.tokens
         found: list[Mention] = []
+        spans: list[tuple[int, int, int]] = []  # (mention, first token, tokens) of each found by name
         forms = self.forms
         demonyms = self.demonyms  # asked of every word: demonym_mention only for the few that are one
         cache: dict[str, tuple[str, ...]] | None = self.__dict__.get("_keys_cache")
@@ -145,8 +147,9 @@ class Gazetteer:
                 role = "not"  # на Ленинградском, по Московскому: a street or a road named after a region
             words = " ".join(t.text for t in tokens[i : i + size])
             found.append(Mention(entry, words, from_hint=hint, weak=weak, role=role, loose=loose))
+            spans.append((len(found) - 1, i, size))
             i += size
-        return found
+        return _parts_of_cities(found, spans, tokens, doc.cleaned, self.nominatives)
 
     def _index_keys(self, lower: str) -> tuple[str, ...]:
         """The keys of the index a word may stand for, sorted: its lemmas and the towns it is a case
@@ -270,3 +273,36 @@ REGION_NOUNS = frozenset({"область", "край", "район", "окру�
 def region_noun_after(tokens: list[Token], i: int) -> bool:
     """Whether a region's noun follows the word at i (на Ленинградской области, по Московскому региону)."""
     return i + 1 < len(tokens) and not REGION_NOUNS.isdisjoint(lemma_set(tokens[i + 1].lower))
+
+
+# A city this large named right after a smaller place and a comma is where that place is
+# («в районе Шилово, Воронеж»: Voronezh's Шилово, not the town near Ryazan).
+CITY_OF_PARTS = 100_000
+
+
+def _parts_of_cities(
+    found: list[Mention],
+    spans: list[tuple[int, int, int]],
+    tokens: list[Token],
+    text: str,
+    nominatives: dict[str, str],
+) -> list[Mention]:
+    """A place named just before a city of another region, with only a comma between (Шилово,
+    Воронеж; Черёмушки, Москва), is a part of that city: it no longer names a region of its own.
+    The city is written in the nominative, as an address writes it (not «Арсеньев, Жуковского»: a street)."""
+    for (k, start, size), (later, next_start, _) in zip(spans, spans[1:], strict=False):
+        city, place = found[later].entry, found[k].entry
+        if (
+            later == k + 1
+            and next_start == start + size
+            and mark_after(text, tokens[start + size - 1]) == ","
+            and city.official
+            and city.city is not None
+            and nominatives.get(tokens[next_start].lower) == city.parts[0]
+            and len(city.codes) == 1
+            and city.population >= CITY_OF_PARTS
+            and place.population < city.population
+            and city.codes[0] not in place.codes
+        ):
+            found[k] = replace(found[k], role="not")
+    return found
