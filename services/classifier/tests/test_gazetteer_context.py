@@ -98,6 +98,16 @@ def test_the_place_of_the_problem(text: str, hint: str | None, code: str) -> Non
         ("Скорая говорит, машина в Красногорском. Звенигово", None, "12"),  # no instrumental after «в»
         ("Мост через Терек опять завален мусором. Моздок, Кирова", None, "15"),  # the river, weakly
         ("Обращаюсь к Вам я, Смирнова Анна Фёдоровна, живу в деревне под Устюжной", None, "35"),
+        # both streets of a crossing, the second after no street word
+        ("На перекрёстке Ленина — Кирова кусты закрыли знак. Краснохолмские водители, осторожнее", None, "69"),
+        ("Светофор на углу Мира и Кирова не работает", None, None),
+        ("На перекрёстке улиц Ленина и Калинина опять авария", None, None),
+        # a great river after «через» is the river, not the region named after it
+        ("Кто сегодня через Колыму на переправе ехал — лёд трещит. Среднеколымск", None, "14"),
+        ("На Колыме опять морозы под пятьдесят", None, "49"),
+        # Moscow's okrugs (not ЗАО: a company's legal form)
+        ("Ищу однушку, ЮЗАО, до 45к, без комиссии", None, "77"),
+        ("ЗАО «Стройинвест» третий месяц задерживает зарплату", None, None),
     ],
 )
 def test_streets_persons_and_organisations(text: str, hint: str | None, code: str | None) -> None:
@@ -115,3 +125,21 @@ def test_streets_persons_and_organisations(text: str, hint: str | None, code: st
 )
 def test_more_demonyms(text: str, code: str) -> None:
     assert resolve(text)[0] == code
+
+
+@pytest.mark.parametrize(
+    ("text", "code", "city"),
+    [
+        # the adjectives of towns of two words or a hyphen (data/places.yaml `town_adjectives`), whose
+        # last word alone is another town's (судженский: Суджа, лабинский: Лабинск) or no one's
+        ("В аптеке при спас-деменской ЦРБ нет инсулина", "40", "Спас-Деменск"),
+        ("Плотину на верхнетагильском пруду кто-то проверяет?", "66", "Верхний Тагил"),
+        ("В гаврилово-посадской администрации отменили приём", "37", "Гаврилов Посад"),
+        ("Анжеро-судженские дороги хуже всех", "42", "Анжеро-Судженск"),
+        ("В горно-алтайской больнице нет терапевта", "04", "Горно-Алтайск"),
+        ("С крыши катав-ивановской поликлиники сошла глыба", "74", "Катав-Ивановск"),
+        ("Усть-лабинская управляйка трубку не берёт", "23", "Усть-Лабинск"),
+    ],
+)
+def test_adjectives_of_towns_of_two_words(text: str, code: str, city: str) -> None:
+    assert resolve(text) == (code, city)

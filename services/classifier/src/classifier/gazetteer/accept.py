@@ -28,6 +28,7 @@ from classifier.gazetteer.context import (
     address_prefix,
     after_marker,
     all_words,
+    crossing_street,
     in_river_town,
     in_street_list,
     institution_after,
@@ -108,6 +109,8 @@ def accepts(names: PlaceNames, tokens: list[Token], i: int, entry: Entry, *, hin
         return False  # a street named after a town or a person (ул. Энгельса, Московское шоссе)
     if in_street_list(tokens, i, text):
         return False  # по улицам Октябрьской, Ефремова и проспекту Созидателей
+    if crossing_street(tokens, i, text):
+        return False  # на перекрёстке Ленина — Кирова
     if hint and previous in HOUSE_WORDS and following.isdigit():
         return False  # «Чат дома Ленинградский 12 Железногорск»: a house on a street
     if (

@@ -308,6 +308,31 @@ def in_street_list(tokens: list[Token], i: int, text: str) -> bool:
     return False
 
 
+CROSSING = {
+    "перекресток", "перекрестке", "перекрестка", "перекрестку", "пересечение", "пересечении", "пересечения",
+    "угол", "углу", "угла",
+}  # fmt: skip
+
+
+def crossing_street(tokens: list[Token], i: int, text: str) -> bool:
+    """A street of a crossing (на перекрёстке Ленина — Кирова, на углу Мира и Гагарина): both names are
+    streets, though the second stands after no street word."""
+
+    def crossing(k: int) -> bool:  # the word at k names a crossing, or «улиц» after one does
+        word = tokens[k].lower.replace("ё", "е") if k >= 0 else ""
+        return word in CROSSING or (word == "улиц" and k > 0 and tokens[k - 1].lower.replace("ё", "е") in CROSSING)
+
+    if crossing(i - 1):
+        return True
+    if i >= 2 and tokens[i - 1].lower == "и":
+        first = i - 2  # «… Мира и Гагарина»
+    elif i >= 1 and tokens[i - 1].punct_after and mark_after(text, tokens[i - 1]) in {"—", "–", "-", "/"}:
+        first = i - 1  # «… Ленина — Кирова»
+    else:
+        return False
+    return crossing(first - 1)
+
+
 def big_name(token: Token, entry: Entry) -> bool:
     """A common word that is also a big town, written as a name (Курган, …): a capital that only starts
     a sentence proves nothing of another case form (Бора сегодня такая: the wind)."""

@@ -186,6 +186,7 @@ def build_place_names(places: dict[str, Any], min_population: int = 15_000) -> P
         if set(districts.get(key + ("район",), {})) == {town.region_code}:
             adjectives[key][town.region_code] = (town.name, town.population, town.name)
     _add_town_adjectives(adjectives, by_name, districts, places, min_population)
+    _add_listed_adjectives(adjectives, places)
     institutions = _institution_adjectives(adjectives, by_name, districts, places, min_population)
     for parts, (code, display) in _district_institutions(
         districts, adjectives, institutions, by_name, places, min_population
@@ -343,6 +344,19 @@ def _add_town_adjectives(
             continue  # Советский район: another region's district
         found[key][town.region_code] = (town.name, town.population, town.name)
     adjectives.update(found)
+
+
+def _add_listed_adjectives(
+    adjectives: dict[tuple[str, ...], dict[str, tuple[str | None, int, str]]], places: dict[str, Any]
+) -> None:
+    """The adjectives data/places.yaml lists for towns of two words or a hyphen (верхнетагильский,
+    гаврилово-посадский), in place of whatever their last word would name alone. A piece before a
+    hyphen is written as it stands (горно-, усть-); the last is the masculine, a lemma of its every form."""
+    towns = {town.name: town for town in all_towns()}
+    for adjective, name in places.get("town_adjectives", {}).items():
+        town = towns[str(name)]
+        key = tuple(piece.lower().replace("ё", "е") for piece in name_words(str(adjective)))
+        adjectives[key] = {town.region_code: (town.name, town.population, town.name)}
 
 
 def _institution_adjectives(

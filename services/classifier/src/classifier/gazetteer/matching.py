@@ -137,6 +137,8 @@ class Gazetteer:
                 )
             )  # на Орджоникидзе, до Москвы: a street or a destination, which the hint outweighs
             weak = weak or after_river_word(tokens, i)  # мост через Алатырь: the river, or the town on it
+            if previous in {"через", "вдоль"} and entry.parts[0] in RIVER_REGIONS and entry.city is None:
+                weak = True  # через Колыму: the river, which the region (Колыма) is only named after
             role = "" if hint else role_of(tokens, i, size, entry, doc.cleaned)
             if entry.adjective and not entry.institution and institution_after(tokens, i, DISTRICT_INSTITUTIONS):
                 entry = district_hospital(self.index, entry)
