@@ -143,3 +143,30 @@ def test_more_demonyms(text: str, code: str) -> None:
 )
 def test_adjectives_of_towns_of_two_words(text: str, code: str, city: str) -> None:
     assert resolve(text) == (code, city)
+
+
+@pytest.mark.parametrize(
+    ("text", "hint", "code"),
+    [
+        # a namesake settled by a smaller river (Никольск on the Юг, Озёрск on the Анграпа, Михайловск on the
+        # Серга, which the dictionary does not decline) or by a district's adjective alone in the hint
+        ("Вдоль Юга бегают собаки. У нас в Никольске отлов вообще существует?", None, "35"),
+        ("Пишут, что в Озёрске на Анграпе мальчишка провалился под лёд", None, "39"),
+        ("В Михайловске ремонтируют мост через Сергу", None, "66"),
+        ("Месяц не можем получить справку в администрации", "Покровск Хангаласский", "14"),
+        # a district's adjective that is also a town's case form settles nothing of its own (Гурьевском)
+        ("В Малом Исакове под Гурьевском собаки бегают стаей", None, "39"),
+        # a district's centre named like an adjective, after «в» (not «за Садовой», «в Северной Ривьере»)
+        ("В Вёшенской на центральной улице фонари не горят", None, "61"),
+        ("За Садовой кто-то каждый вечер жжёт мусор", None, None),
+        # a footbridge over a river named like a town (через Сергу) is the river's
+        ("Серги, мостик через Сергу на Володарского подмыло", None, "66"),
+        # kin before a first name: a person (дяде Коле), not Кола
+        ("За соседа пишу, дяде Коле 79 лет. Новоржев", None, "60"),
+        # nicknames
+        ("В Марпосаде в школе кусок потолка рухнул", None, "21"),
+        ("В Комсе водитель маршрутки курит в салоне", None, "27"),
+    ],
+)
+def test_clues_centres_and_nicknames(text: str, hint: str | None, code: str | None) -> None:
+    assert resolve(text, hint)[0] == code

@@ -10,6 +10,7 @@ from classifier.gazetteer.context import (
     EXCLAMATIONS,
     HOUSE_WORDS,
     INSTITUTION_NOUNS,
+    KIN_WORDS,
     LOCATIVE,
     MICRODISTRICT,
     MONTHS,
@@ -127,6 +128,8 @@ def accepts(names: PlaceNames, tokens: list[Token], i: int, entry: Entry, *, hin
         return False  # Анна Фёдоровна, Киров Сергей Миронович: a person
     if i and (word_kind(previous) == "name" or previous in PERSON_TITLES):
         return False  # Карла Маркса, Льва Толстого, Генерала Ефремова: a street named after a person
+    if i and previous in KIN_WORDS and token.text[:1].isupper() and not tokens[i - 1].punct_after:
+        return False  # дяде Коле 79 лет: a person
     village_marked = previous in VILLAGE_MARKERS or (previous in PLACE_MARKERS and previous not in TOWN_MARKERS)
     if village_marked and entry.city in {"Москва", "Санкт-Петербург"}:
         return False  # деревня Марьино, пос. Черёмушки: not the Moscow district
@@ -187,7 +190,7 @@ def accepts(names: PlaceNames, tokens: list[Token], i: int, entry: Entry, *, hin
             # the noun it would qualify in the case the preposition asks (в Полевской больнице), not
             # any noun beside it (у рынка в Тбилисской собаки порвали …)
             and not agrees(token.lower, following, PREPOSITION_CASES.get(previous))
-            and stanitsa_name(token.lower)
+            and (stanitsa_name(token.lower) or _centre_after_in(tokens, i, entry))
         ):
             return True  # в Тацинской, из Каневской, в ясенской, «Вёшенская, на выходных…»: a stanitsa
         if hint and not entry.official and kind == "street" and stanitsa_name(token.lower):
@@ -401,3 +404,17 @@ def stanitsa_name(lower: str) -> bool:
         return False
     stem = lemma[:-4]
     return len(stem) >= 4 and (not morph().word_is_known(stem) or "Geox" in parses(stem)[0].tag or is_person(stem))
+
+
+def _centre_after_in(tokens: list[Token], i: int, entry: Entry) -> bool:
+    """A district's centre named like an adjective, written as a name after «в»/«из» and ending the name
+    (в Вёшенской на центральной улице), though its stem is a word (вешен): not a two-word name (в Северной
+    Ривьере, в Горной Шории) nor after other prepositions (за Садовой: a street)."""
+    nxt = tokens[i + 1] if i + 1 < len(tokens) else None
+    return (
+        entry.centre
+        and tokens[i].text[:1].isupper()
+        and i > 0
+        and tokens[i - 1].lower in {"в", "во", "из"}
+        and (nxt is None or tokens[i].punct_after or not nxt.text[:1].isupper())
+    )

@@ -21,7 +21,7 @@ from classifier.gazetteer.districts import district_hospital, district_size
 from classifier.gazetteer.entries import Entry, Mention, RegionGuess
 from classifier.gazetteer.index import PlaceNames, build_place_names
 from classifier.gazetteer.scoring import score_regions
-from classifier.gazetteer.words import inflections, word_kind
+from classifier.gazetteer.words import declension, inflections, word_kind
 from classifier.text import Doc, Token, analyze, lemma_set
 
 # The regions a great river flows through: «ледоход на Лене у Покровска» is Якутия's Покровск.
@@ -34,7 +34,12 @@ RIVER_REGIONS = {
     "печора": ("11", "83"), "ангара": ("38", "24"), "колыма": ("49", "14"), "яна": ("14",), "вилюй": ("14",),
     "алдан": ("14",), "томь": ("42", "70"), "тобол": ("45", "72"), "сухона": ("35",), "онега": ("29",),
     "мезень": ("29", "11"),
+    # smaller rivers that tell namesake towns apart (Никольск on the Юг, Озёрск on the Анграпа)
+    "юг": ("35",), "анграпа": ("39",), "серга": ("66",), "шелонь": ("53",), "вага": ("29",), "унжа": ("44",),
+    "ветлуга": ("52", "44"), "кокшеньга": ("29",), "мста": ("53", "69"),
 }  # fmt: skip
+# Every case form of those rivers, for the ones the dictionary does not decline (на Серге, через Сергу)
+RIVER_FORMS = {form: river for river in RIVER_REGIONS for form in declension(river)}
 RIVER_PREPOSITIONS = {"на", "по", "река", "реки", "реку", "реке", "берегу", "берега", "за", "через", "вдоль"}
 
 
@@ -192,8 +197,15 @@ class Gazetteer:
         for i in [k for k, t in enumerate(tokens) if t.text[:1].isupper()]:
             token = tokens[i]
             if i and tokens[i - 1].lower in RIVER_PREPOSITIONS:
-                for river in lemma_set(token.lower):
+                for river in lemma_set(token.lower) | {RIVER_FORMS.get(token.lower, "")}:
                     found.update(RIVER_REGIONS.get(river, ()))
+            # a district's adjective alone (Покровск Хангаласский): its region(s), when the word names no
+            # place but districts (not Волжский, a town and many regions' district)
+            for key in () if token.lower in self.forms else self._index_keys(token.lower):  # (Гурьевском: the town)
+                entries = self.index.get(key, ())
+                districts = [e for e in entries if e.district and len(e.parts) == 2]
+                if districts and all(e.district or e.institution for e in entries):
+                    found.update(c for e in districts for c in e.codes)
             if i + 1 < len(tokens) and not token.punct_after and tokens[i + 1].lower in STREET_AFTER:
                 # a road named after a town (Гурьевск, Калининградское шоссе): settles a namesake only
                 # among its own regions, so Московское шоссе, which every town has, settles nothing
@@ -246,7 +258,7 @@ class Gazetteer:
             hint_mentions,
             hint_region=hint_region,
             hint_city=hint_city,
-            clues_of=lambda: self._clues(doc),
+            clues_of=lambda: self._clues(doc) | (self._clues(analyze(hint)) if hint else set()),
         )
 
 

@@ -51,6 +51,7 @@ def score_regions(
         if not chosen:
             clues = clues_of() if clues is None else clues
             chosen = [c for c in codes if c in clues] if len(clues.intersection(codes)) < len(codes) else []
+            chosen = chosen[:1]  # (clues of several regions: the largest of them, as without clues)
         hint_codes.update(chosen or codes[:1])
     hint_codes.update(unique)
     # A source's name that names a district or a town outright outweighs its weaker adjective
