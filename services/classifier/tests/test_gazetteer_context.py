@@ -166,6 +166,15 @@ def test_adjectives_of_towns_of_two_words(text: str, code: str, city: str) -> No
         # nicknames
         ("В Марпосаде в школе кусок потолка рухнул", None, "21"),
         ("В Комсе водитель маршрутки курит в салоне", None, "27"),
+        ("В Н. Тагиле опять выбросы", None, "66"),
+        ("Знак главной погнули на перекрёстке", "Кр. Холм | Подслушано", "69"),
+        ("Вытегоры, на рынок привезли онежского сига", None, "35"),
+        # a village «под» a town of the table: the town says where (not the village's namesakes elsewhere)
+        ("Ушёл за черникой за деревню Сосновка под Тюкалинском", None, "55"),
+        ("В ФАПе в деревне Луговой под Макушином нет фельдшера", None, "45"),
+        # a big city's neighbourhoods
+        ("На Древлянке ночью во дворе загорелась машина", None, "10"),
+        ("На Остряках наконец залатали яму", None, "92"),
     ],
 )
 def test_clues_centres_and_nicknames(text: str, hint: str | None, code: str | None) -> None:

@@ -9,6 +9,7 @@ from classifier.gazetteer.accept import accepts
 from classifier.gazetteer.context import (
     DISTRICT_INSTITUTIONS,
     STREET_AFTER,
+    VILLAGE_MARKERS,
     after_river_word,
     big_name,
     institution_after,
@@ -40,6 +41,7 @@ RIVER_REGIONS = {
 }  # fmt: skip
 # Every case form of those rivers, for the ones the dictionary does not decline (на Серге, через Сергу)
 RIVER_FORMS = {form: river for river in RIVER_REGIONS for form in declension(river)}
+NEAR_WORDS = {"под", "возле", "около", "близ"}
 RIVER_PREPOSITIONS = {"на", "по", "река", "реки", "реку", "реке", "берегу", "берега", "за", "через", "вдоль"}
 
 
@@ -319,4 +321,18 @@ def _parts_of_cities(
             and city.codes[0] not in place.codes
         ):
             found[k] = replace(found[k], role="not")
+        elif (
+            later == k + 1
+            and next_start == start + size + 1
+            and tokens[start + size].lower in NEAR_WORDS
+            and not tokens[start + size - 1].punct_after
+            and city.official
+            and (not place.official or (start > 0 and tokens[start - 1].lower in VILLAGE_MARKERS))
+            and not place.trusted
+            and city.codes[0] not in place.codes
+        ):
+            # a village before «под» a town of the table (деревня Луговая под Макушином): the village is
+            # the town's namesake-prone neighbour, the town says where
+            found[k] = replace(found[k], role="not")
+            found[later] = replace(found[later], role="")
     return found
