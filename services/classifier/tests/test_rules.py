@@ -74,6 +74,11 @@ class TestCriticalRules:
     def test_traffic_light_burning_green_is_no_fire(self) -> None:
         assert "пожар" not in apply_rules(analyze("Светофор горит зелёным 7 секунд")).critical
 
+    def test_lights_out_in_a_stairwell_are_no_fire(self) -> None:
+        dark = "третьи сутки в подъезде темно, лампочки не горят ни на одном этаже"
+        assert "пожар" not in apply_rules(analyze(dark)).critical
+        assert "пожар" in apply_rules(analyze("в подъезде горит мусоропровод, дым на всех этажах")).critical
+
 
 class TestThanksAndSarcasm:
     def test_sincere_thanks_is_not_an_incident(self, classifier: Classifier) -> None:

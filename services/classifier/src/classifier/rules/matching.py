@@ -175,9 +175,8 @@ def apply_rules(doc: Doc) -> RuleHits:
     if heating and FROST_RE.search(text):
         hits.danger("нет отопления в мороз", "правило_холод", heating + ["мороз"])
     fire = present & FIRE
-    burning = _near(
-        lemmas, {"гореть", "поджечь", "загореться", "полыхать"}, BUILDINGS, window=5, negatable=False, present=present
-    )
+    # (not negated: «лампочки не горят ни на одном этаже» is a dark stairwell)
+    burning = _near(lemmas, {"гореть", "поджечь", "загореться", "полыхать"}, BUILDINGS, window=5, present=present)
     if (fire & {"пожар", "пламя", "возгорание"} or burning) and not present & FIRE_EXCUSE:
         hits.danger("пожар", "правило_пожар", burning or fire)
     for reason, marker, danger_words in WORD_DANGERS:
