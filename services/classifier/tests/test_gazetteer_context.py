@@ -175,6 +175,10 @@ def test_adjectives_of_towns_of_two_words(text: str, code: str, city: str) -> No
         # a big city's neighbourhoods
         ("На Древлянке ночью во дворе загорелась машина", None, "10"),
         ("На Остряках наконец залатали яму", None, "92"),
+        # half the town (пол-Порхова), a town's adjective before its beach or its people, its people addressed
+        ("Шелонь вышла из берегов и затопила пол-Порхова", None, "60"),
+        ("После выходных на щёлкинском пляже гора бутылок", None, "91"),
+        ("Таштыпские, кто продаёт кедровый орех?", None, "19"),
     ],
 )
 def test_clues_centres_and_nicknames(text: str, hint: str | None, code: str | None) -> None:

@@ -71,6 +71,7 @@ PREPOSITION_CASES: dict[str, frozenset[str]] = {
     "от": frozenset({"gent"}),
     "у": frozenset({"gent"}),
     "возле": frozenset({"gent"}),
+    "пол": frozenset({"gent"}),  # пол-Порхова затопило (half of the town)
     "около": frozenset({"gent"}),
 }
 TOWN_INSTITUTIONS = INSTITUTION_NOUNS - {"район", "округ"}  # (в Красногорском районе: a district's own name)
@@ -97,6 +98,8 @@ def accepts(names: PlaceNames, tokens: list[Token], i: int, entry: Entry, *, hin
     if entry.caps_only:
         return token.text.isupper() and len(token.text) >= 2 and not municipal_abbreviation(tokens, i)
     if entry.institution:  # Волчанское водохранилище, Перевозский (муниципальный) округ
+        if token.punct_after and _addressed_as_people(tokens, i, text):
+            return True  # «Починковские, кто в администрации…»: the town's people, addressed
         return not token.punct_after and institution_after(tokens, i)
     last = tokens[i + len(entry.parts) - 1]
     after_next = tokens[i + len(entry.parts) + 1].lower if i + len(entry.parts) + 1 < len(tokens) else ""
@@ -126,7 +129,7 @@ def accepts(names: PlaceNames, tokens: list[Token], i: int, entry: Entry, *, hin
         return False  # a house number: на Гагарина, 42; Димитрова 120 (not: Ангарск 22 мкр, Орске 1 декабря)
     if following and is_patronymic(following):
         return False  # Анна Фёдоровна, Киров Сергей Миронович: a person
-    if i and (word_kind(previous) == "name" or previous in PERSON_TITLES):
+    if i and (word_kind(previous) == "name" or previous in PERSON_TITLES) and previous != "пол":  # (пол-Порхова)
         return False  # Карла Маркса, Льва Толстого, Генерала Ефремова: a street named after a person
     if i and previous in KIN_WORDS and token.text[:1].isupper() and not tokens[i - 1].punct_after:
         return False  # дяде Коле 79 лет: a person
@@ -417,4 +420,16 @@ def _centre_after_in(tokens: list[Token], i: int, entry: Entry) -> bool:
         and i > 0
         and tokens[i - 1].lower in {"в", "во", "из"}
         and (nxt is None or tokens[i].punct_after or not nxt.text[:1].isupper())
+    )
+
+
+def _addressed_as_people(tokens: list[Token], i: int, text: str) -> bool:
+    """A town's adjective in the plural opening a sentence and set off by a comma: its people, addressed
+    (Починковские, кто в администрации…), as a demonym would be."""
+    token = tokens[i]
+    return (
+        token.text[:1].isupper()
+        and (i == 0 or token.sentence_start)
+        and token.lower.endswith(("ие", "ые"))
+        and mark_after(text, token) == ","
     )
