@@ -179,6 +179,13 @@ def test_adjectives_of_towns_of_two_words(text: str, code: str, city: str) -> No
         ("Шелонь вышла из берегов и затопила пол-Порхова", None, "60"),
         ("После выходных на щёлкинском пляже гора бутылок", None, "91"),
         ("Таштыпские, кто продаёт кедровый орех?", None, "19"),
+        # a region's people (Кузбассовцы) and a grandson elsewhere (внук в Москве)
+        ("Кузбассовцы, кто ещё говорит «вехотка»? Москвичи на работе не понимают", None, "42"),
+        (
+            "Дед третий день не открывает. Внук в Москве трубку не берёт. Спасск-Рязанский, кто может помочь?",
+            None,
+            "62",
+        ),
     ],
 )
 def test_clues_centres_and_nicknames(text: str, hint: str | None, code: str | None) -> None:
