@@ -74,6 +74,15 @@ class TestCriticalRules:
     def test_traffic_light_burning_green_is_no_fire(self) -> None:
         assert "пожар" not in apply_rules(analyze("Светофор горит зелёным 7 секунд")).critical
 
+    def test_carbon_monoxide_told_by_its_symptoms(self) -> None:
+        told = "включили колонку помыться — у мужа и у меня тошнота, в висках стучит, ноги ватные"
+        assert "угарный газ" in apply_rules(analyze(told)).critical
+        assert "угарный газ" not in apply_rules(analyze("голова кружится от счастья, колонка играет")).critical
+
+    def test_a_stopped_electric_boiler_in_frost_is_no_heating(self) -> None:
+        told = "Вторые сутки без света, -32. Электрокотлы встали, дома остывают"
+        assert "нет отопления в мороз" in apply_rules(analyze(told)).critical
+
     def test_lights_out_in_a_stairwell_are_no_fire(self) -> None:
         dark = "третьи сутки в подъезде темно, лампочки не горят ни на одном этаже"
         assert "пожар" not in apply_rules(analyze(dark)).critical

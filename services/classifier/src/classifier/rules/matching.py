@@ -19,6 +19,8 @@ from classifier.rules.words import (
     BROKEN,
     BUILDINGS,
     CLIMBING,
+    CO_SOURCES,
+    CO_SYMPTOMS,
     CROWD_RE,
     ESSENTIALS,
     FAILURES,
@@ -179,6 +181,9 @@ def apply_rules(doc: Doc) -> RuleHits:
     burning = _near(lemmas, {"гореть", "поджечь", "загореться", "полыхать"}, BUILDINGS, window=5, present=present)
     if (fire & {"пожар", "пламя", "возгорание"} or burning) and not present & FIRE_EXCUSE:
         hits.danger("пожар", "правило_пожар", burning or fire)
+    symptoms = present & CO_SYMPTOMS
+    if len(symptoms) >= 2 and present & CO_SOURCES:
+        hits.danger("угарный газ", "правило_угар", sorted(present & CO_SOURCES) + sorted(symptoms))
     for reason, marker, danger_words in WORD_DANGERS:
         if present & danger_words:
             hits.danger(reason, marker, present & danger_words)
