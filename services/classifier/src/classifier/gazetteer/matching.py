@@ -303,9 +303,11 @@ def _parts_of_cities(
     text: str,
     nominatives: dict[str, str],
 ) -> list[Mention]:
-    """A place named just before a city of another region, with only a comma between (Шилово,
-    Воронеж; Черёмушки, Москва), is a part of that city: it no longer names a region of its own.
-    The city is written in the nominative, as an address writes it (not «Арсеньев, Жуковского»: a street)."""
+    """Places named as within a town of another region no longer name a region of their own:
+    - a place just before a city and a comma (Шилово, Воронеж; Черёмушки, Москва) is the city's part,
+      when the city is written in the nominative as an address writes it (not «Арсеньев, Жуковского»);
+    - a village just before «под» a town of the table (деревня Луговая под Макушином) is in the town's
+      area, and the town says where."""
     for (k, start, size), (later, next_start, _) in zip(spans, spans[1:], strict=False):
         city, place = found[later].entry, found[k].entry
         if (
