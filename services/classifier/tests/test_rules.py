@@ -74,6 +74,15 @@ class TestCriticalRules:
     def test_traffic_light_burning_green_is_no_fire(self) -> None:
         assert "пожар" not in apply_rules(analyze("Светофор горит зелёным 7 секунд")).critical
 
+    def test_a_post_that_names_itself_a_complaint_is_one(self, classifier: Classifier) -> None:
+        stated = (
+            "Жалоба: в Новосибирске на улице Ленина, дом 18 яма на дороге стала ещё больше, машины бьют колёса, "
+            "дорогу не ремонтируют."
+        )
+        assert apply_rules(analyze(stated)).stated
+        assert classifier.classify(PostInput(text=stated)).is_incident
+        assert not apply_rules(analyze("Подскажите, куда написать жалобу на УК?")).stated
+
     def test_carbon_monoxide_told_by_its_symptoms(self) -> None:
         told = "включили колонку помыться — у мужа и у меня тошнота, в висках стучит, ноги ватные"
         assert "угарный газ" in apply_rules(analyze(told)).critical

@@ -33,6 +33,7 @@ from classifier.decisions import (
     MODEL_CRITICAL_AT,
     MODEL_HIGH_AT,
     SARCASM_SHIFT,
+    STATED_SHIFT,
     THANKS_BUT_SHIFT,
     THANKS_SHIFT,
     danger_probability,
@@ -277,6 +278,7 @@ class Classifier:
         # sarcasm is a complaint in disguise; an advert never is.
         stated_shift = (
             (SARCASM_SHIFT if hits.sarcasm else 0.0)
+            + (STATED_SHIFT if hits.stated else 0.0)
             - (ADVERT_SHIFT if hits.advert else 0.0)
             - (THANKS_SHIFT if hits.thanks and not hits.sarcasm and not hits.critical else 0.0)
             + (THANKS_BUT_SHIFT if "правило_спасибо_но" in hits.evidence and not hits.sarcasm else 0.0)
