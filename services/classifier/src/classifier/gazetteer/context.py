@@ -330,8 +330,8 @@ def crossing_street(tokens: list[Token], i: int, text: str) -> bool:
     streets, though the second stands after no street word."""
 
     def crossing(k: int) -> bool:  # the word at k names a crossing, or «улиц» after one does
-        word = tokens[k].lower.replace("ё", "е") if k >= 0 else ""
-        return word in CROSSING or (word == "улиц" and k > 0 and tokens[k - 1].lower.replace("ё", "е") in CROSSING)
+        word = tokens[k].lower if k >= 0 else ""  # (Token.lower has ё folded already)
+        return word in CROSSING or (word == "улиц" and k > 0 and tokens[k - 1].lower in CROSSING)
 
     if crossing(i - 1):
         return True
