@@ -107,6 +107,15 @@ def test_the_place_of_the_problem(text: str, hint: str | None, code: str) -> Non
         ("На Колыме опять морозы под пятьдесят", None, "49"),
         # Moscow's okrugs (not ЗАО: a company's legal form)
         ("Ищу однушку, ЮЗАО, до 45к, без комиссии", None, "77"),
+        # a town's feminine adjective alone after «на» is a street; before its noun, the town
+        ("Кто на Первомайской разметку рисует прямо по ямам? Хвалынские дорожники, вы серьёзно?", None, "64"),
+        ("На Вельской трассе опять яма на яме", None, "29"),
+        # a town's name in quotes after a business is the business (гостиница «Онега» in Пудож)
+        ("Жили в гостинице «Онега» две ночи: душ еле тёплый", "Отзывы Пудож", "10"),
+        ("В ТЦ «Москва» опять не работает эскалатор", None, None),
+        # a neighbourhood's adjective, a two-word town's adjective
+        ("Спасибо ребятам из эжвинской теплосети, к вечеру дали тепло", None, "11"),
+        ("Богослужение в Псково-Печерском монастыре начнётся в 23:00", None, "60"),
         ("ЗАО «Стройинвест» третий месяц задерживает зарплату", None, None),
     ],
 )

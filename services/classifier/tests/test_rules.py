@@ -88,6 +88,13 @@ class TestCriticalRules:
         assert "угарный газ" in apply_rules(analyze(told)).critical
         assert "угарный газ" not in apply_rules(analyze("голова кружится от счастья, колонка играет")).critical
 
+    def test_a_gas_leak_told_by_its_hiss_at_the_fittings(self) -> None:
+        told = "а газовая служба в выходные работает? на кухне за плитой у трубы шипит и воняет"
+        assert "запах газа" in apply_rules(analyze(told)).critical
+        assert "запах газа" not in apply_rules(analyze("на кухне у трубы шипит и воняет, соседи жарят рыбу")).critical
+        fixed = "газовики приехали за полчаса, нашли утечку на кране и заменили"
+        assert "запах газа" not in apply_rules(analyze(fixed)).critical
+
     def test_a_stopped_electric_boiler_in_frost_is_no_heating(self) -> None:
         told = "Вторые сутки без света, -32. Электрокотлы встали, дома остывают"
         assert "нет отопления в мороз" in apply_rules(analyze(told)).critical

@@ -14,6 +14,7 @@ from classifier.gazetteer.context import (
     LOCATIVE,
     MICRODISTRICT,
     MONTHS,
+    NAMED_BUSINESSES,
     NEARBY_PLACES,
     PERSON_TITLES,
     PLACE_MARKERS,
@@ -93,6 +94,9 @@ def accepts(names: PlaceNames, tokens: list[Token], i: int, entry: Entry, *, hin
     ):
         return True  # на станции Мураши: a railway station is named after its town
     following = tokens[i + len(entry.parts)].lower if i + len(entry.parts) < len(tokens) else ""
+    if i and not hint and not entry.adjective and mark_before(text, token) in QUOTES:
+        if not lemma_set(previous).isdisjoint(NAMED_BUSINESSES):
+            return False  # в гостинице «Онега», ТЦ «Москва»: a business's name, not where it is
     if token.text.isupper() and len(token.text) <= 5 and acronym_part(text, token):
         return False  # МСК-НТ, РТ-Инвест: an organisation
     if entry.caps_only:

@@ -6,7 +6,7 @@ opening with its town («Шахты, …»), and where the place is to the post 
 from __future__ import annotations
 
 from classifier.gazetteer.entries import Entry
-from classifier.gazetteer.words import common_sentence, is_accusative, word_kind
+from classifier.gazetteer.words import agrees, common_sentence, is_accusative, word_kind
 from classifier.text import Token, lemma_set, morph
 
 PLACE_MARKERS = {
@@ -29,6 +29,12 @@ ADDRESS_MARKS = {",", ":", "—", "–", "-"}  # «Дно, …», «Холм: �
 ADDRESSED_WORDS = {"зима"}  # people talk to the weather as to a town: «Зима, ты не перегибай»
 EXCLAMATIONS = {"дно"}  # «Дно. Просто дно.»: a verdict, not a heading
 QUOTES = {"«", '"', "“", "„"}  # «Горняк» opening a quote is a club's or a shop's name, not the town
+# A business or a team a name in quotes after them belongs to (гостиница «Онега» in Пудож, ТЦ «Москва»)
+NAMED_BUSINESSES = {
+    "гостиница", "отель", "хостел", "кафе", "ресторан", "бар", "магазин", "тц", "трц", "супермаркет",
+    "кинотеатр", "санаторий", "пансионат", "турбаза", "клуб", "команда", "фк", "хк", "газета", "фирма",
+    "ооо", "ао", "пао", "компания", "салон", "столовая", "автосалон", "аптека", "пиццерия", "шиномонтаж",
+}  # fmt: skip
 STATION = {"станция", "станции", "станцию"}
 # A rank or title before a surname makes a street (на Генерала Ефремова), not the town named like it.
 PERSON_TITLES = {
@@ -272,6 +278,20 @@ def role_of(tokens: list[Token], i: int, size: int, entry: Entry, text: str) -> 
     if j == i - 1 and is_accusative(tokens[i + size - 1].lower, entry.display):
         return "go"
     return ""
+
+
+def street_alone(tokens: list[Token], i: int, size: int) -> bool:
+    """Whether a town's feminine adjective after «на»/«по» stands alone, as streets are named (на Первомайской
+    разметку рисуют, по Советской 12): not before a noun it qualifies (на Вельской трассе, на Хвалынской ЦРБ)."""
+    last = tokens[i + size - 1]
+    if not last.lower.endswith(("ой", "ую")):
+        return False
+    if i + size >= len(tokens) or last.punct_after:
+        return True
+    following = tokens[i + size]
+    if following.text.isupper() and len(following.text) > 1:
+        return False  # an abbreviation it names (ЦРБ, ГРЭС, АЗС)
+    return not agrees(last.lower, following.lower)
 
 
 def all_words(tokens: list[Token], i: int, size: int) -> bool:

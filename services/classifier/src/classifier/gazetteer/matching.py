@@ -16,6 +16,7 @@ from classifier.gazetteer.context import (
     mark_after,
     role_of,
     split_hyphens,
+    street_alone,
 )
 from classifier.gazetteer.demonyms import demonym_mention
 from classifier.gazetteer.districts import district_hospital, district_size
@@ -154,6 +155,8 @@ class Gazetteer:
             loose = region and previous not in {"в", "во", "на"}
             if entry.adjective and entry.city is None and previous in {"на", "по"} and not region_noun_after(tokens, i):
                 role = "not"  # на Ленинградском, по Московскому: a street or a road named after a region
+            elif entry.adjective and previous in {"на", "по"} and street_alone(tokens, i, size):
+                role = "not"  # на Первомайской разметку рисуют: a street named after a town, not the town
             words = " ".join(t.text for t in tokens[i : i + size])
             found.append(Mention(entry, words, from_hint=hint, weak=weak, role=role, loose=loose))
             spans.append((len(found) - 1, i, size))

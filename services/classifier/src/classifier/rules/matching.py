@@ -32,7 +32,10 @@ from classifier.rules.words import (
     FIRE,
     FIRE_EXCUSE,
     FROST_RE,
+    GAS_FITTINGS,
+    GAS_SIGNS,
     GAS_SMELL,
+    GAS_WORDS,
     GENRES,
     HEATING,
     LIFE,
@@ -182,6 +185,8 @@ def apply_rules(doc: Doc) -> RuleHits:
 
     # Danger to life or health now: critical.
     gas = _near(lemmas, GAS_SMELL, {"газ", "газом", "газа"}, window=3, present=present)
+    if not gas and not present.isdisjoint(GAS_WORDS):
+        gas = _near(lemmas, GAS_SIGNS, GAS_FITTINGS, window=4, present=present)
     if gas and not _negated_gas(lemmas):
         hits.danger("запах газа", "правило_газ", gas)
     heating = _near(lemmas, HEATING, NO, window=4, negatable=False, present=present)
