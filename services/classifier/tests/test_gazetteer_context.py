@@ -116,6 +116,13 @@ def test_the_place_of_the_problem(text: str, hint: str | None, code: str) -> Non
         # a neighbourhood's adjective, a two-word town's adjective
         ("Спасибо ребятам из эжвинской теплосети, к вечеру дали тепло", None, "11"),
         ("Богослужение в Псково-Печерском монастыре начнётся в 23:00", None, "60"),
+        # a big city's station named after its neighbourhood; a place «у них» is someone else's
+        ("Нашла паспорт у метро Выхино, оставила на посту полиции", None, "77"),
+        ("Сестра из Казахстана пишет — у них в Петропавловске паводок", "Подслушано Макушино", "45"),
+        # a river a thing is dumped «в», the Urals: they settle a namesake
+        ("В Кирове опять кто-то слил в Песочню что-то маслянистое", None, "40"),
+        ("В Михайловске на Урале вчера упал столб", None, "66"),
+        ("Н.Ладога, есть на соседа управа?", None, "47"),
         ("ЗАО «Стройинвест» третий месяц задерживает зарплату", None, None),
     ],
 )

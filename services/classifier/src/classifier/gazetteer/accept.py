@@ -93,6 +93,8 @@ def accepts(names: PlaceNames, tokens: list[Token], i: int, entry: Entry, *, hin
         and token.text[:1].isupper()
     ):
         return True  # на станции Мураши: a railway station is named after its town
+    if previous == "метро" and entry.trusted and not entry.official:
+        return True  # у метро Выхино, Купчино: a big city's station, named after its neighbourhood
     following = tokens[i + len(entry.parts)].lower if i + len(entry.parts) < len(tokens) else ""
     if i and not hint and not entry.adjective and mark_before(text, token) in QUOTES:
         if not lemma_set(previous).isdisjoint(NAMED_BUSINESSES):

@@ -263,6 +263,8 @@ def role_of(tokens: list[Token], i: int, size: int, entry: Entry, text: str) -> 
     if preposition in {"в", "во"} and not entry.adjective:  # (у нас в шахтёрском доме: a word)
         if "нас" in back and "у" in back[back.index("нас") + 1 :]:
             return "own"
+        if "них" in back and "у" in back[back.index("них") + 1 :]:
+            return "away"  # «сестра из Казахстана пишет — у них в Петропавловске паводок»
         near = back[:2]
         lemmas: set[str] = set().union(*(lemma_set(word) for word in near)) if near else set()
         if not HOME_WORDS.isdisjoint(near) or not HOME_LEMMAS.isdisjoint(lemmas):

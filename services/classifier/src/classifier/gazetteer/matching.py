@@ -38,12 +38,17 @@ RIVER_REGIONS = {
     "мезень": ("29", "11"),
     # smaller rivers that tell namesake towns apart (Никольск on the Юг, Озёрск on the Анграпа)
     "юг": ("35",), "анграпа": ("39",), "серга": ("66",), "шелонь": ("53",), "вага": ("29",), "унжа": ("44",),
-    "ветлуга": ("52", "44"), "кокшеньга": ("29",), "мста": ("53", "69"),
+    "ветлуга": ("52", "44"), "кокшеньга": ("29",), "мста": ("53", "69"), "песочня": ("40",), "ловать": ("53", "60"),
+    "пьяна": ("52",), "уржумка": ("43",),
+    # not a river: «на Урале» settles a namesake among the Urals' regions (Михайловск на Урале)
+    "урал": ("66", "74", "59", "56", "02", "45"),
 }  # fmt: skip
 # Every case form of those rivers, for the ones the dictionary does not decline (на Серге, через Сергу)
 RIVER_FORMS = {form: river for river in RIVER_REGIONS for form in declension(river)}
 NEAR_WORDS = {"под", "возле", "около", "близ"}
-RIVER_PREPOSITIONS = {"на", "по", "река", "реки", "реку", "реке", "берегу", "берега", "за", "через", "вдоль"}
+RIVER_PREPOSITIONS = {
+    "на", "по", "в", "во", "над", "река", "реки", "реку", "реке", "берегу", "берега", "за", "через", "вдоль",
+}  # fmt: skip
 
 
 class Gazetteer:
