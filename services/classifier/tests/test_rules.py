@@ -95,6 +95,16 @@ class TestCriticalRules:
         fixed = "газовики приехали за полчаса, нашли утечку на кране и заменили"
         assert "запах газа" not in apply_rules(analyze(fixed)).critical
 
+    def test_someone_lost_in_the_wild_now(self) -> None:
+        lost = "Помогите, отец со вчерашнего утра в лесу под Новосилем, не вышел"
+        assert "человек пропал в лесу" in apply_rules(analyze(lost)).critical
+        found = "Бабушку, которая в субботу потерялась в лесу под Ельней, нашли! Живая"
+        assert "человек пропал в лесу" not in apply_rules(analyze(found)).critical
+
+    def test_an_open_manhole_told_at_arms_length(self) -> None:
+        told = "Нюрба, люк на тротуаре у школы открыт, ничем не огорожен"
+        assert "открытый люк или котлован" in apply_rules(analyze(told)).critical
+
     def test_a_stopped_electric_boiler_in_frost_is_no_heating(self) -> None:
         told = "Вторые сутки без света, -32. Электрокотлы встали, дома остывают"
         assert "нет отопления в мороз" in apply_rules(analyze(told)).critical

@@ -31,6 +31,7 @@ from classifier.rules.words import (
     FICTION_RE,
     FIRE,
     FIRE_EXCUSE,
+    FOUND,
     FROST_RE,
     GAS_FITTINGS,
     GAS_SIGNS,
@@ -40,6 +41,7 @@ from classifier.rules.words import (
     HEATING,
     LIFE,
     LONG,
+    LOST,
     MANY,
     MEMORY_CUES,
     MEMORY_RE,
@@ -61,6 +63,7 @@ from classifier.rules.words import (
     THANKS_BUT_RE,
     TRAFFIC,
     VERSE_LINE_RE,
+    WILDS,
     WORD_DANGERS,
     YOUNG,
     holds_any,
@@ -214,6 +217,9 @@ def apply_rules(doc: Doc) -> RuleHits:
     traffic = _near(negated, TRAFFIC, BROKEN, window=8, negatable=False)
     if traffic:
         hits.danger("не работает светофор или переезд", "правило_светофор", traffic)
+    lost = _near(negated, LOST, WILDS, window=6, negatable=False)
+    if lost and present.isdisjoint(FOUND):
+        hits.danger("человек пропал в лесу", "правило_пропал", lost)
     overhead = _near(lemmas, FALLING_THINGS, FALLING | {"висеть"}, window=5, negatable=False, present=present)
     if overhead and "правило_падение" not in hits.evidence and present & (OVERHEAD_TARGETS | YOUNG):
         hits.danger("может упасть на людей", "правило_нависает", overhead)
