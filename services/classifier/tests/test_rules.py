@@ -95,6 +95,20 @@ class TestCriticalRules:
         fixed = "газовики приехали за полчаса, нашли утечку на кране и заменили"
         assert "запах газа" not in apply_rules(analyze(fixed)).critical
 
+    @pytest.mark.parametrize(
+        ("text", "sarcastic"),
+        [
+            ("Наша УК лучшая в мире: лампочку в подъезде не меняют, ходим в темноте", True),
+            ("Спасибо минздраву за заботу: стоматолога нет уже полгода", True),
+            ("Спасибо соцзащите за увлекательный квест: девять справок из четырёх контор", True),
+            ("Спасибо перевозчику за утреннюю зарядку: 14-й опять не пришёл", True),
+            ("Спасибо дорожникам! Дорогу наконец отсыпали, так держать!", False),
+            ("Спасибо администрации за заботу о ветеранах, подарки всем разнесли", False),
+        ],
+    )
+    def test_mock_praise_of_a_public_body_is_sarcasm(self, text: str, sarcastic: bool) -> None:
+        assert apply_rules(analyze(text)).sarcasm is sarcastic
+
     def test_someone_lost_in_the_wild_now(self) -> None:
         lost = "Помогите, отец со вчерашнего утра в лесу под Новосилем, не вышел"
         assert "человек пропал в лесу" in apply_rules(analyze(lost)).critical

@@ -387,5 +387,8 @@ def after_marker(tokens: list[Token], i: int, *, capital: bool, kind: str) -> bo
     if len(previous) > 3 and tokens[i - 1].punct_after:
         return False  # «…через весь город. Весёлое было время»
     if len(previous) == 1:  # «в с ермаковское»: a preposition before it makes it one too
-        return capital or tokens[i - 1].punct_after or (i > 1 and tokens[i - 2].lower in {"в", "во", "из", "до"})
+        after_preposition = i > 1 and tokens[i - 2].lower in {"в", "во", "из", "до"}
+        if previous == "с" and not tokens[i - 1].punct_after and not after_preposition:
+            return False  # «ушёл с Набережной»: the preposition, not «с.» (село)
+        return capital or tokens[i - 1].punct_after or after_preposition
     return capital or kind == "geo"

@@ -45,6 +45,7 @@ from classifier.rules.words import (
     MANY,
     MEMORY_CUES,
     MEMORY_RE,
+    MOCK_PRAISE_RE,
     NEAR_DANGERS,
     NEGATIONS,
     NEWS,
@@ -151,6 +152,8 @@ def apply_rules(doc: Doc) -> RuleHits:
         if found:
             hits.hit(marker, [found.group(0)])
     sarcasm = SARCASM_RE.search(text) if holds_any(text, SARCASM_CUES) else None
+    if sarcasm is None and not present.isdisjoint(PUBLIC_BODIES) and not present.isdisjoint(FAILURES):
+        sarcasm = MOCK_PRAISE_RE.search(text)
     if sarcasm or ({"эмосарказм", "эмосмех"} & present and (thanks or "отличный" in present)):
         hits.sarcasm = True
         hits.hit("правило_сарказм", [sarcasm.group(0)] if sarcasm else ["ирония"])
