@@ -178,6 +178,9 @@ def accepts(names: PlaceNames, tokens: list[Token], i: int, entry: Entry, *, hin
         return following not in {"область", "обл", "край", "округ", "республика"}
     kind = word_kind(token.lower)
     capital = token.text[:1].isupper()
+    if not capital and not hint and kind == "common" and entry.official and previous not in PLACE_MARKERS:
+        if previous not in {"в", "во", "из", "до", "под", "у", "около", "возле"}:
+            return False  # «прям королева 👑»: a word in lower case, not Королёв's genitive
     if not capital and not hint and kind == "geo" and entry.official and previous not in PLACE_MARKERS:
         if previous not in {"в", "во", "из"} and has_word_sense(token.lower):
             return False  # «на заливном лугу» is a meadow, not Луга
@@ -188,8 +191,14 @@ def accepts(names: PlaceNames, tokens: list[Token], i: int, entry: Entry, *, hin
         # на Заречной is a street; Полевской, Узловая, Каневская after «г.», «станица» or in a hint are not
         if marker or (previous in VILLAGE_MARKERS and len(previous) > 1 and not tokens[i - 1].punct_after):
             return True  # в станице Каневской, г. Полевской
-        if entry.official and capital and locative and previous != "до" and not agrees(token.lower, following):
-            return True  # из Узловой, администрация Верхотурья (not: в Полевской больнице)
+        if (
+            entry.official
+            and capital
+            and (locative or previous == "для")
+            and previous != "до"
+            and not agrees(token.lower, following)
+        ):
+            return True  # из Узловой, администрация Верхотурья, прогноз для Верхотурья (not: в Полевской больнице)
         governed = previous in PREPOSITION_CASES
         if (
             not entry.official
