@@ -126,6 +126,8 @@ def test_the_place_of_the_problem(text: str, hint: str | None, code: str) -> Non
         # people of a пгт or a town, named by the region they settle
         ("Кавалеровцы! Кто потерял связку ключей у рынка", None, "25"),
         ("Белинцы, кто знает, в ДК концерт во сколько?", None, "58"),
+        ("Газель, грузчики, недорого. Ахтари и район", None, "23"),
+        ("Вуктыльчане, вечером у гаражей поодиночке не ходите", None, "11"),
         # «с» before a name is the preposition unless written «с.» (село) or after one
         ("Ушёл после обеда от бабушки с Набережной в сторону реки", "Подслушано Нариманов", "30"),
         ("Юридическая помощь в спорах с УК, звоните", None, None),
