@@ -132,6 +132,9 @@ def test_the_place_of_the_problem(text: str, hint: str | None, code: str) -> Non
         ("Мар.Посад, Николаева — на кухне из стояка течёт", None, "21"),
         ("В Кранце после шторма с пляжа вывезли водоросли", None, "39"),
         ("Соцзащиту в Никольске перевели на тот берег Юга, а маме 80 лет", None, "35"),
+        # a river of one region, the only place a post names, gives the region (not a town)
+        ("на Шелони у моста пацаны бегают по льду, он серый и хрустит", None, "53"),
+        ("Отдыхали на Юге, вернулись загорелые", None, None),
         # «с» before a name is the preposition unless written «с.» (село) or after one
         ("Ушёл после обеда от бабушки с Набережной в сторону реки", "Подслушано Нариманов", "30"),
         ("Юридическая помощь в спорах с УК, звоните", None, None),

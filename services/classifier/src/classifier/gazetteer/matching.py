@@ -25,6 +25,7 @@ from classifier.gazetteer.index import PlaceNames, build_place_names
 from classifier.gazetteer.scoring import score_regions
 from classifier.gazetteer.words import declension, inflections, word_kind
 from classifier.text import Doc, Token, analyze, lemma_set
+from incidents_common.regions import REGIONS
 
 # The regions a great river flows through: «ледоход на Лене у Покровска» is Якутия's Покровск.
 RIVER_REGIONS = {
@@ -263,13 +264,34 @@ class Gazetteer:
         for extra in (hint, hint_city):
             if extra:
                 hint_mentions += self._hint_mentions(extra)
-        return score_regions(
+        guess = score_regions(
             text_mentions,
             hint_mentions,
             hint_region=hint_region,
             hint_city=hint_city,
             clues_of=lambda: self._clues(doc) | (self._clues(analyze(hint)) if hint else set()),
         )
+        if guess.code is None and not text_mentions and not hint_mentions and not hint_region:
+            river = _river_of_one_region(doc)
+            if river is not None:  # «на Шелони у моста пацаны на льду»: the river's one region, no town
+                code, word = river
+                return RegionGuess(code, REGIONS[code].name, None, 0.5, [word])
+        return guess
+
+
+def _river_of_one_region(doc: Doc) -> tuple[str, str] | None:
+    """The region of the river a post names after a river word (на Шелони, берег Сухоны), when that river
+    flows through one region only and the post names no other place."""
+    tokens = doc.tokens
+    found: dict[str, str] = {}
+    for i, token in enumerate(tokens):
+        if not i or not token.text[:1].isupper() or tokens[i - 1].lower not in RIVER_PREPOSITIONS:
+            continue
+        for river in lemma_set(token.lower) | {RIVER_FORMS.get(token.lower, "")}:
+            codes = RIVER_REGIONS.get(river, ())
+            if len(codes) == 1 and river not in {"урал", "юг"}:  # (на Юге: the south, mostly)
+                found.setdefault(codes[0], token.text)
+    return next(iter(found.items())) if len(found) == 1 else None
 
 
 def _by_form(entry: Entry, lower: str) -> Entry:
