@@ -119,7 +119,10 @@ def _wait_for_incident(system: RunningSystem, post_text_fragment: str, timeout: 
                     if item.get("status") == "assigned" and item.get("assignee"):
                         return item
             time.sleep(0.3)
-    raise AssertionError(f"no assigned incident for {post_text_fragment!r} within {timeout}s; last answer: {last}")
+    raise AssertionError(
+        f"no assigned incident for {post_text_fragment!r} within {timeout}s; last answer: {last}\n"
+        + _tail_logs(system.data_dir)
+    )
 
 
 COMPLAINT = {

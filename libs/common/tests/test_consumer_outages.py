@@ -30,6 +30,7 @@ from sqlalchemy.engine import make_url
 from sqlmodel import Field, SQLModel, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from incidents_common.app import readiness_checks
 from incidents_common.db import Database, InboxMessage, OutboxMessage, publish
 from incidents_common.events import (
     SUBJECT_POST_COLLECTED,
@@ -709,3 +710,37 @@ def test_the_spec_configures_the_server_without_a_delivery_limit() -> None:
     config = _spec("x", _handler()).config()
     assert config.max_deliver == -1 and not config.backoff and config.ack_wait == 2.0
     assert replace(_spec("x", _handler()), handler_timeout=None, ack_wait=60).batch_timeout == 30
+
+
+async def test_a_service_started_before_jetstream_answers_sets_up_its_streams_once_it_does(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A broker that accepts connections but has no JetStream yet (as one restarting, or busy
+    # recovering its store): the set-up fails, and must be retried rather than leave the service
+    # up with no consumers.
+    bare = NatsServer(tmp_path / "bare", jetstream=False).start()
+    server = NatsServer(tmp_path / "jetstream", port=bare.port)
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'late.db'}", [Effect])
+    runtime = EventRuntime(db=db, nats_url=server.url, client_name="late", consumers=[_spec("test-late", _handler())])
+    caplog.set_level(logging.INFO)
+    try:
+        await db.create_tables()
+        await runtime.start()
+        await eventually(
+            lambda: _value([r for r in caplog.records if r.getMessage() == "stream set-up failed, retrying"]),
+            until=bool,
+            timeout=20,
+        )
+        assert (await readiness_checks(db, runtime))["nats"] == "connected; streams not set up yet"
+        bare.stop()
+        server.start()
+        await asyncio.wait_for(runtime.ready.wait(), 30)
+        assert (await readiness_checks(db, runtime))["nats"] == "ok"
+        assert runtime.js is not None
+        await _publish(runtime.js, "late")
+        await eventually(lambda: _count(db), until=lambda n: n == 1, timeout=30)
+    finally:
+        await runtime.stop()
+        await db.dispose()
+        bare.stop()
+        server.stop()

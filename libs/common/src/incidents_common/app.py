@@ -136,8 +136,10 @@ async def readiness_checks(db: Database, events: EventRuntime | None) -> dict[st
         log.warning("readiness: database check failed", extra={"error": repr(exc)})
     if events is None:
         checks["nats"] = "disabled"
+    elif not events.connected:
+        checks["nats"] = "not connected"
     else:
-        checks["nats"] = "ok" if events.connected else "not connected"
+        checks["nats"] = "ok" if events.ready.is_set() else "connected; streams not set up yet"
     return checks
 
 

@@ -58,8 +58,11 @@ def nats_server_binary() -> str:
 class NatsServer:
     """A real nats-server with JetStream, bound to 127.0.0.1, storing under `store_dir`."""
 
-    def __init__(self, store_dir: Path, port: int | None = None, config_file: Path | None = None) -> None:
+    def __init__(
+        self, store_dir: Path, port: int | None = None, config_file: Path | None = None, *, jetstream: bool = True
+    ) -> None:
         self.store_dir = store_dir
+        self.jetstream = jetstream
         self.port = port or free_port()
         self.config_file = config_file
         self.process: subprocess.Popen[bytes] | None = None
@@ -70,7 +73,9 @@ class NatsServer:
 
     def start(self, log_file: Path | None = None) -> NatsServer:
         self.store_dir.mkdir(parents=True, exist_ok=True)
-        command = [nats_server_binary(), "-a", "127.0.0.1", "-p", str(self.port), "-js", "-sd", str(self.store_dir)]
+        command = [nats_server_binary(), "-a", "127.0.0.1", "-p", str(self.port)]
+        if self.jetstream:
+            command += ["-js", "-sd", str(self.store_dir)]
         if self.config_file is not None:
             command += ["-c", str(self.config_file)]
         output = open(log_file, "ab") if log_file else subprocess.DEVNULL  # noqa: SIM115 - owned by the process

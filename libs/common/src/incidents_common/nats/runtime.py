@@ -80,10 +80,7 @@ class EventRuntime:
             drain_timeout=max(self.stop_timeout / 3, 1.0),
         )
         self.js = self.nc.jetstream()
-        if self.streams is None:
-            await ensure_streams(self.js)
-        else:
-            await ensure_streams(self.js, self.streams)
+        await self._ensure_streams(self.js)
         self.relay.js = self.js
         self.relay.nc = self.nc
         self._relay_task = asyncio.create_task(self.relay.run(), name=f"{self.client_name}-outbox")
@@ -92,6 +89,25 @@ class EventRuntime:
             self._consumer_tasks.append(asyncio.create_task(consumer.run(self.js), name=consumer.spec.durable))
         self.ready.set()
         log.info("event runtime ready", extra={"consumers": [c.spec.durable for c in self.consumers]})
+
+    async def _ensure_streams(self, js: JetStreamContext) -> None:
+        """Retried until it succeeds: a JetStream API call that times out at start (a busy or
+        restarting server) must not leave the service up but silently consuming nothing."""
+        attempt = 0
+        while True:
+            try:
+                if self.streams is None:
+                    await ensure_streams(js)
+                else:
+                    await ensure_streams(js, self.streams)
+                return
+            except Exception as exc:  # noqa: BLE001 - every failure is retried the same way
+                attempt += 1
+                log.warning(
+                    "stream set-up failed, retrying",
+                    extra={"client": self.client_name, "attempt": attempt, "error": short_error(exc)},
+                )
+                await asyncio.sleep(min(0.5 * attempt, 5.0))
 
     async def stop(self) -> None:
         """Drain within `stop_timeout`: consumers finish the batch in hand and stop fetching, the
