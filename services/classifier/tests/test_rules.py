@@ -119,6 +119,15 @@ class TestCriticalRules:
         told = "Нюрба, люк на тротуаре у школы открыт, ничем не огорожен"
         assert "открытый люк или котлован" in apply_rules(analyze(told)).critical
 
+    def test_wires_hanging_smoke_in_a_basement_and_children_by_their_group_words(self) -> None:
+        assert "оборванные провода" in apply_rules(analyze("у остановки с опоры свисает кабель до земли")).critical
+        assert "дым в жилье" in apply_rules(analyze("Калининградская 3, подвал дымит, в подъезде не продохнуть")).critical
+        ice = "Болгар, на плотине ребятня по льду у самой промоины!"
+        assert "ребёнок в опасности" in apply_rules(analyze(ice)).critical
+        # a tree that fell on wires and left a street dark is no live wire (told after, fixed)
+        fixed = "Ночью берёза упала на провода, полулицы без света сидели до утра, электрики всё сделали"
+        assert "оборванные провода" not in apply_rules(analyze(fixed)).critical
+
     def test_a_stopped_electric_boiler_in_frost_is_no_heating(self) -> None:
         told = "Вторые сутки без света, -32. Электрокотлы встали, дома остывают"
         assert "нет отопления в мороз" in apply_rules(analyze(told)).critical

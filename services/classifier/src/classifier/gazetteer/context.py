@@ -109,7 +109,7 @@ INSTITUTION_NOUNS = {
     "лесничество", "крепость", "пристань", "мост", "школа", "детсад", "библиотека", "стадион", "интернат",
     "амбулатория", "дк",
     # its public places and services, and the people who run them (плёсская набережная, весьегонские дорожники)
-    "набережная", "площадь", "парк", "сквер", "садик", "автовокзал", "автостанция", "баня", "почта", "кладбище",
+    "набережная", "площадь", "парк", "сквер", "ярмарка", "садик", "автовокзал", "автостанция", "баня", "почта", "кладбище",
     "полигон", "свалка", "котельная", "электросеть", "теплосеть", "мфц", "загс", "военкомат", "соцзащита",
     "собес", "дорожник", "коммунальщик", "власть", "чиновник", "депутат", "глава", "мэр", "врач", "житель",
     "пляж", "водитель", "автомобилист", "пешеход", "мама", "родитель", "пенсионер", "дачник", "рыбак", "школьник",
@@ -213,10 +213,12 @@ def municipal_abbreviation(tokens: list[Token], i: int) -> bool:
     if before is not None and not before.punct_after and before.lower.endswith(("ого", "его")):
         return True  # after the municipality's adjective
     after = tokens[i + 1] if i + 1 < len(tokens) else None
+    if after is not None and after.lower in MUNICIPALITY_NAME_WORDS:
+        return True  # МО «Город Адыгейск», МО г. Тара: a quote or a dot between them changes nothing
     return (
         after is not None
         and not tokens[i].punct_after
-        and (after.lower in MUNICIPALITY_NAME_WORDS or (after.text[:1].isupper() and not after.sentence_start))
+        and (after.text[:1].isupper() and not after.sentence_start)
     )
 
 
