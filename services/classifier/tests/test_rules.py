@@ -121,7 +121,8 @@ class TestCriticalRules:
 
     def test_wires_hanging_smoke_in_a_basement_and_children_by_their_group_words(self) -> None:
         assert "оборванные провода" in apply_rules(analyze("у остановки с опоры свисает кабель до земли")).critical
-        assert "дым в жилье" in apply_rules(analyze("Калининградская 3, подвал дымит, в подъезде не продохнуть")).critical
+        smoke = "Калининградская 3, подвал дымит, в подъезде не продохнуть"
+        assert "дым в жилье" in apply_rules(analyze(smoke)).critical
         ice = "Болгар, на плотине ребятня по льду у самой промоины!"
         assert "ребёнок в опасности" in apply_rules(analyze(ice)).critical
         # a tree that fell on wires and left a street dark is no live wire (told after, fixed)

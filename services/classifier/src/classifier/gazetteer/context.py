@@ -109,8 +109,8 @@ INSTITUTION_NOUNS = {
     "лесничество", "крепость", "пристань", "мост", "школа", "детсад", "библиотека", "стадион", "интернат",
     "амбулатория", "дк",
     # its public places and services, and the people who run them (плёсская набережная, весьегонские дорожники)
-    "набережная", "площадь", "парк", "сквер", "ярмарка", "садик", "автовокзал", "автостанция", "баня", "почта", "кладбище",
-    "полигон", "свалка", "котельная", "электросеть", "теплосеть", "мфц", "загс", "военкомат", "соцзащита",
+    "набережная", "площадь", "парк", "сквер", "садик", "автовокзал", "автостанция", "баня", "почта", "кладбище",
+    "ярмарка", "полигон", "свалка", "котельная", "электросеть", "теплосеть", "мфц", "загс", "военкомат", "соцзащита",
     "собес", "дорожник", "коммунальщик", "власть", "чиновник", "депутат", "глава", "мэр", "врач", "житель",
     "пляж", "водитель", "автомобилист", "пешеход", "мама", "родитель", "пенсионер", "дачник", "рыбак", "школьник",
     "подстанция", "спасатель", "полиция", "пожарный", "мчс", "энергетик", "газовик", "электрик", "управляйка",
@@ -215,11 +215,7 @@ def municipal_abbreviation(tokens: list[Token], i: int) -> bool:
     after = tokens[i + 1] if i + 1 < len(tokens) else None
     if after is not None and after.lower in MUNICIPALITY_NAME_WORDS:
         return True  # МО «Город Адыгейск», МО г. Тара: a quote or a dot between them changes nothing
-    return (
-        after is not None
-        and not tokens[i].punct_after
-        and (after.text[:1].isupper() and not after.sentence_start)
-    )
+    return after is not None and not tokens[i].punct_after and (after.text[:1].isupper() and not after.sentence_start)
 
 
 def address_prefix(tokens: list[Token], i: int, entry: Entry, nominatives: dict[str, str], text: str) -> bool:
