@@ -156,6 +156,9 @@ def test_the_place_of_the_problem(text: str, hint: str | None, code: str) -> Non
         # «МО» before a municipality's name is the municipality, not Московская область
         ("а улицу Чкалова в отчёт забыли вписать?", "Администрация МО «Город Адыгейск»", "01"),
         ("Пролетарская, провода на дороге искрят", "Короча — жемчужина Белогорья", "31"),
+        # a district named outright outweighs a village's name that a city part elsewhere shares
+        ("Подрядчик, который строит ФАП в Ростоши, вывалил бой на обочину. Эртильский район, уберите", None, "36"),
+        ("Питер, Красносельский район. Сквер у пруда на Ветеранов: сетку сняли", None, "78"),
     ],
 )
 def test_streets_persons_and_organisations(text: str, hint: str | None, code: str | None) -> None:

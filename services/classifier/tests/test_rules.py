@@ -129,6 +129,18 @@ class TestCriticalRules:
         fixed = "Ночью берёза упала на провода, полулицы без света сидели до утра, электрики всё сделали"
         assert "оборванные провода" not in apply_rules(analyze(fixed)).critical
 
+    def test_an_overloaded_boat_someone_missing_from_fishing_and_frost_in_words(self) -> None:
+        ferry = "Паром набили так, что борт почти в воде, жилетов никаких, нас человек 40 с детьми"
+        assert "перегруженное судно" in apply_rules(analyze(ferry)).critical
+        schedule = "Паромная переправа начинает работу с 1 июня, расписание: 8:00, 12:00, 17:00"
+        assert "перегруженное судно" not in apply_rules(analyze(schedule)).critical
+        missing = "Муж ушёл на рыбалку утром, обещал к трём. Телефон недоступен, пурга"
+        assert "человек пропал в лесу" in apply_rules(analyze(missing)).critical
+        cold = "в садике батареи ледяные, за окном под сорок, малышей держат в комбезах"
+        assert "нет отопления в мороз" in apply_rules(analyze(cold)).critical
+        bare = "на катке у фонаря провод из столба торчит голый на уровне руки"
+        assert "оборванные провода" in apply_rules(analyze(bare)).critical
+
     def test_a_stopped_electric_boiler_in_frost_is_no_heating(self) -> None:
         told = "Вторые сутки без света, -32. Электрокотлы встали, дома остывают"
         assert "нет отопления в мороз" in apply_rules(analyze(told)).critical

@@ -17,6 +17,7 @@ ROLE_SHARE = {"own": 2.5, "away": 0.3, "go": 0.5, "near": 0.7, "not": 0.0}
 # name gives: weak, elsewhere, a destination, or a region named not as where (у Камчатки, «Южный Урал»).
 HINT_TOWN_OUTWEIGHS = 0.4
 OTHER_THAN_OWN = 0.5  # a plainly named place of another region beside «у нас в X»
+DISTRICT_NAMED = 1.5
 
 
 def score_regions(
@@ -83,6 +84,10 @@ def score_regions(
     # «У нас в Ельне …» names the author's own place: a place the post names plainly elsewhere in
     # another region (a sister's Оренбург, the Орск of the news) is where others are.
     own_codes = {c for m in text_mentions if m.role == "own" for c in m.entry.codes}
+    # (a district beside a town of the table may be the town's own: Кузнецкий район of Новокузнецк)
+    towns_named = any(
+        m.entry.city and (m.entry.official or m.entry.population >= 5 * 10**7) for m in text_mentions + hint_mentions
+    )
     scores: dict[str, float] = defaultdict(float)
     for n, mention in enumerate(text_mentions):
         codes = mention.entry.codes
@@ -116,6 +121,10 @@ def score_regions(
             share *= HINT_TOWN_OUTWEIGHS
         if n == first:
             share *= 1.3  # posts name their own town first; later towns are comparisons
+        if mention.entry.district and not mention.entry.ambiguous and len(codes) == 1 and not towns_named:
+            # «ФАП в Ростоши … Эртильский район»: a district named outright is where the village is;
+            # a village's name alone is shared by many (and by city parts elsewhere)
+            share *= DISTRICT_NAMED
         if mention.entry.city is None and not mention.entry.adjective and not mention.entry.district:
             # A region named outright (Архангельской области) outweighs a namesake town; after a town
             # of its own it is where the author was or compares with (Невельск, … прожили в Подмосковье).
