@@ -141,6 +141,16 @@ class TestCriticalRules:
         bare = "на катке у фонаря провод из столба торчит голый на уровне руки"
         assert "оборванные провода" in apply_rules(analyze(bare)).critical
 
+    def test_a_child_missing_now_and_toadstools_for_sale(self) -> None:
+        missing = "Потерялась девочка 5 лет на Сабантуе у сцены, красное платье, Алина. Ищем уже 40 минут"
+        assert "ребёнок потерялся" in apply_rules(analyze(missing)).critical
+        found = "Пропавшего вчера 9-летнего мальчика нашли! Ночевал у друга, с ним всё хорошо"
+        assert "ребёнок потерялся" not in apply_rules(analyze(found)).critical
+        pet = "Пропала собака, лабрадор, девочка, светлая, зовут Луна"
+        assert "ребёнок потерялся" not in apply_rules(analyze(pet)).critical
+        market = "У рынка бабка продаёт грибы вёдрами, там бледные поганки вперемешку с сыроежками. Люди берут!!"
+        assert "яд или взрыв" in apply_rules(analyze(market)).critical
+
     def test_a_stopped_electric_boiler_in_frost_is_no_heating(self) -> None:
         told = "Вторые сутки без света, -32. Электрокотлы встали, дома остывают"
         assert "нет отопления в мороз" in apply_rules(analyze(told)).critical

@@ -19,6 +19,7 @@ from classifier.rules.words import (
     ANNOUNCEMENT_RE,
     BROKEN,
     BUILDINGS,
+    CHILD,
     CLIMBING,
     CO_SOURCES,
     CO_SYMPTOMS,
@@ -45,12 +46,14 @@ from classifier.rules.words import (
     MANY,
     MEMORY_CUES,
     MEMORY_RE,
+    MISSING_NOW,
     MOCK_PRAISE_RE,
     NEAR_DANGERS,
     NEGATIONS,
     NEWS,
     NO,
     OVERHEAD_TARGETS,
+    PETS,
     PHONE_RE,
     POLITE_CLOSE_RE,
     PRICE_CUES,
@@ -223,6 +226,9 @@ def apply_rules(doc: Doc) -> RuleHits:
     lost = _near(negated, LOST, WILDS, window=6, negatable=False)
     if lost and present.isdisjoint(FOUND):
         hits.danger("человек пропал в лесу", "правило_пропал", lost)
+    missing = _near(lemmas, CHILD, MISSING_NOW, window=3, present=present)
+    if missing and present.isdisjoint(FOUND) and present.isdisjoint(PETS):
+        hits.danger("ребёнок потерялся", "правило_потерялся", missing)
     overhead = _near(lemmas, FALLING_THINGS, FALLING | {"висеть"}, window=5, negatable=False, present=present)
     if overhead and "правило_падение" not in hits.evidence and present & (OVERHEAD_TARGETS | YOUNG):
         hits.danger("может упасть на людей", "правило_нависает", overhead)
