@@ -119,37 +119,52 @@ class TestCriticalRules:
         told = "Нюрба, люк на тротуаре у школы открыт, ничем не огорожен"
         assert "открытый люк или котлован" in apply_rules(analyze(told)).critical
 
-    def test_wires_hanging_smoke_in_a_basement_and_children_by_their_group_words(self) -> None:
-        assert "оборванные провода" in apply_rules(analyze("у остановки с опоры свисает кабель до земли")).critical
-        smoke = "Калининградская 3, подвал дымит, в подъезде не продохнуть"
-        assert "дым в жилье" in apply_rules(analyze(smoke)).critical
-        ice = "Болгар, на плотине ребятня по льду у самой промоины!"
-        assert "ребёнок в опасности" in apply_rules(analyze(ice)).critical
-        # a tree that fell on wires and left a street dark is no live wire (told after, fixed)
-        fixed = "Ночью берёза упала на провода, полулицы без света сидели до утра, электрики всё сделали"
-        assert "оборванные провода" not in apply_rules(analyze(fixed)).critical
-
-    def test_an_overloaded_boat_someone_missing_from_fishing_and_frost_in_words(self) -> None:
-        ferry = "Паром набили так, что борт почти в воде, жилетов никаких, нас человек 40 с детьми"
-        assert "перегруженное судно" in apply_rules(analyze(ferry)).critical
-        schedule = "Паромная переправа начинает работу с 1 июня, расписание: 8:00, 12:00, 17:00"
-        assert "перегруженное судно" not in apply_rules(analyze(schedule)).critical
-        missing = "Муж ушёл на рыбалку утром, обещал к трём. Телефон недоступен, пурга"
-        assert "человек пропал в лесу" in apply_rules(analyze(missing)).critical
-        cold = "в садике батареи ледяные, за окном под сорок, малышей держат в комбезах"
-        assert "нет отопления в мороз" in apply_rules(analyze(cold)).critical
-        bare = "на катке у фонаря провод из столба торчит голый на уровне руки"
-        assert "оборванные провода" in apply_rules(analyze(bare)).critical
-
-    def test_a_child_missing_now_and_toadstools_for_sale(self) -> None:
-        missing = "Потерялась девочка 5 лет на Сабантуе у сцены, красное платье, Алина. Ищем уже 40 минут"
-        assert "ребёнок потерялся" in apply_rules(analyze(missing)).critical
-        found = "Пропавшего вчера 9-летнего мальчика нашли! Ночевал у друга, с ним всё хорошо"
-        assert "ребёнок потерялся" not in apply_rules(analyze(found)).critical
-        pet = "Пропала собака, лабрадор, девочка, светлая, зовут Луна"
-        assert "ребёнок потерялся" not in apply_rules(analyze(pet)).critical
-        market = "У рынка бабка продаёт грибы вёдрами, там бледные поганки вперемешку с сыроежками. Люди берут!!"
-        assert "яд или взрыв" in apply_rules(analyze(market)).critical
+    @pytest.mark.parametrize(
+        ("text", "reason", "fires"),
+        [
+            ("у остановки с опоры свисает кабель до земли", "оборванные провода", True),
+            ("на катке у фонаря провод из столба торчит голый на уровне руки", "оборванные провода", True),
+            # a tree that fell on wires and left a street dark is no live wire (told after, fixed)
+            (
+                "Ночью берёза упала на провода, полулицы без света сидели до утра, электрики всё сделали",
+                "оборванные провода",
+                False,
+            ),
+            ("Калининградская 3, подвал дымит, в подъезде не продохнуть", "дым в жилье", True),
+            ("Болгар, на плотине ребятня по льду у самой промоины!", "ребёнок в опасности", True),
+            (
+                "Паром набили так, что борт почти в воде, жилетов никаких, нас человек 40 с детьми",
+                "перегруженное судно",
+                True,
+            ),
+            (
+                "Паромная переправа начинает работу с 1 июня, расписание: 8:00, 12:00, 17:00",
+                "перегруженное судно",
+                False,
+            ),
+            ("Муж ушёл на рыбалку утром, обещал к трём. Телефон недоступен, пурга", "человек пропал в лесу", True),
+            ("в садике батареи ледяные, за окном под сорок, малышей держат в комбезах", "нет отопления в мороз", True),
+            (
+                "Потерялась девочка 5 лет на Сабантуе у сцены, красное платье, Алина. Ищем уже 40 минут",
+                "ребёнок потерялся",
+                True,
+            ),
+            (
+                "Пропавшего вчера 9-летнего мальчика нашли! Ночевал у друга, с ним всё хорошо",
+                "ребёнок потерялся",
+                False,
+            ),
+            ("Пропала собака, лабрадор, девочка, светлая, зовут Луна", "ребёнок потерялся", False),
+            (
+                "У рынка продают грибы вёдрами, там бледные поганки вперемешку с сыроежками. Люди берут!!",
+                "яд или взрыв",
+                True,
+            ),
+        ],
+    )
+    def test_dangers_the_first_contact_files_taught(self, text: str, reason: str, fires: bool) -> None:
+        """Wires, smoke, children by their group words (ребятня), boats, the missing, frost in words, toadstools."""
+        assert (reason in apply_rules(analyze(text)).critical) is fires
 
     def test_a_stopped_electric_boiler_in_frost_is_no_heating(self) -> None:
         told = "Вторые сутки без света, -32. Электрокотлы встали, дома остывают"
