@@ -1,8 +1,14 @@
 from __future__ import annotations
 
+import io
+from importlib import resources
+from pathlib import Path
+
+import joblib
 import pytest
 
 from classifier.gazetteer.cache import default_gazetteer
+from classifier.gazetteer.matching import Gazetteer
 from classifier.text import analyze
 
 
@@ -105,3 +111,20 @@ class TestFalseFriends:
 
     def test_first_named_town_wins_over_comparisons(self) -> None:
         assert resolve("Хабаровск, рыба на рынке стоит как в Москве")[0] == "27"
+
+
+def test_a_truncated_cache_file_is_rebuilt_not_a_failed_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A service killed while another wrote the cache must still start (and leave a whole file).
+    cache = Path(str(resources.files("classifier").joinpath("data/gazetteer.joblib")))
+    original = cache.read_bytes()
+    whole = joblib.load(io.BytesIO(original))["gazetteer"]
+    builds: list[object] = []
+    monkeypatch.setattr(Gazetteer, "build", lambda places: builds.append(places) or whole)  # (the real one: ~20 s)
+    try:
+        cache.write_bytes(original[: len(original) // 3])
+        rebuilt = default_gazetteer.__wrapped__()
+        assert builds and rebuilt.resolve(analyze("В Саратове яма"), hint=None).code == "64"
+        assert joblib.load(cache)["fingerprint"]  # whole again, and renamed into place
+        assert not list(cache.parent.glob(f".{cache.name}.*.tmp"))
+    finally:
+        cache.write_bytes(original)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -32,11 +33,16 @@ def default_gazetteer() -> Gazetteer:
         stored = joblib.load(cache)
         if stored.get("fingerprint") == fingerprint and isinstance(stored["gazetteer"], Gazetteer):
             return stored["gazetteer"]
-    except (OSError, ValueError, EOFError, KeyError, AttributeError, TypeError, ImportError):  # a stale or foreign file
-        pass
+    except Exception:  # noqa: BLE001 - a stale, foreign or truncated file is rebuilt, never a failed start
+        log.info("gazetteer cache unreadable, rebuilding", extra={"path": str(cache)})
     gazetteer = Gazetteer.build(load_places())
+    # Written beside and renamed into place: a process killed while writing (two services starting
+    # at once, a SIGKILL) leaves the old file or the new one, never half of one.
+    partial = cache.with_name(f".{cache.name}.{os.getpid()}.tmp")
     try:
-        joblib.dump({"fingerprint": fingerprint, "gazetteer": gazetteer}, cache, compress=3)
+        joblib.dump({"fingerprint": fingerprint, "gazetteer": gazetteer}, partial, compress=3)
+        os.replace(partial, cache)
     except OSError:
         log.info("gazetteer cache not writable", extra={"path": str(cache)})
+        partial.unlink(missing_ok=True)
     return gazetteer
