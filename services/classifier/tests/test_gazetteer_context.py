@@ -159,6 +159,12 @@ def test_the_place_of_the_problem(text: str, hint: str | None, code: str) -> Non
         # a district named outright outweighs a village's name that a city part elsewhere shares
         ("Подрядчик, который строит ФАП в Ростоши, вывалил бой на обочину. Эртильский район, уберите", None, "36"),
         ("Питер, Красносельский район. Сквер у пруда на Ветеранов: сетку сняли", None, "78"),
+        # a building's or a street's chat names its street, a co-operative its own name; the town is the other
+        ("на 3 этаже газом воняет сильно", "Чат Гагарина 21 (Тотьма)", "35"),
+        ("тройка ходит как хочет", "Соседи Кирова | Нариманов", "30"),
+        ("фонари не горят от магазина до дома", "Чат Советская ул | Новосиль", "57"),
+        ("трава горит за снт, огонь к домам идёт", "СНТ Черёмушки, Шацк", "62"),
+        ("яма у въезда", "Чат Тотьма | Объявления", "35"),
     ],
 )
 def test_streets_persons_and_organisations(text: str, hint: str | None, code: str | None) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from classifier.gazetteer.context import (
     ADDRESS_MARKS,
     ADDRESSED_WORDS,
+    CO_OPERATIVES,
     DISTRICT_AFTER,
     EXCLAMATIONS,
     HOUSE_WORDS,
@@ -23,6 +24,7 @@ from classifier.gazetteer.context import (
     STATION,
     STREET_AFTER,
     STREET_BEFORE,
+    STREET_CHAT_WORDS,
     TOWN_PARTS,
     VILLAGE_MARKERS,
     YEAR_WORDS,
@@ -99,6 +101,8 @@ def accepts(names: PlaceNames, tokens: list[Token], i: int, entry: Entry, *, hin
     if i and not hint and not entry.adjective and mark_before(text, token) in QUOTES:
         if not lemma_set(previous).isdisjoint(NAMED_BUSINESSES):
             return False  # в гостинице «Онега», ТЦ «Москва»: a business's name, not where it is
+    if previous in CO_OPERATIVES:
+        return False  # СНТ Черёмушки, ГСК Сокол: a dacha or garage co-operative's own name
     if token.text.isupper() and len(token.text) <= 5 and acronym_part(text, token):
         return False  # МСК-НТ, РТ-Инвест: an organisation
     if entry.caps_only:
@@ -111,7 +115,9 @@ def accepts(names: PlaceNames, tokens: list[Token], i: int, entry: Entry, *, hin
     after_next = tokens[i + len(entry.parts) + 1].lower if i + len(entry.parts) + 1 < len(tokens) else ""
     # «ул. Энгельса» is a street; «…к остановке. Муром, …» ends a sentence before the town.
     # (a comma too: «варежку у ДК, Щучье» is no ДК named after anyone)
-    sentence_ended = i > 0 and tokens[i - 1].punct_after and (len(previous) > 4 or mark_before(text, token) == ",")
+    sentence_ended = (
+        i > 0 and tokens[i - 1].punct_after and (len(previous) > 4 or mark_before(text, token) in {",", "|"})
+    )  # (a source's name «Чат Ленина ул | Новосиль»: the bar ends the street)
     street_word_before = previous in STREET_BEFORE and not sentence_ended
     if street_word_before and previous in TOWN_PARTS and _town_genitive(names.nominatives, token, entry):
         return True  # на набережной Тарусы: the town's embankment, not a street named after someone
@@ -123,6 +129,15 @@ def accepts(names: PlaceNames, tokens: list[Token], i: int, entry: Entry, *, hin
         return False  # на перекрёстке Ленина — Кирова
     if hint and previous in HOUSE_WORDS and following.isdigit():
         return False  # «Чат дома Ленинградский 12 Железногорск»: a house on a street
+    next_index = i + len(entry.parts)
+    # (a name in another case before the bar: «Соседи Кирова | …»; «Чат Тотьма | Объявления» is the town)
+    barred = (
+        next_index < len(tokens)
+        and mark_before(text, tokens[next_index]) == "|"
+        and token.lower.replace("ё", "е") != entry.parts[0]
+    )
+    if hint and previous in STREET_CHAT_WORDS and (following.isdigit() or following in {"ул", "улица"} or barred):
+        return False  # «Чат Гагарина 21 (Тотьма)», «Соседи Кирова | Нариманов»: the chat's street
     if (
         not hint
         and following.isdigit()

@@ -99,6 +99,10 @@ BRIDGE = {
 # по улицам Октябрьской, Ефремова и … (after one street comes its town: ул. Кирова, Анадырь)
 STREET_LIST = {"улицам", "улицах"}
 HOUSE_WORDS = {"дом", "дома", "д"}  # «Чат дома Ленинградский 12»: a street, even in a source's name
+CO_OPERATIVES = {"снт", "днт", "тсн", "сот", "гск", "гк", "днп"}  # dacha and garage co-operatives
+# A building's or a street's chat names its street: «Чат Гагарина 21 (Тотьма)», «МКД Кирова 4 Сальск»,
+# «Соседи Кирова | Нариманов» (the town is the other name, if any)
+STREET_CHAT_WORDS = HOUSE_WORDS | {"чат", "мкд", "тсж", "соседи", "жильцы", "жители", "подъезд", "двор", "снт"}
 # What a town has, named with its adjective: a small town's adjective counts only before one of these
 # (Волчанское водохранилище, Гусиноозёрская ГРЭС, Перевозский округ, Енисейская больница).
 INSTITUTION_NOUNS = {
