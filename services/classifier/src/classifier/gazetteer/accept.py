@@ -84,6 +84,10 @@ ROUTE_WORDS = frozenset({"автобус", "маршрутка", "рейс", "п
 PLACE_PREPOSITIONS = frozenset({"вокруг", "через", "между", "после", "перед"})
 
 
+# A number before these is a distance or a time, not a house: «от Екб 15 минут», «до Кирова 40 км»
+SPANS = {"мин", "минут", "минуты", "час", "часа", "часов", "км", "километров", "километра", "верст"}
+
+
 def accepts(names: PlaceNames, tokens: list[Token], i: int, entry: Entry, *, hint: bool, text: str = "") -> bool:
     """Whether the name of `entry` found at token i is that place (`hint`: in a source's name)."""
     token = tokens[i]
@@ -146,6 +150,7 @@ def accepts(names: PlaceNames, tokens: list[Token], i: int, entry: Entry, *, hin
         and after_next not in MICRODISTRICT
         and after_next not in MONTHS
         and after_next not in YEAR_WORDS
+        and after_next not in SPANS
     ):
         return False  # a house number: на Гагарина, 42; Димитрова 120 (not: Ангарск 22 мкр, Орске 1 декабря)
     if following and is_patronymic(following):
