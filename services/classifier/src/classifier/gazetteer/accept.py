@@ -133,14 +133,7 @@ def accepts(names: PlaceNames, tokens: list[Token], i: int, entry: Entry, *, hin
         return False  # на перекрёстке Ленина — Кирова
     if hint and previous in HOUSE_WORDS and following.isdigit():
         return False  # «Чат дома Ленинградский 12 Железногорск»: a house on a street
-    next_index = i + len(entry.parts)
-    # (a name in another case before the bar: «Соседи Кирова | …»; «Чат Тотьма | Объявления» is the town)
-    barred = (
-        next_index < len(tokens)
-        and mark_before(text, tokens[next_index]) == "|"
-        and token.lower.replace("ё", "е") != entry.parts[0]
-    )
-    if hint and previous in STREET_CHAT_WORDS and (following.isdigit() or following in {"ул", "улица"} or barred):
+    if hint and previous in STREET_CHAT_WORDS and _chat_street(tokens, i, entry, following, text):
         return False  # «Чат Гагарина 21 (Тотьма)», «Соседи Кирова | Нариманов»: the chat's street
     if (
         not hint
@@ -467,4 +460,18 @@ def _addressed_as_people(tokens: list[Token], i: int, text: str) -> bool:
         and (i == 0 or token.sentence_start)
         and token.lower.endswith(("ие", "ые"))
         and mark_after(text, token) == ","
+    )
+
+
+def _chat_street(tokens: list[Token], i: int, entry: Entry, following: str, text: str) -> bool:
+    """Whether a name after «Чат», «МКД», «Соседи»… in a source's name is the chat's street: a house
+    number or «ул» follows, or a bar does and the name is in another case than the town's own
+    («Соседи Кирова | Нариманов»; «Чат Тотьма | Объявления» is the town)."""
+    if following.isdigit() or following in {"ул", "улица"}:
+        return True
+    after = i + len(entry.parts)
+    return (
+        after < len(tokens)
+        and mark_before(text, tokens[after]) == "|"
+        and tokens[i].lower.replace("ё", "е") != entry.parts[0]
     )
