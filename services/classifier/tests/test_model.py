@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 
 from classifier.bundle import features_text
-from classifier.model import Classifier, PostInput
+from classifier.model import RECENT_RESULTS, Classifier, PostInput
 from classifier.rules.matching import apply_rules
 from classifier.text import analyze
 from classifier.tfidf import TfidfBlock
@@ -49,7 +49,47 @@ class TestClassify:
 
     def test_batch_equals_one_by_one(self, classifier: Classifier) -> None:
         posts = [PostInput(text=t) for t in TEXTS]
-        assert classifier.classify_batch(posts) == [classifier.classify(p) for p in posts]
+        classifier.forget_recent()
+        batch = classifier.classify_batch(posts)
+        one_by_one = []
+        for post in posts:
+            classifier.forget_recent()  # each post classified on its own, not the batch's kept result
+            one_by_one.append(classifier.classify(post))
+        assert batch == one_by_one
+
+
+class TestRecentResults:
+    def test_a_repeated_post_gets_the_kept_result_and_a_changed_hint_a_new_one(self, classifier: Classifier) -> None:
+        classifier.forget_recent()
+        post = PostInput(
+            text="Третий день нет воды в доме на Ленина 5, УК трубку не берёт", place_hint="Подслушано Саратов"
+        )
+        first = classifier.classify(post)
+        again = classifier.classify(PostInput(text=post.text, place_hint=post.place_hint))
+        assert again is first  # not classified again
+        elsewhere = classifier.classify(PostInput(text=post.text, place_hint="Подслушано Вельск"))
+        assert elsewhere is not first
+        assert (first.region.code, elsewhere.region.code) == ("64", "29")
+
+    def test_the_same_post_twice_in_a_batch_is_classified_once_and_answered_twice(self, classifier: Classifier) -> None:
+        classifier.forget_recent()
+        posts = [PostInput(text=TEXTS[0]), PostInput(text=TEXTS[1]), PostInput(text=TEXTS[0])]
+        results = classifier.classify_batch(posts)
+        assert len(results) == 3
+        assert results[0] is results[2] and results[0] != results[1]
+
+    def test_the_kept_results_are_bounded_oldest_first(self, classifier: Classifier) -> None:
+        classifier.forget_recent()
+        classifier.recent_results = 2
+        try:
+            a, b, c = (PostInput(text=t) for t in TEXTS[:3])
+            first_a = classifier.classify(a)
+            classifier.classify_batch([b, c])  # a is the oldest: dropped
+            assert classifier.classify(a) is not first_a
+            assert classifier.classify(a) == first_a  # the same answer, worked out again
+        finally:
+            classifier.recent_results = RECENT_RESULTS
+            classifier.forget_recent()
 
     def test_empty_text_is_not_an_incident(self, classifier: Classifier) -> None:
         result = classifier.classify(PostInput(text=""))

@@ -9,6 +9,7 @@ and the benchmark.
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -51,6 +52,9 @@ from incidents_common.events import Classification
 from incidents_common.regions import REGIONS
 
 log = logging.getLogger("classifier.model")
+
+# How many recent distinct posts' results are kept (each a few KB: about 30 MB at most).
+RECENT_RESULTS = 10_000
 
 FIELDS = ("incident", "category", "urgency", "sentiment", "region")
 
@@ -104,6 +108,9 @@ class Classifier:
         thresholds = bundle.training.get("danger_thresholds") or {}
         self.danger_at = float(thresholds.get("critical_at", 0.6))
         self.review_at = float(thresholds.get("review_at", 0.25))
+        self._recent: dict[tuple[str, str | None, str | None, str | None, bool], Classification] = {}
+        self._recent_lock = threading.Lock()  # batches run in worker threads
+        self.recent_results = RECENT_RESULTS
         region = bundle.heads.get("region")
         # Kept transposed (features × regions): a post's columns are then rows, gathered ~6× faster.
         self.region_coef_t = (
@@ -163,8 +170,29 @@ class Classifier:
         return self.classify_batch([post])[0]
 
     def classify_batch(self, posts: list[PostInput]) -> list[Classification]:
+        """Every post's classification, in order. A post whose text and place hints were classified
+        lately gets the same (frozen) result again without the work: reposts, copied appeals and
+        repeated adverts are a fifth of a feed, and the result depends on nothing else."""
         if not posts:
             return []
+        keys = [(p.text, p.place_hint, p.hint_region, p.hint_city, p.region_fixed) for p in posts]
+        with self._recent_lock:
+            known = [self._recent.get(key) for key in keys]
+        todo = {key: post for key, post, result in zip(keys, posts, known, strict=True) if result is None}
+        if todo:
+            fresh = dict(zip(todo, self._classify(list(todo.values())), strict=True))
+            with self._recent_lock:
+                self._recent.update(fresh)
+                while len(self._recent) > self.recent_results:
+                    del self._recent[next(iter(self._recent))]  # the oldest first
+        return [result if result is not None else fresh[key] for key, result in zip(keys, known, strict=True)]
+
+    def forget_recent(self) -> None:
+        """Drop the kept results (tests and benchmarks that measure the work itself)."""
+        with self._recent_lock:
+            self._recent.clear()
+
+    def _classify(self, posts: list[PostInput]) -> list[Classification]:
         docs = [analyze(p.text) for p in posts]
         hits = [apply_rules(d) for d in docs]
         matrix, word_lengths = self._features(docs, hits)
