@@ -38,9 +38,9 @@ def score_regions(
     text_codes = {
         c
         for m in text_mentions
-        if not m.entry.ambiguous and not m.entry.adjective and m.words[:1].isupper()
-        for c in m.entry.codes[:1]
-    }  # (names written as names: not «у нас в шахтёрском доме»)
+        if not m.entry.ambiguous and not m.entry.adjective and m.words[:1].isupper() and len(m.entry.codes) == 1
+        for c in m.entry.codes
+    }  # (names written as names: not «у нас в шахтёрском доме»; a namesake votes for none of its regions)
     clues: set[str] | None = None  # computed only for a namesake nothing else settles
     for mention in hint_mentions:
         codes = mention.entry.codes
