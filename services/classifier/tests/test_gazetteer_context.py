@@ -26,6 +26,9 @@ def resolve(text: str, hint: str | None = None) -> tuple[str | None, str | None]
         ("Педиатра нет, сказали езжайте в Вологду, это 400 км", "Подслушано Никольск", "35"),
         # … even when the text names the namesake too: it votes for neither of its regions
         ("В Покровске сломалась лаборатория, анализы возят в Якутск", "Анонимно Покровск", "14"),
+        # a name in quotes is a thing's (the car, a variety, a song), unless a municipality or a group is named so
+        ("Продам баян «Тула», в хорошем состоянии. Дубовка, ул. Ленина", None, "34"),
+        ("Из группы «Торопец»: на вокзале кассу закрыли", None, "69"),
         # a town's adjective no rule forms (Емва: емвинский)
         ("Емвинская котельная на Сосновке встала, батареи ледяные", None, "11"),
         # «Печоры» opening a sentence is the town, not Печора's genitive

@@ -88,10 +88,28 @@ PLACE_PREPOSITIONS = frozenset({"вокруг", "через", "между", "п�
 SPANS = {"мин", "минут", "минуты", "час", "часа", "часов", "км", "километров", "километра", "верст"}
 
 
+# Words before a quoted name that make it a place's, not a thing's (a municipality, a town's group or channel)
+QUOTED_PLACE_BEFORE = {"мо", "го", "мр", "гп", "сп", "группа", "группы", "группе", "паблик", "паблика", "чат", "чата",
+                       "сообщество", "сообщества", "канал", "канала", "гтрк", "чгтрк", "город", "города"}  # fmt: skip
+
+
+def quoted(text: str, token: Token, size: int, tokens: list[Token], i: int) -> bool:
+    """Whether a name stands alone between quotes («Москвича»)."""
+    if not text or not token.start or text[token.start - 1] not in '«"„“':
+        return False
+    if i and tokens[i - 1].lower in QUOTED_PLACE_BEFORE:
+        return False  # МО «Чегем», из группы «Торопец»: the place's own name
+    last = tokens[i + size - 1]
+    end = last.start + len(last.text)
+    return end < len(text) and text[end] in '»"“”'
+
+
 def accepts(names: PlaceNames, tokens: list[Token], i: int, entry: Entry, *, hint: bool, text: str = "") -> bool:
     """Whether the name of `entry` found at token i is that place (`hint`: in a source's name)."""
     token = tokens[i]
     previous = tokens[i - 1].lower if i else ""
+    if not hint and quoted(text, token, len(entry.parts), tokens, i):
+        return False  # a thing's name: «Москвич» the car, кафе «Сибирь», «Енисей» the team
     if (
         previous in STATION
         and (i < 2 or tokens[i - 2].lower != "метро")
