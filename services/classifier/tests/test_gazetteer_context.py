@@ -260,3 +260,18 @@ def test_adjectives_of_towns_of_two_words(text: str, code: str, city: str) -> No
 )
 def test_clues_centres_and_nicknames(text: str, hint: str | None, code: str | None) -> None:
     assert resolve(text, hint)[0] == code
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        # «из X»: where someone or something came from, not where the trouble is …
+        ("Пишу из Питера. У бабушки в Пудоже пенсию с почты не несут вторую неделю", "10"),
+        ("Посылка из Москвы шла пять дней, а в нашем отделении в Курильске ожидает вручения неделю", "65"),
+        # … but the author's own place when a way from it follows, or its people are asked
+        ("Ищу попутку из Цивильска до Казани в субботу", "21"),
+        ("Может, кто-то из Козловки прочитает? Тётя лежачая, соцработник не ходит", "21"),
+    ],
+)
+def test_a_place_someone_came_from(text: str, code: str) -> None:
+    assert resolve(text)[0] == code

@@ -71,6 +71,9 @@ LOCATIVE = {
 # Where a place named in a post is not where its problem is (see `role_of`): a relative or an acquaintance
 # there («дочь в Москве», «у сестры в Краснодарском крае»), a comparison («как в Саратове»), near a big
 # city («под Вологдой»). And where it is: «у нас в Магадане», «живём в Кстово», «домой в Кирово-Чепецк».
+# Around «из X»: words that make X the author's own place, not where someone or something came from
+FROM_HOME_AHEAD = {"в", "во", "до", "на", "нет"}
+FROM_HOME_BEHIND = {"в", "во", "до", "кто", "кто-то", "кто-нибудь", "земляк", "земляки", "наш", "наша", "родом", "выезд"}
 AWAY_PEOPLE = {
     "сестра", "брат", "дочь", "дочка", "сын", "родной", "родственник", "знакомый", "друг", "подруга", "хозяин",
     "хозяйка", "сосед", "коллега", "кум", "кума", "племянник", "племянница", "внук", "внучка", "зять", "невестка",
@@ -253,6 +256,18 @@ def role_of(tokens: list[Token], i: int, size: int, entry: Entry, text: str) -> 
     if tokens[j].lower in PLACE_MARKERS and j and tokens[j - 1].lower in {"в", "во"}:
         j -= 1
     preposition = tokens[j].lower
+    if preposition in {"из", "изо"} and not tokens[j].punct_after and not entry.adjective:
+        # Where someone or something came from (пишу из Питера, посылка из Москвы), unless a way from it
+        # to somewhere follows: then it is the author's own (попутка из Цивильска до Казани).
+        # Nor «кто из Козловки», «земляк из Нолинска», «из Торопца нет автобуса», «в Брянск из Орла».
+        ahead: set[str] = set()
+        if not tokens[i + size - 1].punct_after:  # (in the same clause)
+            for t in tokens[i + size : i + size + 3]:
+                ahead.add(t.lower)
+                if t.punct_after:
+                    break
+        behind = {t.lower for t in tokens[max(j - 3, 0) : j]}
+        return "" if ahead & FROM_HOME_AHEAD or behind & FROM_HOME_BEHIND else "away"
     if preposition not in {"в", "во", "на", "под"} or tokens[j].punct_after:
         return ""
     back: list[str] = []  # up to three words before it in the same clause, nearest first
