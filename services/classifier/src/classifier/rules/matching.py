@@ -104,6 +104,21 @@ class RuleHits:
 STATED_COMPLAINT_RE = re.compile(r"\W*#?(жалоба|жалуюсь|обращение)\b")
 
 
+SEARCH_FORMS = {"найти", "найдите", "найдем", "найдём"}
+
+
+def _not_back(lemmas: list[str], present: set[str]) -> list[str] | None:
+    """A child who has not come back («девочка 12 лет не вернулась домой из школы»)."""
+    if "вернуться" not in present or CHILD.isdisjoint(present):
+        return None
+    for i, word in enumerate(lemmas):
+        if word == "вернуться" and i and lemmas[i - 1] == "не":
+            near = [w for w in lemmas[max(0, i - 6) : i + 6] if w in CHILD]
+            if near:
+                return [near[0], "не вернуться"]
+    return None
+
+
 def _near(
     lemmas: list[str],
     first: set[str],
@@ -226,8 +241,12 @@ def apply_rules(doc: Doc) -> RuleHits:
     lost = _near(negated, LOST, WILDS, window=6, negatable=False)
     if lost and present.isdisjoint(FOUND):
         hits.danger("человек пропал в лесу", "правило_пропал", lost)
-    missing = _near(lemmas, CHILD, MISSING_NOW, window=3, present=present)
-    if missing and present.isdisjoint(FOUND) and present.isdisjoint(PETS):
+    missing = _near(lemmas, CHILD, MISSING_NOW, window=3, present=present) or _not_back(lemmas, present)
+    # («помогите найти» asks for a search: only a found form says the child is back)
+    found = not present.isdisjoint(FOUND) and not (
+        present & FOUND == {"найти"} and all(t.lower in SEARCH_FORMS for t in doc.tokens if t.lemma == "найти")
+    )
+    if missing and not found and present.isdisjoint(PETS):
         hits.danger("ребёнок потерялся", "правило_потерялся", missing)
     overhead = _near(lemmas, FALLING_THINGS, FALLING | {"висеть"}, window=5, negatable=False, present=present)
     if overhead and "правило_падение" not in hits.evidence and present & (OVERHEAD_TARGETS | YOUNG):
