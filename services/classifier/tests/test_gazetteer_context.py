@@ -29,7 +29,7 @@ def resolve(text: str, hint: str | None = None) -> tuple[str | None, str | None]
         # a name in quotes is a thing's (the car, a variety, a song), unless a municipality or a group is named so
         ("Продам баян «Тула», в хорошем состоянии. Дубовка, ул. Ленина", None, "34"),
         ("Из группы «Торопец»: на вокзале кассу закрыли", None, "69"),
-        # a town's people and adjectives no rule forms (Муром's are not Илья Муромец; Сим, Плёс and Коряжма)
+        # a town's people and adjectives no rule forms (Муром's are not Илья Муромец; Сим and Коряжма)
         ("С Днём семьи! На площади раздают ромашки, муромцы, подходите", None, "33"),
         ("Коряжемский ЦБК запустил новую сушильную машину", None, "29"),
         ("Ремонт в симской школе №2 обещали сделать за лето", None, "74"),
