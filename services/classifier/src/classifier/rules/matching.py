@@ -243,10 +243,10 @@ def apply_rules(doc: Doc) -> RuleHits:
         hits.danger("человек пропал в лесу", "правило_пропал", lost)
     missing = _near(lemmas, CHILD, MISSING_NOW, window=3, present=present) or _not_back(lemmas, present)
     # («помогите найти» asks for a search: only a found form says the child is back)
-    found = not present.isdisjoint(FOUND) and not (
+    child_found = not present.isdisjoint(FOUND) and not (
         present & FOUND == {"найти"} and all(t.lower in SEARCH_FORMS for t in doc.tokens if t.lemma == "найти")
     )
-    if missing and not found and present.isdisjoint(PETS):
+    if missing and not child_found and present.isdisjoint(PETS):
         hits.danger("ребёнок потерялся", "правило_потерялся", missing)
     overhead = _near(lemmas, FALLING_THINGS, FALLING | {"висеть"}, window=5, negatable=False, present=present)
     if overhead and "правило_падение" not in hits.evidence and present & (OVERHEAD_TARGETS | YOUNG):
