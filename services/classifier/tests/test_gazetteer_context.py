@@ -24,6 +24,10 @@ def resolve(text: str, hint: str | None = None) -> tuple[str | None, str | None]
         ("В Заречном нет фельдшера, ездим в район за 35 км", "Михайловский район | Новости", "62"),
         # a namesake in the source's name: the one whose region the text names
         ("Педиатра нет, сказали езжайте в Вологду, это 400 км", "Подслушано Никольск", "35"),
+        # an official page's name: a town's settlement or okrug, a district hospital, a municipality in quotes
+        ("Свалка за посёлком горит третьи сутки", "Администрация Байкальского городского поселения", "38"),
+        ("Прививку от гриппа беременным ставят?", "ОГБУЗ «Киренская РБ»", "38"),
+        ("А прокат велосипедов летом будет?", "Администрация МО «Светлогорский городской округ»", "39"),
         # … even when the text names the namesake too: it votes for neither of its regions
         ("В Покровске сломалась лаборатория, анализы возят в Якутск", "Анонимно Покровск", "14"),
         # a name in quotes is a thing's (the car, a variety, a song), unless a municipality or a group is named so

@@ -36,6 +36,7 @@ from classifier.gazetteer.context import (
     in_river_town,
     in_street_list,
     institution_after,
+    is_municipal_abbreviation,
     mark_after,
     mark_before,
     municipal_abbreviation,
@@ -128,6 +129,11 @@ def accepts(names: PlaceNames, tokens: list[Token], i: int, entry: Entry, *, hin
     if token.text.isupper() and len(token.text) <= 5 and acronym_part(text, token):
         return False  # МСК-НТ, РТ-Инвест: an organisation
     if entry.caps_only:
+        if token.text.isupper() and i and is_municipal_abbreviation(token) and mark_after(text, token) in QUOTES:
+            return False  # Администрация МО «Светлогорский городской округ»: a municipality, not the Moscow region
+        before = tokens[i - 1] if i else None
+        if token.lower == "рб" and before and before.lower.endswith(("ая", "ой", "ую")) and not before.punct_after:
+            return False  # «Киренская РБ», в Центральной РБ: a district hospital, not Bashkiria
         return token.text.isupper() and len(token.text) >= 2 and not municipal_abbreviation(tokens, i)
     if entry.institution:  # Волчанское водохранилище, Перевозский (муниципальный) округ
         if token.punct_after and _addressed_as_people(tokens, i, text):
