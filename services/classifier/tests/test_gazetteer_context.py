@@ -24,6 +24,9 @@ def resolve(text: str, hint: str | None = None) -> tuple[str | None, str | None]
         ("В Заречном нет фельдшера, ездим в район за 35 км", "Михайловский район | Новости", "62"),
         # a namesake in the source's name: the one whose region the text names
         ("Педиатра нет, сказали езжайте в Вологду, это 400 км", "Подслушано Никольск", "35"),
+        # a big city's neighbourhood in any case, also one in -ой the dictionary does not know
+        ("На Нефтестрое у гаражей вывалили мусор", None, "76"),
+        ("у выхода с Юнгородка люк без крышки", None, "63"),
         # an official page's name: a town's settlement or okrug, a district hospital, a municipality in quotes
         ("Свалка за посёлком горит третьи сутки", "Администрация Байкальского городского поселения", "38"),
         ("Прививку от гриппа беременным ставят?", "ОГБУЗ «Киренская РБ»", "38"),

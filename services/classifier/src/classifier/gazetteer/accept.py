@@ -94,6 +94,13 @@ QUOTED_PLACE_BEFORE = {"мо", "го", "мр", "гп", "сп", "группа", "
                        "сообщество", "сообщества", "канал", "канала", "гтрк", "чгтрк", "город", "города"}  # fmt: skip
 
 
+def _locative_of_unknown(lower: str, entry: Entry) -> bool:
+    """«на Нефтестрое», «в Культбытстрое»: the locative of a name in -ой the dictionary does not know,
+    not a neuter adjective (which a known name in -ой, Лесной, would have)."""
+    name = entry.parts[0]
+    return name.endswith("ой") and lower == name[:-2] + "ое" and not morph().word_is_known(name)
+
+
 def quoted(text: str, token: Token, size: int, tokens: list[Token], i: int) -> bool:
     """Whether a name stands alone between quotes («Москвича»)."""
     if not text or not token.start or text[token.start - 1] not in '«"„“':
@@ -197,7 +204,12 @@ def accepts(names: PlaceNames, tokens: list[Token], i: int, entry: Entry, *, hin
         and entry.display.lower().replace("ё", "е").endswith(("ский", "цкий"))
     ):
         return False  # на Дзержинского, по Чайковского: a street named after a person, not Дзержинский's
-    if not entry.official and not entry.adjective and other_gender(token.lower, entry.display):
+    if (
+        not entry.official
+        and not entry.adjective
+        and other_gender(token.lower, entry.display)
+        and not _locative_of_unknown(token.lower, entry)
+    ):
         return False  # Сиверское озеро is not the settlement Сиверский
     if address_prefix(tokens, i, entry, names.nominatives, text) or _standalone(
         names.nominatives, tokens, i, entry, text
