@@ -115,8 +115,9 @@ async def region_corrections(system: RunningSystem, credentials: dict[str, Any])
             inbox_prefix=credentials["inbox_prefix"],
             allow_reconnect=False,
         )
-    except nats.errors.Error:
-        return []  # refused until the server has reloaded the config with the new user: try again
+    except (TimeoutError, nats.errors.Error, OSError):
+        # Refused, or the connection reset while the server reloads its config with the new user: again
+        return []
     try:
         try:
             subscription = await client.jetstream().pull_subscribe(
