@@ -53,7 +53,7 @@ from incidents_common.regions import REGIONS
 
 log = logging.getLogger("classifier.model")
 
-# How many recent distinct posts' results are kept (each a few KB: about 30 MB at most).
+# How many recent distinct posts' results are kept (each a few KB: about 50 MB in the pipeline benchmark).
 RECENT_RESULTS = 10_000
 
 FIELDS = ("incident", "category", "urgency", "sentiment", "region")
