@@ -339,6 +339,17 @@ def test_a_village_marked_as_one_is_no_big_citys_district() -> None:
         ("Продаю рассаду перцев, ул. Мира", "Кизильское — рынок", "74"),
         # a source's name that names a district outweighs its weaker adjective
         ("Станичники, в субботу ярмарка на площади", "Казанская | Верхнедонской район", "61"),
+        # a village of a district one region has, though another region's town shares its name (Донской),
+        # while a city's own district that shares a name with a rural one elsewhere leaves the city its own
+        ("У магазина трутся собак шесть-семь, рычат на всех", "Донское | Труновский округ", "26"),
+        ("На Ростовской возле гаражей кто-то свалил строительный мусор", "Брянск | Фокинский район", "32"),
+        # short names and demonyms of towns of two words, and of towns no rule forms a demonym of
+        ("В сквере за выходные спилили пять лип. В Чепецке зелени и так мало", None, "43"),
+        ("Холуничане, в субботу на пруду день города", None, "43"),
+        ("Спасклепиковцы, сходите в баню после ремонта", None, "62"),
+        ("Грозненцы, сходите вечером в Цветочный парк", None, "20"),
+        # a small town's adjective before its care home
+        ("Учебная тревога в Миньярском доме-интернате для престарелых", None, "74"),
         # a first name set off by commas is a person, and the town named after it stays the town
         ("Пропал мальчик, 7 лет, Артём, синяя куртка. Ушёл на речку за Гремячинском", None, "59"),
         ("В Артёме третий день нет воды", None, "25"),

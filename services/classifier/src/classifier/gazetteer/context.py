@@ -124,6 +124,8 @@ INSTITUTION_NOUNS = {
     "подстанция", "спасатель", "полиция", "пожарный", "мчс", "энергетик", "газовик", "электрик", "управляйка",
     "аптека", "поселение",
 }  # fmt: skip
+# A town's houses (дом-интернат, дом культуры, дом престарелых): what it has, like its school
+HOUSE_OF = {"интернат", "культура", "престарелый", "ребенок", "творчество", "ремесло"}
 # Parts of a town named with its genitive (на набережной Тарусы, в парке Плёса): not a street named after it
 TOWN_PARTS = {
     "набережная", "набережной", "наб", "парк", "парке", "парка", "сквер", "сквере", "пляж", "рынок", "площадь",
@@ -206,6 +208,9 @@ def institution_after(tokens: list[Token], i: int, nouns: set[str] = INSTITUTION
         j += 1
     if j < len(tokens) and is_municipal_abbreviation(tokens[j]) and not tokens[i].punct_after:
         return True  # Невельского ГО
+    if j + 1 < len(tokens) and "дом" in lemma_set(tokens[j].lower):
+        j += 1  # Миньярский дом-интернат, Чухломский дом культуры (the hyphen split off)
+        return not HOUSE_OF.isdisjoint(lemma_set(tokens[j].lower))
     return j < len(tokens) and not nouns.isdisjoint(lemma_set(tokens[j].lower))
 
 

@@ -18,6 +18,7 @@ ROLE_SHARE = {"own": 2.5, "away": 0.3, "go": 0.5, "near": 0.7, "not": 0.0}
 HINT_TOWN_OUTWEIGHS = 0.4
 OTHER_THAN_OWN = 0.5  # a plainly named place of another region beside «у нас в X»
 DISTRICT_NAMED = 1.5
+CITY_WITH_DISTRICTS = 100_000  # people: a city this size has city districts (Фокинский район of Брянск)
 
 
 def score_regions(
@@ -60,6 +61,17 @@ def score_regions(
     strong = {c for m in hint_mentions if not (m.weak and m.entry.adjective) for c in m.entry.codes}
     if strong & hint_codes:
         hint_codes = {c for c in hint_codes if c in strong or c == hint_region}
+    # A source named after a village and its district («Донское | Труновский округ») is in the district's
+    # region: the village's name may be a town's elsewhere (Донской), a district of one region is not.
+    # A city's own districts share names with rural ones elsewhere (Брянск | Фокинский район): a city keeps.
+    hint_districts = {
+        m.entry.codes[0]
+        for m in hint_mentions
+        if m.entry.district and not m.entry.ambiguous and len(m.entry.codes) == 1
+    }
+    if hint_districts & hint_codes:
+        cities = {c for m in hint_mentions if m.entry.population >= CITY_WITH_DISTRICTS for c in m.entry.codes}
+        hint_codes = {c for c in hint_codes if c in hint_districts or c in cities or c == hint_region}
     # A district name of several regions (Первомайский район) only adds to a region that a town,
     # a region or the hint names; alone it decides nothing.
     named = hint_codes.union(*(m.entry.codes for m in text_mentions + hint_mentions if not m.entry.ambiguous))
