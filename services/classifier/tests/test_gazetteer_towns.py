@@ -348,6 +348,15 @@ def test_a_village_marked_as_one_is_no_big_citys_district() -> None:
         ("Холуничане, в субботу на пруду день города", None, "43"),
         ("Спасклепиковцы, сходите в баню после ремонта", None, "62"),
         ("Грозненцы, сходите вечером в Цветочный парк", None, "20"),
+        # a district's centre heading a post as chat messages do, named like an adjective or a word
+        ("Ермаковское: в четверг в школе учебная пожарная тревога", None, "24"),
+        ("Тужа, в пятницу в РДК дискотека 80-х", None, "43"),
+        # neighbourhoods and plants of middle cities, without the city's name
+        ("В пятницу на Падуне у школы прорвало трубу", None, "38"),
+        ("В Ахунах школьный автобус утром опять не пришёл", None, "58"),
+        ("Завтра на НЛМК учения, будут сирены", None, "48"),
+        ("Новоюжный, водитель маршрутки курит в салоне", None, "21"),
+        ("Фокинский район, ищем няню на три дня в неделю", None, "32"),
         # a small town's adjective before its care home
         ("Учебная тревога в Миньярском доме-интернате для престарелых", None, "74"),
         # a first name set off by commas is a person, and the town named after it stays the town
@@ -411,3 +420,17 @@ def test_a_street_named_after_a_person_stays_a_street_after_a_route_word() -> No
     assert resolve("Советские власти в тридцатые закрыли храм, теперь восстанавливаем")[0] is None
     assert resolve("Вечером пробки по Гагарина до самого моста")[0] is None
     assert resolve("В субботу концерт в ДК Ленина, вход свободный")[0] is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # whom a post speaks to, or a part every town has, is no village of that name (Мама, Северный)
+        "Мама, посмотрев новости: «никуда не выходи, там сосульки»",
+        "Северный, в субботу освящение куличей у храма",
+        # a village's name in the middle of a post's first words stays a word
+        "Ремонтное ведомство опять молчит",
+    ],
+)
+def test_no_district_centre_where_a_post_speaks_to_someone(text: str) -> None:
+    assert resolve(text) == (None, None)

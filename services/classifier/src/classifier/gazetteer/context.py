@@ -126,6 +126,7 @@ INSTITUTION_NOUNS = {
 }  # fmt: skip
 # A town's houses (дом-интернат, дом культуры, дом престарелых): what it has, like its school
 HOUSE_OF = {"интернат", "культура", "престарелый", "ребенок", "творчество", "ремесло"}
+COMPASS = {"северный", "южный", "восточный", "западный", "центральный"}  # a town's parts, in every town
 # Parts of a town named with its genitive (на набережной Тарусы, в парке Плёса): not a street named after it
 TOWN_PARTS = {
     "набережная", "набережной", "наб", "парк", "парке", "парка", "сквер", "сквере", "пляж", "рынок", "площадь",
@@ -236,8 +237,18 @@ def address_prefix(tokens: list[Token], i: int, entry: Entry, nominatives: dict[
     Текстильной…», «волжский, Мира 75 — …». In that place even a town that is also a common word
     (Курган, Шахты, Сокол) or an adjective (Волжский, Нижний) is the town."""
     token = tokens[i]
-    if i != 0 or not token.punct_after or entry.small or entry.adjective or entry.caps_only:
+    if i != 0 or not token.punct_after or entry.adjective or entry.caps_only:
         return False
+    if entry.small:
+        # «Ермаковское: в четверг…», «Тужа, в пятницу в РДК…»: a district's centre heading a post, as written
+        return (
+            entry.centre
+            and " " not in entry.display
+            and token.text[:1].isupper()
+            and token.lower.replace("ё", "е") == entry.display.lower().replace("ё", "е")
+            and mark_after(text, token) in ADDRESS_MARKS
+            and not addressee(token.lower)
+        )
     if text and mark_after(text, token) not in ADDRESS_MARKS and common_sentence(token.lower) == "verb":
         return False  # «Любим. Помним.» (but «апатиты. третий день…» heads a post)
     if entry.official and entry.population < 15_000 and word_kind(token.lower) != "geo":
@@ -245,6 +256,15 @@ def address_prefix(tokens: list[Token], i: int, entry: Entry, nominatives: dict[
     if entry.official and entry.parts[0] != nominatives.get(token.lower, entry.parts[0]):
         return False  # «Строители, которые…» are not Строитель
     return len(token.text) > 3 and len(entry.parts) == 1
+
+
+def addressee(word: str) -> bool:
+    """Whether a word opening a post is whom it speaks to (Мама, …; Соседи, …) or a part of any town
+    (Северный, …), not a village of that name."""
+    tag = morph().parse(word)[0].tag
+    if tag.POS == "NOUN" and tag.animacy == "anim":
+        return not {"Name", "Surn", "Patr"} & set(tag.grammemes)
+    return not COMPASS.isdisjoint(lemma_set(word))
 
 
 def role_of(tokens: list[Token], i: int, size: int, entry: Entry, text: str) -> str:
