@@ -357,6 +357,15 @@ def test_a_village_marked_as_one_is_no_big_citys_district() -> None:
         ("Завтра на НЛМК учения, будут сирены", None, "48"),
         ("Новоюжный, водитель маршрутки курит в салоне", None, "21"),
         ("Фокинский район, ищем няню на три дня в неделю", None, "32"),
+        # more demonyms and town adjectives no rule forms; a city's reservoir
+        ("Коломенцы, с понедельника меняется расписание электричек на Москву и Рязань", None, "50"),
+        ("Прокопчане, на почте на Шахтёрской опять одно окно из трёх", None, "42"),
+        ("Крыша течёт с сентября. Кинешемская УК обещает и не делает", None, "37"),
+        ("Вчера в юргинском загсе расписались наши Дима и Настя", None, "42"),
+        ("Муж в шесть утра ушёл на лодке на Шершни и не вернулся", None, "74"),
+        # a source's name that speaks to people is no village (Мама), one that names the village is
+        ("Ищу няню для девочки трёх лет", "Мамы Дзержинска", "52"),
+        ("Наш зимник — единственная дорога в районе без ям", "Подслушано Мама", "38"),
         # a small town's adjective before its care home
         ("Учебная тревога в Миньярском доме-интернате для престарелых", None, "74"),
         # a first name set off by commas is a person, and the town named after it stays the town
@@ -428,6 +437,8 @@ def test_a_street_named_after_a_person_stays_a_street_after_a_route_word() -> No
         # whom a post speaks to, or a part every town has, is no village of that name (Мама, Северный)
         "Мама, посмотрев новости: «никуда не выходи, там сосульки»",
         "Северный, в субботу освящение куличей у храма",
+        # a city's part that is also a word, in lower case and not where a place stands (Сходня of Химки)
+        "У парома сходню оторвало с одной стороны, люди прыгают на берег",
         # a village's name in the middle of a post's first words stays a word
         "Ремонтное ведомство опять молчит",
     ],

@@ -30,6 +30,7 @@ from classifier.gazetteer.context import (
     YEAR_WORDS,
     acronym_part,
     address_prefix,
+    addressee,
     after_marker,
     all_words,
     crossing_street,
@@ -42,7 +43,7 @@ from classifier.gazetteer.context import (
     municipal_abbreviation,
     plain_before,
 )
-from classifier.gazetteer.entries import Entry
+from classifier.gazetteer.entries import NEIGHBOURHOOD_RANK, Entry
 from classifier.gazetteer.index import PlaceNames
 from classifier.gazetteer.words import (
     agrees,
@@ -110,6 +111,9 @@ def quoted(text: str, token: Token, size: int, tokens: list[Token], i: int) -> b
     last = tokens[i + size - 1]
     end = last.start + len(last.text)
     return end < len(text) and text[end] in '»"“”'
+
+
+NEIGHBOURHOOD_BEFORE = {"в", "во", "на", "у", "из", "по", "от", "до", "около", "возле", "за", "под", "с", "со"}
 
 
 def accepts(names: PlaceNames, tokens: list[Token], i: int, entry: Entry, *, hint: bool, text: str = "") -> bool:
@@ -310,6 +314,14 @@ def accepts(names: PlaceNames, tokens: list[Token], i: int, entry: Entry, *, hin
     if (
         entry.small
         and not marked
+        and previous not in NEIGHBOURHOOD_BEFORE
+        and (i == 0 or not hint)
+        and addressee(token.lower)
+    ):
+        return False  # «Мамы Дзержинска», «Соседи, …»: people, not the village Мама (but «Подслушано Мама»)
+    if (
+        entry.small
+        and not marked
         and capital
         and entry.parts not in names.abroad
         and previous not in {"на", "по"}
@@ -344,6 +356,8 @@ def accepts(names: PlaceNames, tokens: list[Token], i: int, entry: Entry, *, hin
             return False
     if entry.small and marked:
         return True
+    if entry.population == NEIGHBOURHOOD_RANK and not capital and not hint and previous not in NEIGHBOURHOOD_BEFORE:
+        return False  # a city's part in lower case only where a place stands (в бутово; «сходню оторвало»)
     if kind == "geo":
         return True
     if entry.trusted and kind in {"proper", "name"}:

@@ -261,9 +261,12 @@ def address_prefix(tokens: list[Token], i: int, entry: Entry, nominatives: dict[
 def addressee(word: str) -> bool:
     """Whether a word opening a post is whom it speaks to (Мама, …; Соседи, …) or a part of any town
     (Северный, …), not a village of that name."""
-    tag = morph().parse(word)[0].tag
-    if tag.POS == "NOUN" and tag.animacy == "anim":
-        return not {"Name", "Surn", "Patr"} & set(tag.grammemes)
+    parses = morph().parse(word)
+    tag = parses[0].tag
+    if tag.POS == "NOUN" and tag.animacy == "anim" and morph().word_is_known(word):
+        # (an unknown word's guess proves nothing; «мамы» is a plural nominative too, «Архара» is none)
+        named = {"Name", "Surn", "Patr"} & set(tag.grammemes)
+        return not named and any(p.tag.case == "nomn" and p.tag.animacy == "anim" for p in parses)
     return not COMPASS.isdisjoint(lemma_set(word))
 
 

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+# The ranks (as populations) of names from data/places.yaml, below a region's and above any town's:
+NICKNAME_RANK = 5 * 10**7  # what people call a town (Питер, Магнитка, Чепецк)
+NEIGHBOURHOOD_RANK = 4 * 10**7  # a city's part (Купчино, Падун)
+
 
 @dataclass(frozen=True, slots=True)
 class Entry:

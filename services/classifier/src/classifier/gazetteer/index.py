@@ -17,7 +17,7 @@ import yaml
 from classifier.gazetteer.context import RIVERS
 from classifier.gazetteer.demonyms import build_demonyms
 from classifier.gazetteer.districts import add_districts, district_adjective
-from classifier.gazetteer.entries import Entry
+from classifier.gazetteer.entries import NEIGHBOURHOOD_RANK, NICKNAME_RANK, Entry
 from classifier.gazetteer.words import (
     adjective_of,
     declension,
@@ -87,13 +87,13 @@ def build_place_names(places: dict[str, Any], min_population: int = 15_000) -> P
             add(str(alias), code, region.name if code in {"77", "78", "92"} else None, 10**8)
     trusted: set[tuple[str, ...]] = set()
     for alias, (code, city) in places.get("cities", {}).items():
-        add(str(alias), str(code), str(city), 5 * 10**7)
+        add(str(alias), str(code), str(city), NICKNAME_RANK)
         trusted.add(tuple(name_key(p) for p in name_words(str(alias))))
     # A big city's districts name the city (на Уралмаше, Купчино); below its own name in rank.
     neighbourhoods = [*places.get("city_districts", {}).items(), *places.get("city_neighbourhoods", {}).items()]
     for city, (code, names) in neighbourhoods:
         for name in names:
-            add(str(name), str(code), str(city), 4 * 10**7)
+            add(str(name), str(code), str(city), NEIGHBOURHOOD_RANK)
             trusted.add(tuple(name_key(p) for p in name_words(str(name))))
     admin1: dict[str, str] = {str(k): str(v) for k, v in places.get("admin1", {}).items()}
     primaries: set[tuple[tuple[str, ...], str]] = set()

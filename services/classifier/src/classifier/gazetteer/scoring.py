@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable
 
-from classifier.gazetteer.entries import Mention, RegionGuess
+from classifier.gazetteer.entries import NICKNAME_RANK, Mention, RegionGuess
 from incidents_common.regions import REGIONS
 
 # How much a place named so counts (a place named as elsewhere still answers a post that names no other);
@@ -98,7 +98,8 @@ def score_regions(
     own_codes = {c for m in text_mentions if m.role == "own" for c in m.entry.codes}
     # (a district beside a town of the table may be the town's own: Кузнецкий район of Новокузнецк)
     towns_named = any(
-        m.entry.city and (m.entry.official or m.entry.population >= 5 * 10**7) for m in text_mentions + hint_mentions
+        m.entry.city and (m.entry.official or m.entry.population >= NICKNAME_RANK)
+        for m in text_mentions + hint_mentions
     )
     scores: dict[str, float] = defaultdict(float)
     for n, mention in enumerate(text_mentions):
