@@ -366,6 +366,18 @@ def test_a_village_marked_as_one_is_no_big_citys_district() -> None:
         # a source's name that speaks to people is no village (Мама), one that names the village is
         ("Ищу няню для девочки трёх лет", "Мамы Дзержинска", "52"),
         ("Наш зимник — единственная дорога в районе без ям", "Подслушано Мама", "38"),
+        # what tells namesakes apart: a region's grid company, a closed town, a spaceport, a river no word
+        # shares a name with wherever it stands, the region's code after the town, a plant, an old name
+        ("Провод искрит над лавочкой. В Янтарьэнерго звоню — занято", "Гурьевск и Гурьевский округ", "39"),
+        ("ЗАТО Железногорск. Пропуск для мамы оформляю уже месяц", None, "24"),
+        ("В Мирном окна дрожали — плановый пуск с космодрома", None, "29"),
+        ("Анграпа у нас в Озерске весной тоже поднимается", None, "39"),
+        ("Батареи еле тёплые уже неделю. Зеленогорск 24, кто-нибудь разберётся?", None, "24"),
+        ("Недострой напротив старой проходной ГХК стоит восьмой год", None, "24"),
+        ("Бабушка до сих пор говорит «поехали в Загорск на рынок»", None, "50"),
+        ("Краснослободская ЦРБ: к кардиологу не записаться", "Краснослободск | РМ", "13"),
+        # «зато» is no closed town: Горняк of the source stays the larger one
+        ("Муж починил проводку сам. Зато не искрит 😂 Ищу электрика", "Горняк | Объявления", "22"),
         # a small town's adjective before its care home
         ("Учебная тревога в Миньярском доме-интернате для престарелых", None, "74"),
         # a first name set off by commas is a person, and the town named after it stays the town

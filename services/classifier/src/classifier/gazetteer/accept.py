@@ -173,6 +173,7 @@ def accepts(names: PlaceNames, tokens: list[Token], i: int, entry: Entry, *, hin
     if (
         not hint
         and following.isdigit()
+        and following not in entry.codes  # «Зеленогорск 24»: the town and its region's code
         and previous not in {"в", "во", "из"}  # из Биробиджана 11 лет
         and (not last.punct_after or previous in {"на", "по"})
         and after_next not in MICRODISTRICT

@@ -151,6 +151,17 @@ def district_hospital(index: dict[str, list[Entry]], entry: Entry) -> Entry:
         ),
         None,
     )
-    if district is None or not set(district.codes).isdisjoint(entry.codes):
+    if district is None:
         return entry
+    if not set(district.codes).isdisjoint(entry.codes):
+        if len(entry.codes) == 1 or not set(district.codes) < set(entry.codes):
+            return entry
+        # «Краснослободская ЦРБ»: of the two Краснослободски, the one whose region has that district
+        kept = [k for k, code in enumerate(entry.codes) if code in district.codes]
+        return replace(
+            entry,
+            codes=tuple(entry.codes[k] for k in kept),
+            populations=tuple(entry.populations[k] for k in kept) if entry.populations else entry.populations,
+            names=tuple(entry.names[k] for k in kept) if entry.names else entry.names,
+        )
     return replace(entry, codes=district.codes, populations=(entry.population,) * len(district.codes))

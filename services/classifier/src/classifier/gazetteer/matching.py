@@ -23,7 +23,7 @@ from classifier.gazetteer.districts import district_hospital, district_size
 from classifier.gazetteer.entries import Entry, Mention, RegionGuess
 from classifier.gazetteer.index import PlaceNames, build_place_names
 from classifier.gazetteer.scoring import score_regions
-from classifier.gazetteer.words import declension, inflections, word_kind
+from classifier.gazetteer.words import declension, has_word_sense, inflections, word_kind
 from classifier.text import Doc, Token, analyze, lemma_set
 from incidents_common.regions import REGIONS
 
@@ -42,9 +42,17 @@ RIVER_REGIONS = {
     "ветлуга": ("52", "44"), "кокшеньга": ("29",), "мста": ("53", "69"), "песочня": ("40",), "ловать": ("53", "60"),
     "пьяна": ("52",), "уржумка": ("43",), "шешупа": ("39",), "мокша": ("13", "58", "62"), "нерча": ("75",),
     "свирь": ("47",), "киренга": ("38",), "бия": ("22",), "тура": ("66", "72"), "сунжа": ("20", "06"),
+    "уфа": ("02", "66"),  # (через Уфу: the river or the city, either way not Ставрополье's Михайловск)
     # not a river: «на Урале» settles a namesake among the Urals' regions (Михайловск на Урале)
     "урал": ("66", "74", "59", "56", "02", "45"),
 }  # fmt: skip
+# Words that tell namesake towns apart wherever they stand: a region's grid company, a closed town (ЗАТО: the
+# closed one of Железногорск, Озёрск, Краснознаменск, Мирный, Фокино …), a spaceport (Мирный by Плесецк)
+CLUE_WORDS = {
+    "янтарьэнерго": ("39",),
+    "зато": ("24", "58", "66", "74", "50", "29", "51", "25", "30", "33", "70", "41"),
+    "космодром": ("29", "28"),
+}
 # Every case form of those rivers, for the ones the dictionary does not decline (на Серге, через Сергу)
 RIVER_FORMS = {form: river for river in RIVER_REGIONS for form in declension(river)}
 NEAR_WORDS = {"под", "возле", "около", "близ"}
@@ -206,11 +214,22 @@ class Gazetteer:
         great river it names (на Лене), a village of two words it names (в Малом Исакове)."""
         tokens = doc.tokens
         found: set[str] = set()
+        for i, token in enumerate(tokens):
+            for word in lemma_set(token.lower) & CLUE_WORDS.keys():
+                if word != "зато" or token.text == "ЗАТО":  # («зато не искрит»: the conjunction)
+                    found.update(CLUE_WORDS[word])
+            if token.lower.isdigit() and len(token.lower) == 2 and i and tokens[i - 1].text[:1].isupper():
+                found.add(token.lower)  # «Зеленогорск 24», «Никольск 35»: the town and its region's code
         for i in [k for k, t in enumerate(tokens) if t.text[:1].isupper()]:
             token = tokens[i]
+            rivers = lemma_set(token.lower) | {RIVER_FORMS.get(token.lower, "")}
             if i and tokens[i - 1].lower in RIVER_PREPOSITIONS:
-                for river in lemma_set(token.lower) | {RIVER_FORMS.get(token.lower, "")}:
+                for river in rivers:
                     found.update(RIVER_REGIONS.get(river, ()))
+            else:  # a river no word shares a name with, wherever it stands (Анграпа у нас в Озерске)
+                for river in rivers & RIVER_REGIONS.keys():
+                    if not has_word_sense(river) and river not in self.index:
+                        found.update(RIVER_REGIONS[river])
             # a district's adjective alone (Покровск Хангаласский): its region(s), when the word names no
             # place but districts (not Волжский, a town and many regions' district)
             for key in () if token.lower in self.forms else self._index_keys(token.lower):  # (Гурьевском: the town)
@@ -270,7 +289,9 @@ class Gazetteer:
             hint_mentions,
             hint_region=hint_region,
             hint_city=hint_city,
-            clues_of=lambda: self._clues(doc) | (self._clues(analyze(hint)) if hint else set()),
+            # the text's own clues first (в Янтарьэнерго звоню): a source's «Гурьевск и Гурьевский округ»
+            # points to both regions with a district of that name
+            clues_of=lambda: self._clues(doc) or (self._clues(analyze(hint)) if hint else set()),
         )
         if guess.code is None and not text_mentions and not hint_mentions and not hint_region:
             river = _river_of_one_region(doc)
