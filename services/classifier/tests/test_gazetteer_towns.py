@@ -378,6 +378,11 @@ def test_a_village_marked_as_one_is_no_big_citys_district() -> None:
         ("Краснослободская ЦРБ: к кардиологу не записаться", "Краснослободск | РМ", "13"),
         # «зато» is no closed town: Горняк of the source stays the larger one
         ("Муж починил проводку сам. Зато не искрит 😂 Ищу электрика", "Горняк | Объявления", "22"),
+        # landmarks, nicknames and demonyms of gu–gx's misses
+        ("Прошлой зимой у Левбердона под рыбаком лёд провалился", None, "61"),
+        ("У Приоратского парка на пруду мальчишки вышли на лёд", None, "47"),
+        ("Долгопа, кто знает, где поменять ремешок на часах?", None, "50"),
+        ("Верейчане, белые пошли у кого-нибудь?", None, "50"),
         # a small town's adjective before its care home
         ("Учебная тревога в Миньярском доме-интернате для престарелых", None, "74"),
         # a first name set off by commas is a person, and the town named after it stays the town
