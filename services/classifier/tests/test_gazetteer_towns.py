@@ -383,6 +383,11 @@ def test_a_village_marked_as_one_is_no_big_citys_district() -> None:
         ("У Приоратского парка на пруду мальчишки вышли на лёд", None, "47"),
         ("Долгопа, кто знает, где поменять ремешок на часах?", None, "50"),
         ("Верейчане, белые пошли у кого-нибудь?", None, "50"),
+        # the plants, institutions and neighbourhoods that name middle towns (gz's misses)
+        ("Кто на ЗиДе работает, на третьей проходной пропуск новый нужен?", None, "33"),
+        ("В четверг на площадках ВНИИЭФ учебная тревога", None, "52"),
+        ("На Лесном Воронеже с утра туман над водой", None, "68"),
+        ("Вечером с НКНХ выехать — час в пробке на кольце", None, "16"),
         # a small town's adjective before its care home
         ("Учебная тревога в Миньярском доме-интернате для престарелых", None, "74"),
         # a first name set off by commas is a person, and the town named after it stays the town
