@@ -259,8 +259,8 @@ def address_prefix(tokens: list[Token], i: int, entry: Entry, nominatives: dict[
 
 
 def addressee(word: str) -> bool:
-    """Whether a word opening a post is whom it speaks to (Мама, …; Соседи, …) or a part of any town
-    (Северный, …), not a village of that name."""
+    """Whether a word is whom a post or a source speaks to (Мама, …; «Мамы Дзержинска»; Соседи, …) or a
+    part every town has (Северный, …), not a village of that name."""
     parses = morph().parse(word)
     tag = parses[0].tag
     if tag.POS == "NOUN" and tag.animacy == "anim" and morph().word_is_known(word):
