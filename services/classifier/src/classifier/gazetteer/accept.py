@@ -17,6 +17,7 @@ from classifier.gazetteer.context import (
     MONTHS,
     NAMED_BUSINESSES,
     NEARBY_PLACES,
+    NEIGHBOURHOOD_BEFORE,
     PERSON_TITLES,
     PLACE_MARKERS,
     QUOTES,
@@ -111,9 +112,6 @@ def quoted(text: str, token: Token, size: int, tokens: list[Token], i: int) -> b
     last = tokens[i + size - 1]
     end = last.start + len(last.text)
     return end < len(text) and text[end] in '»"“”'
-
-
-NEIGHBOURHOOD_BEFORE = {"в", "во", "на", "у", "из", "по", "от", "до", "около", "возле", "за", "под", "с", "со"}
 
 
 def accepts(names: PlaceNames, tokens: list[Token], i: int, entry: Entry, *, hint: bool, text: str = "") -> bool:

@@ -124,6 +124,8 @@ INSTITUTION_NOUNS = {
     "подстанция", "спасатель", "полиция", "пожарный", "мчс", "энергетик", "газовик", "электрик", "управляйка",
     "аптека", "поселение",
 }  # fmt: skip
+# Where a place stands in a sentence: a city's part typed in lower case counts only after one of these
+NEIGHBOURHOOD_BEFORE = {"в", "во", "на", "у", "из", "по", "от", "до", "около", "возле", "за", "под", "с", "со"}
 # A town's houses (дом-интернат, дом культуры, дом престарелых): what it has, like its school
 HOUSE_OF = {"интернат", "культура", "престарелый", "ребенок", "творчество", "ремесло"}
 COMPASS = {"северный", "южный", "восточный", "западный", "центральный"}  # a town's parts, in every town
