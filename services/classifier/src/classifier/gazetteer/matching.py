@@ -61,6 +61,11 @@ RIVER_PREPOSITIONS = {
 }  # fmt: skip
 
 
+# (per index key: the names it starts that a word may end, and the longer ones by their second word)
+_CACHES = {"_hint_cache", "_keys_cache", "_start_tables_built"}  # built on use, not saved with the gazetteer
+StartTables = tuple[dict[str, tuple[tuple[int, Entry], ...]], dict[str, dict[str, tuple[tuple[int, Entry], ...]]]]
+
+
 class Gazetteer:
     """The names of places (`PlaceNames`, built once and cached: see cache.py) and how a text names them."""
 
@@ -105,7 +110,7 @@ class Gazetteer:
             own = forms.get(lower)  # the towns of the table this word is a case form of
             # Sorted, and ties broken by population: the same text resolves the same in every process.
             for key in keys:
-                for entry in self.index.get(key, ()):
+                for entry in self._candidates(key, tokens, i):
                     size = len(entry.parts)
                     if entry.district:
                         size = district_size(tokens, i, entry)
@@ -177,6 +182,45 @@ class Gazetteer:
             spans.append((len(found) - 1, i, size))
             i += size
         return _parts_of_cities(found, spans, tokens, doc.cleaned, self.nominatives)
+
+    def _start_tables(self) -> StartTables:
+        """Per index key, the names a word may start: those of one word and districts (whose length the
+        text decides), and the longer ones by their second word. «в» and «новый» start dozens of names;
+        checking each against the next word was a third of `mentions`. Built on first use (a gazetteer
+        loaded from its cache file was not made by __init__)."""
+        tables: StartTables | None = self.__dict__.get("_start_tables_built")
+        if tables is not None:
+            return tables
+        all_starts: dict[str, tuple[tuple[int, Entry], ...]] = {}
+        all_by_second: dict[str, dict[str, tuple[tuple[int, Entry], ...]]] = {}
+        for key, entries in self.index.items():
+            starts: list[tuple[int, Entry]] = []
+            by_second: dict[str, list[tuple[int, Entry]]] = {}
+            for order, entry in enumerate(entries):
+                if len(entry.parts) == 1 or entry.district:
+                    starts.append((order, entry))
+                else:
+                    by_second.setdefault(entry.parts[1], []).append((order, entry))
+            all_starts[key] = tuple(starts)
+            if by_second:
+                all_by_second[key] = {second: tuple(pairs) for second, pairs in by_second.items()}
+        tables = self.__dict__["_start_tables_built"] = (all_starts, all_by_second)
+        return tables
+
+    def _candidates(self, key: str, tokens: list[Token], i: int) -> list[Entry]:
+        """The entries of `key` that may start at token i, in the index's order: every one-word name and
+        district, and the longer names whose second word the next token may stand for."""
+        all_starts, all_by_second = self._start_tables()
+        starts = all_starts.get(key, ())
+        by_second = all_by_second.get(key)
+        following: list[tuple[int, Entry]] = []
+        if by_second is not None and i + 1 < len(tokens):
+            word = tokens[i + 1].lower
+            for second in lemma_set(word) | self.forms.get(word, frozenset()):
+                following += by_second.get(second, ())
+        if not following:
+            return [entry for _, entry in starts]
+        return [entry for _, entry in sorted((*starts, *following), key=_order)]
 
     def _index_keys(self, lower: str) -> tuple[str, ...]:
         """The keys of the index a word may stand for, sorted: its lemmas and the towns it is a case
@@ -264,7 +308,7 @@ class Gazetteer:
         return found
 
     def __getstate__(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if k not in {"_hint_cache", "_keys_cache"}}
+        return {k: v for k, v in self.__dict__.items() if k not in _CACHES}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
@@ -299,6 +343,10 @@ class Gazetteer:
                 code, word = river
                 return RegionGuess(code, REGIONS[code].name, None, 0.5, [word])
         return guess
+
+
+def _order(pair: tuple[int, Entry]) -> int:
+    return pair[0]
 
 
 def _river_of_one_region(doc: Doc) -> tuple[str, str] | None:

@@ -25,6 +25,13 @@ def _russian_holidays(year: int) -> frozenset[date]:
     return frozenset(holidays.country_holidays("RU", years=year).keys())
 
 
+@lru_cache(maxsize=64)
+def zone(name: str) -> ZoneInfo:
+    """A time zone by name. ZoneInfo keeps only the last 8 zones it made; Russia has 11, a batch of
+    incidents names most of them, and reading a zone's file again was 2 % of routing's CPU."""
+    return ZoneInfo(name)
+
+
 def is_public_holiday(day: date) -> bool:
     return day in _russian_holidays(day.year)
 
@@ -50,7 +57,7 @@ class WorkCalendar:
         extra_working_days: Iterable[date] = (),
     ) -> None:
         self.timezone = timezone
-        self.tz = ZoneInfo(timezone)
+        self.tz = zone(timezone)
         self.start = _parse_time(work_start)
         self.end = _parse_time(work_end)
         if self.end <= self.start:
