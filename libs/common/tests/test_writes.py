@@ -257,6 +257,28 @@ async def test_every_kind_of_column_is_written_as_the_orm_writes_it(db: Database
     assert json_nulls == 1
 
 
+async def test_the_bulk_path_stores_exactly_what_the_orm_stores(db: Database) -> None:
+    """The same values through the ORM and through Writes are stored alike (on SQLite, the same text for
+    a datetime and a JSON document), so that SQL comparing rows of the two paths stays right."""
+    taken = datetime(2026, 12, 4, 15, 30, 0, 123456, tzinfo=timezone(timedelta(hours=3)))
+    detail = {"ключ": [1, "два"], "n": None}
+    async with db.transaction() as session:
+        session.add(Reading(id="orm", taken_at=taken, detail=detail, payload=b"\x01", value=2.5, ok=True))
+        session.writes.insert(
+            Reading, {"id": "bulk", "taken_at": taken, "detail": detail, "payload": b"\x01", "value": 2.5, "ok": True}
+        )
+    async with db.transaction() as session:
+        stored = (
+            await session.exec(
+                text(
+                    "SELECT id, taken_at, detail, payload, value, ok, count, note FROM test_writes_reading ORDER BY id"
+                )
+            )
+        ).all()
+    by_id = {row[0]: tuple(row[1:]) for row in stored}
+    assert by_id["bulk"] == by_id["orm"]
+
+
 async def test_an_upsert_does_not_reset_what_its_rows_leave_out(db: Database) -> None:
     async with db.transaction() as session:
         session.writes.insert(Gadget, {"id": "a", "name": "one", "size": 5})
