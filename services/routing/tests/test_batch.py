@@ -19,6 +19,7 @@ from incidents_common.events import BadEvent, new_event
 from incidents_common.testing import post_collected
 from routing.config import Settings
 from routing.consumers import post_classified_handler
+from routing.incidents.loading import CandidateCache, ReadPosts
 from routing.incidents.models import Incident
 from routing.incidents.writes import route_posts
 
@@ -200,3 +201,38 @@ class TestHandler:
         async with db.transaction() as session:
             (second,) = await route_posts(writes_of(session), [make_post("w2", text)], settings=settings, now=later)
         assert first is not None and second is not None and first.id != second.id
+
+
+async def test_cached_candidates_see_what_another_replica_attached(
+    any_db: Database, settings: Settings, make_post: Any
+) -> None:
+    """Each consumer keeps the open incidents' posts between batches (CandidateCache). When another
+    replica attaches a post, the incident's history_seq moves and the next batch reads its posts again:
+    a repost of the post the other replica attached joins the incident instead of opening a new one."""
+    replica_a, replica_b = post_classified_handler(settings), post_classified_handler(settings)
+
+    async def route(handler: Any, post: Any) -> None:
+        async with any_db.transaction() as session:
+            await handler(session.writes, [new_event(post, source="/services/classifier", origin_post_id=post.post_id)])
+
+    pothole = "На улице Ленина, д. 5 огромная яма на дороге, машины бьют колёса"
+    await route(replica_a, make_post("c1", pothole))
+    # A second problem of the same region and category: replica A reads (and keeps) c1's incident.
+    await route(replica_a, make_post("d1", "На улице Мира, д. 40 не горят фонари, вечером темно"))
+    await route(replica_b, make_post("c2", "Опять! " + pothole))
+    # Words of its own, nothing of the pothole's: only the repost of c2 ties it to the incident.
+    await route(replica_a, make_post("c3", "Делюсь, пусть все видят, что творится", repost_of="c2"))
+    async with any_db.transaction() as session:
+        incidents = (await session.exec(select(Incident))).all()
+    assert sorted(sorted(incident.post_ids) for incident in incidents) == [["c1", "c2", "c3"], ["d1"]]
+
+
+def test_the_candidate_cache_answers_only_for_the_seq_it_read_and_stays_bounded() -> None:
+    cache = CandidateCache(limit=2)
+    read = ReadPosts(3, (frozenset({"яма"}),), frozenset({"ext-1"}), frozenset({"p1"}))
+    cache.put("i1", read)
+    assert cache.get("i1", 3) is read
+    assert cache.get("i1", 4) is None  # the incident changed since
+    cache.put("i2", read)
+    cache.put("i3", read)  # over the limit: the oldest goes
+    assert cache.get("i1", 3) is None and cache.get("i2", 3) is read and cache.get("i3", 3) is read

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select as core_select
@@ -58,11 +59,46 @@ async def lock_clusters(session: AsyncSession, keys: Sequence[ClusterKey]) -> No
     )
 
 
+@dataclass(frozen=True, slots=True)
+class ReadPosts:
+    """What clustering read of one incident's posts, as of its `history_seq`."""
+
+    seq: int
+    term_sets: tuple[frozenset[str], ...]
+    external_ids: frozenset[str]
+    post_ids: frozenset[str]
+
+
+class CandidateCache:
+    """The posts' terms of open incidents, kept from one batch to the next by the consumer that owns it.
+
+    Every batch clusters against all open incidents of its (region, category) pairs, and reading their
+    posts' terms again grew with the number of open incidents. An incident's `history_seq` counts each
+    change of it (every change is audited, and a post joins an incident only with its history entry,
+    in one transaction), so what was read at one seq holds until the seq moves, whichever replica
+    moved it. Bounded: the oldest entries go first."""
+
+    def __init__(self, limit: int = 20_000) -> None:
+        self.limit = limit
+        self._read: dict[str, ReadPosts] = {}
+
+    def get(self, incident_id: str, seq: int) -> ReadPosts | None:
+        read = self._read.get(incident_id)
+        return read if read is not None and read.seq == seq else None
+
+    def put(self, incident_id: str, read: ReadPosts) -> None:
+        self._read.pop(incident_id, None)
+        self._read[incident_id] = read
+        while len(self._read) > self.limit:
+            del self._read[next(iter(self._read))]
+
+
 async def load_candidates(
-    session: AsyncSession, keys: Sequence[ClusterKey], *, since: datetime
+    session: AsyncSession, keys: Sequence[ClusterKey], *, since: datetime, cache: CandidateCache | None = None
 ) -> dict[ClusterKey, list[Candidate]]:
     """The open incidents of `keys` active since `since`, as clustering sees them: id, address and their
-    posts' terms (two queries). Whole rows are loaded later, only for the incidents a batch joins."""
+    posts' terms (two queries; with a `cache`, the posts of only the incidents that changed since it
+    read them). Whole rows are loaded later, only for the incidents a batch joins."""
     candidates: dict[ClusterKey, list[Candidate]] = {key: [] for key in keys}
     if not keys:
         return candidates
@@ -72,14 +108,36 @@ async def load_candidates(
         table.c.status.in_(OPEN_STATUSES),
         table.c.last_post_at >= since,
     )
-    incidents = await session.exec(
-        select(table.c.id, table.c.region_code, table.c.category, table.c.address).where(*open_of_keys)
+    incidents = await (await session.connection()).execute(
+        core_select(table.c.id, table.c.region_code, table.c.category, table.c.address, table.c.history_seq).where(
+            *open_of_keys
+        )
     )
     by_id: dict[str, Candidate] = {}
-    for incident_id, region_code, category, address in incidents.all():
-        by_id[incident_id] = candidate = Candidate(incident_id, Address.parse(address))
+    seqs: dict[str, int] = {}
+    for incident_id, region_code, category, address, seq in incidents.all():
+        candidate = Candidate(incident_id, Address.parse(address))
         candidates[(region_code, category)].append(candidate)
-    if by_id:
+        read = cache.get(incident_id, seq) if cache is not None else None
+        if read is None:
+            by_id[incident_id], seqs[incident_id] = candidate, seq
+        else:
+            candidate.term_sets = list(read.term_sets)
+            candidate.external_ids = set(read.external_ids)
+            candidate.post_ids = set(read.post_ids)
+    if by_id and cache is not None:
+        await _read_posts(session, by_id)
+        for incident_id, candidate in by_id.items():
+            cache.put(
+                incident_id,
+                ReadPosts(
+                    seqs[incident_id],
+                    tuple(candidate.term_sets),
+                    frozenset(candidate.external_ids),
+                    frozenset(candidate.post_ids),
+                ),
+            )
+    elif by_id:
         posts = await session.exec(
             select(
                 col(IncidentPost.incident_id),
@@ -100,6 +158,28 @@ async def load_candidates(
             if external_id:
                 owner.external_ids.add(external_id)
     return candidates
+
+
+async def _read_posts(session: AsyncSession, by_id: dict[str, Candidate]) -> None:
+    """The posts' terms of the incidents `by_id` names, into their candidates, in the posts' order."""
+    ids = sorted(by_id)
+    for start in range(0, len(ids), 500):
+        posts = await session.exec(
+            select(
+                col(IncidentPost.incident_id),
+                col(IncidentPost.post_id),
+                col(IncidentPost.terms),
+                col(IncidentPost.external_id),
+            )
+            .where(col(IncidentPost.incident_id).in_(ids[start : start + 500]))
+            .order_by(col(IncidentPost.incident_id), col(IncidentPost.ordinal))
+        )
+        for incident_id, post_id, terms, external_id in posts.all():
+            owner = by_id[incident_id]
+            owner.post_ids.add(post_id)
+            owner.term_sets.append(frozenset(terms))
+            if external_id:
+                owner.external_ids.add(external_id)
 
 
 async def load_joined_incidents(
@@ -194,7 +274,12 @@ async def load_routed(session: AsyncSession, post_ids: Sequence[str]) -> dict[st
 
 
 async def load_context(
-    session: AsyncSession, posts: Sequence[PostClassified], *, settings: Settings, now: datetime
+    session: AsyncSession,
+    posts: Sequence[PostClassified],
+    *,
+    settings: Settings,
+    now: datetime,
+    cache: CandidateCache | None = None,
 ) -> RoutingContext:
     """Everything deciding `posts` needs. Takes the cluster locks first, so what it reads next is what
     the other replicas committed before them."""
@@ -206,7 +291,7 @@ async def load_context(
     directories = await load_directories(session, {region for region, _ in keys})
     workload = await load_workload(session, [o for d in directories.values() for o in d.officials])
     return RoutingContext(
-        candidates=await load_candidates(session, keys, since=cluster_window_start(now, settings)),
+        candidates=await load_candidates(session, keys, since=cluster_window_start(now, settings), cache=cache),
         routed=await load_routed(session, [post.post_id for post, _ in routable]),
         directories=directories,
         workload=workload,

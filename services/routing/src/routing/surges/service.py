@@ -12,6 +12,7 @@ so two replicas never count one bucket from the same stale value; SQLite has one
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Protocol
@@ -72,8 +73,16 @@ class StoredCounts:
         self.history_totals: dict[Place, int] = {}
         self.data_start: datetime | None = None
 
-    def window_count(self, place: Place) -> int:
-        return sum(count for (p, _), count in self.window_buckets.items() if p == place)
+    def window_totals(self) -> Counter[Place]:
+        """Each place's count in the current window (one pass: a batch names hundreds of places)."""
+        return per_place(self.window_buckets)
+
+
+def per_place(buckets: dict[tuple[Place, datetime], int]) -> Counter[Place]:
+    totals: Counter[Place] = Counter()
+    for (place, _), count in buckets.items():
+        totals[place] += count
+    return totals
 
 
 async def detect_surges(
@@ -115,8 +124,9 @@ async def detect_surges(
 
     span = history_span(window, stored.data_start, rules)
     candidates: list[Surge] = []
+    stored_counts, added_counts = stored.window_totals(), per_place(added)
     for place in places:
-        count = stored.window_count(place) + sum(n for (p, _), n in added.items() if p == place)
+        count = stored_counts[place] + added_counts[place]
         baseline = baseline_rate(stored.history_totals.get(place, 0), span, rules)
         surge = judge(place, window, count, baseline, rules)
         if surge is not None:
