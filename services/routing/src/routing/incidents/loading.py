@@ -97,8 +97,9 @@ async def load_candidates(
     session: AsyncSession, keys: Sequence[ClusterKey], *, since: datetime, cache: CandidateCache | None = None
 ) -> dict[ClusterKey, list[Candidate]]:
     """The open incidents of `keys` active since `since`, as clustering sees them: id, address and their
-    posts' terms (two queries; with a `cache`, the posts of only the incidents that changed since it
-    read them). Whole rows are loaded later, only for the incidents a batch joins."""
+    posts' terms (one query for the incidents, then their posts by incident id; with a `cache`, the
+    posts of only the incidents that changed since it read them). Whole rows are loaded later, only
+    for the incidents a batch joins."""
     candidates: dict[ClusterKey, list[Candidate]] = {key: [] for key in keys}
     if not keys:
         return candidates
@@ -125,38 +126,17 @@ async def load_candidates(
             candidate.term_sets = list(read.term_sets)
             candidate.external_ids = set(read.external_ids)
             candidate.post_ids = set(read.post_ids)
-    if by_id and cache is not None:
+    if by_id:
         await _read_posts(session, by_id)
+    if cache is not None:
         for incident_id, candidate in by_id.items():
-            cache.put(
-                incident_id,
-                ReadPosts(
-                    seqs[incident_id],
-                    tuple(candidate.term_sets),
-                    frozenset(candidate.external_ids),
-                    frozenset(candidate.post_ids),
-                ),
+            read = ReadPosts(
+                seqs[incident_id],
+                tuple(candidate.term_sets),
+                frozenset(candidate.external_ids),
+                frozenset(candidate.post_ids),
             )
-    elif by_id:
-        posts = await session.exec(
-            select(
-                col(IncidentPost.incident_id),
-                col(IncidentPost.post_id),
-                col(IncidentPost.terms),
-                col(IncidentPost.external_id),
-            )
-            .join(table, table.c.id == col(IncidentPost.incident_id))
-            .where(*open_of_keys)
-            .order_by(col(IncidentPost.incident_id), col(IncidentPost.ordinal))
-        )
-        for incident_id, post_id, terms, external_id in posts.all():
-            owner = by_id.get(incident_id)
-            if owner is None:
-                continue  # its incident changed between the two queries (another writer): not a candidate
-            owner.post_ids.add(post_id)
-            owner.term_sets.append(frozenset(terms))
-            if external_id:
-                owner.external_ids.add(external_id)
+            cache.put(incident_id, read)
     return candidates
 
 
