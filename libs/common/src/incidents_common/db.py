@@ -414,8 +414,15 @@ def _column_codec(column: Column[Any], dialect: Dialect) -> tuple[str, Callable[
 
 @functools.cache
 def _bind_processor(column: Column[Any], dialect: Dialect) -> Callable[[Any], Any] | None:
-    """The bind processor SQLAlchemy's executemany applies to the column's values (None: none)."""
+    """The bind processor SQLAlchemy's executemany applies to the column's values (None: none); on
+    SQLite an instant's is done in one step (the same text, a quarter less time: every row has some)."""
+    if dialect.name == "sqlite" and isinstance(column.type, UTCDateTime):
+        return _sqlite_instant
     return column.type._cached_bind_processor(dialect)  # noqa: SLF001 - the processor executemany uses
+
+
+def _sqlite_instant(value: datetime | None) -> str | None:
+    return None if value is None else UTCDateTime.sqlite_text(value)
 
 
 @functools.cache
