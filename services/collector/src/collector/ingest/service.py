@@ -8,11 +8,9 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from operator import itemgetter
 from typing import Any
 
-import orjson
-from sqlalchemy import DateTime, String, Table, any_, bindparam, select, update
+from sqlalchemy import String, any_, bindparam, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -20,17 +18,14 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from collector import EVENT_SOURCE
 from collector.ingest.prepare import PreparedPost, json_time, post_collected_payload, prepare_posts
 from collector.ingest.schemas import IngestItem, IngestResult, IngestStatus, PostCreate
-from collector.models import POSTS, Post, table_of
-from incidents_common.db import OutboxMessage, UTCDateTime, utcnow, writes_of
+from collector.models import POSTS, Post
+from incidents_common.db import OutboxMessage, utcnow, writes_of
 from incidents_common.events import SUBJECT_POST_COLLECTED, PostCollected, encode_envelope
 from incidents_common.metrics import count_on_commit
 from incidents_common.tracing import current_traceparent
 
 # Bound parameters per statement stay well under SQLite's 32766 and asyncpg's 32767 limits.
 _IN_CHUNK = 500
-OUTBOX = table_of(OutboxMessage)
-# Datetime columns: the outbox's plain DateTime and the collector's UTCDateTime.
-DATETIMES = (DateTime, UTCDateTime)
 
 
 async def queue_post_collected(session: AsyncSession, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -38,7 +33,7 @@ async def queue_post_collected(session: AsyncSession, rows: Sequence[Mapping[str
 
     The same envelope as incidents_common.db.publish() writes, built as plain JSON: going through
     the pydantic models (new_event, encode_event) was a third of the ingest time at 1,000 posts per
-    batch. The rows go into the shared outbox table with one executemany, and the relay of
+    batch. The rows go into the shared outbox table in one statement (the transaction's Writes), and the relay of
     incidents_common publishes them. The tests decode every queued event with decode_event, so
     the contract is checked.
     """
@@ -60,8 +55,9 @@ async def queue_post_collected(session: AsyncSession, rows: Sequence[Mapping[str
         outbox.append(
             {"event_id": event_id, "subject": SUBJECT_POST_COLLECTED, "payload": payload, "created_at": created_at}
         )
-    await _executemany(session, OUTBOX, outbox)
-    writes_of(session).events_written(len(outbox))  # wakes the relay after the commit
+    writes = writes_of(session)
+    writes.insert(OutboxMessage, outbox)
+    writes.events_written(len(outbox))  # wakes the relay after the commit
     for source_type, collected in Counter(row["source_type"] for row in rows).items():
         count_on_commit(session, "posts_collected", collected, source_type=source_type)
 
@@ -90,35 +86,6 @@ async def _existing(session: AsyncSession, post_ids: Sequence[str]) -> dict[str,
     return found
 
 
-async def _executemany(
-    session: AsyncSession, table: Table, rows: Sequence[Mapping[str, Any]], *, json_columns: Sequence[str] = ()
-) -> None:
-    """Insert rows with one executemany straight on the driver: SQLAlchemy's per-row parameter
-    processing was the largest single cost of a bulk insert. Values are converted here as the
-    column types would (JSON to text, datetimes to SQLAlchemy's SQLite format); the columns are
-    the table's own, so a schema change shows up as an error in the storage tests."""
-    if not rows:
-        return
-    connection = await session.connection()
-    sqlite = connection.dialect.name == "sqlite"
-    columns = [c.name for c in table.columns if c.name in rows[0]]
-    times = [i for i, c in enumerate(columns) if isinstance(table.columns[c].type, DATETIMES)] if sqlite else []
-    jsons = [columns.index(c) for c in json_columns]
-    placeholders = ["?"] * len(columns) if sqlite else [f"${n}" for n in range(1, len(columns) + 1)]
-    getter = itemgetter(*columns)
-    params = []
-    for row in rows:
-        values = list(getter(row))
-        for i in jsons:
-            values[i] = orjson.dumps(values[i]).decode()
-        for i in times:
-            if values[i] is not None:
-                values[i] = UTCDateTime.sqlite_text(values[i])
-        params.append(tuple(values))
-    statement = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join(placeholders)})"  # noqa: S608 - names from the table
-    await connection.exec_driver_sql(statement, params)
-
-
 async def ingest_posts(
     session: AsyncSession, *, posts: Sequence[PostCreate], source_id: str | None = None, keep_items: bool = True
 ) -> IngestResult:
@@ -133,7 +100,11 @@ async def ingest_posts(
 async def store_prepared(
     session: AsyncSession, *, prepared: Sequence[PreparedPost], keep_items: bool = True
 ) -> IngestResult:
-    """The database half of ingest_posts."""
+    """The database half of ingest_posts. New posts and their events are written in bulk with the
+    transaction (incidents_common.db.Writes); what an earlier call of the same transaction queued is
+    written first, so that this one finds those posts stored."""
+    writes = writes_of(session)
+    await writes.flush()
     now = utcnow()
     existing = await _existing(session, list({p.post_id for p in prepared}))
     result = IngestResult()
@@ -192,12 +163,7 @@ async def store_prepared(
                 )
             )
     if inserts:
-        await _executemany(
-            session,
-            POSTS,
-            list(inserts.values()),
-            json_columns=("place_hints", "repost_chain", "reach"),
-        )
+        writes.insert(Post, list(inserts.values()))
     if updates:
         await session.exec(update(Post), params=list(updates.values()))
     refreshed = [row for post_id, row in reach_updates.items() if post_id not in updates]
