@@ -406,10 +406,9 @@ def _unnest_ready(table: Table) -> bool:
 
 
 @functools.cache
-def _column_codec(column: Column[Any], dialect: Dialect) -> tuple[str, Callable[[Any], Any] | None]:
-    """(the PostgreSQL array type of the column's values, the bind processor SQLAlchemy would apply)."""
-    type_name = column.type.compile(dialect=dialect)
-    return f"{type_name}[]", _bind_processor(column, dialect)
+def _array_type(column: Column[Any], dialect: Dialect) -> str:
+    """The PostgreSQL array type of the column's values (what unnest() casts a parameter to)."""
+    return f"{column.type.compile(dialect=dialect)}[]"
 
 
 @functools.cache
@@ -487,7 +486,7 @@ def _unnest_statements(bucket: _Queued, dialect: Dialect) -> Iterator[tuple[str,
     table_name = dialect.identifier_preparer.format_table(table)
     for shape, rows in _shapes(bucket).items():
         columns, arrays = _column_values(bucket, dialect, shape, rows)
-        casts = [f"${position}::{_column_codec(table.c[name], dialect)[0]}" for position, name in enumerate(columns, 1)]
+        casts = [f"${position}::{_array_type(table.c[name], dialect)}" for position, name in enumerate(columns, 1)]
         names = [quote(name) for name in columns]
         source = f"unnest({', '.join(casts)})"
         if bucket.kind == "update":

@@ -61,8 +61,9 @@ RIVER_PREPOSITIONS = {
 }  # fmt: skip
 
 
-# (per index key: the names it starts that a word may end, and the longer ones by their second word)
 _CACHES = {"_hint_cache", "_keys_cache", "_start_tables_built"}  # built on use, not saved with the gazetteer
+# Per index key: the names that start with it and whose length the text decides (one word, districts),
+# and the longer ones by their second word (Gazetteer._start_tables).
 StartTables = tuple[dict[str, tuple[tuple[int, Entry], ...]], dict[str, dict[str, tuple[tuple[int, Entry], ...]]]]
 
 
