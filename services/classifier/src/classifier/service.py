@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import text
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -76,13 +77,31 @@ async def stored_versions(session: AsyncSession, keys: list[tuple[str, int]]) ->
     """Which (post_id, version) pairs already have a stored classification: one query for a batch."""
     if not keys:
         return set()
+    if session.get_bind().dialect.name == "postgresql":
+        # One primary-key lookup per pair, whatever the statistics say. `post_id IN (…)` was planned
+        # as a scan of the whole table while its statistics lagged its growth (a stream fills it
+        # faster than autovacuum analyses it): every batch read every classification stored so far.
+        pairs = sorted(set(keys))
+        params = {"post_ids": [post_id for post_id, _ in pairs], "versions": [version for _, version in pairs]}
+        found = await session.exec(_STORED_PG, params=params)  # type: ignore[call-overload]  # sqlmodel types exec() for select() only, not text()
+        return {(post_id, version) for post_id, version in found}
     post_ids = list({post_id for post_id, _ in keys})
     rows = await session.exec(
         select(ClassificationRecord.post_id, ClassificationRecord.version).where(
             col(ClassificationRecord.post_id).in_(post_ids)
         )
     )
-    return {(post_id, version) for post_id, version in rows.all()}
+    wanted = set(keys)
+    return {(post_id, version) for post_id, version in rows.all() if (post_id, version) in wanted}
+
+
+# A LATERAL subquery with LIMIT is never flattened into a join: PostgreSQL must look each pair up.
+_STORED_PG = text(
+    "SELECT wanted.post_id, wanted.version FROM "
+    "unnest(CAST(:post_ids AS varchar[]), CAST(:versions AS integer[])) AS wanted(post_id, version) "
+    "CROSS JOIN LATERAL (SELECT 1 FROM classifications AS stored "
+    "WHERE stored.post_id = wanted.post_id AND stored.version = wanted.version LIMIT 1) AS hit"
+)
 
 
 def record_classification(
