@@ -14,7 +14,7 @@ from sqlalchemy import JSON, Column, LargeBinary, func, text
 from sqlalchemy import event as sa_event
 from sqlmodel import Field, SQLModel, select
 
-from incidents_common.db import Database, OutboxMessage, UTCDateTime, writes_of
+from incidents_common.db import Database, InboxMessage, OutboxMessage, UTCDateTime, already_processed, writes_of
 from incidents_common.events import PostCollected, SourceType, decode_event
 from incidents_common.testing import post_collected
 from incidents_common.tracing import batch_spans, use_tracer_provider
@@ -285,3 +285,32 @@ async def test_an_upsert_does_not_reset_what_its_rows_leave_out(db: Database) ->
     async with db.transaction() as session:
         session.writes.upsert(Gadget, {"id": "a", "name": "renamed"})
     assert await gadgets(db) == {"a": ("renamed", 5)}
+
+
+async def test_the_inbox_look_up_reads_only_the_ids_it_looks_up_on_postgresql(postgres_url: str) -> None:
+    """Statistics taken while the inbox was empty, then a stream's worth of rows: the state in which
+    `consumer = … AND event_id IN (…)` was planned as a scan of the consumer's whole inbox, every batch."""
+    database = Database(postgres_url, [])
+    await database.create_tables()
+    try:
+        async with database.transaction() as session:
+            await session.exec(text("ANALYZE inbox"))  # type: ignore[call-overload]
+        async with database.transaction() as session:
+            processed_at = datetime.now(UTC)
+            rows = [{"consumer": "c", "event_id": f"e{n}", "processed_at": processed_at} for n in range(5000)]
+            session.writes.insert(InboxMessage, rows)
+        wanted = [f"e{n}" for n in range(0, 5000, 250)] + ["new"]
+        async with database.transaction() as session:
+            found = await already_processed(session, "c", wanted)
+            read = (
+                await session.exec(
+                    text(  # type: ignore[call-overload]
+                        "SELECT coalesce(seq_tup_read, 0) + coalesce(idx_tup_fetch, 0) "
+                        "FROM pg_stat_xact_user_tables WHERE relname = 'inbox'"
+                    )
+                )
+            ).one()[0]
+        assert found == set(wanted) - {"new"}
+        assert read <= 40, f"{read} rows read to look up {len(wanted)} ids"
+    finally:
+        await database.dispose()
