@@ -16,7 +16,7 @@ from sqlmodel import Field, SQLModel, select
 
 from incidents_common.db import Database, InboxMessage, OutboxMessage, UTCDateTime, already_processed, writes_of
 from incidents_common.events import PostCollected, SourceType, decode_event
-from incidents_common.testing import post_collected
+from incidents_common.testing import post_collected, rows_read_in_transaction
 from incidents_common.tracing import batch_spans, use_tracer_provider
 
 
@@ -302,14 +302,7 @@ async def test_the_inbox_look_up_reads_only_the_ids_it_looks_up_on_postgresql(po
         wanted = [f"e{n}" for n in range(0, 5000, 250)] + ["new"]
         async with database.transaction() as session:
             found = await already_processed(session, "c", wanted)
-            read = (
-                await session.exec(
-                    text(  # type: ignore[call-overload]
-                        "SELECT coalesce(seq_tup_read, 0) + coalesce(idx_tup_fetch, 0) "
-                        "FROM pg_stat_xact_user_tables WHERE relname = 'inbox'"
-                    )
-                )
-            ).one()[0]
+            read = await rows_read_in_transaction(session, "inbox")
         assert found == set(wanted) - {"new"}
         assert read <= 40, f"{read} rows read to look up {len(wanted)} ids"
     finally:

@@ -30,7 +30,7 @@ from incidents_common.events import (
     new_event,
 )
 from incidents_common.nats import EventRuntime
-from incidents_common.testing import ServiceAuth, eventually, read_stream
+from incidents_common.testing import ServiceAuth, eventually, read_stream, rows_read_in_transaction
 
 
 def collected(n: int, text: str, title: str | None = None) -> PostCollected:
@@ -240,14 +240,7 @@ class TestStoredVersions:
             session.writes.insert(ClassificationRecord, [self.row(f"p{n}", 1) for n in range(5000)])
         async with db.transaction() as session:
             found = await stored_versions(session, [(f"p{n}", 1) for n in range(0, 5000, 250)] + [("new", 1)])
-            read = (
-                await session.exec(
-                    text(  # type: ignore[call-overload]
-                        "SELECT coalesce(seq_tup_read, 0) + coalesce(idx_tup_fetch, 0) "
-                        "FROM pg_stat_xact_user_tables WHERE relname = 'classifications'"
-                    )
-                )
-            ).one()[0]
+            read = await rows_read_in_transaction(session, "classifications")
         assert found == {(f"p{n}", 1) for n in range(0, 5000, 250)}
         assert read <= 40, f"{read} rows read to look up 21 keys"
         await db.dispose()

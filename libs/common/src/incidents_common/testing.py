@@ -119,6 +119,18 @@ async def eventually(
     return result
 
 
+async def rows_read_in_transaction(session: Any, table: str) -> int:
+    """PostgreSQL: the rows of `table` this transaction has read so far, by scans and by index look-ups
+    (pg_stat_xact_user_tables). A look-up that must not scan a growing table is tested with it."""
+    from sqlalchemy import text
+
+    query = text(
+        "SELECT coalesce(seq_tup_read, 0) + coalesce(idx_tup_fetch, 0) "
+        "FROM pg_stat_xact_user_tables WHERE relname = :table"
+    )
+    return int((await session.execute(query, {"table": table})).one()[0])
+
+
 async def read_stream(url: str, subject: str, *, timeout: float = 2.0) -> list[Any]:
     """All messages currently on `subject` (an ephemeral ordered read, for assertions)."""
     import nats
