@@ -5,12 +5,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select
+
 from incidents_common.db import Database, writes_of
+from incidents_common.testing import rows_read_in_transaction
 from routing.config import Settings
 from routing.directory.models import Official
+from routing.directory.service import open_counts
+from routing.incidents.models import Incident
 from routing.incidents.snapshots import IncidentRecord
 from routing.incidents.writes import route_posts
 from routing.rules.service import choose_assignee
+
+from .conftest import make_db
 
 
 async def _incident(db: Database, settings: Settings, post: Any, now: datetime) -> IncidentRecord:
@@ -124,3 +131,27 @@ class TestRules:
         incident = await _incident(db, settings, make_post("c2", "Непонятная жалоба", category="other"), t0)
         assert incident.assignee_id not in ("curator", "deputy", "office", None)
         assert "no curator on duty" in (incident.assignment_explanation or "")
+
+
+class TestOpenCounts:
+    async def test_on_postgresql_an_officials_closed_incidents_are_not_read(
+        self, postgres_url: str, settings: Settings, make_post: Any, t0: datetime
+    ) -> None:
+        """Each batch counts the open incidents of the officials it may assign. An official's closed
+        incidents (years of them) must stay out of that count's reads."""
+        db = await make_db(postgres_url)
+        try:
+            incident = await _incident(db, settings, make_post("r1", "Яма на дороге"), t0)
+            assert incident.assignee_id is not None
+            table = Incident.__table__  # type: ignore[attr-defined]
+            async with db.transaction() as session:
+                stored = (await session.execute(select(table).where(table.c.id == incident.id))).mappings().one()
+                closed = [{**stored, "id": f"closed-{n}", "status": "closed"} for n in range(1000)]
+                session.writes.insert(Incident, closed)
+            async with db.transaction() as session:
+                counts = await open_counts(session, [incident.assignee_id])
+                read = await rows_read_in_transaction(session, "routing_incidents")
+            assert counts == {incident.assignee_id: 1}
+            assert read <= 10, f"{read} incidents read to count one official's open one"
+        finally:
+            await db.dispose()

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from pydantic import ValidationError
+from sqlalchemy import text
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -26,7 +27,7 @@ from routing.directory.schemas import (
     OfficialUpdate,
 )
 from routing.errors import AlreadyExists, BadDirectoryData, BadImport, NotAllowed, UnknownDepartment, UnknownOfficial
-from routing.incidents.models import LOAD_STATUSES, Incident
+from routing.incidents.models import OPEN_ASSIGNEE_PREDICATE, Incident
 from routing.rules.models import Rule
 from routing.rules.schemas import RuleCreate
 
@@ -59,7 +60,9 @@ async def open_counts(session: AsyncSession, official_ids: Sequence[str]) -> dic
         select(Incident.assignee_id, func.count())
         .where(
             col(Incident.assignee_id).in_(list(official_ids)),
-            col(Incident.status).in_(LOAD_STATUSES),
+            # Written out, not bound: only a query naming these statuses literally can use the
+            # partial index of open incidents (ix_routing_incidents_open_assignee).
+            text(OPEN_ASSIGNEE_PREDICATE),
         )
         .group_by(Incident.assignee_id)
     )

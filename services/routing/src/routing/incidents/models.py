@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint, false
+from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint, false, text
 from sqlmodel import Field, SQLModel
 
 from incidents_common.db import UTCDateTime, utcnow
@@ -13,11 +13,23 @@ from incidents_common.db import UTCDateTime, utcnow
 OPEN_STATUSES = ("new", "assigned", "in_progress", "answered", "reopened")
 """Statuses that count towards an official's load and that a new post can still join."""
 LOAD_STATUSES = ("new", "assigned", "in_progress", "reopened")
+# The partial index's predicate: a query uses the index only when its WHERE names these same statuses.
+OPEN_ASSIGNEE_PREDICATE = "status IN (" + ", ".join(f"'{status}'" for status in LOAD_STATUSES) + ")"
 
 
 class Incident(SQLModel, table=True):
     __tablename__ = "routing_incidents"
-    __table_args__ = (Index("ix_routing_incidents_cluster", "region_code", "category", "status", "last_post_at"),)
+    __table_args__ = (
+        Index("ix_routing_incidents_cluster", "region_code", "category", "status", "last_post_at"),
+        # Every batch counts its officials' open incidents (directory.service.open_counts): from this
+        # index of open incidents alone, not by reading every incident an official ever had.
+        Index(
+            "ix_routing_incidents_open_assignee",
+            "assignee_id",
+            postgresql_where=text(OPEN_ASSIGNEE_PREDICATE),
+            sqlite_where=text(OPEN_ASSIGNEE_PREDICATE),
+        ),
+    )
 
     id: str = Field(primary_key=True, max_length=36)
     region_code: str = Field(max_length=2, index=True)
