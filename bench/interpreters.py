@@ -44,7 +44,6 @@ def interpreter_facts() -> dict[str, Any]:
         "executable": sys.executable,
         "version": sys.version.split()[0],
         "libpython": "shared library" if shared else "linked into the binary",
-        "cflags": sysconfig.get_config_var("PY_CFLAGS_NODIST") or "",
     }
 
 
