@@ -36,6 +36,7 @@ from incidents_common.events import (
     new_event,
     subject_of,
 )
+from incidents_common.sqlite_driver import one_trip_dbapi
 from incidents_common.tracing import current_traceparent
 
 
@@ -551,6 +552,8 @@ class Database:
         kwargs: dict[str, Any] = {"echo": echo, "json_serializer": _json_text, "json_deserializer": orjson.loads}
         if not self.is_sqlite:
             kwargs.update(pool_size=10, max_overflow=10, pool_pre_ping=True)
+        elif url.startswith("sqlite+aiosqlite"):
+            kwargs["module"] = one_trip_dbapi()  # a statement, one trip to aiosqlite's thread
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
