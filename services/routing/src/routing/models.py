@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import event
+
 from routing.deadlines.models import Deadline, SlaPolicy
-from routing.directory.models import Department, Official
+from routing.directory.models import Department, DirectoryVersion, Official, create_version_triggers
 from routing.incidents.models import (
     AuditRoot,
     Escalation,
@@ -18,12 +20,14 @@ from routing.incidents.models import (
 )
 from routing.rules.models import Rule
 from routing.surges.models import SurgeAlertRecord, SurgeBucket
+from routing.tables import table_of
 
 TABLES: tuple[Any, ...] = (
     Department,
     Official,
     Rule,
     SlaPolicy,
+    DirectoryVersion,
     Deadline,
     Incident,
     IncidentPost,
@@ -36,3 +40,7 @@ TABLES: tuple[Any, ...] = (
     SurgeBucket,
     SurgeAlertRecord,
 )
+
+# A database create_all makes (tests, tools) gets the directory version's triggers with the tables.
+for _model in (Department, Official, Rule, SlaPolicy):
+    event.listen(table_of(_model), "after_create", create_version_triggers)

@@ -16,7 +16,7 @@ from incidents_common.db import utcnow
 from incidents_common.regions import REGIONS
 from routing.deadlines.models import SlaPolicy
 from routing.deadlines.schemas import SlaPolicyCreate
-from routing.directory.models import Department, Official
+from routing.directory.models import VERSION_TABLE, Department, Official
 from routing.directory.schemas import (
     DepartmentCreate,
     DepartmentRead,
@@ -67,6 +67,25 @@ async def open_counts(session: AsyncSession, official_ids: Sequence[str]) -> dic
         .group_by(Incident.assignee_id)
     )
     return {str(official_id): int(count) for official_id, count in rows.all()}
+
+
+async def directory_version(session: AsyncSession) -> int | None:
+    """The directory's version as this transaction sees it (directory.models.DirectoryVersion); None
+    when its row is missing (then nothing moves it, and nothing may be kept)."""
+    connection = await session.connection()
+    found = (await connection.exec_driver_sql(f"SELECT version FROM {VERSION_TABLE} WHERE id = 1")).scalar()  # noqa: S608 - constant names
+    return None if found is None else int(found)
+
+
+async def assignment_totals_of(session: AsyncSession, official_ids: Sequence[str]) -> dict[str, int]:
+    """The round-robin counters of `official_ids` as committed (a batch's officials may come from
+    a directory loaded batches ago: incidents.loading.DirectoryCache)."""
+    if not official_ids:
+        return {}
+    rows = await session.exec(
+        select(Official.id, Official.assignments_total).where(col(Official.id).in_(list(official_ids)))
+    )
+    return {str(official_id): int(total) for official_id, total in rows.all()}
 
 
 # -- departments -----------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from routing.deadlines.models import Deadline, DeadlineState
 from routing.directory.models import Official
 from routing.incidents.decisions import decide_batch
 from routing.incidents.effects import Effects
-from routing.incidents.loading import CandidateCache, load_context, load_joined_incidents
+from routing.incidents.loading import CandidateCache, DirectoryCache, load_context, load_joined_incidents
 from routing.incidents.models import Incident, IncidentHistory, IncidentPost, SkippedPost
 from routing.incidents.placement import place_posts
 from routing.incidents.snapshots import IncidentRecord
@@ -86,14 +86,18 @@ async def route_posts(
     now: datetime | None = None,
     causes: Sequence[CloudEvent[Any] | None] | None = None,
     cache: CandidateCache | None = None,
+    directory_cache: DirectoryCache | None = None,
 ) -> list[IncidentRecord | None]:
     """Route a batch of classified posts; returns, per post, the incident it opened or joined (or None).
 
     `causes[i]` is the consumed event that carried posts[i] (its trace continues in the events);
-    `cache`: the open incidents' posts as earlier batches read them (incidents.loading.CandidateCache)."""
+    `cache`: the open incidents' posts as earlier batches read them (incidents.loading.CandidateCache);
+    `directory_cache`: the directories and SLA policies, likewise (incidents.loading.DirectoryCache)."""
     # What this transaction queued before (a caller routing twice in one transaction) must be read back.
     await writes.flush()
-    context = await load_context(writes.session, posts, settings=settings, now=now or utcnow(), cache=cache)
+    context = await load_context(
+        writes.session, posts, settings=settings, now=now or utcnow(), cache=cache, directory_cache=directory_cache
+    )
     # The time of the changes is read once the cluster locks are held: a batch that waited for
     # another replica's then never stamps an incident earlier than the change it follows.
     now = now or utcnow()

@@ -63,11 +63,15 @@ class Workload:
     changed: set[str] = field(default_factory=set)
 
     @classmethod
-    def of(cls, officials: Iterable[Official], open_incidents: dict[str, int]) -> Workload:
+    def of(
+        cls, officials: Iterable[Official], open_incidents: dict[str, int], assignments: dict[str, int] | None = None
+    ) -> Workload:
+        """`assignments`: the round-robin counters as committed (default: as the officials were loaded)."""
         officials = list(officials)
+        totals = assignments or {}
         return cls(
             open_incidents={o.id: open_incidents.get(o.id, 0) for o in officials},
-            assignments={o.id: o.assignments_total for o in officials},
+            assignments={o.id: totals.get(o.id, o.assignments_total) for o in officials},
         )
 
     def load(self, official: Official) -> int:

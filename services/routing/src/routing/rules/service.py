@@ -9,7 +9,7 @@ from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from routing.directory.models import Department, Official
-from routing.directory.service import get_department, open_counts
+from routing.directory.service import assignment_totals_of, get_department, open_counts
 from routing.errors import UnknownRule
 from routing.rules import engine
 from routing.rules.engine import Assignment, RegionDirectory, Workload
@@ -114,9 +114,9 @@ async def load_directories(session: AsyncSession, region_codes: Iterable[str]) -
 
 
 async def load_workload(session: AsyncSession, officials: Iterable[Official]) -> Workload:
-    """The open incidents of `officials` (one query) and their round-robin counters."""
-    officials = list(officials)
-    return Workload.of(officials, await open_counts(session, [o.id for o in officials]))
+    """The open incidents of `officials` and their round-robin counters (a query each)."""
+    ids = [o.id for o in officials]
+    return Workload.of(officials, await open_counts(session, ids), await assignment_totals_of(session, ids))
 
 
 async def choose_assignee(
