@@ -56,8 +56,8 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
         # No aiosqlite cursor: each statement opens and closes its own on the thread.
         self._adapt_connection = adapt_connection
         self._connection = adapt_connection._connection
-        self._cursor = None  # type: ignore[assignment]
-        self._soft_closed_memoized = {}  # type: ignore[assignment]
+        self._cursor = None  # type: ignore[assignment]  # the base class always holds a driver cursor
+        self._soft_closed_memoized = {}  # type: ignore[assignment]  # the base's frozen empty dict, as a plain one
         self._rows = collections.deque()
         self._description: Any = None
         self._rowcount = -1
@@ -88,7 +88,7 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
         self._run(True, operation, seq_of_parameters)
 
     def _run(self, many: bool, operation: str, parameters: Any) -> None:
-        connection: aiosqlite.Connection = self._connection  # type: ignore[assignment]
+        connection: aiosqlite.Connection = self._connection  # type: ignore[assignment]  # typed as any async DB-API
         try:
             outcome: _Outcome = await_only(
                 # aiosqlite's one way onto its thread (SQLAlchemy's adapter uses its queue too).
