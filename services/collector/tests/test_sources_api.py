@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 import httpx
+import pytest
+
+from collector.main import create_app
+from collector.scheduler import Scheduler
+from collector.testing import make_settings
+from incidents_common.testing import ServiceAuth
 
 PROBLEM = "application/problem+json"
 
@@ -73,3 +79,30 @@ class TestSources:
         response = await client.patch(f"/v1/sources/{source['id']}", json={"settings": {"url": "not a url"}})
         assert response.status_code == 422
         assert (await client.get(f"/v1/sources/{source['id']}")).json()["settings"]["url"] == "https://a.example"
+
+
+async def test_a_source_change_wakes_the_scheduler_once_it_is_answered(
+    monkeypatch: pytest.MonkeyPatch, sqlite_url: str
+) -> None:
+    """The scheduler looks at the sources again at once after a change that makes one due, not at its
+    next tick; a read wakes nothing."""
+    woken: list[str] = []
+    monkeypatch.setattr(Scheduler, "wake", lambda self: woken.append("woken"))
+    app = create_app(make_settings(sqlite_url))
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://test", auth=ServiceAuth("collector")
+        ) as client,
+    ):
+        created = await client.post(
+            "/v1/sources", json={"name": "лента", "type": "rss", "settings": {"url": "http://127.0.0.1:9/feed"}}
+        )
+        assert created.status_code == 201, created.text
+        assert woken == ["woken"]
+        assert (await client.get("/v1/sources")).status_code == 200
+        source_id = created.json()["id"]
+        assert (await client.post(f"/v1/sources/{source_id}/disable")).status_code == 200
+        assert woken == ["woken"]  # a disabled source is not due
+        assert (await client.post(f"/v1/sources/{source_id}/enable")).status_code == 200
+        assert woken == ["woken", "woken"]

@@ -306,13 +306,14 @@ SessionDep = Annotated[AsyncSession, Depends(_request_session, scope="function")
 Held = TypeVar("Held")
 
 
-def app_state(name: str, kind: type[Held]) -> Callable[[Request], Held]:
+def app_state(name: str, kind: type[Held]) -> Callable[[Request], Awaitable[Held]]:
     """A dependency that hands a handler what the app holds as `app.state.<name>` (its settings, an
     upstream client …), so that the handler names it in its signature:
     `SettingsDep = Annotated[Settings, Depends(app_state("settings", Settings))]`. `kind` types the
     answer for mypy; it is not checked at run time."""
 
-    def dependency(request: Request) -> Held:
+    # async: FastAPI runs a plain `def` dependency in its thread pool, a thread hop per request.
+    async def dependency(request: Request) -> Held:
         held: Held = getattr(request.app.state, name)
         return held
 

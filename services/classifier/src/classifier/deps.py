@@ -14,7 +14,7 @@ from incidents_common.app import app_state
 from incidents_common.problems import ServiceUnavailable
 
 
-def classifier_of(request: Request) -> Classifier:
+async def classifier_of(request: Request) -> Classifier:
     """The active model (main.py swaps in a newly activated one)."""
     classifier: Classifier | None = request.app.state.classifier
     if classifier is None:
@@ -22,14 +22,14 @@ def classifier_of(request: Request) -> Classifier:
     return classifier
 
 
-def replies_of(request: Request) -> ReplyModel:
+async def replies_of(request: Request) -> ReplyModel:
     model: ReplyModel | None = request.app.state.replies
     if model is None:
         raise ServiceUnavailable("no reply-quality model: run `python -m classifier train-replies`")
     return model
 
 
-def reactions_of(request: Request) -> ReactionModel:
+async def reactions_of(request: Request) -> ReactionModel:
     model: ReactionModel | None = request.app.state.reactions
     if model is None:
         raise ServiceUnavailable("no reactions model: run `python -m classifier train-reactions`")

@@ -4,10 +4,10 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Callable
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from collector import __version__
 from collector.config import Settings
@@ -79,12 +79,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.publisher = publisher
     app.state.watcher = watcher
 
-    @app.middleware("http")
-    async def wake_scheduler(request: Request, call_next: Callable[[Request], Awaitable[Any]]) -> Any:
-        # After the response, i.e. after the source change committed: the scheduler sees it at once.
-        response = await call_next(request)
-        if getattr(request.state, "wake_scheduler", False):
-            scheduler.wake()
-        return response
-
+    app.add_middleware(WakeSchedulerAfterResponse, wake=scheduler.wake)
     return app
+
+
+class WakeSchedulerAfterResponse:
+    """Wakes the scheduler after a response whose handler set `request.state.wake_scheduler`: after
+    the source change committed, so the scheduler sees it at once. Plain ASGI (Starlette's
+    BaseHTTPMiddleware, which `@app.middleware` makes, runs every request in a task group of its own)."""
+
+    def __init__(self, app: ASGIApp, wake: Callable[[], None]) -> None:
+        self.app = app
+        self.wake = wake
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(scope, receive, send)
+        if scope["type"] == "http" and scope.get("state", {}).get("wake_scheduler"):
+            self.wake()

@@ -47,12 +47,12 @@ class CsrfRefused(Exception):
     """A form posted without this session's token: refused, whatever the cookie says."""
 
 
-def settings_of(request: Request) -> Settings:
+async def settings_of(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def gateway_of(request: Request) -> Gateway:
+async def gateway_of(request: Request) -> Gateway:
     gateway: Gateway = request.app.state.gateway
     return gateway
 
@@ -62,7 +62,7 @@ def sessions_of(request: Request) -> SessionStore:
     return store
 
 
-def current_user(request: Request) -> UserSession:
+async def current_user(request: Request) -> UserSession:
     session = sessions_of(request).get(request.cookies.get(COOKIE))
     if session is None:
         path = request.url.path + (f"?{request.url.query}" if request.url.query else "")

@@ -54,7 +54,7 @@ ACTION_FIELDS = (
 FilterQuery = Annotated[list[str] | None, Query()]
 
 
-def queue_filters(
+async def queue_filters(
     region: FilterQuery = None,
     category: FilterQuery = None,
     urgency: FilterQuery = None,

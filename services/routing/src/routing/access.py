@@ -134,7 +134,7 @@ class Access:
                 raise NotAllowed("officials act only on incidents assigned to them")
 
 
-def get_access(caller: CallerDep) -> Access:
+async def get_access(caller: CallerDep) -> Access:
     """The router-level guard: the gateway must say for whom it acts (403 otherwise)."""
     if caller.user is None and not caller.is_operator:
         raise NotAllowed(f"{caller.identity} must name the user it acts for")

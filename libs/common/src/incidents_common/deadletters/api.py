@@ -143,14 +143,14 @@ class PurgeResult(BaseModel):
     purged: int
 
 
-def require_operator(caller: CallerDep) -> Caller:
+async def require_operator(caller: CallerDep) -> Caller:
     """403 unless the caller is the operator itself (not a service, not the gateway acting for a user)."""
     if not caller.is_operator:
         raise Forbidden("dead letters are operated by the operator only")
     return caller
 
 
-def refuse_api_keys(request: Request) -> None:
+async def refuse_api_keys(request: Request) -> None:
     """403 for a request made with a gateway API key (`X-API-Key`): the public API's users, whatever
     their role, never operate dead letters. Put before PROTECTED where such keys exist (the gateway);
     a request without credentials still gets PROTECTED's 401."""
@@ -163,7 +163,7 @@ API_KEYS_REFUSED = [Depends(refuse_api_keys)]
 PROTECTED_NO_API_KEYS = [*API_KEYS_REFUSED, *PROTECTED]
 
 
-def _service_dead_letters(request: Request) -> DeadLetters:
+async def _service_dead_letters(request: Request) -> DeadLetters:
     events = getattr(request.app.state, "events", None)
     if events is None:
         raise DeadLettersUnavailable("this service runs without NATS: it has no dead letters")

@@ -40,7 +40,7 @@ FromQ = Annotated[datetime | None, Query(alias="from", description="Incidents cr
 ToQ = Annotated[datetime | None, Query(alias="to", description="Incidents created before")]
 
 
-def analytics_filter(
+async def analytics_filter(
     region: RegionQ = None, category: CategoryQ = None, date_from: FromQ = None, date_to: ToQ = None
 ) -> IncidentFilter:
     return IncidentFilter(regions=region, categories=category, created_from=aware(date_from), created_to=aware(date_to))

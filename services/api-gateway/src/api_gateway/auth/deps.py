@@ -35,7 +35,7 @@ AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-def signer_of(request: Request) -> TokenSigner:
+async def signer_of(request: Request) -> TokenSigner:
     signer: TokenSigner = request.app.state.signer
     return signer
 

@@ -23,7 +23,7 @@ StatusQ = Annotated[list[IncidentStatus] | None, Query(alias="status", examples=
 UrgencyQ = Annotated[list[Urgency] | None, Query(alias="urgency", examples=[["critical"]])]
 
 
-def incident_filter(
+async def incident_filter(
     region: RegionQ = None,
     municipality: CityQ = None,
     category: CategoryQ = None,

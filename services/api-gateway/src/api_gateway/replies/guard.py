@@ -134,7 +134,7 @@ class ReplyGuard:
         return held.id
 
 
-def reply_guard(settings: SettingsDep, classifier: ClassifierDep, db: DatabaseDep) -> ReplyGuard:
+async def reply_guard(settings: SettingsDep, classifier: ClassifierDep, db: DatabaseDep) -> ReplyGuard:
     return ReplyGuard(classifier=classifier, db=db, settings=settings)
 
 
