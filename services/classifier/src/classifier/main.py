@@ -46,7 +46,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     watching: list[asyncio.Task[None]] = []
 
     async def load_model() -> None:
-        # Loading takes ~1 s of CPU; off the event loop, and before the consumer starts.
+        # Loading takes ~1 s of CPU; off the event loop, and before the consumer starts. The file's
+        # time is read first: a file replaced while (or just after) it loads is then still seen as new.
+        loaded_mtime = _mtime(model_path)
         holder["model"] = await asyncio.to_thread(load_cached, model_path)
         app.state.classifier = holder["model"]
         replies_path = model_path.with_name("replies.joblib")
@@ -56,12 +58,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if reactions_path.exists():  # the reactions labeller (python -m classifier train-reactions)
             app.state.reactions = await asyncio.to_thread(ReactionModel.load, reactions_path)
         if settings.model_reload_seconds > 0:
-            watching.append(asyncio.create_task(watch_model(), name="classifier-model-watch"))
+            watching.append(asyncio.create_task(watch_model(loaded_mtime), name="classifier-model-watch"))
 
-    async def watch_model() -> None:
+    async def watch_model(seen: int | None) -> None:
         """`train` activates a model by replacing the file: swap it in without a restart. A post is
-        classified wholly by one model; a file that fails to load leaves the running model in place."""
-        seen = _mtime(model_path)
+        classified wholly by one model; a file that fails to load leaves the running model in place.
+        `seen`: the file's time when the running model was read from it."""
         while True:
             await asyncio.sleep(settings.model_reload_seconds)
             current_mtime = _mtime(model_path)
