@@ -115,6 +115,7 @@ async def load_directories(session: AsyncSession, region_codes: Iterable[str]) -
 
 async def load_workload(session: AsyncSession, officials: Iterable[Official]) -> Workload:
     """The open incidents of `officials` and their round-robin counters (a query each)."""
+    officials = list(officials)  # read twice below
     ids = [o.id for o in officials]
     return Workload.of(officials, await open_counts(session, ids), await assignment_totals_of(session, ids))
 
