@@ -108,7 +108,6 @@ class DirectoryCache:
         self.version: int | None = None
         self._directories: dict[str, RegionDirectory] = {}
         self._policies: list[SlaPolicy] | None = None
-        self.loads = 0  # times the version moved (or first read) and the cache started again
 
     async def load(
         self, session: AsyncSession, region_codes: Iterable[str]
@@ -119,7 +118,6 @@ class DirectoryCache:
             return await load_directories(session, region_codes), await load_policies(session)
         if version != self.version:
             self.version, self._directories, self._policies = version, {}, None
-            self.loads += 1
         wanted = set(region_codes)
         if missing := wanted - self._directories.keys():
             self._directories.update(await load_directories(session, missing))
