@@ -43,6 +43,7 @@ import json
 import math
 import os
 import platform
+import re
 import secrets
 import signal
 import statistics
@@ -51,7 +52,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -832,6 +833,7 @@ def run_pipeline(args: argparse.Namespace, database: str, work: Path) -> dict[st
     demo_key = "bench-" + secrets.token_hex(12)
     with databases(database, work) as (db_env, postgres):
         launcher = Launcher(data_dir, ports, {**os.environ, **db_env}, demo_key)
+        speed_before = speed_probe()
         print(f"[{database}] starting the system (nats-server + 4 services) …", file=sys.stderr)
         try:
             launcher.start()
@@ -850,6 +852,7 @@ def run_pipeline(args: argparse.Namespace, database: str, work: Path) -> dict[st
     if launcher.restarts or gone:
         result["warnings"].append(f"a process restarted during the run: {launcher.restarts or gone}")
     result["database"] = database
+    result["machine_speed"] = {"before_ms": speed_before, "after_ms": speed_probe()}
     result["mix"] = {"throughput": stats.as_dict(), "latency": latency_stats.as_dict()}
     for proc in procs:
         entry = result["processes"][proc.name]
@@ -997,12 +1000,16 @@ def markdown(result: dict[str, Any]) -> str:
     t, lat, raw, mix = result["throughput"], result["latency"], result["raw_jetstream"], result["mix"]["throughput"]
     kinds = mix["posts_by_kind"]
     machine = result["machine"]
+    speed = result["machine_speed"]
     lines = [
         f"### Pipeline benchmark — {result['database']}, {t['posts']:,} posts",
         "",
         f"{result['started_at']} · {machine['cores']} cores · Python {machine['python']} · "
         f"{machine['nats_server']} · seed {result['config']['seed']} · load average before "
         f"{machine['load_average_before']:.2f}",
+        "",
+        f"Machine speed (bench/pipeline.py's speed_probe, CPU ms of fixed pure-Python work; lower is faster): "
+        f"{speed['before_ms']} before the system started, {speed['after_ms']} after it stopped.",
         "",
         f"Mix: {kinds.get('noise', 0):,} noise, {kinds.get('complaint', 0):,} single complaints, "
         f"{kinds.get('duplicate', 0):,} duplicates in {mix['duplicate_groups']:,} groups, "
@@ -1086,6 +1093,39 @@ def markdown(result: dict[str, Any]) -> str:
         ]
     lines += ["", *(f"Warning: {w}" for w in result["warnings"])]
     return "\n".join(lines).rstrip() + "\n"
+
+
+# ---------------------------------------------------------------------------------------------
+# The machine's speed this hour
+# ---------------------------------------------------------------------------------------------
+
+_PROBE_TEXT = (
+    "Третий день нет горячей воды в доме 12 на улице Ленина, управляющая компания не отвечает. "
+    "Во дворе яма, машины объезжают по газону; дети ходят в школу по проезжей части! "
+) * 4
+_PROBE_WORD = re.compile(r"[а-яёa-z0-9]+")
+_PROBE_DOC = {
+    "type": "ru.incidents.post.classified",
+    "data": {"text": _PROBE_TEXT, "evidence": ["вода", "яма"] * 5, "scores": [i / 7 for i in range(40)]},
+}
+
+
+def speed_probe(rounds: int = 9) -> float:
+    """CPU milliseconds (the median of `rounds`) of a fixed piece of pure-Python work like the services'
+    own (a regex over Russian text, counting, sorting, a JSON round trip), run here between phases.
+
+    The same code on this machine gave 650-890 posts/s within twenty minutes: the host lends its cores
+    at a speed that varies by the hour. This figure (lower is faster) tells two runs' hours apart."""
+    times = []
+    for _ in range(rounds):
+        started = time.process_time()
+        for _ in range(1000):
+            words = _PROBE_WORD.findall(_PROBE_TEXT.lower())
+            counts = Counter(words)
+            sorted(counts, key=counts.__getitem__)
+            json.loads(json.dumps(_PROBE_DOC, ensure_ascii=False))
+        times.append(time.process_time() - started)
+    return round(statistics.median(times) * 1000, 1)
 
 
 def machine_info() -> dict[str, Any]:
