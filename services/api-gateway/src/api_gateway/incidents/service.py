@@ -182,7 +182,9 @@ async def list_incidents(
     """One page of incidents (rows of LIST_COLUMNS) and the cursor of the next page; `assignee=me` is the caller."""
     dialect = session.get_bind().dialect.name
     query = page_query(principal, resolve_me(flt, principal), sort=sort, cursor=cursor, limit=limit, dialect=dialect)
-    rows = list((await session.exec(query)).all())
+    # Plain columns, so the connection runs it as Core: the ORM's execution path cost a page more CPU
+    # than reading its rows.
+    rows = list((await (await session.connection()).execute(query)).all())
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]
