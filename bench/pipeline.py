@@ -23,6 +23,8 @@ One run, everything on 127.0.0.1, in a temporary folder:
     event's JetStream timestamp, read as the regions' subscribers read it.
  6. CPU seconds (utime + stime from /proc/<pid>/stat) per phase and peak RSS (VmHWM) of every
     service, nats-server, PostgreSQL's processes and this client.
+ 7. the machine's speed: a fixed piece of pure-Python work timed (CPU ms) before the system starts
+    and after it stops, so that runs of different hours can be told apart.
 
 Prints a Markdown table with the targets (PASS/MISS) and writes it with a JSON file of every figure
 (default bench/results/pipeline-<database>.md / .json). Exit code 0 when the run completed (whether
