@@ -154,7 +154,8 @@ def tune_garbage_collector() -> None:
     consumer batch allocates and frees hundreds of thousands of short-lived objects (pydantic
     models, rows), and the default ran a collection every few posts, 20-30 % of routing's CPU. A
     full pass over the start-up objects (the gateway's morphological dictionaries: some 150,000)
-    took 70-90 ms every few hundred requests, the read API's p99 (bench/read_api.py)."""
+    took 70-90 ms every few hundred requests, the read API's p99 (bench/read_api.py). While a
+    consumer batch is handled, the collector waits altogether (nats.gcpause)."""
     gc.collect()
     gc.freeze()
     gc.set_threshold(10_000, 20, 20)

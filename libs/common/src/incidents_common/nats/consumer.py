@@ -23,6 +23,7 @@ from incidents_common.jetstream import PullBatches
 from incidents_common.nats.connection import short_error
 from incidents_common.nats.dead_letter import DELIVERY_LIMIT_REASON, dead_letter_headers, identify_event
 from incidents_common.nats.failures import HandlerTimeout, is_infrastructure_failure, probe_database
+from incidents_common.nats.gcpause import collector_paused
 from incidents_common.nats.spec import ConsumerSpec, ConsumerStats, config_differs
 from incidents_common.tracing import batch_spans
 
@@ -151,6 +152,13 @@ class Consumer:
                         await msg.in_progress()
 
     async def _process(self, js: JetStreamContext, messages: list[Msg]) -> None:
+        # The cycle collector waits while the batch is decoded and applied (nats.gcpause), but not
+        # through an outage's pause or the one-by-one retries: those may last.
+        with contextlib.ExitStack() as collector:
+            collector.enter_context(collector_paused())
+            await self._process_batch(js, messages, collector)
+
+    async def _process_batch(self, js: JetStreamContext, messages: list[Msg], collector: contextlib.ExitStack) -> None:
         decoded: list[tuple[Msg, CloudEvent[Any]]] = []
         received: dict[str, bytes] = {}
         for msg in messages:
@@ -172,6 +180,7 @@ class Consumer:
             try:
                 await self._timed(self._apply_batch(decoded, received))
             except Exception as exc:  # noqa: BLE001 - an outage pauses; anything else: one by one
+                collector.close()
                 down = await self._outage(exc)
                 if down is not None:
                     if not await self._pause(down):

@@ -1,0 +1,134 @@
+"""The cycle collector held off while a consumer batch is handled (incidents_common.nats.gcpause):
+counted across overlapping batches, a young collection when too much waits, a collector that was
+already off left off; and a real consumer against a real nats-server holding it off inside the
+handler only. (That an outage's pause does not hold it off: test_consumer_outages.)"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from incidents_common.db import Database
+from incidents_common.events import (
+    SUBJECT_POST_COLLECTED,
+    CloudEvent,
+    PostCollected,
+    SourceType,
+    encode_event,
+    new_event,
+)
+from incidents_common.nats import ConsumerSpec, EventRuntime, each_event, gcpause
+from incidents_common.nats.gcpause import collector_paused
+from incidents_common.testing import eventually
+
+
+@pytest.fixture
+def collector_on() -> Iterator[None]:
+    was = gc.isenabled()
+    gc.enable()
+    try:
+        yield
+    finally:
+        (gc.enable if was else gc.disable)()
+
+
+def test_a_batch_holds_the_collector_off_and_gives_it_back(collector_on: None) -> None:
+    with collector_paused():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+
+
+def test_overlapping_batches_give_it_back_when_the_last_ends(collector_on: None) -> None:
+    first, second = collector_paused(), collector_paused()
+    first.__enter__()
+    second.__enter__()
+    first.__exit__(None, None, None)
+    assert not gc.isenabled(), "the second batch is still being handled"
+    second.__exit__(None, None, None)
+    assert gc.isenabled()
+
+
+def test_a_failing_batch_gives_it_back(collector_on: None) -> None:
+    with pytest.raises(ValueError), collector_paused():
+        raise ValueError("no department")
+    assert gc.isenabled()
+
+
+def test_a_collector_that_was_off_stays_off(collector_on: None) -> None:
+    gc.disable()
+    with collector_paused():
+        pass
+    assert not gc.isenabled()
+
+
+def test_overlapping_batches_collect_when_too_much_waits(collector_on: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(gcpause, "YOUNG_LIMIT", 1_000)
+    collections: list[int] = []
+
+    def count(phase: str, info: dict[str, Any]) -> None:
+        if phase == "stop":
+            collections.append(info["generation"])
+
+    gc.callbacks.append(count)
+    try:
+        outer = collector_paused()
+        outer.__enter__()
+        with collector_paused():
+            kept = [[n] for n in range(5_000)]  # young, tracked objects: more than the limit
+        assert collections == [0], "the ending batch ran one young collection for the one still open"
+        outer.__exit__(None, None, None)
+        del kept
+    finally:
+        gc.callbacks.remove(count)
+
+
+class _Handled:
+    def __init__(self) -> None:
+        self.collector_on_inside: list[bool] = []
+
+
+async def test_a_consumer_holds_it_off_inside_the_handler_only(
+    nats_url: str, tmp_path: Path, collector_on: None
+) -> None:
+    handled = _Handled()
+
+    async def handle(_session: AsyncSession, event: CloudEvent[Any]) -> None:
+        handled.collector_on_inside.append(gc.isenabled())
+
+    spec = ConsumerSpec(
+        f"test-gc-{uuid.uuid4().hex[:6]}", "POSTS", SUBJECT_POST_COLLECTED, each_event(handle), fetch_timeout=0.2
+    )
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'gc.db'}", [])
+    runtime = EventRuntime(db=db, nats_url=nats_url, client_name="gc", consumers=[spec])
+    await db.create_tables()
+    await runtime.start()
+    try:
+        await asyncio.wait_for(runtime.ready.wait(), 20)
+        assert runtime.js is not None
+        now = datetime.now(UTC)
+        for n in range(3):
+            post = PostCollected(
+                post_id=f"gc{n}", source_type=SourceType.push, external_id=f"gc{n}", text="Яма", published_at=now,
+                collected_at=now,
+            )  # fmt: skip
+            event = new_event(post, source="/test")
+            await runtime.js.publish(SUBJECT_POST_COLLECTED, encode_event(event), headers={"Nats-Msg-Id": event.id})
+        consumer = runtime.consumers[0]
+        await eventually(lambda: _processed(consumer.stats.processed), until=lambda n: n == 3)
+        assert handled.collector_on_inside == [False, False, False]
+        assert gc.isenabled(), "given back once the batch was acked"
+    finally:
+        await runtime.stop()
+        await db.dispose()
+
+
+async def _processed(value: int) -> int:
+    return value
