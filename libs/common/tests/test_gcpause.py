@@ -90,6 +90,36 @@ def test_overlapping_batches_collect_when_too_much_waits(collector_on: None, mon
         gc.callbacks.remove(count)
 
 
+def test_under_sustained_overlap_the_older_generations_are_collected_too(
+    collector_on: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(gcpause, "YOUNG_LIMIT", 100)
+    thresholds = gc.get_threshold()
+    gc.set_threshold(thresholds[0], 2, 2)
+    collections: list[int] = []
+
+    def count(phase: str, info: dict[str, Any]) -> None:
+        if phase == "stop":
+            collections.append(info["generation"])
+
+    gc.collect()
+    gc.callbacks.append(count)
+    try:
+        outer = collector_paused()
+        outer.__enter__()  # a batch that never ends while the others come and go
+        kept = []
+        for _ in range(13):
+            with collector_paused():
+                kept.append([[n] for n in range(500)])  # alive: each batch ends over the limit
+        outer.__exit__(None, None, None)
+        del kept
+    finally:
+        gc.callbacks.remove(count)
+        gc.set_threshold(*thresholds)
+    # Thresholds of 2: a generation is collected once more than two collections of the one below ran.
+    assert collections == [0, 0, 0, 1] * 3 + [2], collections
+
+
 class _Handled:
     def __init__(self) -> None:
         self.collector_on_inside: list[bool] = []

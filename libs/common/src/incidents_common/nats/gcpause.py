@@ -8,9 +8,10 @@ only what survived.
 
 Consumers of one process overlap (the gateway runs several), so the pause is counted: the collector
 is enabled again when the last batch in progress ends. So that overlapping batches under sustained
-load never starve it, a batch that ends with more than `YOUNG_LIMIT` young objects pending runs a
-young collection itself. A process whose collector was already disabled (a test, a profiler) is left
-as it was.
+load never starve it, a batch that ends with more than `YOUNG_LIMIT` young objects pending runs the
+collection that is due itself: the young generation, or an older one when as many young collections
+have run as its threshold says (what the collector would do when enabled). A process whose collector
+was already disabled (a test, a profiler) is left as it was.
 """
 
 from __future__ import annotations
@@ -48,4 +49,13 @@ def collector_paused() -> Iterator[None]:
             if _state.depth == 0:
                 gc.enable()
             elif gc.get_count()[0] > YOUNG_LIMIT:
-                gc.collect(0)
+                gc.collect(_generation_due())
+
+
+def _generation_due() -> int:
+    """The oldest generation whose count of younger collections has passed its threshold (0 if none)."""
+    counts, thresholds = gc.get_count(), gc.get_threshold()
+    for generation in (2, 1):
+        if counts[generation] > thresholds[generation]:
+            return generation
+    return 0
