@@ -26,7 +26,8 @@ batch in hand, the outbox relay flushes, the connection drains.
 
 The package: `connection` (connect, ConnectionLog), `failures` (is this an outage? the database probe),
 `outbox` (OutboxRelay), `spec` (the batch contract, ConsumerSpec), `consumer` (Consumer),
-`dead_letter` (a dead letter's headers), `runtime` (EventRuntime). Import from the package.
+`dead_letter` (a dead letter's headers), `runtime` (EventRuntime), `gcpause` (the cycle collector
+held off while a batch is handled). Import from the package.
 """
 
 from incidents_common.nats.connection import ConnectionLog, connect, inbox_prefix_of
