@@ -120,18 +120,13 @@ def test_under_sustained_overlap_the_older_generations_are_collected_too(
     assert collections == [0, 0, 0, 1] * 3 + [2], collections
 
 
-class _Handled:
-    def __init__(self) -> None:
-        self.collector_on_inside: list[bool] = []
-
-
 async def test_a_consumer_holds_it_off_inside_the_handler_only(
     nats_url: str, tmp_path: Path, collector_on: None
 ) -> None:
-    handled = _Handled()
+    collector_on_inside: list[bool] = []
 
     async def handle(_session: AsyncSession, event: CloudEvent[Any]) -> None:
-        handled.collector_on_inside.append(gc.isenabled())
+        collector_on_inside.append(gc.isenabled())
 
     spec = ConsumerSpec(
         f"test-gc-{uuid.uuid4().hex[:6]}", "POSTS", SUBJECT_POST_COLLECTED, each_event(handle), fetch_timeout=0.2
@@ -153,7 +148,7 @@ async def test_a_consumer_holds_it_off_inside_the_handler_only(
             await runtime.js.publish(SUBJECT_POST_COLLECTED, encode_event(event), headers={"Nats-Msg-Id": event.id})
         consumer = runtime.consumers[0]
         await eventually(lambda: _processed(consumer.stats.processed), until=lambda n: n == 3)
-        assert handled.collector_on_inside == [False, False, False]
+        assert collector_on_inside == [False, False, False]
         assert gc.isenabled(), "given back once the batch was acked"
     finally:
         await runtime.stop()
