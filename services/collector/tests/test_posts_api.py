@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import pytest
 from fastapi import FastAPI
 from sqlmodel import func, select
 
+from collector.main import create_app
 from collector.normalize import post_id_for
+from collector.testing import make_settings
 from incidents_common.db import OutboxMessage
+from incidents_common.testing import ServiceAuth
 
 PROBLEM = "application/problem+json"
 
@@ -103,6 +109,35 @@ class TestPush:
         assert everything["total"] == 8
 
 
+@pytest.fixture
+async def any_db_client(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(make_settings(database_url))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://test", auth=ServiceAuth("collector")
+        ) as http:
+            yield http
+
+
+async def test_nul_and_control_characters_are_cleaned_not_fatal(any_db_client: httpx.AsyncClient) -> None:
+    """PostgreSQL refuses NUL in text: a post carrying one (in its text, its author, its place) is
+    stored with the NUL gone, and its words stay apart."""
+    nul = post(
+        1,
+        text="Яма\u0000на дороге\u0007 в Саратове\u007f",
+        author={"id": "a\u00001", "name": "Ив\u0000ан"},
+        place_hints={"city": "Сара\u0000тов", "title": "\u0000Группа"},
+    )
+    response = await any_db_client.post("/v1/posts", json={"posts": [nul, post(2)]})
+    assert response.status_code == 200, response.text
+    assert response.json()["accepted"] == 2
+    stored = (await any_db_client.get(f"/v1/posts/{response.json()['items'][0]['post_id']}")).json()
+    assert stored["text"] == "Яма на дороге в Саратове"
+    assert stored["author"]["id"] == "a1" and stored["author"]["name"] == "Иван"
+    assert stored["place_hints"] == {"city": "Саратов", "title": "Группа"}
+
+
 class TestBadInput:
     async def test_one_bad_post_rejects_the_whole_batch(self, client: httpx.AsyncClient) -> None:
         bad = post(2)
@@ -131,6 +166,21 @@ class TestBadInput:
         response = await client.post("/v1/posts", json={"posts": [post(1), post(2, text="<br/><p> </p>")]})
         assert response.status_code == 422
         assert response.json()["errors"][0]["loc"] == ["body", "posts", "1", "text"]
+
+    async def test_control_characters_only_text_is_rejected(self, client: httpx.AsyncClient) -> None:
+        response = await client.post("/v1/posts", json={"posts": [post(1), post(2, text="\u0000\u0007 \u0000")]})
+        assert response.status_code == 422
+        assert response.json()["errors"][0]["loc"] == ["body", "posts", "1", "text"]
+        assert (await client.get("/v1/posts")).json()["total"] == 0
+
+    async def test_a_date_more_than_a_day_ahead_is_422(self, client: httpx.AsyncClient) -> None:
+        ahead = (datetime.now(UTC) + timedelta(hours=23)).isoformat()
+        for broken in (post(1, published_at="9999-12-31T23:59:59Z"), post(2, published_at="2126-01-01T00:00:00")):
+            response = await client.post("/v1/posts", json=broken)
+            assert response.status_code == 422, broken
+            assert "future" in response.text
+        assert (await client.post("/v1/posts", json=post(3, published_at=ahead))).status_code == 200
+        assert (await client.get("/v1/posts")).json()["total"] == 1
 
     async def test_batch_over_1000_is_rejected(self, client: httpx.AsyncClient) -> None:
         response = await client.post("/v1/posts", json={"posts": [post(n) for n in range(1001)]})

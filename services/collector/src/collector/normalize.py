@@ -10,7 +10,9 @@ from datetime import UTC, datetime
 from html.parser import HTMLParser
 
 _TAG = re.compile(r"<[a-zA-Z/!]")
-_SPACES = re.compile(r"[ \t\f\v\u00a0\u2000-\u200b\u202f\u205f\u3000]+")
+# Control characters count as spaces: a NUL (which PostgreSQL cannot store in text) or a stray
+# control byte pasted between two words still separates them.
+_SPACES = re.compile(r"[ \t\f\v\x00-\x08\x0e-\x1f\x7f\u00a0\u2000-\u200b\u202f\u205f\u3000]+")
 _LINE_SPACE = re.compile(r" *\n *")
 _NEWLINES = re.compile(r"\n{3,}")
 _BLOCK_TAGS = {"p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre", "section"}
@@ -43,7 +45,7 @@ class _TextExtractor(HTMLParser):
             self.parts.append(data)
 
 
-_NEEDS_WHITESPACE_WORK = re.compile(r"[\t\f\v\r\n\u00a0\u2000-\u200b\u202f\u205f\u3000]| {2}")
+_NEEDS_WHITESPACE_WORK = re.compile(r"[\t\f\v\r\n\x00-\x08\x0e-\x1f\x7f\u00a0\u2000-\u200b\u202f\u205f\u3000]| {2}")
 
 
 def clean_text(raw: str) -> str:

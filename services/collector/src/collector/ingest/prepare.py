@@ -29,10 +29,9 @@ class PreparedPost:
 
 
 def has_text(post: PostCreate) -> bool:
-    """Whether anything is left of the text once cleaned (validation already refused blank text,
-    so only markup or entities can empty it: plain texts skip the cleaning here)."""
-    raw = post.text
-    return bool(clean_text(raw)) if ("<" in raw or "&" in raw) else True
+    """Whether anything is left of the text once cleaned (validation already refused blank text, but
+    markup, entities or control characters alone clean away to nothing)."""
+    return bool(clean_text(post.text))
 
 
 def _present(model: BaseModel) -> dict[str, Any]:

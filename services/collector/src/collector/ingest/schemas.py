@@ -2,22 +2,32 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Self
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
 
 from incidents_common.events import SourceType
 
 MAX_BATCH = 1000
 # Counts beyond the largest integer JSON carries exactly (and far beyond any real audience) are input errors.
 MAX_COUNT = 2**53 - 1
+FUTURE_SLACK = timedelta(days=1)
 
 
 class _Incoming(BaseModel):
     # Unknown fields are ignored so that third-party feeds can send richer objects than ours.
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+    @model_validator(mode="after")
+    def _without_nul(self) -> Self:
+        """NUL characters dropped from names, ids and links: PostgreSQL cannot store them in text, and
+        a feed that sends one should not lose its post for it (the text's become spaces when cleaned)."""
+        for name, value in self.__dict__.items():
+            if type(value) is str and "\x00" in value and name != "text":
+                object.__setattr__(self, name, value.replace("\x00", ""))
+        return self
 
 
 class AuthorCreate(_Incoming):
@@ -78,6 +88,16 @@ class PostCreate(_Incoming):
     @classmethod
     def _ids_as_text(cls, value: Any) -> Any:
         return str(value) if isinstance(value, int) else value
+
+    @field_validator("published_at")
+    @classmethod
+    def _not_in_the_future(cls, value: datetime) -> datetime:
+        # A day of slack for skewed clocks; a later date is a broken feed, and would open an incident
+        # whose deadlines and analytics sit years ahead.
+        aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+        if aware > datetime.now(UTC) + FUTURE_SLACK:
+            raise ValueError("published_at is more than a day in the future")
+        return value
 
 
 class PostBatch(_Incoming):
