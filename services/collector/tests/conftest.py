@@ -42,11 +42,23 @@ async def app(sqlite_url: str) -> FastAPI:
     return create_app(make_settings(sqlite_url))
 
 
-@pytest.fixture
-async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+async def _served(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(
             transport=transport, base_url="http://test", auth=ServiceAuth("collector")
         ) as http:
             yield http
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async for http in _served(app):
+        yield http
+
+
+@pytest.fixture
+async def any_db_client(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of the app on SQLite, then on PostgreSQL (the test runs twice)."""
+    async for http in _served(create_app(make_settings(database_url))):
+        yield http

@@ -3,20 +3,15 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-import pytest
 from fastapi import FastAPI
 from sqlmodel import func, select
 
-from collector.main import create_app
 from collector.normalize import post_id_for
-from collector.testing import make_settings
 from incidents_common.db import OutboxMessage
-from incidents_common.testing import ServiceAuth
 
 PROBLEM = "application/problem+json"
 
@@ -107,17 +102,6 @@ class TestPush:
         assert all(p["source_id"] == "src-a" for p in page["items"])
         everything = (await client.get("/v1/posts", params={"limit": 500})).json()
         assert everything["total"] == 8
-
-
-@pytest.fixture
-async def any_db_client(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(make_settings(database_url))
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(
-            transport=transport, base_url="http://test", auth=ServiceAuth("collector")
-        ) as http:
-            yield http
 
 
 async def test_nul_and_control_characters_are_cleaned_not_fatal(any_db_client: httpx.AsyncClient) -> None:
