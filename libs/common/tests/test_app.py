@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Annotated
 
@@ -65,6 +66,26 @@ class TestProblemJson:
             response = await client.post("/things", json={"name": "x" * 5000, "category": "roads"})
         assert response.status_code == 413
         assert response.headers["content-type"] == "application/problem+json"
+
+    async def test_oversized_streamed_body_is_413_not_400(self, tmp_path: Path) -> None:
+        """A chunked body declares no length: it is counted as it arrives, and refused with the same
+        problem as a declared one (FastAPI's body parsing made it a 400 before)."""
+
+        async def chunks() -> AsyncIterator[bytes]:
+            yield b'{"name": "'
+            for _ in range(10):
+                yield b"x" * 200
+            yield b'", "category": "roads"}'
+
+        async with await _client(_app(tmp_path)) as client:
+            response = await client.post("/things", content=chunks(), headers={"Content-Type": "application/json"})
+            declared = await client.post("/things", json={"name": "x" * 5000, "category": "roads"})
+        assert "content-length" not in response.request.headers
+        assert response.status_code == 413, response.text
+        assert response.headers["content-type"] == "application/problem+json"
+        assert response.json()["type"] == declared.json()["type"]
+        assert response.json()["type"].endswith("/payload-too-large")
+        assert response.json()["detail"] == "the body limit is 1000 bytes"
 
     async def test_domain_error_carries_status_type_and_extensions(self, tmp_path: Path) -> None:
         async with await _client(_app(tmp_path)) as client:

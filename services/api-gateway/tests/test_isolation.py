@@ -188,6 +188,31 @@ class TestBadCredentials:
         assert response.headers["www-authenticate"].startswith("Bearer")
         assert (await gw.client.get("/v1/incidents", headers={"X-API-Key": "gwk_wrong"})).status_code == 401
 
+    async def test_a_client_revokes_its_own_tokens_with_its_credentials_rfc_7009(self, gw: Gateway) -> None:
+        client_id, secret = await self._client(gw)
+        other_id, other_secret = await self._client(gw)
+
+        async def token_of(cid: str, sec: str) -> str:
+            form = {"grant_type": "client_credentials", "client_id": cid, "client_secret": sec}
+            return str((await gw.client.post("/v1/oauth/token", data=form)).json()["access_token"])
+
+        mine, theirs = await token_of(client_id, secret), await token_of(other_id, other_secret)
+        # Another client's token: refused, and it still works.
+        refused = await gw.client.post("/v1/oauth/revoke", data={"token": theirs}, auth=(client_id, secret))
+        assert refused.status_code == 400 and refused.json()["error"] == "unauthorized_client"
+        assert (await gw.client.get("/v1/incidents", headers={"Authorization": f"Bearer {theirs}"})).status_code == 200
+        # Wrong secret, or no credentials at all: 401.
+        wrong = await gw.client.post("/v1/oauth/revoke", data={"token": mine}, auth=(client_id, "not-the-secret"))
+        assert wrong.status_code == 401 and wrong.json()["error"] == "invalid_client"
+        assert (await gw.client.post("/v1/oauth/revoke", data={"token": mine})).status_code == 401
+        # HTTP Basic, as at the token endpoint; then the form's client_id and client_secret.
+        revoked = await gw.client.post("/v1/oauth/revoke", data={"token": mine}, auth=(client_id, secret))
+        assert revoked.status_code == 200, revoked.text
+        assert (await gw.client.get("/v1/incidents", headers={"Authorization": f"Bearer {mine}"})).status_code == 401
+        form = {"token": theirs, "client_id": other_id, "client_secret": other_secret}
+        assert (await gw.client.post("/v1/oauth/revoke", data=form)).status_code == 200
+        assert (await gw.client.get("/v1/incidents", headers={"Authorization": f"Bearer {theirs}"})).status_code == 401
+
     async def test_expired_token_is_401(self, gw: Gateway) -> None:
         client_id, _ = await self._client(gw)
         signer: TokenSigner = gw.app.state.signer

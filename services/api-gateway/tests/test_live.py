@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -26,13 +28,19 @@ from incidents_common.events import IncidentStatus, IncidentStatusChanged
 from incidents_common.testing import eventually, incident_snapshot
 
 
+@contextlib.asynccontextmanager
+async def _served(tmp_path: Path) -> AsyncIterator[tuple[Gateway, httpx.AsyncClient, dict[str, str]]]:
+    """The gateway over real HTTP (streams need it), with an integration key of region 64."""
+    settings = gateway_settings(tmp_path)
+    app = create_app(settings)
+    async with serve(app) as url, httpx.AsyncClient(base_url=url, timeout=10) as client:
+        gw = Gateway(app=app, client=client, settings=settings)
+        yield gw, client, {"X-API-Key": await gw.key(Role.integration, ["64"])}
+
+
 class TestServerSentEvents:
     async def test_stream_is_filtered_by_region_and_resumes_after_last_event_id(self, tmp_path: Path) -> None:
-        settings = gateway_settings(tmp_path)
-        app = create_app(settings)
-        async with serve(app) as url, httpx.AsyncClient(base_url=url, timeout=10) as client:
-            gw = Gateway(app=app, client=client, settings=settings)
-            headers = {"X-API-Key": await gw.key(Role.integration, ["64"])}
+        async with _served(tmp_path) as (gw, client, headers):
             await gw.create(incident_snapshot("s-64a"))
             await gw.create(incident_snapshot("s-77", region="77"))
             await gw.create(incident_snapshot("s-64b"))
@@ -46,15 +54,7 @@ class TestServerSentEvents:
             last_id = first[-1]["id"]
 
             # While disconnected: one more event in each region; the resumed stream gets only ours.
-            changed = incident_snapshot("s-64a", status=IncidentStatus.in_progress)
-            await gw.feed(
-                IncidentStatusChanged(
-                    incident=changed,
-                    from_status=IncidentStatus.assigned,
-                    to_status=IncidentStatus.in_progress,
-                    actor="x",
-                )
-            )
+            await _taken(gw, "s-64a")
             await gw.create(incident_snapshot("s-77b", region="77"))
             await gw.create(incident_snapshot("s-64c"))
             resume = {**headers, "Last-Event-ID": last_id}
@@ -123,6 +123,42 @@ class TestServerSentEvents:
         assert forged.status_code == 401
         outside = await gw.client.get("/v1/events/stream", params={"access_token": token, "region": "77"})
         assert outside.status_code == 404  # authenticated, and still limited to its regions
+
+    async def test_a_filter_on_a_type_that_never_comes_is_refused(self, tmp_path: Path) -> None:
+        async with _served(tmp_path) as (gw, client, headers):
+            unknown = await client.get("/v1/events/stream", params={"type": "nonsense"}, headers=headers)
+            assert unknown.status_code == 422 and unknown.headers["content-type"].startswith("application/problem+json")
+            assert "incident.created" in unknown.text, "the refusal lists the types there are"
+
+            # The CloudEvents name of a type is the same filter as its short name.
+            await gw.create(incident_snapshot("t-64"))
+            await _taken(gw, "t-64")
+            params = {"from_start": "true", "type": "ru.incidents.incident.status_changed"}
+            async with client.stream("GET", "/v1/events/stream", params=params, headers=headers) as r:
+                assert r.status_code == 200
+                (only,) = await read_events(r, 1)
+            assert only["event"] == "incident.status_changed"
+
+            hook = {"url": "https://portal64.example/hook", "secret": "a-shared-secret-of-enough-length"}
+            refused = await client.post("/v1/webhooks", json={**hook, "event_types": ["nope"]}, headers=headers)
+            assert refused.status_code == 422 and refused.headers["content-type"].startswith("application/problem+json")
+            created = await client.post(
+                "/v1/webhooks",
+                json={**hook, "event_types": ["ru.incidents.incident.created", "alert.surge"]},
+                headers=headers,
+            )
+            assert created.status_code == 201, created.text
+            assert created.json()["event_types"] == ["alert.surge", "incident.created"]
+
+
+async def _taken(gw: Gateway, incident_id: str) -> None:
+    """An official took the incident: its incident.status_changed, assigned → in_progress."""
+    changed = incident_snapshot(incident_id, status=IncidentStatus.in_progress)
+    await gw.feed(
+        IncidentStatusChanged(
+            incident=changed, from_status=IncidentStatus.assigned, to_status=IncidentStatus.in_progress, actor="x"
+        )
+    )
 
 
 async def _copy(values: list[Any]) -> list[Any]:

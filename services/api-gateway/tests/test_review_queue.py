@@ -260,6 +260,7 @@ class TestCorrectThroughTheGateway:
                 {"action": "correct"},
                 {"action": "correct", "region_code": "00"},
                 {"action": "correct", "urgency": "apocalyptic"},
+                {"action": "correct", "category": "unicorns"},
                 {"action": "take", "category": "roads"},
             ):
                 bad = await gw.client.post(path, json=body, headers=headers)

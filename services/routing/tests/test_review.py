@@ -345,6 +345,7 @@ class TestCorrect:
             {"action": "correct", "region_code": "00"},
             {"action": "correct", "urgency": "apocalyptic"},
             {"action": "correct", "category": "Дороги"},
+            {"action": "correct", "category": "unicorns"},  # the shape of a category, but none the classifier has
             {"action": "take", "urgency": "critical"},
         ):
             response = await client.post(path, json=body)

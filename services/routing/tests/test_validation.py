@@ -120,6 +120,7 @@ class TestLimits:
             (rule, {"priority": 10**12}),
             (rule, {"department_id": ""}),
             (rule, {"category": "x" * 51}),
+            (rule, {"category": "unicorns"}),  # no such category: no post would ever meet the rule
             (rule, {"description": "x" * 501}),
             ("/v1/officials/roads-a", {"capacity": 10**12}),
             ("/v1/officials/roads-a", {"capacity": -1}),
@@ -130,6 +131,7 @@ class TestLimits:
             ("/v1/officials/roads-a", {"email": "x" * 201}),
             ("/v1/officials/roads-a", {"position": "x" * 501}),
             ("/v1/officials/roads-a", {"categories": ["x" * 51]}),
+            ("/v1/officials/roads-a", {"categories": ["roads", "unicorns"]}),
             ("/v1/officials/roads-a", {"region_code": "77"}),  # the region never changes
             ("/v1/departments/64-roads", {"municipality": "x" * 201}),
             ("/v1/departments/64-roads", {"phone": "1" * 51}),

@@ -30,6 +30,7 @@ from incidents_common.nats import BatchHandler, ConsumerSpec, EventRuntime
 from incidents_common.problems import (
     PROBLEM_MEDIA_TYPE,
     PROBLEM_RESPONSES,
+    BodyTooLarge,
     Problem,
     install_problem_handlers,
     problem_response,
@@ -66,23 +67,18 @@ class BodySizeLimit:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
-                    raise _TooLarge
+                    # A streamed (chunked) body: the app's exception handlers answer 413 where the
+                    # app reads it; a body read outside them comes back here.
+                    raise BodyTooLarge(self.max_bytes)
             return message
 
         try:
             await self.app(scope, limited_receive, send)
-        except _TooLarge:
+        except BodyTooLarge:
             await self._refuse(scope, receive, send)
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = problem_response(
-            413, "Payload too large", slug="payload-too-large", detail=f"the body limit is {self.max_bytes} bytes"
-        )
-        await response(scope, receive, send)
-
-
-class _TooLarge(Exception):
-    pass
+        await BodyTooLarge(self.max_bytes).response()(scope, receive, send)
 
 
 class _AppTracing:

@@ -128,6 +128,8 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     async def on_http(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
+        if isinstance(exc, BodyTooLarge):
+            return exc.response(instance=request.url.path)
         headers = dict(exc.headers) if exc.headers else None
         detail = exc.detail if isinstance(exc.detail, str) else None
         return problem_response(
@@ -137,6 +139,19 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ProblemError, on_problem)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)
+
+
+class BodyTooLarge(StarletteHTTPException):
+    """A body over the service's limit. An HTTP exception, so that it passes through FastAPI's body
+    parsing (which turns any other error met while reading the body into a 400)."""
+
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(413, f"the body limit is {max_bytes} bytes")
+
+    def response(self, instance: str | None = None) -> JSONResponse:
+        return problem_response(
+            413, "Payload too large", slug="payload-too-large", detail=self.detail, instance=instance
+        )
 
 
 def _reason(status: int) -> str:

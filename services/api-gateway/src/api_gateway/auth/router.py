@@ -7,10 +7,18 @@ import binascii
 from enum import Enum
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Path, Request, Response
+from fastapi import APIRouter, Form, Path, Request, Response, Security
 
 from api_gateway.auth import service
-from api_gateway.auth.deps import PrincipalDep, SignerDep, client_address, rate_limit
+from api_gateway.auth.deps import (
+    PrincipalDep,
+    SignerDep,
+    api_key_header,
+    client_address,
+    current_principal,
+    oauth2,
+    rate_limit,
+)
 from api_gateway.auth.models import ApiClient, ApiKey
 from api_gateway.auth.principal import AuthError, Role, require_roles
 from api_gateway.auth.schemas import (
@@ -110,9 +118,34 @@ async def token(
     },
 )
 async def revoke(
-    session: SessionDep, signer: SignerDep, principal: PrincipalDep, token: Annotated[str, Form(max_length=4000)]
+    request: Request,
+    session: SessionDep,
+    signer: SignerDep,
+    token: Annotated[str, Form(max_length=4000)],
+    client_id: Annotated[str | None, Form(max_length=64)] = None,
+    client_secret: Annotated[str | None, Form(max_length=200)] = None,
+    header_key: Annotated[str | None, Security(api_key_header)] = None,
+    authorization: Annotated[str | None, Security(oauth2)] = None,
 ) -> dict[str, str]:
-    await service.revoke_token(session, signer, token)
+    """The caller authenticates as the client the token was issued to (RFC 7009 §2.1: HTTP Basic or
+    client_id/client_secret in the form, as at the token endpoint), or with a bearer token or API key
+    (a console signing out sends the token itself)."""
+    basic = _basic_credentials(request.headers.get("authorization"))
+    if basic:
+        client_id, client_secret = basic
+    if client_id or client_secret:
+        rate_limit(request, f"token:{client_address(request)}")
+        if not client_id or not client_secret:
+            raise OAuthError("invalid_request", "client_id and client_secret are required")
+        try:
+            client = await service.authenticate_client(session, client_id=client_id, client_secret=client_secret)
+        except AuthError as exc:
+            raise OAuthError("invalid_client", "invalid client credentials", status=401) from exc
+        if not await service.revoke_token(session, signer, token, issued_to=client.client_id):
+            raise OAuthError("unauthorized_client", "the token was not issued to this client")
+    else:
+        await current_principal(request, session, signer, header_key, authorization)
+        await service.revoke_token(session, signer, token)
     return {"status": "revoked"}
 
 

@@ -177,30 +177,39 @@ async def revoke_client(session: AsyncSession, client_id: str, granter: Principa
     return client
 
 
-async def issue_token(
-    session: AsyncSession, signer: TokenSigner, *, client_id: str, client_secret: str
-) -> tuple[str, int, ApiClient]:
+async def authenticate_client(session: AsyncSession, *, client_id: str, client_secret: str) -> ApiClient:
     client = await session.get(ApiClient, client_id)
     # Exactly one scrypt whether the id exists or not, so timing does not reveal which client ids exist.
     stored = client.secret_hash if client else DUMMY_SECRET_HASH
     valid = verify_secret(client_secret, stored)
     if client is None or not valid or not client.active:
         raise AuthError("invalid client credentials")
+    return client
+
+
+async def issue_token(
+    session: AsyncSession, signer: TokenSigner, *, client_id: str, client_secret: str
+) -> tuple[str, int, ApiClient]:
+    client = await authenticate_client(session, client_id=client_id, client_secret=client_secret)
     token, ttl = signer.issue(client)
     return token, ttl, client
 
 
-async def revoke_token(session: AsyncSession, signer: TokenSigner, token: str) -> None:
-    """RFC 7009: revoking an invalid token is not an error."""
+async def revoke_token(session: AsyncSession, signer: TokenSigner, token: str, *, issued_to: str | None = None) -> bool:
+    """RFC 7009: revoking an invalid token is not an error. `issued_to`: revoke it only if it is that
+    client's; False when it is another's (nothing revoked)."""
     try:
         claims = signer.verify(token)
     except HTTPException:
-        return
+        return True
+    if issued_to is not None and claims.get("sub") != issued_to:
+        return False
     jti = str(claims["jti"])
     # Rows of tokens that have expired anyway are no longer needed.
     await session.exec(delete(RevokedToken).where(col(RevokedToken.expires_at) < datetime.now(UTC)))
     if await session.get(RevokedToken, jti) is None:
         session.add(RevokedToken(jti=jti, expires_at=datetime.fromtimestamp(int(claims["exp"]), UTC)))
+    return True
 
 
 async def ensure_demo_key(session: AsyncSession, value: str) -> None:

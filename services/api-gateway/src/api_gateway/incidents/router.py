@@ -167,7 +167,20 @@ ACTION_RESULT_EXAMPLE = {
     "region_code": "64",
     "status": "in_progress",
     "assignee": {"official_id": "off-64-roads-1", "name": "Петров Иван Сергеевич"},
-    "deadlines": {"first_response_due": "2026-11-26T17:15:00Z"},
+    # Routing's clocks, as routing returns them (GET /v1/incidents/{id} sums them up as `deadlines`).
+    "deadlines": [
+        {
+            "clock": "first_reaction",
+            "state": "pending",
+            "level": 0,
+            "started_at": "2026-11-26T09:15:00Z",
+            "warn_at": "2026-11-26T15:15:00Z",
+            "due_at": "2026-11-26T17:15:00Z",
+            "working_hours": 8.0,
+            "timezone": "Europe/Saratov",
+            "policy": "default",
+        }
+    ],
     "history": [{"action": "take", "actor": "off-64-roads-1", "at": "2026-11-26T10:00:00Z"}],
 }
 

@@ -9,6 +9,7 @@ from typing import Any, Literal
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, model_validator
 
 from api_gateway.schemas import EXAMPLE_TIME, Strict, example, example_of
+from incidents_common.categories import CategoryName
 from incidents_common.events import CORRECTED_FIELDS, IncidentAction, Priority, ReplyState, Urgency
 from incidents_common.regions import REGIONS
 
@@ -341,7 +342,7 @@ class ActionCreate(Strict):
     # correct: the operator's decision on the classification; each stated field becomes classifier
     # feedback (a value equal to the current one confirms it).
     is_incident: bool | None = Field(default=None, description="correct: false rejects it as not a complaint")
-    category: str | None = Field(default=None, max_length=50, pattern=r"^[a-z][a-z0-9_]*$", description="correct")
+    category: CategoryName | None = Field(default=None, description="correct")
     urgency: Urgency | None = Field(default=None, description="correct: its SLA policy applies from the creation")
     region_code: str | None = Field(default=None, pattern=r"^\d{2}$", description="correct: ФИАС/ГАР code")
 

@@ -10,6 +10,7 @@ from sse_starlette import EventSourceResponse
 from api_gateway.auth.deps import StreamPrincipalDep
 from api_gateway.deps import DatabaseDep, SettingsDep
 from api_gateway.live import service
+from api_gateway.schemas import EventTypeName
 from incidents_common.problems import NotFound
 
 router = APIRouter(prefix="/v1", tags=["live"])
@@ -40,7 +41,9 @@ async def stream_events(
     settings: SettingsDep,
     principal: StreamPrincipalDep,
     region: Annotated[list[str] | None, Query(examples=[["64"]])] = None,
-    type: Annotated[list[str] | None, Query(examples=[["incident.created"]], description="Event types")] = None,  # noqa: A002
+    type: Annotated[
+        list[EventTypeName] | None, Query(examples=[["incident.created"]], description="Event types")
+    ] = None,  # noqa: A002
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID", max_length=20)] = None,
     from_start: Annotated[bool, Query(description="Without Last-Event-ID: replay the stored history first")] = False,
 ) -> EventSourceResponse:

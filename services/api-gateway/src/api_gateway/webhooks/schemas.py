@@ -6,7 +6,7 @@ from datetime import datetime
 
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
 
-from api_gateway.schemas import EXAMPLE_TIME, Strict, example, example_of
+from api_gateway.schemas import EXAMPLE_TIME, EventTypeName, Strict, example, example_of
 
 
 class WebhookCreate(Strict):
@@ -29,8 +29,8 @@ class WebhookCreate(Strict):
         default=None, min_length=16, max_length=200, description="HMAC key; generated and shown once when omitted"
     )
     regions: list[str] = Field(default_factory=list, description="Narrow to these of your regions; empty = all yours")
-    event_types: list[str] = Field(
-        default_factory=list, description="e.g. incident.created, alert.surge; empty = every type"
+    event_types: list[EventTypeName] = Field(
+        default_factory=list, max_length=50, description="e.g. incident.created, alert.surge; empty = every type"
     )
 
 

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import MISSING, AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
+from incidents_common.categories import check_category
 from incidents_common.regions import REGIONS
 from routing.directory.models import Role
 
@@ -62,7 +63,7 @@ Email = Annotated[str, Field(max_length=200)]
 Phone = Annotated[str, Field(max_length=50)]
 OfficialName = Annotated[str, Field(min_length=1, max_length=300)]
 Position = Annotated[str, Field(max_length=500)]
-Category = Annotated[str, Field(max_length=50)]
+Category = Annotated[str, Field(max_length=50), AfterValidator(check_category)]
 Categories = Annotated[list[Category], Field(max_length=100, description="Empty: every category")]
 Municipalities = Annotated[list[Municipality], Field(max_length=500, description="Empty: the whole region")]
 HourMinute = Annotated[str, Field(pattern=HHMM_PATTERN, description="HH:MM", examples=["09:00"])]

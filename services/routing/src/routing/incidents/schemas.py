@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from incidents_common.categories import CategoryName
 from incidents_common.events import CORRECTED_FIELDS, Assignee, IncidentAction, IncidentStatus, ReviewReason, Urgency
 from incidents_common.regions import REGIONS
 from routing.deadlines.schemas import DeadlineRead
@@ -29,9 +30,7 @@ class ActionRequest(BaseModel):
     # correct: the operator's decision on the classification (any of these; a value equal to the
     # current one confirms it). Each becomes classifier feedback for every post of the incident.
     is_incident: bool | None = Field(default=None, description="correct: false rejects it as not a complaint")
-    category: str | None = Field(
-        default=None, min_length=1, max_length=50, pattern=r"^[a-z][a-z0-9_]*$", description="correct: the category"
-    )
+    category: CategoryName | None = Field(default=None, description="correct: the category")
     urgency: Urgency | None = Field(default=None, description="correct: the urgency; its SLA policy applies")
     region_code: str | None = Field(
         default=None, pattern=r"^\d{2}$", description="correct: the region (ФИАС/ГАР code) the complaint belongs to"
