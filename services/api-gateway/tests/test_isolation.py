@@ -63,6 +63,23 @@ class TestNoListLeak:
         assert "inc-77" not in export.text
         assert len(export.text.strip().splitlines()) == 1  # the header only
 
+    async def test_a_code_that_names_no_region_is_422_not_an_empty_answer(self, gw: Gateway) -> None:
+        await _two_regions(gw)
+        for role in ("admin64", "federal"):
+            for path in ("/v1/incidents", "/v1/review-queue", "/v1/analytics/summary", "/v1/incidents/export.csv"):
+                for region in ("99", "abc", ["64", "6 4"]):
+                    response = await gw.client.get(path, params={"region": region}, headers=gw.headers(role))
+                    assert response.status_code == 422, (role, path, region, response.text)
+                    # Malformed codes fail the parameter's pattern where it has one; well-formed ones
+                    # that name no subject fail the region check.
+                    assert response.json()["type"].endswith(("/unknown-region", "/validation-failed"))
+        # A real region that is not yours stays an empty answer (as if there were none there).
+        other = await gw.client.get("/v1/incidents", params={"region": "77"}, headers=gw.headers("admin64"))
+        assert other.status_code == 200 and other.json()["items"] == []
+        backwards = {"from": "2026-12-01T00:00:00Z", "to": "2026-11-01T00:00:00Z"}
+        period = await gw.client.get("/v1/analytics/summary", params=backwards, headers=gw.headers("federal"))
+        assert period.status_code == 422 and period.json()["type"].endswith("/empty-period")
+
     async def test_analytics_never_count_other_regions(self, gw: Gateway) -> None:
         await _two_regions(gw)
         headers = gw.headers("admin64")

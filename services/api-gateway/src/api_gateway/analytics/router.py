@@ -15,6 +15,7 @@ from api_gateway.deps import SettingsDep
 from api_gateway.incidents.params import aware
 from api_gateway.incidents.queries import IncidentFilter
 from incidents_common.app import SessionDep
+from incidents_common.problems import InvalidInput
 
 router = APIRouter(prefix="/v1/analytics", tags=["analytics"])
 
@@ -43,7 +44,14 @@ ToQ = Annotated[datetime | None, Query(alias="to", description="Incidents create
 async def analytics_filter(
     region: RegionQ = None, category: CategoryQ = None, date_from: FromQ = None, date_to: ToQ = None
 ) -> IncidentFilter:
-    return IncidentFilter(regions=region, categories=category, created_from=aware(date_from), created_to=aware(date_to))
+    created_from, created_to = aware(date_from), aware(date_to)
+    if created_from is not None and created_to is not None and created_from > created_to:
+        raise EmptyPeriod(f"`from` ({created_from.isoformat()}) is after `to` ({created_to.isoformat()})")
+    return IncidentFilter(regions=region, categories=category, created_from=created_from, created_to=created_to)
+
+
+class EmptyPeriod(InvalidInput):
+    status, slug, title = 422, "empty-period", "Empty period"
 
 
 FilterDep = Annotated[IncidentFilter, Depends(analytics_filter)]

@@ -18,7 +18,8 @@ from enum import StrEnum
 from fastapi import HTTPException
 
 from incidents_common.identity import ActingUser
-from incidents_common.problems import Forbidden
+from incidents_common.problems import Forbidden, InvalidInput
+from incidents_common.regions import REGIONS
 
 
 class Role(StrEnum):
@@ -29,6 +30,10 @@ class Role(StrEnum):
 
 
 WRITE_ROLES = {Role.regional_admin, Role.official}
+
+
+class UnknownRegion(InvalidInput):
+    status, slug, title = 422, "unknown-region", "Unknown region"
 
 
 @dataclass(frozen=True)
@@ -49,7 +54,15 @@ class Principal:
         return self.regions is None or region_code in self.regions
 
     def visible(self, requested: list[str] | None) -> list[str] | None:
-        """The regions a query may touch: the caller's, narrowed by what it asked for."""
+        """The regions a query may touch: the caller's, narrowed by what it asked for.
+
+        A code that names no region is refused (422): a typo would otherwise read as a region with
+        nothing in it. A real region outside the caller's stays an empty answer, as a missing one."""
+        unknown = sorted({r for r in requested or [] if r not in REGIONS})
+        if unknown:
+            raise UnknownRegion(
+                f"unknown region code(s) {', '.join(map(repr, unknown))}: two-digit ФИАС/ГАР codes such as '64'"
+            )
         if self.regions is None:
             return requested or None
         if not requested:
