@@ -100,7 +100,7 @@ class TestSummary:
         await _seed(gw)
         headers = gw.headers("admin64")
         by_category = (await gw.client.get("/v1/analytics/summary", params={"by": "category"}, headers=headers)).json()
-        assert [g["key"] for g in by_category["groups"]] == ["roads"]
+        assert [(g["key"], g["name"]) for g in by_category["groups"]] == [("roads", "Дороги")]
         trend = (await gw.client.get("/v1/analytics/trend", headers=headers)).json()
         assert [p["created"] for p in trend] == [14, 13, 13]
         assert sum(p["answered_on_time"] for p in trend) == 36

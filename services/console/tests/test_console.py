@@ -27,6 +27,13 @@ async def test_every_page_needs_a_sign_in(console: Console) -> None:
     assert live.status_code == 401
 
 
+async def test_the_sign_in_page_names_an_icon_that_is_served(console: Console) -> None:
+    page = await console.client.get("/sign-in")
+    assert '<link rel="icon" href="/static/favicon.svg"' in page.text
+    icon = await console.client.get("/static/favicon.svg")
+    assert icon.status_code == 200 and icon.headers["content-type"].startswith("image/svg+xml")
+
+
 async def test_a_wrong_key_is_refused_and_nothing_is_remembered(console: Console) -> None:
     response = await console.client.post("/sign-in", data={"method": "api_key", "api_key": "nope", "next": "/"})
     assert response.status_code == 401

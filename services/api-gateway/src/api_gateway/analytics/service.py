@@ -31,6 +31,7 @@ from api_gateway.auth.principal import Principal
 from api_gateway.columns import table_of
 from api_gateway.incidents.models import Incident
 from api_gateway.incidents.queries import IncidentFilter, apply_filter, overdue
+from api_gateway.open311.mapping import SERVICE_NAMES
 
 
 @dataclass(frozen=True)
@@ -152,7 +153,8 @@ async def load_facts(session: AsyncSession, *, principal: Principal, flt: Incide
 
 GROUPINGS: dict[str, tuple[Callable[[Fact], str], Callable[[Fact], str]]] = {
     "region": (lambda f: f.region_code, lambda f: f.region_name),
-    "category": (lambda f: f.category, lambda f: f.category),
+    # A category's Russian name (the taxonomy's label); an operator's own category shows its code.
+    "category": (lambda f: f.category, lambda f: SERVICE_NAMES.get(f.category, (f.category, ""))[0]),
     "department": (lambda f: f.department, lambda f: f.department_name),
 }
 
