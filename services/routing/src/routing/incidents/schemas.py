@@ -133,7 +133,13 @@ class IncidentRead(BaseModel):
     region_code: str
     region_name: str
     city: str | None = None
-    address: str | None = None
+    address: str | None = Field(
+        default=None,
+        description=(
+            "The street key its posts cluster on, normalised (lower case, stems: «ленин» for «ул. Ленина»); "
+            "for matching, not for display: the posts carry the words as written"
+        ),
+    )
     category: str
     urgency: Urgency
     status: IncidentStatus
