@@ -58,12 +58,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-async def connect(args: argparse.Namespace) -> Any:
-    """Log in with the region's own inbox prefix; retry while the server (re)starts or reloads."""
-    deadline = asyncio.get_running_loop().time() + args.connect_seconds
+async def connect(args: argparse.Namespace, stop: asyncio.Event) -> Any:
+    """Log in with the region's own inbox prefix; retry while the server (re)starts or reloads, for
+    at most --connect-seconds. Credentials the server refuses (a rotated password) end it at once."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + args.connect_seconds
+    refused = asyncio.Event()
+
+    async def on_error(exc: Exception) -> None:
+        # nats-py retries a refused login for ever (the reconnect policy covers the first connect
+        # too); this stops it. Other errors while connecting are retried until the deadline.
+        if "authorization violation" in str(exc).lower():
+            refused.set()
+
     while True:
-        try:
-            return await nats.connect(
+        attempt = asyncio.ensure_future(
+            nats.connect(
                 args.url,
                 user=args.user,
                 password=args.password,
@@ -71,18 +81,34 @@ async def connect(args: argparse.Namespace) -> Any:
                 name=f"subscriber-{args.user}",
                 max_reconnect_attempts=-1,
                 connect_timeout=2,
+                error_cb=on_error,
             )
-        except Exception as exc:  # noqa: BLE001 - refused (not yet reloaded) or not reachable: retry
-            if asyncio.get_running_loop().time() > deadline:
-                raise SystemExit(f"cannot connect to {args.url} as {args.user}: {exc}") from exc
-            await asyncio.sleep(0.5)
+        )
+        waits = {attempt, asyncio.ensure_future(refused.wait()), asyncio.ensure_future(stop.wait())}
+        await asyncio.wait(waits, timeout=max(0.1, deadline - loop.time()), return_when=asyncio.FIRST_COMPLETED)
+        for waiting in waits - {attempt}:
+            waiting.cancel()
+        if attempt.done() and not attempt.cancelled() and attempt.exception() is None:
+            return attempt.result()
+        attempt.cancel()
+        if refused.is_set():
+            raise SystemExit(
+                f"{args.url} refused the credentials of {args.user}: ask the operator for the current ones "
+                "(a rotated password ends the old one)"
+            )
+        if stop.is_set():
+            raise SystemExit(130)
+        if loop.time() > deadline:
+            error = attempt.exception() if attempt.done() and not attempt.cancelled() else "no answer"
+            raise SystemExit(f"cannot connect to {args.url} as {args.user}: {error}")
+        await asyncio.sleep(0.5)
 
 
 async def run(args: argparse.Namespace) -> int:
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         asyncio.get_running_loop().add_signal_handler(sig, stop.set)
-    nc = await connect(args)
+    nc = await connect(args, stop)
     try:
         js = nc.jetstream(timeout=5)
         durable = f"region{args.region}"
@@ -100,8 +126,10 @@ async def run(args: argparse.Namespace) -> int:
         while not stop.is_set():
             try:
                 messages = await subscription.fetch(args.batch, timeout=1)
-            except nats.errors.TimeoutError:
-                continue  # nothing new yet
+            except TimeoutError:
+                # Nothing new yet. nats-py raises its own TimeoutError (a subclass) or the plain one,
+                # depending on where the wait ends: catching only its own crashed an idle subscriber.
+                continue
             except nats.errors.Error:
                 if stop.is_set():
                     break  # Ctrl-C while a fetch was in flight: stop cleanly

@@ -735,7 +735,7 @@ class Subscriber:
         self.tail = ""
 
     @classmethod
-    async def start(cls, url: str, credentials: Path) -> Subscriber:
+    async def start(cls, url: str, credentials: Path, *extra: str) -> Subscriber:
         process = await asyncio.create_subprocess_exec(
             sys.executable,
             str(SUBSCRIBER),
@@ -743,6 +743,7 @@ class Subscriber:
             url,
             "--credentials",
             str(credentials),
+            *extra,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
         )
@@ -816,14 +817,32 @@ async def test_cli_issued_credentials_let_the_example_subscriber_consume_ack_and
         assert (await subscriber.line()).startswith("ready: consumer region64")
         resumed = await subscriber.line()
         assert "incident=second-64" in resumed, f"the durable consumer should resume after first-64: {resumed}"
+        # Idle through several empty fetches (one a second), then the next event still arrives:
+        # an empty fetch once ended the subscriber with a TimeoutError.
+        await asyncio.sleep(6)
+        assert subscriber.process.returncode is None, await subscriber.process.stdout.read()  # type: ignore[union-attr]
+        await _publish_as_routing(tmp_path, server.url, auth, _incident("third-64", "64"))
+        assert "incident=third-64" in await subscriber.line()
         assert await subscriber.stop() == 0, subscriber.tail
+
+        # A wrong (say, rotated) password ends the subscriber at once with a reason, not after
+        # endless reconnects that Ctrl-C could not stop.
+        refused = await Subscriber.start(server.url, issued_file, "--password", "not-the-password")
+        try:
+            code = await asyncio.wait_for(refused.process.wait(), timeout=15)
+        finally:
+            if refused.process.returncode is None:
+                refused.process.kill()  # it ignored SIGINT while reconnecting
+        output = (await refused.process.stdout.read()).decode()  # type: ignore[union-attr]
+        assert code != 0 and "refused the credentials of region64" in output, output
+        assert "Traceback" not in output, output
         subscriber = None
         region = await nats.connect(
             server.url, user="region64", password=credentials["password"], inbox_prefix="_INBOX_region64"
         )
         info = await region.jetstream().consumer_info("INCIDENTS", "region64")
         await region.close()
-        assert info.num_ack_pending == 0 and info.num_pending == 0 and info.delivered.stream_seq == 3
+        assert info.num_ack_pending == 0 and info.num_pending == 0 and info.delivered.stream_seq == 4
     finally:
         if subscriber is not None:
             await subscriber.stop()
