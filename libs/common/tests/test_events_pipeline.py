@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+import pytest
 from sqlmodel import Field, SQLModel, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -22,6 +24,8 @@ from incidents_common.events import (
 )
 from incidents_common.nats import ConsumerSpec, EventRuntime, each_event
 from incidents_common.testing import eventually, read_stream
+
+TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 
 
 class SeenPost(SQLModel, table=True):
@@ -97,7 +101,10 @@ class TestOutboxAndInbox:
             await producer_db.dispose()
             await consumer_db.dispose()
 
-    async def test_malformed_event_is_dead_lettered_and_does_not_block(self, nats_url: str, tmp_path: Any) -> None:
+    async def test_malformed_event_is_dead_lettered_and_does_not_block(
+        self, nats_url: str, tmp_path: Any, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        caplog.set_level(logging.WARNING, logger="incidents.nats")
         db = Database(f"sqlite+aiosqlite:///{tmp_path / 'c.db'}", [SeenPost])
         await db.create_tables()
 
@@ -111,7 +118,8 @@ class TestOutboxAndInbox:
         try:
             assert runtime.js is not None
             await runtime.js.publish(SUBJECT_POST_COLLECTED, b"{not json")
-            await runtime.js.publish(SUBJECT_POST_COLLECTED, orjson.dumps({"specversion": "1.0", "type": "nope"}))
+            traced = {"specversion": "1.0", "type": "nope", "traceparent": f"00-{TRACE_ID}-00f067aa0ba902b7-01"}
+            await runtime.js.publish(SUBJECT_POST_COLLECTED, orjson.dumps(traced))
             good = publish_raw = orjson.dumps(
                 {
                     "specversion": "1.0",
@@ -131,6 +139,9 @@ class TestOutboxAndInbox:
             assert "unknown event type" in reasons[1]
             assert dead[0].data == b"{not json"
             assert decode_event(good).id == "e-good"
+            # The log line says which journey the event was on, though no span was current.
+            logged = [r for r in caplog.records if r.getMessage() == "event dead-lettered"]
+            assert [getattr(r, "trace_id", None) for r in logged] == [None, TRACE_ID]
         finally:
             await runtime.stop()
             await db.dispose()

@@ -169,6 +169,13 @@ def current_trace_id() -> str | None:
     return f"{ctx.trace_id:032x}" if ctx.is_valid else None
 
 
+def trace_id_of(traceparent: str | None) -> str | None:
+    """The trace id a W3C traceparent names: what a log line about one event carries, so that the
+    event's journey is found from the log even where no span is current (a batch handled together)."""
+    context = parse_traceparent(traceparent)
+    return f"{context.trace_id:032x}" if context is not None else None
+
+
 def parse_traceparent(value: str | None) -> SpanContext | None:
     if not value:
         return None

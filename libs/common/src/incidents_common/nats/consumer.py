@@ -21,11 +21,16 @@ from incidents_common.db import Database, InboxMessage, Writes, already_processe
 from incidents_common.events import BadEvent, CloudEvent, dead_letter_subject, decode_event
 from incidents_common.jetstream import PullBatches
 from incidents_common.nats.connection import short_error
-from incidents_common.nats.dead_letter import DELIVERY_LIMIT_REASON, dead_letter_headers, identify_event
+from incidents_common.nats.dead_letter import (
+    DELIVERY_LIMIT_REASON,
+    dead_letter_headers,
+    identify_event,
+    traceparent_in,
+)
 from incidents_common.nats.failures import HandlerTimeout, is_infrastructure_failure, probe_database
 from incidents_common.nats.gcpause import collector_paused
 from incidents_common.nats.spec import ConsumerSpec, ConsumerStats, config_differs
-from incidents_common.tracing import batch_spans
+from incidents_common.tracing import batch_spans, trace_id_of
 
 log = logging.getLogger("incidents.nats")
 
@@ -247,7 +252,12 @@ class Consumer:
                     self.stats.transient_retries += 1
                     log.info(
                         "transient failure while the database answers, retrying",
-                        extra={"consumer": self.spec.durable, "event_id": cloud_event.id, "error": short_error(exc)},
+                        extra={
+                            "consumer": self.spec.durable,
+                            "event_id": cloud_event.id,
+                            "trace_id": trace_id_of(cloud_event.traceparent),
+                            "error": short_error(exc),
+                        },
                     )
                     if await self._sleep(min(0.2 * 2**transient, 5.0)):
                         return False
@@ -295,6 +305,7 @@ class Consumer:
             extra={
                 "consumer": self.spec.durable,
                 "event_id": cloud_event.id,
+                "trace_id": trace_id_of(cloud_event.traceparent),
                 "delivery": delivered,
                 "retry_in": delay,
                 "error": short_error(exc),
@@ -377,6 +388,7 @@ class Consumer:
         consumer has no delivery limit) and is dead-lettered on receipt.
         """
         event_id, event_type = (event_id, None) if event_id else identify_event(msg.data)
+        trace_id = trace_id_of(traceparent_in(msg.data))
         headers = dead_letter_headers(msg, reason, durable=self.spec.durable, event_id=event_id, event_type=event_type)
         try:
             await js.publish(dead_letter_subject(self.spec.durable), msg.data, headers=headers)
@@ -388,7 +400,13 @@ class Consumer:
         self.stats.dead_lettered += 1
         log.warning(
             "event dead-lettered",
-            extra={"consumer": self.spec.durable, "reason": reason[:300], "event_id": event_id, "subject": msg.subject},
+            extra={
+                "consumer": self.spec.durable,
+                "reason": reason[:300],
+                "event_id": event_id,
+                "trace_id": trace_id,
+                "subject": msg.subject,
+            },
         )
         await msg.ack()
 

@@ -46,6 +46,16 @@ def dead_letter_headers(
     return headers
 
 
+def traceparent_in(raw: bytes) -> str | None:
+    """The `traceparent` of a CloudEvent, read leniently from a message that may not be one."""
+    try:
+        document = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+    value = document.get("traceparent") if isinstance(document, dict) else None
+    return value if isinstance(value, str) else None
+
+
 def identify_event(raw: bytes) -> tuple[str | None, str | None]:
     """The id and type of a CloudEvent, read leniently from a message that may not be one."""
     try:
