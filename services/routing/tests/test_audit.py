@@ -212,6 +212,21 @@ class TestCli:
         assert line == {"incident_id": first, "broken_at": 1, "reason": "entry 1 is missing (the next one is 2)"}
         assert "1 broken" in err
 
+    def test_a_missing_or_foreign_database_is_an_error_not_an_all_clear(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        missing = tmp_path / "routng.db"  # a typo
+        assert cli.main(["--database-url", f"sqlite+aiosqlite:///{missing}", "audit-verify"]) == 2
+        assert f"no routing database at {missing}" in capsys.readouterr().err
+        assert not missing.exists(), "checking must not create it"
+        empty = tmp_path / "empty.db"
+        empty.touch()
+        assert cli.main(["--database-url", f"sqlite+aiosqlite:///{empty}", "audit-verify"]) == 2
+        assert "has no routing tables" in capsys.readouterr().err
+        with pytest.raises(SystemExit) as exit_:
+            cli.main(["audit-verify", "--region", "99"])
+        assert exit_.value.code == 2 and "unknown region code '99'" in capsys.readouterr().err
+
     def test_help(self, capsys: pytest.CaptureFixture[str]) -> None:
         with pytest.raises(SystemExit):
             cli.main(["audit-verify", "--help"])

@@ -10,12 +10,15 @@ import sys
 from datetime import date
 from pathlib import Path
 
+from sqlalchemy import inspect, make_url
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import select
 from tqdm import tqdm
 
 from incidents_common.db import Database
 from incidents_common.migrations import add_migrate_command, run_migrate_command
 from incidents_common.problems import ProblemError
+from incidents_common.regions import REGIONS
 from routing.config import Settings
 from routing.directory.parsing import parse_import
 from routing.directory.service import import_directory
@@ -39,18 +42,29 @@ def _parser() -> argparse.ArgumentParser:
         help="Check every incident's hash chain and every stored daily root; exit code 1 if anything broke",
     )
     verify.add_argument("--incident", help="Only this incident's chain")
-    verify.add_argument("--region", help="Only this region's incidents and roots (two digits)")
+    verify.add_argument("--region", type=_region_code, help="Only this region's incidents and roots (two digits)")
     verify.add_argument("--day", type=date.fromisoformat, help="Only the roots of this UTC day (YYYY-MM-DD)")
     commands.add_parser("audit-seal", help="Store and publish the daily roots of the days that are over, now")
     add_migrate_command(commands)  # its --database-url, like the one before the command, overrides the default
     return parser
 
 
+def _region_code(value: str) -> str:
+    if value not in REGIONS:
+        raise argparse.ArgumentTypeError(f"unknown region code {value!r} (two digits, such as 64)")
+    return value
+
+
 async def _run(args: argparse.Namespace) -> int:
     settings = Settings()
     content = args.file.read_bytes() if args.command == "import-directory" else b""
     db = Database(args.database_url or settings.resolved_database_url(), TABLES)
-    await db.migrate()
+    if args.command == "audit-verify":
+        # Checking, not writing: a mistyped URL must not become a new empty database that verifies
+        # clean ("0 chains checked: 0 broken" would read as an all-clear).
+        await _require_routing_database(db)
+    else:
+        await db.migrate()
     try:
         if args.command == "import-directory":
             with tqdm(total=2, desc="import", unit="step", file=sys.stderr) as bar:
@@ -78,6 +92,32 @@ async def _run(args: argparse.Namespace) -> int:
     finally:
         await db.dispose()
     return 0
+
+
+async def _require_routing_database(db: Database) -> None:
+    try:
+        async with db.engine.connect() as connection:
+            present = await connection.run_sync(lambda sync: inspect(sync).has_table(INCIDENTS.name))
+    except (OSError, SQLAlchemyError) as exc:
+        raise CliError(
+            f"cannot open the routing database: {exc.__class__.__name__}: {str(exc).splitlines()[0]}"
+        ) from exc
+    finally:
+        await db.dispose()
+    if not present:
+        raise CliError(f"{db.url.rsplit('@', 1)[-1]} has no routing tables: not the routing database")
+
+
+def _require_database_file(url: str) -> None:
+    """An SQLite URL names a file that exists (opening one that does not would create it)."""
+    if url.startswith("sqlite"):
+        path = make_url(url).database
+        if path and path != ":memory:" and not Path(path).is_file():
+            raise CliError(f"no routing database at {path} (give --database-url, or run from the project folder)")
+
+
+class CliError(Exception):
+    """A clear message for the user, exit code 2."""
 
 
 async def _audit_verify(db: Database, args: argparse.Namespace) -> int:
@@ -121,9 +161,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "migrate":
         return run_migrate_command(args, package="routing", database_url=lambda: Settings().resolved_database_url())
     try:
+        if args.command == "audit-verify":
+            _require_database_file(args.database_url or Settings().resolved_database_url())
         return asyncio.run(_run(args))
     except FileNotFoundError as exc:
         sys.stderr.write(f"error: no such file: {exc.filename}\n")
+    except CliError as exc:
+        sys.stderr.write(f"error: {exc}\n")
     except ProblemError as exc:
         sys.stderr.write(f"error: {exc.detail or exc.title}\n")
         for line in exc.extensions.get("errors", []):
