@@ -304,6 +304,13 @@ async def test_the_command_line(nats_url: str, tmp_path: Path) -> None:
         missing = await cli("show", "99999", *common)
         assert missing.returncode == 3 and "no dead letter 99999" in missing.stderr
         assert (await cli("list", *common, "--consumer", "nobody.here")).returncode == 3
+        for command in (["list"], ["replay"], ["purge"]):  # a typo is not "no dead letters"
+            typo = await cli(*command, *common, "--consumer", "routing-post-clasified")
+            assert typo.returncode == 3 and "none of the consumers" in typo.stderr, (command, typo.stderr)
+        quiet = await cli("list", *common, "--consumer", "routing-post-classified")
+        assert quiet.returncode == 0 and "no dead letters" in quiet.stderr
+        password_alone = await cli("list", *common, "--password", "secret")
+        assert password_alone.returncode == 2 and "--password needs --user" in password_alone.stderr
         assert (await cli("purge", str(c1["seq"]), "--older-than", "3", *common)).returncode == 2
 
         p.broken.clear()

@@ -111,10 +111,23 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _found_nothing_for(name: str | None) -> None:
+    """`--consumer` found no dead letter: fine for one of the services' consumers (a deployment may
+    prefix their names), but a typo would list, replay or purge nothing as if all were well."""
+    from incidents_common.natsauth import SERVICES
+
+    known = sorted({grant.durable for service in SERVICES.values() for grant in service.consumers})
+    if name is not None and not any(name == durable or name.endswith(durable) for durable in known):
+        raise UnknownConsumer(f"no dead letters of {name!r}, which is none of the consumers: {', '.join(known)}")
+
+
 def _credentials(args: argparse.Namespace) -> tuple[str | None, str | None]:
     from incidents_common.natsauth import OPERATOR_USER, CredentialStore, NatsAuthError
 
     user, password = args.user, args.password
+    if password is not None and not user:
+        # Otherwise the password would be dropped and the stored operator's used: a silent success.
+        raise CliError("--password needs --user (whose password it is)", 2)
     if user and password is not None:
         return user, password
     try:
@@ -175,6 +188,8 @@ async def _run(args: argparse.Namespace) -> int:
         store = DeadLetters(nc.jetstream(timeout=args.timeout), None, timeout=args.timeout)
         if args.command == "list":
             letters = await store.list(args.consumer, limit=args.limit)
+            if not letters:
+                _found_nothing_for(args.consumer)
             if args.json:
                 _print(json.dumps([letter.summary() for letter in letters], ensure_ascii=False, indent=2))
             elif letters:
@@ -201,6 +216,8 @@ async def _replay(store: DeadLetters, args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     letters = await store.list(args.consumer)
+    if not letters:
+        _found_nothing_for(args.consumer)
     failed: list[tuple[int, str]] = []
     replayed = 0
     with tqdm(total=len(letters), desc="replaying", unit="letter", file=sys.stderr, disable=None) as bar:
@@ -228,6 +245,8 @@ async def _purge(store: DeadLetters, args: argparse.Namespace) -> int:
         raise CliError("--older-than takes a number of days from 0 to 36500", 2)
     older = timedelta(days=args.older_than) if args.older_than is not None else None
     purged = await store.purge_all(args.consumer, older_than=older)
+    if not purged:
+        _found_nothing_for(args.consumer)
     _print(json.dumps({"purged": purged}))
     return 0
 
