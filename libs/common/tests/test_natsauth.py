@@ -791,6 +791,12 @@ async def test_cli_issued_credentials_let_the_example_subscriber_consume_ack_and
             "filter_subject": "incidents.v1.incident.*.64",
         }
         assert credentials["status"] == "issued" and len(credentials["password"]) >= 32
+        # Every durable the region user may bind is named, with its filter.
+        assert (credentials["alerts_durable"], credentials["alerts_filter_subject"]) == (
+            "region64-alerts",
+            "incidents.v1.alert.*.64",
+        )
+        assert credentials["corrections_durable"] == "region64-corrections"
         assert credentials["reloaded_server_pid"] == server.process.pid  # type: ignore[union-attr]
         assert f"pid {server.process.pid}" in issued.stderr  # type: ignore[union-attr]
         issued_file = tmp_path / "region64-credentials.json"

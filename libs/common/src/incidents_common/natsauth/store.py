@@ -25,6 +25,7 @@ from incidents_common.natsauth.permissions import (
     check_prefix,
     check_region,
     operator_permissions,
+    region_alerts_grant,
     region_corrections_grant,
     region_grant,
     region_permissions,
@@ -75,6 +76,7 @@ class StoredUser:
         if self.kind == "region" and self.region is not None:
             grant = region_grant(self.region)
             corrections = region_corrections_grant(self.region)
+            alerts = region_alerts_grant(self.region)
             info |= {
                 "region": self.region,
                 "region_name": REGIONS[self.region].name,
@@ -83,6 +85,8 @@ class StoredUser:
                 "filter_subject": grant.filter_subject,
                 "corrections_durable": corrections.durable,
                 "corrections_filter_subject": corrections.filter_subject,
+                "alerts_durable": alerts.durable,
+                "alerts_filter_subject": alerts.filter_subject,
             }
         if self.kind == "service":
             info["stream_prefix"] = self.stream_prefix
