@@ -74,6 +74,9 @@ class TestAdminCli:
         assert created["role"] == "regional_admin" and created["api_key"].startswith("gwk_")
         assert cli.main(["create-key", "--name", "x", "--role", "official", "--region", "64"], settings) == 2
         assert "official_id" in capsys.readouterr().err
+        with pytest.raises(SystemExit) as nameless:  # refused as the API refuses it
+            cli.main(["create-key", "--name", "  ", "--role", "federal"], settings)
+        assert nameless.value.code == 2 and "1 to 200 characters" in capsys.readouterr().err
         assert cli.main(["list-keys"], settings) == 0
         listed = json.loads(capsys.readouterr().out)
         assert [k["key_id"] for k in listed] == [created["key_id"]]

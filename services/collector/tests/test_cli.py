@@ -56,6 +56,14 @@ class TestImportCommand:
             main(["import", str(tmp_path / "nope.jsonl")])
         assert missing.value.code == 2
         assert "no such file" in capsys.readouterr().err
+        with pytest.raises(SystemExit) as folder:
+            main(["import", str(tmp_path)])
+        assert folder.value.code == 2 and "a folder, not a file" in capsys.readouterr().err
+        posts = tmp_path / "posts.jsonl"
+        posts.write_text("{}\n")
+        with pytest.raises(SystemExit) as zero:
+            main(["import", str(posts), "--batch", "0"])  # not the default in disguise
+        assert zero.value.code == 2 and "--batch must be between 1 and 10000" in capsys.readouterr().err
         with pytest.raises(SystemExit) as both:
             main(["import"])
         assert both.value.code == 2

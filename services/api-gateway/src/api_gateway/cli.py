@@ -29,6 +29,14 @@ from incidents_common.problems import ProblemError
 from incidents_common.secretbox import SecretBoxError
 
 
+def _name(value: str) -> str:
+    """A credential's name, as the API takes it: 1 to 200 characters once trimmed."""
+    name = value.strip()
+    if not 1 <= len(name) <= 200:
+        raise argparse.ArgumentTypeError("give a name of 1 to 200 characters")
+    return name
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m api_gateway",
@@ -41,7 +49,7 @@ def _parser() -> argparse.ArgumentParser:
         ("create-key", "an API key (prints the key once)"),
     ):
         cmd = sub.add_parser(name, help=f"create {what}")
-        cmd.add_argument("--name", required=True, help="who or what the credential is for")
+        cmd.add_argument("--name", required=True, type=_name, help="who or what the credential is for")
         cmd.add_argument("--role", required=True, choices=[r.value for r in Role])
         cmd.add_argument("--region", action="append", default=[], help="region code (repeatable); none for federal")
         cmd.add_argument("--official-id", help="the routing official id (role official)")

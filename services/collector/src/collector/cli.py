@@ -125,10 +125,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("give a FILE or --demo (one of them)")
     path = str(demo_path()) if args.demo else args.file
     if path != "-" and not Path(path).is_file():
-        parser.exit(2, f"error: no such file: {path}\n")
+        what = "a folder, not a file" if Path(path).is_dir() else "no such file"
+        parser.exit(2, f"error: {what}: {path}\n")
     overrides = {"database_url": args.database_url} if args.database_url else {}
     settings = Settings(**overrides)
-    batch = args.batch or settings.import_batch
+    batch = settings.import_batch if args.batch is None else args.batch
     if not 1 <= batch <= 10_000:
         parser.error("--batch must be between 1 and 10000")
     try:
