@@ -377,6 +377,11 @@ class TestMigrateCommand:
         assert main(["migrate", "upgrade", "-m", "x"]) == 2
         assert main(["migrate", "current", "--database-url", "nosuchdriver://x"]) == 2
         assert capsys.readouterr().err.startswith("error: ")
+        missing = tmp_path / "typo.db"
+        for action in ("current", "check"):  # reading does not create the file it was asked about
+            assert main(["migrate", action, "--database-url", f"sqlite+aiosqlite:///{missing}"]) == 2
+            assert f"no database at {missing}" in capsys.readouterr().err
+        assert not missing.exists()
 
     def test_routing_takes_the_database_before_the_command_too(
         self, tmp_path: Path, capsys: pytest.CaptureFixture[str]

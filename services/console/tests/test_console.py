@@ -223,4 +223,5 @@ async def test_live_updates_relay_only_what_the_page_needs(console: Console) -> 
 
 async def test_health(console: Console) -> None:
     assert (await console.client.get("/health")).status_code == 200
-    assert (await console.client.get("/health/ready")).json()["checks"]["gateway"] == "ok"
+    ready = (await console.client.get("/health/ready")).json()
+    assert ready["checks"]["gateway"] == "ok" and ready["service"] == "console"

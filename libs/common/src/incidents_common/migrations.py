@@ -326,6 +326,11 @@ def run_migrate_command(args: argparse.Namespace, *, package: str, database_url:
         if args.action == "revision":
             return asyncio.run(_revision(package, args.message, empty=args.empty))
         url = getattr(args, "database_url", None) or database_url()
+        missing = _missing_sqlite_file(url)
+        if missing is not None and args.action in ("current", "check"):
+            # Reading must not create the file it was asked about (upgrade creates it on purpose).
+            sys.stderr.write(f"error: no database at {missing}\n")
+            return 2
         return asyncio.run(_on_database(package, url, args.action))
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
@@ -333,6 +338,14 @@ def run_migrate_command(args: argparse.Namespace, *, package: str, database_url:
     except Exception as exc:  # noqa: BLE001 - a one-line message instead of a traceback
         sys.stderr.write(f"error: {type(exc).__name__}: {exc}\n")
         return 2
+
+
+def _missing_sqlite_file(url: str) -> str | None:
+    """The path of an SQLite URL whose file does not exist; None for any other URL."""
+    if not url.startswith("sqlite"):
+        return None
+    path = make_url(url).database
+    return path if path and path != ":memory:" and not Path(path).exists() else None
 
 
 def _out(text: str) -> None:

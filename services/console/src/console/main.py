@@ -123,7 +123,11 @@ def create_app(settings: Settings | None = None, *, transport: httpx.AsyncBaseTr
             gateway = "ok" if answer.status_code == 200 else f"HTTP {answer.status_code}"
         except httpx.HTTPError as exc:
             gateway = type(exc).__name__
-        body = {"status": "ok" if gateway == "ok" else "not ready", "checks": {"gateway": gateway}}
+        body = {
+            "status": "ok" if gateway == "ok" else "not ready",
+            "service": settings.service_name,
+            "checks": {"gateway": gateway},
+        }
         return JSONResponse(body, status_code=200 if gateway == "ok" else 503)
 
     return app
