@@ -824,9 +824,8 @@ async def test_cli_issued_credentials_let_the_example_subscriber_consume_ack_and
         resumed = await subscriber.line()
         assert "incident=second-64" in resumed, f"the durable consumer should resume after first-64: {resumed}"
         # Idle through several empty fetches (one a second), then the next event still arrives:
-        # an empty fetch once ended the subscriber with a TimeoutError.
+        # an empty fetch once ended the subscriber with a TimeoutError (line() then says it exited).
         await asyncio.sleep(6)
-        assert subscriber.process.returncode is None, await subscriber.process.stdout.read()  # type: ignore[union-attr]
         await _publish_as_routing(tmp_path, server.url, auth, _incident("third-64", "64"))
         assert "incident=third-64" in await subscriber.line()
         assert await subscriber.stop() == 0, subscriber.tail
