@@ -326,7 +326,7 @@ def run_migrate_command(args: argparse.Namespace, *, package: str, database_url:
         if args.action == "revision":
             return asyncio.run(_revision(package, args.message, empty=args.empty))
         url = getattr(args, "database_url", None) or database_url()
-        missing = _missing_sqlite_file(url)
+        missing = missing_sqlite_file(url)
         if missing is not None and args.action in ("current", "check"):
             # Reading must not create the file it was asked about (upgrade creates it on purpose).
             sys.stderr.write(f"error: no database at {missing}\n")
@@ -340,7 +340,7 @@ def run_migrate_command(args: argparse.Namespace, *, package: str, database_url:
         return 2
 
 
-def _missing_sqlite_file(url: str) -> str | None:
+def missing_sqlite_file(url: str) -> str | None:
     """The path of an SQLite URL whose file does not exist; None for any other URL."""
     if not url.startswith("sqlite"):
         return None

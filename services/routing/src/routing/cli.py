@@ -10,13 +10,13 @@ import sys
 from datetime import date
 from pathlib import Path
 
-from sqlalchemy import inspect, make_url
+from sqlalchemy import inspect
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import select
 from tqdm import tqdm
 
 from incidents_common.db import Database
-from incidents_common.migrations import add_migrate_command, run_migrate_command
+from incidents_common.migrations import add_migrate_command, missing_sqlite_file, run_migrate_command
 from incidents_common.problems import ProblemError
 from incidents_common.regions import REGIONS
 from routing.config import Settings
@@ -110,10 +110,9 @@ async def _require_routing_database(db: Database) -> None:
 
 def _require_database_file(url: str) -> None:
     """An SQLite URL names a file that exists (opening one that does not would create it)."""
-    if url.startswith("sqlite"):
-        path = make_url(url).database
-        if path and path != ":memory:" and not Path(path).is_file():
-            raise CliError(f"no routing database at {path} (give --database-url, or run from the project folder)")
+    path = missing_sqlite_file(url)
+    if path is not None:
+        raise CliError(f"no routing database at {path} (give --database-url, or run from the project folder)")
 
 
 class CliError(Exception):
