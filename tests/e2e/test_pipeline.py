@@ -4,6 +4,7 @@ gateway, Ctrl-C stops everything cleanly, and a second start keeps the data."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -76,6 +77,22 @@ def _start(
     logs = "".join(output) + _tail_logs(data_dir)
     process.kill()
     raise AssertionError(f"the system did not come up:\n{logs}")
+
+
+def _lines_not_json(data_dir: Path) -> list[str]:
+    """The lines of the services' and the console's logs that are not JSON objects naming their service."""
+    bad = []
+    for log in sorted((data_dir / "logs").glob("*.log")):
+        if log.name == "nats-server.log":
+            continue  # nats-server's own format
+        for line in log.read_text(encoding="utf-8", errors="replace").splitlines():
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                entry = None
+            if not (isinstance(entry, dict) and entry.get("service")):
+                bad.append(f"{log.name}: {line}")
+    return bad
 
 
 def _tail_logs(data_dir: Path) -> str:
@@ -199,6 +216,8 @@ class TestWholePipeline:
             assert httpx.get(f"{system.gateway}/v1/incidents", timeout=5).status_code == 401
 
         assert _stop(system) == 0, "".join(system.output)
+        # Structured logs from start to stop, the web server's own lines included.
+        assert _lines_not_json(system.data_dir) == [], "plain-text log lines"
 
         again = _start(tmp_path / "var", ports)
         try:

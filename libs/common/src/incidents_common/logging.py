@@ -63,6 +63,12 @@ def setup_logging(service: str, level: str = "INFO", json: bool = True) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # uvicorn gives its own loggers plain-text handlers before it calls the app factory: hand them
+    # to the root's, so that "Started server process" and "Invalid HTTP request" are JSON lines too.
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        server_logger = logging.getLogger(name)
+        server_logger.handlers[:] = []
+        server_logger.propagate = True
     # httpx logs request URLs at INFO, and Telegram Bot API URLs carry the bot token.
     for noisy in ("uvicorn.access", "nats", "aiosqlite", "sqlalchemy.engine", "httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
