@@ -89,7 +89,7 @@ def review_reasons(
             {
                 "field": "is_incident",
                 "confidence": round(p_incident if p_incident >= INCIDENT_AT else 1 - p_incident, 4),
-                "detail": f"не уверен, жалоба ли это: вероятность {p_incident:.2f}",
+                "detail": f"не уверен, жалоба ли это: вероятность жалобы {p_incident:.2f} при пороге {INCIDENT_AT:.2f}",
             }
         )
     if is_incident and category_conf < REVIEW_CATEGORY_BELOW:
@@ -97,7 +97,7 @@ def review_reasons(
             {
                 "field": "category",
                 "confidence": round(category_conf, 4),
-                "detail": f"категория неуверенно: {category_conf:.2f}",
+                "detail": f"категория под вопросом: уверенность {category_conf:.2f}",
             }
         )
     if is_incident and region.get("code") and float(region.get("confidence") or 0.0) < REVIEW_REGION_BELOW:
@@ -105,7 +105,7 @@ def review_reasons(
             {
                 "field": "region",
                 "confidence": round(float(region["confidence"]), 4),
-                "detail": f"регион неуверенно: {float(region['confidence']):.2f}",
+                "detail": f"регион под вопросом: уверенность {float(region['confidence']):.2f}",
             }
         )
     return reasons

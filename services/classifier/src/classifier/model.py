@@ -45,6 +45,7 @@ from classifier.decisions import (
 from classifier.gazetteer.cache import default_gazetteer
 from classifier.gazetteer.matching import Gazetteer
 from classifier.rules.matching import RuleHits, apply_rules
+from classifier.rules.names import readable_feature
 from classifier.text import Doc, analyze
 from classifier.tfidf import Row
 from classifier.tfidf import TfidfBlock as TfidfBlock
@@ -90,8 +91,10 @@ class Classifier:
         )
         self.taxonomy = load_taxonomy()
         self.n_words = len(bundle.word_block.vocabulary)
-        self.readable = [_readable(str(n)[2:]) for n in self.names[: self.n_words]]
-        self.explains = np.fromiter(map(explains, self.readable), dtype=bool, count=len(self.readable))
+        features = [str(n)[2:] for n in self.names[: self.n_words]]
+        self.readable = [readable_feature(f) for f in features]
+        # (judged on the features: a marker's name may hold a function word, «не работает светофор»)
+        self.explains = np.fromiter(map(explains, features), dtype=bool, count=len(features))
         self.word_block = bundle.word_block
         self.char_block = bundle.char_block
         self.n_features = self.n_words + len(bundle.char_block.vocabulary)
@@ -442,12 +445,3 @@ def _report_bar(hits: RuleHits) -> float:
     a person is exposed and nothing tells the danger as over, thanked for, imagined, news or far away."""
     bare = bool(hits.reading.exposed) and DANGER_CONTEXTS.isdisjoint(hits.reading.markers)
     return DANGER_NEEDS_INCIDENT_BARE if bare else DANGER_NEEDS_INCIDENT
-
-
-def _readable(feature: str) -> str:
-    """A word feature as evidence: rule markers named as rules, and a pair holding one joined by «+»
-    («правило: дни + правило: без_необходимого»), which read as one run of words otherwise."""
-    parts = feature.split(" ")
-    if len(parts) > 1 and any(part.startswith("правило_") for part in parts):
-        return " + ".join(part.replace("правило_", "правило: ") for part in parts)
-    return feature.replace("правило_", "правило: ")
