@@ -70,6 +70,7 @@ def review_reasons(
     region: dict[str, Any],
     hits: RuleHits,
     review_at: float,
+    region_also_in: tuple[str, ...] = (),
 ) -> list[dict[str, Any]]:
     """Why a human should look at this post before anyone relies on it (empty: no need); `review_at` is
     the danger probability from which a post not called critical goes to review."""
@@ -100,7 +101,17 @@ def review_reasons(
                 "detail": f"категория под вопросом: уверенность {category_conf:.2f}",
             }
         )
-    if is_incident and region.get("code") and float(region.get("confidence") or 0.0) < REVIEW_REGION_BELOW:
+    if is_incident and region.get("code") and region_also_in:
+        places = ", ".join([str(region["code"]), *region_also_in[:3]]) + ("…" if len(region_also_in) > 3 else "")
+        town = f"«{region['city']}»" if region.get("city") else "места"
+        reasons.append(
+            {
+                "field": "region",
+                "confidence": round(float(region["confidence"]), 4),
+                "detail": f"регион под вопросом: название {town} есть в нескольких регионах ({places})",
+            }
+        )
+    elif is_incident and region.get("code") and float(region.get("confidence") or 0.0) < REVIEW_REGION_BELOW:
         reasons.append(
             {
                 "field": "region",

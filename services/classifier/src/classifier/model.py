@@ -364,13 +364,15 @@ class Classifier:
             "name": guess.name,
             "city": guess.city,
             "confidence": guess.confidence,
-            "evidence": guess.evidence,
+            "evidence": guess.evidence + _also_named(guess.also_in),
         }
+        also_in = guess.also_in
         if post.region_fixed and post.hint_region in REGIONS:
             fixed = str(post.hint_region)
             evidence = [f"регион указан заявителем: {fixed}"]
             if guess.code is not None and guess.code != fixed:
                 evidence.append(f"в тексте другой регион: {guess.code} ({', '.join(guess.evidence[:3])})")
+            also_in = ()
             region = {
                 "code": fixed,
                 "name": REGIONS[fixed].name,
@@ -398,6 +400,7 @@ class Classifier:
             urgency=urgency,
             category_conf=category_conf,
             region=region,
+            region_also_in=also_in,
             hits=hits,
             review_at=self.review_at,
         )
@@ -445,3 +448,12 @@ def _report_bar(hits: RuleHits) -> float:
     a person is exposed and nothing tells the danger as over, thanked for, imagined, news or far away."""
     bare = bool(hits.reading.exposed) and DANGER_CONTEXTS.isdisjoint(hits.reading.markers)
     return DANGER_NEEDS_INCIDENT_BARE if bare else DANGER_NEEDS_INCIDENT
+
+
+def _also_named(codes: tuple[str, ...]) -> list[str]:
+    """Evidence that the town's name is found in other regions too (the first three named)."""
+    if not codes:
+        return []
+    named = ", ".join(f"{code} ({REGIONS[code].name})" for code in codes[:3])
+    more = f" и ещё {len(codes) - 3}" if len(codes) > 3 else ""
+    return [f"то же название есть в регионах: {named}{more}"]

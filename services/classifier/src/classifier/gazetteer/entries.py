@@ -46,3 +46,6 @@ class RegionGuess:
     city: str | None = None
     confidence: float = 0.0
     evidence: list[str] = field(default_factory=list)
+    # Other regions with a town of the name the guess rests on (Железногорск: 46 and 24): the choice
+    # between them is the larger town's, and a person should confirm it.
+    also_in: tuple[str, ...] = ()

@@ -173,7 +173,31 @@ def score_regions(
     city = _pick_city(text_mentions, best) or _pick_city(hint_mentions, best)
     if city is None and hint_city and not text_mentions:
         city = hint_city
-    return RegionGuess(best, REGIONS[best].name, city, confidence, _dedupe(evidence)[:6])
+    also_in: tuple[str, ...] = ()
+    if in_text and ambiguous and best not in hint_codes:
+        also_in = _comparable_namesakes(text_mentions, best)
+    return RegionGuess(best, REGIONS[best].name, city, confidence, _dedupe(evidence)[:6], also_in)
+
+
+# A namesake at least half the size of the chosen town makes the choice worth a person's look: on
+# the labelled corpus a tenth of such guesses were the wrong region (against 1 % of all guesses);
+# counting every namesake a fifth of the size would have put twice as many posts to review for the
+# same share of errors.
+NAMESAKE_SHARE = 0.5
+
+
+def _comparable_namesakes(mentions: list[Mention], code: str) -> tuple[str, ...]:
+    """Other regions with a town of the name the guess `code` rests on, of comparable size."""
+    found: dict[str, None] = {}
+    for mention in mentions:
+        entry = mention.entry
+        if entry.ambiguous or code not in entry.codes or len(entry.populations) != len(entry.codes):
+            continue
+        size = entry.populations[entry.codes.index(code)]
+        for other, population in zip(entry.codes, entry.populations, strict=True):
+            if other != code and population >= NAMESAKE_SHARE * size:
+                found[other] = None
+    return tuple(found)
 
 
 def _pick_city(mentions: list[Mention], code: str) -> str | None:
