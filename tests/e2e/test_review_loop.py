@@ -184,7 +184,7 @@ class TestReviewLoop:
             detail = httpx.get(f"{routing}/v1/incidents/{incident_id}", headers=operator_token(system, "routing"))
             assert detail.status_code == 200, detail.text
             pending = [d for d in detail.json()["deadlines"] if d["state"] == "pending"]
-            assert pending and all("urgency critical" in d["policy"] for d in pending), pending
+            assert pending and all("срочность «критическая»" in d["policy"] for d in pending), pending
 
             # A regional admin of Saratov confirms the danger through the gateway's incident actions.
             created = gateway.post(

@@ -7,7 +7,13 @@ from collections.abc import Iterator
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from incidents_common.categories import EXTRA_CATEGORIES_ENV, CategoryName, known_categories
+from incidents_common.categories import (
+    CATEGORY_NAMES,
+    EXTRA_CATEGORIES_ENV,
+    CategoryName,
+    category_name,
+    known_categories,
+)
 from incidents_common.events import Category
 
 
@@ -40,3 +46,11 @@ def test_categories_an_operator_added_are_accepted(monkeypatch: pytest.MonkeyPat
     assert Correction(category="roads").category == "roads"
     with pytest.raises(ValidationError):
         Correction(category="unicorns")
+
+
+def test_every_category_of_the_taxonomy_has_a_russian_name() -> None:
+    assert set(CATEGORY_NAMES) == {c.value for c in Category}
+    assert category_name("roads") == "Дороги"
+    assert category_name("housing_utilities") == "ЖКХ"
+    assert category_name("snow_removal") == "snow_removal", "an operator's extra category is shown as it is called"
+    assert category_name(None) == ""

@@ -71,7 +71,7 @@ class TestAlertsOverNats:
 
                 ours = (await client.get("/v1/alerts", headers=saratov)).json()
                 assert [a["alert_id"] for a in ours["items"]] == ["alert-64"]
-                assert ours["items"][0]["explanation"].startswith("52 posts about housing_utilities in Саратов")
+                assert ours["items"][0]["explanation"].startswith("Саратов: сообщений в категории «housing_utilities»")
                 assert ours["items"][0]["incident_ids"] == ["inc-alert-64"]
                 theirs = (await client.get("/v1/alerts", headers=moscow)).json()
                 assert sorted(a["alert_id"] for a in theirs["items"]) == ["alert-77", "alert-77-all"]

@@ -131,7 +131,7 @@ class TestActions:
                     "UPDATE routing_incident_history SET comment = 'Яма заделана' WHERE action = 'reply'"
                 )
             audit = await gw.client.get(f"/v1/incidents/{incident_id}/audit", headers=gw.headers("admin64"))
-            assert not audit.json()["ok"] and "changed" in audit.json()["reason"]
+            assert not audit.json()["ok"] and "запись изменена" in audit.json()["reason"]
 
     async def test_routing_errors_pass_through_as_problems(self, make_gateway, tmp_path: Path) -> None:
         async with real_routing(tmp_path) as (url, routing_app), make_gateway(routing_url=url) as gw:
@@ -141,7 +141,8 @@ class TestActions:
             )
             assert conflict.status_code == 409
             assert conflict.headers["content-type"] == "application/problem+json"
-            assert conflict.json()["detail"] == "cannot reopen an incident that is assigned"
+            assert conflict.json()["title"] == "Действие недоступно в текущем статусе"
+            assert conflict.json()["detail"] == "Действие «открыть повторно» недоступно: инцидент в статусе «назначен»"
 
     async def test_a_slow_routing_is_a_503_and_the_write_is_not_retried(self, make_gateway, contracts) -> None:
         calls: list[dict[str, Any]] = []

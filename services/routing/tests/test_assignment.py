@@ -46,9 +46,9 @@ class TestRules:
         assert incident.status == "assigned"
         assert incident.rule_id is not None
         assert incident.assignment_explanation == (
-            f"rule {incident.rule_id}: region 64, category roads → "
+            f"Правило {incident.rule_id}: Саратовская область, категория «Дороги» → "
             f"министерство транспорта и дорожного хозяйства Саратовской области; "
-            f"least loaded: {incident.assignee_name}, 0 open"
+            f"наименее загружен: {incident.assignee_name}, открытых инцидентов: 0"
         )
 
     async def test_municipality_rule_wins_by_priority(
@@ -56,7 +56,10 @@ class TestRules:
     ) -> None:
         incident = await _incident(db, settings, make_post("r2", "Яма на дороге", city="Энгельс"), t0)
         assert incident.department_id == "64-city" and incident.assignee_id == "city-a"
-        assert "municipality Энгельс" in (incident.assignment_explanation or "")
+        assert (incident.assignment_explanation or "").startswith(
+            f"Правило {incident.rule_id}: Саратовская область, категория «Дороги», населённый пункт Энгельс → "
+            "администрация города Саратова; наименее загружен: Смирнова Д. Д., открытых инцидентов: 0"
+        )
 
     async def test_urgency_rule_only_for_its_urgency(
         self, db: Database, settings: Settings, make_post: Any, t0: datetime
@@ -71,23 +74,36 @@ class TestRules:
             db, settings, make_post("r4", "Подъезд не убирают месяц", category="housing_utilities"), t0
         )
         assert critical.assignee_id == "gzhi-a"
-        assert "urgency critical" in (critical.assignment_explanation or "")
+        assert (critical.assignment_explanation or "").startswith(
+            f"Правило {critical.rule_id}: Саратовская область, категория «ЖКХ», срочность «критическая» → "
+            "государственная жилищная инспекция Саратовской области; наименее загружен: Кузнецов Г. Г."
+        )
         assert normal.assignee_id == "curator"
-        assert (normal.assignment_explanation or "").startswith("no rule matched region 64, category housing_utilities")
+        assert normal.assignment_explanation == (
+            "Ни одно правило не подошло: регион 64 (Саратовская область), категория «ЖКХ» → "
+            "куратор региона: Куратор Е. Е."
+        )
 
     async def test_rule_whose_department_has_nobody_falls_through_to_curator(
         self, db: Database, settings: Settings, make_post: Any, t0: datetime
     ) -> None:
         incident = await _incident(db, settings, make_post("r5", "В школе холодно", category="education"), t0)
         assert incident.assignee_id == "curator"
-        assert "комитет без сотрудников: nobody on duty covers education" in (incident.assignment_explanation or "")
+        assert incident.assignment_explanation == (
+            "Подходящие правила не дали исполнителя: регион 64 (Саратовская область), категория «Образование» "
+            "[правило 5 → комитет без сотрудников: нет дежурного исполнителя по категории «Образование»] "
+            "→ куратор региона: Куратор Е. Е."
+        )
 
     async def test_region_without_directory_goes_to_federal_queue(
         self, db: Database, settings: Settings, make_post: Any, t0: datetime
     ) -> None:
         incident = await _incident(db, settings, make_post("r6", "Яма", region="25", city="Владивосток"), t0)
         assert incident.federal_fallback and incident.assignee_id == "federal-queue"
-        assert "region 25 (Приморский край) has no directory" in (incident.assignment_explanation or "")
+        assert incident.assignment_explanation == (
+            "В справочнике региона 25 (Приморский край) нет исполнителей на дежурстве: "
+            "инцидент передан в федеральную очередь для ручного распределения"
+        )
         assert incident.first_response_due is not None  # clocks run on the region's zone even so
 
     async def test_least_loaded_then_round_robin(
@@ -121,7 +137,7 @@ class TestRules:
         await _set(db, "curator", on_leave=True)
         incident = await _incident(db, settings, make_post("c1", "Непонятная жалоба", category="other"), t0)
         assert incident.assignee_id == "deputy"
-        assert "deputy governor" in (incident.assignment_explanation or "")
+        assert (incident.assignment_explanation or "").endswith("→ заместитель губернатора: Заместитель Ж. Ж.")
 
     async def test_no_rule_and_no_chain_goes_to_least_loaded_official(
         self, db: Database, settings: Settings, make_post: Any, t0: datetime
@@ -130,7 +146,12 @@ class TestRules:
             await _set(db, official_id, active=False)
         incident = await _incident(db, settings, make_post("c2", "Непонятная жалоба", category="other"), t0)
         assert incident.assignee_id not in ("curator", "deputy", "office", None)
-        assert "no curator on duty" in (incident.assignment_explanation or "")
+        assert "в регионе нет дежурного куратора и вышестоящих лиц → наименее загружен: " in (
+            incident.assignment_explanation or ""
+        )
+        assert f"наименее загружен: {incident.assignee_name}, открытых инцидентов: 0" in (
+            incident.assignment_explanation or ""
+        )
 
 
 class TestOpenCounts:

@@ -54,11 +54,11 @@ class TestChain:
     @pytest.mark.parametrize(
         ("tamper", "broken_at", "reason"),
         [
-            (lambda es: es[1].update(comment="ответ переписан"), 2, "content does not match"),
-            (lambda es: es[1].update(at=T), 2, "content does not match"),
-            (lambda es: es.pop(1), 2, "entry 2 is missing"),
-            (lambda es: es[2].update(prev_hash=GENESIS), 3, "previous hash"),
-            (lambda es: es.pop(), None, "chain head"),
+            (lambda es: es[1].update(comment="ответ переписан"), 2, "запись изменена"),
+            (lambda es: es[1].update(at=T), 2, "Содержимое записи не соответствует её хешу"),
+            (lambda es: es.pop(1), 2, "Запись 2 отсутствует (следующая — 3)"),
+            (lambda es: es[2].update(prev_hash=GENESIS), 3, "Предыдущий хеш записи не совпадает"),
+            (lambda es: es.pop(), None, "Головной хеш цепочки инцидента"),
         ],
     )
     def test_a_rewritten_or_removed_entry_is_found(self, tamper: Any, broken_at: int | None, reason: str) -> None:
@@ -118,7 +118,7 @@ class TestOverTheApi:
         )
         checked = (await client.get(f"/v1/incidents/{incident_id}/audit")).json()
         assert not checked["ok"] and checked["broken_at"] == reply_seq
-        assert "changed" in checked["reason"]
+        assert "запись изменена" in checked["reason"]
 
     async def test_another_regions_incident_answers_like_a_missing_one(
         self, client: httpx.AsyncClient, make_post: Any
@@ -209,7 +209,7 @@ class TestCli:
         assert await cli._run(cli._parser().parse_args(["--database-url", url, "audit-verify"])) == 1
         out, err = capsys.readouterr()
         (line,) = [json.loads(x) for x in out.splitlines()]
-        assert line == {"incident_id": first, "broken_at": 1, "reason": "entry 1 is missing (the next one is 2)"}
+        assert line == {"incident_id": first, "broken_at": 1, "reason": "Запись 1 отсутствует (следующая — 2)"}
         assert "1 broken" in err
 
     def test_a_missing_or_foreign_database_is_an_error_not_an_all_clear(

@@ -84,7 +84,8 @@ class TestConsumer:
         assert subjects.count("incidents.v1.incident.created.77") == 1
         assigned = next(e for e in events if e["type"] == "ru.incidents.incident.assigned")
         assert assigned["data"]["incident"]["status"] == "assigned"
-        assert assigned["data"]["explanation"].startswith("rule ")
+        assert assigned["data"]["explanation"].startswith(f"Правило {assigned['data']['rule_id']}: ")
+        assert "наименее загружен: " in assigned["data"]["explanation"]
         assert assigned["data"]["incident"]["first_response_due"]
         assert assigned["originpostid"] == "n1"
         attached = next(e for e in events if e["type"] == "ru.incidents.incident.post_attached")

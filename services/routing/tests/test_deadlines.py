@@ -20,13 +20,14 @@ from routing.deadlines.service import resolve_policy
 from routing.directory.models import Official
 from routing.directory.service import import_directory
 from routing.incidents.lifecycle import perform_action
-from routing.incidents.models import Escalation, Incident
+from routing.incidents.models import Escalation, Incident, IncidentHistory
 from routing.incidents.queries import incident_detail
 from routing.incidents.scanner import scan
 from routing.incidents.schemas import ActionRequest
 from routing.incidents.snapshots import IncidentRecord
 from routing.incidents.writes import route_posts
 from routing.main import create_app
+from routing.wording import moment as written
 
 from .conftest import publish_outcome
 
@@ -116,6 +117,23 @@ class TestScanner:
             escalations = (await session.exec(select(Escalation).order_by(Escalation.level))).all()  # type: ignore[arg-type]
         assert [e.escalated_to_id for e in escalations] == ["curator", "deputy", "office"]
         assert escalations[0].clock == "first_reaction"
+        assert escalations[0].reason == f"пропущен срок первой реакции (до {written(due)})"
+        async with db.transaction() as session:
+            history = (
+                await session.exec(
+                    select(IncidentHistory)
+                    .where(IncidentHistory.incident_id == incident.id)
+                    .order_by(IncidentHistory.seq)  # type: ignore[arg-type]
+                )
+            ).all()
+        comments = {h.action: h.comment for h in history}
+        assert [h.comment for h in history if h.action == "deadline_warning"][0] == (
+            f"Приближается срок первой реакции: до {written(due)}"
+        )
+        assert [h.comment for h in history if h.action == "escalated"][0] == (
+            f"Эскалация, уровень 1 (куратор региона) → Куратор Е. Е.: {escalations[0].reason}"
+        )
+        assert (comments["breach_at_top"] or "").startswith("Эскалация невозможна, достигнут верхний уровень: пропущен")
 
     async def test_reply_stops_the_clocks_and_interim_answer_restarts_the_final_one(
         self, db: Database, settings: Settings, make_post: Any, t0: datetime

@@ -142,7 +142,7 @@ class TestPlacement:
             [make_post("rp", "Согласен!!!", repost_of="old")], _context(stored), settings=settings
         )
         assert isinstance(placement, Join) and placement.candidate is stored
-        assert placement.why == "a repost of a post in this incident"
+        assert placement.why == "репост сообщения этого инцидента"
 
     def test_only_stored_incidents_that_are_joined_are_loaded(
         self, settings: Settings, make_post: Any, t0: datetime
@@ -167,7 +167,8 @@ class TestNewIncident:
         assert incident.status == "assigned" and incident.assignee_id == "roads-a"  # round robin: a before b
         assert incident.rule_id == "7" and incident.severity == 2  # normal, reach 5000
         assert incident.assignment_explanation == (
-            "rule 7: region 64, category roads → министерство дорог; least loaded: Иванов, 0 open"
+            "Правило 7: Саратовская область, категория «Дороги» → министерство дорог; "
+            "наименее загружен: Иванов, открытых инцидентов: 0"
         )
         saratov = WorkCalendar("Europe/Saratov", extra_working_days=settings.extra_working_days)
         assert [(c.clock, c.due_at) for c in effects.clocks] == [
@@ -201,7 +202,7 @@ class TestNewIncident:
         _, decision = _decide([make_post("l", POTHOLE)], _context(open_incidents={"roads-a": 3}), settings, t0)
         (incident,) = decision.incidents
         assert incident is not None and incident.assignee_id == "roads-b"
-        assert "least loaded: Петров, 0 open" in (incident.assignment_explanation or "")
+        assert "наименее загружен: Петров, открытых инцидентов: 0" in (incident.assignment_explanation or "")
 
     def test_no_rule_goes_to_the_curator_on_the_curators_clock(
         self, settings: Settings, make_post: Any, t0: datetime
@@ -210,7 +211,7 @@ class TestNewIncident:
         (incident,) = decision.incidents
         assert incident is not None and incident.assignee_id == "curator"
         assert incident.assignment_explanation == (
-            "no rule matched region 64, category other → region's curator Куратор"
+            "Ни одно правило не подошло: регион 64 (Саратовская область), категория «Другое» → куратор региона: Куратор"
         )
         vladivostok = WorkCalendar("Asia/Vladivostok", extra_working_days=settings.extra_working_days)
         assert incident.first_response_due == vladivostok.add(t0, 8 * 3600)
@@ -245,6 +246,11 @@ class TestJoin:
         assert effects.events[0].event.incident.post_ids == ["old", "j1"]  # the snapshot of that moment
         assert effects.events[0].origin_post_id == "old"
         assert effects.clocks == [] and effects.counts == []
+        comment = effects.history[0]["comment"]
+        assert effects.history[0]["action"] == "post_attached"
+        assert comment.startswith("Сообщение j1 присоединено: похожий текст (сходство ")
+        assert comment.endswith("; тот же регион (Саратовская область) и категория «Дороги»")
+        assert effects.events[0].event.explanation == comment
 
     def test_a_post_about_an_answered_incident_reopens_it_with_fresh_clocks(
         self, settings: Settings, make_post: Any, t0: datetime
@@ -254,6 +260,7 @@ class TestJoin:
         incident, effects = stored.incident, decision.effects
         assert incident.status == IncidentStatus.reopened
         assert [h["action"] for h in effects.history] == ["post_attached", "reopened"]
+        assert effects.history[1]["comment"] == "Гражданин написал повторно после ответа (сообщение w)"
         changed, attached = (o.event for o in effects.events)
         assert isinstance(changed, IncidentStatusChanged) and isinstance(attached, IncidentPostAttached)
         assert (changed.from_status, changed.to_status) == (IncidentStatus.answered, IncidentStatus.reopened)
@@ -312,7 +319,7 @@ class TestEngine:
         chosen = choose_assignee(directory, workload, category="roads", city=None, urgency="normal")
         assert chosen.official is not None and chosen.official.id == "roads-b"
         again = choose_assignee(directory, workload, category="roads", city=None, urgency="normal")
-        assert again.explanation.endswith("(every candidate at capacity)")
+        assert again.explanation.endswith("(все исполнители загружены до предела)")
 
     def test_curator_on_leave_passes_to_the_next_level(self) -> None:
         directory = _directory()
@@ -323,4 +330,4 @@ class TestEngine:
         directory.by_id["curator"].on_leave = True
         chosen = choose_assignee(directory, Workload(), category="other", city=None, urgency="normal")
         assert chosen.official is not None and chosen.official.id == "deputy"
-        assert chosen.explanation.endswith("→ region's deputy governor Зам")
+        assert chosen.explanation.endswith("→ заместитель губернатора: Зам")

@@ -1,7 +1,7 @@
 """Routing's imports point one way, and every one is at the top of its module.
 
-The layers, lowest first: the foundation (settings, errors, time, tables), the vocabulary (every
-aggregate's tables and API models), then the aggregates in the order they build on each other
+The layers, lowest first: the foundation (settings, errors, time, tables, the words people read), the
+vocabulary (every aggregate's tables and API models), then the aggregates in the order they build on each other
 (directory → rules → deadlines → surges → incidents), then the entry points (the routers and their
 dependencies, the consumers, the app, the command line, the migrations). A module imports its own
 layer and those below; an import inside a function (the old way to dodge a cycle) is refused, and so
@@ -19,7 +19,7 @@ import routing
 
 SOURCE = Path(routing.__file__).parent
 
-FOUNDATION = {"routing", "routing.config", "routing.errors", "routing.tables"}
+FOUNDATION = {"routing", "routing.config", "routing.errors", "routing.tables", "routing.wording"}
 ENTRY_POINTS = {
     "routing.access",
     "routing.deps",

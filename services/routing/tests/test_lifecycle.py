@@ -14,6 +14,7 @@ from incidents_common.events import IncidentAction, IncidentStatus
 from routing.incidents.lifecycle import TRANSITIONS
 from routing.incidents.models import Incident
 from routing.incidents.writes import route_posts
+from routing.wording import action_name, status_name
 
 BODIES: dict[IncidentAction, dict[str, Any]] = {
     IncidentAction.take: {},
@@ -117,6 +118,10 @@ class TestLifecycle:
                 assert response.headers["content-type"].startswith("application/problem+json")
                 assert problem["type"].endswith("/invalid-transition")
                 assert problem["current_status"] == status
+                assert problem["title"] == "Действие недоступно в текущем статусе"
+                assert problem["detail"] == (
+                    f"Действие «{action_name(action)}» недоступно: инцидент в статусе «{status_name(status)}»"
+                )
 
     async def test_unknown_incident_and_bad_bodies(self, client: httpx.AsyncClient, make_post: Any) -> None:
         missing = await client.post("/v1/incidents/nope/actions", json={"action": "take"})
@@ -148,7 +153,7 @@ class TestLifecycle:
             await _act(client, incident_id, IncidentAction.reassign, official_id="health-a", comment="по профилю")
         ).json()
         assert body["assignee"]["official_id"] == "health-a"
-        assert body["assignment_explanation"] == "reassigned by operator to Сидорова В. В.: по профилю"
+        assert body["assignment_explanation"] == "Переназначен пользователем operator: Сидорова В. В.; по профилю"
 
 
 class TestRedirects:
@@ -158,7 +163,10 @@ class TestRedirects:
         incident_id = await _new_incident(client, make_post)
         first = (await _act(client, incident_id, IncidentAction.redirect, target_note="это поликлиника")).json()
         assert first["assignee"]["official_id"] == "health-a" and first["status"] == "assigned"
-        assert first["assignment_explanation"].startswith("redirect → министерство здравоохранения")
+        assert first["assignment_explanation"] == (
+            "Перенаправление → министерство здравоохранения Саратовской области; "
+            "наименее загружен: Сидорова В. В., открытых инцидентов: 0"
+        )
         # Sent back to where it came from: the second move between the same two bodies.
         back = (
             await _act(
@@ -166,7 +174,12 @@ class TestRedirects:
             )
         ).json()
         assert back["flagged"] and back["assignee"]["official_id"] == "curator"
-        assert back["flag_reason"].startswith("bounced twice between министерство здравоохранения")
+        assert back["flag_reason"] == (
+            "Инцидент дважды перенаправлен между одними и теми же подразделениями: "
+            "министерство здравоохранения Саратовской области ↔ "
+            "министерство транспорта и дорожного хозяйства Саратовской области"
+        )
+        assert back["assignment_explanation"] == f"{back['flag_reason']} → куратор региона: Куратор Е. Е."
         chain = back["redirect_chain"]
         assert [(s["from_department_id"], s["to_department_id"]) for s in chain] == [
             ("64-roads", "64-health"),
@@ -185,8 +198,14 @@ class TestRedirects:
             )
         ).json()
         assert body["assignee"]["official_id"] == "curator" and body["flagged"]
+        assert body["flag_reason"] == "Перенаправлен в орган, которого нет в справочнике: Росавтодор"
+        assert body["history"][-1]["comment"] == (
+            f"{body['assignment_explanation']} — Перенаправлен: федеральная трасса (по компетенции: Росавтодор)"
+        )
         unknown = await _act(client, incident_id, IncidentAction.redirect, target_department_id="ghost")
         assert unknown.status_code == 404
+        assert unknown.json()["title"] == "Подразделение не найдено"
+        assert unknown.json()["detail"] == "Подразделение 'ghost' не найдено в регионе 64"
 
 
 class TestIncidentList:

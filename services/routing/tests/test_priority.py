@@ -102,7 +102,10 @@ class TestUrgencyAlone:
     def test_possibly_critical_counts_as_critical(self) -> None:
         result = priority([post("p1", followers=0)], urgency="normal", possibly_critical=True)
         assert result.score == 100
-        assert "danger" in result.parts[0].explanation
+        assert result.parts[0].explanation == (
+            "Срочность «обычная», но признак угрозы ожидает проверки оператором, поэтому инцидент считается "
+            "критическим: базовое значение 100."
+        )
 
 
 class TestReach:
@@ -125,11 +128,21 @@ class TestReach:
         }
         assert result.score == 184.2  # 40 × 3.07 × 1.5 = 184.2
         assert result.formula == "40 × 3.07 × 1.50 × 1.00 = 184.2"
+        assert [part.explanation for part in result.parts] == [
+            "Срочность «высокая»: базовое значение 40.",
+            "Охват 11\u00a0700: просмотры + 10×репосты + 3×комментарии + лайки (3 сообщения) + 0.1×подписчики "
+            "(2 автора); 1 + log10(1 + 11\u00a0700/100) = 3.07.",
+            "За час до последнего сообщения (04.03.2026 06:20 UTC) — 2 автора: 1 + 0.5×log2(2) = 1.50.",
+            "Признаков скоординированной публикации нет: 1.",
+        ]
 
     def test_the_reach_factor_is_capped_at_4(self) -> None:
         result = priority([post("viral", followers=0, views=10_000_000)], urgency="normal")
         assert parts(result)["reach"] == (10_000_000, 4.0)
-        assert "capped at 4" in result.parts[1].explanation
+        assert result.parts[1].explanation == (
+            "Охват 10\u00a0000\u00a0000: просмотры + 10×репосты + 3×комментарии + лайки (1 сообщение) + "
+            "0.1×подписчики (1 автор); 1 + log10(1 + 10\u00a0000\u00a0000/100) = 4.00 (предел 4)."
+        )
         assert result.score == 40
 
 
@@ -161,6 +174,11 @@ class TestCoordination:
         }
         assert result.score == 2.0
         assert result.formula == "10 × 1.00 × 1.00 × 0.20 = 2.0"
+        assert result.parts[2].explanation == "Нет сообщений, учитываемых в скорости распространения: 1."
+        assert result.parts[3].explanation == (
+            "10 из 10 сообщений (1.00) — копии одного текста с аккаунтов, у которых меньше 50 подписчиков, "
+            "опубликованные в пределах 30 минут; они не учитываются ни в охвате, ни в скорости: 1 − 0.8×1.00 = 0.20."
+        )
 
     def test_ten_different_texts_from_real_accounts_are_not(self) -> None:
         people = [post(f"p{n}", followers=500, minutes=n * 2, text=text) for n, text in enumerate(DIFFERENT)]
@@ -292,7 +310,8 @@ class TestThroughNats:
         # 3 × 1000 views + 0.1 × 300 followers × 3 authors = 3090: 1 + log10(31.9) = 2.50
         assert (by_name["reach"]["value"], by_name["reach"]["factor"]) == (3090, 2.5)
         assert by_name["velocity"]["value"] == 3
-        assert "3 posts" in by_name["reach"]["explanation"]
+        assert "(3 сообщения)" in by_name["reach"]["explanation"]
+        assert "(3 автора)" in by_name["reach"]["explanation"]
         wave_parts = {part["name"]: part for part in wave["parts"]}
         assert (wave_parts["coordination"]["value"], wave_parts["coordination"]["factor"]) == (1.0, 0.2)
         assert wave_parts["reach"]["value"] == 0

@@ -106,6 +106,7 @@ async def test_the_complainants_thanks_make_the_incident_satisfied(
     assert [(r.label, r.by_complainant) for r in detail.reactions] == [("thanks", True)]
     assert detail.satisfaction == "satisfied"
     assert detail.history[-1].action == "reaction" and "Спасибо, заделали!" in (detail.history[-1].comment or "")
+    assert (detail.history[-1].comment or "").startswith("Заявитель: благодарность")
 
 
 async def test_the_complainants_not_fixed_reopens_it_with_new_clocks(
@@ -122,6 +123,7 @@ async def test_the_complainants_not_fixed_reopens_it_with_new_clocks(
     assert {d.state for d in clocks if d.started_at == at} == {DeadlineState.pending}  # new clocks from now
     reopen = [h for h in history if h.action == "reopen"]
     assert len(reopen) == 1 and reopen[0].actor == "citizen" and "яма как была" in (reopen[0].comment or "")
+    assert (reopen[0].comment or "").startswith("Заявитель сообщает, что проблема не устранена: «")
 
 
 async def test_with_the_flag_setting_the_curator_decides(
@@ -134,7 +136,7 @@ async def test_with_the_flag_setting_the_curator_decides(
     )
     incident = await _incident(db, incident_id)
     assert (incident.status, incident.flagged, incident.satisfaction) == ("answered", True, "not_satisfied")
-    assert "not fixed" in (incident.flag_reason or "")
+    assert (incident.flag_reason or "").startswith("Заявитель сообщает, что проблема не устранена: «")
 
 
 async def test_a_neighbours_reaction_is_recorded_only_and_a_repeat_is_ignored(

@@ -112,7 +112,9 @@ async def test_a_reply_is_asked_of_the_collector_and_the_clocks_run_until_it_is_
     published = [e for e in await _events(db) if e["type"] == "ru.incidents.incident.reply_publication"]
     assert published[-1]["data"]["reply"]["status"] == "published"
     assert published[-1]["data"]["incident"]["reply"]["url"] == "https://vk.com/wall-1_2?reply=7"
-    assert (await _history(db, incident_id))[-1].action == "reply_published"
+    last = (await _history(db, incident_id))[-1]
+    assert last.action == "reply_published"
+    assert last.comment == "Ответ опубликован (vk): https://vk.com/wall-1_2?reply=7"
 
 
 async def test_a_reply_that_failed_to_publish_stops_nothing_and_sends_the_incident_back(
@@ -134,7 +136,8 @@ async def test_a_reply_that_failed_to_publish_stops_nothing_and_sends_the_incide
     assert {state for state, _ in (await _clocks(db, incident_id)).values()} == {DeadlineState.pending}
     history = await _history(db, incident_id)
     assert [h.action for h in history[-2:]] == ["reply_failed", "reply_not_published"]
-    assert reason in (history[-1].comment or "") and history[-1].to_status == "in_progress"
+    assert history[-1].comment == f"Ответ не опубликован: {reason}" and history[-1].to_status == "in_progress"
+    assert history[-2].comment == f"Ответ: не опубликован (vk): {reason}"
     # The official answers again; this one is published and counts.
     again_at = t0 + timedelta(hours=3)
     incident = await _reply(db, settings, incident_id, again_at)

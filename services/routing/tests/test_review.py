@@ -98,7 +98,7 @@ class TestCriticalClock:
         assert stored.urgency == "high", "the classifier's urgency stays until an operator decides"
         assert (stored.needs_review, stored.possibly_critical, stored.danger) == (True, True, 0.42)
         assert stored.review_reasons == [DANGER.model_dump(mode="json")]
-        assert {d.policy for d in await pending(any_db, possibly.id)} == {"SLA policy 2 (urgency critical)"}
+        assert {d.policy for d in await pending(any_db, possibly.id)} == {"Политика SLA 2 (срочность «критическая»)"}
         assert not (await load(any_db, high.id)).needs_review
         created = next(
             e for e in await outbox(any_db) if e.type.endswith("incident.created") and e.data.post_id == "ice"
@@ -144,14 +144,14 @@ class TestCriticalClock:
         }
         assert (await client.post(path, json=interim)).status_code == 200
         (final,) = await pending(db, incident_id)
-        assert final.policy == "SLA policy 2 (urgency critical), after an interim answer"
+        assert final.policy == "Политика SLA 2 (срочность «критическая»), после промежуточного ответа"
         assert final.working_seconds == 5 * SARATOV.day_seconds, "the critical policy's interim budget"
         for body in (
             {"action": "reply", "reply_text": "Лёд огородили"},
             {"action": "reopen", "reason": "Снова на льду"},
         ):
             assert (await client.post(path, json=body)).status_code == 200, body
-        assert {d.policy for d in await pending(db, incident_id)} == {"SLA policy 2 (urgency critical)"}
+        assert {d.policy for d in await pending(db, incident_id)} == {"Политика SLA 2 (срочность «критическая»)"}
 
     def test_reasons_merge_one_per_field_keeping_the_most_alarming(self) -> None:
         low = DANGER.model_dump(mode="json")
@@ -222,10 +222,13 @@ class TestCorrect:
         assert stored.first_response_due == SARATOV.add(t0, 8 * 3600)
         assert stored.final_due == SARATOV.add_days(t0, 10)
         running = await pending(db, incident_id)
-        assert len(running) == 2 and all(d.started_at == t0 and "corrected" in d.policy for d in running)
+        assert len(running) == 2 and all(d.started_at == t0 for d in running)
+        assert {d.policy for d in running} == {"Политика SLA 1 (для всех инцидентов), исправлено оператором"}
         last = detail["history"][-1]
         assert (last["action"], last["actor"]) == ("correct", "key:admin64")
-        assert "urgency high → normal" in last["comment"] and "угрозы нет" in last["comment"]
+        assert last["comment"] == (
+            "Классификация исправлена: срочность: высокая → обычная — Лёд у берега толстый, угрозы нет"
+        )
 
         events = await outbox(db)
         (corrected,) = [e for e in events if e.type == "ru.incidents.incident.corrected"]
@@ -280,7 +283,7 @@ class TestCorrect:
         assert response.status_code == 200, response.text
         detail = response.json()
         assert detail["status"] == "rejected" and not detail["needs_review"]
-        assert detail["reject_reason"].startswith("not a complaint") and "стихотворение" in detail["reject_reason"]
+        assert detail["reject_reason"] == "Не является жалобой (решение оператора): Это стихотворение"
         assert await pending(db, incident_id) == []
         events = await outbox(db)
         changed = [e for e in events if e.type == "ru.incidents.incident.status_changed"]

@@ -107,7 +107,7 @@ class TestJudge:
         surge = judge(KINESHMA, WINDOW, 52, 1.3, RULES)
         assert surge is not None and surge.p_value < 1e-9
         assert explanation(surge, "Ивановская область", RULES) == (
-            "52 posts about housing_utilities in Кинешма in the last 60 min; baseline 1.3 per 60 min; "
+            "Кинешма: 52 сообщения в категории «ЖКХ» за последние 60 мин; обычно 1.3 за 60 мин; "
             "P(≥52 | Poisson(1.3)) < 1e-9"
         )
 
@@ -132,7 +132,10 @@ class TestJudge:
     def test_the_region_as_a_whole_is_named_so(self) -> None:
         surge = judge(Place("37", None, "roads"), WINDOW, 12, 0.5, RULES)
         assert surge is not None
-        assert "in Ивановская область (no town named)" in explanation(surge, "Ивановская область", RULES)
+        assert explanation(surge, "Ивановская область", RULES) == (
+            "Ивановская область (населённый пункт не указан): 12 сообщений в категории «Дороги» за последние 60 мин; "
+            "обычно 0.5 за 60 мин; P(≥12 | Poisson(0.5)) < 1e-9"
+        )
 
 
 class TestCoolDown:
@@ -347,7 +350,7 @@ class TestThroughNats:
             12,
         )
         assert data["statistic"] == "poisson_upper_tail" and data["score"] < 1e-4
-        assert data["explanation"].startswith("12 posts about housing_utilities in Саратов in the last 60 min")
+        assert data["explanation"].startswith("Саратов: 12 сообщений в категории «ЖКХ» за последние 60 мин")
         async with app.state.db.transaction() as session:
             incident_ids = set((await session.exec(select(IncidentPost.incident_id))).all())
         assert set(data["incident_ids"]) == incident_ids

@@ -37,3 +37,28 @@ def check_category(value: str | None) -> str | None:
 CategoryName = Annotated[
     str, Field(min_length=1, max_length=50, pattern=r"^[a-z][a-z0-9_]*$"), AfterValidator(check_category)
 ]
+
+
+# What a person reads for a category of the default taxonomy (the console, routing's explanations).
+# An operator's extra category has no name here and is shown as it is called (`category_name`).
+CATEGORY_NAMES: dict[str, str] = {
+    "housing_utilities": "ЖКХ",
+    "roads": "Дороги",
+    "public_transport": "Общественный транспорт",
+    "waste": "Мусор и отходы",
+    "landscaping": "Благоустройство",
+    "healthcare": "Здравоохранение",
+    "education": "Образование",
+    "social_support": "Социальная поддержка",
+    "ecology": "Экология",
+    "safety": "Безопасность",
+    "stray_animals": "Бездомные животные",
+    "construction": "Строительство",
+    "government": "Органы власти",
+    "other": "Другое",
+}
+
+
+def category_name(category: str | None) -> str:
+    """«Дороги» for roads; an unnamed (extra) category as it is called."""
+    return CATEGORY_NAMES.get(category or "", category or "")

@@ -294,7 +294,7 @@ class PriorityPart(Contract):
         "or the share of posts from coordinated accounts"
     )
     factor: float = Field(description="What it contributes to the score (a factor of the product)")
-    explanation: str = Field(description="One English sentence")
+    explanation: str = Field(description="One sentence for a person, in Russian, with the formula")
 
 
 class Priority(Contract):
@@ -636,7 +636,7 @@ class SurgeAlert(Contract):
     threshold: int = Field(ge=0, description="The smallest count that would have raised this alert")
     score: float = Field(description="The statistic's value (for poisson_upper_tail: P(X ≥ count); smaller is rarer)")
     statistic: str = Field(description="Which statistic decided, e.g. poisson_upper_tail")
-    explanation: str = Field(description="One English sentence for a person: what was counted against what")
+    explanation: str = Field(description="One sentence for a person, in Russian: what was counted against what")
     incident_ids: list[str] = Field(
         default_factory=list, description="The incidents that gathered the window's complaints (at most 200)"
     )

@@ -168,7 +168,7 @@ def surge_alert(
         "threshold": 10,
         "score": 1e-60,
         "statistic": "poisson_upper_tail",
-        "explanation": f"{count} posts about {category} in {city} in the last 60 min; baseline 1.3 per 60 min",
+        "explanation": f"{city}: сообщений в категории «{category}» за последние 60 мин: {count}; обычно 1.3 за 60 мин",
         "incident_ids": [f"inc-{alert_id}"],
         "post_ids": [f"post-{alert_id}"],
         "raised_at": raised_at,

@@ -11,22 +11,9 @@ from zoneinfo import ZoneInfo
 
 from markupsafe import Markup, escape
 
-CATEGORIES = {
-    "housing_utilities": "ЖКХ",
-    "roads": "Дороги",
-    "public_transport": "Общественный транспорт",
-    "waste": "Мусор и отходы",
-    "landscaping": "Благоустройство",
-    "healthcare": "Здравоохранение",
-    "education": "Образование",
-    "social_support": "Социальная поддержка",
-    "ecology": "Экология",
-    "safety": "Безопасность",
-    "stray_animals": "Бездомные животные",
-    "construction": "Строительство",
-    "government": "Органы власти",
-    "other": "Другое",
-}
+from incidents_common.categories import CATEGORY_NAMES
+
+CATEGORIES = CATEGORY_NAMES  # one mapping for every service: incidents_common.categories
 STATUSES = {
     "new": "Новый",
     "assigned": "Назначен",

@@ -44,27 +44,27 @@ class ReviewReasonRead(BaseModel):
 PRIORITY_EXAMPLE = {
     "score": 86.4,
     "parts": [
-        {"name": "urgency", "value": 40, "factor": 40, "explanation": "Urgency high gives the base of 40."},
+        {"name": "urgency", "value": 40, "factor": 40, "explanation": "Срочность «высокая»: базовое значение 40."},
         {
             "name": "reach",
             "value": 530.0,
             "factor": 1.8,
-            "explanation": "Reach of 530 (views + 10×reposts + 3×comments + likes of 3 posts, plus 0.1×followers of "
-            "3 authors) gives 1 + log10(1 + 530/100) = 1.80.",
+            "explanation": "Охват 530: просмотры + 10×репосты + 3×комментарии + лайки (3 сообщения) + "
+            "0.1×подписчики (3 автора); 1 + log10(1 + 530/100) = 1.80.",
         },
         {
             "name": "velocity",
             "value": 2,
             "factor": 1.5,
-            "explanation": "2 authors posted in the hour up to the latest post (2026-11-26 09:10 UTC): "
-            "1 + 0.5×log2(2) = 1.50.",
+            "explanation": "За час до последнего сообщения (26.11.2026 09:10 UTC) — 2 автора: 1 + 0.5×log2(2) = 1.50.",
         },
         {
             "name": "coordination",
             "value": 0.25,
             "factor": 0.8,
-            "explanation": "1 of 4 posts (0.25) are copies of one text from accounts with under 50 followers within "
-            "30 minutes and count for neither reach nor velocity: 1 − 0.8×0.25 = 0.80.",
+            "explanation": "1 из 4 сообщений (0.25) — копии одного текста с аккаунтов, у которых меньше 50 "
+            "подписчиков, опубликованные в пределах 30 минут; они не учитываются ни в охвате, ни в скорости: "
+            "1 − 0.8×0.25 = 0.80.",
         },
     ],
     "formula": "40 × 1.80 × 1.50 × 0.80 = 86.4",
@@ -175,7 +175,10 @@ class IncidentDetail(IncidentFields):
     model_config = example(
         **example_of(IncidentFields),
         priority=PRIORITY_EXAMPLE,
-        assignment_explanation="Правило «Дороги, г. Саратов» → комитет дорожного хозяйства; дежурный по очереди",
+        assignment_explanation=(
+            "Правило 12: Саратовская область, категория «Дороги», населённый пункт Саратов → комитет дорожного "
+            "хозяйства; наименее загружен: Иванов И. И., открытых инцидентов: 3"
+        ),
         posts=[
             {
                 "post_id": "post-1",

@@ -25,6 +25,10 @@ from routing.deadlines.models import Clock, Deadline, DeadlineState, SlaPolicy
 from routing.deadlines.schemas import DeadlineRead, SlaPolicyCreate, SlaPolicyUpdate
 from routing.directory.models import Official
 from routing.errors import UnknownPolicy
+from routing.wording import category_name, quoted, urgency_name
+
+# The final clock an interim answer starts runs under its policy, named so (incidents.corrections reads it).
+INTERIM_SUFFIX = ", после промежуточного ответа"
 
 # -- policies --------------------------------------------------------------------------------
 
@@ -109,19 +113,26 @@ def best_policy(
             best = key
     if best is None:
         return EffectivePolicy(
-            settings.sla_first_reaction_hours, settings.sla_interim_days, settings.sla_final_days, "built-in default"
+            settings.sla_first_reaction_hours,
+            settings.sla_interim_days,
+            settings.sla_final_days,
+            "политика по умолчанию (настройки сервиса)",
         )
     policy = best[2]
     keys = [
-        f"{k} {v}"
-        for k, v in (("region", policy.region_code), ("category", policy.category), ("urgency", policy.urgency))
-        if v
+        text
+        for text, value in (
+            (f"регион {policy.region_code}", policy.region_code),
+            (f"категория {quoted(category_name(policy.category))}", policy.category),
+            (f"срочность {quoted(urgency_name(policy.urgency))}", policy.urgency),
+        )
+        if value
     ]
     return EffectivePolicy(
         policy.first_reaction_hours,
         policy.interim_days,
         policy.final_days,
-        f"SLA policy {policy.id} ({', '.join(keys) or 'default'})",
+        f"Политика SLA {policy.id} ({', '.join(keys) or 'для всех инцидентов'})",
     )
 
 
@@ -339,7 +350,7 @@ async def on_interim_answer(
         calendar=calendar,
         seconds=policy.interim_days * calendar.day_seconds,
         now=now,
-        policy=f"{policy.name}, after an interim answer",
+        policy=policy.name + INTERIM_SUFFIX,
         settings=settings,
     )
     add_clocks(session, [final])

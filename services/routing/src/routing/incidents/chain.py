@@ -71,16 +71,18 @@ def verify(incident_id: str, entries: Sequence[Mapping[Any, Any]], head: str | N
     for expected_seq, entry in enumerate(ordered, start=1):
         seq = int(entry["seq"])
         if seq != expected_seq:
-            return broken(expected_seq, f"entry {expected_seq} is missing (the next one is {seq})")
+            return broken(expected_seq, f"Запись {expected_seq} отсутствует (следующая — {seq})")
         if entry.get("hash") is None:
-            return broken(seq, "the entry has no hash")
+            return broken(seq, "У записи нет хеша")
         if entry.get("prev_hash") != previous:
-            return broken(seq, "its previous hash is not the hash of the entry before it")
+            return broken(seq, "Предыдущий хеш записи не совпадает с хешем записи перед ней")
         if entry_hash(previous, entry) != entry["hash"]:
-            return broken(seq, "its content does not match its hash: the entry was changed")
+            return broken(seq, "Содержимое записи не соответствует её хешу: запись изменена")
         previous = str(entry["hash"])
     if ordered and head != previous:
-        return broken(None, "the incident's chain head is not its last entry's hash: entries were removed or added")
+        return broken(
+            None, "Головной хеш цепочки инцидента не совпадает с хешем последней записи: записи удалены или добавлены"
+        )
     return ChainCheck(incident_id, len(ordered), True, head)
 
 

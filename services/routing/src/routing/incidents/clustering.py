@@ -218,7 +218,7 @@ def best_match(
     if repost_of:
         for candidate in candidates:
             if candidate.external_ids & repost_of:
-                return candidate, 1.0, "a repost of a post in this incident"
+                return candidate, 1.0, "репост сообщения этого инцидента"
     best: tuple[Candidate, float] | None = None
     for candidate in candidates:
         if addresses_conflict(candidate.address, fp.address):
@@ -228,4 +228,4 @@ def best_match(
             best = (candidate, score)
     if best is None:
         return None
-    return best[0], best[1], f"similar text ({best[1]:.2f} ≥ {threshold:.2f})"
+    return best[0], best[1], f"похожий текст (сходство {best[1]:.2f} ≥ {threshold:.2f})"

@@ -47,11 +47,14 @@ from routing.incidents.schemas import ActionRequest
 from routing.incidents.snapshots import review_reasons_of
 from routing.incidents.writes import queue_workload
 from routing.rules import engine
+from routing.rules.engine import region_label
 from routing.rules.service import load_directories, load_workload
+from routing.wording import category_name, quoted, status_name, urgency_name
 
 # Only incidents being worked on: an answered or closed one has no clocks to plan and no one to move it to.
 CORRECTABLE_FROM = frozenset(LOAD_STATUSES)
-INTERIM_SUFFIX = ", after an interim answer"  # how routing.deadlines names the final clock an interim answer starts
+# How routing.deadlines names the final clock an interim answer starts (and how it did before, in English).
+INTERIM_SUFFIXES = (deadlines.INTERIM_SUFFIX, ", after an interim answer")
 CLOCKS = (Clock.first_reaction, Clock.final)
 
 
@@ -64,15 +67,31 @@ def values_of(incident: Incident) -> ClassificationValues:
     )
 
 
+FIELD_NAMES = {"is_incident": "жалоба", "category": "категория", "urgency": "срочность", "region_code": "регион"}
+
+
+def shown_value(name: str, value: object) -> str:
+    """A classification value as the audit log shows it: «Дороги», «высокая», «64 (Саратовская область)»."""
+    if name == "is_incident":
+        return "да" if value else "нет"
+    if name == "category":
+        return quoted(category_name(str(value)))
+    if name == "urgency":
+        return urgency_name(str(value.value if isinstance(value, Urgency) else value))
+    if name == "region_code":
+        return region_label(str(value))
+    return str(value)
+
+
 def describe(previous: ClassificationValues, corrected: ClassificationValues) -> str:
-    """«urgency high → critical; category roads (confirmed)», for the audit log."""
+    """«срочность: высокая → критическая; категория: «Дороги» (подтверждено)», for the audit log."""
     parts = []
     for name in corrected.stated():
-        old, new = getattr(previous, name), getattr(corrected, name)
-        shown_old = str(old.value if isinstance(old, Urgency) else old).lower()
-        shown_new = str(new.value if isinstance(new, Urgency) else new).lower()
+        shown_old = shown_value(name, getattr(previous, name))
+        shown_new = shown_value(name, getattr(corrected, name))
+        label = FIELD_NAMES.get(name, name)
         same = shown_old == shown_new
-        parts.append(f"{name} {shown_new} (confirmed)" if same else f"{name} {shown_old} → {shown_new}")
+        parts.append(f"{label}: {shown_new} (подтверждено)" if same else f"{label}: {shown_old} → {shown_new}")
     return "; ".join(parts)
 
 
@@ -89,7 +108,7 @@ async def correct(
     """Apply an operator's correction to a locked incident (see the module docstring)."""
     if incident.status not in CORRECTABLE_FROM:
         raise InvalidTransition(
-            f"cannot correct an incident that is {incident.status}",
+            f"Исправить классификацию нельзя: инцидент в статусе {quoted(status_name(incident.status))}",
             current_status=incident.status,
             allowed_from=sorted(CORRECTABLE_FROM),
         )
@@ -125,14 +144,14 @@ async def correct(
         actor=actor,
         action="correct",
         now=now,
-        comment="classification corrected: " + summary + (f" — {request.comment}" if request.comment else ""),
+        comment="Классификация исправлена: " + summary + (f" — {request.comment}" if request.comment else ""),
     )
     if request.is_incident is False:
         running = await deadlines.settle(
             session, incident=incident, clocks=CLOCKS, state=DeadlineState.cancelled, now=now
         )
         deadlines.sync_due(incident, running)
-        incident.reject_reason = "not a complaint (operator's correction)" + (
+        incident.reject_reason = "Не является жалобой (решение оператора)" + (
             f": {request.comment}" if request.comment else ""
         )
         transition(
@@ -208,7 +227,7 @@ async def move(
         "from_department_id": incident.department_id,
         "from_department_name": incident.department_name,
         "from_official_id": incident.assignee_id,
-        "note": "classification corrected",
+        "note": "исправлена классификация",
         "reason": summary,
     }
     if request.region_code is not None and request.region_code != incident.region_code:
@@ -224,7 +243,7 @@ async def move(
     )
     step |= {"to_department_id": chosen.assignee.department_id, "to_department_name": chosen.assignee.department_name}
     incident.redirect_chain = [*incident.redirect_chain, step]
-    apply_assignment(effects, incident, chosen, now=now, actor=actor, comment=f"classification corrected: {summary}")
+    apply_assignment(effects, incident, chosen, now=now, actor=actor, comment=f"Классификация исправлена: {summary}")
     queue_workload(writes_of(session), workload)
 
 
@@ -250,8 +269,8 @@ async def replan_clocks(session: AsyncSession, *, incident: Incident, now: datet
     for clock in running:
         if clock.clock == Clock.first_reaction:
             seconds, name = policy.first_reaction_hours * 3600, policy.name
-        elif INTERIM_SUFFIX in clock.policy:
-            seconds, name = policy.interim_days * calendar.day_seconds, policy.name + INTERIM_SUFFIX
+        elif any(suffix in clock.policy for suffix in INTERIM_SUFFIXES):
+            seconds, name = policy.interim_days * calendar.day_seconds, policy.name + deadlines.INTERIM_SUFFIX
         else:
             seconds, name = policy.final_days * calendar.day_seconds, policy.name
         planned.append(
@@ -261,7 +280,7 @@ async def replan_clocks(session: AsyncSession, *, incident: Incident, now: datet
                 calendar=calendar,
                 seconds=seconds,
                 now=clock.started_at,
-                policy=f"{name}, corrected by an operator",
+                policy=f"{name}, исправлено оператором",
                 settings=settings,
             )
         )

@@ -46,6 +46,7 @@ from routing.incidents.review import (
 )
 from routing.incidents.snapshots import IncidentLike, IncidentRecord
 from routing.rules.engine import choose_assignee
+from routing.wording import category_name, quoted
 
 # The columns a joining post changes on an incident that exists already, and those a reopening adds.
 ATTACH_COLUMNS = (
@@ -245,7 +246,7 @@ def open_incident(
         action="created",
         now=now,
         to_status=IncidentStatus.new,
-        comment=f"from post {post.post_id}",
+        comment=f"Создан по сообщению {post.post_id}",
     )
     if review.needs_review:
         record_review(effects, incident, review.reasons, post.post_id, now=now)
@@ -321,7 +322,8 @@ def attach_post(
         update_priority(incident, context)
     effects.change(incident, ATTACH_COLUMNS)
     explanation = (
-        f"post {post.post_id} joined: {why}; same region {incident.region_code} and category {incident.category}"
+        f"Сообщение {post.post_id} присоединено: {why}; тот же регион ({incident.region_name}) "
+        f"и категория {quoted(category_name(incident.category))}"
     )
     record(effects, incident, actor=SYSTEM_ACTOR, action="post_attached", now=now, comment=explanation)
     if review.needs_review:
@@ -336,7 +338,7 @@ def attach_post(
             to=IncidentStatus.reopened,
             actor=SYSTEM_ACTOR,
             now=now,
-            comment=f"a citizen wrote again (post {post.post_id})",
+            comment=f"Гражданин написал повторно после ответа (сообщение {post.post_id})",
             cause=cause,
         )
         directory = context.directories.get(incident.region_code)
@@ -370,7 +372,7 @@ def record_review(
     """The audit entry of a post that puts its incident in the review queue."""
     comment = review_comment(reasons, post_id)
     if incident.possibly_critical:
-        comment += "; possibly critical: the critical clock runs until an operator decides"
+        comment += "; возможно, критический: сроки идут как для критического до решения оператора"
     record(effects, incident, actor=SYSTEM_ACTOR, action="needs_review", now=now, comment=comment)
 
 

@@ -11,6 +11,7 @@ from routing.directory.models import ESCALATION_CHAIN
 from routing.incidents.effects import SYSTEM_ACTOR, Effects, emit, record
 from routing.incidents.models import Escalation, Incident
 from routing.rules.engine import RegionDirectory, assignee_of
+from routing.wording import quoted, role_name
 
 
 def escalate(
@@ -28,7 +29,14 @@ def escalate(
     The escalation row goes through the ORM (unique on incident and level: a second replica's fails)."""
     level = incident.escalation_level + 1
     if level > len(ESCALATION_CHAIN):
-        record(effects, incident, actor=SYSTEM_ACTOR, action="breach_at_top", now=now, comment=reason)
+        record(
+            effects,
+            incident,
+            actor=SYSTEM_ACTOR,
+            action="breach_at_top",
+            now=now,
+            comment=f"Эскалация невозможна, достигнут верхний уровень: {reason}",
+        )
         return None
     target = directory.chain().get(ESCALATION_CHAIN[level - 1])
     escalation = Escalation(
@@ -46,14 +54,15 @@ def escalate(
     incident.escalated_to_name = escalation.escalated_to_name
     incident.updated_at = now
     session.add(incident)
-    to_whom = target.name if target else f"nobody ({ESCALATION_CHAIN[level - 1].value} missing in the directory)"
+    role = role_name(ESCALATION_CHAIN[level - 1])
+    to_whom = target.name if target else f"никому: в справочнике нет лица с ролью {quoted(role)}"
     record(
         effects,
         incident,
         actor=SYSTEM_ACTOR,
         action="escalated",
         now=now,
-        comment=f"level {level} → {to_whom}: {reason}",
+        comment=f"Эскалация, уровень {level} ({role}) → {to_whom}: {reason}",
     )
     emit(
         effects,

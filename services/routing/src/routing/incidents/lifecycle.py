@@ -29,6 +29,7 @@ from routing.incidents.schemas import ActionRequest
 from routing.incidents.writes import queue_effects, queue_workload
 from routing.rules import engine
 from routing.rules.service import load_directories, load_workload
+from routing.wording import action_name, quoted, status_name
 
 S = IncidentStatus
 # action → (statuses it is allowed from, status it leads to)
@@ -75,7 +76,8 @@ async def perform_action(
     allowed, target = TRANSITIONS[request.action]
     if incident.status not in allowed:
         raise InvalidTransition(
-            f"cannot {request.action.value} an incident that is {incident.status}",
+            f"Действие {quoted(action_name(request.action))} недоступно: инцидент в статусе "
+            f"{quoted(status_name(incident.status))}",
             current_status=incident.status,
             allowed_from=sorted(allowed),
         )
@@ -95,7 +97,7 @@ async def perform_action(
             actor=actor,
             now=now,
             action="interim_answer",
-            comment=_join(comment, f"interim answer: {request.reply_text}"),
+            comment=_join(comment, f"Промежуточный ответ: {request.reply_text}"),
         )
     elif action == IncidentAction.reply:
         incident.reply_text, incident.reply_url = request.reply_text, request.reply_url
@@ -183,14 +185,14 @@ async def reassign(
     # By id, then by region: another region's official is unknown here, exactly like a missing one.
     official = await session.get(Official, official_id or "")
     if official is None or official.region_code != incident.region_code:
-        raise UnknownOfficial(f"no official {official_id!r} in region {incident.region_code}")
+        raise UnknownOfficial(f"Исполнитель {official_id!r} не найден в регионе {incident.region_code}")
     if not official.on_duty:
-        raise BadDirectoryData(f"official {official.id} is not on duty in region {incident.region_code}")
+        raise BadDirectoryData(f"Исполнитель {official.name} ({official.id}) сейчас не на дежурстве")
     department = await session.get(Department, official.department_id) if official.department_id else None
     chosen = engine.Assignment(
         engine.assignee_of(official, department),
         official,
-        f"reassigned by {actor} to {official.name}" + (f": {comment}" if comment else ""),
+        f"Переназначен пользователем {actor}: {official.name}" + (f"; {comment}" if comment else ""),
     )
     apply_assignment(effects, incident, chosen, now=now, actor=actor, comment=comment)
 
@@ -210,7 +212,9 @@ async def redirect(
         # Another region's department is unknown here, exactly like a missing one.
         target = await session.get(Department, request.target_department_id)
         if target is None or target.region_code != incident.region_code:
-            raise UnknownDepartment(f"no department {request.target_department_id!r} in region {incident.region_code}")
+            raise UnknownDepartment(
+                f"Подразделение {request.target_department_id!r} не найдено в регионе {incident.region_code}"
+            )
     step = {
         "at": now.isoformat(),
         "actor": actor,
@@ -226,7 +230,9 @@ async def redirect(
     incident.redirect_chain = chain
     pair = frozenset({step["from_department_id"], step["to_department_id"]})
     bounces = sum(1 for s in chain if frozenset({s["from_department_id"], s["to_department_id"]}) == pair)
-    comment = f"redirected: {request.reason}" + (f" (belongs to: {request.target_note})" if request.target_note else "")
+    comment = f"Перенаправлен: {request.reason}" + (
+        f" (по компетенции: {request.target_note})" if request.target_note else ""
+    )
     directory = (await load_directories(session, [incident.region_code]))[incident.region_code]
     workload = await load_workload(session, directory.officials)
     flag = None
@@ -241,10 +247,11 @@ async def redirect(
         )
     else:
         flag = (
-            f"bounced twice between {step['from_department_name'] or step['from_department_id']} and "
+            "Инцидент дважды перенаправлен между одними и теми же подразделениями: "
+            f"{step['from_department_name'] or step['from_department_id']} ↔ "
             f"{step['to_department_name'] or step['to_department_id']}"
             if target is not None
-            else f"redirected without a department in the directory ({request.target_note})"
+            else f"Перенаправлен в орган, которого нет в справочнике: {request.target_note}"
         )
         chosen = engine.to_curator(directory, workload, category=incident.category, notes=[], why=flag)
     apply_assignment(effects, incident, chosen, now=now, actor=actor, flag=flag, comment=comment)
@@ -271,5 +278,5 @@ async def _publish(
 
 
 def _reply_note(text: str | None, url: str | None) -> str:
-    note = f"public reply: {text}" if text else "public reply"
+    note = f"Публичный ответ: {text}" if text else "Публичный ответ"
     return f"{note} ({url})" if url else note

@@ -33,6 +33,7 @@ from typing import Any
 
 from incidents_common.db import as_utc
 from incidents_common.events import PostClassified, Priority, PriorityPart
+from routing.wording import plural, quoted, urgency_name, with_count
 
 URGENCY_BASE = {"critical": 100.0, "high": 40.0, "normal": 10.0}
 REPOST_WEIGHT, COMMENT_WEIGHT, LIKE_WEIGHT = 10, 3, 1
@@ -149,20 +150,26 @@ def velocity_of(signals: Sequence[PostSignal]) -> tuple[int, datetime | None]:
 def urgency_part(urgency: str, *, possibly_critical: bool = False) -> PriorityPart:
     if possibly_critical and urgency != "critical":
         base = URGENCY_BASE["critical"]
-        why = f"Urgency {urgency}, but a danger reason awaits review, so it counts as critical: base {base:g}."
+        why = (
+            f"Срочность {quoted(urgency_name(urgency))}, но признак угрозы ожидает проверки оператором, "
+            f"поэтому инцидент считается критическим: базовое значение {base:g}."
+        )
     else:
         base = URGENCY_BASE.get(urgency, URGENCY_BASE["normal"])
-        why = f"Urgency {urgency} gives the base of {base:g}."
+        why = f"Срочность {quoted(urgency_name(urgency))}: базовое значение {base:g}."
     return PriorityPart(name="urgency", value=base, factor=base, explanation=why)
 
 
 def reach_part(reach: float, posts: int, authors: int) -> PriorityPart:
     raw = 1 + math.log10(1 + reach / REACH_UNIT)
     factor = round(min(REACH_CAP, raw), 2)
-    capped = f", capped at {REACH_CAP:g}" if raw > REACH_CAP else ""
+    capped = f" (предел {REACH_CAP:g})" if raw > REACH_CAP else ""
+    shown = _thousands(reach)
     why = (
-        f"Reach of {reach:,.0f} (views + 10×reposts + 3×comments + likes of {posts} post{_s(posts)}, plus "
-        f"0.1×followers of {authors} author{_s(authors)}) gives 1 + log10(1 + {reach:,.0f}/100) = {factor:.2f}{capped}."
+        f"Охват {shown}: просмотры + 10×репосты + 3×комментарии + лайки "
+        f"({with_count(posts, 'сообщение', 'сообщения', 'сообщений')}) + 0.1×подписчики "
+        f"({with_count(authors, 'автор', 'автора', 'авторов')}); "
+        f"1 + log10(1 + {shown}/100) = {factor:.2f}{capped}."
     )
     return PriorityPart(name="reach", value=round(reach, 1), factor=factor, explanation=why)
 
@@ -171,12 +178,13 @@ def velocity_part(velocity: int, latest: datetime | None) -> PriorityPart:
     raw = 1 + 0.5 * math.log2(max(1, velocity))
     factor = round(min(VELOCITY_CAP, raw), 2)
     if latest is None:
-        why = "No post counts for velocity: 1."
+        why = "Нет сообщений, учитываемых в скорости распространения: 1."
     else:
-        capped = f", capped at {VELOCITY_CAP:g}" if raw > VELOCITY_CAP else ""
+        capped = f" (предел {VELOCITY_CAP:g})" if raw > VELOCITY_CAP else ""
         why = (
-            f"{velocity} author{_s(velocity)} posted in the hour up to the latest post "
-            f"({latest:%Y-%m-%d %H:%M} UTC): 1 + 0.5×log2({max(1, velocity)}) = {factor:.2f}{capped}."
+            f"За час до последнего сообщения ({latest:%d.%m.%Y %H:%M} UTC) — "
+            f"{with_count(velocity, 'автор', 'автора', 'авторов')}: "
+            f"1 + 0.5×log2({max(1, velocity)}) = {factor:.2f}{capped}."
         )
     return PriorityPart(name="velocity", value=float(velocity), factor=factor, explanation=why)
 
@@ -185,12 +193,14 @@ def coordination_part(coordinated_posts: int, posts: int) -> PriorityPart:
     share = coordinated_posts / posts if posts else 0.0
     factor = round(max(COORDINATION_FLOOR, 1 - COORDINATION_WEIGHT * share), 2)
     if not coordinated_posts:
-        why = "No post looks coordinated: 1."
+        why = "Признаков скоординированной публикации нет: 1."
     else:
+        minutes = COORDINATION_WINDOW.seconds // 60
         why = (
-            f"{coordinated_posts} of {posts} posts ({share:.2f}) are copies of one text from accounts with under "
-            f"{FEW_FOLLOWERS} followers within {COORDINATION_WINDOW.seconds // 60} minutes and count for neither "
-            f"reach nor velocity: 1 − 0.8×{share:.2f} = {factor:.2f}."
+            f"{coordinated_posts} из {posts} {plural(posts, 'сообщения', 'сообщений', 'сообщений')} ({share:.2f}) — "
+            f"копии одного текста с аккаунтов, у которых меньше {FEW_FOLLOWERS} подписчиков, опубликованные "
+            f"в пределах {minutes} {plural(minutes, 'минуты', 'минут', 'минут')}; они не учитываются "
+            f"ни в охвате, ни в скорости: 1 − 0.8×{share:.2f} = {factor:.2f}."
         )
     return PriorityPart(name="coordination", value=round(share, 3), factor=factor, explanation=why)
 
@@ -228,5 +238,6 @@ def rescored(stored: dict[str, Any] | None, *, urgency: str, possibly_critical: 
     return priority_from([base, *(p for p in parts if p.name != "urgency")]).model_dump(mode="json")
 
 
-def _s(count: int) -> str:
-    return "" if count == 1 else "s"
+def _thousands(value: float) -> str:
+    """«12 345»: digits grouped by a no-break space, as Russian writes them (a comma would read as decimals)."""
+    return f"{value:,.0f}".replace(",", "\u00a0")

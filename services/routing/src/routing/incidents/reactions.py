@@ -34,11 +34,13 @@ from routing.incidents.models import Reaction
 from routing.incidents.queries import get_incident
 from routing.incidents.schemas import ActionRequest
 from routing.incidents.writes import queue_effects
+from routing.wording import REACTIONS
 
 CITIZEN = "citizen"
 REOPENABLE = {IncidentStatus.answered, IncidentStatus.resolved, IncidentStatus.closed}
 SETS = {ReactionLabel.thanks: Satisfaction.satisfied, ReactionLabel.not_fixed: Satisfaction.not_satisfied}
 QUOTE = 300
+NOT_FIXED = "Заявитель сообщает, что проблема не устранена"
 
 
 def reactions_handler(settings: Settings) -> BatchHandler:
@@ -86,10 +88,10 @@ async def apply_reaction(
             received_at=now,
         )
     )
-    who = "the complainant" if reaction.by_complainant else "another citizen"
+    who = "Заявитель" if reaction.by_complainant else "Другой гражданин"
     quote = reaction.text if len(reaction.text) <= QUOTE else reaction.text[: QUOTE - 1] + "…"
     words = f" ({', '.join(reaction.evidence[:5])})" if reaction.evidence else ""
-    note = f"{who}: {reaction.label.value}{words}: «{quote}»"
+    note = f"{who}: {REACTIONS.get(reaction.label, reaction.label.value)}{words}: «{quote}»"
     effects = Effects()
     satisfaction = SETS.get(reaction.label) if reaction.by_complainant else None
     if satisfaction is not None:
@@ -98,7 +100,7 @@ async def apply_reaction(
     reopen = reaction.by_complainant and reaction.label == ReactionLabel.not_fixed and incident.status in REOPENABLE
     if reopen and settings.not_fixed_action == "flag":
         incident.flagged = True
-        incident.flag_reason = f"the complainant says it is not fixed: «{quote}»"[:500]
+        incident.flag_reason = f"{NOT_FIXED}: «{quote}»"[:500]
         reopen = False
     incident.updated_at = max(incident.updated_at, now)
     emit(
@@ -119,9 +121,7 @@ async def apply_reaction(
         await perform_action(
             session,
             incident_id=incident.id,
-            request=ActionRequest(
-                action=IncidentAction.reopen, comment=f"the complainant says it is not fixed: «{quote}»"
-            ),
+            request=ActionRequest(action=IncidentAction.reopen, comment=f"{NOT_FIXED}: «{quote}»"),
             actor=CITIZEN,
             settings=settings,
             now=now,

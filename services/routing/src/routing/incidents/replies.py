@@ -48,6 +48,7 @@ from routing.incidents.models import Incident, IncidentPost, Reply
 from routing.incidents.queries import assignee_official, get_incident
 from routing.incidents.review import ClockView
 from routing.incidents.writes import queue_effects
+from routing.wording import REPLY_KINDS
 
 PUBLISHER = "collector"
 # Outcomes after which the reply stands as given (the clocks stop).
@@ -226,7 +227,7 @@ async def _apply(
                 actor=PUBLISHER,
                 now=now,
                 action="reply_not_published",
-                comment=f"the reply was not published: {reply.reason or 'no reason given'}",
+                comment=f"Ответ не опубликован: {reply.reason or 'причина не указана'}",
             )
     incident.updated_at = max(incident.updated_at, now)
     emit(effects, incident, IncidentReplyPublication, cause=cause, reply=state)
@@ -234,8 +235,20 @@ async def _apply(
     queue_effects(writes, effects)
 
 
+# What became of a reply, as the audit log says it («Ответ опубликован (vk): …»).
+PUBLICATION_NOTES: dict[str, str] = {
+    PublicationStatus.pending.value: "публикуется",
+    PublicationStatus.published.value: "опубликован",
+    PublicationStatus.failed.value: "не опубликован",
+    PublicationStatus.unconfirmed.value: "публикация не подтверждена",
+    PublicationStatus.recorded_only.value: "только записан (у источника нет обратного канала)",
+}
+
+
 def _note(reply: Reply) -> str:
+    kind = REPLY_KINDS.get(reply.kind, reply.kind).capitalize()
+    status = PUBLICATION_NOTES.get(reply.status, reply.status)
     where = f" ({reply.channel})" if reply.channel else ""
     if reply.status == PublicationStatus.published:
-        return f"{reply.kind} published{where}: {reply.url or 'no link'}"
-    return f"{reply.kind} {reply.status}{where}: {reply.reason or 'no reason given'}"
+        return f"{kind} {status}{where}: {reply.url or 'без ссылки'}"
+    return f"{kind}: {status}{where}: {reply.reason or 'причина не указана'}"

@@ -89,8 +89,8 @@ def apply_post_review(incident: IncidentLike, review: PostReview) -> bool:
 
 def review_comment(reasons: list[dict[str, Any]], post_id: str) -> str:
     """The audit entry's text when a post puts its incident in the review queue."""
-    details = "; ".join(str(r.get("detail") or r["field"]) for r in reasons) or "no reason given"
-    return f"post {post_id} needs review: {details}"
+    details = "; ".join(str(r.get("detail") or r["field"]) for r in reasons) or "причина не указана"
+    return f"Сообщение {post_id} требует проверки оператором: {details}"
 
 
 class ClockView:

@@ -28,6 +28,7 @@ from routing.incidents.models import Incident
 from routing.incidents.writes import queue_effects
 from routing.rules.engine import RegionDirectory
 from routing.rules.service import load_directories
+from routing.wording import clock_name, moment
 
 log = logging.getLogger("routing.deadlines")
 
@@ -75,7 +76,7 @@ async def scan(
                 deadline.closed_at = now
                 session.add(deadline)
                 writes.count("deadline_breaches", region=incident.region_code, clock=deadline.clock)
-            missed = ", ".join(f"{d.clock.value.replace('_', ' ')} due {d.due_at.isoformat()}" for d in breached)
+            missed = ", ".join(f"{clock_name(d.clock)} (до {moment(d.due_at)})" for d in breached)
             directory = await directory_of(incident.region_code)
             escalation = escalate(
                 session,
@@ -84,7 +85,7 @@ async def scan(
                 directory=directory,
                 clock=breached[0].clock,
                 now=now,
-                reason=f"missed: {missed}",
+                reason=f"{'пропущен' if len(breached) == 1 else 'пропущены'} {missed}",
             )
             if escalation is not None:
                 result.escalations += 1
@@ -123,7 +124,7 @@ async def scan(
                     actor=SYSTEM_ACTOR,
                     action="deadline_warning",
                     now=now,
-                    comment=f"{deadline.clock.value} due {deadline.due_at.isoformat()}",
+                    comment=f"Приближается {clock_name(deadline.clock)}: до {moment(deadline.due_at)}",
                 )
                 result.warnings += 1
                 writes.count("deadline_warnings", region=incident.region_code, clock=deadline.clock)

@@ -15,6 +15,7 @@ from incidents_common.events import Assignee
 from incidents_common.regions import REGIONS
 from routing.directory.models import ESCALATION_CHAIN, Department, Official, Role
 from routing.rules.models import Rule
+from routing.wording import category_name, quoted, role_name, urgency_name
 
 FEDERAL_QUEUE = Assignee(
     official_id="federal-queue",
@@ -116,17 +117,29 @@ def covers(official: Official, category: str, city: str | None) -> bool:
 
 
 def conditions(rule: Rule) -> str:
-    parts = [
-        f"{label} {value}"
-        for label, value in (
-            ("region", rule.region_code),
-            ("category", rule.category),
-            ("municipality", rule.municipality),
-            ("urgency", rule.urgency),
-        )
-        if value
-    ]
-    return ", ".join(parts) or "any incident"
+    """What a rule asks of an incident, as a person reads it: «Саратовская область, категория «Дороги»»."""
+    parts = []
+    if rule.region_code:
+        region = REGIONS.get(rule.region_code)
+        parts.append(region.name if region is not None else f"регион {rule.region_code}")
+    if rule.category:
+        parts.append(f"категория {quoted(category_name(rule.category))}")
+    if rule.municipality:
+        parts.append(f"населённый пункт {rule.municipality}")
+    if rule.urgency:
+        parts.append(f"срочность {quoted(urgency_name(rule.urgency))}")
+    return ", ".join(parts) or "любой инцидент"
+
+
+def region_label(region_code: str) -> str:
+    """«64 (Саратовская область)»."""
+    region = REGIONS.get(region_code)
+    return f"{region_code} ({region.name})" if region is not None else region_code
+
+
+def load_note(official: Official, load: int) -> str:
+    """«наименее загружен: Иванов И. И., открытых инцидентов: 3»."""
+    return f"наименее загружен: {official.name}, открытых инцидентов: {load}"
 
 
 def matches(rule: Rule, category: str, city: str | None, urgency: str) -> bool:
@@ -165,8 +178,8 @@ def choose_assignee(
             assignee=FEDERAL_QUEUE,
             official=None,
             explanation=(
-                f"region {region_code} ({REGIONS[region_code].name}) has no directory with an official on duty: "
-                "federal fallback queue, to be routed by hand"
+                f"В справочнике региона {region_label(region_code)} нет исполнителей на дежурстве: "
+                "инцидент передан в федеральную очередь для ручного распределения"
             ),
             federal_fallback=True,
         )
@@ -177,10 +190,10 @@ def choose_assignee(
     else:
         targets = [(r, r.department_id) for r in directory.rules if matches(r, category, city, urgency)]
     for rule, target in targets:
-        label = f"rule {rule.id}" if rule is not None else "redirect"
+        label = f"правило {rule.id}" if rule is not None else "перенаправление"
         department = directory.departments.get(target)
         if department is None or not department.active or department.region_code != region_code:
-            notes.append(f"{label}: department {target} not active in region {region_code}")
+            notes.append(f"{label}: подразделение {target} не действует в регионе {region_code}")
             continue
         candidates = [
             o
@@ -190,15 +203,17 @@ def choose_assignee(
         if not candidates and rule is None:  # a redirect accepts any official on duty in the department
             candidates = [o for o in directory.officials if o.department_id == department.id and o.on_duty]
         if not candidates:
-            notes.append(f"{label} → {department.name}: nobody on duty covers {category}")
+            notes.append(
+                f"{label} → {department.name}: нет дежурного исполнителя по категории {quoted(category_name(category))}"
+            )
             continue
         official, load, full = least_loaded(workload, candidates)
-        head = f"{label}: {conditions(rule)}" if rule is not None else "redirect"
-        explanation = f"{head} → {department.name}; least loaded: {official.name}, {load} open"
+        head = f"Правило {rule.id}: {conditions(rule)}" if rule is not None else "Перенаправление"
+        explanation = f"{head} → {department.name}; {load_note(official, load)}"
         if full:
-            explanation += " (every candidate at capacity)"
+            explanation += " (все исполнители загружены до предела)"
         if notes:
-            explanation += " [skipped: " + "; ".join(notes) + "]"
+            explanation += " [пропущено: " + "; ".join(notes) + "]"
         return Assignment(
             assignee_of(official, department), official, explanation, rule.id if rule else None, notes=notes
         )
@@ -209,7 +224,11 @@ def to_curator(
     directory: RegionDirectory, workload: Workload, *, category: str, notes: list[str], why: str | None = None
 ) -> Assignment:
     """The region's curator (or the next level of the chain on duty), else the least-loaded official."""
-    reason = why or f"no rule matched region {directory.region_code}, category {category}"
+    # Rules that matched but found nobody on duty are not "no rule": say which it was.
+    head = "Подходящие правила не дали исполнителя" if notes else "Ни одно правило не подошло"
+    reason = why or (
+        f"{head}: регион {region_label(directory.region_code)}, категория {quoted(category_name(category))}"
+    )
     if notes:
         reason += " [" + "; ".join(notes) + "]"
     chain = directory.chain()
@@ -221,7 +240,7 @@ def to_curator(
             return Assignment(
                 assignee_of(official, department),
                 official,
-                f"{reason} → region's {role.value.replace('_', ' ')} {official.name}",
+                f"{reason} → {role_name(role)}: {official.name}",
                 notes=notes,
             )
     anyone = [o for o in directory.officials if o.on_duty]
@@ -230,6 +249,6 @@ def to_curator(
     return Assignment(
         assignee_of(official, department),
         official,
-        f"{reason}; the region has no curator on duty → least loaded official {official.name}, {load} open",
+        f"{reason}; в регионе нет дежурного куратора и вышестоящих лиц → {load_note(official, load)}",
         notes=notes,
     )

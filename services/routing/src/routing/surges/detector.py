@@ -27,6 +27,7 @@ from typing import Any
 from incidents_common.db import as_utc
 from incidents_common.events import CloudEvent, SurgeAlert
 from routing.config import Settings
+from routing.wording import category_name, quoted, with_count
 
 STATISTIC = "poisson_upper_tail"
 MAX_POST_IDS = 50  # the contract's limit
@@ -260,18 +261,18 @@ def alert_id(place: Place, window: Window) -> str:
     return str(uuid.uuid5(_ALERT_NAMESPACE, f"surge|{region_code}|{city}|{category}|{window.start.isoformat()}"))
 
 
-def _probability(p_value: float) -> str:
+def _probability(p_value: float) -> str:  # a formula: its numbers as the code writes them
     return "< 1e-9" if p_value < 1e-9 else f"= {p_value:.1e}"
 
 
 def explanation(surge: Surge, region_name: str, rules: SurgeRules) -> str:
     """One sentence a person reads: what was counted, against what, and how unlikely it is."""
-    where = surge.place.city or f"{region_name} (no town named)"
+    where = surge.place.city or f"{region_name} (населённый пункт не указан)"
     minutes = rules.window_minutes
-    posts = "post" if surge.count == 1 else "posts"
+    posts = with_count(surge.count, "сообщение", "сообщения", "сообщений")
     return (
-        f"{surge.count} {posts} about {surge.place.category} in {where} in the last {minutes} min; "
-        f"baseline {surge.baseline:.1f} per {minutes} min; "
+        f"{where}: {posts} в категории {quoted(category_name(surge.place.category))} за последние {minutes} мин; "
+        f"обычно {surge.baseline:.1f} за {minutes} мин; "
         f"P(≥{surge.count} | Poisson({surge.baseline:.1f})) {_probability(surge.p_value)}"
     )
 
