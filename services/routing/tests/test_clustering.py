@@ -10,9 +10,9 @@ from sqlmodel import select
 from incidents_common.db import Database, OutboxMessage, writes_of
 from incidents_common.events import IncidentAction
 from routing.config import Settings
-from routing.incidents.clustering import fingerprint, similarity
+from routing.incidents.clustering import Address, addresses_conflict, fingerprint, similarity
 from routing.incidents.lifecycle import perform_action
-from routing.incidents.models import Incident, SkippedPost
+from routing.incidents.models import Incident, IncidentHistory, SkippedPost
 from routing.incidents.schemas import ActionRequest
 from routing.incidents.snapshots import IncidentRecord
 from routing.incidents.writes import route_posts
@@ -153,3 +153,78 @@ class TestCitizenWritesAgain:
             "incidents.v1.incident.status_changed.64",
             "incidents.v1.incident.post_attached.64",
         ]
+
+
+# One pothole told three ways, the street without «улица» in two of them (the QA's posts).
+PIT_120 = [
+    "В Саратове на Чернышевского возле дома 120 огромная яма посреди дороги, уже неделю объезжаем",
+    "Саратов, ул. Чернышевского 120 — яма на проезжей части уже месяц, когда заделают?",
+    "саратовцы кто ездит по Чернышевского у 120 дома — осторожно там ямища, колесо пробила",
+]
+BINS_52 = [
+    "Тольятти, ул. Революционная 52 — неделю не вывозят мусор, контейнеры переполнены",
+    "на улице Революционной, дом 52 — мусор не забирают уже дней шесть",
+    "Революционная 52 ... мусорку не вывозят?? вонь на весь двор",
+]
+
+
+class TestAddressesPeopleWrite:
+    def test_a_street_without_its_word_is_an_address_with_its_house(self) -> None:
+        for text in PIT_120:
+            address = fingerprint(text, "Саратов").address
+            assert address is not None and address.key() == "чернышевский 120", text
+        assert fingerprint("Революционная, 52: мусор", "Тольятти").address == fingerprint(BINS_52[0]).address
+
+    def test_amounts_times_towns_and_institutions_are_not_addresses(self) -> None:
+        for text in (
+            "Саратов 5 раз звонили в УК, никто не пришёл",
+            "Ждём автобус 40 минут на остановке",
+            "Школа 5 без отопления третий день",
+            "Уже 3 дня нет воды",
+            "Маршрут 12 не ходит с утра",
+        ):
+            assert fingerprint(text, "Саратов").address is None, text
+
+    def test_a_house_named_alone_is_kept_and_conflicts_with_another_house(self) -> None:
+        alone = fingerprint("Саратов, возле дома 12 огромная яма", "Саратов").address
+        assert alone is not None and alone.street is None and alone.house == "12"
+        assert Address.parse(alone.key()) == alone
+        assert addresses_conflict(alone, fingerprint(PIT_120[0], "Саратов").address)
+
+    def test_the_town_and_its_people_are_not_words_of_the_problem(self) -> None:
+        terms = fingerprint("саратовцы, в Саратове на Садовой яма, саратовские дороги", "Саратов").terms
+        assert not {t for t in terms if t.startswith("саратов")}
+        assert "яма" in terms
+
+
+class TestSamePlace:
+    async def test_one_pothole_told_three_ways_is_one_incident(
+        self, db: Database, settings: Settings, make_post: Any, t0: datetime
+    ) -> None:
+        routed = await _route(db, settings, *(make_post(f"pit{i}", t) for i, t in enumerate(PIT_120)), now=t0)
+        assert len({r.id for r in routed if r is not None}) == 1
+
+    async def test_one_address_and_one_shared_word_join_with_the_reason(
+        self, db: Database, settings: Settings, make_post: Any, t0: datetime
+    ) -> None:
+        posts = [make_post(f"bin{i}", t, category="waste", city="Тольятти", region="63") for i, t in enumerate(BINS_52)]
+        routed = await _route(db, settings, *posts, now=t0)
+        assert len({r.id for r in routed if r is not None}) == 1
+        async with db.transaction() as session:
+            comments = [c for c in (await session.exec(select(IncidentHistory.comment))).all() if c]
+        assert any("тот же адрес (революционный 52) и общие слова: мусор" in c for c in comments), comments
+
+    async def test_other_problems_or_other_houses_of_one_street_stay_apart(
+        self, db: Database, settings: Settings, make_post: Any, t0: datetime
+    ) -> None:
+        pit, lights, snow, other_pit = await _route(
+            db,
+            settings,
+            make_post("s1", PIT_120[0]),
+            make_post("s2", "Саратов, Чернышевского у дома 120 не горят фонари, темно на дороге"),
+            make_post("s3", "Саратов, Чернышевского 45: снег с тротуара не убран, не пройти"),
+            make_post("s4", "Саратов, возле дома 12 огромная яма посреди дороги, объезжаем"),
+            now=t0,
+        )
+        ids = [r.id for r in (pit, lights, snow, other_pit) if r is not None]
+        assert len(ids) == 4 and len(set(ids)) == 4

@@ -9,8 +9,9 @@ matches the original; one shared word is never enough. Exact set arithmetic beat
 candidates are few (one region, one category, the open incidents of the last days), and exact
 scores make the threshold testable.
 
-The address (street and house number) is a veto: when both texts name one and they differ, they are
-different problems whatever the words say.
+The address (street and house number, with «улица» or without it) is a veto: when both texts name
+one and they differ, they are different problems whatever the words say. One house of one street
+named in both is evidence the other way: a single shared noun of the problem is then enough.
 """
 
 from __future__ import annotations
@@ -33,6 +34,26 @@ _ADDRESS = re.compile(
     r"(?:\s*,?\s*(?i:д\.|дом|д)?\s*(\d+\s*[а-я]?(?:/\d+)?)(?![\w]))?"
 )
 _HOUSE_ONLY = re.compile(r"(?:(?<![\w])(?:д\.|дом[аеу]?)\s*)(\d+[а-я]?)", re.IGNORECASE)
+# A street told without «улица»: a capitalised name and a house number, as people write it
+# («Чернышевского 120», «Революционная, 52», «на Ленина у 5», «Садовая возле дома 14»).
+_BARE_ADDRESS = re.compile(
+    r"(?<![\w-])([А-ЯЁ][а-яё]{2,}(?:-[А-ЯЁа-яё][а-яё]+)?)\s*,?\s+"
+    r"(?:(?:у|возле|около|напротив)\s+)?(?:(?:дом[аеу]?|д\.)\s*)?"
+    r"(\d{1,3}(?:\s?[а-яА-Я](?![а-яё]))?(?:/\d+)?)(?![\w.,]?\d)"
+    # … not an amount, a time or a count («Саратов 5 раз», «Ждём 40 минут», «Садик 2 года»)
+    r"(?!\s*(?:[-–]?\s*(?:руб|р\.|₽|тыс|мин|час|ч\.|дн|ден|сут|недел|мес|лет|год|раз|км|метр|м\b|см|мм|"
+    r"кг|л\b|литр|%|°|градус|шт|чел|квартир|кв\b|этаж|подъезд|маршрут|автобус|машин|минут|секунд|сек|числ|"
+    r"января|февраля|марта|апреля|мая|июня|июля|августа|сентября|октября|ноября|декабря)))",
+)
+# Nouns that head a number but name no street («квартира 15», «школа 5», «маршрут 12»).
+_NOT_STREETS = {
+    "квартира", "подъезд", "этаж", "школа", "садик", "сад", "детсад", "гимназия", "лицей", "больница",
+    "поликлиника", "роддом", "автобус", "маршрут", "маршрутка", "троллейбус", "трамвай", "линия", "корпус",
+    "дом", "палата", "кабинет", "участок", "отделение", "номер", "рейс", "поезд", "электричка", "остановка",
+    "вагон", "место", "пункт", "колония", "лагерь", "котельная", "подстанция", "скважина", "цех", "март", "май",
+}  # fmt: skip
+# The parts of speech a street's name can be: a surname or a noun in the genitive, an adjective.
+_STREET_POS = {"NOUN", "ADJF", "PRTF"}
 
 # Parts of speech that carry no problem: prepositions, conjunctions, particles, interjections, pronouns, adverbs.
 _DROP_POS = {"PREP", "CONJ", "PRCL", "INTJ", "NPRO", "ADVB", "PRED", "COMP"}
@@ -77,6 +98,7 @@ _SYNONYMS = {
     "провал": "яма",
     "помойка": "мусор",
     "мусорка": "мусор",
+    "мусорк": "мусор",  # pymorphy3's reading of «мусорку»
     "отходы": "мусор",
     "горячий": "горячий",
     "кипяток": "горячий",
@@ -88,6 +110,20 @@ _SYNONYMS = {
     "терапевт": "врач",
     "поликлиника": "больница",
 }
+
+
+# Nouns that tell where, when or who, not what is wrong: two problems at one house share them.
+_CONTEXT_WORDS = {
+    "дорога", "двор", "подъезд", "квартира", "этаж", "тротуар", "остановка", "район", "дворик", "территория",
+    "неделя", "месяц", "утро", "вечер", "ночь", "час", "минута", "сутки", "время", "зима", "лето", "весна", "осень",
+    "машина", "люди", "сосед", "жилец", "ребенок", "дети", "бабушка", "мама", "народ", "проблема", "вопрос",
+    "ук", "управляйка", "жкх", "администрация", "мэрия", "власть", "заявка", "жалоба", "звонок", "ответ",
+}  # fmt: skip
+
+
+@lru_cache(maxsize=20_000)
+def _is_noun(normal: str) -> bool:
+    return bool(_morph().parse(normal)[0].tag.POS == "NOUN")
 
 
 @lru_cache(maxsize=1)
@@ -110,13 +146,18 @@ def lemma(word: str) -> str | None:
     return normal
 
 
+# The key of an address whose street the text did not name («возле дома 12»).
+_HOUSE_KEY = "дом"
+
+
 @dataclass(frozen=True)
 class Address:
-    street: str
+    street: str | None
     house: str | None = None
 
     def key(self) -> str:
-        return f"{self.street} {self.house}" if self.house else self.street
+        street = self.street or _HOUSE_KEY
+        return f"{street} {self.house}" if self.house else street
 
     @classmethod
     def parse(cls, key: str | None) -> Address | None:
@@ -127,14 +168,15 @@ class Address:
 def _parse_address(key: str) -> Address:
     # Every batch reads the addresses of the open incidents again: one shared (frozen) object per key.
     street, _, house = key.partition(" ")
-    return Address(street, house or None)
+    return Address(None if street == _HOUSE_KEY else street, house or None)
 
 
-def extract_address(text: str) -> tuple[Address | None, set[str]]:
-    """The first street address in the text (street lemma + house) and the words it spans."""
+def extract_address(text: str, place_lemmas: frozenset[str] = frozenset()) -> tuple[Address | None, set[str]]:
+    """The first street address in the text (street lemma + house) and the words it spans; a street
+    told without «улица» counts only with its house number, and never the town's name (`place_lemmas`)."""
     match = _ADDRESS.search(text)
     if match is None:
-        return None, set()
+        return _bare_address(text, place_lemmas)
     words = [w.lower() for w in _WORD.findall(match.group(0))]
     name_words = _WORD.findall(match.group(1))
     street = "-".join(_street_lemma(w) for w in name_words)
@@ -144,6 +186,26 @@ def extract_address(text: str) -> tuple[Address | None, set[str]]:
         if after is not None and after.start() - match.end() < 40:
             house = after.group(1).lower()
     return Address(street, house), set(words)
+
+
+def _bare_address(text: str, place_lemmas: frozenset[str]) -> tuple[Address | None, set[str]]:
+    for match in _BARE_ADDRESS.finditer(text):
+        name = match.group(1)
+        parse = _morph().parse(name.lower())[0]
+        street = _street_lemma(name)
+        if (
+            parse.tag.POS not in _STREET_POS
+            or parse.normal_form in _NOT_STREETS
+            or street in place_lemmas
+            or lemma(name.lower()) in place_lemmas
+        ):
+            continue
+        house = re.sub(r"\s+", "", match.group(2)).lower()
+        return Address(street, house), {w.lower() for w in _WORD.findall(match.group(0))}
+    house_only = _HOUSE_ONLY.search(text)
+    if house_only is not None:
+        return Address(None, house_only.group(1).lower()), {w.lower() for w in _WORD.findall(house_only.group(0))}
+    return None, set()
 
 
 @lru_cache(maxsize=50_000)
@@ -164,15 +226,31 @@ class Fingerprint:
     address: Address | None
 
 
-def fingerprint(text: str) -> Fingerprint:
-    address, address_words = extract_address(text)
+def place_lemmas(city: str | None) -> frozenset[str]:
+    """The lemmas that name the post's town («Саратов»): they say where, not what, like the address."""
+    if not city:
+        return frozenset()
+    return frozenset(filter(None, (lemma(word) for word in _WORD.findall(city.lower()))))
+
+
+def _names_place(normal: str, places: frozenset[str]) -> bool:
+    # the town and its people and adjective: саратов, саратовец, саратовский
+    return any(normal.startswith(place[: max(4, len(place) - 1)]) for place in places)
+
+
+def fingerprint(text: str, city: str | None = None) -> Fingerprint:
+    places = place_lemmas(city)
+    address, address_words = extract_address(text, places)
     terms = set()
     for word in _WORD.findall(text.lower()):
         if word in address_words:
             continue
         normal = lemma(word)
-        if normal is not None and (address is None or normal != address.street):
-            terms.add(normal)
+        if normal is None or (address is not None and normal == address.street):
+            continue
+        if places and _names_place(normal, places):
+            continue
+        terms.add(normal)
     return Fingerprint(frozenset(terms), address)
 
 
@@ -189,11 +267,18 @@ def similarity(a: frozenset[str], b: frozenset[str]) -> float:
 
 
 def addresses_conflict(a: Address | None, b: Address | None) -> bool:
+    """Two places that cannot be one: other streets, or other houses (of one street, or where one
+    text named the house alone: «возле дома 12» is not «Чернышевского 120»)."""
     if a is None or b is None:
         return False
-    if a.street != b.street:
+    if a.street is not None and b.street is not None and a.street != b.street:
         return True
     return a.house is not None and b.house is not None and a.house != b.house
+
+
+def same_place(a: Address | None, b: Address | None) -> bool:
+    """One street and one house, both named."""
+    return a is not None and b is not None and a.street is not None and a.house is not None and a == b
 
 
 @dataclass
@@ -210,6 +295,12 @@ class Candidate:
     def score(self, terms: frozenset[str]) -> float:
         return max((similarity(terms, other) for other in self.term_sets), default=0.0)
 
+    def shared(self, terms: frozenset[str]) -> list[str]:
+        """The nouns of the problem `terms` shares with any of the incident's posts («яма», «мусор»;
+        not «дорога» or «неделя», which say where and when)."""
+        common: set[str] = set().union(*(terms & other for other in self.term_sets))
+        return sorted(word for word in common if word not in _CONTEXT_WORDS and _is_noun(word))
+
 
 def best_match(
     candidates: list[Candidate], fp: Fingerprint, *, threshold: float, repost_of: set[str] | None = None
@@ -219,13 +310,20 @@ def best_match(
         for candidate in candidates:
             if candidate.external_ids & repost_of:
                 return candidate, 1.0, "репост сообщения этого инцидента"
-    best: tuple[Candidate, float] | None = None
+    best: tuple[Candidate, float, str] | None = None
     for candidate in candidates:
         if addresses_conflict(candidate.address, fp.address):
             continue
         score = candidate.score(fp.terms)
+        why = f"похожий текст (сходство {score:.2f} ≥ {threshold:.2f})"
+        if score < threshold and same_place(candidate.address, fp.address):
+            # One house of one street, one category: a single shared word of the problem is enough
+            # («яма», «мусор»), where the texts share too few words for the similarity to tell.
+            shared = candidate.shared(fp.terms)
+            if shared:
+                assert fp.address is not None
+                score = threshold
+                why = f"тот же адрес ({fp.address.key()}) и общие слова: {', '.join(shared[:3])}"
         if score >= threshold and (best is None or score > best[1]):
-            best = (candidate, score)
-    if best is None:
-        return None
-    return best[0], best[1], f"похожий текст (сходство {best[1]:.2f} ≥ {threshold:.2f})"
+            best = (candidate, score, why)
+    return best

@@ -82,7 +82,7 @@ def place_post(post: PostClassified, context: RoutingContext, *, settings: Setti
     region_code = region_of(post)
     assert region_code is not None  # skip_reason says so
     candidates = context.candidates.setdefault((region_code, post.classification.category.label), [])
-    fp = fingerprint(post.text)
+    fp = fingerprint(post.text, post.classification.region.city)
     repost_of = {ref.external_id for ref in post.repost_chain}
     match = best_match(candidates, fp, threshold=settings.cluster_threshold, repost_of=repost_of)
     placement: Placement
