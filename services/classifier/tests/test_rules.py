@@ -353,3 +353,20 @@ class TestHowLong:
         result = classifier.classify(PostInput(text="На Московской у остановки яма, пробил колесо"))
         assert result.is_incident
         assert result.urgency.label == "normal"
+
+
+class TestDemand:
+    def test_a_demand_asked_as_a_question_is_marked(self) -> None:
+        for text in (
+            "Шахтинцы, когда уже отремонтируют путепровод? Сколько можно ездить в объезд",
+            "доколе будем жить без воды",
+            "Куда смотрит администрация?! Третий день мусор",
+            "где же УК, крыша течёт",
+            "когда же наконец уберут этот снег",
+        ):
+            hits = apply_rules(analyze(text))
+            assert hits.demand and "правило_требование" in hits.markers, text
+
+    def test_a_plain_question_is_not(self) -> None:
+        for text in ("Сколько можно купить на 100 рублей?", "Когда уже лето", "когда откроется новый магазин?"):
+            assert not apply_rules(analyze(text)).demand, text

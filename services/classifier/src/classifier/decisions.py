@@ -42,6 +42,7 @@ ADVERT_SHIFT = 1.5
 SARCASM_SHIFT = 1.5  # sarcastic thanks is a complaint
 THANKS_SHIFT = 1.0  # sincere thanks (not "заранее спасибо") rarely asks anyone to act
 THANKS_BUT_SHIFT = 1.0  # «спасибо за асфальт, только разметку забыли»: 51 of the corpus's 53 are complaints
+DEMAND_SHIFT = 1.0  # «сколько можно», «когда уже починят»: 93 % of the corpus's posts holding one are complaints
 STATED_SHIFT = 1.5  # «Жалоба: …», «Обращение к главе …» opening a post: all 20 of the corpus's are complaints
 
 

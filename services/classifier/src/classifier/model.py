@@ -30,6 +30,7 @@ from classifier.decisions import (
     DANGER_CONTEXTS,
     DANGER_NEEDS_INCIDENT,
     DANGER_NEEDS_INCIDENT_BARE,
+    DEMAND_SHIFT,
     INCIDENT_AT,
     MODEL_CRITICAL_AT,
     MODEL_HIGH_AT,
@@ -310,6 +311,7 @@ class Classifier:
         stated_shift = (
             (SARCASM_SHIFT if hits.sarcasm else 0.0)
             + (STATED_SHIFT if hits.stated else 0.0)
+            + (DEMAND_SHIFT if hits.demand and not hits.advert else 0.0)
             - (ADVERT_SHIFT if hits.advert else 0.0)
             - (THANKS_SHIFT if hits.thanks and not hits.sarcasm and not hits.critical else 0.0)
             + (THANKS_BUT_SHIFT if "правило_спасибо_но" in hits.evidence and not hits.sarcasm else 0.0)
