@@ -54,3 +54,19 @@ def test_every_category_of_the_taxonomy_has_a_russian_name() -> None:
     assert category_name("housing_utilities") == "ЖКХ"
     assert category_name("snow_removal") == "snow_removal", "an operator's extra category is shown as it is called"
     assert category_name(None) == ""
+
+
+class TestClassificationProblem:
+    def test_a_known_category_and_urgency_pass_and_others_are_named(self) -> None:
+        from incidents_common.categories import classification_problem
+        from incidents_common.testing import post_classified
+
+        classification = post_classified("p", "Яма на дороге").classification
+        assert classification_problem(classification) is None
+
+        def with_label(field: str, label: str) -> str | None:
+            changed = getattr(classification, field).model_copy(update={"label": label})
+            return classification_problem(classification.model_copy(update={field: changed}))
+
+        assert "unknown category 'unicorns'" in (with_label("category", "unicorns") or "")
+        assert "unknown urgency 'apocalyptic'" in (with_label("urgency", "apocalyptic") or "")

@@ -326,6 +326,19 @@ class TestDecisions:
         finally:
             await db.dispose()
 
+    async def test_a_classification_outside_the_taxonomy_is_refused_with_its_reason(self, tmp_path: Path) -> None:
+        db = Database(f"sqlite+aiosqlite:///{tmp_path / 'gw.db'}", TABLES)
+        await db.create_tables()
+        post = post_classified("odd", "Яма на дороге")
+        label = post.classification.category.model_copy(update={"label": "no_such_category"})
+        odd = post.model_copy(update={"classification": post.classification.model_copy(update={"category": label})})
+        try:
+            with pytest.raises(BadEvent, match="post odd: unknown category 'no_such_category'"):
+                async with db.transaction() as session:
+                    await apply_classified_posts(session.writes, [_event(odd)])
+        finally:
+            await db.dispose()
+
 
 class TestBatches:
     async def test_one_batch_and_one_event_at_a_time_build_the_same_read_model(

@@ -144,7 +144,9 @@ class TestActions:
             assert conflict.json()["title"] == "Действие недоступно в текущем статусе"
             assert conflict.json()["detail"] == "Действие «открыть повторно» недоступно: инцидент в статусе «назначен»"
 
-    async def test_a_slow_routing_is_a_503_and_the_write_is_not_retried(self, make_gateway, contracts) -> None:
+    async def test_a_slow_routing_is_a_504_without_retry_advice_and_the_write_is_not_retried(
+        self, make_gateway, contracts
+    ) -> None:
         calls: list[dict[str, Any]] = []
         async with serve(contracts.checked("routing", slow_routing(calls))) as routing_url:
             async with make_gateway(routing_url=routing_url, upstream_timeout=0.3) as gw:
@@ -154,7 +156,11 @@ class TestActions:
                 slow = await gw.client.post(
                     "/v1/incidents/inc-1/actions", json={"action": "close"}, headers=gw.headers("admin64")
                 )
-                assert slow.status_code == 503
+                # Routing may still apply it: the client is told to read the incident, not to retry.
+                assert slow.status_code == 504, slow.text
+                assert slow.headers["content-type"] == "application/problem+json"
+                assert "retry-after" not in slow.headers
+                assert "may still be applied" in slow.json()["detail"]
                 # A write that may have reached routing is not retried (no double action).
                 assert [c["action"] for c in calls] == ["close"]
                 # What the gateway sends is routing's ActionRequest (no actor: routing takes the token's).

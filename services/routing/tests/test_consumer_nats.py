@@ -16,6 +16,7 @@ from incidents_common.events import (
     SUBJECT_INCIDENT_ALL,
     SUBJECT_POST_CLASSIFIED,
     PostClassified,
+    dead_letter_subject,
     encode_event,
     new_event,
 )
@@ -93,6 +94,23 @@ class TestConsumer:
         assert attached["data"]["incident"]["complainants"] == 2
         for message in messages:
             assert message.headers["Nats-Msg-Id"] == orjson.loads(message.data)["id"]
+
+    async def test_a_classification_outside_the_taxonomy_is_dead_lettered_with_its_reason(
+        self, nats_url: str, settings: Settings, make_post: Any
+    ) -> None:
+        app = create_app(_settings(settings, nats_url))
+        async with app.router.lifespan_context(app):
+            unknown = make_post("x1", POTHOLE, category="no_such_category")
+            odd_urgency = make_post("x2", REWORDED, urgency="apocalyptic", region="77", city="Москва")
+            await _publish(nats_url, [unknown, odd_urgency, make_post("x3", POTHOLE)])
+            letters = await eventually(
+                lambda: read_stream(nats_url, dead_letter_subject("routing-post-classified"), timeout=0.3),
+                until=lambda m: len(m) >= 2,
+            )
+            await eventually(lambda: _count(app, Incident), until=lambda n: n == 1)
+        reasons = sorted(m.headers["Incidents-Dead-Letter-Reason"] for m in letters)
+        assert "post x1: unknown category 'no_such_category'" in reasons[0]
+        assert "post x2: unknown urgency 'apocalyptic'" in reasons[1]
 
     async def test_two_replicas_share_one_durable_without_double_assignment(
         self, nats_url: str, postgres_url: str, settings: Settings, make_post: Any

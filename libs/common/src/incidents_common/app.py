@@ -17,7 +17,6 @@ from fastapi.params import Depends as DependsParam
 from fastapi.responses import Response
 from opentelemetry.sdk.trace import TracerProvider
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import text
 from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -27,6 +26,7 @@ from incidents_common.identity import PROTECTED, Identity, install_identity
 from incidents_common.logging import setup_logging
 from incidents_common.metrics import HttpMetrics, ServiceMetrics, authorize_scrape, metrics_response
 from incidents_common.nats import BatchHandler, ConsumerSpec, EventRuntime
+from incidents_common.nats.failures import probe_database
 from incidents_common.problems import (
     PROBLEM_MEDIA_TYPE,
     PROBLEM_RESPONSES,
@@ -115,15 +115,15 @@ class Readiness(BaseModel):
 
 
 async def readiness_checks(db: Database, events: EventRuntime | None) -> dict[str, str]:
-    """`ok` per dependency, or why not: the database answers SELECT 1, NATS (when enabled) is connected.
+    """`ok` per dependency, or why not: the database answers (SELECT 1; on SQLite the write lock is
+    granted too, since a locked file still reads), NATS (when enabled) is connected.
 
     The reasons are short and fixed (the probe is public); the error itself goes to the log.
     """
     checks: dict[str, str] = {}
     try:
         async with asyncio.timeout(READY_TIMEOUT):
-            async with db.engine.connect() as connection:
-                await connection.execute(text("SELECT 1"))
+            await probe_database(db, READY_TIMEOUT)
         checks["database"] = "ok"
     except TimeoutError:
         checks["database"] = f"no answer within {READY_TIMEOUT:g}s"

@@ -15,7 +15,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, Field
 
-from incidents_common.events import Category
+from incidents_common.events import Category, Classification, Urgency
 
 EXTRA_CATEGORIES_ENV = "INCIDENTS_EXTRA_CATEGORIES"
 
@@ -31,6 +31,20 @@ def check_category(value: str | None) -> str | None:
     if value is not None and value not in known_categories():
         raise ValueError(f"unknown category {value!r}; known: {', '.join(sorted(known_categories()))}")
     return value
+
+
+def classification_problem(classification: Classification) -> str | None:
+    """Why a post.classified cannot be taken as it is (a category outside the taxonomy, an urgency
+    outside critical/high/normal), or None. A consumer dead-letters such an event with this reason
+    instead of opening an incident no rule can route: a taxonomy that differs between services (an
+    extra category not listed in INCIDENTS_EXTRA_CATEGORIES) shows up there, not in the incidents."""
+    category = classification.category.label
+    if category not in known_categories():
+        return f"unknown category {category!r} (not in the taxonomy nor in {EXTRA_CATEGORIES_ENV})"
+    urgency = classification.urgency.label
+    if urgency not in Urgency.__members__:
+        return f"unknown urgency {urgency!r}; known: {', '.join(u.value for u in Urgency)}"
+    return None
 
 
 # A category as an API names it (a correction's): the shape of a taxonomy key, and a known one.

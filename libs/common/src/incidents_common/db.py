@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import os
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -121,13 +122,25 @@ def _migrations_package(tables: Iterable[Any]) -> str | None:
     return None
 
 
+SQLITE_BUSY_TIMEOUT_ENV = "INCIDENTS_SQLITE_BUSY_TIMEOUT_MS"
+
+
+def sqlite_busy_timeout_ms() -> int:
+    """How long a statement waits for another writer's lock on an SQLite file before it fails (and an
+    HTTP request gets 503 problem+json): INCIDENTS_SQLITE_BUSY_TIMEOUT_MS, default 10 s."""
+    try:
+        return max(int(os.environ.get(SQLITE_BUSY_TIMEOUT_ENV, "10000")), 0)
+    except ValueError:
+        return 10_000
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # WAL lets the HTTP handlers read while the relay and consumers write; busy_timeout makes
     # concurrent writers wait instead of failing with "database is locked".
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute(f"PRAGMA busy_timeout={sqlite_busy_timeout_ms()}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
 

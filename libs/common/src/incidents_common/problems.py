@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import logging
+import sqlite3
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_BASE = "https://incidents.example/problems/"
+# Seconds a client should wait before retrying a request the database could not serve.
+DATABASE_RETRY_AFTER = 5
+
+log = logging.getLogger("incidents.problems")
 
 
 class Problem(BaseModel):
@@ -136,9 +143,39 @@ def install_problem_handlers(app: FastAPI) -> None:
             exc.status_code, _reason(exc.status_code), detail=detail, instance=request.url.path, headers=headers
         )
 
+    async def on_database(request: Request, exc: Exception) -> JSONResponse:
+        # A locked SQLite file past its busy timeout, a PostgreSQL that went away, a full pool: the
+        # request changed nothing (its transaction rolled back), so the client may retry it.
+        from incidents_common.nats.failures import is_infrastructure_failure  # (imports the events)
+
+        if is_infrastructure_failure(exc):
+            log.warning(
+                "database unavailable for a request",
+                extra={"path": request.url.path, "error": f"{type(exc).__name__}: {str(exc)[:200]}"},
+            )
+            return problem_response(
+                503,
+                "Database unavailable",
+                slug="database-unavailable",
+                detail="the service's database did not answer in time; nothing was changed, retry later",
+                instance=request.url.path,
+                headers={"Retry-After": str(DATABASE_RETRY_AFTER)},
+            )
+        return await on_unexpected(request, exc)
+
+    async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.error("unhandled error in a request", extra={"path": request.url.path}, exc_info=exc)
+        return problem_response(
+            500, "Internal error", slug="internal-error", detail="the error is logged", instance=request.url.path
+        )
+
     app.add_exception_handler(ProblemError, on_problem)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)
+    app.add_exception_handler(SQLAlchemyError, on_database)
+    app.add_exception_handler(sqlite3.Error, on_database)
+    # Anything else: problem+json too (Starlette's server-error middleware renders it and re-raises).
+    app.add_exception_handler(Exception, on_unexpected)
 
 
 class BodyTooLarge(StarletteHTTPException):

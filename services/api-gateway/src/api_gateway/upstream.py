@@ -3,8 +3,10 @@ the classifier's optional checks (`Classifier`, one try).
 
 Only failures that cannot have changed anything upstream are retried for writes (the connection
 was refused or never established); reads are also retried on timeouts and 502/503/504. When the
-service stays unreachable the caller gets 503 problem+json within about
-`upstream_timeout * (1 + retries)` seconds, never a hang.
+service stays unreachable the caller gets 503 problem+json with Retry-After within about
+`upstream_timeout * (1 + retries)` seconds, never a hang. A write that was sent and got no answer in
+time is 504 problem+json without Retry-After: the service may still apply it, so the caller reads
+the resource before sending the write again.
 
 Every call carries a fresh service token of the gateway for that service, naming the user the
 gateway verified and acts for, so the service called checks both (incidents_common.identity).
@@ -35,6 +37,13 @@ class UpstreamUnavailable(ServiceUnavailable):
 
     def __init__(self, detail: str | None = None, **extensions: Any) -> None:
         super().__init__(detail, headers={"Retry-After": str(self.retry_after)}, **extensions)
+
+
+class UpstreamOutcomeUnknown(ProblemError):
+    """A change was sent and no answer came in time: it may have been applied (routing finishes what it
+    started), so the client is not told to retry, but to read the resource first."""
+
+    status, slug, title = 504, "upstream-timeout", "Gateway timeout"
 
 
 class UpstreamProblem(ProblemError):
@@ -93,6 +102,7 @@ class Upstream:
         """Call the service for `user` (None: as the gateway itself)."""
         idempotent = method in ("GET", "HEAD")
         last_error = ""
+        sent = False  # a change left the gateway: its outcome is unknown without an answer
         for attempt in range(self.retries + 1):
             if attempt:
                 await asyncio.sleep(min(0.1 * 2**attempt, 1.0))
@@ -108,14 +118,22 @@ class Upstream:
                 last_error = f"{exc.__class__.__name__}: {exc}"
                 if idempotent:
                     continue
+                sent = True
                 break
             except httpx.HTTPError as exc:
                 last_error = f"{exc.__class__.__name__}: {exc}"
+                sent = not idempotent
                 break
             if response.status_code in RETRYABLE_STATUS and idempotent and attempt < self.retries:
                 last_error = f"status {response.status_code}"
                 continue
             return self._result(response)
+        if sent:
+            log.warning("upstream outcome unknown", extra={"service": self.name, "path": path, "error": last_error})
+            raise UpstreamOutcomeUnknown(
+                f"{self.name} did not answer in time ({last_error}); the change may still be applied: "
+                "read the resource before sending it again"
+            )
         log.warning("upstream unavailable", extra={"service": self.name, "path": path, "error": last_error})
         raise UpstreamUnavailable(f"{self.name} is unavailable ({last_error or 'no answer'})")
 

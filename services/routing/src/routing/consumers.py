@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from incidents_common.categories import classification_problem
 from incidents_common.db import Writes
 from incidents_common.events import BadEvent, CloudEvent, PostClassified
 from incidents_common.nats import BatchHandler
@@ -26,6 +27,9 @@ def post_classified_handler(settings: Settings) -> BatchHandler:
             if not isinstance(event.data, PostClassified):
                 # The batch is then retried one event at a time, and this one dead-lettered.
                 raise BadEvent(f"expected post.classified, got {event.type}")
+            problem = classification_problem(event.data.classification)
+            if problem is not None:
+                raise BadEvent(f"post {event.data.post_id}: {problem}")
         posts = [e.data for e in events]
         await route_posts(writes, posts, settings=settings, causes=events, cache=cache, directory_cache=directory_cache)
 

@@ -44,7 +44,8 @@ EXAMPLES: dict[str, dict[str, Any]] = {
 RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"description": "Not authenticated"},
     403: {"description": "Only regional admins write the directory, and only in their regions"},
-    503: {"description": "Routing is unavailable"},
+    503: {"description": "Routing is unavailable; nothing was changed (Retry-After)"},
+    504: {"description": "Routing did not answer in time; the change may still be applied: read it back"},
 }
 
 

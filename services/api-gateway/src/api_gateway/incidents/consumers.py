@@ -23,6 +23,7 @@ from api_gateway.columns import table_of
 from api_gateway.incidents.decisions import decide_incidents, decide_posts
 from api_gateway.incidents.models import Incident, IncidentEventLog, IncidentPost, Post
 from api_gateway.readmodel import chunks, lock_keys, rows_by_key, serialize_event_log
+from incidents_common.categories import classification_problem
 from incidents_common.db import Writes
 from incidents_common.events import AuditRootPublished, BadEvent, CloudEvent, IncidentEvent, PostClassified
 
@@ -57,6 +58,9 @@ async def apply_classified_posts(writes: Writes, events: list[CloudEvent[Any]]) 
     for event in events:
         if not isinstance(event.data, PostClassified):
             raise BadEvent(f"not a classified post: {event.type}")
+        problem = classification_problem(event.data.classification)
+        if problem is not None:
+            raise BadEvent(f"post {event.data.post_id}: {problem}")
     session = writes.session
     post_ids = {event.data.post_id for event in events}
     await lock_keys(session, "gw_post", post_ids)

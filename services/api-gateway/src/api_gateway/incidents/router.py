@@ -33,7 +33,8 @@ router = APIRouter(prefix="/v1", tags=["incidents"])
 UPSTREAM_RESPONSES: dict[int | str, dict[str, Any]] = {
     403: {"description": "Your role may not do this"},
     409: {"description": "Routing refused the transition from the current status"},
-    503: {"description": "Routing is unavailable"},
+    503: {"description": "Routing is unavailable; nothing was changed (Retry-After)"},
+    504: {"description": "Routing did not answer in time; the action may still be applied: read the incident"},
 }
 
 

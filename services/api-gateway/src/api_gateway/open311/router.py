@@ -138,7 +138,8 @@ async def get_request(
         200: {
             "content": {"application/json": {"example": [{"token": "o311_5f2c9a1b7e3d4c10", "service_notice": None}]}}
         },
-        503: {"description": "The collector is unavailable"},
+        503: {"description": "The collector is unavailable; nothing was submitted (Retry-After)"},
+        504: {"description": "The collector did not answer in time; the request may still be taken"},
     },
     openapi_extra=SUBMIT_EXAMPLE,
 )
