@@ -551,3 +551,14 @@ async def test_each_user_operates_only_the_dead_letters_it_is_granted(tmp_path: 
             with contextlib.suppress(Exception):
                 await client.close()
         server.stop()
+
+
+def test_a_letter_is_shown_as_stored_even_an_integer_past_64_bits() -> None:
+    from incidents_common.deadletters.letter import DeadLetter
+
+    data = b'{"id": "ev-big", "data": {"version": 1180591620717411303424}}'
+    letter = DeadLetter(seq=1, subject="incidents.deadletter.x", stored_at=datetime.now(UTC), data=data)
+    detail = letter.detail()
+    assert detail["payload_encoding"] == "json"
+    assert detail["payload"]["data"]["version"] == 2**70
+    assert '"version": 1180591620717411303424' in json.dumps(detail["payload"])

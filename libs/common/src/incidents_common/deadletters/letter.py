@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -83,8 +84,10 @@ class DeadLetter:
         or base64)."""
         payload: Any
         try:
-            payload, encoding = orjson.loads(self.data), "json"
-        except orjson.JSONDecodeError:
+            # The standard parser: orjson turns an integer past 64 bits into a float, and a letter is
+            # shown as it was stored (the bad value may be the reason it is here).
+            payload, encoding = json.loads(self.data), "json"
+        except (json.JSONDecodeError, UnicodeDecodeError):
             try:
                 payload, encoding = self.data.decode("utf-8"), "text"
             except UnicodeDecodeError:
