@@ -235,7 +235,7 @@ def test_queue_incident_take_reply_correct_and_analytics(
     page.get_by_label("Срочность", exact=True).last.select_option("high")
     page.get_by_role("button", name="Исправить").click()
     expect_accepted(page)
-    page.get_by_test_id("history").filter(has_text="corrected").wait_for(timeout=WAIT_MS)
+    page.get_by_test_id("history").filter(has_text="исправлена классификация").wait_for(timeout=WAIT_MS)
     # Reply: the answer and its publishing appear on the incident.
     # (The reply guard holds a boilerplate answer; this one says what was done, when and by whom.)
     page.get_by_label("Текст ответа").fill(

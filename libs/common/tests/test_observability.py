@@ -355,3 +355,18 @@ class TestTracingConfiguration:
         assert redact_query("/v1/x?api_key=k&region=64") == "/v1/x?api_key=REDACTED&region=64"
         assert redact_query("access_token=t") == "access_token=REDACTED"
         assert redact_query("http://h/p?region=64") == "http://h/p?region=64"
+
+
+def test_json_log_lines_drop_uvicorns_coloured_copy_of_the_message() -> None:
+    import json as stdlib_json
+    import logging as stdlib_logging
+
+    from incidents_common.logging import JsonFormatter
+
+    record = stdlib_logging.LogRecord(
+        "uvicorn.error", stdlib_logging.INFO, __file__, 1, "Started server process", (), None
+    )
+    record.color_message = "Started server process [\x1b[36m%d\x1b[0m]"
+    entry = stdlib_json.loads(JsonFormatter("routing").format(record))
+    assert entry["msg"] == "Started server process" and entry["service"] == "routing"
+    assert "color_message" not in entry

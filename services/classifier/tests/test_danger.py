@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
@@ -249,17 +251,20 @@ class TestClassification:
         assert reasons[0]["detail"].startswith("возможна угроза жизни или здоровью")
 
     def test_unsure_fields_are_each_named(self, classifier: Classifier) -> None:
-        reasons = review_reasons(
-            is_incident=True,
-            p_incident=0.55,
-            p_danger=0.0,
-            urgency="normal",
-            category_conf=0.3,
-            region={"code": "64", "confidence": 0.3},
-            hits=apply_rules(analyze("что-то не так")),
-            review_at=classifier.review_at,
-        )
+        unsure: dict[str, Any] = {
+            "is_incident": True,
+            "p_incident": 0.55,
+            "p_danger": 0.0,
+            "urgency": "normal",
+            "category_conf": 0.3,
+            "region": {"code": "64", "confidence": 0.3},
+            "hits": apply_rules(analyze("что-то не так")),
+            "review_at": classifier.review_at,
+        }
+        reasons = review_reasons(**unsure)
         assert [r["field"] for r in reasons] == ["is_incident", "category", "region"]
+        named = review_reasons(**unsure, category="landscaping")
+        assert named[1]["detail"] == "категория «Благоустройство» под вопросом: уверенность 0.30"
 
     def test_a_clear_post_needs_no_review(self, classifier: Classifier) -> None:
         result = classifier.classify(

@@ -157,6 +157,9 @@ async def test_an_incident_page_marks_the_evidence_and_escapes_the_post(console:
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text
     assert "Правило: дороги → дорожный комитет" in page.text  # the assignment's explanation
     assert "https://vk.com/wall-1_p-64-a" in page.text
+    # The history names what happened in words, not by the event's type.
+    history = page.text[page.text.index('data-testid="history"') :]
+    assert "создан" in history and "incident.created" not in history
 
 
 async def test_priority_parts_are_shown(console: Console) -> None:

@@ -175,6 +175,16 @@ class TestAddressesPeopleWrite:
             assert address is not None and address.key() == "чернышевский 120", text
         assert fingerprint("Революционная, 52: мусор", "Тольятти").address == fingerprint(BINS_52[0]).address
 
+    def test_a_word_after_the_number_is_not_the_buildings_letter(self) -> None:
+        for text in (
+            "На Революционной 52 в Тольятти помойка переполнена",
+            "ул. Революционная, 52 с утра мусор не вывезли",
+            "Революционная 52 и рядом всё в мусоре",
+        ):
+            address = fingerprint(text, "Тольятти").address
+            assert address is not None and address.key() == "революционный 52", text
+        assert fingerprint("ул. Ленина, д. 5-б", "Саратов").address == fingerprint("Ленина 5б течёт").address
+
     def test_amounts_times_towns_and_institutions_are_not_addresses(self) -> None:
         for text in (
             "Саратов 5 раз звонили в УК, никто не пришёл",

@@ -31,7 +31,7 @@ class JsonFormatter(logging.Formatter):
         if trace_id:
             entry["trace_id"] = trace_id
         for key, value in record.__dict__.items():
-            if key not in _RESERVED and not key.startswith("_"):
+            if key not in _RESERVED and not key.startswith("_") and key != "color_message":  # uvicorn's ANSI copy
                 entry[key] = value
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from classifier.rules.matching import RuleHits
+from incidents_common.categories import category_name
 
 CRITICAL_SHIFT = 2.5
 DANGER_RULE_SHIFT = 1.5
@@ -72,6 +73,7 @@ def review_reasons(
     hits: RuleHits,
     review_at: float,
     region_also_in: tuple[str, ...] = (),
+    category: str | None = None,
 ) -> list[dict[str, Any]]:
     """Why a human should look at this post before anyone relies on it (empty: no need); `review_at` is
     the danger probability from which a post not called critical goes to review."""
@@ -99,7 +101,9 @@ def review_reasons(
             {
                 "field": "category",
                 "confidence": round(category_conf, 4),
-                "detail": f"категория под вопросом: уверенность {category_conf:.2f}",
+                "detail": f"категория «{category_name(category)}» под вопросом: уверенность {category_conf:.2f}"
+                if category
+                else f"категория под вопросом: уверенность {category_conf:.2f}",
             }
         )
     if is_incident and region.get("code") and region_also_in:

@@ -403,6 +403,7 @@ class Classifier:
             category_conf=category_conf,
             region=region,
             region_also_in=also_in,
+            category=category,
             hits=hits,
             review_at=self.review_at,
         )

@@ -25,12 +25,14 @@ templates.env.globals.update(
     SATISFACTION=presentation.SATISFACTION,
     FIELDS=presentation.FIELDS,
     PRIORITY_PARTS=presentation.PRIORITY_PARTS,
+    EVENTS=presentation.EVENTS,
 )
 templates.env.filters.update(
     local_time=presentation.local_time,
     percent=presentation.percent,
     minutes=presentation.minutes,
     highlight=presentation.highlight,
+    history_note=presentation.history_note,
 )
 
 

@@ -54,6 +54,32 @@ PRIORITY_PARTS = {
     "velocity": "скорость распространения",
     "coordination": "скидка за координацию (боты)",
 }
+# What happened, for the history table (the gateway's event types without "ru.incidents.").
+EVENTS = {
+    "incident.created": "создан",
+    "incident.assigned": "назначен исполнитель",
+    "incident.status_changed": "смена статуса",
+    "incident.post_attached": "ещё сообщение о проблеме",
+    "incident.deadline_warning": "срок на исходе",
+    "incident.escalated": "эскалация",
+    "incident.reply_publication": "публикация ответа",
+    "incident.reaction": "реакция заявителя",
+    "incident.corrected": "исправлена классификация",
+    "incident.audit_root": "запись журнала аудита",
+}
+
+
+def history_note(detail: dict[str, Any] | None) -> str:
+    """The sentence a history entry carries: routing's explanation, the comment, the reason."""
+    if not detail:
+        return ""
+    for key in ("explanation", "comment", "reason", "text"):
+        value = detail.get(key)
+        if isinstance(value, str) and value:
+            return value
+    return ""
+
+
 MONTHS = ["янв", "фев", "мар", "апр", "мая", "июн", "июл", "авг", "сен", "окт", "ноя", "дек"]
 
 

@@ -31,7 +31,8 @@ _STREET_TYPES = (
 )
 _ADDRESS = re.compile(
     rf"(?<![а-яёА-ЯЁ])(?i:{_STREET_TYPES})\s+((?:[А-ЯЁ0-9][\w\-]*)(?:\s+[А-ЯЁ][\w\-]*)?)"
-    r"(?:\s*,?\s*(?i:д\.|дом|д)?\s*(\d+\s*[а-я]?(?:/\d+)?)(?![\w]))?"
+    # a building's letter is written on the number («5а», «5-а»); after a space it is a word («5 в Энгельсе»)
+    r"(?:\s*,?\s*(?i:д\.|дом|д)?\s*(\d+(?:-?[а-я](?![а-яё]))?(?:/\d+)?)(?![\w]))?"
 )
 _HOUSE_ONLY = re.compile(r"(?:(?<![\w])(?:д\.|дом[аеу]?)\s*)(\d+[а-я]?)", re.IGNORECASE)
 # A street told without «улица»: a capitalised name and a house number, as people write it
@@ -39,7 +40,7 @@ _HOUSE_ONLY = re.compile(r"(?:(?<![\w])(?:д\.|дом[аеу]?)\s*)(\d+[а-я]?)
 _BARE_ADDRESS = re.compile(
     r"(?<![\w-])([А-ЯЁ][а-яё]{2,}(?:-[А-ЯЁа-яё][а-яё]+)?)\s*,?\s+"
     r"(?:(?:у|возле|около|напротив)\s+)?(?:(?:дом[аеу]?|д\.)\s*)?"
-    r"(\d{1,3}(?:\s?[а-яА-Я](?![а-яё]))?(?:/\d+)?)(?![\w.,]?\d)"
+    r"(\d{1,3}(?:-?[а-яА-Я](?![а-яё]))?(?:/\d+)?)(?![\w.,]?\d)"
     # … not an amount, a time or a count («Саратов 5 раз», «Ждём 40 минут», «Садик 2 года»)
     r"(?!\s*(?:[-–]?\s*(?:руб|р\.|₽|тыс|мин|час|ч\.|дн|ден|сут|недел|мес|лет|год|раз|км|метр|м\b|см|мм|"
     r"кг|л\b|литр|%|°|градус|шт|чел|квартир|кв\b|этаж|подъезд|маршрут|автобус|машин|минут|секунд|сек|числ|"
@@ -180,7 +181,7 @@ def extract_address(text: str, place_lemmas: frozenset[str] = frozenset()) -> tu
     words = [w.lower() for w in _WORD.findall(match.group(0))]
     name_words = _WORD.findall(match.group(1))
     street = "-".join(_street_lemma(w) for w in name_words)
-    house = re.sub(r"\s+", "", match.group(2)).lower() if match.group(2) else None
+    house = re.sub(r"[\s-]+", "", match.group(2)).lower() if match.group(2) else None
     if house is None:
         after = _HOUSE_ONLY.search(text, match.end())
         if after is not None and after.start() - match.end() < 40:
@@ -200,7 +201,7 @@ def _bare_address(text: str, place_lemmas: frozenset[str]) -> tuple[Address | No
             or lemma(name.lower()) in place_lemmas
         ):
             continue
-        house = re.sub(r"\s+", "", match.group(2)).lower()
+        house = re.sub(r"[\s-]+", "", match.group(2)).lower()
         return Address(street, house), {w.lower() for w in _WORD.findall(match.group(0))}
     house_only = _HOUSE_ONLY.search(text)
     if house_only is not None:
