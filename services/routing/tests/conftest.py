@@ -21,6 +21,7 @@ from incidents_common.events import (
     RepostRef,
     SourceType,
 )
+from incidents_common.identity import ActingUser
 from incidents_common.testing import ServiceAuth
 from routing.config import Settings
 from routing.directory.service import import_directory
@@ -252,3 +253,25 @@ async def publish_outcome(db: Database, incident_id: str, status: str, *, at: da
         )
         await apply_publications(session.writes, [new_event(outcome, source="/collector")])
         return str(state["reply_id"])
+
+
+Users = Callable[[ActingUser | None], httpx.AsyncClient]
+
+
+@pytest.fixture
+async def users(client: httpx.AsyncClient) -> AsyncIterator[Users]:
+    """`users(user)`: a client of the same app signed as the gateway acting for `user` (None: no user)."""
+    opened: list[httpx.AsyncClient] = []
+
+    def make(user: ActingUser | None) -> httpx.AsyncClient:
+        http = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=client.app),  # type: ignore[attr-defined]
+            base_url="http://test",
+            auth=ServiceAuth("routing", identity="api-gateway", user=user),
+        )
+        opened.append(http)
+        return http
+
+    yield make
+    for http in opened:
+        await http.aclose()

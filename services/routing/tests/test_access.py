@@ -7,7 +7,6 @@ user it acts for.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
@@ -16,12 +15,13 @@ import yaml
 
 from incidents_common.db import writes_of
 from incidents_common.identity import ActingUser
-from incidents_common.testing import ServiceAuth
 from routing.deadlines.service import list_policies
 from routing.directory.service import import_directory, list_departments, list_officials
 from routing.incidents.queries import list_incidents
 from routing.incidents.writes import route_posts
 from routing.rules.service import list_rules
+
+from .conftest import Users
 
 MOSCOW: dict[str, Any] = {
     "departments": [
@@ -43,8 +43,6 @@ ADMIN64 = ActingUser("key:admin64", "regional_admin", frozenset({"64"}))
 ADMIN77 = ActingUser("key:admin77", "regional_admin", frozenset({"77"}))
 FEDERAL = ActingUser("key:federal", "federal", None)
 INTEGRATION64 = ActingUser("key:integration64", "integration", frozenset({"64"}))
-
-Users = Callable[[ActingUser | None], httpx.AsyncClient]
 
 
 @pytest.fixture
@@ -73,25 +71,6 @@ async def world(client: httpx.AsyncClient, make_post: Any) -> dict[str, str]:
     ids["policy64"] = str(next(p["id"] for p in policies if p["region_code"] == "64"))
     ids["policy_global"] = str(next(p["id"] for p in policies if p["region_code"] is None))
     return ids
-
-
-@pytest.fixture
-async def users(client: httpx.AsyncClient) -> AsyncIterator[Users]:
-    """`users(user)`: a client of the same app signed as the gateway acting for `user` (None: no user)."""
-    opened: list[httpx.AsyncClient] = []
-
-    def make(user: ActingUser | None) -> httpx.AsyncClient:
-        http = httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=client.app),  # type: ignore[attr-defined]
-            base_url="http://test",
-            auth=ServiceAuth("routing", identity="api-gateway", user=user),
-        )
-        opened.append(http)
-        return http
-
-    yield make
-    for http in opened:
-        await http.aclose()
 
 
 def official(official_id: str) -> ActingUser:

@@ -8,7 +8,6 @@ the same moment, on the small directory's policies (default 8 h / 10 days, criti
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -25,7 +24,6 @@ from incidents_common.events import (
     decode_event,
 )
 from incidents_common.identity import ActingUser
-from incidents_common.testing import ServiceAuth
 from routing.config import Settings
 from routing.deadlines.calendar import WorkCalendar
 from routing.deadlines.models import Clock, Deadline, DeadlineState
@@ -35,6 +33,8 @@ from routing.incidents.review import merge_reasons
 from routing.incidents.schemas import ActionRequest
 from routing.incidents.snapshots import IncidentRecord
 from routing.incidents.writes import route_posts
+
+from .conftest import Users
 
 SARATOV = WorkCalendar("Europe/Saratov")
 DANGER = ReviewReason(field="danger", confidence=0.42, detail="возможна угроза жизни: вероятность 0.42")
@@ -168,21 +168,9 @@ OFFICIAL = ActingUser("key:roads-a", "official", frozenset({"64"}), official_id=
 
 
 @pytest.fixture
-async def as_user(client: httpx.AsyncClient) -> AsyncIterator[Any]:
-    opened: list[httpx.AsyncClient] = []
-
-    def make(user: ActingUser) -> httpx.AsyncClient:
-        http = httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=client.app),  # type: ignore[attr-defined]
-            base_url="http://test",
-            auth=ServiceAuth("routing", identity="api-gateway", user=user),
-        )
-        opened.append(http)
-        return http
-
-    yield make
-    for http in opened:
-        await http.aclose()
+def as_user(users: Users) -> Users:
+    """A client signed as the gateway acting for a user (the shared `users` fixture)."""
+    return users
 
 
 async def possibly_critical(client: httpx.AsyncClient, make_post: Any, now: datetime) -> str:

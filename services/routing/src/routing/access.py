@@ -109,6 +109,18 @@ class Access:
         if not self.can_see(region_code):
             raise NotAllowed(f"region {region_code} is not one of yours")
 
+    # -- posts awaiting a decision --------------------------------------------------------------
+
+    def require_post_placer(self, target_region: str | None) -> None:
+        """Who decides on a post routing could not place: the operator; the federal level (posts no
+        region was found for are its triage); a regional admin, in its regions."""
+        if self.is_operator or self.role == FEDERAL:
+            return
+        if self.role != REGIONAL_ADMIN:
+            raise NotAllowed(f"role {self.role} may not decide on posts awaiting a decision")
+        if target_region is not None and not self.can_see(target_region):
+            raise NotAllowed(f"region {target_region} is not one of yours")
+
     # -- incident actions ----------------------------------------------------------------------
 
     def require_incident_actor(self, action: IncidentAction) -> None:

@@ -49,3 +49,11 @@ class NotAllowed(Forbidden):
     """Refused for this caller: its role, or an object it sees but may not change (routing.access)."""
 
     slug, title = "not-allowed", "Действие не разрешено"
+
+
+class UnknownUnplacedPost(NotFound):
+    slug, title = "unknown-unplaced-post", "Сообщение не найдено среди ожидающих решения"
+
+
+class AlreadyDecided(Conflict):
+    slug, title = "already-decided", "По сообщению уже принято решение"

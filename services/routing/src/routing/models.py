@@ -17,6 +17,7 @@ from routing.incidents.models import (
     Reaction,
     Reply,
     SkippedPost,
+    UnplacedPost,
 )
 from routing.rules.models import Rule
 from routing.surges.models import SurgeAlertRecord, SurgeBucket
@@ -34,6 +35,7 @@ TABLES: tuple[Any, ...] = (
     IncidentHistory,
     Escalation,
     SkippedPost,
+    UnplacedPost,
     AuditRoot,
     Reply,
     Reaction,

@@ -35,7 +35,16 @@ from routing.incidents.clustering import Fingerprint
 from routing.incidents.effects import SYSTEM_ACTOR, Effects, apply_assignment, emit, record, transition
 from routing.incidents.models import LOAD_STATUSES, OPEN_STATUSES
 from routing.incidents.placement import Join, Placement, RoutingContext, Skip
-from routing.incidents.posts import author_key, post_reach, region_of, severity, summary_of, title_of
+from routing.incidents.posts import (
+    author_key,
+    post_reach,
+    region_of,
+    severity,
+    summary_of,
+    title_of,
+    unplaced_reason,
+    unplaced_row,
+)
 from routing.incidents.priority import PostSignal, priority, signal_of
 from routing.incidents.review import (
     apply_post_review,
@@ -123,6 +132,9 @@ def decide_post(
     """A classified complaint → a new incident, or joined to the open one it repeats; else skipped."""
     if isinstance(placement, Skip):
         skip(effects, post.post_id, placement.reason, now)
+        hold = unplaced_reason(post)
+        if hold is not None:  # a complaint no region was found for, or one the classifier doubted
+            effects.unplaced.append(unplaced_row(post, hold, now))
         return None
     candidate = placement.candidate
     if isinstance(placement, Join):

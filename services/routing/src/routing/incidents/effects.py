@@ -49,6 +49,7 @@ class Effects:
     posts: list[dict[str, Any]] = field(default_factory=list)
     clocks: list[NewClock] = field(default_factory=list)
     skipped: list[dict[str, Any]] = field(default_factory=list)
+    unplaced: list[dict[str, Any]] = field(default_factory=list)  # skipped posts a person should look at
     events: list[Outgoing] = field(default_factory=list)
     counts: list[tuple[str, dict[str, str]]] = field(default_factory=list)
     created: dict[str, IncidentRecord] = field(default_factory=dict)

@@ -199,6 +199,28 @@ class SkippedPost(SQLModel, table=True):
     at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
+class UnplacedPost(SQLModel, table=True):
+    """A classified post routing could not turn into an incident and a person should look at: a
+    complaint no region could be found for, or one the classifier was unsure was a complaint. Kept
+    whole (`post`, the PostClassified) so that a person's decision routes it as it came."""
+
+    __tablename__ = "routing_unplaced_posts"
+
+    post_id: str = Field(primary_key=True, max_length=100)
+    reason: str = Field(max_length=300)
+    region_code: str | None = Field(default=None, max_length=2, index=True)
+    category: str = Field(max_length=50)
+    urgency: str = Field(max_length=20)
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    post: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    held_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    decided_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    decision: str | None = Field(default=None, max_length=20)
+    decided_by: str | None = Field(default=None, max_length=300)
+    incident_id: str | None = Field(default=None, max_length=36)
+    comment: str | None = Field(default=None, max_length=2000)
+
+
 class Escalation(SQLModel, table=True):
     """One escalation step; unique per (incident, level), so two replicas cannot escalate twice."""
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import math
 import re
+from datetime import datetime
+from typing import Any
 
 from incidents_common.events import PostClassified
 from incidents_common.regions import REGIONS
@@ -74,3 +76,32 @@ def cluster_key(post: PostClassified) -> tuple[str, str] | None:
     if region_code is None or skip_reason(post) is not None:
         return None
     return region_code, post.classification.category.label
+
+
+NO_REGION = "жалоба без региона: ни текст, ни источник не называют место"
+UNSURE = "классификатор не уверен, жалоба ли это"
+
+
+def unplaced_reason(post: PostClassified) -> str | None:
+    """Why a skipped post needs a person, or None when skipping it is the whole answer."""
+    c = post.classification
+    if c.is_incident and region_of(post) is None:
+        return NO_REGION
+    if not c.is_incident and any(r.field == "is_incident" for r in c.review_reasons):
+        details = "; ".join(r.detail for r in c.review_reasons if r.field == "is_incident")
+        return f"{UNSURE} ({details})"[:300]
+    return None
+
+
+def unplaced_row(post: PostClassified, reason: str, now: datetime) -> dict[str, Any]:
+    c = post.classification
+    return {
+        "post_id": post.post_id,
+        "reason": reason,
+        "region_code": region_of(post),
+        "category": c.category.label,
+        "urgency": c.urgency.label,
+        "text": post.text[:20_000],
+        "post": post.model_dump(mode="json"),
+        "held_at": now,
+    }

@@ -17,9 +17,19 @@ from incidents_common.events import IncidentStatus
 from routing.access import GUARDED, AccessDep
 from routing.deps import SettingsDep
 from routing.errors import UnknownIncident
-from routing.incidents import audit, lifecycle, queries
+from routing.incidents import audit, lifecycle, queries, unplaced
 from routing.incidents.models import Incident
-from routing.incidents.schemas import ActionRequest, AuditChainRead, AuditRootRead, IncidentDetail, IncidentPage
+from routing.incidents.schemas import (
+    ActionRequest,
+    AuditChainRead,
+    AuditRootRead,
+    DismissRequest,
+    IncidentDetail,
+    IncidentPage,
+    PlaceRequest,
+    UnplacedPage,
+    UnplacedRead,
+)
 
 router = APIRouter(tags=["incidents"], dependencies=GUARDED)
 
@@ -117,3 +127,51 @@ async def act(
     )
     await session.flush()
     return await queries.incident_detail(session, incident_id=incident_id, settings=settings)
+
+
+UNPLACED_RESPONSES: dict[int | str, dict[str, Any]] = {
+    403: {"description": "Your role may not decide on posts (only the operator, federal users and regional admins)"},
+    404: {"description": "No such post awaiting a decision in your regions (problem+json)"},
+    409: {"description": "The post was decided already (problem+json)"},
+}
+
+
+@router.get(
+    "/v1/unplaced-posts",
+    summary="Posts a person should place: complaints without a region, posts the classifier doubted",
+)
+async def list_unplaced_posts(
+    session: SessionDep,
+    access: AccessDep,
+    region: Annotated[str | None, Query(pattern=r"^\d{2}$")] = None,
+    decided: Annotated[bool, Query(description="true: the decided ones, newest decisions last")] = False,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
+) -> UnplacedPage:
+    return await unplaced.list_unplaced(
+        session, regions=access.regions, region=region, decided=decided, limit=limit, offset=offset
+    )
+
+
+@router.post(
+    "/v1/unplaced-posts/{post_id}/place",
+    responses=UNPLACED_RESPONSES,
+    summary="Route the post as a complaint of a region (an incident is opened or joined as for any post)",
+)
+async def place_unplaced_post(
+    session: SessionDep, access: AccessDep, settings: SettingsDep, post_id: str, body: PlaceRequest
+) -> UnplacedRead:
+    access.require_post_placer(body.region_code)
+    return await unplaced.place(session, post_id, body, actor=access.actor, can_see=access.can_see, settings=settings)
+
+
+@router.post(
+    "/v1/unplaced-posts/{post_id}/dismiss",
+    responses=UNPLACED_RESPONSES,
+    summary="Not a complaint, or nothing anyone can act on: recorded with who decided",
+)
+async def dismiss_unplaced_post(
+    session: SessionDep, access: AccessDep, post_id: str, body: DismissRequest
+) -> UnplacedRead:
+    access.require_post_placer(None)
+    return await unplaced.dismiss(session, post_id, body.comment, actor=access.actor, can_see=access.can_see)

@@ -222,3 +222,52 @@ class AuditRootRead(BaseModel):
     recomputed: str = Field(description="The root of the day's entries as they are now")
     entries: int
     ok: bool
+
+
+class UnplacedRead(BaseModel):
+    """A post awaiting a person's decision (routing.incidents.unplaced), or decided."""
+
+    post_id: str
+    reason: str = Field(description="Why routing could not make it an incident on its own, in Russian")
+    region_code: str | None = Field(description="The region the classifier or the source gave; null: none found")
+    category: str
+    urgency: str
+    text: str = Field(description="The post's text (its first 2,000 characters)")
+    url: str | None = None
+    published_at: datetime | None = None
+    held_at: datetime
+    decision: str | None = Field(default=None, description="placed or dismissed; null while it waits")
+    decided_at: datetime | None = None
+    decided_by: str | None = None
+    incident_id: str | None = Field(default=None, description="The incident a placed post opened or joined")
+    comment: str | None = None
+
+
+class UnplacedPage(BaseModel):
+    items: list[UnplacedRead]
+    total: int
+    limit: int
+    offset: int
+
+
+class PlaceRequest(BaseModel):
+    """Route the post as a complaint of this region (and category, when the classifier's was wrong)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    region_code: str = Field(pattern=r"^\d{2}$", examples=["64"])
+    category: CategoryName | None = Field(default=None, description="Default: the classifier's category")
+    city: str | None = Field(default=None, max_length=200, examples=["Энгельс"])
+    comment: str | None = Field(default=None, max_length=2000)
+
+    @model_validator(mode="after")
+    def _known_region(self) -> PlaceRequest:
+        if self.region_code not in REGIONS:
+            raise ValueError(f"unknown region code {self.region_code!r}")
+        return self
+
+
+class DismissRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    comment: str | None = Field(default=None, max_length=2000, examples=["не жалоба: реклама"])

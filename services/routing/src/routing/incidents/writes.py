@@ -23,7 +23,7 @@ from routing.directory.models import Official
 from routing.incidents.decisions import decide_batch
 from routing.incidents.effects import Effects
 from routing.incidents.loading import CandidateCache, DirectoryCache, load_context, load_joined_incidents
-from routing.incidents.models import Incident, IncidentHistory, IncidentPost, SkippedPost
+from routing.incidents.models import Incident, IncidentHistory, IncidentPost, SkippedPost, UnplacedPost
 from routing.incidents.placement import place_posts
 from routing.incidents.snapshots import IncidentRecord
 from routing.rules.engine import Workload
@@ -49,6 +49,9 @@ def queue_effects(writes: Writes, effects: Effects) -> None:
         writes.insert(Deadline, [clock.row() for clock in effects.clocks])
     if effects.skipped:
         writes.upsert(SkippedPost, effects.skipped)  # a post skipped again: the latest reason
+    if effects.unplaced:
+        # kept once: a redelivered or re-classified version does not undo a person's decision
+        writes.insert(UnplacedPost, effects.unplaced, ignore_conflicts=True)
     for outgoing in effects.events:
         writes.publish(outgoing.event, source=SOURCE, origin_post_id=outgoing.origin_post_id, cause=outgoing.cause)
     for key, labels in effects.counts:

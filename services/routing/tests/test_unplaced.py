@@ -1,0 +1,81 @@
+"""Posts a person should place: a complaint no region was found for, and a post the classifier
+doubted was a complaint, are kept and listed instead of lost; placing one routes it, dismissing
+records who decided. Callers are signed as the gateway signs them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from incidents_common.db import writes_of
+from incidents_common.events import PostClassified, ReviewReason
+from routing.incidents.writes import route_posts
+
+from .conftest import Users
+from .test_access import ADMIN64, ADMIN77, FEDERAL, INTEGRATION64
+
+UNSURE = ReviewReason(field="is_incident", confidence=0.55, detail="не уверен, жалоба ли это: вероятность жалобы 0.55")
+
+
+def _doubted(post: PostClassified) -> PostClassified:
+    verdict = post.classification.model_copy(update={"needs_review": True, "review_reasons": [UNSURE]})
+    return post.model_copy(update={"classification": verdict})
+
+
+async def _route(client: httpx.AsyncClient, *posts: PostClassified) -> None:
+    app = client.app  # type: ignore[attr-defined]
+    async with app.state.db.transaction() as session:
+        await route_posts(writes_of(session), list(posts), settings=app.state.settings)
+
+
+async def test_kept_listed_placed_and_dismissed_by_those_who_may(
+    client: httpx.AsyncClient, users: Users, make_post: Any
+) -> None:
+    nowhere = make_post("nowhere", "Ленина 15, третий подъезд — нет света с утра", region=None, city=None)
+    doubted = _doubted(make_post("doubted", "Кто знает, когда починят светофор?", is_incident=False))
+    chatter = make_post("chatter", "Продам велосипед", is_incident=False)
+    await _route(client, nowhere, doubted, chatter)
+
+    everything = (await users(FEDERAL).get("/v1/unplaced-posts")).json()
+    assert sorted(i["post_id"] for i in everything["items"]) == ["doubted", "nowhere"] and everything["total"] == 2
+    by_id = {i["post_id"]: i for i in everything["items"]}
+    assert by_id["nowhere"]["region_code"] is None and "без региона" in by_id["nowhere"]["reason"]
+    assert "жалобы 0.55" in by_id["doubted"]["reason"] and by_id["doubted"]["region_code"] == "64"
+    # A region's admin sees its region's posts only; one without a region is the federal level's.
+    assert [i["post_id"] for i in (await users(ADMIN64).get("/v1/unplaced-posts")).json()["items"]] == ["doubted"]
+    assert (await users(ADMIN77).get("/v1/unplaced-posts")).json()["items"] == []
+
+    assert (await users(INTEGRATION64).post("/v1/unplaced-posts/doubted/dismiss", json={})).status_code == 403
+    hidden = await users(ADMIN64).post("/v1/unplaced-posts/nowhere/place", json={"region_code": "64"})
+    assert hidden.status_code == 404, hidden.text  # not one it can see: as missing
+    foreign = await users(ADMIN64).post("/v1/unplaced-posts/doubted/place", json={"region_code": "77"})
+    assert foreign.status_code == 403
+
+    placed = await users(FEDERAL).post(
+        "/v1/unplaced-posts/nowhere/place",
+        json={"region_code": "64", "city": "Саратов", "category": "housing_utilities", "comment": "автор из Саратова"},
+    )
+    assert placed.status_code == 200, placed.text
+    assert placed.json()["decision"] == "placed" and placed.json()["decided_by"] == "key:federal"
+    incident = (await client.get(f"/v1/incidents/{placed.json()['incident_id']}")).json()
+    assert incident["region_code"] == "64" and incident["category"] == "housing_utilities"
+    assert incident["assignee"] is not None
+    again = await users(FEDERAL).post("/v1/unplaced-posts/nowhere/place", json={"region_code": "64"})
+    assert again.status_code == 409 and again.headers["content-type"].startswith("application/problem+json")
+
+    dismissed = await users(ADMIN64).post("/v1/unplaced-posts/doubted/dismiss", json={"comment": "вопрос, не жалоба"})
+    assert dismissed.status_code == 200 and dismissed.json()["decision"] == "dismissed"
+    assert (await users(FEDERAL).get("/v1/unplaced-posts")).json()["total"] == 0
+    decided = (await users(FEDERAL).get("/v1/unplaced-posts", params={"decided": "true"})).json()
+    assert {i["post_id"]: i["decision"] for i in decided["items"]} == {"nowhere": "placed", "doubted": "dismissed"}
+
+
+async def test_a_redelivered_post_does_not_undo_a_decision(client: httpx.AsyncClient, make_post: Any) -> None:
+    nowhere = make_post("again", "нет света с утра во всём доме", region=None, city=None)
+    await _route(client, nowhere)
+    dismissed = await client.post("/v1/unplaced-posts/again/dismiss", json={})  # the operator
+    assert dismissed.status_code == 200
+    await _route(client, nowhere)
+    listed = (await client.get("/v1/unplaced-posts", params={"decided": "true"})).json()["items"]
+    assert [(i["post_id"], i["decision"]) for i in listed] == [("again", "dismissed")]
