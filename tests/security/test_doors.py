@@ -152,6 +152,19 @@ DOORS: dict[tuple[str, str], Door] = {
         Probe("admin64", 200, absent=("inc-77", "Москва"), present=("inc-64",)),
         Probe("integration64", 200, params={"region": ["64", "77"]}, absent=("inc-77", "Москва"), present=("inc-64",)),
     ],
+    ("GET", "/v1/review-queue/posts"): [
+        Probe("admin64", 200, params={"region": "77"}, absent=("Москва",)),
+        Probe("integration64", 200, absent=("Москва",)),
+    ],
+    ("POST", "/v1/review-queue/posts/{post_id}/place"): [
+        Probe("integration64", 403, path={"post_id": "p-1"}, json={"region_code": "64"}),
+        Probe("official64", 403, path={"post_id": "p-1"}, json={"region_code": "64"}),
+        Probe("admin64", (403, 404), path={"post_id": "p-1"}, json={"region_code": "77"}),
+    ],
+    ("POST", "/v1/review-queue/posts/{post_id}/dismiss"): [
+        Probe("integration64", 403, path={"post_id": "p-1"}, json={}),
+        Probe("official64", 403, path={"post_id": "p-1"}, json={}),
+    ],
     ("GET", "/v1/incidents/{incident_id}/audit"): [
         Probe("admin64", 404, path=OTHER),
         Probe("official64", 404, path=OTHER),

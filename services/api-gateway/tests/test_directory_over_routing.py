@@ -66,17 +66,20 @@ class System:
         return httpx.AsyncClient(base_url=self.routing_url, auth=ServiceAuth("routing"))
 
 
+def routing_settings(tmp_path: Path) -> RoutingSettings:
+    """A real routing on its own SQLite file, without NATS, demo data or the deadline scan."""
+    return RoutingSettings(
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'routing.db'}",
+        nats_enabled=False,
+        seed_demo=False,
+        deadline_scanner_enabled=False,
+        log_json=False,
+    )
+
+
 @pytest.fixture
 async def system(tmp_path: Path) -> AsyncIterator[System]:
-    routing_app = create_routing(
-        RoutingSettings(
-            database_url=f"sqlite+aiosqlite:///{tmp_path / 'routing.db'}",
-            nats_enabled=False,
-            seed_demo=False,
-            deadline_scanner_enabled=False,
-            log_json=False,
-        )
-    )
+    routing_app = create_routing(routing_settings(tmp_path))
     recorder = Recorder(routing_app)
     async with contextlib.AsyncExitStack() as stack:
         url = await stack.enter_async_context(serve(recorder))  # type: ignore[arg-type]

@@ -13,7 +13,7 @@ from pydantic import StringConstraints
 from api_gateway.auth.deps import AUTH_RESPONSES, PrincipalDep
 from api_gateway.auth.schemas import PrincipalRead
 from api_gateway.deps import RoutingDep
-from api_gateway.incidents import actions, service
+from api_gateway.incidents import actions, service, unplaced
 from api_gateway.incidents.export import EXPORT_COLUMNS, incidents_csv
 from api_gateway.incidents.params import FilterDep
 from api_gateway.incidents.schemas import (
@@ -119,6 +119,60 @@ async def review_queue(
     offset: Annotated[int, Query(ge=0, le=10_000)] = 0,
 ) -> ReviewQueuePage:
     return await service.review_queue(session, principal=principal, regions=region, limit=limit, offset=offset)
+
+
+@router.get(
+    "/review-queue/posts",
+    response_model=unplaced.UnplacedPostPage,
+    summary="Posts awaiting a person: complaints no region was found for, posts the classifier doubted",
+    description=(
+        "Routing could not make these incidents on its own and keeps them instead of dropping them: a "
+        "complaint that names no place (only federal users see those, to place them in a region) and a post "
+        "the classifier was unsure was a complaint (its region's admins see it). Oldest first; "
+        "`decided=true` lists the decided ones. Place one with POST …/{post_id}/place, dismiss it with "
+        "POST …/{post_id}/dismiss."
+    ),
+    responses={**AUTH_RESPONSES, **UPSTREAM_RESPONSES},
+)
+async def unplaced_posts(
+    routing: RoutingDep,
+    principal: PrincipalDep,
+    region: Annotated[str | None, Query(pattern=r"^\d{2}$", examples=["64"])] = None,
+    decided: bool = False,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
+) -> unplaced.UnplacedPostPage:
+    return await unplaced.list_posts(routing, principal, region=region, decided=decided, limit=limit, offset=offset)
+
+
+@router.post(
+    "/review-queue/posts/{post_id}/place",
+    response_model=unplaced.UnplacedPostRead,
+    summary="Route a waiting post as a complaint of a region (an incident opens or is joined); federal, regional admin",
+    responses={**AUTH_RESPONSES, **UPSTREAM_RESPONSES},
+)
+async def place_unplaced_post(
+    routing: RoutingDep,
+    principal: PrincipalDep,
+    post_id: Annotated[str, Path(max_length=100)],
+    body: unplaced.PlaceCreate,
+) -> unplaced.UnplacedPostRead:
+    return await unplaced.place(routing, principal, post_id, body)
+
+
+@router.post(
+    "/review-queue/posts/{post_id}/dismiss",
+    response_model=unplaced.UnplacedPostRead,
+    summary="Dismiss a waiting post (not a complaint, nothing to act on); federal or regional admin",
+    responses={**AUTH_RESPONSES, **UPSTREAM_RESPONSES},
+)
+async def dismiss_unplaced_post(
+    routing: RoutingDep,
+    principal: PrincipalDep,
+    post_id: Annotated[str, Path(max_length=100)],
+    body: unplaced.DismissCreate,
+) -> unplaced.UnplacedPostRead:
+    return await unplaced.dismiss(routing, principal, post_id, body)
 
 
 @router.get(
