@@ -263,6 +263,35 @@ class TestWholePipeline:
         assert 400 <= response.status_code < 500
         assert response.headers["content-type"].startswith("application/problem+json")
 
+    def test_a_complaint_without_a_place_waits_and_is_placed_by_the_federal_level(self, system: RunningSystem) -> None:
+        nowhere = {
+            "source_type": "push",
+            "external_id": "e2e-nowhere",
+            "text": "Третий день нет горячей воды во всём доме, управляющая компания трубку не берёт! Сколько можно?",
+            "published_at": datetime.now(UTC).isoformat(),
+        }
+        response = httpx.post(f"{system.collector}/v1/posts", json=nowhere, headers=system.collector_auth(), timeout=10)
+        assert response.status_code in (200, 201, 202), response.text
+        with httpx.Client(base_url=system.gateway, headers={"X-API-Key": KEY}, timeout=5) as client:
+            deadline, waiting = time.monotonic() + 60, []
+            while not waiting and time.monotonic() < deadline:
+                waiting = [i for i in client.get("/v1/review-queue/posts").json()["items"] if "горячей" in i["text"]]
+                time.sleep(0.3)
+            assert waiting, "the complaint without a place is not waiting for a person\n" + _tail_logs(system.data_dir)
+            assert waiting[0]["region_code"] is None and "без региона" in waiting[0]["reason"]
+            placed = client.post(
+                f"/v1/review-queue/posts/{waiting[0]['post_id']}/place",
+                json={"region_code": "64", "city": "Саратов", "comment": "автор из Саратова"},
+            )
+            assert placed.status_code == 200, placed.text
+            incident = client.get(f"/v1/incidents/{placed.json()['incident_id']}", timeout=5)
+            deadline = time.monotonic() + 30
+            while incident.status_code == 404 and time.monotonic() < deadline:  # the read model follows
+                time.sleep(0.3)
+                incident = client.get(f"/v1/incidents/{placed.json()['incident_id']}")
+            assert incident.status_code == 200, incident.text
+            assert incident.json()["region_code"] == "64" and incident.json()["assignee"]
+
 
 class TestSupervision:
     def test_a_service_killed_with_sigkill_is_restarted_and_the_pipeline_goes_on(self, system: RunningSystem) -> None:
