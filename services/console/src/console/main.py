@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from console import routes_analytics, routes_auth, routes_incidents, routes_live
+from console import routes_analytics, routes_auth, routes_incidents, routes_live, routes_waiting
 from console.config import Settings
 from console.deps import CsrfRefused, SignInRequired, page, sessions_of, sign_in_url
 from console.gateway import Gateway, GatewayError, SignedOut
@@ -80,7 +80,7 @@ def create_app(settings: Settings | None = None, *, transport: httpx.AsyncBaseTr
     app.add_middleware(SecurityHeaders)
     instrument_fastapi(app, tracer_provider)
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="static")
-    for module in (routes_auth, routes_incidents, routes_analytics, routes_live):
+    for module in (routes_auth, routes_incidents, routes_waiting, routes_analytics, routes_live):
         app.include_router(module.router)
 
     @app.exception_handler(SignInRequired)
