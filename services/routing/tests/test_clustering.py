@@ -238,3 +238,26 @@ class TestSamePlace:
         )
         ids = [r.id for r in (pit, lights, snow, other_pit) if r is not None]
         assert len(ids) == 4 and len(set(ids)) == 4
+
+
+class TestNumberedPlaces:
+    async def test_two_clinics_by_number_stay_apart_and_one_clinic_joins(
+        self, db: Database, settings: Settings, make_post: Any, t0: datetime
+    ) -> None:
+        clinic = "В поликлинике №{n} нет записи к терапевту уже месяц, регистратура не отвечает"
+        two, nine, two_again = await _route(
+            db,
+            settings,
+            make_post("c2", clinic.format(n=2), category="healthcare"),
+            make_post("c9", clinic.format(n=9), category="healthcare"),
+            make_post(
+                "c2b", "Поликлиника № 2: записи к терапевту нет месяц, регистратура молчит", category="healthcare"
+            ),
+            now=t0,
+        )
+        assert two is not None and nine is not None and two_again is not None
+        assert two.id != nine.id and two_again.id == two.id
+
+    def test_the_number_is_a_term_only_after_what_it_numbers(self) -> None:
+        assert {"№12", "№5"} <= fingerprint("Автобус 12 не пришёл, маршрут 5 тоже").terms
+        assert not {t for t in fingerprint("Ждём 40 минут, школа закрыта 3 дня").terms if t.startswith("№")}

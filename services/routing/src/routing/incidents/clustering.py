@@ -239,6 +239,21 @@ def _names_place(normal: str, places: frozenset[str]) -> bool:
     return any(normal.startswith(place[: max(4, len(place) - 1)]) for place in places)
 
 
+# A numbered institution or route: «поликлиника №2», «школы № 15», «маршрут 12» — its number is kept as
+# a term («№2»), so that two posts about the same one share it and two about different ones conflict.
+_NUMBERED = re.compile(
+    r"(?:№\s*|(?<![\w])(?:школ[аеуыой]*|поликлиник[аеуиой]*|больниц[аеуыой]*|садик[аеу]?|сад[аеу]?|"
+    r"детсад[аеу]?|гимнази[яиюей]+|лице[йяюем]+|маршрут[аеу]?|автобус[аеу]?|троллейбус[аеу]?|трамва[йяюем]+)"
+    r"\s+(?:№\s*)?)(\d{1,4})(?![\d])",
+    re.IGNORECASE,
+)
+NUMBER_MARK = "№"
+
+
+def numbered(terms: frozenset[str]) -> frozenset[str]:
+    return frozenset(t for t in terms if t.startswith(NUMBER_MARK))
+
+
 def fingerprint(text: str, city: str | None = None) -> Fingerprint:
     places = place_lemmas(city)
     address, address_words = extract_address(text, places)
@@ -252,6 +267,7 @@ def fingerprint(text: str, city: str | None = None) -> Fingerprint:
         if places and _names_place(normal, places):
             continue
         terms.add(normal)
+    terms.update(NUMBER_MARK + match.group(1) for match in _NUMBERED.finditer(text))
     return Fingerprint(frozenset(terms), address)
 
 
@@ -296,6 +312,12 @@ class Candidate:
     def score(self, terms: frozenset[str]) -> float:
         return max((similarity(terms, other) for other in self.term_sets), default=0.0)
 
+    def numbers_conflict(self, terms: frozenset[str]) -> bool:
+        """Both name numbered institutions or routes, and none is the same («поликлиника №2» is not №9)."""
+        mine = numbered(terms)
+        theirs = frozenset().union(*(numbered(other) for other in self.term_sets))
+        return bool(mine) and bool(theirs) and not mine & theirs
+
     def shared(self, terms: frozenset[str]) -> list[str]:
         """The nouns of the problem `terms` shares with any of the incident's posts («яма», «мусор»;
         not «дорога» or «неделя», which say where and when)."""
@@ -313,7 +335,7 @@ def best_match(
                 return candidate, 1.0, "репост сообщения этого инцидента"
     best: tuple[Candidate, float, str] | None = None
     for candidate in candidates:
-        if addresses_conflict(candidate.address, fp.address):
+        if addresses_conflict(candidate.address, fp.address) or candidate.numbers_conflict(fp.terms):
             continue
         score = candidate.score(fp.terms)
         why = f"похожий текст (сходство {score:.2f} ≥ {threshold:.2f})"
