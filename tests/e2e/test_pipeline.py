@@ -291,6 +291,16 @@ class TestWholePipeline:
                 incident = client.get(f"/v1/incidents/{placed.json()['incident_id']}")
             assert incident.status_code == 200, incident.text
             assert incident.json()["region_code"] == "64" and incident.json()["assignee"]
+        # The decision is classifier feedback: a complaint, of region 64.
+        token = Identity.load("operator", system.data_dir / "secrets" / "identity").mint("classifier")
+        classifier = f"http://127.0.0.1:{system.ports['classifier']}"
+        deadline, rows = time.monotonic() + 30, []
+        while not rows and time.monotonic() < deadline:
+            page = httpx.get(f"{classifier}/v1/feedback", headers={"Authorization": f"Bearer {token}"}, timeout=5)
+            rows = [r for r in page.json()["items"] if r["post_id"] == waiting[0]["post_id"]]
+            time.sleep(0.3)
+        assert rows, "the placing is not the classifier's feedback\n" + _tail_logs(system.data_dir)
+        assert rows[0]["region_code"] == "64" and rows[0]["is_incident"] is True
 
 
 class TestSupervision:

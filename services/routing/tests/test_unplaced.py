@@ -7,8 +7,10 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import orjson
+from sqlmodel import select
 
-from incidents_common.db import writes_of
+from incidents_common.db import OutboxMessage, writes_of
 from incidents_common.events import PostClassified, ReviewReason
 from routing.incidents.writes import route_posts
 
@@ -61,6 +63,18 @@ async def test_kept_listed_placed_and_dismissed_by_those_who_may(
     incident = (await client.get(f"/v1/incidents/{placed.json()['incident_id']}")).json()
     assert incident["region_code"] == "64" and incident["category"] == "housing_utilities"
     assert incident["assignee"] is not None
+    # The decision is classifier feedback, as a correction is.
+    app = client.app  # type: ignore[attr-defined]
+    async with app.state.db.transaction() as session:
+        outbox = (await session.exec(select(OutboxMessage))).all()
+    feedback = [orjson.loads(m.payload) for m in outbox if m.subject == "incidents.v1.classification.corrected.64"]
+    assert [f["data"]["post_id"] for f in feedback] == ["nowhere"]
+    assert feedback[0]["data"]["corrected"] == {
+        "is_incident": True,
+        "category": "housing_utilities",
+        "region_code": "64",
+    }
+    assert feedback[0]["data"]["previous"].get("region_code") is None  # (none was found)
     again = await users(FEDERAL).post("/v1/unplaced-posts/nowhere/place", json={"region_code": "64"})
     assert again.status_code == 409 and again.headers["content-type"].startswith("application/problem+json")
 

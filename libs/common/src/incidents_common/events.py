@@ -467,7 +467,8 @@ class IncidentCorrected(IncidentEvent):
 
 
 class ClassificationCorrected(Contract):
-    """An operator corrected a post's classification through an incident action: feedback for the classifier.
+    """An operator corrected a post's classification through an incident action, or placed a post routing
+    kept for a person (a complaint, of the region it chose): feedback for the classifier.
 
     One event per post of the incident. `corrected` holds the fields the operator decided (a field
     confirmed unchanged counts: it settles a grey zone), `previous` what the post carried before."""

@@ -17,9 +17,16 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from incidents_common.db import utcnow, writes_of
-from incidents_common.events import LabelResult, PostClassified, RegionResult
+from incidents_common.events import (
+    ClassificationCorrected,
+    ClassificationValues,
+    LabelResult,
+    PostClassified,
+    RegionResult,
+    Urgency,
+)
 from incidents_common.regions import REGIONS
-from routing.config import Settings
+from routing.config import SOURCE, Settings
 from routing.errors import AlreadyDecided, UnknownUnplacedPost
 from routing.incidents.models import UnplacedPost
 from routing.incidents.schemas import PlaceRequest, UnplacedPage, UnplacedRead
@@ -118,6 +125,33 @@ async def place(
     (incident,) = await route_posts(writes_of(session), [placed_post], settings=settings, now=now)
     row.decided_at, row.decision, row.decided_by = now, "placed", actor
     row.incident_id = incident.id if incident is not None else None
+    if incident is not None:
+        # The decision teaches the classifier as a `correct` action does: a complaint, of this region.
+        writes_of(session).publish(
+            ClassificationCorrected(
+                post_id=post.post_id,
+                text=post.text,
+                corrected=ClassificationValues(
+                    is_incident=True, category=placed.category.label, region_code=request.region_code
+                ),
+                previous=ClassificationValues(
+                    is_incident=c.is_incident,
+                    category=c.category.label,
+                    urgency=c.urgency.label if c.urgency.label in Urgency.__members__ else None,
+                    region_code=c.region.code,
+                ),
+                operator=actor,
+                comment=request.comment,
+                incident_id=incident.id,
+                region_code=request.region_code,
+                corrected_at=now,
+                model_version=c.model_version,
+                danger=c.danger,
+                review_reasons=c.review_reasons,
+            ),
+            source=SOURCE,
+            origin_post_id=post.post_id,
+        )
     row.comment = request.comment
     session.add(row)
     return _read(row)
