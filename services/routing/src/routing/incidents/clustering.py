@@ -315,8 +315,10 @@ class Candidate:
     def numbers_conflict(self, terms: frozenset[str]) -> bool:
         """Both name numbered institutions or routes, and none is the same («поликлиника №2» is not №9)."""
         mine = numbered(terms)
+        if not mine:  # most posts name no number: nothing to compare, and no walk over the incident's posts
+            return False
         theirs = frozenset().union(*(numbered(other) for other in self.term_sets))
-        return bool(mine) and bool(theirs) and not mine & theirs
+        return bool(theirs) and not mine & theirs
 
     def shared(self, terms: frozenset[str]) -> list[str]:
         """The nouns of the problem `terms` shares with any of the incident's posts («яма», «мусор»;
