@@ -79,10 +79,11 @@ class PostCreate(_Incoming):
     text: str = Field(min_length=1, max_length=100_000)
     published_at: datetime
     language: str | None = Field(default=None, max_length=10)
-    place_hints: PlaceHintsCreate = PlaceHintsCreate()
+    # Factories, not shared instances: pydantic deep-copies a model default for every post.
+    place_hints: PlaceHintsCreate = Field(default_factory=PlaceHintsCreate)
     parent_external_id: str | None = Field(default=None, max_length=255)
     repost_chain: list[RepostCreate] = Field(default_factory=list, max_length=20)
-    reach: ReachCreate = ReachCreate()
+    reach: ReachCreate = Field(default_factory=ReachCreate)
 
     @field_validator("external_id", "parent_external_id", mode="before")
     @classmethod
