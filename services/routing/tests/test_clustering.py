@@ -195,6 +195,12 @@ class TestAddressesPeopleWrite:
         ):
             assert fingerprint(text, "Саратов").address is None, text
 
+    def test_the_address_is_kept_as_written_for_the_reasons(self) -> None:
+        assert fingerprint(BINS_52[0], "Тольятти").written_address == "ул. Революционная 52"
+        assert fingerprint(PIT_120[0], "Саратов").written_address is not None
+        assert fingerprint("Саратов, возле дома 12 огромная яма", "Саратов").written_address == "дома 12"
+        assert fingerprint("на улице Мира яма, у дома 7 особенно", "Саратов").written_address == "улице Мира, дома 7"
+
     def test_a_house_named_alone_is_kept_and_conflicts_with_another_house(self) -> None:
         alone = fingerprint("Саратов, возле дома 12 огромная яма", "Саратов").address
         assert alone is not None and alone.street is None and alone.house == "12"
@@ -222,7 +228,8 @@ class TestSamePlace:
         assert len({r.id for r in routed if r is not None}) == 1
         async with db.transaction() as session:
             comments = [c for c in (await session.exec(select(IncidentHistory.comment))).all() if c]
-        assert any("тот же адрес (революционный 52) и общие слова: мусор" in c for c in comments), comments
+        # the address as the joining post wrote it, not the lemma key («революционный 52»)
+        assert any("тот же адрес («улице Революционной, дом 52») и общие слова: мусор" in c for c in comments), comments
 
     async def test_other_problems_or_other_houses_of_one_street_stay_apart(
         self, db: Database, settings: Settings, make_post: Any, t0: datetime

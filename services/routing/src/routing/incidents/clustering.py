@@ -172,9 +172,12 @@ def _parse_address(key: str) -> Address:
     return Address(None if street == _HOUSE_KEY else street, house or None)
 
 
-def extract_address(text: str, place_lemmas: frozenset[str] = frozenset()) -> tuple[Address | None, set[str]]:
-    """The first street address in the text (street lemma + house) and the words it spans; a street
-    told without «улица» counts only with its house number, and never the town's name (`place_lemmas`)."""
+def extract_address(
+    text: str, place_lemmas: frozenset[str] = frozenset()
+) -> tuple[Address | None, set[str], str | None]:
+    """The first street address in the text (street lemma + house), the words it spans and the address
+    as written; a street told without «улица» counts only with its house number, and never the town's
+    name (`place_lemmas`)."""
     match = _ADDRESS.search(text)
     if match is None:
         return _bare_address(text, place_lemmas)
@@ -182,14 +185,20 @@ def extract_address(text: str, place_lemmas: frozenset[str] = frozenset()) -> tu
     name_words = _WORD.findall(match.group(1))
     street = "-".join(_street_lemma(w) for w in name_words)
     house = re.sub(r"[\s-]+", "", match.group(2)).lower() if match.group(2) else None
+    written = match.group(0)
     if house is None:
         after = _HOUSE_ONLY.search(text, match.end())
         if after is not None and after.start() - match.end() < 40:
             house = after.group(1).lower()
-    return Address(street, house), set(words)
+            written = f"{match.group(0)}, {after.group(0)}"
+    return Address(street, house), set(words), _tidy(written)
 
 
-def _bare_address(text: str, place_lemmas: frozenset[str]) -> tuple[Address | None, set[str]]:
+def _tidy(written: str) -> str:
+    return " ".join(written.split()).strip(" ,")
+
+
+def _bare_address(text: str, place_lemmas: frozenset[str]) -> tuple[Address | None, set[str], str | None]:
     for match in _BARE_ADDRESS.finditer(text):
         name = match.group(1)
         parse = _morph().parse(name.lower())[0]
@@ -202,11 +211,12 @@ def _bare_address(text: str, place_lemmas: frozenset[str]) -> tuple[Address | No
         ):
             continue
         house = re.sub(r"[\s-]+", "", match.group(2)).lower()
-        return Address(street, house), {w.lower() for w in _WORD.findall(match.group(0))}
+        return Address(street, house), {w.lower() for w in _WORD.findall(match.group(0))}, _tidy(match.group(0))
     house_only = _HOUSE_ONLY.search(text)
     if house_only is not None:
-        return Address(None, house_only.group(1).lower()), {w.lower() for w in _WORD.findall(house_only.group(0))}
-    return None, set()
+        words = {w.lower() for w in _WORD.findall(house_only.group(0))}
+        return Address(None, house_only.group(1).lower()), words, _tidy(house_only.group(0))
+    return None, set(), None
 
 
 @lru_cache(maxsize=50_000)
@@ -225,6 +235,8 @@ def _street_lemma(word: str) -> str:
 class Fingerprint:
     terms: frozenset[str]
     address: Address | None
+    # The address as the post wrote it («Чернышевского 120»): reasons show this, not the lemma key.
+    written_address: str | None = None
 
 
 def place_lemmas(city: str | None) -> frozenset[str]:
@@ -256,7 +268,7 @@ def numbered(terms: frozenset[str]) -> frozenset[str]:
 
 def fingerprint(text: str, city: str | None = None) -> Fingerprint:
     places = place_lemmas(city)
-    address, address_words = extract_address(text, places)
+    address, address_words, written_address = extract_address(text, places)
     terms = set()
     for word in _WORD.findall(text.lower()):
         if word in address_words:
@@ -268,7 +280,7 @@ def fingerprint(text: str, city: str | None = None) -> Fingerprint:
             continue
         terms.add(normal)
     terms.update(NUMBER_MARK + match.group(1) for match in _NUMBERED.finditer(text))
-    return Fingerprint(frozenset(terms), address)
+    return Fingerprint(frozenset(terms), address, written_address)
 
 
 def similarity(a: frozenset[str], b: frozenset[str]) -> float:
@@ -348,7 +360,8 @@ def best_match(
             if shared:
                 assert fp.address is not None
                 score = threshold
-                why = f"тот же адрес ({fp.address.key()}) и общие слова: {', '.join(shared[:3])}"
+                where = f"«{fp.written_address}»" if fp.written_address else fp.address.key()
+                why = f"тот же адрес ({where}) и общие слова: {', '.join(shared[:3])}"
         if score >= threshold and (best is None or score > best[1]):
             best = (candidate, score, why)
     return best
