@@ -270,14 +270,30 @@ class TestWholePipeline:
             "text": "Третий день нет горячей воды во всём доме, управляющая компания трубку не берёт! Сколько можно?",
             "published_at": datetime.now(UTC).isoformat(),
         }
-        response = httpx.post(f"{system.collector}/v1/posts", json=nowhere, headers=system.collector_auth(), timeout=10)
-        assert response.status_code in (200, 201, 202), response.text
+        # A second one, which the operator decides is not a complaint: a negative example, of no region.
+        not_really = nowhere | {
+            "external_id": "e2e-nowhere-not-really",
+            "text": "Второй день во дворе не вывозят мусор, контейнеры переполнены, вонь на весь подъезд!",
+        }
+        for post in (nowhere, not_really):
+            response = httpx.post(
+                f"{system.collector}/v1/posts", json=post, headers=system.collector_auth(), timeout=10
+            )
+            assert response.status_code in (200, 201, 202), response.text
         with httpx.Client(base_url=system.gateway, headers={"X-API-Key": KEY}, timeout=5) as client:
-            deadline, waiting = time.monotonic() + 60, []
-            while not waiting and time.monotonic() < deadline:
-                waiting = [i for i in client.get("/v1/review-queue/posts").json()["items"] if "горячей" in i["text"]]
+            deadline, waiting, dismissible = time.monotonic() + 60, [], []
+            while not (waiting and dismissible) and time.monotonic() < deadline:
+                items = client.get("/v1/review-queue/posts").json()["items"]
+                waiting = [i for i in items if "горячей" in i["text"]]
+                dismissible = [i for i in items if "мусор" in i["text"]]
                 time.sleep(0.3)
             assert waiting, "the complaint without a place is not waiting for a person\n" + _tail_logs(system.data_dir)
+            assert dismissible, "the second complaint without a place is not waiting\n" + _tail_logs(system.data_dir)
+            dismissed = client.post(
+                f"/v1/review-queue/posts/{dismissible[0]['post_id']}/dismiss",
+                json={"not_a_complaint": True, "comment": "проверка"},
+            )
+            assert dismissed.status_code == 200 and dismissed.json()["decision"] == "dismissed", dismissed.text
             assert waiting[0]["region_code"] is None and "без региона" in waiting[0]["reason"]
             placed = client.post(
                 f"/v1/review-queue/posts/{waiting[0]['post_id']}/place",
@@ -291,16 +307,20 @@ class TestWholePipeline:
                 incident = client.get(f"/v1/incidents/{placed.json()['incident_id']}")
             assert incident.status_code == 200, incident.text
             assert incident.json()["region_code"] == "64" and incident.json()["assignee"]
-        # The decision is classifier feedback: a complaint, of region 64.
+        # Both decisions are classifier feedback: the placed one a complaint, of region 64; the dismissed
+        # one not a complaint (published on …classification.corrected.noregion, under the NATS grants).
         token = Identity.load("operator", system.data_dir / "secrets" / "identity").mint("classifier")
         classifier = f"http://127.0.0.1:{system.ports['classifier']}"
-        deadline, rows = time.monotonic() + 30, []
-        while not rows and time.monotonic() < deadline:
+        decided = {waiting[0]["post_id"], dismissible[0]["post_id"]}
+        deadline, rows = time.monotonic() + 30, {}
+        while len(rows) < 2 and time.monotonic() < deadline:
             page = httpx.get(f"{classifier}/v1/feedback", headers={"Authorization": f"Bearer {token}"}, timeout=5)
-            rows = [r for r in page.json()["items"] if r["post_id"] == waiting[0]["post_id"]]
+            rows = {r["post_id"]: r for r in page.json()["items"] if r["post_id"] in decided}
             time.sleep(0.3)
-        assert rows, "the placing is not the classifier's feedback\n" + _tail_logs(system.data_dir)
-        assert rows[0]["region_code"] == "64" and rows[0]["is_incident"] is True
+        assert len(rows) == 2, "a decision is not the classifier's feedback\n" + _tail_logs(system.data_dir)
+        placed_row, dismissed_row = rows[waiting[0]["post_id"]], rows[dismissible[0]["post_id"]]
+        assert placed_row["region_code"] == "64" and placed_row["is_incident"] is True
+        assert dismissed_row["is_incident"] is False and dismissed_row["corrected"] == ["is_incident"]
 
 
 class TestSupervision:

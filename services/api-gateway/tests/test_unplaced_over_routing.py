@@ -10,10 +10,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from sqlmodel import select
 
 from api_gateway.testing import Gateway, gateway_settings, running, serve
-from incidents_common.db import writes_of
-from incidents_common.events import PlaceHints, ReviewReason
+from incidents_common.db import OutboxMessage, writes_of
+from incidents_common.events import ClassificationCorrected, PlaceHints, ReviewReason, decode_event
 from incidents_common.testing import post_classified
 from routing.directory.service import import_directory
 from routing.incidents.writes import route_posts
@@ -85,3 +86,29 @@ async def test_listed_by_region_placed_by_the_federal_level(gw: tuple[Gateway, R
     assert dismissed.status_code == 200 and dismissed.json()["decision"] == "dismissed"
     left = await gateway.client.get("/v1/review-queue/posts", headers=gateway.headers("federal"))
     assert left.json()["total"] == 0
+
+
+async def test_a_dismissal_as_not_a_complaint_reaches_routing(gw: tuple[Gateway, Recorder]) -> None:
+    """The gateway passes `not_a_complaint` on: routing then tells the classifier (its outbox); a plain
+    dismissal tells it nothing."""
+    gateway, recorder = gw
+    plain = await gateway.client.post(
+        "/v1/review-queue/posts/nowhere/dismiss", json={"comment": "не о чем"}, headers=gateway.headers("federal")
+    )
+    assert plain.status_code == 200, plain.text
+    dismissed = await gateway.client.post(
+        "/v1/review-queue/posts/doubted/dismiss",
+        json={"not_a_complaint": True, "comment": "вопрос"},
+        headers=gateway.headers("admin64"),
+    )
+    assert dismissed.status_code == 200 and dismissed.json()["decision"] == "dismissed", dismissed.text
+    async with recorder.app.state.db.transaction() as session:
+        outbox = (await session.exec(select(OutboxMessage))).all()
+    events = [(m.subject, decode_event(m.payload).data) for m in outbox]
+    corrections = [(subject, data) for subject, data in events if isinstance(data, ClassificationCorrected)]
+    assert [(subject, data.post_id) for subject, data in corrections] == [
+        ("incidents.v1.classification.corrected.64", "doubted")
+    ]
+    data = corrections[0][1]
+    assert data.corrected.is_incident is False and data.incident_id is None
+    assert data.operator.startswith("key:") and data.comment == "вопрос"  # the admin's key, as routing saw it

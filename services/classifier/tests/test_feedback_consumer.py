@@ -170,6 +170,39 @@ class TestCorrectionsOverNats:
             }
             assert all(r.get("split") != "test" for r in joined)
 
+    async def test_a_post_dismissed_as_not_a_complaint_is_a_negative_example(
+        self, nats_url: str, tmp_path: Path
+    ) -> None:
+        """Routing's dismissal of a kept post as not a complaint: no incident, no region (its own subject
+        token, still under the consumer's filter), and the row teaches «not a complaint»."""
+        app = create_app(Settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'c.db'}", nats_url=nats_url))
+        async with app.router.lifespan_context(app):
+            await asyncio.wait_for(app.state.events.ready.wait(), 20)
+            async with app.state.db.transaction() as session:
+                session.add(stored_classification("p-doubted"))
+            said = ClassificationValues(is_incident=True, category="safety", urgency=Urgency.high, region_code=None)
+            dismissed = new_event(
+                ClassificationCorrected(
+                    post_id="p-doubted",
+                    text=ICE,
+                    corrected=ClassificationValues(is_incident=False),
+                    previous=said,
+                    operator="key:federal",
+                    comment="не жалоба: репортаж",
+                    corrected_at=datetime.now(UTC),
+                ),
+                source="/services/routing",
+                origin_post_id="p-doubted",
+            )
+            assert dismissed.data.incident_id is None and dismissed.data.region_code is None
+            assert subject_of(dismissed.data) == "incidents.v1.classification.corrected.noregion"
+            await publish(app, dismissed)
+            (row,) = await eventually(lambda: feedback(app.state.db), until=lambda rows: len(rows) == 1)
+            assert (row.event_id, row.post_id, row.post_version) == (dismissed.id, "p-doubted", 2)
+            assert (row.is_incident, row.category, row.urgency) == (False, None, "normal")
+            assert row.corrected == ["is_incident"] and row.operator == "key:federal"
+            assert row.comment == "не жалоба: репортаж"
+
     async def test_malformed_corrections_are_dead_lettered_with_the_reason(self, nats_url: str, tmp_path: Path) -> None:
         app = create_app(Settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'c.db'}", nats_url=nats_url))
         async with app.router.lifespan_context(app):

@@ -11,12 +11,14 @@ from pathlib import Path
 
 import httpx
 import pytest
+from fastapi import FastAPI
+from sqlmodel import select
 
 from api_gateway.testing import gateway_settings, running, serve
 from console.config import Settings
 from console.main import create_app
-from incidents_common.db import writes_of
-from incidents_common.events import PlaceHints
+from incidents_common.db import OutboxMessage, writes_of
+from incidents_common.events import ClassificationCorrected, PlaceHints, decode_event
 from incidents_common.testing import post_classified
 from routing.config import Settings as RoutingSettings
 from routing.directory.service import import_directory
@@ -33,7 +35,7 @@ DIRECTORY = {
 
 
 @pytest.fixture
-async def console(tmp_path: Path) -> AsyncIterator[Console]:
+def routing_app(tmp_path: Path) -> FastAPI:
     settings = RoutingSettings(
         database_url=f"sqlite+aiosqlite:///{tmp_path / 'routing.db'}",
         nats_enabled=False,
@@ -41,7 +43,12 @@ async def console(tmp_path: Path) -> AsyncIterator[Console]:
         deadline_scanner_enabled=False,
         log_json=False,
     )
-    routing_app = create_routing(settings)
+    return create_routing(settings)
+
+
+@pytest.fixture
+async def console(tmp_path: Path, routing_app: FastAPI) -> AsyncIterator[Console]:
+    settings = routing_app.state.settings
     async with contextlib.AsyncExitStack() as stack:
         url = await stack.enter_async_context(serve(routing_app))
         async with routing_app.state.db.transaction() as session:
@@ -92,3 +99,28 @@ async def test_a_reading_role_sees_no_forms(console: Console) -> None:
     page = await console.client.get("/waiting")
     assert page.status_code == 200
     assert "/waiting/nowhere/place" not in page.text  # not its region's, and not its role's
+
+
+async def test_a_post_dismissed_as_not_a_complaint_teaches_the_classifier(
+    console: Console, routing_app: FastAPI
+) -> None:
+    await console.sign_in("federal")
+    page = await console.client.get("/waiting")
+    assert 'name="not_a_complaint"' in page.text and "не жалоба" in page.text
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
+    assert csrf
+    dismissed = await console.client.post(
+        "/waiting/nowhere/dismiss", data={"csrf": csrf.group(1), "comment": "реклама", "not_a_complaint": "true"}
+    )
+    assert dismissed.status_code == 303 and dismissed.headers["location"] == "/waiting?done=not_a_complaint"
+    after = await console.client.get(dismissed.headers["location"])
+    assert "классификатор учтёт это решение" in after.text and 'data-testid="waiting-empty"' in after.text
+    # Routing told the classifier, through its outbox: not a complaint, of no region.
+    async with routing_app.state.db.transaction() as session:
+        outbox = (await session.exec(select(OutboxMessage))).all()
+    corrections = [(m.subject, decode_event(m.payload).data) for m in outbox]
+    assert [
+        (subject, data.post_id, data.corrected.is_incident)
+        for subject, data in corrections
+        if isinstance(data, ClassificationCorrected)
+    ] == [("incidents.v1.classification.corrected.noregion", "nowhere", False)]

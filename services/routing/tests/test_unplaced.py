@@ -11,7 +11,7 @@ import orjson
 from sqlmodel import select
 
 from incidents_common.db import OutboxMessage, writes_of
-from incidents_common.events import PostClassified, ReviewReason
+from incidents_common.events import ClassificationCorrected, PostClassified, ReviewReason, decode_event
 from routing.incidents.writes import route_posts
 
 from .conftest import Users
@@ -29,6 +29,15 @@ async def _route(client: httpx.AsyncClient, *posts: PostClassified) -> None:
     app = client.app  # type: ignore[attr-defined]
     async with app.state.db.transaction() as session:
         await route_posts(writes_of(session), list(posts), settings=app.state.settings)
+
+
+async def _corrections(client: httpx.AsyncClient) -> dict[str, tuple[str, ClassificationCorrected]]:
+    """The ClassificationCorrected events in routing's outbox by post: (subject, payload)."""
+    app = client.app  # type: ignore[attr-defined]
+    async with app.state.db.transaction() as session:
+        outbox = (await session.exec(select(OutboxMessage))).all()
+    events = [(m.subject, decode_event(m.payload)) for m in outbox]
+    return {e.data.post_id: (subject, e.data) for subject, e in events if isinstance(e.data, ClassificationCorrected)}
 
 
 async def test_kept_listed_placed_and_dismissed_by_those_who_may(
@@ -93,3 +102,44 @@ async def test_a_redelivered_post_does_not_undo_a_decision(client: httpx.AsyncCl
     await _route(client, nowhere)
     listed = (await client.get("/v1/unplaced-posts", params={"decided": "true"})).json()["items"]
     assert [(i["post_id"], i["decision"]) for i in listed] == [("again", "dismissed")]
+
+
+async def test_a_dismissal_as_not_a_complaint_teaches_the_classifier_and_a_plain_one_nothing(
+    client: httpx.AsyncClient, users: Users, make_post: Any
+) -> None:
+    advert = _doubted(make_post("advert", "Светофоры оптом, доставка по области", is_incident=False, urgency="high"))
+    nowhere = make_post("nowhere", "Кто-нибудь знает, где купить краску для забора?", region=None, city=None)
+    hopeless = make_post("hopeless", "Всё плохо, и никто ничего не делает", region=None, city=None)
+    await _route(client, advert, nowhere, hopeless)
+
+    # A complaint nobody can act on is still a complaint: nothing for the classifier to learn.
+    plain = await users(FEDERAL).post("/v1/unplaced-posts/hopeless/dismiss", json={"comment": "не о чем сообщить"})
+    assert plain.status_code == 200, plain.text
+    assert await _corrections(client) == {}
+
+    answers = [
+        await users(ADMIN64).post(
+            "/v1/unplaced-posts/advert/dismiss", json={"not_a_complaint": True, "comment": "реклама"}
+        ),
+        await users(FEDERAL).post("/v1/unplaced-posts/nowhere/dismiss", json={"not_a_complaint": True}),
+    ]
+    assert [(a.status_code, a.json()["decision"]) for a in answers] == [(200, "dismissed")] * 2
+    corrections = await _corrections(client)
+    assert sorted(corrections) == ["advert", "nowhere"]
+    subject, advert_correction = corrections["advert"]
+    assert subject == "incidents.v1.classification.corrected.64"  # its region's subscribers see it
+    assert advert_correction.corrected.stated() == ["is_incident"] and advert_correction.corrected.is_incident is False
+    assert advert_correction.previous.model_dump(exclude_none=True) == {
+        "is_incident": False,
+        "category": "roads",
+        "urgency": "high",
+        "region_code": "64",
+    }
+    assert (advert_correction.incident_id, advert_correction.region_code) == (None, "64")
+    assert (advert_correction.operator, advert_correction.comment) == ("key:admin64", "реклама")
+    assert advert_correction.review_reasons == [UNSURE]
+    # No region: a subject token no region code can be, so no region's subscriber receives it.
+    subject, nowhere_correction = corrections["nowhere"]
+    assert subject == "incidents.v1.classification.corrected.noregion"
+    assert (nowhere_correction.incident_id, nowhere_correction.region_code) == (None, None)
+    assert nowhere_correction.corrected.is_incident is False and nowhere_correction.operator == "key:federal"

@@ -16,7 +16,9 @@ from pydantic.json_schema import models_json_schema
 from incidents_common.events import (
     DEAD_LETTER_ROOT,
     EVENT_SUBJECTS,
+    NO_REGION,
     SCHEMA_VERSION,
+    ClassificationCorrected,
     CloudEvent,
     Contract,
     IncidentEvent,
@@ -55,6 +57,13 @@ def asyncapi_document() -> dict[str, Any]:
         "enum": sorted(REGIONS),
         "examples": ["64", "77"],
     }
+    # A correction of a post no region was found for (dismissed as not a complaint) has no code.
+    region_or_none_param = {
+        "description": f"Two-digit ФИАС/ГАР code of the subject of the Russian Federation, or {NO_REGION!r} "
+        "when the corrected post has no region",
+        "enum": [*sorted(REGIONS), NO_REGION],
+        "examples": ["64", NO_REGION],
+    }
     channels: dict[str, Any] = {}
     operations: dict[str, Any] = {}
     messages: dict[str, Any] = {}
@@ -78,7 +87,9 @@ def asyncapi_document() -> dict[str, Any]:
             "address": EVENT_SUBJECTS[model],
             "messages": {message_name: {"$ref": f"#/components/messages/{message_name}"}},
         }
-        if issubclass(model, IncidentEvent) or "{region}" in EVENT_SUBJECTS[model]:
+        if model is ClassificationCorrected:
+            channel["parameters"] = {"region": {"$ref": "#/components/parameters/regionOrNone"}}
+        elif issubclass(model, IncidentEvent) or "{region}" in EVENT_SUBJECTS[model]:
             channel["parameters"] = {"region": {"$ref": "#/components/parameters/region"}}
         channels[key] = channel
         operations[f"receive{model.__name__}"] = {
@@ -118,7 +129,8 @@ def asyncapi_document() -> dict[str, Any]:
             "description": "CloudEvents 1.0 (structured JSON) published on NATS JetStream. Streams: "
             + ", ".join(f"{s.name} ({', '.join(s.subjects)})" for s in STREAMS)
             + ". Incident subjects end with the region code, so a subscription or a NATS permission "
-            "can select regions (incidents.v1.incident.*.64).",
+            "can select regions (incidents.v1.incident.*.64); a classification correction of a post "
+            f"without a region ends with {NO_REGION!r}.",
         },
         "defaultContentType": "application/json",
         "servers": {"local": {"host": "127.0.0.1:4222", "protocol": "nats", "description": "The embedded default"}},
@@ -127,7 +139,7 @@ def asyncapi_document() -> dict[str, Any]:
         "components": {
             "schemas": schemas.get("$defs", {}),
             "messages": messages,
-            "parameters": {"region": region_param},
+            "parameters": {"region": region_param, "regionOrNone": region_or_none_param},
         },
     }
 

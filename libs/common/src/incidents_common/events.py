@@ -7,7 +7,8 @@ chain) and `traceparent` (W3C trace context, from the CloudEvents distributed-tr
 
 Subjects are versioned (`incidents.v1.…`); incident subjects end with the region code so that
 subscribers and NATS permissions can select regions (`incidents.v1.incident.assigned.64`), and so do
-operators' corrections of a classification (`incidents.v1.classification.corrected.64`).
+operators' corrections of a classification (`incidents.v1.classification.corrected.64`; a correction
+of a post no region was found for ends with `NO_REGION`, `…corrected.noregion`).
 """
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from incidents_common.tracing import current_traceparent
 
 SUBJECT_ROOT = "incidents.v1"
+# The last token of a region-scoped subject when the event has no region. Region codes are two digits,
+# so it never names one, and no region's subscriber (filtered on its own code) receives it.
+NO_REGION = "noregion"
 DEAD_LETTER_ROOT = "incidents.deadletter"
 
 
@@ -467,11 +471,13 @@ class IncidentCorrected(IncidentEvent):
 
 
 class ClassificationCorrected(Contract):
-    """An operator corrected a post's classification through an incident action, or placed a post routing
-    kept for a person (a complaint, of the region it chose): feedback for the classifier.
+    """An operator decided what a post is: feedback for the classifier.
 
-    One event per post of the incident. `corrected` holds the fields the operator decided (a field
-    confirmed unchanged counts: it settles a grey zone), `previous` what the post carried before."""
+    Made by a correction through an incident action (one event per post of the incident), by placing
+    a post routing kept for a person (a complaint, of the region it chose), or by dismissing one as not
+    a complaint (`corrected.is_incident` false, no incident). `corrected` holds the fields the operator
+    decided (a field confirmed unchanged counts: it settles a grey zone), `previous` what the post
+    carried before."""
 
     type: ClassVar[str] = "classification.corrected"
     post_id: str
@@ -480,16 +486,24 @@ class ClassificationCorrected(Contract):
     previous: ClassificationValues
     operator: str
     comment: str | None = None
-    incident_id: str
-    region_code: str = Field(description="The incident's region when it was corrected (the subject's last token)")
+    incident_id: str | None = Field(
+        default=None,
+        description="The incident the correction was made on, or that placing the post opened or joined; "
+        "null: none (a post dismissed as not a complaint)",
+    )
+    region_code: str | None = Field(
+        default=None,
+        description="The incident's region when it was corrected, or the dismissed post's (the subject's last "
+        f"token); null: the post has none, and the subject ends with {NO_REGION!r}",
+    )
     corrected_at: datetime
     model_version: str | None = None
     danger: float | None = None
     review_reasons: list[ReviewReason] = Field(default_factory=list)
 
     @classmethod
-    def subject_for(cls, region_code: str) -> str:
-        return f"{SUBJECT_ROOT}.classification.corrected.{region_code}"
+    def subject_for(cls, region_code: str | None) -> str:
+        return f"{SUBJECT_ROOT}.classification.corrected.{region_code or NO_REGION}"
 
 
 class AuditRootPublished(Contract):
@@ -699,15 +713,11 @@ def subject_of(data: Contract) -> str:
     """The NATS subject an event payload is published on."""
     if isinstance(data, IncidentEvent):
         return data.subject_for(data.incident.region_code)
+    if isinstance(data, ClassificationCorrected):  # its region may be unknown (NO_REGION)
+        return data.subject_for(data.region_code)
     if isinstance(
         data,
-        ClassificationCorrected
-        | AuditRootPublished
-        | ReplyRequested
-        | ReplyPublication
-        | ReactionCollected
-        | ReactionClassified
-        | SurgeAlert,
+        AuditRootPublished | ReplyRequested | ReplyPublication | ReactionCollected | ReactionClassified | SurgeAlert,
     ):
         return data.subject_for(data.region_code)
     return EVENT_SUBJECTS[type(data)]

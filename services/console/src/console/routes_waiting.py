@@ -1,6 +1,7 @@
 """Posts waiting for a person (the gateway's /v1/review-queue/posts): complaints no region was found
 for, which the federal level places, and posts the classifier doubted, which their region's admin
-decides on. Placing routes the post as a complaint; dismissing records that it needs nothing."""
+decides on. Placing routes the post as a complaint; dismissing records that it needs nothing, and
+dismissing it as «не жалоба» also teaches the classifier that such a post is not a complaint."""
 
 from __future__ import annotations
 
@@ -16,7 +17,11 @@ from console.sessions import UserSession
 
 router = APIRouter()
 
-DONE = {"placed": "Сообщение передано в регион: инцидент создан или дополнен.", "dismissed": "Сообщение отклонено."}
+DONE = {
+    "placed": "Сообщение передано в регион: инцидент создан или дополнен.",
+    "dismissed": "Сообщение отклонено.",
+    "not_a_complaint": "Сообщение отклонено как не жалоба: классификатор учтёт это решение.",
+}
 DECIDERS = {"federal", "regional_admin"}
 
 
@@ -55,6 +60,9 @@ async def decide(request: Request, post_id: str, decision: str, user: UserDep, g
         body |= {"region_code": form.get("region_code", ""), "city": form.get("city") or None}
         if form.get("category"):
             body["category"] = form["category"]
+    not_a_complaint = decision == "dismiss" and bool(form.get("not_a_complaint"))  # an unticked box is absent
+    if not_a_complaint:
+        body["not_a_complaint"] = True
     body = {key: value for key, value in body.items() if value is not None}
     try:
         await gateway.call(
@@ -76,4 +84,5 @@ async def decide(request: Request, post_id: str, decision: str, user: UserDep, g
             failed_post=post_id,
             form=form,
         )
-    return RedirectResponse(f"/waiting?done={'placed' if decision == 'place' else 'dismissed'}", status_code=303)
+    done = "placed" if decision == "place" else "not_a_complaint" if not_a_complaint else "dismissed"
+    return RedirectResponse(f"/waiting?done={done}", status_code=303)

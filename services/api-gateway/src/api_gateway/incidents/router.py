@@ -164,6 +164,11 @@ async def place_unplaced_post(
     "/review-queue/posts/{post_id}/dismiss",
     response_model=unplaced.UnplacedPostRead,
     summary="Dismiss a waiting post (not a complaint, nothing to act on); federal or regional admin",
+    description=(
+        "`not_a_complaint: true` says the post is not a complaint at all: routing tells the classifier, which "
+        "learns it as a negative example. Without it the post is a complaint nobody can act on, and the "
+        "classifier learns nothing."
+    ),
     responses={**AUTH_RESPONSES, **UPSTREAM_RESPONSES},
 )
 async def dismiss_unplaced_post(

@@ -77,8 +77,19 @@ class PlaceCreate(BaseModel):
 
 
 class DismissCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"comment": "не жалоба: вопрос"}]})
+    """Nothing to route: the post is not a complaint, or a complaint nobody can act on."""
 
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"not_a_complaint": True, "comment": "не жалоба: вопрос о расписании"}]},
+    )
+
+    not_a_complaint: bool = Field(
+        default=False,
+        description="true: the post is not a complaint at all (an ad, a question, chatter); the decision teaches "
+        "the classifier so. false (the default): a complaint, but nothing anyone can act on; the classifier "
+        "learns nothing from it",
+    )
     comment: str | None = Field(default=None, max_length=2000, examples=["не жалоба: вопрос о расписании"])
 
 

@@ -168,10 +168,10 @@ async def place_unplaced_post(
 @router.post(
     "/v1/unplaced-posts/{post_id}/dismiss",
     responses=UNPLACED_RESPONSES,
-    summary="Not a complaint, or nothing anyone can act on: recorded with who decided",
+    summary="Not a complaint (classifier feedback), or nothing anyone can act on: recorded with who decided",
 )
 async def dismiss_unplaced_post(
     session: SessionDep, access: AccessDep, post_id: str, body: DismissRequest
 ) -> UnplacedRead:
     access.require_post_placer(None)
-    return await unplaced.dismiss(session, post_id, body.comment, actor=access.actor, can_see=access.can_see)
+    return await unplaced.dismiss(session, post_id, body, actor=access.actor, can_see=access.can_see)

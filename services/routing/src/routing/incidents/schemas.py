@@ -268,6 +268,14 @@ class PlaceRequest(BaseModel):
 
 
 class DismissRequest(BaseModel):
+    """Nothing to route: the post is not a complaint, or a complaint nobody can act on."""
+
     model_config = ConfigDict(extra="forbid")
 
+    not_a_complaint: bool = Field(
+        default=False,
+        description="true: the post is not a complaint at all (an ad, a question, chatter), and the decision "
+        "teaches the classifier so (a ClassificationCorrected with is_incident false). false (the default): "
+        "a complaint, but nothing anyone can act on; the classifier learns nothing from it",
+    )
     comment: str | None = Field(default=None, max_length=2000, examples=["не жалоба: реклама"])

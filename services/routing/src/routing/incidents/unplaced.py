@@ -4,12 +4,14 @@ make either an incident on its own, and skipping it silently would lose a compla
 post whole and lists it for the people who can decide: the operator and the federal level for posts
 without a region, and a region's admin for its region's posts. Placing one (a region, and the
 category if it was wrong) routes it exactly as a classified post is routed; dismissing it records
-who decided and why.
+who decided and why. Placing, and dismissing a post as not a complaint at all, teach the classifier
+(ClassificationCorrected); dismissing a complaint nobody can act on teaches nothing.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func
@@ -29,7 +31,7 @@ from incidents_common.regions import REGIONS
 from routing.config import SOURCE, Settings
 from routing.errors import AlreadyDecided, UnknownUnplacedPost
 from routing.incidents.models import UnplacedPost
-from routing.incidents.schemas import PlaceRequest, UnplacedPage, UnplacedRead
+from routing.incidents.schemas import DismissRequest, PlaceRequest, UnplacedPage, UnplacedRead
 from routing.incidents.writes import route_posts
 
 TEXT_SHOWN = 2000
@@ -127,30 +129,18 @@ async def place(
     row.incident_id = incident.id if incident is not None else None
     if incident is not None:
         # The decision teaches the classifier as a `correct` action does: a complaint, of this region.
-        writes_of(session).publish(
-            ClassificationCorrected(
-                post_id=post.post_id,
-                text=post.text,
-                corrected=ClassificationValues(
-                    is_incident=True, category=placed.category.label, region_code=request.region_code
-                ),
-                previous=ClassificationValues(
-                    is_incident=c.is_incident,
-                    category=c.category.label,
-                    urgency=c.urgency.label if c.urgency.label in Urgency.__members__ else None,
-                    region_code=c.region.code,
-                ),
-                operator=actor,
-                comment=request.comment,
-                incident_id=incident.id,
-                region_code=request.region_code,
-                corrected_at=now,
-                model_version=c.model_version,
-                danger=c.danger,
-                review_reasons=c.review_reasons,
-            ),
-            source=SOURCE,
-            origin_post_id=post.post_id,
+        corrected = ClassificationValues(
+            is_incident=True, category=placed.category.label, region_code=request.region_code
+        )
+        _teach_classifier(
+            session,
+            post,
+            corrected,
+            actor=actor,
+            comment=request.comment,
+            incident_id=incident.id,
+            region_code=request.region_code,
+            now=now,
         )
     row.comment = request.comment
     session.add(row)
@@ -158,10 +148,64 @@ async def place(
 
 
 async def dismiss(
-    session: AsyncSession, post_id: str, comment: str | None, *, actor: str, can_see: CanSee
+    session: AsyncSession, post_id: str, request: DismissRequest, *, actor: str, can_see: CanSee
 ) -> UnplacedRead:
-    """Not a complaint, or nothing anyone can act on: recorded with who decided."""
+    """Not a complaint, or nothing anyone can act on: recorded with who decided. Only "not a complaint"
+    (`request.not_a_complaint`) is classifier feedback: the negative example the doubted posts need. A
+    complaint nobody can act on is still a complaint, and teaching otherwise would be wrong."""
     row = await _open_row(session, can_see, post_id)
-    row.decided_at, row.decision, row.decided_by, row.comment = utcnow(), "dismissed", actor, comment
+    now = utcnow()
+    if request.not_a_complaint:
+        # No incident; the region the post is listed under (none: …classification.corrected.noregion).
+        _teach_classifier(
+            session,
+            PostClassified.model_validate(row.post),
+            ClassificationValues(is_incident=False),
+            actor=actor,
+            comment=request.comment,
+            incident_id=None,
+            region_code=row.region_code,
+            now=now,
+        )
+    row.decided_at, row.decision, row.decided_by, row.comment = now, "dismissed", actor, request.comment
     session.add(row)
     return _read(row)
+
+
+def _teach_classifier(
+    session: AsyncSession,
+    post: PostClassified,
+    corrected: ClassificationValues,
+    *,
+    actor: str,
+    comment: str | None,
+    incident_id: str | None,
+    region_code: str | None,
+    now: datetime,
+) -> None:
+    """A person's decision on a kept post, as classifier feedback: through the outbox, in the decision's
+    transaction, with `previous` what the classifier said of the post."""
+    c = post.classification
+    writes_of(session).publish(
+        ClassificationCorrected(
+            post_id=post.post_id,
+            text=post.text,
+            corrected=corrected,
+            previous=ClassificationValues(
+                is_incident=c.is_incident,
+                category=c.category.label,
+                urgency=c.urgency.label if c.urgency.label in Urgency.__members__ else None,
+                region_code=c.region.code,
+            ),
+            operator=actor,
+            comment=comment,
+            incident_id=incident_id,
+            region_code=region_code,
+            corrected_at=now,
+            model_version=c.model_version,
+            danger=c.danger,
+            review_reasons=c.review_reasons,
+        ),
+        source=SOURCE,
+        origin_post_id=post.post_id,
+    )
