@@ -16,7 +16,7 @@ from classifier.gazetteer.index import districts_text, load_places, places_text
 from classifier.gazetteer.matching import Gazetteer
 
 log = logging.getLogger("classifier.gazetteer")
-GAZETTEER_FORMAT = "91"  # bump when the matching code changes what the cache holds
+GAZETTEER_FORMAT = "94"  # bump when the matching code changes what the cache holds
 
 
 @lru_cache(maxsize=1)

@@ -21,7 +21,7 @@ from classifier.gazetteer.entries import NEIGHBOURHOOD_RANK, NICKNAME_RANK, Entr
 from classifier.gazetteer.words import (
     adjective_of,
     declension,
-    formed_adjective,
+    formed_adjectives,
     has_word_sense,
     inflections,
     is_adjective_lemma,
@@ -396,11 +396,12 @@ def _institution_adjectives(
         else:
             candidates = [adjective_of(name), town_adjective_of(name)]
         # (ивдельский, плёсский: not in the dictionary)
-        formed = formed_adjective(name, shortest=4) if not any(candidates) else None
-        for adjective in dict.fromkeys(c for c in [*candidates, formed] if c):
+        formed = formed_adjectives(name, shortest=4) if not any(candidates) else []
+        for adjective in dict.fromkeys(c for c in [*candidates, *formed] if c):
+            is_formed = adjective in formed
             adjective = adjective.replace("ё", "е")
             key = (adjective,)
-            known = morph().word_is_known(adjective) or adjective == formed
+            known = morph().word_is_known(adjective) or is_formed
             if not known or adjective in generic or key in adjectives:
                 continue
             if any(pop >= min_population for _, pop, _ in by_name.get(key, {}).values()):
@@ -412,7 +413,8 @@ def _institution_adjectives(
             ):
                 continue  # a word of another kind (a formed one is no word: only a guess of the dictionary's)
             found[key].append((town.region_code, town.name, town.population))
-            break
+            if not is_formed:
+                break  # (both guesses of a -нь town are kept: one of them is no word)
     return {key: towns[0] for key, towns in found.items() if len(towns) == 1}
 
 

@@ -245,7 +245,7 @@ def town_adjective_of(name: str) -> str | None:
         return None
     stem = name[:-1]
     if name.endswith(("а", "я")):
-        candidates = [stem + "инский", stem + "енский", stem + "ьский", stem + "ской"]
+        candidates = [stem + "инский", stem + "енский", stem + "ьский", stem + "ской", stem + "янский"]  # руднянский
         if stem.endswith("г"):
             candidates.insert(0, stem[:-1] + "жский")  # онежский, not Онегин's
     elif name.endswith(("ье", "ие")):
@@ -274,6 +274,15 @@ def formed_adjective(name: str, *, shortest: int = 5) -> str | None:
     if name[-1] == "ь" or (name[-1] not in "аеёиоуыэюяй" and not name.endswith(("ск", "цк"))):
         return name + "ский"
     return None
+
+
+def formed_adjectives(name: str, *, shortest: int = 5) -> list[str]:
+    """`formed_adjective`, and for a town in -нь the form without the sign too: Микунь gives
+    микуньский, Любань любанский, and no rule tells which."""
+    formed = formed_adjective(name, shortest=shortest)
+    if formed is None:
+        return []
+    return [formed, name[:-1] + "ский"] if name.endswith("нь") else [formed]
 
 
 def declension(word: str) -> set[str]:
