@@ -34,3 +34,24 @@ async def test_municipal_complaints_go_to_their_towns_administration_or_the_cura
         assert "Балаших" not in (other.assignment_explanation or "")
     finally:
         await db.dispose()
+
+
+async def test_a_region_with_two_cities_routes_each_to_its_own_administration(
+    settings: Settings, make_post: Any, t0: datetime
+) -> None:
+    """Самарская область: Самара (the capital) and Тольятти each have an administration in the demo."""
+    db = await make_db(settings.database_url, directory=None)
+    try:
+        assert await seed_demo_directory(db) is not None
+        pit = {"category": "roads", "region": "63"}
+        posts = [
+            make_post("samara", "На Московском шоссе яма на яме", city="Самара", **pit),
+            make_post("togliatti", "На Революционной 52 яма посреди дороги", city="Тольятти", **pit),
+        ]
+        async with db.transaction() as session:
+            samara, togliatti = await route_posts(writes_of(session), posts, settings=settings, now=t0)
+        assert samara is not None and samara.assignee_id in {"63-samara-1", "63-samara-2"}
+        assert "администрация городского округа Самара" in (samara.assignment_explanation or "")
+        assert togliatti is not None and togliatti.assignee_id in {"63-city-1", "63-city-2"}
+    finally:
+        await db.dispose()
