@@ -268,3 +268,43 @@ class TestNumberedPlaces:
     def test_the_number_is_a_term_only_after_what_it_numbers(self) -> None:
         assert {"№12", "№5"} <= fingerprint("Автобус 12 не пришёл, маршрут 5 тоже").terms
         assert not {t for t in fingerprint("Ждём 40 минут, школа закрыта 3 дня").terms if t.startswith("№")}
+
+
+class TestTowns:
+    async def test_the_same_complaint_in_two_towns_is_two_incidents(
+        self, db: Database, settings: Settings, make_post: Any, t0: datetime
+    ) -> None:
+        """The QA case: «Балаково: во дворе … не вывозят мусор» joined an Энгельс incident (similarity
+        0.36 in one region and category). A town's problem is never another town's."""
+        text = "во дворе дома на Комсомольской не вывозят мусор две недели, контейнеры переполнены"
+        waste = {"category": "waste", "region": "64"}
+        engels, balakovo, engels_again = await _route(
+            db,
+            settings,
+            make_post("e1", "Энгельс: " + text, city="Энгельс", **waste),
+            make_post("b1", "Балаково: " + text, city="Балаково", **waste),
+            make_post("e2", "Энгельс, " + text + "!!!", city="энгельс", **waste),
+            now=t0,
+        )
+        assert engels is not None and balakovo is not None and engels_again is not None
+        assert balakovo.id != engels.id and balakovo.city == "Балаково"
+        assert engels_again.id == engels.id  # the same town, written in lower case
+
+    async def test_a_later_batch_does_not_join_another_towns_stored_incident(
+        self, db: Database, settings: Settings, make_post: Any, t0: datetime
+    ) -> None:
+        text = "на Советской огромная яма посреди дороги, колёса пробиваем каждый день"
+        (saratov,) = await _route(db, settings, make_post("s1", text, city="Саратов"), now=t0)
+        (engels,) = await _route(db, settings, make_post("e1", text, city="Энгельс"), now=t0)
+        (unknown,) = await _route(db, settings, make_post("u1", text, city=None), now=t0)
+        assert saratov is not None and engels is not None and engels.id != saratov.id
+        assert unknown is not None and unknown.id in {saratov.id, engels.id}  # no town: similarity decides
+
+    async def test_a_repost_joins_what_it_reposts_wherever_it_is(
+        self, db: Database, settings: Settings, make_post: Any, t0: datetime
+    ) -> None:
+        (first,) = await _route(db, settings, make_post("p1", POTHOLE, city="Саратов"), now=t0)
+        (repost,) = await _route(
+            db, settings, make_post("p2", "Репост: " + POTHOLE, city="Энгельс", repost_of="p1"), now=t0
+        )
+        assert first is not None and repost is not None and repost.id == first.id

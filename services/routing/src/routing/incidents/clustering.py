@@ -320,6 +320,11 @@ class Candidate:
     external_ids: set[str] = field(default_factory=set)
     post_ids: set[str] = field(default_factory=set)
     incident: IncidentRecord | None = None  # once a batch needs it (loaded, or opened by the batch)
+    city: str | None = None  # the incident's town, when known
+
+    def other_town(self, city: str | None) -> bool:
+        """Both name a town, and not the same one: a problem in Балаково is never Энгельс's."""
+        return self.city is not None and city is not None and town_key(self.city) != town_key(city)
 
     def score(self, terms: frozenset[str]) -> float:
         return max((similarity(terms, other) for other in self.term_sets), default=0.0)
@@ -339,17 +344,31 @@ class Candidate:
         return sorted(word for word in common if word not in _CONTEXT_WORDS and _is_noun(word))
 
 
+def town_key(city: str) -> str:
+    return city.strip().lower().replace("ё", "е")
+
+
 def best_match(
-    candidates: list[Candidate], fp: Fingerprint, *, threshold: float, repost_of: set[str] | None = None
+    candidates: list[Candidate],
+    fp: Fingerprint,
+    *,
+    threshold: float,
+    repost_of: set[str] | None = None,
+    city: str | None = None,
 ) -> tuple[Candidate, float, str] | None:
-    """The most similar candidate at or above the threshold, with a readable reason."""
+    """The most similar candidate at or above the threshold, with a readable reason. A repost joins the
+    incident of what it reposts wherever it is; any other post only an incident of its own town."""
     if repost_of:
         for candidate in candidates:
             if candidate.external_ids & repost_of:
                 return candidate, 1.0, "репост сообщения этого инцидента"
     best: tuple[Candidate, float, str] | None = None
     for candidate in candidates:
-        if addresses_conflict(candidate.address, fp.address) or candidate.numbers_conflict(fp.terms):
+        if (
+            candidate.other_town(city)
+            or addresses_conflict(candidate.address, fp.address)
+            or candidate.numbers_conflict(fp.terms)
+        ):
             continue
         score = candidate.score(fp.terms)
         why = f"похожий текст (сходство {score:.2f} ≥ {threshold:.2f})"

@@ -42,6 +42,7 @@ from routing.incidents.posts import (
     severity,
     summary_of,
     title_of,
+    town_of,
     unplaced_reason,
     unplaced_row,
 )
@@ -227,7 +228,7 @@ def open_incident(
         id=incident_id or str(uuid.uuid4()),
         region_code=region_code,
         region_name=REGIONS[region_code].name,
-        city=c.region.city or post.place_hints.city,
+        city=town_of(post),
         address=fp.address.key() if fp.address else None,
         category=c.category.label,
         urgency=urgency,

@@ -143,14 +143,14 @@ async def load_candidates(
         table.c.last_post_at >= since,
     )
     incidents = await (await session.connection()).execute(
-        core_select(table.c.id, table.c.region_code, table.c.category, table.c.address, table.c.history_seq).where(
-            *open_of_keys
-        )
+        core_select(
+            table.c.id, table.c.region_code, table.c.category, table.c.address, table.c.city, table.c.history_seq
+        ).where(*open_of_keys)
     )
     by_id: dict[str, Candidate] = {}
     seqs: dict[str, int] = {}
-    for incident_id, region_code, category, address, seq in incidents.all():
-        candidate = Candidate(incident_id, Address.parse(address))
+    for incident_id, region_code, category, address, city, seq in incidents.all():
+        candidate = Candidate(incident_id, Address.parse(address), city=city)
         candidates[(region_code, category)].append(candidate)
         read = cache.get(incident_id, seq) if cache is not None else None
         if read is None:

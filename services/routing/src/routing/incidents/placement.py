@@ -18,7 +18,7 @@ from incidents_common.events import PostClassified
 from routing.config import Settings
 from routing.deadlines.models import SlaPolicy
 from routing.incidents.clustering import Candidate, Fingerprint, best_match, fingerprint
-from routing.incidents.posts import region_of, skip_reason
+from routing.incidents.posts import region_of, skip_reason, town_of
 from routing.incidents.priority import PostSignal
 from routing.rules.engine import RegionDirectory, Workload
 
@@ -82,9 +82,10 @@ def place_post(post: PostClassified, context: RoutingContext, *, settings: Setti
     region_code = region_of(post)
     assert region_code is not None  # skip_reason says so
     candidates = context.candidates.setdefault((region_code, post.classification.category.label), [])
+    city = town_of(post)
     fp = fingerprint(post.text, post.classification.region.city)
     repost_of = {ref.external_id for ref in post.repost_chain}
-    match = best_match(candidates, fp, threshold=settings.cluster_threshold, repost_of=repost_of)
+    match = best_match(candidates, fp, threshold=settings.cluster_threshold, repost_of=repost_of, city=city)
     placement: Placement
     if match is not None:
         candidate, score, why = match
@@ -93,7 +94,7 @@ def place_post(post: PostClassified, context: RoutingContext, *, settings: Setti
         candidate.post_ids.add(post.post_id)
         placement = Join(candidate, fp, score, why)
     else:
-        candidate = Candidate(str(uuid.uuid4()), fp.address, [fp.terms], {post.external_id}, {post.post_id})
+        candidate = Candidate(str(uuid.uuid4()), fp.address, [fp.terms], {post.external_id}, {post.post_id}, city=city)
         candidates.append(candidate)
         placement = Open(candidate, fp, region_code)
     context.routed[post.post_id] = candidate.incident_id

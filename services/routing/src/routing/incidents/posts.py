@@ -57,6 +57,11 @@ def region_of(post: PostClassified) -> str | None:
     return post.classification.region.code or post.place_hints.region_code
 
 
+def town_of(post: PostClassified) -> str | None:
+    """The post's town: the classifier's, else the source's (the incident a post opens takes it)."""
+    return post.classification.region.city or post.place_hints.city
+
+
 def skip_reason(post: PostClassified) -> str | None:
     """Why a post cannot become an incident at all, or None."""
     c = post.classification
