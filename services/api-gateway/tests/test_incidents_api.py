@@ -103,6 +103,18 @@ class TestFilters:
             assert await _ids(gw, q="яма", region="77") == []
             assert await _ids(gw, "federal", q="яма") == ["b1", "a1"]
 
+    async def test_a_plural_the_dictionary_reads_two_ways_is_found_by_its_singular(
+        self, make_gateway, database_url: str
+    ) -> None:
+        """«ямы» is read as «ям» first (QA: «яма» missed «Чернышевского 45 — ямы по всей проезжей части»)."""
+        async with make_gateway(database_url=database_url) as gw:
+            await gw.create(
+                incident_snapshot("c1", city="Саратов", title="Чернышевского 45 — ямы по всей проезжей части")
+            )
+            await gw.create(incident_snapshot("c2", city="Саратов", title="Нет горячей воды"))
+            for query in ("яма", "ямы", "ям", "ямой"):
+                assert await _ids(gw, q=query) == ["c1"], query
+
     async def test_cursor_pages_cover_everything_once_in_order(self, make_gateway, database_url: str) -> None:
         async with make_gateway(database_url=database_url) as gw:
             for n in range(23):

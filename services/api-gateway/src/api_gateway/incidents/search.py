@@ -1,8 +1,9 @@
 """Russian full-text search that works the same on SQLite and PostgreSQL.
 
 Each incident stores `search_text`: its words lower-cased with ё→е, followed by their lemmas
-(pymorphy3), each surrounded by spaces. A query word matches when one of its normal forms is a
-prefix of a stored word, so «ямы», «ямой» and «ям» all find «яма», and «подъезд» finds «подъездах».
+(pymorphy3; every likely one: «ямы» is stored as «ям» and «яма»), each surrounded by spaces. A query
+word matches when one of its normal forms is a prefix of a stored word, so «ямы», «ямой» and «ям» all
+find «яма», «яма» finds «ямы», and «подъезд» finds «подъездах».
 """
 
 from __future__ import annotations
@@ -40,6 +41,25 @@ def lemma(word: str) -> str:
     return normalize(morph.parse(word)[0].normal_form)
 
 
+# A stored word is indexed under each dictionary form that has at least this share of its readings:
+# «ямы» is «ям» (0.4) and «яма» (0.6), so a search for «яма» finds it; «дороги» stays «дорога» alone.
+LEMMA_SHARE = 0.1
+
+
+@lru_cache(maxsize=50_000)
+def lemmas(word: str) -> tuple[str, ...]:
+    """The likely dictionary forms of a stored word, the likeliest first."""
+    morph = _morph()
+    if morph is None or not re.search("[а-я]", word):
+        return (word,)
+    shares: dict[str, float] = {}
+    for parse in morph.parse(word):
+        form = normalize(parse.normal_form)
+        shares[form] = shares.get(form, 0.0) + parse.score
+    likeliest = max(shares, key=lambda form: shares[form])
+    return (likeliest, *(form for form, share in shares.items() if share >= LEMMA_SHARE and form != likeliest))
+
+
 def warm_up() -> None:
     """Load the morphological dictionaries now (at start-up) rather than in the first search."""
     lemma("ямы")
@@ -52,7 +72,8 @@ def index_text(*parts: str | None) -> str:
         if part:
             surface.extend(words(part))
     terms = dict.fromkeys(surface)
-    terms.update(dict.fromkeys([lemma(w) for w in list(terms)]))  # each distinct word looked up once
+    for word in list(terms):  # each distinct word looked up once
+        terms.update(dict.fromkeys(lemmas(word)))
     return " " + " ".join(terms) + " "
 
 
