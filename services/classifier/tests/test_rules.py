@@ -370,3 +370,29 @@ class TestDemand:
     def test_a_plain_question_is_not(self) -> None:
         for text in ("Сколько можно купить на 100 рублей?", "Когда уже лето", "когда откроется новый магазин?"):
             assert not apply_rules(analyze(text)).demand, text
+
+
+class TestOutage:
+    def test_a_utility_missing_now_is_marked(self) -> None:
+        for text in (
+            "нет отопления со вчерашнего дня",
+            "Балаково, Академика Жука 7 — нет отопления со вчерашнего дня",
+            "опять нет горячей воды на Садовой",
+            "у нас нет света с утра",
+        ):
+            hits = apply_rules(analyze(text))
+            assert hits.outage and "правило_нет_сейчас" in hits.markers, text
+
+    def test_memories_and_news_told_with_bez_are_not(self) -> None:
+        for text in (
+            "Лет пять назад трубы перемёрзли, неделю без воды сидели",
+            "В Приморье тайфун оставил без света 20 тысяч человек",
+            "Нетбук продаю, света экран яркий",
+        ):
+            assert not apply_rules(analyze(text)).outage, text
+
+    def test_a_short_outage_report_is_a_complaint(self, classifier: Classifier) -> None:
+        """QA: «… — нет отопления со вчерашнего дня» read as chat (0.30), «вчерашний день» weighing against."""
+        result = classifier.classify(PostInput(text="Балаково, Академика Жука 7 — нет отопления со вчерашнего дня"))
+        assert result.is_incident
+        assert any("нет коммунальной услуги сейчас" in e for e in result.incident.evidence)

@@ -44,6 +44,7 @@ SARCASM_SHIFT = 1.5  # sarcastic thanks is a complaint
 THANKS_SHIFT = 1.0  # sincere thanks (not "заранее спасибо") rarely asks anyone to act
 THANKS_BUT_SHIFT = 1.0  # «спасибо за асфальт, только разметку забыли»: 51 of the corpus's 53 are complaints
 DEMAND_SHIFT = 1.0  # «сколько можно», «когда уже починят»: 93 % of the corpus's posts holding one are complaints
+OUTAGE_SHIFT = 1.5  # «нет воды», «нет отопления»: 95 % of the corpus's posts holding one are complaints
 STATED_SHIFT = 1.5  # «Жалоба: …», «Обращение к главе …» opening a post: all 20 of the corpus's are complaints
 
 
@@ -55,6 +56,11 @@ _FUNCTION_WORD_LIST = (
     "его ее её свой который кто где когда там тут здесь быть есть и_так"
 ).split()
 _FUNCTION_WORDS = frozenset(_FUNCTION_WORD_LIST)
+
+
+def _near(value: float, threshold: float) -> str:
+    """Two decimals, or three where two would show the threshold itself (0.596 is not «0.60»)."""
+    return f"{value:.3f}" if f"{value:.2f}" == f"{threshold:.2f}" else f"{value:.2f}"
 
 
 @functools.lru_cache(maxsize=100_000)
@@ -93,7 +99,8 @@ def review_reasons(
             {
                 "field": "is_incident",
                 "confidence": round(p_incident if p_incident >= INCIDENT_AT else 1 - p_incident, 4),
-                "detail": f"не уверен, жалоба ли это: вероятность жалобы {p_incident:.2f} при пороге {INCIDENT_AT:.2f}",
+                "detail": f"не уверен, жалоба ли это: вероятность жалобы {_near(p_incident, INCIDENT_AT)}, "
+                f"{'выше' if p_incident >= INCIDENT_AT else 'ниже'} порога {INCIDENT_AT:.2f}",
             }
         )
     if is_incident and category_conf < REVIEW_CATEGORY_BELOW:

@@ -34,6 +34,7 @@ from classifier.decisions import (
     INCIDENT_AT,
     MODEL_CRITICAL_AT,
     MODEL_HIGH_AT,
+    OUTAGE_SHIFT,
     SARCASM_SHIFT,
     STATED_SHIFT,
     THANKS_BUT_SHIFT,
@@ -46,7 +47,7 @@ from classifier.decisions import (
 from classifier.gazetteer.cache import default_gazetteer
 from classifier.gazetteer.matching import Gazetteer
 from classifier.rules.matching import RuleHits, apply_rules
-from classifier.rules.names import readable_feature
+from classifier.rules.names import RULES, readable_feature
 from classifier.text import Doc, analyze
 from classifier.tfidf import Row
 from classifier.tfidf import TfidfBlock as TfidfBlock
@@ -312,6 +313,7 @@ class Classifier:
             (SARCASM_SHIFT if hits.sarcasm else 0.0)
             + (STATED_SHIFT if hits.stated else 0.0)
             + (DEMAND_SHIFT if hits.demand and not hits.advert else 0.0)
+            + (OUTAGE_SHIFT if hits.outage and not hits.advert else 0.0)
             - (ADVERT_SHIFT if hits.advert else 0.0)
             - (THANKS_SHIFT if hits.thanks and not hits.sarcasm and not hits.critical else 0.0)
             + (THANKS_BUT_SHIFT if "правило_спасибо_но" in hits.evidence and not hits.sarcasm else 0.0)
@@ -341,6 +343,10 @@ class Classifier:
         ):
             if marker in hits.evidence:
                 incident_evidence.append(f"{marker.split('_')[1]}: {', '.join(hits.evidence[marker])}")
+        if hits.outage and is_incident:  # a prior, not a word the heads weigh: named here
+            incident_evidence.append(
+                f"правило: {RULES['нет_сейчас']}: {', '.join(hits.evidence['правило_нет_сейчас'])}"
+            )
         # category
         category, category_conf, category_evidence = self._label("category", i, probabilities, contributions, columns)
         # urgency: stated cues (rules) first, the model where it is confident (see _urgency)
