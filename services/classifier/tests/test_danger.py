@@ -265,6 +265,10 @@ class TestClassification:
         assert [r["field"] for r in reasons] == ["is_incident", "category", "region"]
         named = review_reasons(**unsure, category="landscaping")
         assert named[1]["detail"] == "категория «Благоустройство» под вопросом: уверенность 0.30"
+        assert reasons[0]["detail"] == "не уверен, жалоба ли это: вероятность жалобы 0.55, ниже порога 0.60"
+        # two decimals would show the threshold itself («0.60 при пороге 0.60»): three
+        just_below = review_reasons(**{**unsure, "p_incident": 0.596})
+        assert just_below[0]["detail"].endswith("вероятность жалобы 0.596, ниже порога 0.60")
 
     def test_a_clear_post_needs_no_review(self, classifier: Classifier) -> None:
         result = classifier.classify(
