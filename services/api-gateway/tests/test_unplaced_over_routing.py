@@ -102,6 +102,11 @@ async def test_a_dismissal_as_not_a_complaint_reaches_routing(gw: tuple[Gateway,
         headers=gateway.headers("admin64"),
     )
     assert dismissed.status_code == 200 and dismissed.json()["decision"] == "dismissed", dismissed.text
+    assert (plain.json()["not_a_complaint"], dismissed.json()["not_a_complaint"]) == (False, True)
+    loose = await gateway.client.post(
+        "/v1/review-queue/posts/nowhere/dismiss", json={"not_a_complaint": "yes"}, headers=gateway.headers("federal")
+    )
+    assert loose.status_code == 422 and loose.headers["content-type"].startswith("application/problem+json")
     async with recorder.app.state.db.transaction() as session:
         outbox = (await session.exec(select(OutboxMessage))).all()
     events = [(m.subject, decode_event(m.payload).data) for m in outbox]

@@ -115,7 +115,11 @@ async def test_a_dismissal_as_not_a_complaint_teaches_the_classifier_and_a_plain
     # A complaint nobody can act on is still a complaint: nothing for the classifier to learn.
     plain = await users(FEDERAL).post("/v1/unplaced-posts/hopeless/dismiss", json={"comment": "не о чем сообщить"})
     assert plain.status_code == 200, plain.text
+    assert plain.json()["not_a_complaint"] is False  # recorded, and shown in the queue
     assert await _corrections(client) == {}
+    # A field that teaches the model takes a JSON boolean only (QA: "yes" was read as true).
+    loose = await users(FEDERAL).post("/v1/unplaced-posts/nowhere/dismiss", json={"not_a_complaint": "yes"})
+    assert loose.status_code == 422, loose.text
 
     answers = [
         await users(ADMIN64).post(
@@ -123,7 +127,9 @@ async def test_a_dismissal_as_not_a_complaint_teaches_the_classifier_and_a_plain
         ),
         await users(FEDERAL).post("/v1/unplaced-posts/nowhere/dismiss", json={"not_a_complaint": True}),
     ]
-    assert [(a.status_code, a.json()["decision"]) for a in answers] == [(200, "dismissed")] * 2
+    assert [(a.status_code, a.json()["decision"], a.json()["not_a_complaint"]) for a in answers] == [
+        (200, "dismissed", True)
+    ] * 2
     corrections = await _corrections(client)
     assert sorted(corrections) == ["advert", "nowhere"]
     subject, advert_correction = corrections["advert"]

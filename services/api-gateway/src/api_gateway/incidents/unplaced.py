@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from api_gateway.auth.principal import Principal, Role, require_roles
 from api_gateway.schemas import example
@@ -31,6 +31,7 @@ EXAMPLE: dict[str, Any] = {
     "decided_by": None,
     "incident_id": None,
     "comment": None,
+    "not_a_complaint": None,
 }
 
 
@@ -51,6 +52,11 @@ class UnplacedPostRead(BaseModel):
     decided_by: str | None = None
     incident_id: str | None = Field(default=None, description="The incident a placed post opened or joined")
     comment: str | None = None
+    not_a_complaint: bool | None = Field(
+        default=None,
+        description="dismissed: true when the person said it is no complaint at all (the classifier was taught "
+        "so), false when it is a complaint nobody can act on; null while it waits or when placed",
+    )
 
 
 class UnplacedPostPage(BaseModel):
@@ -84,7 +90,7 @@ class DismissCreate(BaseModel):
         json_schema_extra={"examples": [{"not_a_complaint": True, "comment": "не жалоба: вопрос о расписании"}]},
     )
 
-    not_a_complaint: bool = Field(
+    not_a_complaint: StrictBool = Field(
         default=False,
         description="true: the post is not a complaint at all (an ad, a question, chatter); the decision teaches "
         "the classifier so. false (the default): a complaint, but nothing anyone can act on; the classifier "

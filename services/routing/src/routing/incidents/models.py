@@ -219,6 +219,7 @@ class UnplacedPost(SQLModel, table=True):
     decided_by: str | None = Field(default=None, max_length=300)
     incident_id: str | None = Field(default=None, max_length=36)
     comment: str | None = Field(default=None, max_length=2000)
+    not_a_complaint: bool | None = Field(default=None)  # dismissed: said to be no complaint at all
 
 
 class Escalation(SQLModel, table=True):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
 
 from incidents_common.categories import CategoryName
 from incidents_common.events import CORRECTED_FIELDS, Assignee, IncidentAction, IncidentStatus, ReviewReason, Urgency
@@ -241,6 +241,11 @@ class UnplacedRead(BaseModel):
     decided_by: str | None = None
     incident_id: str | None = Field(default=None, description="The incident a placed post opened or joined")
     comment: str | None = None
+    not_a_complaint: bool | None = Field(
+        default=None,
+        description="dismissed: true when the person said it is no complaint at all (the classifier was taught "
+        "so), false when it is a complaint nobody can act on; null while it waits or when placed",
+    )
 
 
 class UnplacedPage(BaseModel):
@@ -272,7 +277,7 @@ class DismissRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    not_a_complaint: bool = Field(
+    not_a_complaint: StrictBool = Field(
         default=False,
         description="true: the post is not a complaint at all (an ad, a question, chatter), and the decision "
         "teaches the classifier so (a ClassificationCorrected with is_incident false). false (the default): "

@@ -53,6 +53,7 @@ def _read(row: UnplacedPost) -> UnplacedRead:
         decided_by=row.decided_by,
         incident_id=row.incident_id,
         comment=row.comment,
+        not_a_complaint=row.not_a_complaint,
     )
 
 
@@ -168,6 +169,7 @@ async def dismiss(
             now=now,
         )
     row.decided_at, row.decision, row.decided_by, row.comment = now, "dismissed", actor, request.comment
+    row.not_a_complaint = request.not_a_complaint
     session.add(row)
     return _read(row)
 
