@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -124,8 +125,11 @@ async def run(args: argparse.Namespace) -> int:
         print(f"ready: consumer {durable} on {STREAM}, filter {filter_subject}", flush=True)
         received = 0
         while not stop.is_set():
+            # Never take more than this run will ack: the rest would wait out the server's ack wait (60 s)
+            # before the next run could have them.
+            wanted = min(args.batch, args.max_events - received) if args.max_events else args.batch
             try:
-                messages = await subscription.fetch(args.batch, timeout=1)
+                messages = await subscription.fetch(wanted, timeout=1)
             except TimeoutError:
                 # Nothing new yet. nats-py raises its own TimeoutError (a subclass) or the plain one,
                 # depending on where the wait ends: catching only its own crashed an idle subscriber.
@@ -134,7 +138,12 @@ async def run(args: argparse.Namespace) -> int:
                 if stop.is_set():
                     break  # Ctrl-C while a fetch was in flight: stop cleanly
                 raise
-            for message in messages:
+            for index, message in enumerate(messages):
+                if stop.is_set():  # Ctrl-C mid-batch: hand the rest back now, for the next run
+                    for left in messages[index:]:
+                        with contextlib.suppress(nats.errors.Error):
+                            await left.nak()
+                    break
                 try:
                     event = json.loads(message.data)  # a CloudEvents 1.0 JSON document
                     incident = (event.get("data") or {}).get("incident") or {}

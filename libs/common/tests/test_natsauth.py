@@ -830,6 +830,18 @@ async def test_cli_issued_credentials_let_the_example_subscriber_consume_ack_and
         assert "incident=third-64" in await subscriber.line()
         assert await subscriber.stop() == 0, subscriber.tail
 
+        # --max-events takes no more than it will ack: a run that stops after one event leaves the next
+        # to the next run at once, not after the server's ack wait (60 s; line() waits 20).
+        await _publish_as_routing(tmp_path, server.url, auth, _incident("fourth-64", "64"), _incident("fifth-64", "64"))
+        once = await Subscriber.start(server.url, issued_file, "--max-events", "1")
+        assert (await once.line()).startswith("ready: consumer region64")
+        assert "incident=fourth-64" in await once.line()
+        assert await asyncio.wait_for(once.process.wait(), timeout=20) == 0
+        subscriber = await Subscriber.start(server.url, issued_file)
+        assert (await subscriber.line()).startswith("ready: consumer region64")
+        assert "incident=fifth-64" in await subscriber.line()
+        assert await subscriber.stop() == 0, subscriber.tail
+
         # A wrong (say, rotated) password ends the subscriber at once with a reason, not after
         # endless reconnects that Ctrl-C could not stop.
         refused = await Subscriber.start(server.url, issued_file, "--password", "not-the-password")
@@ -847,7 +859,7 @@ async def test_cli_issued_credentials_let_the_example_subscriber_consume_ack_and
         )
         info = await region.jetstream().consumer_info("INCIDENTS", "region64")
         await region.close()
-        assert info.num_ack_pending == 0 and info.num_pending == 0 and info.delivered.stream_seq == 4
+        assert info.num_ack_pending == 0 and info.num_pending == 0 and info.delivered.stream_seq == 6
     finally:
         if subscriber is not None:
             await subscriber.stop()
