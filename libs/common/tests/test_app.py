@@ -104,6 +104,8 @@ class TestProblemJson:
             health = await client.get("/health")
         assert missing.status_code == 404
         assert missing.headers["content-type"] == "application/problem+json"
+        # a type per status, as the problem classes have (not RFC 9457's generic about:blank)
+        assert missing.json()["type"] == "https://incidents.example/problems/not-found"
         assert health.json()["status"] == "ok"
 
 
@@ -149,6 +151,7 @@ class TestCreateService:
             assert (await client.get("/v1/public")).json() == {"door": "public"}
             refused = await client.get("/v1/internal")
             assert refused.status_code == 401
+            assert refused.json()["type"] == "https://incidents.example/problems/unauthorized"
             assert (await client.get("/v1/admin/dead-letters")).status_code == 401
 
     def test_consumers_get_the_prefix_and_the_settings_batch(self, tmp_path: Path) -> None:

@@ -140,7 +140,12 @@ def install_problem_handlers(app: FastAPI) -> None:
         headers = dict(exc.headers) if exc.headers else None
         detail = exc.detail if isinstance(exc.detail, str) else None
         return problem_response(
-            exc.status_code, _reason(exc.status_code), detail=detail, instance=request.url.path, headers=headers
+            exc.status_code,
+            _reason(exc.status_code),
+            slug=_slug(exc.status_code),
+            detail=detail,
+            instance=request.url.path,
+            headers=headers,
         )
 
     async def on_database(request: Request, exc: Exception) -> JSONResponse:
@@ -189,6 +194,14 @@ class BodyTooLarge(StarletteHTTPException):
         return problem_response(
             413, "Payload too large", slug="payload-too-large", detail=self.detail, instance=instance
         )
+
+
+def _slug(status: int) -> str:
+    """One `type` per status for the errors raised without a problem class of their own (an auth
+    dependency's 401, a route's 404), so a client sees the same type whatever raised it."""
+    return {401: Unauthorized.slug, 403: Forbidden.slug, 413: PayloadTooLarge.slug}.get(
+        status, _reason(status).lower().replace(" ", "-")
+    )
 
 
 def _reason(status: int) -> str:
