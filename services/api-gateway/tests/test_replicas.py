@@ -140,6 +140,7 @@ class TestFanOutWithReplicas:
             assert [int(event["id"]) for event in streamed] == sorted(int(event["id"]) for event in streamed)
             await eventually(lambda: _ready(received), until=lambda got: len(got) >= 3)
             assert Counter(received) == {late.id: 1, early.id: 1, last.id: 1}
+            assert received == [late.id, early.id, last.id]  # in the log's order, whichever replica sent them
             async with a.app.state.db.transaction() as session:
                 deliveries = (await session.exec(select(WebhookDelivery))).all()
             assert sorted(d.event_id for d in deliveries) == sorted([late.id, early.id, last.id])

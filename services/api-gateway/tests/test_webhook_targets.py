@@ -4,6 +4,7 @@ log that does not reveal what answers inside the gateway's network."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -105,6 +106,18 @@ class TestAtCreation:
             assert (await create(gw, "http://127.0.0.1:9000/hook")).status_code == 201
             assert (await create(gw, "http://portal.internal/hook")).status_code == 201
             assert (await create(gw, "http://10.0.0.5/hook")).status_code == 422  # only what is listed
+
+    @pytest.mark.parametrize("url", ["http://127.0.0.1:9000/hook", "http://localhost:9000/hook", "http://[::1]:9000/"])
+    async def test_the_refusal_names_the_setting_that_allows_the_host(
+        self, gw: Gateway, make_gateway: Any, monkeypatch: pytest.MonkeyPatch, url: str
+    ) -> None:
+        detail = (await create(gw, url)).json()["detail"]
+        advice = re.search(r"(GATEWAY_WEBHOOK_ALLOWED_HOSTS)='([^']*)'", detail)
+        assert advice is not None, detail
+        # Started as the detail says, the gateway takes the URL.
+        monkeypatch.setenv(advice[1], advice[2])
+        async with make_gateway() as allowed:
+            assert (await create(allowed, url)).status_code == 201
 
 
 class TestAtDelivery:

@@ -1,9 +1,12 @@
 """The webhook dispatcher: incident events POSTed to subscribers' URLs, signed with HMAC-SHA256, retried
-with back-off.
+with back-off, in the order of the event log.
 
-Every delivery is a row in the delivery log (pending → delivered | failed), signed as
-webhooks/signing.py says. The owner's regions are re-read on every pass, so a revoked or narrowed
-credential stops its webhooks at once. Targets are checked again at every delivery (webhooks/targets.py).
+Every delivery is a row in the delivery log (pending → delivered | failed | cancelled), signed as
+webhooks/signing.py says, its outcome stored as soon as the receiver answered. A webhook's deliveries
+go out one at a time in event-sequence order, one sender per webhook across replicas
+(webhooks/claims.py); different webhooks are sent at once. The owner's regions are re-read on every
+pass, so a revoked or narrowed credential stops its webhooks at once. Targets are checked again at
+every delivery (webhooks/targets.py).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import orjson
+from sqlalchemy import and_, func, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -23,6 +27,7 @@ from api_gateway.auth.principal import Principal
 from api_gateway.auth.service import owner_principal
 from api_gateway.config import Settings
 from api_gateway.incidents.models import IncidentEventLog
+from api_gateway.webhooks.claims import WebhookClaims
 from api_gateway.webhooks.models import Webhook, WebhookDelivery
 from api_gateway.webhooks.signing import SIGNATURE_HEADER, seal_plaintext_webhooks, sign, webhook_secrets
 from api_gateway.webhooks.targets import UNREACHABLE, TargetRefused, pin_target
@@ -30,6 +35,9 @@ from incidents_common.db import Database
 from incidents_common.secretbox import SecretBoxError
 
 log = logging.getLogger("api_gateway.webhooks")
+
+# Webhooks sent at once by one dispatcher (each one POST at a time).
+PARALLEL_WEBHOOKS = 20
 
 
 def matches(webhook: Webhook, owner: Principal, event: IncidentEventLog) -> bool:
@@ -56,6 +64,7 @@ class WebhookDispatcher:
         self._client: httpx.AsyncClient | None = None
         self._stopping = False
         self._in_flight: set[asyncio.Task[None]] = set()
+        self._sending: set[str] = set()  # webhooks one of this dispatcher's passes is sending
 
     @property
     def client(self) -> httpx.AsyncClient:
@@ -174,77 +183,134 @@ class WebhookDispatcher:
         return len(deliveries)
 
     async def deliver_due(self, batch: int = 100) -> int:
+        """Send what is due, webhook by webhook; returns how many deliveries it attempted or settled.
+
+        A webhook's deliveries go out one at a time in event-sequence order, and one that waits for
+        its retry holds back every later one of its webhook until it is delivered or has failed for
+        good: a receiver gets a webhook's events in the order of the log. Different webhooks are
+        sent at once (up to PARALLEL_WEBHOOKS), each for about one POST timeout per pass, so that a
+        slow receiver does not keep the others' new events waiting long.
+        """
+        now = datetime.now(UTC)
         async with self.db.transaction() as session:
-            query = (
-                select(WebhookDelivery)
-                .where(WebhookDelivery.status == "pending", WebhookDelivery.next_attempt_at <= datetime.now(UTC))
-                .order_by(col(WebhookDelivery.id))
-                .limit(batch)
+            heads = (
+                select(WebhookDelivery.webhook_id, func.min(WebhookDelivery.seq).label("seq"))
+                .where(WebhookDelivery.status == "pending")
+                .group_by(col(WebhookDelivery.webhook_id))
+                .subquery()
             )
-            if not self.db.is_sqlite:
-                # Several gateway replicas may dispatch from one PostgreSQL: each takes its own rows.
-                query = query.with_for_update(skip_locked=True)
-            due = (await session.exec(query)).all()
-            if not due:
-                return 0
-            hooks = {
-                h.webhook_id: h
-                for h in (
-                    await session.exec(select(Webhook).where(col(Webhook.webhook_id).in_({d.webhook_id for d in due})))
-                ).all()
-            }
+            # Webhooks whose first pending delivery is due (a later one may be due while it is not).
+            ready = (
+                await session.exec(
+                    select(WebhookDelivery.webhook_id)
+                    .join(
+                        heads,
+                        and_(
+                            col(WebhookDelivery.webhook_id) == heads.c.webhook_id,
+                            col(WebhookDelivery.seq) == heads.c.seq,
+                        ),
+                    )
+                    .where(WebhookDelivery.status == "pending", WebhookDelivery.next_attempt_at <= now)
+                    .order_by(col(WebhookDelivery.webhook_id))
+                )
+            ).all()
+        if not ready:
+            return 0
+        gate = asyncio.Semaphore(PARALLEL_WEBHOOKS)
+        async with WebhookClaims(self.db, self._sending) as claims:
+
+            async def one(webhook_id: str) -> int:
+                async with gate:
+                    if not await claims.claim(webhook_id):
+                        return 0  # another pass or replica is sending it
+                    try:
+                        return await self._deliver_in_order(webhook_id, batch=batch)
+                    finally:
+                        await claims.release(webhook_id)
+
+            done = await asyncio.gather(*(one(webhook_id) for webhook_id in ready), return_exceptions=True)
+        for webhook_id, outcome in zip(ready, done, strict=True):
+            if isinstance(outcome, BaseException):
+                if isinstance(outcome, asyncio.CancelledError):
+                    raise outcome
+                log.warning("webhook deliveries failed", extra={"webhook": webhook_id, "error": repr(outcome)})
+        return sum(outcome for outcome in done if isinstance(outcome, int))
+
+    async def _deliver_in_order(self, webhook_id: str, *, batch: int) -> int:
+        """Send a webhook's pending deliveries in sequence order, recording each as it ends, until one
+        waits for its retry, the webhook's time in this pass is up, or the dispatcher stops."""
+        loop = asyncio.get_running_loop()
+        until = loop.time() + self.settings.webhook_timeout
+        async with self.db.transaction() as session:
+            hook = await session.get(Webhook, webhook_id)
+            owner = await owner_principal(session, hook.owner) if hook is not None else None
+            if hook is None or not hook.active or owner is None:
+                # Unsubscribed or its owner revoked: nothing more goes out.
+                cancelled = await session.exec(
+                    update(WebhookDelivery)
+                    .where(col(WebhookDelivery.webhook_id) == webhook_id, col(WebhookDelivery.status) == "pending")
+                    .values(status="cancelled")
+                )
+                return int(cancelled.rowcount or 0)
+            queue = (
+                await session.exec(
+                    select(WebhookDelivery)
+                    .where(WebhookDelivery.webhook_id == webhook_id, WebhookDelivery.status == "pending")
+                    .order_by(col(WebhookDelivery.seq))
+                    .limit(batch)
+                )
+            ).all()
             events = {
                 e.seq: e
                 for e in (
                     await session.exec(
-                        select(IncidentEventLog).where(col(IncidentEventLog.seq).in_({d.seq for d in due}))
+                        select(IncidentEventLog).where(col(IncidentEventLog.seq).in_({d.seq for d in queue}))
                     )
                 ).all()
             }
-            owners = {h.webhook_id: await owner_principal(session, h.owner) for h in hooks.values()}
-            secrets = await self._secrets(session, hooks.values())
-            semaphore = asyncio.Semaphore(20)
+            secret = (await self._secrets(session, [hook])).get(webhook_id)
+        handled = 0
+        for delivery in queue:
+            if self._stopping or delivery.next_attempt_at > datetime.now(UTC):
+                break
+            if handled and loop.time() >= until:
+                break  # the rest at the next pass
+            event = events.get(delivery.seq)
+            if event is None or not owner.can_see(event.region_code):
+                # Re-checked at send time: a narrowed owner gets nothing it may no longer see.
+                delivery.status = "cancelled"
+            elif secret is None:
+                delivery.status = "failed"
+                delivery.last_error = "the webhook's secret cannot be read; create the webhook again"
+            elif not await self._attempt(hook, secret, event, delivery):
+                break  # abandoned at shutdown: left as it was, sent again at the next start
+            handled += 1
+            if not await self._record(delivery) or delivery.status == "pending":
+                break  # unsubscribed meanwhile, or this one waits for its retry and the later ones with it
+        return handled
 
-            async def attempt(delivery: WebhookDelivery) -> None:
-                hook = hooks.get(delivery.webhook_id)
-                event = events.get(delivery.seq)
-                owner = owners.get(delivery.webhook_id)
-                # Re-checked at send time: a revoked or narrowed owner gets nothing it may no longer see.
-                if (
-                    hook is None
-                    or not hook.active
-                    or event is None
-                    or owner is None
-                    or not owner.can_see(event.region_code)
-                ):
-                    delivery.status = "cancelled"
-                    return
-                secret = secrets.get(hook.webhook_id)
-                if secret is None:
-                    delivery.status = "failed"
-                    delivery.last_error = "the webhook's secret cannot be read; create the webhook again"
-                    return
-                async with semaphore:
-                    if self._stopping:
-                        return  # shutting down: not sent, stays pending for the next start
-                    before = (delivery.attempts, delivery.last_status_code, delivery.last_error, delivery.status)
-                    send = asyncio.ensure_future(self._send(hook, secret, event, delivery))
-                    self._in_flight.add(send)
-                    try:
-                        await send
-                    except asyncio.CancelledError:
-                        current = asyncio.current_task()
-                        if current is not None and current.cancelling():
-                            raise
-                        # Abandoned at shutdown: the POST may or may not have arrived; sent again later.
-                        delivery.attempts, delivery.last_status_code, delivery.last_error, delivery.status = before
-                    finally:
-                        self._in_flight.discard(send)
+    async def _attempt(self, hook: Webhook, secret: str, event: IncidentEventLog, delivery: WebhookDelivery) -> bool:
+        """POST one delivery (its outcome set on `delivery`); False when shutdown abandoned it."""
+        send = asyncio.ensure_future(self._send(hook, secret, event, delivery))
+        self._in_flight.add(send)
+        try:
+            await send
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if current is not None and current.cancelling():
+                raise
+            return False  # the POST may or may not have arrived; not recorded, so sent again later
+        finally:
+            self._in_flight.discard(send)
+        return True
 
-            await asyncio.gather(*(attempt(d) for d in due))
-            for delivery in due:
-                session.add(delivery)
-        return len(due)
+    async def _record(self, delivery: WebhookDelivery) -> bool:
+        """Store a delivery's outcome at once (a restart sends nothing twice that was answered);
+        whether its webhook is still subscribed."""
+        async with self.db.transaction() as session:
+            session.add(delivery)
+            hook = await session.get(Webhook, delivery.webhook_id)
+            return hook is not None and hook.active
 
     async def _secrets(self, session: AsyncSession, hooks: Iterable[Webhook]) -> dict[str, str]:
         box = self.settings.secret_box()

@@ -20,6 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import httpx
+import orjson
 
 from incidents_common.problems import ProblemError
 
@@ -102,6 +103,19 @@ def _refused_addresses(addresses: Iterable[str], allowed_hosts: Iterable[str]) -
     return refused
 
 
+def refusal_detail(host: str) -> str:
+    """The 422's detail: what is refused, and the setting that allows this host (the caller's own host,
+    echoed; why it was refused, what it resolves to, stays in the gateway's log)."""
+    shown = f"[{host}]" if ":" in host else host  # an IPv6 address as it is written in a URL
+    allow = orjson.dumps([host]).decode()
+    return (
+        f"the webhook URL's host {shown} is not a public host: loopback, private, link-local, multicast and "
+        "internal addresses and names (localhost, single labels, *.local …) are refused. To allow it (a receiver "
+        f"on this machine or network, e.g. while trying webhooks locally), start the gateway with "
+        f"GATEWAY_WEBHOOK_ALLOWED_HOSTS='{allow}' (a JSON list of host names or addresses)"
+    )
+
+
 async def check_webhook_url(url: str, allowed_hosts: Iterable[str]) -> None:
     """At creation: 422 (WebhookUrlRefused) for a URL whose host is not public, by its form or by
     what it resolves to now. A name that does not resolve yet is accepted: every delivery checks again."""
@@ -121,8 +135,7 @@ async def check_webhook_url(url: str, allowed_hosts: Iterable[str]) -> None:
     if reason is not None:
         log.info("webhook URL refused", extra={"host": host, "reason": reason})
         raise WebhookUrlRefused(
-            "the webhook URL must name a public host: loopback, private, link-local, multicast and internal "
-            "addresses and names are refused (a deployment can allow hosts with GATEWAY_WEBHOOK_ALLOWED_HOSTS)",
+            refusal_detail(host),
             errors=[{"loc": ["body", "url"], "msg": "host is not a public address", "type": "value_error"}],
         )
 
