@@ -102,8 +102,11 @@ async def publish_as_classifier(system: RunningSystem, post: PostClassified) -> 
         await client.close()
 
 
-async def region_corrections(system: RunningSystem, credentials: dict[str, Any]) -> list[Any]:
-    """Region 64's subscriber reads the corrections made on its incidents through its own durable."""
+async def region_corrections(
+    system: RunningSystem, credentials: dict[str, Any], grant: str = "corrections_"
+) -> list[Any]:
+    """Region 64's subscriber reads the corrections made on its incidents through its own durable (or,
+    `grant=""`, its incidents' events through `region64`)."""
     import nats
     from nats.errors import TimeoutError as NatsTimeout
 
@@ -121,9 +124,7 @@ async def region_corrections(system: RunningSystem, credentials: dict[str, Any])
     try:
         try:
             subscription = await client.jetstream().pull_subscribe(
-                credentials["corrections_filter_subject"],
-                durable=credentials["corrections_durable"],
-                stream="INCIDENTS",
+                credentials[f"{grant}filter_subject"], durable=credentials[f"{grant}durable"], stream="INCIDENTS"
             )
         except nats.errors.Error:
             return []  # the reloaded permissions or the durable are not in place yet (a loaded machine): again
@@ -225,3 +226,24 @@ class TestReviewLoop:
             what="region 64 reading its corrections",
         )
         assert [(e.data.post_id, e.data.corrected.urgency) for e in corrections] == [("e2e-ice-1", "critical")]
+
+        # The admin moves it to Moscow: the gateway's history has the move, and region 64's subscriber
+        # (durable region64 on incidents.v1.incident.*.64) reads that the incident left, its last event.
+        with httpx.Client(base_url=system.gateway, headers={"X-API-Key": KEY}, timeout=10) as gateway:
+            body = {"action": "correct", "region_code": "77", "comment": "это Москва"}
+            moved = gateway.post(f"/v1/incidents/{incident_id}/actions", json=body, headers=admin)
+            assert moved.status_code == 200 and moved.json()["region_code"] == "77", moved.text
+            wait_for(
+                lambda: [h["type"] for h in gateway.get(f"/v1/incidents/{incident_id}").json()["history"]],
+                lambda types: "incident.moved_out" in types,
+                what="the move in the gateway's history",
+            )
+        events = wait_for(
+            lambda: asyncio.run(region_corrections(system, credentials, grant="")),
+            lambda found: any(e.type == "ru.incidents.incident.moved_out" for e in found),
+            timeout=20,
+            what="region 64 reading that its incident left",
+        )
+        left = events[-1].data
+        assert (left.incident.incident_id, left.from_region_code, left.to_region_code) == (incident_id, "64", "77")
+        assert left.incident.region_code == "77" and left.actor == "key:" + created.json()["key_id"]

@@ -10,6 +10,7 @@ import pytest
 from incidents_common.events import (
     BadEvent,
     IncidentAssigned,
+    IncidentMovedOut,
     PostCollected,
     SourceType,
     decode_event,
@@ -60,6 +61,23 @@ class TestEnvelope:
             explanation="rule 1",
         )
         assert subject_of(assigned) == "incidents.v1.incident.assigned.64"
+
+    def test_a_move_goes_to_the_region_the_incident_left(self) -> None:
+        moved = IncidentMovedOut(
+            incident=incident_snapshot("i1", region="77"), from_region_code="64", to_region_code="77", actor="key:a"
+        )
+        assert subject_of(moved) == "incidents.v1.incident.moved_out.64"
+        assert moved.subject_region == "64" and moved.incident.region_code == "77"
+        assert decode_event(encode_event(new_event(moved, source="/services/routing"))).data == moved
+
+    def test_an_assignment_names_the_person_who_made_it_and_why(self) -> None:
+        snapshot = incident_snapshot("i1", region="64")
+        by_rules = IncidentAssigned(incident=snapshot, assignee=snapshot.assignee, explanation="rule 1")  # type: ignore[arg-type]
+        document = orjson.loads(encode_event(new_event(by_rules, source="/services/routing")))["data"]
+        assert "actor" not in document and "comment" not in document  # routing's own choice: nobody's
+        redirected = by_rules.model_copy(update={"actor": "key:k1", "comment": "Перенаправлен: не наше"})
+        decoded = decode_event(encode_event(new_event(redirected, source="/services/routing"))).data
+        assert (decoded.actor, decoded.comment) == ("key:k1", "Перенаправлен: не наше")
 
     @pytest.mark.parametrize(
         ("raw", "reason"),

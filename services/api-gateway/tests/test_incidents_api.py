@@ -93,6 +93,23 @@ class TestFilters:
                 "a2",
             ]
 
+    async def test_a_filter_that_cannot_match_is_a_clear_error_not_an_empty_page(
+        self, make_gateway, database_url: str
+    ) -> None:
+        """QA: `category=unicorns` and a period ending before it starts gave 200 and an empty list."""
+        async with make_gateway(database_url=database_url) as gw:
+            await _seed(gw)
+            for params, needle in (
+                ({"category": "unicorns"}, "unicorns"),
+                ({"category": ["roads", "Roads!"]}, "category"),
+                ({"created_from": "2026-12-02T00:00:00Z", "created_to": "2026-12-01T00:00:00Z"}, "created_from"),
+            ):
+                response = await gw.client.get("/v1/incidents", params=params, headers=gw.headers("admin64"))
+                assert response.status_code == 422, (params, response.text)
+                assert response.headers["content-type"].startswith("application/problem+json")
+                assert needle in response.text, response.text
+            assert await _ids(gw, category=["roads", "waste"]) == ["a4", "a2", "a1"]  # known ones still filter
+
     async def test_russian_search_matches_word_forms_and_yo(self, make_gateway, database_url: str) -> None:
         async with make_gateway(database_url=database_url) as gw:
             await _seed(gw)

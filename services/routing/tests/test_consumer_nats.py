@@ -6,6 +6,7 @@ from collections import Counter
 from contextlib import AsyncExitStack
 from typing import Any
 
+import httpx
 import nats
 import orjson
 from fastapi import FastAPI
@@ -21,7 +22,7 @@ from incidents_common.events import (
     new_event,
 )
 from incidents_common.streams import ensure_streams
-from incidents_common.testing import eventually, read_stream
+from incidents_common.testing import ServiceAuth, eventually, read_stream
 from routing.config import Settings
 from routing.incidents.models import Incident, IncidentPost, SkippedPost
 from routing.main import create_app
@@ -94,6 +95,44 @@ class TestConsumer:
         assert attached["data"]["incident"]["complainants"] == 2
         for message in messages:
             assert message.headers["Nats-Msg-Id"] == orjson.loads(message.data)["id"]
+
+    async def test_an_incident_moved_to_another_region_is_told_to_the_region_it_left(
+        self, nats_url: str, settings: Settings, make_post: Any
+    ) -> None:
+        """What region 64's subscriber (filtered on incidents.v1.incident.*.64) reads when an operator
+        corrects an incident's region to 77: the move, as the last event of the incident, on the stream
+        (not dropped as a duplicate of the events that went to 77)."""
+        app = create_app(_settings(settings, nats_url))
+        async with app.router.lifespan_context(app):
+            await _publish(nats_url, [make_post("m1", POTHOLE)])
+            await eventually(lambda: _count(app, Incident), until=lambda n: n == 1)
+            async with app.state.db.transaction() as session:
+                incident = (await session.exec(select(Incident))).one()
+            async with httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app), base_url="http://test", auth=ServiceAuth("routing")
+            ) as http:
+                body = {"action": "correct", "region_code": "77", "comment": "это Москва"}
+                response = await http.post(f"/v1/incidents/{incident.id}/actions", json=body)
+                assert response.status_code == 200, response.text
+            old = await eventually(
+                lambda: read_stream(nats_url, "incidents.v1.incident.*.64", timeout=0.3),
+                until=lambda m: any(x.subject.startswith("incidents.v1.incident.moved_out.") for x in m),
+            )
+            new = await read_stream(nats_url, "incidents.v1.incident.*.77", timeout=0.3)
+        assert [m.subject for m in old] == [
+            "incidents.v1.incident.created.64",
+            "incidents.v1.incident.assigned.64",
+            "incidents.v1.incident.moved_out.64",
+        ]
+        assert [m.subject for m in new] == ["incidents.v1.incident.assigned.77", "incidents.v1.incident.corrected.77"]
+        moved = orjson.loads(old[-1].data)
+        assert moved["type"] == "ru.incidents.incident.moved_out"
+        assert moved["data"]["from_region_code"] == "64" and moved["data"]["to_region_code"] == "77"
+        assert moved["data"]["actor"] == "operator" and moved["data"]["comment"] == "это Москва"
+        assert moved["data"]["incident"]["region_code"] == "77"
+        corrected = orjson.loads(new[-1].data)
+        assert moved["data"]["incident"] == corrected["data"]["incident"], "the same snapshot, after the move"
+        assert old[-1].headers["Nats-Msg-Id"] == moved["id"] != corrected["id"]
 
     async def test_a_classification_outside_the_taxonomy_is_dead_lettered_with_its_reason(
         self, nats_url: str, settings: Settings, make_post: Any

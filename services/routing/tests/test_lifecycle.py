@@ -154,6 +154,10 @@ class TestLifecycle:
         ).json()
         assert body["assignee"]["official_id"] == "health-a"
         assert body["assignment_explanation"] == "Переназначен пользователем operator: Сидорова В. В.; по профилю"
+        first, again = [e["data"] for e in await _events(client) if e["type"] == "ru.incidents.incident.assigned"]
+        assert "actor" not in first and "comment" not in first, "routing's own choice names no one"
+        assert (again["actor"], again["comment"]) == ("operator", "по профилю")
+        assert again["assignee"]["official_id"] == "health-a"
 
 
 class TestRedirects:
@@ -186,6 +190,15 @@ class TestRedirects:
             ("64-health", "64-roads"),
         ]
         assert chain[0]["note"] == "это поликлиника" and chain[1]["reason"] == "это дорога"
+        # Who redirected and why travel with the assignment, as routing's own history records them.
+        assigned = [e["data"] for e in await _events(client) if e["type"] == "ru.incidents.incident.assigned"]
+        assert [(a.get("actor"), a.get("comment")) for a in assigned] == [
+            (None, None),
+            ("operator", "Перенаправлен: не наша компетенция (по компетенции: это поликлиника)"),
+            ("operator", "Перенаправлен: это дорога"),
+        ]
+        history = [h for h in back["history"] if h["action"] == "assigned"]
+        assert [h["comment"] for h in history[1:]] == [f"{a['explanation']} — {a['comment']}" for a in assigned[1:]]
 
     async def test_redirect_without_known_department_goes_to_curator(
         self, client: httpx.AsyncClient, make_post: Any

@@ -364,7 +364,8 @@ class IncidentSnapshot(Contract):
 
 
 class IncidentEvent(Contract):
-    """Base of incident events; the subject ends with the incident's region code."""
+    """Base of incident events; the subject ends with the incident's region code (`subject_region`), but
+    for IncidentMovedOut's, which ends with the region the incident left."""
 
     verb: ClassVar[str]
     incident: IncidentSnapshot
@@ -372,6 +373,11 @@ class IncidentEvent(Contract):
     @classmethod
     def subject_for(cls, region_code: str) -> str:
         return f"{SUBJECT_ROOT}.incident.{cls.verb}.{region_code}"
+
+    @property
+    def subject_region(self) -> str:
+        """The region whose subject carries the event, whose subscribers it is for: the incident's."""
+        return self.incident.region_code
 
 
 class IncidentCreated(IncidentEvent):
@@ -381,11 +387,26 @@ class IncidentCreated(IncidentEvent):
 
 
 class IncidentAssigned(IncidentEvent):
+    """The incident was given to an official: by routing's rules on its own (a new incident; `actor`
+    null), or by a person's action (a reassignment, a redirect, a correction that moved it), who is
+    `actor`, with the reason given in `comment`."""
+
     type: ClassVar[str] = "incident.assigned"
     verb: ClassVar[str] = "assigned"
     assignee: Assignee
-    explanation: str
+    explanation: str = Field(description="Why this official, for a person: the rule or the action, and the choice")
     rule_id: str | None = None
+    actor: str | None = Field(
+        default=None,
+        description="Who made the assignment: the user whose action (reassign, redirect, correct) it was, as "
+        "routing's audit log names them; null when routing assigned it by its rules on its own",
+    )
+    comment: str | None = Field(
+        default=None,
+        description="The reason given, as routing's audit log records it beside the explanation: a redirect's "
+        "(«Перенаправлен: …», with the competent body when one was named), the reassigning person's comment, "
+        "the correction that moved it; null when none was given",
+    )
 
 
 class IncidentStatusChanged(IncidentEvent):
@@ -468,6 +489,32 @@ class IncidentCorrected(IncidentEvent):
     previous: ClassificationValues
     review_reasons: list[ReviewReason] = Field(default_factory=list, description="What was under review")
     comment: str | None = None
+
+
+class IncidentMovedOut(IncidentEvent):
+    """The incident left the region: an operator's correction gave it another region (the `correct` action
+    with `region_code`).
+
+    The one incident event published on the subject of the region the incident left,
+    `incidents.v1.incident.moved_out.<from_region_code>`, not on its snapshot's region: the subscribers
+    of that region (filtered on `incidents.v1.incident.*.<code>`) hear nothing more of the incident
+    (unless it is moved back), so this is its last event for them: a region's own read model drops the
+    incident, or keeps it as moved away. The snapshot is the incident after the move, in its new region
+    (`to_region_code`) with its new assignee there. The new region reads the move on its own subjects:
+    `incident.corrected` (`previous.region_code` is the region it left) and `incident.assigned`, and
+    every later event."""
+
+    type: ClassVar[str] = "incident.moved_out"
+    verb: ClassVar[str] = "moved_out"
+    from_region_code: str = Field(description="The region the incident left: the last token of the subject")
+    to_region_code: str = Field(description="The region it moved to: the snapshot's region_code")
+    actor: str = Field(description="Who moved it: the operator who corrected its region")
+    comment: str | None = Field(default=None, description="The operator's comment, if any")
+
+    @property
+    def subject_region(self) -> str:
+        """The region it left: that region's subscribers are the ones to tell."""
+        return self.from_region_code
 
 
 class ClassificationCorrected(Contract):
@@ -688,6 +735,7 @@ EVENT_SUBJECTS: dict[type[Contract], str] = {
     IncidentDeadlineWarning: f"{SUBJECT_ROOT}.incident.deadline_warning.{{region}}",
     IncidentEscalated: f"{SUBJECT_ROOT}.incident.escalated.{{region}}",
     IncidentCorrected: f"{SUBJECT_ROOT}.incident.corrected.{{region}}",
+    IncidentMovedOut: f"{SUBJECT_ROOT}.incident.moved_out.{{region}}",
     IncidentReplyPublication: f"{SUBJECT_ROOT}.incident.reply_publication.{{region}}",
     IncidentReaction: f"{SUBJECT_ROOT}.incident.reaction.{{region}}",
     ClassificationCorrected: f"{SUBJECT_ROOT}.classification.corrected.{{region}}",
@@ -712,7 +760,7 @@ def event_type_name(model: type[Contract]) -> str:
 def subject_of(data: Contract) -> str:
     """The NATS subject an event payload is published on."""
     if isinstance(data, IncidentEvent):
-        return data.subject_for(data.incident.region_code)
+        return data.subject_for(data.subject_region)
     if isinstance(data, ClassificationCorrected):  # its region may be unknown (NO_REGION)
         return data.subject_for(data.region_code)
     if isinstance(

@@ -65,6 +65,7 @@ EVENTS = {
     "incident.reply_publication": "публикация ответа",
     "incident.reaction": "реакция заявителя",
     "incident.corrected": "исправлена классификация",
+    "incident.moved_out": "передан в другой регион",
     "incident.audit_root": "запись журнала аудита",
 }
 

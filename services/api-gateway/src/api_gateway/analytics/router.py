@@ -12,10 +12,10 @@ from api_gateway.analytics import service
 from api_gateway.analytics.schemas import GroupBy, RatingLevel, RatingRead, SummaryRead, TrendPointRead
 from api_gateway.auth.deps import PrincipalDep
 from api_gateway.deps import SettingsDep
-from api_gateway.incidents.params import aware
+from api_gateway.incidents.params import aware, check_period
 from api_gateway.incidents.queries import IncidentFilter
 from incidents_common.app import SessionDep
-from incidents_common.problems import InvalidInput
+from incidents_common.categories import CategoryName
 
 router = APIRouter(prefix="/v1/analytics", tags=["analytics"])
 
@@ -36,7 +36,7 @@ _STATS = {
 
 
 RegionQ = Annotated[list[str] | None, Query(examples=[["64"]], description="Region codes; default all of yours")]
-CategoryQ = Annotated[list[str] | None, Query(examples=[["roads"]])]
+CategoryQ = Annotated[list[CategoryName] | None, Query(examples=[["roads"]])]
 FromQ = Annotated[datetime | None, Query(alias="from", description="Incidents created at or after")]
 ToQ = Annotated[datetime | None, Query(alias="to", description="Incidents created before")]
 
@@ -45,13 +45,8 @@ async def analytics_filter(
     region: RegionQ = None, category: CategoryQ = None, date_from: FromQ = None, date_to: ToQ = None
 ) -> IncidentFilter:
     created_from, created_to = aware(date_from), aware(date_to)
-    if created_from is not None and created_to is not None and created_from > created_to:
-        raise EmptyPeriod(f"`from` ({created_from.isoformat()}) is after `to` ({created_to.isoformat()})")
+    check_period(created_from, created_to, names=("from", "to"))
     return IncidentFilter(regions=region, categories=category, created_from=created_from, created_to=created_to)
-
-
-class EmptyPeriod(InvalidInput):
-    status, slug, title = 422, "empty-period", "Empty period"
 
 
 FilterDep = Annotated[IncidentFilter, Depends(analytics_filter)]

@@ -24,6 +24,7 @@ from incidents_common.events import (
     IncidentDeadlineWarning,
     IncidentEscalated,
     IncidentEvent,
+    IncidentMovedOut,
     IncidentPostAttached,
     IncidentReaction,
     IncidentReplyPublication,
@@ -45,8 +46,9 @@ def _event_detail(data: IncidentEvent) -> tuple[dict[str, Any], str | None, str 
             "assignee": data.assignee.model_dump(mode="json"),
             "explanation": data.explanation,
             "rule_id": data.rule_id,
+            "comment": data.comment,
         }
-        return detail, None, None, None
+        return detail, data.actor, None, None
     if isinstance(data, IncidentStatusChanged):
         return {"comment": data.comment}, data.actor, data.from_status, data.to_status
     if isinstance(data, IncidentPostAttached):
@@ -74,6 +76,9 @@ def _event_detail(data: IncidentEvent) -> tuple[dict[str, Any], str | None, str 
             "comment": data.comment,
         }
         return corrected, data.actor, None, None
+    if isinstance(data, IncidentMovedOut):
+        moved = {"from_region_code": data.from_region_code, "to_region_code": data.to_region_code}
+        return {**moved, "comment": data.comment}, data.actor, None, None
     if isinstance(data, IncidentReplyPublication):
         return data.reply.model_dump(mode="json", exclude_none=True), "collector", None, None
     if isinstance(data, IncidentReaction):
@@ -98,7 +103,9 @@ def history_row(event: CloudEvent[Any], data: IncidentEvent, as_json: AsJson = d
     return {
         "event_id": event.id,
         "incident_id": data.incident.incident_id,
-        "region_code": data.incident.region_code,
+        # The region the event is for: the incident's, but the region it left for incident.moved_out,
+        # whose SSE streams and webhooks (filtered on this column) must hear that it is gone.
+        "region_code": data.subject_region,
         "type": event.type.removeprefix("ru.incidents."),
         "subject": subject_of(data),
         "occurred_at": event.time,

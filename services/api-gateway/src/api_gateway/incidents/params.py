@@ -9,7 +9,9 @@ from typing import Annotated
 from fastapi import Depends, Query
 
 from api_gateway.incidents.queries import IncidentFilter
+from incidents_common.categories import CategoryName
 from incidents_common.events import IncidentStatus, Urgency
+from incidents_common.problems import InvalidInput
 
 RegionQ = Annotated[list[str] | None, Query(description="Region codes (ФИАС/ГАР), e.g. 64", examples=[["64"]])]
 CityQ = Annotated[
@@ -18,7 +20,8 @@ CityQ = Annotated[
         alias="municipality", description="Municipality / city name (case and ё-insensitive)", examples=[["Саратов"]]
     ),
 ]
-CategoryQ = Annotated[list[str] | None, Query(alias="category", examples=[["roads"]])]
+# A taxonomy key: an unknown one is a 422 naming the known ones, not an empty list that looks like an answer.
+CategoryQ = Annotated[list[CategoryName] | None, Query(alias="category", examples=[["roads"]])]
 StatusQ = Annotated[list[IncidentStatus] | None, Query(alias="status", examples=[["assigned", "in_progress"]])]
 UrgencyQ = Annotated[list[Urgency] | None, Query(alias="urgency", examples=[["critical"]])]
 
@@ -50,6 +53,7 @@ async def incident_filter(
     ] = None,
 ) -> IncidentFilter:
     """The list's and the export's filters: one definition, so they cannot drift apart."""
+    check_period(aware(created_from), aware(created_to), names=("created_from", "created_to"))
     return IncidentFilter(
         regions=region,
         cities=municipality,
@@ -63,6 +67,16 @@ async def incident_filter(
         created_to=aware(created_to),
         q=q,
     )
+
+
+class EmptyPeriod(InvalidInput):
+    status, slug, title = 422, "empty-period", "Empty period"
+
+
+def check_period(start: datetime | None, end: datetime | None, *, names: tuple[str, str]) -> None:
+    """A period that ends before it starts is a mistake to say, not an empty answer."""
+    if start is not None and end is not None and start > end:
+        raise EmptyPeriod(f"`{names[0]}` ({start.isoformat()}) is after `{names[1]}` ({end.isoformat()})")
 
 
 def aware(value: datetime | None) -> datetime | None:

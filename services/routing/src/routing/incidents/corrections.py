@@ -11,8 +11,9 @@ confirms it: it settles a grey zone as much as a change does). Routing applies t
   that the operator did not confirm as critical leaves the critical clock the same way.
 
 The review flag and its reasons are cleared, the audit log names the operator, the incident's snapshot
-goes out in IncidentCorrected (and IncidentAssigned / IncidentStatusChanged when it moved or closed),
-and one ClassificationCorrected per post of the incident goes through the outbox, in the same
+goes out in IncidentCorrected (and IncidentAssigned / IncidentStatusChanged when it moved or closed, on
+the subjects of its region now; IncidentMovedOut on those of the region it left, when its region
+changed), and one ClassificationCorrected per post of the incident goes through the outbox, in the same
 transaction, to the classifier, which stores it as feedback for its next training run.
 """
 
@@ -29,6 +30,7 @@ from incidents_common.events import (
     ClassificationCorrected,
     ClassificationValues,
     IncidentCorrected,
+    IncidentMovedOut,
     IncidentStatus,
     Urgency,
 )
@@ -175,6 +177,17 @@ async def correct(
         review_reasons=reasons,
         comment=request.comment,
     )
+    if incident.region_code != region_before:
+        # Every event above went out on the new region's subjects: the region it left hears of it here.
+        emit(
+            effects,
+            incident,
+            IncidentMovedOut,
+            from_region_code=region_before,
+            to_region_code=incident.region_code,
+            actor=actor,
+            comment=request.comment,
+        )
     writes = writes_of(session)
     for post in posts:
         writes.publish(

@@ -193,6 +193,9 @@ def apply_assignment(
         assignee=chosen.assignee,
         explanation=chosen.explanation,
         rule_id=incident.rule_id,
+        # A person's action (reassign, redirect, correct) names them; routing's own choice names no one.
+        actor=None if actor == SYSTEM_ACTOR else actor,
+        comment=comment,
     )
     effects.count("incidents_assigned", region=incident.region_code)
     if previous not in (IncidentStatus.new, IncidentStatus.assigned):
