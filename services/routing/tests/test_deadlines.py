@@ -240,6 +240,36 @@ class TestReplicas:
             await db.dispose()
 
 
+class TestRoundTheClock:
+    async def test_a_critical_incidents_clocks_do_not_wait_for_monday(
+        self, db: Database, settings: Settings, make_post: Any, t0: datetime
+    ) -> None:
+        """QA: children on thin ice reported on a Sunday afternoon were due Monday 13:00, 17 hours on."""
+        sunday = datetime(2026, 12, 6, 15, 36, tzinfo=t0.tzinfo)
+        critical = await _incident(
+            db, settings, make_post("ice", "Дети на тонком льду на пруду, лёд трещит!", urgency="critical"), sunday
+        )
+        normal = await _incident(db, settings, make_post("pit", "Огромная яма на дороге"), sunday)
+        async with db.transaction() as session:
+            policy = await resolve_policy(
+                session, region_code="64", category=critical.category, urgency="critical", settings=settings
+            )
+        assert critical.first_response_due == sunday + timedelta(hours=policy.first_reaction_hours)
+        assert normal.first_response_due is not None and normal.first_response_due.weekday() == 0  # Monday
+        # the final clock too: its days are whole days
+        assert critical.final_due == sunday + timedelta(days=policy.final_days)
+
+    async def test_working_hours_for_critical_when_so_configured(
+        self, db: Database, settings: Settings, make_post: Any, t0: datetime
+    ) -> None:
+        sunday = datetime(2026, 12, 6, 15, 36, tzinfo=t0.tzinfo)
+        working = settings.model_copy(update={"critical_round_the_clock": False})
+        critical = await _incident(
+            db, working, make_post("ice2", "Дети на тонком льду, лёд трещит!", urgency="critical"), sunday
+        )
+        assert critical.first_response_due is not None and critical.first_response_due.weekday() == 0
+
+
 class TestZonesAndStorage:
     async def test_clocks_run_in_the_assignees_own_zone(
         self, db: Database, settings: Settings, make_post: Any, t0: datetime

@@ -77,6 +77,13 @@ async def outbox(db: Database) -> list[Any]:
     return [decode_event(row.payload) for row in rows]
 
 
+async def outbox_subjects(db: Database) -> list[tuple[str, Any]]:
+    """(subject, event) of the events queued so far, oldest first."""
+    async with db.transaction() as session:
+        rows = (await session.exec(select(OutboxMessage).order_by(col(OutboxMessage.id)))).all()
+    return [(row.subject, decode_event(row.payload)) for row in rows]
+
+
 async def clear_outbox(db: Database) -> None:
     async with db.transaction() as session:
         await session.exec(delete(OutboxMessage))  # type: ignore[call-overload]
@@ -91,8 +98,9 @@ class TestCriticalClock:
         (high,) = await route(any_db, settings, make_post("high", "Яма на Ленина, объезжать негде"), now=t0)
         assert possibly is not None and critical is not None and high is not None
         # The deadlines a critical incident gets, not those of its classified urgency.
-        assert possibly.first_response_due == critical.first_response_due == SARATOV.add(t0, 4 * 3600)
-        assert possibly.final_due == critical.final_due == SARATOV.add_days(t0, 3)
+        # (the critical clocks run round the clock: 4 hours, 3 whole days)
+        assert possibly.first_response_due == critical.first_response_due == t0 + timedelta(hours=4)
+        assert possibly.final_due == critical.final_due == t0 + timedelta(days=3)
         assert high.first_response_due == SARATOV.add(t0, 8 * 3600) != possibly.first_response_due
         stored = await load(any_db, possibly.id)
         assert stored.urgency == "high", "the classifier's urgency stays until an operator decides"
@@ -145,7 +153,8 @@ class TestCriticalClock:
         assert (await client.post(path, json=interim)).status_code == 200
         (final,) = await pending(db, incident_id)
         assert final.policy == "Политика SLA 2 (срочность «критическая»), после промежуточного ответа"
-        assert final.working_seconds == 5 * SARATOV.day_seconds, "the critical policy's interim budget"
+        # the critical clock: its days are whole days, round the clock
+        assert final.working_seconds == 5 * 86_400, "the critical policy's interim budget"
         for body in (
             {"action": "reply", "reply_text": "Лёд огородили"},
             {"action": "reopen", "reason": "Снова на льду"},
@@ -324,6 +333,37 @@ class TestCorrect:
         events = await outbox(db)
         assert corrections(events)["moscow"].data.region_code == "64", "published where the operator acted"
         assert next(e for e in events if e.type.endswith("incident.corrected")).data.incident.region_code == "77"
+
+        # The new region reads the move on its subjects; the region it left is told on its own.
+        published = [(subject, e) for subject, e in await outbox_subjects(db) if ".incident." in subject]
+        assert [subject for subject, _ in published] == [
+            "incidents.v1.incident.assigned.77",
+            "incidents.v1.incident.corrected.77",
+            "incidents.v1.incident.moved_out.64",
+        ]
+        assigned, corrected, moved = (e for _, e in published)
+        assert moved.type == "ru.incidents.incident.moved_out"
+        assert (moved.data.from_region_code, moved.data.to_region_code) == ("64", "77")
+        assert (moved.data.actor, moved.data.comment) == ("operator", None)
+        # The snapshot after the move, as the new region's events carry it; an event of its own (its id
+        # is the JetStream de-duplication id: a copy of the correction's would be dropped).
+        assert moved.data.incident == corrected.data.incident and moved.data.incident.region_code == "77"
+        assert len({assigned.id, corrected.id, moved.id}) == 3
+        assert corrected.data.previous.region_code == "64" and corrected.data.corrected.region_code == "77"
+        # A person moved it: the assignment in the new region names them and why.
+        assert assigned.data.actor == "operator"
+        assert assigned.data.comment == "Классификация исправлена: регион: 64 (Саратовская область) → 77 (Москва)"
+
+    async def test_a_correction_within_the_region_tells_no_other_region(
+        self, client: httpx.AsyncClient, make_post: Any, t0: datetime
+    ) -> None:
+        db: Database = client.app.state.db  # type: ignore[attr-defined]
+        incident_id = await possibly_critical(client, make_post, t0)
+        body = {"action": "correct", "region_code": "64", "category": "healthcare", "comment": "это поликлиника"}
+        response = await client.post(f"/v1/incidents/{incident_id}/actions", json=body)
+        assert response.status_code == 200, response.text
+        subjects = [subject for subject, _ in await outbox_subjects(db) if ".incident." in subject]
+        assert subjects == ["incidents.v1.incident.assigned.64", "incidents.v1.incident.corrected.64"]
 
     async def test_bad_corrections_are_problems(
         self, client: httpx.AsyncClient, as_user: Any, make_post: Any, t0: datetime

@@ -35,6 +35,11 @@ class Settings(ServiceSettings):
     sla_first_reaction_hours: float = Field(default=8.0, gt=0, description="Fallback first-reaction clock (h)")
     sla_final_days: float = Field(default=10.0, gt=0, description="Fallback final-answer clock (working days)")
     sla_interim_days: float = Field(default=7.0, gt=0, description="Fallback final clock after an interim answer")
+    critical_round_the_clock: bool = Field(
+        default=True,
+        description="A critical incident's clocks count every hour of every day (a danger to life does not wait "
+        "for Monday); false: the assignee's working hours, as for the rest",
+    )
     # Saturdays the government moved a working day to: `holidays` knows the days off but not these.
     extra_working_days: list[date] = Field(
         default_factory=lambda: [date(2024, 4, 27), date(2024, 11, 2), date(2024, 12, 28), date(2025, 11, 1)],

@@ -129,3 +129,26 @@ class WorkCalendar:
                     total += (hi - lo).total_seconds()
             day += timedelta(days=1)
         return total
+
+
+class RoundTheClock(WorkCalendar):
+    """Every hour of every day, holidays included: the clocks of a critical incident. A "day" of a
+    policy's days is 24 hours here."""
+
+    def __init__(self, timezone: str) -> None:
+        super().__init__(timezone, work_start="00:00", work_end="23:59", work_days=range(1, 8))
+        # add()'s cache key: an empty window no WorkCalendar can have, so never another calendar's sums
+        self._key = (timezone, time.min, time.min, frozenset(), frozenset())
+
+    @property
+    def day_seconds(self) -> float:
+        return 86_400.0
+
+    def is_working_day(self, day: date) -> bool:
+        return True
+
+    def _add(self, start: datetime, seconds: float) -> datetime:
+        return as_utc(start) + timedelta(seconds=max(seconds, 0.0))
+
+    def between(self, start: datetime, end: datetime) -> float:
+        return max((as_utc(end) - as_utc(start)).total_seconds(), 0.0)

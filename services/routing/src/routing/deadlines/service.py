@@ -17,10 +17,11 @@ from sqlmodel import col, delete, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from incidents_common.db import writes_of
+from incidents_common.events import Urgency
 from incidents_common.regions import REGIONS
 from incidents_common.towns import town_timezone
 from routing.config import Settings
-from routing.deadlines.calendar import WorkCalendar
+from routing.deadlines.calendar import RoundTheClock, WorkCalendar
 from routing.deadlines.models import Clock, Deadline, DeadlineState, SlaPolicy
 from routing.deadlines.schemas import DeadlineRead, SlaPolicyCreate, SlaPolicyUpdate
 from routing.directory.models import Official
@@ -160,18 +161,28 @@ def incident_timezone(region_code: str, city: str | None = None) -> str:
 
 
 def calendar_for(
-    official: Official | None, region_code: str, settings: Settings, *, city: str | None = None
+    official: Official | None,
+    region_code: str,
+    settings: Settings,
+    *,
+    city: str | None = None,
+    urgency: str | None = None,
 ) -> WorkCalendar:
     """The assignee's working hours and zone; the federal queue and unknowns use 09-18. The zone is the
-    official's own when set, else the incident's town's (see incident_timezone), else the region's."""
+    official's own when set, else the incident's town's (see incident_timezone), else the region's.
+    A critical incident's clocks run round the clock (`critical_round_the_clock`)."""
     if official is None:
-        return WorkCalendar(incident_timezone(region_code, city), extra_working_days=settings.extra_working_days)
-    if official.timezone:
+        zone = incident_timezone(region_code, city)
+    elif official.timezone:
         zone = official.timezone
     elif official.region_code == region_code:
         zone = incident_timezone(region_code, city)
     else:
         zone = REGIONS[official.region_code].timezone  # an official of another region works in theirs
+    if urgency == Urgency.critical.value and settings.critical_round_the_clock:
+        return RoundTheClock(zone)
+    if official is None:
+        return WorkCalendar(zone, extra_working_days=settings.extra_working_days)
     return WorkCalendar(
         zone,
         work_start=official.work_start,
@@ -321,7 +332,7 @@ async def start_clocks(
     planned = plan_clocks(
         incident,
         policy=policy,
-        calendar=calendar_for(official, incident.region_code, settings, city=incident.city),
+        calendar=calendar_for(official, incident.region_code, settings, city=incident.city, urgency=incident.urgency),
         now=now,
         settings=settings,
     )
@@ -343,7 +354,7 @@ async def on_interim_answer(
         urgency=incident.urgency,
         settings=settings,
     )
-    calendar = calendar_for(official, incident.region_code, settings, city=incident.city)
+    calendar = calendar_for(official, incident.region_code, settings, city=incident.city, urgency=incident.urgency)
     final = new_deadline(
         incident=incident,
         clock=Clock.final,

@@ -276,7 +276,11 @@ async def replan_clocks(session: AsyncSession, *, incident: Incident, now: datet
         settings=settings,
     )
     calendar = deadlines.calendar_for(
-        await assignee_official(session, incident), incident.region_code, settings, city=incident.city
+        await assignee_official(session, incident),
+        incident.region_code,
+        settings,
+        city=incident.city,
+        urgency=view.urgency,
     )
     planned = []
     for clock in running:

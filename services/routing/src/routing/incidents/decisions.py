@@ -295,7 +295,9 @@ def fresh_clocks(
         urgency=clock_urgency(incident),
         settings=settings,
     )
-    calendar = calendar_for(official, incident.region_code, settings, city=incident.city)
+    calendar = calendar_for(
+        official, incident.region_code, settings, city=incident.city, urgency=clock_urgency(incident)
+    )
     return plan_clocks(incident, policy=policy, calendar=calendar, now=now, settings=settings, clocks=clocks)
 
 

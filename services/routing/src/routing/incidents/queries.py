@@ -97,7 +97,11 @@ async def incident_detail(
     if incident.first_response_at is not None:
         wall = (incident.first_response_at - incident.created_at).total_seconds()
         calendar = deadlines.calendar_for(
-            await assignee_official(session, incident), incident.region_code, settings, city=incident.city
+            await assignee_official(session, incident),
+            incident.region_code,
+            settings,
+            city=incident.city,
+            urgency=incident.urgency,
         )
         working = round(calendar.between(incident.created_at, incident.first_response_at) / 3600, 2)
     return IncidentDetail(

@@ -18,13 +18,14 @@ from incidents_common.db import Database, utcnow, writes_of
 from incidents_common.events import IncidentDeadlineWarning
 from routing.config import Settings
 from routing.deadlines import service as deadlines
-from routing.deadlines.calendar import WorkCalendar
+from routing.deadlines.calendar import RoundTheClock, WorkCalendar
 from routing.deadlines.models import Deadline, DeadlineState
 from routing.deadlines.schemas import ScanResult
 from routing.incidents import audit
 from routing.incidents.effects import SYSTEM_ACTOR, Effects, emit, record
 from routing.incidents.escalation import escalate
 from routing.incidents.models import Incident
+from routing.incidents.review import clock_urgency
 from routing.incidents.writes import queue_effects
 from routing.rules.engine import RegionDirectory
 from routing.rules.service import load_directories
@@ -91,7 +92,9 @@ async def scan(
                 result.escalations += 1
                 # The clocks run again at the new level, with the same budget, on the escalated official's time.
                 official = directory.official(escalation.escalated_to_id)
-                calendar = deadlines.calendar_for(official, incident.region_code, settings, city=incident.city)
+                calendar = deadlines.calendar_for(
+                    official, incident.region_code, settings, city=incident.city, urgency=clock_urgency(incident)
+                )
                 effects.clocks.extend(
                     deadlines.new_deadline(
                         incident=incident,
@@ -108,7 +111,11 @@ async def scan(
             if deadline.state == DeadlineState.pending and deadline.warned_at is None and deadline.warn_at <= now:
                 deadline.warned_at = now
                 session.add(deadline)
-                calendar = WorkCalendar(deadline.timezone, extra_working_days=settings.extra_working_days)
+                calendar = (
+                    RoundTheClock(deadline.timezone)
+                    if clock_urgency(incident) == "critical" and settings.critical_round_the_clock
+                    else WorkCalendar(deadline.timezone, extra_working_days=settings.extra_working_days)
+                )
                 used = calendar.between(deadline.started_at, now) / max(deadline.working_seconds, 1.0)
                 emit(
                     effects,
