@@ -64,6 +64,11 @@ def asyncapi_document() -> dict[str, Any]:
         "enum": [*sorted(REGIONS), NO_REGION],
         "examples": ["64", NO_REGION],
     }
+    definitions = schemas.get("$defs", {})
+    for model, envelope in envelopes.items():
+        # Each message's CloudEvents `type` is one value, so a consumer can tell the events apart by it.
+        pinned = {"type": "string", "const": event_type_name(model), "description": "The CloudEvents type"}
+        definitions[envelope.__name__]["properties"]["type"] = pinned
     channels: dict[str, Any] = {}
     operations: dict[str, Any] = {}
     messages: dict[str, Any] = {}
@@ -133,12 +138,28 @@ def asyncapi_document() -> dict[str, Any]:
             f"without a region ends with {NO_REGION!r}.",
         },
         "defaultContentType": "application/json",
-        "servers": {"local": {"host": "127.0.0.1:4222", "protocol": "nats", "description": "The embedded default"}},
+        "servers": {
+            "local": {
+                "host": "127.0.0.1:4222",
+                "protocol": "nats",
+                "description": "The embedded default. Every connection is authenticated (no anonymous user).",
+                "security": [{"$ref": "#/components/securitySchemes/natsUser"}],
+            }
+        },
         "channels": channels,
         "operations": operations,
         "components": {
-            "schemas": schemas.get("$defs", {}),
+            "schemas": definitions,
             "messages": messages,
+            "securitySchemes": {
+                "natsUser": {
+                    "type": "userPassword",
+                    "description": "A NATS user and password. A region's subscriber gets its own with "
+                    "`python -m incidents_common.natsauth region-credentials <code> --data-dir var` (README: Security "
+                    "model): it may read only its region's subjects, through its named durable consumers, "
+                    "and must connect with the inbox prefix `_INBOX_<user>` (e.g. `_INBOX_region64`).",
+                }
+            },
             "parameters": {"region": region_param, "regionOrNone": region_or_none_param},
         },
     }
