@@ -43,3 +43,18 @@ def test_the_document_is_deterministic(tmp_path: Path) -> None:
     assert first == second
     schemes = json.loads(first)["components"]["securitySchemes"]
     assert {"APIKeyHeader", "OAuth2"} <= set(schemes)
+
+
+def test_every_authenticated_door_lists_401_and_429(tmp_path: Path) -> None:
+    """QA: held replies, analytics, the event stream and webhooks listed neither; an integrator reads
+    the contract to learn what a door may answer."""
+    schema = create_app(gateway_settings(tmp_path)).openapi()
+    secured = [
+        (method.upper(), path, operation)
+        for path, operations in schema["paths"].items()
+        for method, operation in operations.items()
+        if operation.get("security")
+    ]
+    assert len(secured) >= 30
+    missing = [f"{m} {p}" for m, p, op in secured if not {"401", "429"} <= set(op["responses"])]
+    assert not missing, missing

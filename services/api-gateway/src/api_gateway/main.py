@@ -12,6 +12,7 @@ from api_gateway.alerts import router as alerts
 from api_gateway.alerts.consumers import apply_alert_events
 from api_gateway.analytics import router as analytics
 from api_gateway.auth import router as auth
+from api_gateway.auth.deps import AUTH_RESPONSES
 from api_gateway.auth.limits import RateLimiter
 from api_gateway.auth.service import ensure_demo_key
 from api_gateway.auth.tokens import TokenSigner, load_signing_secret
@@ -126,7 +127,26 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             max_age=600,
         )
     _add_health_example(app)
+    _list_auth_responses(app)
     return app
+
+
+def _list_auth_responses(app: FastAPI) -> None:
+    """Every door that authenticates its caller (an operation with `security`) lists 401 and 429 in
+    openapi.json, whether or not its router remembered to: an integrator reads the contract."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = build()
+            for operations in schema["paths"].values():
+                for operation in operations.values():
+                    if operation.get("security"):
+                        for status, response in AUTH_RESPONSES.items():
+                            operation["responses"].setdefault(str(status), dict(response))
+        return app.openapi_schema or build()
+
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way to extend the generated schema
 
 
 def _upstream(name: str, url: str, settings: Settings, identity: Identity) -> Upstream:
