@@ -174,6 +174,21 @@ async def test_a_held_reply_waits_for_the_curator_who_releases_or_returns_it(
             assert again.status_code == 409 and again.headers["content-type"].startswith("application/problem+json")
             assert (await gw.client.get("/v1/held-replies", headers=gw.headers("admin64"))).json()["items"] == []
 
+            # A curator's own formula is held too, and a second person must release it (QA: no second
+            # pair of eyes when the curator wrote the reply).
+            own = await gw.client.post(
+                f"/v1/incidents/{incident_id}/actions",
+                json={"action": "interim_answer", "reply_text": FORMULA},
+                headers=gw.headers("admin64"),
+            )
+            assert own.status_code == 409, own.text
+            waved = await gw.client.post(
+                f"/v1/held-replies/{own.json()['held_reply_id']}/release",
+                json={"reason": "сам написал, сам выпустил"},
+                headers=gw.headers("admin64"),
+            )
+            assert waved.status_code == 403 and "other than its author" in waved.json()["detail"], waved.text
+
 
 async def test_a_reply_that_goes_out_supersedes_what_was_held(make_gateway, contracts, tmp_path: Path) -> None:
     seen: list[dict[str, Any]] = []

@@ -18,7 +18,7 @@ from api_gateway.replies.schemas import HeldReplyPage, HeldReplyRead
 from api_gateway.upstream import Upstream
 from incidents_common.db import utcnow
 from incidents_common.events import IncidentAction
-from incidents_common.problems import Conflict, NotFound
+from incidents_common.problems import Conflict, Forbidden, NotFound
 
 
 def to_read(held: HeldReply) -> HeldReplyRead:
@@ -77,6 +77,9 @@ async def release(
 ) -> dict[str, Any]:
     """Send the held reply as the curator's action; routing's answer, with the held reply."""
     held = await waiting(session, principal, held_id)
+    if held.author == principal.actor:
+        # The guard's point is a second pair of eyes: whoever wrote the reply cannot wave it through.
+        raise Forbidden("a held reply is released by someone other than its author (another curator of the region)")
     await get_visible(session, principal=principal, incident_id=held.incident_id)
     note = (
         f"ответ {held.author_name} ({held.author}) выпущен куратором вопреки оценке качества "
