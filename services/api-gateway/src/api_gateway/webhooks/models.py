@@ -41,7 +41,12 @@ class WebhookSecret(SQLModel, table=True):
 class WebhookDelivery(SQLModel, table=True):
     __tablename__ = "gw_webhook_delivery"
     # One delivery per webhook and event, whichever replica fans it out (WebhookDispatcher.fan_out).
-    __table_args__ = (Index("ux_gw_webhook_delivery_webhook_event", "webhook_id", "event_id", unique=True),)
+    __table_args__ = (
+        Index("ux_gw_webhook_delivery_webhook_event", "webhook_id", "event_id", unique=True),
+        # The dispatcher's two reads: each webhook's first pending delivery, and one webhook's pending
+        # deliveries in sequence order (webhooks.dispatcher): both walk this, however long a backlog.
+        Index("ix_gw_webhook_delivery_status_webhook_seq", "status", "webhook_id", "seq"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     webhook_id: str = Field(index=True, max_length=64)
