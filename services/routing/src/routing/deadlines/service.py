@@ -160,6 +160,17 @@ def incident_timezone(region_code: str, city: str | None = None) -> str:
     return town_timezone(region_code, city) or REGIONS[region_code].timezone
 
 
+def runs_round_the_clock(urgency: str | None, settings: Settings) -> bool:
+    return urgency == Urgency.critical.value and settings.critical_round_the_clock
+
+
+def zone_calendar(zone: str, settings: Settings, *, urgency: str | None = None) -> WorkCalendar:
+    """09-18 on working days in `zone`, or round the clock for a critical incident."""
+    if runs_round_the_clock(urgency, settings):
+        return RoundTheClock(zone)
+    return WorkCalendar(zone, extra_working_days=settings.extra_working_days)
+
+
 def calendar_for(
     official: Official | None,
     region_code: str,
@@ -179,10 +190,8 @@ def calendar_for(
         zone = incident_timezone(region_code, city)
     else:
         zone = REGIONS[official.region_code].timezone  # an official of another region works in theirs
-    if urgency == Urgency.critical.value and settings.critical_round_the_clock:
-        return RoundTheClock(zone)
-    if official is None:
-        return WorkCalendar(zone, extra_working_days=settings.extra_working_days)
+    if official is None or runs_round_the_clock(urgency, settings):
+        return zone_calendar(zone, settings, urgency=urgency)
     return WorkCalendar(
         zone,
         work_start=official.work_start,

@@ -18,7 +18,6 @@ from incidents_common.db import Database, utcnow, writes_of
 from incidents_common.events import IncidentDeadlineWarning
 from routing.config import Settings
 from routing.deadlines import service as deadlines
-from routing.deadlines.calendar import RoundTheClock, WorkCalendar
 from routing.deadlines.models import Deadline, DeadlineState
 from routing.deadlines.schemas import ScanResult
 from routing.incidents import audit
@@ -111,11 +110,7 @@ async def scan(
             if deadline.state == DeadlineState.pending and deadline.warned_at is None and deadline.warn_at <= now:
                 deadline.warned_at = now
                 session.add(deadline)
-                calendar = (
-                    RoundTheClock(deadline.timezone)
-                    if clock_urgency(incident) == "critical" and settings.critical_round_the_clock
-                    else WorkCalendar(deadline.timezone, extra_working_days=settings.extra_working_days)
-                )
+                calendar = deadlines.zone_calendar(deadline.timezone, settings, urgency=clock_urgency(incident))
                 used = calendar.between(deadline.started_at, now) / max(deadline.working_seconds, 1.0)
                 emit(
                     effects,
