@@ -35,13 +35,52 @@ def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
         return sock.connect_ex((host, port)) == 0
 
 
-def wait_for_port(port: int, timeout: float = 15.0, host: str = "127.0.0.1") -> None:
+class ProcessExited(RuntimeError):
+    """The process meant to listen on a port exited first; `log` is the end of what it printed."""
+
+    def __init__(self, command: str, returncode: int, log: str) -> None:
+        super().__init__(f"{command} exited with code {returncode} before it listened:\n{log}")
+        self.log = log
+
+    @property
+    def port_taken(self) -> bool:
+        """Another process took a port between free_port() and the bind: worth a retry on new ports."""
+        return "address already in use" in self.log.lower()
+
+
+def _log_tail(log_file: Path | None, limit: int = 4000) -> str:
+    if log_file is None:
+        return "(its output was not kept)"
+    try:
+        return log_file.read_text(encoding="utf-8", errors="replace")[-limit:]
+    except OSError:
+        return f"(no log at {log_file})"
+
+
+def wait_for_port(
+    port: int,
+    timeout: float = 15.0,
+    host: str = "127.0.0.1",
+    *,
+    process: subprocess.Popen[bytes] | None = None,
+    log_file: Path | None = None,
+) -> None:
+    """Wait until something accepts connections on host:port. Given the process that should, fail at
+    once (ProcessExited, with its log) when it exits instead of waiting out the timeout."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.5):
             return
+        if process is not None and process.poll() is not None:
+            name = Path(str(process.args[0] if isinstance(process.args, list) else process.args)).name
+            raise ProcessExited(name, process.returncode, _log_tail(log_file))
         time.sleep(0.05)
     raise TimeoutError(f"nothing listens on {host}:{port} after {timeout}s")
+
+
+# Each try picks fresh ports: free_port() releases its port before the server binds it, and on a busy
+# machine another process can take it in between.
+PORT_RACE_TRIES = 3
 
 
 def nats_server_binary() -> str:
@@ -63,6 +102,7 @@ class NatsServer:
     ) -> None:
         self.store_dir = store_dir
         self.jetstream = jetstream
+        self.port_was_given = port is not None  # else a taken port may be swapped for another at start
         self.port = port or free_port()
         self.config_file = config_file
         self.process: subprocess.Popen[bytes] | None = None
@@ -73,15 +113,25 @@ class NatsServer:
 
     def start(self, log_file: Path | None = None) -> NatsServer:
         self.store_dir.mkdir(parents=True, exist_ok=True)
-        command = [nats_server_binary(), "-a", "127.0.0.1", "-p", str(self.port)]
-        if self.jetstream:
-            command += ["-js", "-sd", str(self.store_dir)]
-        if self.config_file is not None:
-            command += ["-c", str(self.config_file)]
-        output = open(log_file, "ab") if log_file else subprocess.DEVNULL  # noqa: SIM115 - owned by the process
-        self.process = subprocess.Popen(command, stdout=output, stderr=output)  # noqa: S603 - fixed argv
-        wait_for_port(self.port)
-        return self
+        # Without a log of its own the output still goes to a file, so a failed start can say why.
+        log_file = log_file or self.store_dir / "nats-server.log"
+        for attempt in range(1, PORT_RACE_TRIES + 1):
+            command = [nats_server_binary(), "-a", "127.0.0.1", "-p", str(self.port)]
+            if self.jetstream:
+                command += ["-js", "-sd", str(self.store_dir)]
+            if self.config_file is not None:
+                command += ["-c", str(self.config_file)]
+            with open(log_file, "ab") as output:
+                self.process = subprocess.Popen(command, stdout=output, stderr=output)  # noqa: S603 - fixed argv
+            try:
+                wait_for_port(self.port, process=self.process, log_file=log_file)
+            except ProcessExited as exited:
+                if self.port_was_given or not exited.port_taken or attempt == PORT_RACE_TRIES:
+                    raise
+                self.port = free_port()
+            else:
+                return self
+        raise AssertionError("unreachable: the last try returns or raises")
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -176,24 +226,45 @@ class NatsCluster:
             path.chmod(0o600)  # it holds the route password
 
     def start(self, timeout: float = 30.0) -> NatsCluster:
-        """Start every node and wait until each one reports JetStream healthy (a meta leader is elected)."""
-        self.write_configs()
-        for name in self.names:
-            self._spawn(name)
+        """Start every node and wait until each one reports JetStream healthy (a meta leader is elected).
+
+        A node that finds one of its ports taken (by another process, between free_port() and its bind)
+        stops the start: every node is stopped and the cluster starts again on fresh ports, since each
+        node's config names the others' route ports."""
+        for attempt in range(1, PORT_RACE_TRIES + 1):
+            self.write_configs()
+            try:
+                for name in self.names:
+                    self._spawn(name)
+            except ProcessExited as exited:
+                self.stop()
+                if not exited.port_taken or attempt == PORT_RACE_TRIES:
+                    raise
+                self.nodes = [self._fresh_ports(node) for node in self.nodes]
+                for name in self.names:  # so the next failure, if any, is read from its own output
+                    self.log_file(name).unlink(missing_ok=True)
+            else:
+                break
         self.wait_healthy(timeout=timeout)
         return self
+
+    @staticmethod
+    def _fresh_ports(node: ClusterNode) -> ClusterNode:
+        from dataclasses import replace
+
+        return replace(node, client_port=free_port(), cluster_port=free_port(), monitor_port=free_port())
 
     def _spawn(self, name: str) -> None:
         if self.running(name):
             return
         node = self.node(name)
-        output = open(self.log_file(name), "ab")  # noqa: SIM115 - owned by the process
-        command = [nats_server_binary(), "-c", str(self.config_file(name))]
-        self.processes[name] = subprocess.Popen(command, stdout=output, stderr=output)  # noqa: S603 - fixed argv
-        output.close()
+        log_file = self.log_file(name)
+        with open(log_file, "ab") as output:
+            command = [nats_server_binary(), "-c", str(self.config_file(name))]
+            self.processes[name] = subprocess.Popen(command, stdout=output, stderr=output)  # noqa: S603 - fixed argv
         # A node restarted on a loaded machine recovers its JetStream store before it listens: on a
         # CI run beside other suites that took more than 15 s once.
-        wait_for_port(node.client_port, timeout=45.0)
+        wait_for_port(node.client_port, timeout=45.0, process=self.processes[name], log_file=log_file)
 
     def running(self, name: str) -> bool:
         process = self.processes.get(name)
