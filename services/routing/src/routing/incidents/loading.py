@@ -12,9 +12,10 @@ import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select as core_select
-from sqlalchemy import text, tuple_
+from sqlalchemy import text
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -31,7 +32,7 @@ from routing.incidents.priority import PostSignal
 from routing.incidents.snapshots import RECORD_COLUMNS, IncidentRecord
 from routing.rules.engine import RegionDirectory, Workload
 from routing.rules.service import load_directories, load_workload
-from routing.tables import table_of
+from routing.tables import any_key, key_chunks, table_of
 
 ClusterKey = tuple[str, str]
 INCIDENTS = table_of(Incident)
@@ -137,19 +138,22 @@ async def load_candidates(
     if not keys:
         return candidates
     table = INCIDENTS
-    open_of_keys = (
-        tuple_(table.c.region_code, table.c.category).in_(list(keys)),
-        table.c.status.in_(OPEN_STATUSES),
-        table.c.last_post_at >= since,
-    )
-    incidents = await (await session.connection()).execute(
-        core_select(
-            table.c.id, table.c.region_code, table.c.category, table.c.address, table.c.city, table.c.history_seq
-        ).where(*open_of_keys)
-    )
+    connection = await session.connection()
+    found: list[Any] = []
+    for chunk in key_chunks(keys):
+        incidents = await connection.execute(
+            core_select(
+                table.c.id, table.c.region_code, table.c.category, table.c.address, table.c.city, table.c.history_seq
+            ).where(
+                any_key((table.c.region_code, table.c.category), chunk),
+                table.c.status.in_(OPEN_STATUSES),
+                table.c.last_post_at >= since,
+            )
+        )
+        found.extend(incidents.all())
     by_id: dict[str, Candidate] = {}
     seqs: dict[str, int] = {}
-    for incident_id, region_code, category, address, city, seq in incidents.all():
+    for incident_id, region_code, category, address, city, seq in found:
         candidate = Candidate(incident_id, Address.parse(address), city=city)
         candidates[(region_code, category)].append(candidate)
         read = cache.get(incident_id, seq) if cache is not None else None

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import case, func, literal_column, select, tuple_
+from sqlalchemy import case, func, literal_column, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from incidents_common.db import Writes
@@ -42,7 +42,7 @@ from routing.surges.detector import (
     tally,
 )
 from routing.surges.models import SurgeAlertRecord, SurgeBucket
-from routing.tables import table_of
+from routing.tables import any_key, key_chunks, table_of
 
 BUCKETS = table_of(SurgeBucket)
 ALERTS = table_of(SurgeAlertRecord)
@@ -182,17 +182,18 @@ async def load_counts(
     in_window = case((BUCKETS.c.bucket_start >= window.start, BUCKETS.c.bucket_start), else_=None).label("bucket")
     data_start = select(func.min(BUCKETS.c.bucket_start)).scalar_subquery()
     place_columns = (BUCKETS.c.region_code, BUCKETS.c.city, BUCKETS.c.category)
-    rows = await (await session.connection()).execute(
-        select(*place_columns, in_window, func.sum(BUCKETS.c.count), data_start.label("data_start"))
-        .where(
-            tuple_(*place_columns).in_([place.key for place in places]),
-            BUCKETS.c.bucket_start >= window.start - rules.history,
+    connection = await session.connection()
+    found: list[Any] = []
+    for chunk in key_chunks([place.key for place in places]):
+        rows = await connection.execute(
+            select(*place_columns, in_window, func.sum(BUCKETS.c.count), data_start.label("data_start"))
+            .where(any_key(place_columns, chunk), BUCKETS.c.bucket_start >= window.start - rules.history)
+            # By the label: PostgreSQL would not take the CASE spelt again, with its own bound parameters.
+            .group_by(*place_columns, literal_column("bucket"))
         )
-        # By the label: PostgreSQL would not take the CASE spelt again, with its own bound parameters.
-        .group_by(*place_columns, literal_column("bucket"))
-    )
+        found.extend(rows.all())
     stored = StoredCounts()
-    for region_code, city, category, bucket, total, data_start_value in rows.all():
+    for region_code, city, category, bucket, total, data_start_value in found:
         place = Place.of_key(region_code, city, category)
         stored.data_start = data_start_value
         if bucket is None:
@@ -207,17 +208,21 @@ async def load_prior_alerts(
 ) -> dict[Place, PriorAlert]:
     """Per place, its latest alert that may still silence a new one (within the cool-down, or of this window)."""
     place_columns = (ALERTS.c.region_code, ALERTS.c.city, ALERTS.c.category)
-    rows = await (await session.connection()).execute(
-        select(*place_columns, func.max(ALERTS.c.raised_at), func.max(ALERTS.c.window_end))
-        .where(
-            tuple_(*place_columns).in_([place.key for place in places]),
-            (ALERTS.c.raised_at > now - rules.cooldown) | (ALERTS.c.window_end >= window.end),
+    connection = await session.connection()
+    found: list[Any] = []
+    for chunk in key_chunks([place.key for place in places]):
+        rows = await connection.execute(
+            select(*place_columns, func.max(ALERTS.c.raised_at), func.max(ALERTS.c.window_end))
+            .where(
+                any_key(place_columns, chunk),
+                (ALERTS.c.raised_at > now - rules.cooldown) | (ALERTS.c.window_end >= window.end),
+            )
+            .group_by(*place_columns)
         )
-        .group_by(*place_columns)
-    )
+        found.extend(rows.all())
     return {
         Place.of_key(region_code, city, category): PriorAlert(raised_at, window_end)
-        for region_code, city, category, raised_at, window_end in rows.all()
+        for region_code, city, category, raised_at, window_end in found
     }
 
 
@@ -230,17 +235,21 @@ async def load_window_posts(
     earlier counts in the bucket of its arrival (detector.bucket_of)."""
     incidents, posts = INCIDENTS, POSTS
     place_columns = (incidents.c.region_code, func.coalesce(incidents.c.city, ""), incidents.c.category)
-    rows = await (await session.connection()).execute(
-        select(*place_columns, posts.c.incident_id, posts.c.post_id)
-        .join(incidents, incidents.c.id == posts.c.incident_id)
-        .where(
-            tuple_(*place_columns).in_([place.key for place in places]),
-            incidents.c.last_post_at >= window.start,
-            posts.c.attached_at >= window.start,
+    connection = await session.connection()
+    read: list[Any] = []
+    for chunk in key_chunks([place.key for place in places]):
+        rows = await connection.execute(
+            select(*place_columns, posts.c.incident_id, posts.c.post_id, posts.c.attached_at)
+            .join(incidents, incidents.c.id == posts.c.incident_id)
+            .where(
+                any_key(place_columns, chunk),
+                incidents.c.last_post_at >= window.start,
+                posts.c.attached_at >= window.start,
+            )
         )
-        .order_by(posts.c.attached_at, posts.c.post_id)
-    )
+        read.extend(rows.all())
+    read.sort(key=lambda row: (row[5], row[4]))  # arrival order (attached_at, post id), across chunks
     found: dict[Place, list[tuple[str, str]]] = {}
-    for region_code, city, category, incident_id, post_id in rows.all():
+    for region_code, city, category, incident_id, post_id, _attached_at in read:
         found.setdefault(Place.of_key(region_code, city, category), []).append((incident_id, post_id))
     return found

@@ -1,0 +1,119 @@
+"""Routing's reads for a batch stay index lookups as its database grows.
+
+Each batch reads the open incidents of its (region, category) pairs, its officials' open counts, the
+surge counts of its places and the complaints of their current window. On a grown SQLite database
+these were planned as scans (a row-value IN list is not matched against an index) or through the
+index on status (no statistics told the planner it selects nothing), and routing's latency grew with
+its database. Here a database is grown through the real write path and every SELECT of the next
+batch is planned by SQLite itself (EXPLAIN QUERY PLAN, with the batch's own parameters)."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import event, select
+from sqlalchemy.dialects import sqlite
+
+from incidents_common.db import Database
+from incidents_common.regions import REGIONS
+from routing.config import Settings
+from routing.incidents.models import Incident
+from routing.incidents.writes import route_posts
+from routing.seed import seed_demo_directory
+from routing.tables import any_key, key_chunks, table_of
+
+from .conftest import T0, make_db
+
+CATEGORIES = ["roads", "housing_utilities", "waste"]
+PROBLEMS = {
+    "roads": "яма на дороге во всю ширину, машины бьют колёса",
+    "housing_utilities": "третий день нет горячей воды, управляющая компания молчит",
+    "waste": "мусор не вывозят вторую неделю, контейнеры переполнены",
+}
+# Tables a batch reads whose size grows with the work done; the directory's tables stay small.
+GROWING = ("routing_incidents", "routing_incident_posts", "routing_deadlines", "routing_surge_buckets")
+
+
+def grown_posts(make_post: Any, count: int, *, prefix: str) -> list[Any]:
+    regions = sorted(REGIONS)[:40]
+    posts = []
+    for n in range(count):
+        category = CATEGORIES[n % len(CATEGORIES)]
+        region = regions[(n // len(CATEGORIES)) % len(regions)]
+        text = f"Улица Садовая, дом {n}: {PROBLEMS[category]} (обращение {prefix}{n})"
+        posts.append(make_post(f"{prefix}{n}", text, region=region, category=category, city=None, published_at=T0))
+    return posts
+
+
+async def test_a_batch_on_a_grown_database_reads_through_indexes(settings: Settings, make_post: Any) -> None:
+    settings = settings.model_copy(update={"surge_min_count": 100_000})  # counted, never raised
+    db = await make_db(settings.database_url, directory=None)
+    try:
+        assert await seed_demo_directory(db) is not None
+        posts = grown_posts(make_post, 1_500, prefix="g")
+        for start in range(0, len(posts), 250):
+            async with db.transaction() as session:
+                await route_posts(session.writes, posts[start : start + 250], settings=settings, now=T0)
+        assert db.statistics is not None and db.statistics.generation >= 1, "statistics were never gathered"
+
+        sent: list[tuple[str, Any]] = []
+
+        def remember(_conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, many: bool) -> None:
+            if statement.lstrip().upper().startswith("SELECT") and not many:
+                sent.append((statement, parameters))
+
+        event.listen(db.engine.sync_engine, "before_cursor_execute", remember)
+        try:
+            async with db.transaction() as session:
+                later = grown_posts(make_post, 6, prefix="next")
+                await route_posts(session.writes, later, settings=settings, now=T0 + timedelta(minutes=5))
+        finally:
+            event.remove(db.engine.sync_engine, "before_cursor_execute", remember)
+
+        reads_of_growing = 0
+        async with db.engine.connect() as connection:
+            for statement, parameters in sent:
+                plan = [
+                    row[3]
+                    for row in (await connection.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)).all()
+                ]
+                if not any(table in statement for table in GROWING):
+                    continue
+                reads_of_growing += 1
+                scans = [line for line in plan if re.match(rf"SCAN ({'|'.join(GROWING)})\b", line)]
+                assert not scans, f"a batch scans a growing table: {plan}\n{statement}"
+                by_status = [line for line in plan if "ix_routing_incidents_status" in line]
+                assert not by_status, f"planned through the index on status: {plan}\n{statement}"
+        # candidates, their posts, open counts, routed posts, surge counts, window complaints, prior alerts
+        assert reads_of_growing >= 5, sent
+    finally:
+        await db.dispose()
+
+
+def test_key_lists_of_any_length_compile_to_a_few_statements() -> None:
+    # SQLAlchemy and each connection keep a compiled statement per shape: a shape per list length
+    # held tens of megabytes in a long-running service.
+    table = table_of(Incident)
+    shapes = set()
+    for count in range(1, 301):
+        keys = [(f"{n:02d}", "roads") for n in range(count)]
+        for chunk in key_chunks(keys):
+            where = any_key((table.c.region_code, table.c.category), chunk)
+            shapes.add(str(select(table.c.id).where(where).compile(dialect=sqlite.dialect())))
+    assert len(shapes) <= 8
+
+
+async def test_a_padded_key_list_finds_each_row_once(db: Database, make_post: Any) -> None:
+    posts = grown_posts(make_post, 5, prefix="pad")  # five incidents in five (region, category) pairs
+    async with db.transaction() as session:
+        await route_posts(session.writes, posts, settings=Settings(), now=T0)
+    table = table_of(Incident)
+    keys = sorted({(p.classification.region.code, p.classification.category.label) for p in posts})
+    assert len(keys) == 5  # padded to eight, the last key three more times
+    async with db.engine.connect() as connection:
+        found = (
+            await connection.execute(select(table.c.id).where(any_key((table.c.region_code, table.c.category), keys)))
+        ).all()
+    assert len(found) == 5
