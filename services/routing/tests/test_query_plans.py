@@ -19,6 +19,7 @@ from sqlalchemy.dialects import sqlite
 from incidents_common.db import Database
 from incidents_common.regions import REGIONS
 from routing.config import Settings
+from routing.incidents.loading import load_candidates
 from routing.incidents.models import Incident
 from routing.incidents.writes import route_posts
 from routing.seed import seed_demo_directory
@@ -117,3 +118,21 @@ async def test_a_padded_key_list_finds_each_row_once(db: Database, make_post: An
             await connection.execute(select(table.c.id).where(any_key((table.c.region_code, table.c.category), keys)))
         ).all()
     assert len(found) == 5
+
+
+async def test_candidates_read_from_the_database_share_one_string_per_term(db: Database, make_post: Any) -> None:
+    # The candidate cache keeps the terms of up to 20,000 incidents' posts: a string per occurrence
+    # made it the largest thing in routing's memory.
+    posts = [
+        make_post("far-1", "Улица Садовая, дом 1: яма на дороге во всю ширину"),
+        make_post("far-2", "Проспект Мира, дом 90: яма на дороге во всю ширину"),
+    ]
+    async with db.transaction() as session:
+        await route_posts(session.writes, posts, settings=Settings(), now=T0)
+    async with db.transaction() as session:
+        candidates = await load_candidates(session, [("64", "roads")], since=T0 - timedelta(days=1))
+    first, second = (candidate.term_sets[0] for candidate in candidates[("64", "roads")])
+    shared = first & second
+    assert "яма" in shared
+    by_value = {term: term for term in first}
+    assert all(by_value[term] is next(t for t in second if t == term) for term in shared)
