@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from classifier.text import Doc, parses
+from classifier.text import WORDS_KEPT, Doc, parses
 
 # Hazards by kind: the words that name the hazard itself or what people see, hear or smell of it.
 HAZARDS: dict[str, frozenset[str]] = {
@@ -185,7 +185,7 @@ SHORT = 6  # words in a post that is only a caption or a shout
 WINDOW = 8  # tokens between a hazard word and an exposed person that still tie them together
 
 
-@lru_cache(maxsize=300_000)
+@lru_cache(maxsize=WORDS_KEPT)
 def _tense(word: str) -> str | None:
     """'now' for present-tense and imperative verbs, 'past' for past-tense ones, else None."""
     if not word or not word[0].isalpha():

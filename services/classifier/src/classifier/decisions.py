@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from classifier.rules.matching import RuleHits
+from classifier.text import WORDS_KEPT
 from incidents_common.categories import category_name
 
 CRITICAL_SHIFT = 2.5
@@ -63,7 +64,7 @@ def _near(value: float, threshold: float) -> str:
     return f"{value:.3f}" if f"{value:.2f}" == f"{threshold:.2f}" else f"{value:.2f}"
 
 
-@functools.lru_cache(maxsize=100_000)
+@functools.lru_cache(maxsize=WORDS_KEPT)
 def explains(feature: str) -> bool:
     return not any(word in _FUNCTION_WORDS for word in feature.split())
 

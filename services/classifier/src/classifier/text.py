@@ -76,14 +76,27 @@ def morph() -> pymorphy3.MorphAnalyzer:
     return _morph
 
 
-@lru_cache(maxsize=300_000)
+# How many words (and whitespace-free chunks) the per-word caches keep. A feed's vocabulary never
+# stops growing (names, places, misspellings), so every cache is bounded by what the classifier's
+# memory budget (500 MB) can hold. With 300,000-entry caches the classifier's work alone grew past it
+# after 300,000 posts of the benchmark's mix (540 MB and rising, 59,000 words kept); with these it
+# levels off at about 440 MB. A word costs about 1 KB in `parses` (pymorphy3's analyses) and 2 KB in
+# all the text caches; the least recently used go first, and a feed's frequent words stay.
+WORDS_KEPT = 30_000
+CHUNKS_KEPT = 40_000
+# The analyses are read once by each derived cache (lemma, lemma set, the gazetteer's word kinds)
+# and then rarely again: the largest entries, kept the fewest.
+PARSES_KEPT = 15_000
+
+
+@lru_cache(maxsize=PARSES_KEPT)
 def parses(word: str) -> tuple[Any, ...]:
     """pymorphy3's analyses of a lower-case word, parsed once per process (the lemma, the lemma set,
     the gazetteer's word kind all read this cache)."""
     return tuple(morph().parse(word))
 
 
-@lru_cache(maxsize=300_000)
+@lru_cache(maxsize=WORDS_KEPT)
 def lemma(word: str) -> str:
     """The most likely lemma of a lower-case word, ё folded to е."""
     if not word or not word[0].isalpha() or word.isascii():
@@ -91,7 +104,7 @@ def lemma(word: str) -> str:
     return str(parses(word)[0].normal_form).replace("ё", "е")
 
 
-@lru_cache(maxsize=300_000)
+@lru_cache(maxsize=WORDS_KEPT)
 def lemma_set(word: str) -> frozenset[str]:
     """Every lemma a lower-case word may have (place names hide behind rarer parses: Королёве)."""
     if not word or not word[0].isalpha():
@@ -216,7 +229,7 @@ _SENTENCE_BREAKS = frozenset({"", ".", "!", "?", "\n", "…", ":", "«", '"', "-
 SIMPLE_CHUNK_RE = re.compile(r"([«\"(]?)([А-Яа-яЁёA-Za-z]+)([.,!?:;»\")]?)")
 
 
-@lru_cache(maxsize=300_000)
+@lru_cache(maxsize=CHUNKS_KEPT)
 def _chunk_tokens(piece: str) -> tuple[tuple[str, int, str, str | None], ...]:
     """The tokens of one whitespace-free chunk: (text, offset in the chunk, lower case with ё→е, lemma
     or None for punctuation and symbols). razdel never joins across whitespace, so a chunk that is a
@@ -236,7 +249,7 @@ def _chunk_tokens(piece: str) -> tuple[tuple[str, int, str, str | None], ...]:
     return tuple(out)
 
 
-@lru_cache(maxsize=300_000)
+@lru_cache(maxsize=CHUNKS_KEPT)
 def _chunk(piece: str) -> tuple[tuple[tuple[str, int, str, str | None], ...], int, int]:
     """A chunk's tokens, letters and upper-case letters (no letter is whitespace, so a text's counts
     are the sum of its chunks'), cached like the tokens."""

@@ -9,6 +9,8 @@ from typing import Any
 
 import numpy as np
 
+from classifier.text import CHUNKS_KEPT
+
 Row = tuple[np.ndarray, np.ndarray]  # one CSR row: column indices and values (no scipy slicing per post)
 
 
@@ -159,7 +161,7 @@ class _WordColumns(dict[str, tuple[int, ...]]):
         self.block = block
 
     def __missing__(self, word: str) -> tuple[int, ...]:
-        if len(self) > 200_000:
+        if len(self) > CHUNKS_KEPT:  # bounded like the text caches (classifier.text); rebuilt as words recur
             self.clear()
         get = self.block.vocabulary.get
         found = self[word] = tuple([c for c in map(get, self.block.ngrams(word)) if c is not None])

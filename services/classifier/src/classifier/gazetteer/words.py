@@ -8,7 +8,7 @@ import re
 from functools import lru_cache
 
 from classifier.gazetteer.entries import Entry
-from classifier.text import morph, parses
+from classifier.text import WORDS_KEPT, morph, parses
 
 PROPER_TAGS = {"Name", "Surn", "Patr"}
 VELAR_HUSHING = "кгхжшчщ"
@@ -38,7 +38,7 @@ def name_key(word: str) -> str:
     return str(parses[0].normal_form).replace("ё", "е")  # the guess its case forms share (Ныроб: ныроба)
 
 
-@lru_cache(maxsize=100_000)
+@lru_cache(maxsize=WORDS_KEPT)
 def word_kind(lower: str) -> str:
     analyzer = morph()
     if not lower or not analyzer.word_is_known(lower):
@@ -57,7 +57,7 @@ def word_kind(lower: str) -> str:
     return "common"
 
 
-@lru_cache(maxsize=100_000)
+@lru_cache(maxsize=WORDS_KEPT)
 def has_word_sense(lower: str) -> bool:
     """Whether a word the dictionary knows has a reading that is not a place (бабушкин, короче, дно)."""
     if not morph().word_is_known(lower):
@@ -82,12 +82,12 @@ def only_person_sense(lower: str) -> bool:
     return bool(readings) and all(not PROPER_TAGS.isdisjoint(p.tag.grammemes) for p in readings)
 
 
-@lru_cache(maxsize=100_000)
+@lru_cache(maxsize=WORDS_KEPT)
 def has_adjective_sense(lower: str) -> bool:
     return any(p.tag.POS == "ADJF" for p in parses(lower))
 
 
-@lru_cache(maxsize=100_000)
+@lru_cache(maxsize=WORDS_KEPT)
 def is_geox(lower: str) -> bool:
     return bool(morph().word_is_known(lower)) and "Geox" in parses(lower)[0].tag
 
@@ -98,7 +98,7 @@ def place_first(lower: str) -> bool:
     return not morph().word_is_known(lower) or "Geox" in parses(lower)[0].tag
 
 
-@lru_cache(maxsize=100_000)
+@lru_cache(maxsize=WORDS_KEPT)
 def is_noun(lower: str) -> bool:
     if not lower or lower.isdigit():
         return False
@@ -122,12 +122,12 @@ def is_person(word: str) -> bool:
     return any(not PROPER_TAGS.isdisjoint(p.tag.grammemes) for p in parses(word))
 
 
-@lru_cache(maxsize=100_000)
+@lru_cache(maxsize=WORDS_KEPT)
 def is_patronymic(lower: str) -> bool:
     return any("Patr" in p.tag for p in parses(lower))
 
 
-@lru_cache(maxsize=100_000)
+@lru_cache(maxsize=WORDS_KEPT)
 def common_sentence(lower: str) -> str | None:
     """How a word can be a sentence of its own other than as a name: "verb" as a verb in the
     indicative, an infinitive or an interjection (Любим.), "noun" as a common noun or adjective in the
@@ -146,7 +146,7 @@ def common_sentence(lower: str) -> str | None:
     return kind
 
 
-@lru_cache(maxsize=100_000)
+@lru_cache(maxsize=WORDS_KEPT)
 def agrees(adjective: str, noun: str, cases: frozenset[str] | None = None) -> bool:
     """Whether a word may be an adjective of the next word as a noun: agreeing in case, number and
     gender (Нижний этаж, в Полевской больнице), not beside a noun in another case (в Островном случай).
