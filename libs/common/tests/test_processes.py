@@ -70,3 +70,17 @@ def test_a_failed_start_is_reported_at_once_with_the_servers_words(tmp_path: Pat
         server.start()
     assert not failed.value.port_taken
     assert "broken.conf" in failed.value.log or "parse" in failed.value.log.lower()
+
+
+def test_a_failure_is_read_from_its_own_output_not_an_earlier_one_in_the_same_log(
+    tmp_path: Path, reserved_port: int
+) -> None:
+    log = tmp_path / "shared.log"
+    with pytest.raises(ProcessExited) as first:
+        NatsServer(tmp_path / "a", port=reserved_port, jetstream=False).start(log_file=log)
+    assert first.value.port_taken
+    config = tmp_path / "broken.conf"
+    config.write_text("this is { not a config\n", encoding="utf-8")
+    with pytest.raises(ProcessExited) as second:
+        NatsServer(tmp_path / "b", port=free_port(), config_file=config, jetstream=False).start(log_file=log)
+    assert not second.value.port_taken, second.value.log  # the log still holds the first failure

@@ -16,6 +16,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -48,11 +49,22 @@ class ProcessExited(RuntimeError):
         return "address already in use" in self.log.lower()
 
 
-def _log_tail(log_file: Path | None, limit: int = 4000) -> str:
+def _log_size(log_file: Path) -> int:
+    """Where the next process's output will start in `log_file` (its logs are appended to)."""
+    try:
+        return log_file.stat().st_size
+    except OSError:
+        return 0
+
+
+def _log_tail(log_file: Path | None, start: int = 0, limit: int = 4000) -> str:
+    """The end of what was written to `log_file` from byte `start` on: one process's own output."""
     if log_file is None:
         return "(its output was not kept)"
     try:
-        return log_file.read_text(encoding="utf-8", errors="replace")[-limit:]
+        with open(log_file, "rb") as log:
+            log.seek(start)
+            return log.read().decode("utf-8", errors="replace")[-limit:]
     except OSError:
         return f"(no log at {log_file})"
 
@@ -64,16 +76,18 @@ def wait_for_port(
     *,
     process: subprocess.Popen[bytes] | None = None,
     log_file: Path | None = None,
+    log_start: int = 0,
 ) -> None:
     """Wait until something accepts connections on host:port. Given the process that should, fail at
-    once (ProcessExited, with its log) when it exits instead of waiting out the timeout."""
+    once (ProcessExited, with what it wrote to `log_file` from `log_start` on) when it exits instead of
+    waiting out the timeout."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.5):
             return
         if process is not None and process.poll() is not None:
             name = Path(str(process.args[0] if isinstance(process.args, list) else process.args)).name
-            raise ProcessExited(name, process.returncode, _log_tail(log_file))
+            raise ProcessExited(name, process.returncode, _log_tail(log_file, log_start))
         time.sleep(0.05)
     raise TimeoutError(f"nothing listens on {host}:{port} after {timeout}s")
 
@@ -121,10 +135,11 @@ class NatsServer:
                 command += ["-js", "-sd", str(self.store_dir)]
             if self.config_file is not None:
                 command += ["-c", str(self.config_file)]
+            log_start = _log_size(log_file)
             with open(log_file, "ab") as output:
                 self.process = subprocess.Popen(command, stdout=output, stderr=output)  # noqa: S603 - fixed argv
             try:
-                wait_for_port(self.port, process=self.process, log_file=log_file)
+                wait_for_port(self.port, process=self.process, log_file=log_file, log_start=log_start)
             except ProcessExited as exited:
                 if self.port_was_given or not exited.port_taken or attempt == PORT_RACE_TRIES:
                     raise
@@ -241,8 +256,6 @@ class NatsCluster:
                 if not exited.port_taken or attempt == PORT_RACE_TRIES:
                     raise
                 self.nodes = [self._fresh_ports(node) for node in self.nodes]
-                for name in self.names:  # so the next failure, if any, is read from its own output
-                    self.log_file(name).unlink(missing_ok=True)
             else:
                 break
         self.wait_healthy(timeout=timeout)
@@ -250,8 +263,6 @@ class NatsCluster:
 
     @staticmethod
     def _fresh_ports(node: ClusterNode) -> ClusterNode:
-        from dataclasses import replace
-
         return replace(node, client_port=free_port(), cluster_port=free_port(), monitor_port=free_port())
 
     def _spawn(self, name: str) -> None:
@@ -259,12 +270,15 @@ class NatsCluster:
             return
         node = self.node(name)
         log_file = self.log_file(name)
+        log_start = _log_size(log_file)
         with open(log_file, "ab") as output:
             command = [nats_server_binary(), "-c", str(self.config_file(name))]
             self.processes[name] = subprocess.Popen(command, stdout=output, stderr=output)  # noqa: S603 - fixed argv
         # A node restarted on a loaded machine recovers its JetStream store before it listens: on a
         # CI run beside other suites that took more than 15 s once.
-        wait_for_port(node.client_port, timeout=45.0, process=self.processes[name], log_file=log_file)
+        wait_for_port(
+            node.client_port, timeout=45.0, process=self.processes[name], log_file=log_file, log_start=log_start
+        )
 
     def running(self, name: str) -> bool:
         process = self.processes.get(name)
