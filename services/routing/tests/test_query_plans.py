@@ -13,7 +13,8 @@ import re
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import event, select
+import pytest
+from sqlalchemy import bindparam, event, select
 from sqlalchemy.dialects import sqlite
 
 from incidents_common.db import Database
@@ -23,7 +24,7 @@ from routing.incidents.loading import load_candidates
 from routing.incidents.models import Incident
 from routing.incidents.writes import route_posts
 from routing.seed import seed_demo_directory
-from routing.tables import any_key, key_chunks, table_of
+from routing.tables import KeyedQuery, table_of
 
 from .conftest import T0, make_db
 
@@ -95,14 +96,17 @@ async def test_a_batch_on_a_grown_database_reads_through_indexes(settings: Setti
 
 def test_key_lists_of_any_length_compile_to_a_few_statements() -> None:
     # SQLAlchemy and each connection keep a compiled statement per shape: a shape per list length
-    # held tens of megabytes in a long-running service.
+    # held tens of megabytes in a long-running service. And each shape is built once, not per batch.
     table = table_of(Incident)
+    query = KeyedQuery((table.c.region_code, table.c.category), lambda any_key: select(table.c.id).where(any_key))
+    built: dict[int, Any] = {}
     shapes = set()
     for count in range(1, 301):
         keys = [(f"{n:02d}", "roads") for n in range(count)]
-        for chunk in key_chunks(keys):
-            where = any_key((table.c.region_code, table.c.category), chunk)
-            shapes.add(str(select(table.c.id).where(where).compile(dialect=sqlite.dialect())))
+        for statement, parameters in query.runs(keys):
+            size = len(parameters) // 2
+            assert built.setdefault(size, statement) is statement, "a statement was built again"
+            shapes.add(str(statement.compile(dialect=sqlite.dialect())))
     assert len(shapes) <= 8
 
 
@@ -113,11 +117,18 @@ async def test_a_padded_key_list_finds_each_row_once(db: Database, make_post: An
     table = table_of(Incident)
     keys = sorted({(p.classification.region.code, p.classification.category.label) for p in posts})
     assert len(keys) == 5  # padded to eight, the last key three more times
+    query = KeyedQuery(
+        (table.c.region_code, table.c.category),
+        lambda any_key: select(table.c.id).where(any_key, table.c.created_at >= bindparam("since")),
+    )
+    found = []
     async with db.engine.connect() as connection:
-        found = (
-            await connection.execute(select(table.c.id).where(any_key((table.c.region_code, table.c.category), keys)))
-        ).all()
+        for statement, parameters in query.runs(keys, since=T0 - timedelta(days=1)):
+            assert len(parameters) == 2 * 8 + 1
+            found.extend((await connection.execute(statement, parameters)).all())
     assert len(found) == 5
+    with pytest.raises(ValueError, match="2 columns"):
+        list(query.runs([("64",)]))
 
 
 async def test_candidates_read_from_the_database_share_one_string_per_term(db: Database, make_post: Any) -> None:

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import bindparam, text
 from sqlalchemy import select as core_select
-from sqlalchemy import text
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -33,7 +33,7 @@ from routing.incidents.priority import PostSignal
 from routing.incidents.snapshots import RECORD_COLUMNS, IncidentRecord
 from routing.rules.engine import RegionDirectory, Workload
 from routing.rules.service import load_directories, load_workload
-from routing.tables import any_key, key_chunks, table_of
+from routing.tables import KeyedQuery, table_of
 
 ClusterKey = tuple[str, str]
 INCIDENTS = table_of(Incident)
@@ -128,6 +128,20 @@ class DirectoryCache:
         return {region: self._directories[region] for region in sorted(wanted)}, self._policies
 
 
+# The open incidents of a batch's (region, category) pairs with a post since `since`.
+OPEN_CANDIDATES = KeyedQuery(
+    (INCIDENTS.c.region_code, INCIDENTS.c.category),
+    lambda any_key: core_select(
+        INCIDENTS.c.id,
+        INCIDENTS.c.region_code,
+        INCIDENTS.c.category,
+        INCIDENTS.c.address,
+        INCIDENTS.c.city,
+        INCIDENTS.c.history_seq,
+    ).where(any_key, INCIDENTS.c.status.in_(OPEN_STATUSES), INCIDENTS.c.last_post_at >= bindparam("since")),
+)
+
+
 async def load_candidates(
     session: AsyncSession, keys: Sequence[ClusterKey], *, since: datetime, cache: CandidateCache | None = None
 ) -> dict[ClusterKey, list[Candidate]]:
@@ -138,20 +152,10 @@ async def load_candidates(
     candidates: dict[ClusterKey, list[Candidate]] = {key: [] for key in keys}
     if not keys:
         return candidates
-    table = INCIDENTS
     connection = await session.connection()
     found: list[Any] = []
-    for chunk in key_chunks(keys):
-        incidents = await connection.execute(
-            core_select(
-                table.c.id, table.c.region_code, table.c.category, table.c.address, table.c.city, table.c.history_seq
-            ).where(
-                any_key((table.c.region_code, table.c.category), chunk),
-                table.c.status.in_(OPEN_STATUSES),
-                table.c.last_post_at >= since,
-            )
-        )
-        found.extend(incidents.all())
+    for statement, parameters in OPEN_CANDIDATES.runs(keys, since=since):
+        found.extend((await connection.execute(statement, parameters)).all())
     by_id: dict[str, Candidate] = {}
     seqs: dict[str, int] = {}
     for incident_id, region_code, category, address, city, seq in found:

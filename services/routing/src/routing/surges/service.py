@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import case, func, literal_column, select
+from sqlalchemy import bindparam, case, func, literal_column, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from incidents_common.db import Writes
@@ -42,12 +42,55 @@ from routing.surges.detector import (
     tally,
 )
 from routing.surges.models import SurgeAlertRecord, SurgeBucket
-from routing.tables import any_key, key_chunks, table_of
+from routing.tables import KeyedQuery, table_of
 
 BUCKETS = table_of(SurgeBucket)
 ALERTS = table_of(SurgeAlertRecord)
 INCIDENTS = table_of(Incident)
 POSTS = table_of(IncidentPost)
+
+
+def _counts(any_key: Any) -> Any:
+    window_start = bindparam("window_start", type_=BUCKETS.c.bucket_start.type)
+    in_window = case((BUCKETS.c.bucket_start >= window_start, BUCKETS.c.bucket_start), else_=None).label("bucket")
+    data_start = select(func.min(BUCKETS.c.bucket_start)).scalar_subquery()
+    return (
+        select(*BUCKET_PLACE, in_window, func.sum(BUCKETS.c.count), data_start.label("data_start"))
+        .where(any_key, BUCKETS.c.bucket_start >= bindparam("history_start"))
+        # By the label: PostgreSQL would not take the CASE spelt again, with its own bound parameters.
+        .group_by(*BUCKET_PLACE, literal_column("bucket"))
+    )
+
+
+def _prior_alerts(any_key: Any) -> Any:
+    return (
+        select(*ALERT_PLACE, func.max(ALERTS.c.raised_at), func.max(ALERTS.c.window_end))
+        .where(
+            any_key, (ALERTS.c.raised_at > bindparam("quiet_since")) | (ALERTS.c.window_end >= bindparam("window_end"))
+        )
+        .group_by(*ALERT_PLACE)
+    )
+
+
+def _window_posts(any_key: Any) -> Any:
+    return (
+        select(*INCIDENT_PLACE, POSTS.c.incident_id, POSTS.c.post_id, POSTS.c.attached_at)
+        .join(INCIDENTS, INCIDENTS.c.id == POSTS.c.incident_id)
+        .where(
+            any_key,
+            INCIDENTS.c.last_post_at >= bindparam("window_start"),
+            POSTS.c.attached_at >= bindparam("window_start"),
+        )
+    )
+
+
+# The batch's places (region, town or "", category) in each table that counts by place.
+BUCKET_PLACE = (BUCKETS.c.region_code, BUCKETS.c.city, BUCKETS.c.category)
+ALERT_PLACE = (ALERTS.c.region_code, ALERTS.c.city, ALERTS.c.category)
+INCIDENT_PLACE = (INCIDENTS.c.region_code, func.coalesce(INCIDENTS.c.city, ""), INCIDENTS.c.category)
+PLACE_COUNTS = KeyedQuery(BUCKET_PLACE, _counts)
+PRIOR_ALERTS = KeyedQuery(ALERT_PLACE, _prior_alerts)
+WINDOW_POSTS = KeyedQuery(INCIDENT_PLACE, _window_posts)
 
 
 class RoutedIncident(Protocol):
@@ -179,19 +222,13 @@ async def load_counts(
 ) -> StoredCounts:
     """One query: per place, each bucket of the current window and the sum of its history's buckets
     (grouped under a NULL bucket), and the oldest bucket stored at all (where counting began)."""
-    in_window = case((BUCKETS.c.bucket_start >= window.start, BUCKETS.c.bucket_start), else_=None).label("bucket")
-    data_start = select(func.min(BUCKETS.c.bucket_start)).scalar_subquery()
-    place_columns = (BUCKETS.c.region_code, BUCKETS.c.city, BUCKETS.c.category)
     connection = await session.connection()
     found: list[Any] = []
-    for chunk in key_chunks([place.key for place in places]):
-        rows = await connection.execute(
-            select(*place_columns, in_window, func.sum(BUCKETS.c.count), data_start.label("data_start"))
-            .where(any_key(place_columns, chunk), BUCKETS.c.bucket_start >= window.start - rules.history)
-            # By the label: PostgreSQL would not take the CASE spelt again, with its own bound parameters.
-            .group_by(*place_columns, literal_column("bucket"))
-        )
-        found.extend(rows.all())
+    keys = [place.key for place in places]
+    for statement, parameters in PLACE_COUNTS.runs(
+        keys, window_start=window.start, history_start=window.start - rules.history
+    ):
+        found.extend((await connection.execute(statement, parameters)).all())
     stored = StoredCounts()
     for region_code, city, category, bucket, total, data_start_value in found:
         place = Place.of_key(region_code, city, category)
@@ -207,19 +244,11 @@ async def load_prior_alerts(
     session: AsyncSession, places: Sequence[Place], window: Window, now: datetime, rules: SurgeRules
 ) -> dict[Place, PriorAlert]:
     """Per place, its latest alert that may still silence a new one (within the cool-down, or of this window)."""
-    place_columns = (ALERTS.c.region_code, ALERTS.c.city, ALERTS.c.category)
     connection = await session.connection()
     found: list[Any] = []
-    for chunk in key_chunks([place.key for place in places]):
-        rows = await connection.execute(
-            select(*place_columns, func.max(ALERTS.c.raised_at), func.max(ALERTS.c.window_end))
-            .where(
-                any_key(place_columns, chunk),
-                (ALERTS.c.raised_at > now - rules.cooldown) | (ALERTS.c.window_end >= window.end),
-            )
-            .group_by(*place_columns)
-        )
-        found.extend(rows.all())
+    keys = [place.key for place in places]
+    for statement, parameters in PRIOR_ALERTS.runs(keys, quiet_since=now - rules.cooldown, window_end=window.end):
+        found.extend((await connection.execute(statement, parameters)).all())
     return {
         Place.of_key(region_code, city, category): PriorAlert(raised_at, window_end)
         for region_code, city, category, raised_at, window_end in found
@@ -233,21 +262,10 @@ async def load_window_posts(
 
     A complaint is in the window exactly when it was attached since the window began: one published
     earlier counts in the bucket of its arrival (detector.bucket_of)."""
-    incidents, posts = INCIDENTS, POSTS
-    place_columns = (incidents.c.region_code, func.coalesce(incidents.c.city, ""), incidents.c.category)
     connection = await session.connection()
     read: list[Any] = []
-    for chunk in key_chunks([place.key for place in places]):
-        rows = await connection.execute(
-            select(*place_columns, posts.c.incident_id, posts.c.post_id, posts.c.attached_at)
-            .join(incidents, incidents.c.id == posts.c.incident_id)
-            .where(
-                any_key(place_columns, chunk),
-                incidents.c.last_post_at >= window.start,
-                posts.c.attached_at >= window.start,
-            )
-        )
-        read.extend(rows.all())
+    for statement, parameters in WINDOW_POSTS.runs([place.key for place in places], window_start=window.start):
+        read.extend((await connection.execute(statement, parameters)).all())
     read.sort(key=lambda row: (row[5], row[4]))  # arrival order (attached_at, post id), across chunks
     found: dict[Place, list[tuple[str, str]]] = {}
     for region_code, city, category, incident_id, post_id, _attached_at in read:
