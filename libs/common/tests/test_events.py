@@ -19,7 +19,7 @@ from incidents_common.events import (
     new_event,
     subject_of,
 )
-from incidents_common.testing import incident_snapshot, post_collected
+from incidents_common.testing import incident_snapshot, post_classified, post_collected
 from incidents_common.tracing import continue_trace, setup_tracing
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
@@ -61,6 +61,18 @@ class TestEnvelope:
             explanation="rule 1",
         )
         assert subject_of(assigned) == "incidents.v1.incident.assigned.64"
+
+    def test_chatter_has_a_subject_of_its_own(self) -> None:
+        complaint = post_classified("p1", "Яма на Чернышевского")
+        chatter = complaint.model_copy(
+            update={"classification": complaint.classification.model_copy(update={"is_incident": False})}
+        )
+        unsure = chatter.model_copy(
+            update={"classification": chatter.classification.model_copy(update={"needs_review": True})}
+        )
+        edited = chatter.model_copy(update={"version": 2})  # may update a complaint's first version
+        assert subject_of(complaint) == subject_of(unsure) == subject_of(edited) == "incidents.v1.post.classified"
+        assert subject_of(chatter) == "incidents.v1.post.noise"
 
     def test_a_move_goes_to_the_region_the_incident_left(self) -> None:
         moved = IncidentMovedOut(

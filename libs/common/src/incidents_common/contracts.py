@@ -18,6 +18,7 @@ from incidents_common.events import (
     EVENT_SUBJECTS,
     NO_REGION,
     SCHEMA_VERSION,
+    SUBJECT_POST_NOISE,
     ClassificationCorrected,
     CloudEvent,
     Contract,
@@ -102,6 +103,23 @@ def asyncapi_document() -> dict[str, Any]:
             "channel": {"$ref": f"#/channels/{key}"},
             "messages": [{"$ref": f"#/channels/{key}/messages/{message_name}"}],
         }
+    # One message, two subjects: the chatter goes apart from what routing and the read model consume.
+    channels["postClassified"]["description"] = (
+        "Classified posts that are complaints, that a person should review, or that are a later version of "
+        "a post. Routing and the gateway's read model consume this subject."
+    )
+    channels["postNoise"] = {
+        "address": SUBJECT_POST_NOISE,
+        "description": "Classified posts that are no complaint and need no review, first versions only (the "
+        "same PostClassified message). About half of a social feed; no service of the platform consumes it, "
+        "it is kept on the POSTS stream for subscribers that want every classified post.",
+        "messages": {"PostClassified": {"$ref": "#/components/messages/PostClassified"}},
+    }
+    operations["receivePostNoise"] = {
+        "action": "receive",
+        "channel": {"$ref": "#/channels/postNoise"},
+        "messages": [{"$ref": "#/channels/postNoise/messages/PostClassified"}],
+    }
     channels["deadLetter"] = {
         "address": f"{DEAD_LETTER_ROOT}.{{consumer}}",
         "description": "Messages a consumer could not process, unchanged, with the reason in the "

@@ -299,11 +299,13 @@ class Writes:
         source: str,
         origin_post_id: str | None = None,
         cause: CloudEvent[Any] | None = None,
+        subject: str | None = None,
     ) -> str:
         """`publish` for a payload already in its JSON form (as `encode_event` writes it: no None
         values): the envelope is written around it without building the models, for a consumer that
-        publishes an event per message it handles. Returns the event id; its subject must not depend
-        on the payload (the contract's own subject). Callers' tests decode what they queue."""
+        publishes an event per message it handles. Returns the event id. The subject is the contract's
+        own unless given: a caller whose subject depends on the payload names it, as `subject_of`
+        would have. Callers' tests decode what they queue."""
         traceparent = self.traceparents.get(cause.id) if cause is not None else current_traceparent()
         event_id, payload = encode_envelope(
             contract,
@@ -313,7 +315,7 @@ class Writes:
             origin_post_id=origin_post_id,
             traceparent=traceparent,
         )
-        self.enqueue_encoded(event_id, EVENT_SUBJECTS[contract], payload)
+        self.enqueue_encoded(event_id, subject or EVENT_SUBJECTS[contract], payload)
         return event_id
 
     def enqueue(self, event: CloudEvent[Any]) -> None:

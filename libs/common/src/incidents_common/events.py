@@ -8,7 +8,10 @@ chain) and `traceparent` (W3C trace context, from the CloudEvents distributed-tr
 Subjects are versioned (`incidents.v1.…`); incident subjects end with the region code so that
 subscribers and NATS permissions can select regions (`incidents.v1.incident.assigned.64`), and so do
 operators' corrections of a classification (`incidents.v1.classification.corrected.64`; a correction
-of a post no region was found for ends with `NO_REGION`, `…corrected.noregion`).
+of a post no region was found for ends with `NO_REGION`, `…corrected.noregion`). A classified post
+the classifier calls no complaint, with nothing to review, is published on a subject of its own
+(`incidents.v1.post.noise`, see `PostClassified.subject_for`): about half of a social feed is such
+chatter, and routing and the read model have nothing to do with it.
 """
 
 from __future__ import annotations
@@ -189,7 +192,12 @@ class Classification(Contract):
 
 
 class PostClassified(Contract):
-    """A post version was classified. Carries the post's text so downstream needs no second lookup."""
+    """A post version was classified. Carries the post's text so downstream needs no second lookup.
+
+    Published on `incidents.v1.post.classified` when it is a complaint, when a person should review it,
+    or when it is a later version of a post (an earlier one may have been a complaint, which it then
+    updates); otherwise, the first version of a post that is no complaint, on `incidents.v1.post.noise`.
+    A subscriber that wants every classified post reads both."""
 
     type: ClassVar[str] = "post.classified"
     post_id: str
@@ -204,6 +212,12 @@ class PostClassified(Contract):
     repost_chain: list[RepostRef] = Field(default_factory=list)
     reach: Reach = Reach()
     classification: Classification
+
+    @classmethod
+    def subject_for(cls, *, is_incident: bool, needs_review: bool, version: int) -> str:
+        if is_incident or needs_review or version > 1:
+            return SUBJECT_POST_CLASSIFIED
+        return SUBJECT_POST_NOISE
 
 
 # ---------------------------------------------------------------------------------------------
@@ -714,6 +728,7 @@ class SurgeAlert(Contract):
 
 SUBJECT_POST_COLLECTED = f"{SUBJECT_ROOT}.post.collected"
 SUBJECT_POST_CLASSIFIED = f"{SUBJECT_ROOT}.post.classified"
+SUBJECT_POST_NOISE = f"{SUBJECT_ROOT}.post.noise"
 SUBJECT_INCIDENT_ALL = f"{SUBJECT_ROOT}.incident.>"
 SUBJECT_CLASSIFICATION_ALL = f"{SUBJECT_ROOT}.classification.>"
 SUBJECT_CLASSIFICATION_CORRECTED_ALL = f"{SUBJECT_ROOT}.classification.corrected.>"
@@ -759,6 +774,9 @@ def event_type_name(model: type[Contract]) -> str:
 
 def subject_of(data: Contract) -> str:
     """The NATS subject an event payload is published on."""
+    if isinstance(data, PostClassified):
+        c = data.classification
+        return data.subject_for(is_incident=c.is_incident, needs_review=c.needs_review, version=data.version)
     if isinstance(data, IncidentEvent):
         return data.subject_for(data.subject_region)
     if isinstance(data, ClassificationCorrected):  # its region may be unknown (NO_REGION)

@@ -136,7 +136,10 @@ def record_classification(
     writes.insert(ClassificationRecord, row)
     data = post.model_dump(mode="json", include=CLASSIFIED_POST_FIELDS, exclude_none=True)
     data["classification"] = _without_none(result)
-    writes.publish_json(PostClassified, data, source=SOURCE, origin_post_id=post.post_id, cause=cause)
+    subject = PostClassified.subject_for(
+        is_incident=classification.is_incident, needs_review=classification.needs_review, version=post.version
+    )
+    writes.publish_json(PostClassified, data, source=SOURCE, origin_post_id=post.post_id, cause=cause, subject=subject)
     is_incident = str(classification.is_incident).lower()
     writes.count("posts_classified", is_incident=is_incident, category=row["category"])
 

@@ -13,6 +13,7 @@ from incidents_common.events import (
     SUBJECT_INCIDENT_ALL,
     SUBJECT_POST_CLASSIFIED,
     SUBJECT_POST_COLLECTED,
+    SUBJECT_POST_NOISE,
     SUBJECT_REACTION_CLASSIFIED_ALL,
     SUBJECT_REACTION_COLLECTED_ALL,
     SUBJECT_REPLY_PUBLICATION_ALL,
@@ -126,7 +127,7 @@ SERVICES: dict[str, ServiceUser] = {
         ServiceUser(
             "classifier",
             "CLASSIFIER_",
-            publishes=(SUBJECT_POST_CLASSIFIED, SUBJECT_REACTION_CLASSIFIED_ALL),
+            publishes=(SUBJECT_POST_CLASSIFIED, SUBJECT_POST_NOISE, SUBJECT_REACTION_CLASSIFIED_ALL),
             consumers=(
                 ConsumerGrant("POSTS", "classifier-post-collected", SUBJECT_POST_COLLECTED),
                 # Operators' corrections, made through routing's incident actions: training feedback.

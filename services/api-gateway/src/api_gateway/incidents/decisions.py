@@ -260,7 +260,8 @@ def decide_posts(
 
     A post the classifier calls no complaint, with nothing for a person to review, is not stored
     unless an earlier version is: routing never makes an incident of it, and the read model serves
-    posts only through their incidents (nearly half the stream is such chatter)."""
+    posts only through their incidents. (The classifier sends such a post's first version to
+    post.noise, which this consumer does not read; a later version comes here, as it may update one.)"""
     newest: dict[str, CloudEvent[Any]] = {}
     for event in events:
         data: PostClassified = event.data
