@@ -12,7 +12,7 @@ import pytest
 from sqlmodel import Field, SQLModel, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from incidents_common.db import Database, InboxMessage, OutboxMessage, Writes, publish
+from incidents_common.db import Database, InboxMessage, OutboxMessage, RawJson, Writes, publish
 from incidents_common.events import (
     SUBJECT_POST_COLLECTED,
     CloudEvent,
@@ -186,10 +186,12 @@ class TestReceivedJson:
         what a newer producer said) and no model is dumped again."""
         db = Database(f"sqlite+aiosqlite:///{tmp_path / 'consumer.db'}", [])
         received: dict[str, dict[str, Any]] = {}
+        as_text: dict[str, Any] = {}
 
         async def handle(writes: Writes, events: list[CloudEvent[Any]]) -> None:
             for event in events:
                 received[event.id] = writes.received_json(event)
+                as_text[event.id] = writes.received_text(event)
 
         spec = ConsumerSpec("test-received-json", "POSTS", SUBJECT_POST_COLLECTED, handle)
         runtime = EventRuntime(db=db, nats_url=nats_url, client_name="receiver", consumers=[spec])
@@ -201,11 +203,15 @@ class TestReceivedJson:
             event = new_event(_post(1), source="/test")
             document = {**event.model_dump(mode="json", exclude_none=True), "futurefield": {"from": "a newer release"}}
             document["data"]["text"] = "Яма на дороге номер 1"
-            await runtime.js.publish(SUBJECT_POST_COLLECTED, orjson.dumps(document))
+            message = orjson.dumps(document)
+            await runtime.js.publish(SUBJECT_POST_COLLECTED, message)
             assert await eventually(lambda: _len(received), until=lambda n: n == 1)
             assert received[event.id] == document
+            # For a JSON column: the message's own text, which the column stores as it is.
+            assert isinstance(as_text[event.id], RawJson) and as_text[event.id] == message.decode()
             # Outside a consumer (an event built here), the model is dumped.
-            assert Writes(AsyncSession()).received_json(event) == event.model_dump(mode="json", exclude_none=True)
+            dumped = event.model_dump(mode="json", exclude_none=True)
+            assert Writes(AsyncSession()).received_json(event) == Writes(AsyncSession()).received_text(event) == dumped
         finally:
             await runtime.stop()
             await db.dispose()

@@ -14,7 +14,15 @@ from sqlalchemy import JSON, Column, LargeBinary, func, text
 from sqlalchemy import event as sa_event
 from sqlmodel import Field, SQLModel, select
 
-from incidents_common.db import Database, InboxMessage, OutboxMessage, UTCDateTime, already_processed, writes_of
+from incidents_common.db import (
+    Database,
+    InboxMessage,
+    OutboxMessage,
+    RawJson,
+    UTCDateTime,
+    already_processed,
+    writes_of,
+)
 from incidents_common.events import PostCollected, SourceType, decode_event
 from incidents_common.testing import post_collected, rows_read_in_transaction
 from incidents_common.tracing import batch_spans, use_tracer_provider
@@ -277,6 +285,20 @@ async def test_the_bulk_path_stores_exactly_what_the_orm_stores(db: Database) ->
         ).all()
     by_id = {row[0]: tuple(row[1:]) for row in stored}
     assert by_id["bulk"] == by_id["orm"]
+
+
+async def test_json_text_already_serialized_is_stored_as_it_is(db: Database) -> None:
+    """A consumer stores an event as it arrived (RawJson), with no parse and dump in between: the
+    column holds that text, read back as the document it says."""
+    as_received = '{"b":1,"a":["два",null],"z":{"c":2.5}}'
+    taken = datetime(2026, 12, 4, 15, 30, tzinfo=UTC)
+    async with db.transaction() as session:
+        session.writes.insert(Reading, {"id": "raw", "taken_at": taken, "detail": RawJson(as_received), "payload": b""})
+    async with db.transaction() as session:
+        stored = (await session.exec(select(Reading))).one()
+        as_text = (await session.exec(text("SELECT CAST(detail AS TEXT) FROM test_writes_reading"))).one()[0]
+    assert stored.detail == {"b": 1, "a": ["два", None], "z": {"c": 2.5}}
+    assert as_text == as_received
 
 
 async def test_an_upsert_does_not_reset_what_its_rows_leave_out(db: Database) -> None:

@@ -205,6 +205,22 @@ class WorkSession(AsyncSession):
 
 
 Rows = Mapping[str, Any] | Iterable[Mapping[str, Any]]
+
+
+class RawJson(str):
+    """JSON text already serialized: a JSON column stores it as it is (no parse and dump again)."""
+
+    __slots__ = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    """A consumed message: its bytes, and the JSON document decoding parsed from them."""
+
+    raw: bytes
+    document: dict[str, Any]
+
+
 _WriteKind = Literal["insert", "insert_ignore", "upsert", "update"]
 
 
@@ -237,17 +253,25 @@ class Writes:
         # Consumed event id → the traceparent of its handling span (set by the consumer machinery).
         self.traceparents: dict[str, str | None] = {}
         # Consumed event id → the message it arrived in (set by the consumer machinery).
-        self.received: Mapping[str, bytes] = {}
+        self.received: Mapping[str, Received] = {}
 
     def received_json(self, event: CloudEvent[Any]) -> dict[str, Any]:
-        """The consumed `event` as JSON data: the message it arrived in, parsed again (a handler that
-        stores an event, or part of it, spends a JSON parse instead of a model dump, and a field this
-        release does not know is kept), or, for an event that did not arrive here, its model dumped."""
+        """The consumed `event` as JSON data: the document its message was parsed into when it was
+        decoded (a handler that stores an event, or part of it, spends nothing where a model dump
+        costs, and a field this release does not know is kept), or, for an event that did not arrive
+        here, its model dumped. The document is shared: read it, do not change it."""
         message = self.received.get(event.id)
         if message is None:
             return event.model_dump(mode="json", exclude_none=True)
-        document: dict[str, Any] = orjson.loads(message)
-        return document
+        return message.document
+
+    def received_text(self, event: CloudEvent[Any]) -> RawJson | dict[str, Any]:
+        """The consumed `event` for a JSON column: the text it arrived as, stored as it is (a parse
+        and a dump fewer than `received_json`), or its model dumped."""
+        message = self.received.get(event.id)
+        if message is None:
+            return event.model_dump(mode="json", exclude_none=True)
+        return RawJson(message.raw.decode())
 
     # --- queueing ------------------------------------------------------------------------------
 
@@ -596,6 +620,8 @@ def _sqlite_statements(bucket: _Queued, dialect: Dialect) -> Iterator[tuple[str,
 
 
 def _json_text(value: Any) -> str:
+    if isinstance(value, RawJson):
+        return str(value)
     return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
 
 

@@ -890,6 +890,12 @@ def encode_envelope(
 
 def decode_event(raw: bytes) -> CloudEvent[Any]:
     """Parse a CloudEvent and its typed payload; BadEvent with a readable reason otherwise."""
+    return decode_received(raw)[0]
+
+
+def decode_received(raw: bytes) -> tuple[CloudEvent[Any], dict[str, Any]]:
+    """`decode_event`, and the JSON document it parsed (validation leaves it as it was): a consumer
+    that stores the event, or part of it, reads that instead of parsing the message again."""
     try:
         document = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
@@ -902,7 +908,7 @@ def decode_event(raw: bytes) -> CloudEvent[Any]:
     if document.get("specversion") != "1.0":
         raise BadEvent(f"unsupported specversion {document.get('specversion')!r}")
     try:
-        return envelope_class(model).model_validate(document)
+        return envelope_class(model).model_validate(document), document
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()[:5])
         raise BadEvent(f"invalid {model.__name__}: {problems}") from exc

@@ -17,8 +17,8 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig
 
-from incidents_common.db import Database, InboxMessage, Writes, already_processed, utcnow
-from incidents_common.events import BadEvent, CloudEvent, dead_letter_subject, decode_event
+from incidents_common.db import Database, InboxMessage, Received, Writes, already_processed, utcnow
+from incidents_common.events import BadEvent, CloudEvent, dead_letter_subject, decode_received
 from incidents_common.jetstream import PullBatches
 from incidents_common.nats.connection import short_error
 from incidents_common.nats.dead_letter import (
@@ -165,7 +165,7 @@ class Consumer:
 
     async def _process_batch(self, js: JetStreamContext, messages: list[Msg], collector: contextlib.ExitStack) -> None:
         decoded: list[tuple[Msg, CloudEvent[Any]]] = []
-        received: dict[str, bytes] = {}
+        received: dict[str, Received] = {}
         for msg in messages:
             delivered = _deliveries(msg)
             if delivered > self.spec.max_deliver:
@@ -173,12 +173,12 @@ class Consumer:
                 await self.dead_letter(js, msg, f"{DELIVERY_LIMIT_REASON}: delivered {delivered} times")
                 continue
             try:
-                cloud_event = decode_event(msg.data)
+                cloud_event, document = decode_received(msg.data)
             except BadEvent as exc:
                 await self.dead_letter(js, msg, str(exc))
                 continue
             decoded.append((msg, cloud_event))
-            received[cloud_event.id] = msg.data
+            received[cloud_event.id] = Received(msg.data, document)
         if not decoded:
             return
         while True:
@@ -215,7 +215,7 @@ class Consumer:
             self.stats.timeouts += 1
             raise HandlerTimeout(f"the handler did not finish within {self.spec.batch_timeout:g} s") from None
 
-    async def _apply_batch(self, decoded: list[tuple[Msg, CloudEvent[Any]]], received: dict[str, bytes]) -> None:
+    async def _apply_batch(self, decoded: list[tuple[Msg, CloudEvent[Any]]], received: dict[str, Received]) -> None:
         async with self.db.transaction() as session:
             seen = await already_processed(session, self.spec.durable, [e.id for _, e in decoded])
             fresh: list[CloudEvent[Any]] = []
@@ -228,7 +228,7 @@ class Consumer:
         self.stats.duplicates += len(decoded) - len(fresh)
 
     async def _apply_one(
-        self, js: JetStreamContext, msg: Msg, cloud_event: CloudEvent[Any], received: dict[str, bytes]
+        self, js: JetStreamContext, msg: Msg, cloud_event: CloudEvent[Any], received: dict[str, Received]
     ) -> bool:
         """Handle one message in its own transaction; False when the consumer was stopped meanwhile."""
         transient = 0
@@ -277,16 +277,16 @@ class Consumer:
 
         A service replays its own dead letters this way, so its NATS user never needs to publish the
         subjects it consumes (which would let it forge another service's events)."""
-        cloud_event = decode_event(data)
+        cloud_event, document = decode_received(data)
         try:
-            await self._apply_alone(cloud_event, {cloud_event.id: data})
+            await self._apply_alone(cloud_event, {cloud_event.id: Received(data, document)})
         except _Duplicate:
             self.stats.duplicates += 1
             return False
         self.stats.processed += 1
         return True
 
-    async def _apply_alone(self, cloud_event: CloudEvent[Any], received: dict[str, bytes]) -> None:
+    async def _apply_alone(self, cloud_event: CloudEvent[Any], received: dict[str, Received]) -> None:
         async with self.db.transaction() as session:
             if await already_processed(session, self.spec.durable, [cloud_event.id]):
                 raise _Duplicate
@@ -313,7 +313,7 @@ class Consumer:
         )
         await msg.nak(delay=delay)
 
-    async def _handle(self, writes: Writes, events: list[CloudEvent[Any]], received: dict[str, bytes]) -> None:
+    async def _handle(self, writes: Writes, events: list[CloudEvent[Any]], received: dict[str, Received]) -> None:
         if not events:
             return
         writes.received = received

@@ -45,7 +45,7 @@ async def apply_incident_events(writes: Writes, events: list[CloudEvent[Any]]) -
     incident_ids = {event.data.incident.incident_id for event in events}
     await lock_keys(session, "gw_incident", incident_ids)
     stored = await rows_by_key(session, INCIDENTS, "incident_id", incident_ids)
-    effects = decide_incidents(stored, events, writes.received_json)
+    effects = decide_incidents(stored, events, writes.received_text)
     writes.upsert(Incident, effects.incidents)
     writes.insert(IncidentPost, effects.links, ignore_conflicts=True)
     await writes.flush()

@@ -35,6 +35,8 @@ from incidents_common.events import (
 )
 
 AsJson = Callable[[CloudEvent[Any]], dict[str, Any]]
+# An event as a JSON column stores it: its data, or the text it arrived as (Writes.received_text).
+AsStored = Callable[[CloudEvent[Any]], Any]
 
 
 def _event_detail(data: IncidentEvent) -> tuple[dict[str, Any], str | None, str | None, str | None]:
@@ -97,7 +99,7 @@ def dumped(event: CloudEvent[Any]) -> dict[str, Any]:
     return event.model_dump(mode="json", exclude_none=True)
 
 
-def history_row(event: CloudEvent[Any], data: IncidentEvent, as_json: AsJson = dumped) -> dict[str, Any]:
+def history_row(event: CloudEvent[Any], data: IncidentEvent, as_stored: AsStored = dumped) -> dict[str, Any]:
     """The gw_incident_event row of one incident event (its `seq` is given by the database)."""
     detail, actor, from_status, to_status = _event_detail(data)
     return {
@@ -113,7 +115,7 @@ def history_row(event: CloudEvent[Any], data: IncidentEvent, as_json: AsJson = d
         "from_status": from_status,
         "to_status": to_status,
         "detail": detail,
-        "payload": as_json(event),
+        "payload": as_stored(event),
     }
 
 
@@ -191,7 +193,7 @@ class IncidentEffects:
 
 
 def decide_incidents(
-    stored: Mapping[str, Mapping[str, Any]], events: Sequence[CloudEvent[Any]], as_json: AsJson = dumped
+    stored: Mapping[str, Mapping[str, Any]], events: Sequence[CloudEvent[Any]], as_stored: AsStored = dumped
 ) -> IncidentEffects:
     """Fold incident events, in delivery order, into the stored rows (incident id → row).
 
@@ -206,7 +208,7 @@ def decide_incidents(
     for event in events:
         data: IncidentEvent = event.data
         snap = data.incident
-        effects.history.append(history_row(event, data, as_json))
+        effects.history.append(history_row(event, data, as_stored))
         row = rows.get(snap.incident_id)
         if row is None:
             known = stored.get(snap.incident_id)
