@@ -48,3 +48,40 @@ def test_every_service_documents_its_api() -> None:
         spec = json.loads((ROOT / "services" / folder / "openapi.json").read_text(encoding="utf-8"))
         assert spec["openapi"].startswith("3.")
         assert spec["paths"], folder
+
+
+# The gateway serves routing's directory under /v1/directory with models of its own (it imports no
+# routing code): each must say what routing's says, or a portal is told one shape and given another.
+DIRECTORY_MODELS = [
+    f"{kind}{use}" for kind in ("Department", "Official", "Rule") for use in ("Create", "Update", "Read")
+]
+# What a field's schema states that a client relies on (descriptions and examples may differ).
+FIELD_FACTS = ("type", "maxLength", "minLength", "pattern", "minimum", "maximum", "enum", "maxItems", "minItems")
+
+
+def _field_facts(schema: dict, components: dict) -> object:
+    """A field's schema reduced to its facts, its references resolved (enums are compared by value)."""
+    if "$ref" in schema:
+        return _field_facts(components[schema["$ref"].rsplit("/", 1)[-1]], components)
+    if "anyOf" in schema:
+        return sorted((_field_facts(part, components) for part in schema["anyOf"]), key=repr)
+    facts = {key: schema[key] for key in FIELD_FACTS if key in schema}
+    if "items" in schema:
+        facts["items"] = _field_facts(schema["items"], components)
+    if "default" in schema:
+        facts["default"] = schema["default"]
+    return facts
+
+
+@pytest.mark.parametrize("name", DIRECTORY_MODELS)
+def test_the_gateways_directory_models_say_what_routings_say(name: str) -> None:
+    routing = json.loads((ROOT / "services" / "routing" / "openapi.json").read_text(encoding="utf-8"))
+    gateway = json.loads((ROOT / "services" / "api-gateway" / "openapi.json").read_text(encoding="utf-8"))
+    ours, theirs = gateway["components"]["schemas"][name], routing["components"]["schemas"][name]
+    assert sorted(ours.get("required", [])) == sorted(theirs.get("required", [])), name
+    assert ours.get("additionalProperties") == theirs.get("additionalProperties"), name
+    assert list(ours["properties"]) == list(theirs["properties"]), name
+    for field, schema in theirs["properties"].items():
+        assert _field_facts(ours["properties"][field], gateway["components"]["schemas"]) == _field_facts(
+            schema, routing["components"]["schemas"]
+        ), f"{name}.{field}"

@@ -17,6 +17,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from api_gateway.directory.schemas import DepartmentRead, OfficialRead, RuleRead
 from api_gateway.incidents.actions import OFFICIAL_ACTIONS
 from api_gateway.testing import Gateway, gateway_settings, running, serve
 from incidents_common.testing import ServiceAuth
@@ -173,6 +174,38 @@ class TestDirectoryWrites:
             rules = {r["id"]: r for r in (await http.get("/v1/rules")).json()}
         assert rules[system.ids["rule77"]]["active"] is True
         assert rules[system.ids["rule64"]]["department_id"] == "dep-64-roads"
+
+    async def test_a_malformed_body_is_refused_before_routing_is_asked(self, system: System) -> None:
+        gw, admin = system.gw, system.gw.headers("admin64")
+        system.recorder.calls.clear()
+        for path, body in [
+            ("/v1/directory/departments", {"region_code": "64", "name": "x", "city": "Саратов"}),  # no such field
+            ("/v1/directory/officials", {"region_code": "64", "name": "x", "work_start": "18:00", "work_end": "09:00"}),
+            ("/v1/directory/officials", {"region_code": "64", "name": "x", "timezone": "Europe/Saratoff"}),
+            ("/v1/directory/rules", {"region_code": "64", "category": "дороги", "department_id": "dep-64-roads"}),
+            ("/v1/directory/rules", {"region_code": "99", "department_id": "dep-64-roads"}),
+        ]:
+            refused = await gw.client.post(path, json=body, headers=admin)
+            assert refused.status_code == 422, (path, body, refused.text)
+            assert refused.headers["content-type"] == "application/problem+json"
+        nulled = await gw.client.patch("/v1/directory/officials/off-64-1", json={"name": None}, headers=admin)
+        assert nulled.status_code == 422, nulled.text
+        assert system.recorder.calls == []
+
+    async def test_what_routing_returns_is_served_in_the_documented_shape(self, system: System) -> None:
+        gw, admin = system.gw, system.gw.headers("admin64")
+        created = await gw.client.post(
+            "/v1/directory/departments",
+            json={"region_code": "64", "name": "Комитет по благоустройству", "municipality": "Саратов"},
+            headers=admin,
+        )
+        assert created.status_code == 201, created.text
+        assert set(created.json()) == set(DepartmentRead.model_fields)
+        assert created.json()["municipality"] == "Саратов" and created.json()["kind"] == "ministry"
+        officials = (await gw.client.get("/v1/directory/officials", params={"region": "64"}, headers=admin)).json()
+        assert officials and all(set(o) == set(OfficialRead.model_fields) for o in officials)
+        rules = (await gw.client.get("/v1/directory/rules", params={"region": "64"}, headers=admin)).json()
+        assert rules and all(set(r) == set(RuleRead.model_fields) for r in rules)
 
     async def test_creating_an_official_in_another_regions_department_is_refused(self, system: System) -> None:
         gw, admin = system.gw, system.gw.headers("admin64")

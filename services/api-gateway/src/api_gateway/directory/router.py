@@ -9,37 +9,31 @@ authority); the checks here are a second line of defence that never trusts an id
 
 # No `from __future__ import annotations`: the handlers made in _make_routes name `kind` in their
 # annotations (Body examples), which FastAPI must evaluate where they are defined.
-from typing import Annotated, Any
+from typing import Annotated, Any, NamedTuple
 
 from fastapi import APIRouter, Body, Path, Query
+from pydantic import BaseModel
 
 from api_gateway.auth.deps import PrincipalDep
 from api_gateway.deps import RoutingDep
-from api_gateway.directory import service
+from api_gateway.directory import schemas, service
+from api_gateway.schemas import example_of
 
 router = APIRouter(prefix="/v1/directory", tags=["directory"])
 
-EXAMPLES: dict[str, dict[str, Any]] = {
-    "departments": {
-        "region_code": "64",
-        "name": "Комитет дорожного хозяйства администрации г. Саратова",
-        "city": "Саратов",
-        "categories": ["roads"],
-    },
-    "officials": {
-        "region_code": "64",
-        "name": "Петров Иван Сергеевич",
-        "position": "Начальник отдела",
-        "department_id": "dep-64-roads",
-        "email": "petrov@saratov.example",
-    },
-    "rules": {
-        "region_code": "64",
-        "category": "roads",
-        "city": "Саратов",
-        "department_id": "dep-64-roads",
-        "priority": 10,
-    },
+
+class Shapes(NamedTuple):
+    """A directory kind's models: what a portal sends to create or update one, what it reads back."""
+
+    create: type[BaseModel]
+    update: type[BaseModel]
+    read: type[BaseModel]
+
+
+SHAPES: dict[str, Shapes] = {
+    "departments": Shapes(schemas.DepartmentCreate, schemas.DepartmentUpdate, schemas.DepartmentRead),
+    "officials": Shapes(schemas.OfficialCreate, schemas.OfficialUpdate, schemas.OfficialRead),
+    "rules": Shapes(schemas.RuleCreate, schemas.RuleUpdate, schemas.RuleRead),
 }
 RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"description": "Not authenticated"},
@@ -50,10 +44,13 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 def _make_routes(kind: str) -> None:
+    shapes = SHAPES[kind]
+
     @router.get(
         f"/{kind}",
         summary=f"List {kind} of a region",
-        responses={200: {"content": {"application/json": {"example": [EXAMPLES[kind]]}}}, **RESPONSES},
+        response_model=list[shapes.read],  # type: ignore[name-defined]  # a model chosen per kind
+        responses={200: {"content": {"application/json": {"example": [example_of(shapes.read)]}}}, **RESPONSES},
         name=f"list_{kind}",
     )
     async def list_items(
@@ -67,15 +64,16 @@ def _make_routes(kind: str) -> None:
         f"/{kind}",
         status_code=201,
         summary=f"Create {kind[:-1]} (regional_admin, own regions)",
-        responses={201: {"content": {"application/json": {"example": EXAMPLES[kind]}}}, **RESPONSES},
+        response_model=shapes.read,
+        responses={201: {"content": {"application/json": {"example": example_of(shapes.read)}}}, **RESPONSES},
         name=f"create_{kind}",
     )
     async def create_item(
         routing: RoutingDep,
         principal: PrincipalDep,
-        body: Annotated[dict[str, Any], Body(examples=[EXAMPLES[kind]])],
+        body: Annotated[shapes.create, Body()],  # type: ignore[name-defined]  # a model chosen per kind
     ) -> Any:
-        return await service.create_item(routing, kind, principal, body)
+        return await service.create_item(routing, kind, principal, body.model_dump(mode="json", exclude_unset=True))
 
 
 for _kind in service.KINDS:
@@ -83,11 +81,14 @@ for _kind in service.KINDS:
 
 
 def _make_update_route(kind: str) -> None:
+    shapes = SHAPES[kind]
+
     @router.patch(
         f"/{kind}/{{object_id}}",
         summary=f'Update {kind[:-1]} (partial, e.g. {{"active": false}}); regional_admin, own regions',
+        response_model=shapes.read,
         responses={
-            200: {"content": {"application/json": {"example": EXAMPLES[kind]}}},
+            200: {"content": {"application/json": {"example": example_of(shapes.read)}}},
             404: {"description": f"No such {kind[:-1]} in your regions"},
             **RESPONSES,
         },
@@ -97,9 +98,10 @@ def _make_update_route(kind: str) -> None:
         routing: RoutingDep,
         principal: PrincipalDep,
         object_id: Annotated[str, Path(max_length=100)],
-        body: Annotated[dict[str, Any], Body(examples=[{"active": False}])],
+        body: Annotated[shapes.update, Body()],  # type: ignore[name-defined]  # a model chosen per kind
     ) -> Any:
-        return await service.update_item(routing, kind, principal, object_id, body)
+        changes = body.model_dump(mode="json", exclude_unset=True)
+        return await service.update_item(routing, kind, principal, object_id, changes)
 
 
 for _kind in service.KINDS:
