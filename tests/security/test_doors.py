@@ -134,7 +134,7 @@ Door = list[Probe] | str  # the probes, or the reason none applies
 
 OTHER = {"incident_id": "inc-77"}  # Moscow's incident, seen from Saratov
 ACTION = {"action": "take", "comment": "Взято в работу"}
-DEPARTMENT_77 = {"region_code": "77", "name": "Чужой департамент", "categories": ["roads"]}
+DEPARTMENT_77 = {"region_code": "77", "name": "Чужой департамент", "kind": "ministry"}
 DOORS: dict[tuple[str, str], Door] = {
     ("GET", "/v1/me"): "describes the caller itself",
     ("GET", "/v1/regions"): "the public list of the subjects of the federation",
