@@ -34,6 +34,7 @@ from incidents_common.events import (
     SUBJECT_INCIDENT_ALL,
     SUBJECT_POST_CLASSIFIED,
     SUBJECT_POST_COLLECTED,
+    SUBJECT_POST_NOISE,
     Classification,
     CloudEvent,
     IncidentCreated,
@@ -508,8 +509,9 @@ async def test_the_classifier_cannot_publish_incident_events(secured: Secured) -
     try:
         js = nc.jetstream(timeout=1)
         await ensure_streams(js)
-        ack = await js.publish(SUBJECT_POST_CLASSIFIED, b"{}")  # its own subject: stored
+        ack = await js.publish(SUBJECT_POST_CLASSIFIED, b"{}")  # its own subjects: stored
         assert ack.stream == "POSTS"
+        assert (await js.publish(SUBJECT_POST_NOISE, b"{}")).stream == "POSTS"
         with pytest.raises(nats.errors.TimeoutError):  # no stream ack: the server dropped it
             await js.publish("incidents.v1.incident.created.64", b"forged incident")
         await _violation(errors, 'permissions violation for publish to "incidents.v1.incident.created.64"')
@@ -547,6 +549,11 @@ async def test_the_collector_cannot_read_incidents(secured: Secured) -> None:
         with pytest.raises(nats.errors.TimeoutError):  # … no direct read …
             await js.get_msg("INCIDENTS", 1)
         await _violation(errors, "stream.msg.get.incidents")
+        # … no classified post of its own making, complaint or chatter …
+        for subject in (SUBJECT_POST_CLASSIFIED, SUBJECT_POST_NOISE):
+            with pytest.raises(nats.errors.TimeoutError):
+                await js.publish(subject, b"forged classification")
+            await _violation(errors, f'publish to "{subject}"')
         # … no core subscription to the events, nor to other clients' replies.
         await nc.subscribe("incidents.v1.incident.>")
         await nc.subscribe("_INBOX.>")
