@@ -50,13 +50,35 @@ def test_every_service_documents_its_api() -> None:
         assert spec["paths"], folder
 
 
-# The gateway serves routing's directory under /v1/directory with models of its own (it imports no
-# routing code): each must say what routing's says, or a portal is told one shape and given another.
+# The gateway serves routing's directory under /v1/directory, and answers an action on an incident
+# with routing's view of it (api_gateway.incidents.routed), in models of its own (it imports no
+# routing code): each must say what the service's says, or a portal is told one shape and given
+# another. (gateway model, service, the service's model, fields only the gateway adds at the end)
 DIRECTORY_MODELS = [
-    f"{kind}{use}" for kind in ("Department", "Official", "Rule") for use in ("Create", "Update", "Read")
+    (f"{kind}{use}", "routing", f"{kind}{use}", ())
+    for kind in ("Department", "Official", "Rule")
+    for use in ("Create", "Update", "Read")
+]
+ROUTED_MODELS = [
+    ("RoutedIncident", "routing", "IncidentDetail", ("reply_quality",)),
+    ("RoutedPost", "routing", "IncidentPostRead", ()),
+    ("RoutedHistoryEntry", "routing", "HistoryRead", ()),
+    ("RoutedEscalation", "routing", "EscalationRead", ()),
+    ("RoutedReplyText", "routing", "ReplyRead", ()),
+    ("RoutedReply", "routing", "PublishedReplyRead", ()),
+    ("RoutedReaction", "routing", "ReactionRead", ()),
+    ("RoutedDeadline", "routing", "DeadlineRead", ()),
+    ("Assignee", "routing", "Assignee", ()),
+    ("ReviewReason", "routing", "ReviewReason", ()),
+    ("ReplyScore", "classifier", "ReplyScoreRead", ()),
+    ("ReleasedReply", "routing", "IncidentDetail", ("reply_quality", "held_reply")),
 ]
 # What a field's schema states that a client relies on (descriptions and examples may differ).
 FIELD_FACTS = ("type", "maxLength", "minLength", "pattern", "minimum", "maximum", "enum", "maxItems", "minItems")
+
+
+def _openapi(folder: str) -> dict:
+    return json.loads((ROOT / "services" / folder / "openapi.json").read_text(encoding="utf-8"))
 
 
 def _field_facts(schema: dict, components: dict) -> object:
@@ -66,22 +88,32 @@ def _field_facts(schema: dict, components: dict) -> object:
     if "anyOf" in schema:
         return sorted((_field_facts(part, components) for part in schema["anyOf"]), key=repr)
     facts = {key: schema[key] for key in FIELD_FACTS if key in schema}
-    if "items" in schema:
-        facts["items"] = _field_facts(schema["items"], components)
+    if "properties" in schema:  # a nested model: its own entry in the lists above compares its fields
+        facts["properties"] = list(schema["properties"])
+    for nested in ("items", "additionalProperties"):
+        if isinstance(schema.get(nested), dict):
+            facts[nested] = _field_facts(schema[nested], components)
     if "default" in schema:
         facts["default"] = schema["default"]
     return facts
 
 
-@pytest.mark.parametrize("name", DIRECTORY_MODELS)
-def test_the_gateways_directory_models_say_what_routings_say(name: str) -> None:
-    routing = json.loads((ROOT / "services" / "routing" / "openapi.json").read_text(encoding="utf-8"))
-    gateway = json.loads((ROOT / "services" / "api-gateway" / "openapi.json").read_text(encoding="utf-8"))
-    ours, theirs = gateway["components"]["schemas"][name], routing["components"]["schemas"][name]
-    assert sorted(ours.get("required", [])) == sorted(theirs.get("required", [])), name
-    assert ours.get("additionalProperties") == theirs.get("additionalProperties"), name
-    assert list(ours["properties"]) == list(theirs["properties"]), name
-    for field, schema in theirs["properties"].items():
-        assert _field_facts(ours["properties"][field], gateway["components"]["schemas"]) == _field_facts(
-            schema, routing["components"]["schemas"]
-        ), f"{name}.{field}"
+@pytest.mark.parametrize(
+    ("ours", "service", "theirs", "added"),
+    DIRECTORY_MODELS + ROUTED_MODELS,
+    ids=lambda v: v if isinstance(v, str) else "",
+)
+def test_the_gateways_copies_of_other_services_models_say_what_theirs_say(
+    ours: str, service: str, theirs: str, added: tuple[str, ...]
+) -> None:
+    gateway_components = _openapi("api-gateway")["components"]["schemas"]
+    their_components = _openapi(service)["components"]["schemas"]
+    mine, model = gateway_components[ours], their_components[theirs]
+    required = [name for name in mine.get("required", []) if name not in added]
+    assert sorted(required) == sorted(model.get("required", [])), ours
+    assert mine.get("additionalProperties") == model.get("additionalProperties"), ours
+    assert list(mine["properties"]) == [*model["properties"], *added], ours
+    for field, schema in model["properties"].items():
+        assert _field_facts(mine["properties"][field], gateway_components) == _field_facts(schema, their_components), (
+            f"{ours}.{field}"
+        )

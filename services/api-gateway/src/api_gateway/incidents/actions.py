@@ -4,13 +4,13 @@ and the verdict on its audit log."""
 
 from __future__ import annotations
 
-from typing import Any
 from urllib.parse import quote
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api_gateway.auth.principal import Principal, Role, require_roles
 from api_gateway.incidents.models import Incident
+from api_gateway.incidents.routed import ReplyScore, RoutedIncident, routed_incident
 from api_gateway.incidents.schemas import ActionCreate, IncidentAuditRead
 from api_gateway.incidents.service import get_visible
 from api_gateway.replies.guard import ReplyGuard, supersede_held
@@ -37,7 +37,7 @@ async def act(
     principal: Principal,
     incident_id: str,
     action: ActionCreate,
-) -> dict[str, Any]:
+) -> RoutedIncident:
     """The action checked, forwarded to routing, and its answer (with the reply's score, if scored)."""
     incident = await get_visible(session, principal=principal, incident_id=incident_id)
     require_roles(principal, Role.regional_admin, Role.official)
@@ -48,7 +48,7 @@ async def act(
             raise Forbidden(f"officials may not {action.action}")
     if action.action is IncidentAction.reassign and action.official_id:
         await _check_new_assignee(routing, principal, incident, action.official_id)
-    scored: dict[str, Any] | None = None
+    scored: ReplyScore | None = None
     if action.action in REPLIES:
         scored, note = await guard.check(
             incident=incident, action=action, principal=principal, override_reason=action.override_reason
@@ -58,8 +58,7 @@ async def act(
     answer = await forward_action(routing, incident_id, action, principal)
     if action.action in REPLIES:
         await supersede_held(session, incident_id)
-    if scored is not None:
-        answer["reply_quality"] = scored
+    answer.reply_quality = scored
     return answer
 
 
@@ -79,12 +78,12 @@ async def _check_new_assignee(routing: Upstream, principal: Principal, incident:
 
 async def forward_action(
     routing: Upstream, incident_id: str, action: ActionCreate, principal: Principal
-) -> dict[str, Any]:
-    """The action sent to routing as the caller (routing records the user named in the service token)."""
+) -> RoutedIncident:
+    """The action sent to routing as the caller (routing records the user named in the service token),
+    and routing's incident after it."""
     body = action.model_dump(mode="json", exclude_none=True, exclude={"override_reason"})
     path = f"/v1/incidents/{quote(incident_id, safe='')}/actions"
-    result = await routing.request("POST", path, json=body, user=principal.acting())
-    return result if isinstance(result, dict) else {"result": result}
+    return routed_incident(await routing.request("POST", path, json=body, user=principal.acting()), incident_id)
 
 
 async def audit(

@@ -16,6 +16,7 @@ from api_gateway.deps import RoutingDep
 from api_gateway.incidents import actions, service, unplaced
 from api_gateway.incidents.export import EXPORT_COLUMNS, incidents_csv
 from api_gateway.incidents.params import FilterDep
+from api_gateway.incidents.routed import RoutedIncident
 from api_gateway.incidents.schemas import (
     ActionCreate,
     IncidentAuditRead,
@@ -33,6 +34,10 @@ router = APIRouter(prefix="/v1", tags=["incidents"])
 UPSTREAM_RESPONSES: dict[int | str, dict[str, Any]] = {
     403: {"description": "Your role may not do this"},
     409: {"description": "Routing refused the transition from the current status"},
+    502: {
+        "description": "Routing failed, or applied the action and answered off its contract (a version skew): "
+        "read the incident"
+    },
     503: {"description": "Routing is unavailable; nothing was changed (Retry-After)"},
     504: {"description": "Routing did not answer in time; the action may still be applied: read the incident"},
 }
@@ -222,29 +227,6 @@ async def get_incident(
     return await service.incident_detail(session, principal=principal, incident_id=incident_id)
 
 
-ACTION_RESULT_EXAMPLE = {
-    "incident_id": "inc-8f3a",
-    "region_code": "64",
-    "status": "in_progress",
-    "assignee": {"official_id": "off-64-roads-1", "name": "Петров Иван Сергеевич"},
-    # Routing's clocks, as routing returns them (GET /v1/incidents/{id} sums them up as `deadlines`).
-    "deadlines": [
-        {
-            "clock": "first_reaction",
-            "state": "pending",
-            "level": 0,
-            "started_at": "2026-11-26T09:15:00Z",
-            "warn_at": "2026-11-26T15:15:00Z",
-            "due_at": "2026-11-26T17:15:00Z",
-            "working_hours": 8.0,
-            "timezone": "Europe/Saratov",
-            "policy": "default",
-        }
-    ],
-    "history": [{"action": "take", "actor": "off-64-roads-1", "at": "2026-11-26T10:00:00Z"}],
-}
-
-
 @router.get(
     "/incidents/{incident_id}/audit",
     summary="Check the incident's audit log (every action chained by hash): whether it holds, and where it breaks",
@@ -266,10 +248,7 @@ async def check_incident_audit(
         "classification …); forwarded to routing"
     ),
     responses={
-        200: {
-            "description": "The incident after the action, as routing returns it",
-            "content": {"application/json": {"example": ACTION_RESULT_EXAMPLE}},
-        },
+        200: {"description": "The incident after the action, as routing returns it"},
         **AUTH_RESPONSES,
         **UPSTREAM_RESPONSES,
     },
@@ -281,7 +260,7 @@ async def act_on_incident(
     principal: PrincipalDep,
     incident_id: Annotated[str, Path(max_length=64)],
     action: Annotated[ActionCreate, Body()],
-) -> dict[str, Any]:
+) -> RoutedIncident:
     return await actions.act(
         session, routing=routing, guard=guard, principal=principal, incident_id=incident_id, action=action
     )

@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends
 from sqlalchemy import update
@@ -31,6 +31,7 @@ from api_gateway.auth.principal import Principal, Role
 from api_gateway.config import Settings
 from api_gateway.deps import ClassifierDep, DatabaseDep, SettingsDep
 from api_gateway.incidents.models import Incident
+from api_gateway.incidents.routed import ReplyScore
 from api_gateway.incidents.schemas import ActionCreate
 from api_gateway.replies.models import HeldReply
 from api_gateway.upstream import Classifier
@@ -57,20 +58,20 @@ class ReplyGuard:
     db: Database
     settings: Settings
 
-    async def score(self, *, complaint: str, reply: str) -> dict[str, Any] | None:
-        """The classifier's score of `reply` (ReplyScoreRead as a dict); None when it does not answer."""
+    async def score(self, *, complaint: str, reply: str) -> ReplyScore | None:
+        """The classifier's score of `reply`; None when it does not answer, or not in its contract's shape."""
         try:
-            scored: dict[str, Any] = await self.classifier.ask(
+            scored = await self.classifier.ask(
                 "/v1/replies/score", {"complaint": complaint[:20_000], "reply": reply[:20_000]}
             )
-            return scored
+            return ReplyScore.model_validate(scored)
         except Exception as exc:  # noqa: BLE001 - scoring is advice: its outage never blocks an answer
-            log.warning("the reply was not scored", extra={"error": repr(exc)})
+            log.warning("the reply was not scored", extra={"error": repr(exc)[:500]})
             return None
 
     async def check(
         self, *, incident: Incident, action: ActionCreate, principal: Principal, override_reason: str | None
-    ) -> tuple[dict[str, Any] | None, str | None]:
+    ) -> tuple[ReplyScore | None, str | None]:
         """(the score or None, a note for the action's comment or None); raises ReplyHeld when the reply
         is below the region's threshold and nobody who may overrode it."""
         complaint = " ".join(part for part in (incident.title, incident.summary) if part)
@@ -78,10 +79,10 @@ class ReplyGuard:
         if scored is None:
             return None, "ответ не оценён: сервис оценки недоступен"
         threshold = threshold_for(self.settings, incident.region_code)
-        quality = float(scored.get("quality", 0.0))
+        quality = scored.quality
         if quality >= threshold:
             return scored, None
-        reasons = "; ".join(scored.get("reasons") or [])
+        reasons = "; ".join(scored.reasons)
         if override_reason and principal.role in OVERRIDERS:
             note = f"отправлен вопреки оценке качества {quality:.2f} < {threshold:.2f} ({reasons}): {override_reason}"
             return scored, note
@@ -99,8 +100,8 @@ class ReplyGuard:
             f"{detail}; it waits in the curator's queue as {held_id}",
             quality=quality,
             threshold=threshold,
-            reasons=scored.get("reasons") or [],
-            suggestions=scored.get("suggestions") or [],
+            reasons=scored.reasons,
+            suggestions=scored.suggestions,
             held_reply_id=held_id,
         )
 
@@ -110,7 +111,7 @@ class ReplyGuard:
         incident: Incident,
         action: ActionCreate,
         principal: Principal,
-        scored: dict[str, Any],
+        scored: ReplyScore,
         threshold: float,
     ) -> str:
         """Keep the held reply for the curator, in its own transaction (the request itself fails with 409)."""
@@ -124,10 +125,10 @@ class ReplyGuard:
             comment=action.comment,
             author=principal.actor,
             author_name=principal.name,
-            quality=float(scored.get("quality", 0.0)),
+            quality=scored.quality,
             threshold=threshold,
-            reasons=list(scored.get("reasons") or []),
-            suggestions=list(scored.get("suggestions") or []),
+            reasons=list(scored.reasons),
+            suggestions=list(scored.suggestions),
         )
         async with self.db.transaction() as session:
             session.add(held)

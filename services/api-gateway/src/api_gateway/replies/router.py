@@ -8,15 +8,16 @@ federal callers every region's.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Body, Path, Query
 
-from api_gateway.auth.deps import PrincipalDep
+from api_gateway.auth.deps import AUTH_RESPONSES, PrincipalDep
 from api_gateway.auth.principal import Role, require_roles
 from api_gateway.deps import RoutingDep
+from api_gateway.incidents.router import UPSTREAM_RESPONSES
 from api_gateway.replies import service
-from api_gateway.replies.schemas import HELD_EXAMPLE, DecisionCreate, HeldReplyPage, HeldReplyRead
+from api_gateway.replies.schemas import DecisionCreate, HeldReplyPage, HeldReplyRead, ReleasedReply
 from incidents_common.app import SessionDep
 
 router = APIRouter(prefix="/v1/held-replies", tags=["incidents"])
@@ -33,21 +34,13 @@ async def list_held_replies(
     return await service.list_held(session, principal=principal, regions=region, status=status)
 
 
-RELEASED_EXAMPLE = {
-    "incident_id": "inc-8f3a",
-    "status": "answered",
-    "held_reply": {**HELD_EXAMPLE, "status": "released", "decided_by": "key:key_64admin", "decision_reason": "…"},
-}
-
-
 @router.post(
     "/{held_id}/release",
     summary="Send a held reply anyway (the region's curator): the override and its reason go into the audit log",
     responses={
-        200: {
-            "description": "The incident after the reply, as routing returns it, with the held reply",
-            "content": {"application/json": {"example": RELEASED_EXAMPLE}},
-        }
+        200: {"description": "The incident after the reply, as routing returns it, with the held reply"},
+        **AUTH_RESPONSES,
+        **UPSTREAM_RESPONSES,
     },
 )
 async def release_held_reply(
@@ -56,7 +49,7 @@ async def release_held_reply(
     principal: PrincipalDep,
     held_id: Annotated[str, Path(max_length=36)],
     decision: Annotated[DecisionCreate, Body()],
-) -> dict[str, Any]:
+) -> ReleasedReply:
     require_roles(principal, Role.regional_admin)
     return await service.release(session, routing=routing, principal=principal, held_id=held_id, reason=decision.reason)
 

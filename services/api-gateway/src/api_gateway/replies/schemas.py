@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from api_gateway.incidents.routed import ROUTED_EXAMPLE, RoutedIncident
 from api_gateway.schemas import example
 
 HELD_EXAMPLE: dict[str, Any] = {
@@ -48,6 +49,26 @@ class HeldReplyRead(BaseModel):
     decision_reason: str | None = None
     created_at: datetime
     decided_at: datetime | None = None
+
+
+class ReleasedReply(RoutedIncident):
+    """The incident after the released reply went out, as routing answers, and the held reply decided."""
+
+    model_config = example(
+        **{
+            **ROUTED_EXAMPLE,
+            "status": "answered",
+            "held_reply": {
+                **HELD_EXAMPLE,
+                "status": "released",
+                "decided_by": "key:key_64admin",
+                "decision_reason": "Житель просил только подтвердить приём обращения",
+                "decided_at": "2026-12-04T10:05:00Z",
+            },
+        }
+    )
+
+    held_reply: HeldReplyRead
 
 
 class HeldReplyPage(BaseModel):

@@ -4,8 +4,6 @@ return it to its author with a reason."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -14,7 +12,7 @@ from api_gateway.incidents.actions import forward_action
 from api_gateway.incidents.schemas import ActionCreate
 from api_gateway.incidents.service import get_visible
 from api_gateway.replies.models import HeldReply
-from api_gateway.replies.schemas import HeldReplyPage, HeldReplyRead
+from api_gateway.replies.schemas import HeldReplyPage, HeldReplyRead, ReleasedReply
 from api_gateway.upstream import Upstream
 from incidents_common.db import utcnow
 from incidents_common.events import IncidentAction
@@ -74,7 +72,7 @@ def _decided(session: AsyncSession, held: HeldReply, status: str, principal: Pri
 
 async def release(
     session: AsyncSession, *, routing: Upstream, principal: Principal, held_id: str, reason: str
-) -> dict[str, Any]:
+) -> ReleasedReply:
     """Send the held reply as the curator's action; routing's answer, with the held reply."""
     held = await waiting(session, principal, held_id)
     if held.author == principal.actor:
@@ -93,8 +91,7 @@ async def release(
     )
     answer = await forward_action(routing, held.incident_id, action, principal)
     _decided(session, held, "released", principal, reason)
-    answer["held_reply"] = to_read(held).model_dump(mode="json")
-    return answer
+    return ReleasedReply(**dict(answer), held_reply=to_read(held))
 
 
 async def return_to_author(session: AsyncSession, *, principal: Principal, held_id: str, reason: str) -> HeldReplyRead:
