@@ -32,8 +32,9 @@ chromium:
 run: install
 	$(BIN)/python scripts/run_local.py
 
+# Spread over the cores (pytest-xdist; --dist load: schemathesis' cases are lost under loadfile/loadscope).
 test: install
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto --maxprocesses 4 --dist load
 
 # A one-hour operator token for an internal API: make -s token SERVICE=collector
 SERVICE ?= collector

@@ -21,6 +21,8 @@ import pytest
 from incidents_common.identity import Identity
 from incidents_common.processes import free_port, pid_serving
 
+pytestmark = pytest.mark.slow  # a long test: started first (incidents_common.testing)
+
 ROOT = Path(__file__).resolve().parents[2]
 KEY = "e2e-federal-key"
 

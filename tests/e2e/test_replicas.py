@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from fastapi import FastAPI
 from nats.aio.client import Client as NatsClient
 from sqlalchemy import func
@@ -47,6 +48,8 @@ from .replicas_support import (
     stream_count,
     stream_messages,
 )
+
+pytestmark = pytest.mark.slow  # a long test: started first (incidents_common.testing)
 
 # Small pulls, so that a few hundred posts make many batches and both replicas of each kind get some.
 CONSUMER_BATCH = 10

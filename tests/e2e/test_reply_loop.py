@@ -21,6 +21,8 @@ from incidents_common.processes import free_port
 
 from .test_pipeline import KEY, RunningSystem, _start, _stop
 
+pytestmark = pytest.mark.slow  # a long test: started first (incidents_common.testing)
+
 T = TypeVar("T")
 COMMUNITY = -100
 POST_ID = 7

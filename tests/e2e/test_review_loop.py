@@ -40,6 +40,8 @@ from incidents_common.processes import free_port
 
 from .test_pipeline import KEY, RunningSystem, _start, _stop
 
+pytestmark = pytest.mark.slow  # a long test: started first (incidents_common.testing)
+
 T = TypeVar("T")
 TEXT = "В Энгельсе на Волге дети катаются на льду у самого берега, лёд уже трещит, взрослых рядом нет"
 DANGER = ReviewReason(field="danger", confidence=0.42, detail="возможна угроза жизни: вероятность 0.42")

@@ -36,6 +36,8 @@ from incidents_common.processes import NatsCluster, free_port, nats_server_binar
 from incidents_common.streams import configured_streams, ensure_streams
 from incidents_common.testing import eventually
 
+pytestmark = pytest.mark.slow  # a long test: started first (incidents_common.testing)
+
 ROOT = Path(__file__).resolve().parents[3]
 CLUSTER_DIR = ROOT / "infra" / "nats" / "cluster"
 DURABLE = "classifier-post-collected"  # the classifier's durable: its user may consume it

@@ -59,6 +59,8 @@ from incidents_common.settings import ServiceSettings
 from incidents_common.streams import ensure_streams
 from incidents_common.testing import ServiceAuth, eventually
 
+pytestmark = pytest.mark.slow  # a long test: started first (incidents_common.testing)
+
 
 class Applied(SQLModel, table=True):
     __tablename__ = "test_dl_applied"

@@ -71,6 +71,8 @@ from incidents_common.processes import NatsServer
 from incidents_common.streams import ensure_streams
 from incidents_common.testing import eventually
 
+pytestmark = pytest.mark.slow  # a long test: started first (incidents_common.testing)
+
 ROOT = Path(__file__).resolve().parents[3]
 EXAMPLE = ROOT / "infra" / "nats" / "regions.conf"
 COMPOSE = ROOT / "infra" / "nats" / "compose.conf"

@@ -166,6 +166,16 @@ async def nats_client(nats_url: str) -> AsyncIterator[Any]:
 # ---------------------------------------------------------------------------------------------
 
 
+# Modules marked with one of these run first. `make test` spreads the suite over pytest-xdist's
+# workers, which take tests in collection order: a long test collected last would end the run alone.
+LONG_MARKERS = ("faults", "slow")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The long tests first, the rest in their order (a stable sort: each module stays together)."""
+    items.sort(key=lambda item: not any(item.get_closest_marker(name) for name in LONG_MARKERS))
+
+
 def pytest_configure(config: pytest.Config) -> None:
     """Every app the tests start loads its keys from one folder made for this session."""
     import os
