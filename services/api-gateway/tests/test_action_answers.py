@@ -112,3 +112,18 @@ def test_an_answer_off_routings_contract_is_a_502_that_says_the_action_was_appli
         routed_incident({"incident_id": "inc-1", "status": "no-such-status"}, "inc-1")
     assert raised.value.status == 502
     assert "was applied" in str(raised.value) and "GET /v1/incidents/inc-1" in str(raised.value)
+
+
+async def test_the_read_model_says_which_sla_policy_set_the_deadlines(make_gateway, tmp_path: Path) -> None:
+    """Routing's snapshot names the policy of the incident's clocks; the gateway's list and detail show
+    it beside the deadlines it set, the same name as routing's own clocks carry."""
+    async with real_routing(tmp_path) as (url, app), make_gateway(routing_url=url) as gw:
+        incident_id = await opened_incident(app, gw, "p1")
+        path = f"/v1/incidents/{incident_id}/actions"
+        taken = await gw.client.post(path, json={"action": "take"}, headers=gw.headers("official64"))
+        routing_policies = {d["policy"] for d in taken.json()["deadlines"]}
+        detail = (await gw.client.get(f"/v1/incidents/{incident_id}", headers=gw.headers("admin64"))).json()
+        assert routing_policies == {detail["deadlines"]["policy"]}
+        assert detail["deadlines"]["policy"]  # here the service's default: routing has no policies stored
+        listed = (await gw.client.get("/v1/incidents", headers=gw.headers("admin64"))).json()["items"]
+        assert [item["deadlines"]["policy"] for item in listed] == [detail["deadlines"]["policy"]]

@@ -16,7 +16,7 @@ from incidents_common.testing import ServiceAuth, eventually
 from routing.config import Settings
 from routing.deadlines.calendar import WorkCalendar
 from routing.deadlines.models import Clock, Deadline, DeadlineState, SlaPolicy
-from routing.deadlines.service import resolve_policy
+from routing.deadlines.service import INTERIM_SUFFIX, resolve_policy
 from routing.directory.models import Official
 from routing.directory.service import import_directory
 from routing.incidents.lifecycle import perform_action
@@ -82,6 +82,17 @@ class TestPolicies:
             t0,
         )
         assert critical.first_response_due == saratov.add(t0, 4 * 3600)
+        # Which policy set the deadlines travels with the incident, in every event's snapshot.
+        async with db.transaction() as session:
+            names = {d.incident_id: d.policy for d in (await session.exec(select(Deadline))).all()}
+            events = [orjson.loads(r.payload) for r in (await session.exec(select(OutboxMessage))).all()]
+        assert incident.sla_policy == names[incident.id] and incident.sla_policy.startswith("Политика SLA")
+        assert critical.sla_policy == names[critical.id] != incident.sla_policy  # the shipped critical policy
+        snapshots = [e["data"]["incident"] for e in events if e["type"] == "ru.incidents.incident.assigned"]
+        assert {(s["incident_id"], s["sla_policy"]) for s in snapshots} == {
+            (incident.id, incident.sla_policy),
+            (critical.id, critical.sla_policy),
+        }
 
 
 class TestScanner:
@@ -164,8 +175,13 @@ class TestScanner:
             )
             assert interim.first_response_due is None
             assert interim.final_due == WorkCalendar("Europe/Saratov").add_days(later, 7)
+            assert interim.sla_policy == paused.sla_policy + INTERIM_SUFFIX  # the interim answer's final clock
         # The reply stops the clocks once the collector has published it, met at the time it was given.
         await publish_outcome(db, answered.id, "published", at=later + timedelta(minutes=1), url="https://vk.com/x")
+        async with db.transaction() as session:
+            stopped = await session.get(Incident, answered.id)
+            assert stopped is not None and stopped.final_due is None
+            assert stopped.sla_policy == answered.sla_policy  # the policy it was answered under
         async with db.transaction() as session:
             states = {
                 (d.clock, d.state)

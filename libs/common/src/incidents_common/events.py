@@ -346,6 +346,11 @@ class IncidentSnapshot(Contract):
     escalation_level: int = 0
     first_response_due: datetime | None = None
     final_due: datetime | None = None
+    sla_policy: str | None = Field(
+        default=None,
+        description="The SLA policy its running clocks follow, by name (routing's most specific match for its "
+        "region, category and urgency); after the clocks stop, the one they last ran under",
+    )
     first_response_at: datetime | None = None
     created_at: datetime
     updated_at: datetime

@@ -154,6 +154,7 @@ def snapshot_values(snap: IncidentSnapshot, stored: Mapping[str, Any] | None) ->
         # compares the response with ("answered within deadline"); a restarted clock brings a new one.
         "first_response_due": snap.first_response_due or (stored["first_response_due"] if stored else None),
         "final_due": snap.final_due or (stored["final_due"] if stored else None),
+        "sla_policy": snap.sla_policy or (stored["sla_policy"] if stored else None),
         "first_response_at": snap.first_response_at,
         "created_at": snap.created_at,
         "updated_at": snap.updated_at,

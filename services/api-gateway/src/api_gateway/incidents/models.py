@@ -72,6 +72,7 @@ class Incident(SQLModel, table=True):
     escalations: int = 0
     first_response_due: datetime | None = ts()
     final_due: datetime | None = ts()
+    sla_policy: str | None = None  # routing's clocks follow it (by name)
     first_response_at: datetime | None = ts()
     answered_at: datetime | None = ts()
     closed_at: datetime | None = ts()

@@ -28,6 +28,9 @@ class DeadlinesRead(BaseModel):
     first_response_at: datetime | None = None
     answered_at: datetime | None = None
     closed_at: datetime | None = None
+    policy: str | None = Field(
+        default=None, description="The SLA policy that set these deadlines, by name (routing's SLA policies)"
+    )
     overdue: bool = Field(description="An open incident past its first-response or final deadline")
 
 
@@ -90,7 +93,12 @@ class IncidentFields(BaseModel):
         total_reach=1520,
         escalation_level=0,
         post_ids=["post-1", "post-2"],
-        deadlines={"first_response_due": "2026-11-26T17:15:00Z", "final_due": "2026-12-06T09:15:00Z", "overdue": False},
+        deadlines={
+            "first_response_due": "2026-11-26T17:15:00Z",
+            "final_due": "2026-12-06T09:15:00Z",
+            "policy": "Дороги Саратовской области",
+            "overdue": False,
+        },
         created_at=EXAMPLE_TIME,
         updated_at=EXAMPLE_TIME,
     )

@@ -140,6 +140,7 @@ def _deadlines(values: _Values, now: datetime) -> DeadlinesRead:
         first_response_at=first_response_at,
         answered_at=values["answered_at"],
         closed_at=values["closed_at"],
+        policy=values["sla_policy"],
         overdue=overdue(values["status"], first_response_at, first_response_due, final_due, now),
     )
 

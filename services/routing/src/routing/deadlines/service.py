@@ -151,6 +151,7 @@ class ClockedIncident(Protocol):
     escalation_level: int
     first_response_due: datetime | None
     final_due: datetime | None
+    sla_policy: str | None
 
 
 def incident_timezone(region_code: str, city: str | None = None) -> str:
@@ -297,6 +298,11 @@ def sync_due(incident: ClockedIncident, deadlines: Sequence[Deadline | NewClock]
     incident.final_due = next(
         (d.due_at for d in deadlines if d.clock == Clock.final and d.state == DeadlineState.pending), None
     )
+    # The policy of the clock that runs longest (an interim answer's final clock has its own); once
+    # the clocks stop, the incident keeps the one they ran under.
+    running = [d for d in deadlines if d.state == DeadlineState.pending]
+    if running:
+        incident.sla_policy = max(running, key=lambda d: d.clock == Clock.final).policy or incident.sla_policy
 
 
 def close(deadlines: list[Deadline], clocks: tuple[Clock, ...], state: DeadlineState, now: datetime) -> None:

@@ -76,8 +76,8 @@ ATTACH_COLUMNS = (
     "danger",
     "priority",
 )
-REOPEN_COLUMNS = ("status", "first_response_due", "final_due")
-CLOCK_COLUMNS = ("first_response_due", "final_due")
+REOPEN_COLUMNS = ("status", "first_response_due", "final_due", "sla_policy")
+CLOCK_COLUMNS = ("first_response_due", "final_due", "sla_policy")
 
 
 @dataclass

@@ -88,6 +88,7 @@ class Incident(SQLModel, table=True):
     first_response_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     first_response_due: datetime | None = Field(default=None, sa_type=UTCDateTime)
     final_due: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    sla_policy: str | None = Field(default=None, max_length=300)  # the running clocks' policy (its name)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     last_post_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -67,6 +67,7 @@ class IncidentLike(Protocol):
     first_response_at: datetime | None
     first_response_due: datetime | None
     final_due: datetime | None
+    sla_policy: str | None
     created_at: datetime
     updated_at: datetime
     last_post_at: datetime
@@ -126,6 +127,7 @@ class IncidentRecord:
     first_response_at: datetime | None = None
     first_response_due: datetime | None = None
     final_due: datetime | None = None
+    sla_policy: str | None = None
 
     @classmethod
     def from_row(cls, row: Any) -> IncidentRecord:
@@ -174,6 +176,7 @@ def snapshot(incident: IncidentLike) -> IncidentSnapshot:
         escalation_level=incident.escalation_level,
         first_response_due=incident.first_response_due,
         final_due=incident.final_due,
+        sla_policy=incident.sla_policy,
         first_response_at=incident.first_response_at,
         created_at=incident.created_at,
         updated_at=incident.updated_at,
