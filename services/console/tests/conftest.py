@@ -57,6 +57,7 @@ async def seed(gateway: Gateway) -> None:
                 total_reach=510,
             ).model_copy(
                 update={
+                    "sla_policy": "Политика SLA 3 (регион 64, высокая срочность)",
                     "priority": Priority(
                         score=72.0,
                         parts=[

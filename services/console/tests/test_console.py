@@ -156,6 +156,7 @@ async def test_an_incident_page_marks_the_evidence_and_escapes_the_post(console:
     assert "<script>alert(1)</script>" not in page.text
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text
     assert "Правило: дороги → дорожный комитет" in page.text  # the assignment's explanation
+    assert "Сроки по политике: Политика SLA 3 (регион 64, высокая срочность)" in page.text  # what set the deadlines
     assert "https://vk.com/wall-1_p-64-a" in page.text
     # The history names what happened in words, not by the event's type.
     history = page.text[page.text.index('data-testid="history"') :]
