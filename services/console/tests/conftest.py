@@ -65,7 +65,7 @@ async def seed(gateway: Gateway) -> None:
                             PriorityPart(name="reach", value=510, factor=1.8, explanation="510 views"),
                         ],
                         formula="40 × 1.80 = 72.0",
-                    )
+                    ),
                 }
             ),
             post_id="p-64-a",
