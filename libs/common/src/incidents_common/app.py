@@ -100,6 +100,21 @@ class Liveness(BaseModel):
     service: str
 
 
+class Health(BaseModel):
+    """The process answers, and how it is connected (whether NATS is, which database it uses)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"status": "ok", "service": "routing", "nats_connected": True, "database": "sqlite"}]
+        }
+    )
+
+    status: Literal["ok"] = "ok"
+    service: str
+    nats_connected: bool
+    database: Literal["sqlite", "postgresql"]
+
+
 class Readiness(BaseModel):
     """Every dependency answered: `checks` names each (`ok`, or `disabled` for NATS in some tests)."""
 
@@ -239,13 +254,12 @@ def create_service_app(
     instrument_fastapi(app, tracer_provider)
 
     @app.get("/health", tags=["health"], summary="Liveness and dependencies")
-    async def health() -> dict[str, Any]:
-        return {
-            "status": "ok",
-            "service": settings.service_name,
-            "nats_connected": bool(events and events.connected),
-            "database": "sqlite" if db.is_sqlite else "postgresql",
-        }
+    async def health() -> Health:
+        return Health(
+            service=settings.service_name,
+            nats_connected=bool(events and events.connected),
+            database="sqlite" if db.is_sqlite else "postgresql",
+        )
 
     @app.get("/health/live", tags=["health"], summary="Liveness: the process answers")
     async def live() -> Liveness:

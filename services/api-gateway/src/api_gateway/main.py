@@ -126,7 +126,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             expose_headers=["Retry-After"],
             max_age=600,
         )
-    _add_health_example(app)
     _list_auth_responses(app)
     return app
 
@@ -158,22 +157,3 @@ def _upstream(name: str, url: str, settings: Settings, identity: Identity) -> Up
         timeout=settings.upstream_timeout,
         retries=settings.upstream_retries,
     )
-
-
-def _add_health_example(app: FastAPI) -> None:
-    """/health comes from libs/common without an example; the portal document has one for every endpoint."""
-    build = app.openapi
-
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            schema = build()
-            ok = schema["paths"]["/health"]["get"]["responses"]["200"]
-            ok.setdefault("content", {}).setdefault("application/json", {})["example"] = {
-                "status": "ok",
-                "service": "api-gateway",
-                "nats_connected": True,
-                "database": "sqlite",
-            }
-        return app.openapi_schema or build()
-
-    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way to extend the generated schema
