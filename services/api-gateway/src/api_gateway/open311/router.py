@@ -17,6 +17,7 @@ from api_gateway.open311 import service
 from api_gateway.open311.mapping import SERVICE_NAMES, service_of
 from api_gateway.open311.schemas import (
     REQUEST_EXAMPLE,
+    ServiceDefinition,
     ServiceRead,
     ServiceRequestCreated,
     ServiceRequestRead,
@@ -69,17 +70,16 @@ async def services(
 @router.get(
     "/services/{service_code}.json",
     summary="Service definition (no extra attributes: metadata is false for every service)",
-    responses={200: {"content": {"application/json": {"example": {"service_code": "roads", "attributes": []}}}}},
 )
 async def service_definition(
     request: Request,
     service_code: Annotated[str, Path(max_length=64)],
     jurisdiction_id: Annotated[str | None, Query(max_length=2)] = None,
-) -> dict[str, Any]:
+) -> ServiceDefinition:
     _public(request, jurisdiction_id)
     if service_code not in SERVICE_NAMES:
         raise NotFound(f"service_code {service_code} not found")
-    return {"service_code": service_code, "attributes": []}
+    return ServiceDefinition(service_code=service_code)
 
 
 @router.get(

@@ -4,8 +4,9 @@ field names are the specification's)."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class ServiceRead(BaseModel):
@@ -16,6 +17,29 @@ class ServiceRead(BaseModel):
     type: str = "realtime"
     keywords: str = ""
     group: str = ""
+
+
+class ServiceAttribute(BaseModel):
+    """One extra field a service asks for (GeoReport v2 service definition); none of ours asks any."""
+
+    variable: bool
+    code: str
+    datatype: Literal["string", "number", "datetime", "text", "singlevaluelist", "multivaluelist"]
+    required: bool
+    datatype_description: str | None = None
+    order: int
+    description: str
+    values: list[dict[str, str]] = Field(default_factory=list, description="key and name of each choice")
+
+
+class ServiceDefinition(BaseModel):
+    """GET /services/{service_code}.json: the attributes a request of the service carries beyond the
+    standard ones (`metadata` is false for every service here, so the list is empty)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"service_code": "roads", "attributes": []}]})
+
+    service_code: str
+    attributes: list[ServiceAttribute] = Field(default_factory=list)
 
 
 class ServiceRequestRead(BaseModel):
