@@ -147,3 +147,45 @@ async def test_candidates_read_from_the_database_share_one_string_per_term(db: D
     assert "яма" in shared
     by_value = {term: term for term in first}
     assert all(by_value[term] is next(t for t in second if t == term) for term in shared)
+
+
+async def test_the_deadline_scan_on_a_grown_database_reads_only_the_clocks_that_are_due(
+    settings: Settings, make_post: Any
+) -> None:
+    """The scanner runs every few seconds. Its look-up of due clocks walked every pending clock (the
+    index on (state, due_at) narrowed to `pending` only, the OR with the warning time kept the rest):
+    two rows an open incident, every pass. Each of the two conditions must be a range of an index."""
+    from routing.incidents.scanner import scan
+
+    db = await make_db(settings.database_url, directory=None)
+    try:
+        assert await seed_demo_directory(db) is not None
+        posts = grown_posts(make_post, 600, prefix="g")
+        for start in range(0, len(posts), 200):
+            async with db.transaction() as session:
+                await route_posts(session.writes, posts[start : start + 200], settings=settings, now=T0)
+        await db.gather_statistics()
+
+        sent: list[tuple[str, Any]] = []
+
+        def remember(_conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, many: bool) -> None:
+            if statement.lstrip().upper().startswith("SELECT") and "routing_deadlines" in statement and not many:
+                sent.append((statement, parameters))
+
+        event.listen(db.engine.sync_engine, "before_cursor_execute", remember)
+        try:
+            async with db.transaction() as session:
+                result = await scan(session, now=T0 + timedelta(minutes=10), settings=settings)
+        finally:
+            event.remove(db.engine.sync_engine, "before_cursor_execute", remember)
+        assert (result.warnings, result.escalations) == (0, 0)  # nothing is due ten minutes in
+        (statement, parameters), *_ = sent
+        async with db.engine.connect() as connection:
+            rows = await connection.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)
+            plan = [row[3] for row in rows.all()]
+        searches = [line for line in plan if "routing_deadlines" in line]
+        assert searches, plan
+        assert all(re.search(r"\(state=\? AND \w+", line) for line in searches), plan
+        assert any("due_at<" in line for line in searches) and any("warn_at<" in line for line in searches), plan
+    finally:
+        await db.dispose()

@@ -45,7 +45,11 @@ class Deadline(SQLModel, table=True):
     """One running clock of one incident. `warn_at` and `due_at` are precomputed in working time."""
 
     __tablename__ = "routing_deadlines"
-    __table_args__ = (Index("ix_routing_deadlines_state_due", "state", "due_at"),)
+    __table_args__ = (
+        Index("ix_routing_deadlines_state_due", "state", "due_at"),
+        # The scanner's other look-up: pending clocks not yet warned whose warning time has come.
+        Index("ix_routing_deadlines_state_warning", "state", "warned_at", "warn_at"),
+    )
 
     id: str = Field(default_factory=lambda: uuid.uuid4().hex, primary_key=True, max_length=32)
     incident_id: str = Field(max_length=36, index=True)

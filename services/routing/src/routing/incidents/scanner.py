@@ -52,8 +52,16 @@ async def scan(
         await session.exec(
             select(Deadline.incident_id)
             .where(
-                Deadline.state == DeadlineState.pending,
-                or_(Deadline.due_at <= now, and_(col(Deadline.warn_at) <= now, col(Deadline.warned_at).is_(None))),
+                # Each branch a range of its own index (the state repeated in both): with the state
+                # outside the OR, the databases walked every pending clock, two an open incident.
+                or_(
+                    and_(Deadline.state == DeadlineState.pending, col(Deadline.due_at) <= now),
+                    and_(
+                        Deadline.state == DeadlineState.pending,
+                        col(Deadline.warned_at).is_(None),
+                        col(Deadline.warn_at) <= now,
+                    ),
+                ),
             )
             .order_by(col(Deadline.due_at))
             .limit(limit)
