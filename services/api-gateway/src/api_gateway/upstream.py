@@ -30,6 +30,19 @@ log = logging.getLogger("api_gateway.upstream")
 RETRYABLE_STATUS = {502, 503, 504}
 
 
+# The answers an endpoint that asks routing may give besides its own (the errors below, relayed).
+UPSTREAM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    403: {"description": "Your role may not do this"},
+    409: {"description": "Routing refused the transition from the current status"},
+    502: {
+        "description": "Routing failed, or applied the action and answered off its contract (a version skew): "
+        "read the incident"
+    },
+    503: {"description": "Routing is unavailable; nothing was changed (Retry-After)"},
+    504: {"description": "Routing did not answer in time; the action may still be applied: read the incident"},
+}
+
+
 class UpstreamUnavailable(ServiceUnavailable):
     """Routing or the collector did not answer in time; rendered with Retry-After."""
 

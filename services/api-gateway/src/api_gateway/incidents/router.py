@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Body, Path, Query
 from fastapi.responses import StreamingResponse
@@ -26,21 +26,11 @@ from api_gateway.incidents.schemas import (
     SortField,
 )
 from api_gateway.replies.guard import ReplyGuardDep
+from api_gateway.upstream import UPSTREAM_RESPONSES
 from incidents_common.app import SessionDep
 from incidents_common.regions import REGIONS
 
 router = APIRouter(prefix="/v1", tags=["incidents"])
-
-UPSTREAM_RESPONSES: dict[int | str, dict[str, Any]] = {
-    403: {"description": "Your role may not do this"},
-    409: {"description": "Routing refused the transition from the current status"},
-    502: {
-        "description": "Routing failed, or applied the action and answered off its contract (a version skew): "
-        "read the incident"
-    },
-    503: {"description": "Routing is unavailable; nothing was changed (Retry-After)"},
-    504: {"description": "Routing did not answer in time; the action may still be applied: read the incident"},
-}
 
 
 @router.get(

@@ -15,9 +15,9 @@ from fastapi import APIRouter, Body, Path, Query
 from api_gateway.auth.deps import AUTH_RESPONSES, PrincipalDep
 from api_gateway.auth.principal import Role, require_roles
 from api_gateway.deps import RoutingDep
-from api_gateway.incidents.router import UPSTREAM_RESPONSES
 from api_gateway.replies import service
 from api_gateway.replies.schemas import DecisionCreate, HeldReplyPage, HeldReplyRead, ReleasedReply
+from api_gateway.upstream import UPSTREAM_RESPONSES
 from incidents_common.app import SessionDep
 
 router = APIRouter(prefix="/v1/held-replies", tags=["incidents"])
