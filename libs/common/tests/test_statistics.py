@@ -1,6 +1,7 @@
-"""SQLite's planner statistics: gathered as a database grows through the write path, and read by
-every pooled connection, not only the one that gathered them. Without them SQLite took an index on
-a column of two values over the one that selects a few rows."""
+"""The planner's statistics, gathered as a database grows through the write path. SQLite's are read
+by every pooled connection, not only the one that gathered them; without them SQLite took an index
+on a column of two values over the one that selects a few rows. PostgreSQL's are gathered per table
+before autovacuum would."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ class Parcel(SQLModel, table=True):
     id: int = Field(primary_key=True)
     owner: str = Field(max_length=20)
     state: str = Field(max_length=10)
+    note: str | None = None  # no index names it
 
 
 QUERY = (
@@ -95,3 +97,43 @@ def test_statistics_fall_due_each_time_the_rows_written_double() -> None:
             statistics.rows_since = 0
     first = SQLITE_FIRST_ANALYZE_ROWS
     assert due_at == [first, 2 * first, 4 * first, 8 * first]
+
+
+async def test_postgresql_analyses_a_table_the_write_path_grows_each_time_its_rows_double(postgres_url: str) -> None:
+    # Autovacuum would come within a minute or later; until then a fresh table is planned as if it
+    # held a few rows.
+    db = Database(postgres_url, [Parcel])
+    await db.create_tables()
+    try:
+        assert db.postgres_statistics is not None and db.statistics is None
+        rows = [
+            {"id": n, "owner": f"o-{n}", "state": "open" if n % 10 else "closed", "note": f"note {n}"}
+            for n in range(3_000)
+        ]
+        for start in range(0, len(rows), 500):
+            async with db.transaction() as session:
+                session.writes.insert(Parcel, rows[start : start + 500])
+        # Due at 1,000 rows and at 2,000; the next at 4,000.
+        assert db.postgres_statistics.gathered == {"test_statistics_parcel": 2}
+        async with db.engine.connect() as connection:
+            analysed = (
+                await connection.exec_driver_sql(
+                    "SELECT last_analyze IS NOT NULL FROM pg_stat_user_tables WHERE relname = 'test_statistics_parcel'"
+                )
+            ).scalar_one()
+            estimated = (
+                await connection.exec_driver_sql(
+                    "SELECT reltuples FROM pg_class WHERE relname = 'test_statistics_parcel'"
+                )
+            ).scalar_one()
+        assert analysed is True
+        async with db.engine.connect() as connection:
+            sampled = (
+                await connection.exec_driver_sql(
+                    "SELECT attname FROM pg_stats WHERE tablename = 'test_statistics_parcel' ORDER BY attname"
+                )
+            ).scalars()
+            assert list(sampled) == ["id", "owner", "state"]  # the indexed columns, not the note
+        assert estimated == 2_000  # what the second ANALYZE counted
+    finally:
+        await db.dispose()

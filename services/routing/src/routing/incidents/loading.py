@@ -13,7 +13,6 @@ import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import bindparam, text
 from sqlalchemy import select as core_select
@@ -152,10 +151,7 @@ async def load_candidates(
     candidates: dict[ClusterKey, list[Candidate]] = {key: [] for key in keys}
     if not keys:
         return candidates
-    connection = await session.connection()
-    found: list[Any] = []
-    for statement, parameters in OPEN_CANDIDATES.runs(keys, since=since):
-        found.extend((await connection.execute(statement, parameters)).all())
+    found = await OPEN_CANDIDATES.fetch(await session.connection(), keys, since=since)
     by_id: dict[str, Candidate] = {}
     seqs: dict[str, int] = {}
     for incident_id, region_code, category, address, city, seq in found:

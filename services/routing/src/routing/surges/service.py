@@ -222,13 +222,12 @@ async def load_counts(
 ) -> StoredCounts:
     """One query: per place, each bucket of the current window and the sum of its history's buckets
     (grouped under a NULL bucket), and the oldest bucket stored at all (where counting began)."""
-    connection = await session.connection()
-    found: list[Any] = []
-    keys = [place.key for place in places]
-    for statement, parameters in PLACE_COUNTS.runs(
-        keys, window_start=window.start, history_start=window.start - rules.history
-    ):
-        found.extend((await connection.execute(statement, parameters)).all())
+    found = await PLACE_COUNTS.fetch(
+        await session.connection(),
+        [place.key for place in places],
+        window_start=window.start,
+        history_start=window.start - rules.history,
+    )
     stored = StoredCounts()
     for region_code, city, category, bucket, total, data_start_value in found:
         place = Place.of_key(region_code, city, category)
@@ -244,11 +243,12 @@ async def load_prior_alerts(
     session: AsyncSession, places: Sequence[Place], window: Window, now: datetime, rules: SurgeRules
 ) -> dict[Place, PriorAlert]:
     """Per place, its latest alert that may still silence a new one (within the cool-down, or of this window)."""
-    connection = await session.connection()
-    found: list[Any] = []
-    keys = [place.key for place in places]
-    for statement, parameters in PRIOR_ALERTS.runs(keys, quiet_since=now - rules.cooldown, window_end=window.end):
-        found.extend((await connection.execute(statement, parameters)).all())
+    found = await PRIOR_ALERTS.fetch(
+        await session.connection(),
+        [place.key for place in places],
+        quiet_since=now - rules.cooldown,
+        window_end=window.end,
+    )
     return {
         Place.of_key(region_code, city, category): PriorAlert(raised_at, window_end)
         for region_code, city, category, raised_at, window_end in found
@@ -262,10 +262,9 @@ async def load_window_posts(
 
     A complaint is in the window exactly when it was attached since the window began: one published
     earlier counts in the bucket of its arrival (detector.bucket_of)."""
-    connection = await session.connection()
-    read: list[Any] = []
-    for statement, parameters in WINDOW_POSTS.runs([place.key for place in places], window_start=window.start):
-        read.extend((await connection.execute(statement, parameters)).all())
+    read = await WINDOW_POSTS.fetch(
+        await session.connection(), [place.key for place in places], window_start=window.start
+    )
     read.sort(key=lambda row: (row[5], row[4]))  # arrival order (attached_at, post id), across chunks
     found: dict[Place, list[tuple[str, str]]] = {}
     for region_code, city, category, incident_id, post_id, _attached_at in read:
