@@ -24,6 +24,7 @@ from sqlalchemy import ARRAY, Column, DateTime, LargeBinary, UniqueConstraint, b
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.schema import Table
 from sqlalchemy.types import TypeDecorator
@@ -195,6 +196,19 @@ class SqliteStatistics:
         cursor.execute("ANALYZE sqlite_schema")  # reloads sqlite_stat1 into this connection's planner
         cursor.close()
         record.info[_STATISTICS_SEEN] = self.generation
+
+
+def _replace_closed_connection(_dbapi_connection: Any, _record: Any, proxy: Any) -> None:
+    """Pool checkout: a connection the server closed (a restart, an administrator) is replaced.
+
+    In place of SQLAlchemy's pre-ping, which asks the server on every checkout (with asyncpg a BEGIN,
+    an empty statement and a ROLLBACK: a tenth of the collector's CPU at 300 posts/s). The driver
+    learns of a closed socket as soon as the event loop reads it; a connection lost in the instant
+    before its checkout fails its first statement, and the pool, told of the disconnection, replaces
+    it and the ones opened before it."""
+    is_closed = getattr(proxy.driver_connection, "is_closed", None)
+    if is_closed is not None and is_closed():
+        raise DisconnectionError("the database server closed this connection")
 
 
 # PostgreSQL's autovacuum gathers statistics, but visits each database once a minute
@@ -717,7 +731,7 @@ class Database:
         # JSON columns through orjson: the stdlib encoder was a few per cent of a consumer's CPU.
         kwargs: dict[str, Any] = {"echo": echo, "json_serializer": _json_text, "json_deserializer": orjson.loads}
         if not self.is_sqlite:
-            kwargs.update(pool_size=10, max_overflow=10, pool_pre_ping=True)
+            kwargs.update(pool_size=10, max_overflow=10)
         elif url.startswith("sqlite+aiosqlite"):
             kwargs["module"] = one_trip_dbapi()  # a statement, one trip to aiosqlite's thread
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
@@ -726,6 +740,8 @@ class Database:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
             self.statistics = SqliteStatistics()
             event.listen(self.engine.sync_engine, "checkout", self.statistics.reload_if_stale)
+        else:
+            event.listen(self.engine.sync_engine, "checkout", _replace_closed_connection)
         self.sessions = async_sessionmaker(self.engine, class_=WorkSession, expire_on_commit=False)
         self.tables: list[Table] = [t.__table__ for t in (*COMMON_TABLES, *tables)]
         self.postgres_statistics: PostgresStatistics | None = None
