@@ -6,9 +6,13 @@ before autovacuum would."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from pathlib import Path
 
-from sqlalchemy import Index
+import asyncpg
+import pytest
+from sqlalchemy import Index, text
+from sqlalchemy.engine import make_url
 from sqlmodel import Field, SQLModel
 
 from incidents_common.db import SQLITE_FIRST_ANALYZE_ROWS, Database, SqliteStatistics
@@ -136,4 +140,31 @@ async def test_postgresql_analyses_a_table_the_write_path_grows_each_time_its_ro
             assert list(sampled) == ["id", "owner", "state"]  # the indexed columns, not the note
         assert estimated == 2_000  # what the second ANALYZE counted
     finally:
+        await db.dispose()
+
+
+async def test_postgresql_skips_a_table_another_analyse_holds_rather_than_wait(
+    postgres_url: str, postgres_libpq_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    db = Database(postgres_url, [Parcel])
+    await db.create_tables()
+    database = make_url(postgres_url).database
+    holder = await asyncpg.connect(postgres_libpq_url, database=database)
+    try:
+        assert db.postgres_statistics is not None
+        # The lock autovacuum's ANALYZE takes, held by someone else until after the batch.
+        transaction = holder.transaction()
+        await transaction.start()
+        await holder.execute("LOCK TABLE test_statistics_parcel IN SHARE UPDATE EXCLUSIVE MODE")
+        rows = [{"id": n, "owner": f"o-{n}", "state": "open"} for n in range(SQLITE_FIRST_ANALYZE_ROWS)]
+        with caplog.at_level(logging.INFO, logger="incidents.db"):
+            async with db.transaction() as session:  # the batch that makes the table due
+                session.writes.insert(Parcel, rows)
+        assert db.postgres_statistics.gathered["test_statistics_parcel"] == 0
+        assert "statistics skipped" in caplog.text
+        async with db.transaction() as session:  # committed, and the database still answers
+            assert (await session.exec(text("SELECT count(*) FROM test_statistics_parcel"))).scalar_one() == len(rows)  # type: ignore[call-overload]
+        await transaction.rollback()
+    finally:
+        await holder.close()
         await db.dispose()

@@ -24,7 +24,7 @@ from sqlalchemy import ARRAY, Column, DateTime, LargeBinary, UniqueConstraint, b
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Dialect
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.schema import Table
 from sqlalchemy.types import TypeDecorator
@@ -221,6 +221,15 @@ def _replace_closed_connection(_dbapi_connection: Any, _record: Any, proxy: Any)
 # 300 × POSTGRES_STATISTICS_TARGET rows. The outbox and the inbox are left to autovacuum: their reads
 # need no statistics.
 POSTGRES_STATISTICS_TARGET = 20
+ANALYZE_LOCK_WAIT_MS = 200
+LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL's SQLSTATE for a lock_timeout that ran out
+
+
+def _sqlstate(exc: DBAPIError) -> str | None:
+    """The SQLSTATE the driver reported (asyncpg's adapter names it `sqlstate`, psycopg `pgcode`)."""
+    original = exc.orig
+    code = getattr(original, "sqlstate", None) or getattr(original, "pgcode", None)
+    return str(code) if code is not None else None
 
 
 class PostgresStatistics:
@@ -253,14 +262,23 @@ class PostgresStatistics:
         # Counted as gathered before the ANALYZE: a transaction committing meanwhile does not run it again.
         self._in_progress.update(tables)
         try:
-            async with engine.begin() as connection:
-                await connection.exec_driver_sql(f"SET LOCAL default_statistics_target = {POSTGRES_STATISTICS_TARGET}")
-                # Behind autovacuum's own ANALYZE of the table, skip it rather than hold the batch.
-                await connection.exec_driver_sql("SET LOCAL lock_timeout = '200ms'")
-                for table in tables:
-                    self.rows_before[table] += self.rows_since.pop(table, 0)
-                    await connection.exec_driver_sql(self._analyse[table])
-                    self.gathered[table] += 1
+            for table in tables:
+                self.rows_before[table] += self.rows_since.pop(table, 0)
+                try:
+                    async with engine.begin() as connection:
+                        await connection.exec_driver_sql(
+                            f"SET LOCAL default_statistics_target = {POSTGRES_STATISTICS_TARGET}"
+                        )
+                        # Behind another ANALYZE of the table (autovacuum's, a replica's), skip it
+                        # rather than hold the batch that made it due.
+                        await connection.exec_driver_sql(f"SET LOCAL lock_timeout = '{ANALYZE_LOCK_WAIT_MS}ms'")
+                        await connection.exec_driver_sql(self._analyse[table])
+                except DBAPIError as exc:
+                    if _sqlstate(exc) != LOCK_NOT_AVAILABLE:
+                        raise
+                    log.info("statistics skipped: the table is being analysed already", extra={"table": table})
+                    continue
+                self.gathered[table] += 1
         finally:
             self._in_progress.difference_update(tables)
 
