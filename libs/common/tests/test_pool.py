@@ -14,9 +14,7 @@ from incidents_common.db import Database
 from incidents_common.testing import eventually
 
 
-async def test_a_connection_the_server_closed_is_replaced(
-    postgres_url: str, postgres_libpq_url: str
-) -> None:
+async def test_a_connection_the_server_closed_is_replaced(postgres_url: str, postgres_libpq_url: str) -> None:
     db = Database(postgres_url, [])
     try:
         async with db.transaction() as session:
