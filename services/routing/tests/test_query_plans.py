@@ -125,7 +125,9 @@ async def test_a_key_list_finds_each_row_once(any_db: Database, make_post: Any) 
     if any_db.engine.dialect.name == "sqlite":  # padded to eight, the last key three more times
         ((_, parameters),) = query.runs(keys, since=T0 - timedelta(days=1))
         assert len(parameters) == 2 * 8 + 1
-    listed = [*keys, *keys, ("99", "roads")]  # each key twice, and one that has no incident
+    # Each key twice, one that has no incident, and one longer than its column: cut to the column's
+    # length it would be the first key again.
+    listed = [*keys, *keys, ("99", "roads"), (keys[0][0] + "9", keys[0][1])]
     async with any_db.engine.connect() as connection:
         found = await query.fetch(connection, listed, since=T0 - timedelta(days=1))
         assert await query.fetch(connection, [], since=T0) == []

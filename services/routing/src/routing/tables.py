@@ -6,9 +6,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Executable, Table, and_, bindparam, func, inspect, or_
+from sqlalchemy import ColumnElement, Executable, String, Table, and_, bindparam, func, inspect, or_
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.types import TypeDecorator
 from sqlmodel import SQLModel
 
 T = TypeVar("T")
@@ -70,7 +71,7 @@ class KeyedQuery:
             wanted = (
                 func.unnest(
                     *(
-                        bindparam(f"keys_{c}", type_=postgresql.ARRAY(column.type))
+                        bindparam(f"keys_{c}", type_=postgresql.ARRAY(_unbounded(column.type)))
                         for c, column in enumerate(self.columns)
                     )
                 )
@@ -111,6 +112,13 @@ class KeyedQuery:
                 self._check(key)
                 parameters.update((f"key_{n}_{c}", value) for c, value in enumerate(key))
             yield self.statement(size), parameters
+
+
+def _unbounded(type_: Any) -> Any:
+    """A key column's type for its array, without a length: a cast to VARCHAR(2)[] would cut a longer
+    value down to one that matches."""
+    base = type_.impl_instance if isinstance(type_, TypeDecorator) else type_  # SQLModel's AutoString
+    return String() if isinstance(base, String) else type_
 
 
 def key_chunks(keys: Sequence[T]) -> Iterator[Sequence[T]]:
