@@ -151,7 +151,11 @@ def score_regions(
         scores[code] += 0.9
     if not scores:
         return RegionGuess()
-    best = max(scores, key=lambda c: (scores[c], _population(text_mentions + hint_mentions, c)))
+    # The top score; a tie goes to the larger place (population is looked up for the tied codes only).
+    top = max(scores.values())
+    leaders = [code for code, score in scores.items() if score == top]
+    mentioned = text_mentions + hint_mentions
+    best = leaders[0] if len(leaders) == 1 else max(leaders, key=lambda code: _population(mentioned, code))
     evidence = [m.words for m in text_mentions if best in m.entry.codes]
     evidence += [f"подсказка: {m.words}" for m in hint_mentions if best in m.entry.codes]
     if hint_region == best:
