@@ -50,15 +50,19 @@ def grown_posts(make_post: Any, count: int, *, prefix: str) -> list[Any]:
     return posts
 
 
+async def grow(db: Database, posts: list[Any], *, settings: Settings, batch: int) -> None:
+    """The demo directory, then `posts` routed through the write path in batches of `batch`."""
+    assert await seed_demo_directory(db) is not None
+    for start in range(0, len(posts), batch):
+        async with db.transaction() as session:
+            await route_posts(session.writes, posts[start : start + batch], settings=settings, now=T0)
+
+
 async def test_a_batch_on_a_grown_database_reads_through_indexes(settings: Settings, make_post: Any) -> None:
     settings = settings.model_copy(update={"surge_min_count": 100_000})  # counted, never raised
     db = await make_db(settings.database_url, directory=None)
     try:
-        assert await seed_demo_directory(db) is not None
-        posts = grown_posts(make_post, 1_500, prefix="g")
-        for start in range(0, len(posts), 250):
-            async with db.transaction() as session:
-                await route_posts(session.writes, posts[start : start + 250], settings=settings, now=T0)
+        await grow(db, grown_posts(make_post, 1_500, prefix="g"), settings=settings, batch=250)
         assert db.statistics is not None and db.statistics.generation >= 1, "statistics were never gathered"
 
         sent: list[tuple[str, Any]] = []
@@ -147,11 +151,7 @@ async def test_postgresql_reads_a_batchs_candidates_in_one_join_on_the_composite
     # single-column indexes; one array per column, joined through unnest(), takes the cluster index.
     db = await make_db(postgres_url, directory=None)
     try:
-        assert await seed_demo_directory(db) is not None
-        posts = grown_posts(make_post, 1_200, prefix="g")
-        for start in range(0, len(posts), 200):
-            async with db.transaction() as session:
-                await route_posts(session.writes, posts[start : start + 200], settings=Settings(), now=T0)
+        await grow(db, grown_posts(make_post, 1_200, prefix="g"), settings=Settings(), batch=200)
         # Planned from the statistics the write path gathered (incidents_common.db.PostgresStatistics).
         assert db.postgres_statistics is not None and db.postgres_statistics.gathered["routing_incidents"] >= 1
         every_pair = [(region, category) for region in sorted(REGIONS) for category in CATEGORIES]
@@ -213,11 +213,7 @@ async def test_the_deadline_scan_on_a_grown_database_reads_only_the_clocks_that_
 
     db = await make_db(settings.database_url, directory=None)
     try:
-        assert await seed_demo_directory(db) is not None
-        posts = grown_posts(make_post, 600, prefix="g")
-        for start in range(0, len(posts), 200):
-            async with db.transaction() as session:
-                await route_posts(session.writes, posts[start : start + 200], settings=settings, now=T0)
+        await grow(db, grown_posts(make_post, 600, prefix="g"), settings=settings, batch=200)
         await db.gather_statistics()
 
         sent: list[tuple[str, Any]] = []
