@@ -293,9 +293,12 @@ def keep_rows_whole(connection: Connection, tables: Iterable[Table]) -> None:
         ),
         {"names": names},
     ).all()
-    for name, options in found:
-        if wanted not in options:
-            connection.exec_driver_sql(f'ALTER TABLE "{name}" SET (toast_tuple_target = {ROW_KEPT_WHOLE_BYTES})')
+    quote = connection.dialect.identifier_preparer.quote
+    altered = [name for name, options in found if wanted not in options]
+    for name in altered:
+        connection.exec_driver_sql(f"ALTER TABLE {quote(name)} SET (toast_tuple_target = {ROW_KEPT_WHOLE_BYTES})")
+    if altered:
+        log.info("rows up to %d bytes kept uncompressed", ROW_KEPT_WHOLE_BYTES, extra={"tables": len(altered)})
 
 
 def compare(connection: Connection, package: str) -> list[Any]:
