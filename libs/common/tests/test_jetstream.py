@@ -142,3 +142,25 @@ async def test_publish_failures_are_errors_with_the_reason(client: NatsClient) -
         assert pending.cancelled() and acks.pending == 0
     finally:
         await acks.close()
+
+
+async def test_a_consumer_counts_deliveries_as_the_server_numbers_them(client: NatsClient) -> None:
+    from nats.aio.msg import Msg
+
+    from incidents_common.nats.consumer import _deliveries
+
+    js = client.jetstream()
+    await js.publish("t.d", b"x")
+    sub = await js.pull_subscribe("t.d", durable="deliveries", config=ConsumerConfig(ack_wait=30))
+    seen = []
+    for _ in range(3):
+        (msg,) = await sub.fetch(1, timeout=5)
+        seen.append((_deliveries(msg), msg.metadata.num_delivered))
+        await msg.nak()
+    assert seen == [(1, 1), (2, 2), (3, 3)]
+    # The subject's newer form (domain and account hash before the stream), and no JetStream at all.
+    domain_form = "$JS.ACK.hub.ACCHASH.T.deliveries.4.17.9.1733540000000000000.0.r4nd0m"
+    server_count = Msg.Metadata._from_reply(domain_form).num_delivered
+    assert _deliveries(Msg(client, subject="t.d", reply=domain_form)) == server_count == 4
+    assert _deliveries(Msg(client, subject="t.d", reply="_INBOX.abc")) == 1
+    assert _deliveries(Msg(client, subject="t.d")) == 1

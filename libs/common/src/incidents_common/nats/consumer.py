@@ -416,7 +416,13 @@ class _Duplicate(Exception):
 
 
 def _deliveries(msg: Msg) -> int:
+    """How many times JetStream has delivered `msg`, read off its reply subject
+    (`$JS.ACK.<stream>.<consumer>.<delivered>.…`, or with a domain and an account hash before the
+    stream). `msg.metadata` also builds a timestamp and a dataclass per message: 3 % of the gateway's CPU."""
+    tokens = (msg.reply or "").split(".")
+    if len(tokens) < 9 or tokens[0] != "$JS" or tokens[1] != "ACK":
+        return 1  # not a JetStream message (tests): a first delivery
     try:
-        return int(msg.metadata.num_delivered or 1)
-    except Exception:  # noqa: BLE001 - not a JetStream message (tests): a first delivery
+        return int(tokens[4] if len(tokens) == 9 else tokens[6]) or 1
+    except ValueError:
         return 1
