@@ -35,6 +35,7 @@ from collector.models import TABLES
 from incidents_common.db import Database
 from incidents_common.identity import IDENTITY_DIR_ENV, Identity, init_identity_dir
 from incidents_common.processes import NatsServer, asyncpg_url, free_port, postgres_server, wait_for_port
+from incidents_common.settings import CLIENT_KEEP_ALIVE_SECONDS, SERVER_KEEP_ALIVE_SECONDS
 
 TEXTS = [
     "Во дворе дома на улице {street} <b>неделю</b> не вывозят мусор, контейнеры переполнены &amp; воняет",
@@ -99,7 +100,10 @@ async def bench_http(
 
     token = Identity.load("operator").mint("collector", ttl=3600)
     async with httpx.AsyncClient(
-        base_url=base_url, headers={"Authorization": f"Bearer {token}"}, timeout=120
+        base_url=base_url,
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=120,
+        limits=httpx.Limits(keepalive_expiry=CLIENT_KEEP_ALIVE_SECONDS),
     ) as client:
         started = time.perf_counter()
         await asyncio.gather(*(worker(client) for _ in range(concurrency)))
@@ -165,6 +169,7 @@ async def run(args: argparse.Namespace, work: Path, database_url: str) -> None:
     )
     command = [sys.executable, "-m", "uvicorn", "--factory", "collector.main:create_app"]
     command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", "--no-access-log"]
+    command += ["--timeout-keep-alive", str(SERVER_KEEP_ALIVE_SECONDS)]
     # Started once, between measurements: a blocking Popen is harmless here.
     service = subprocess.Popen(command, env=env, cwd=work)  # noqa: S603,ASYNC220 - fixed argv
     nc = None

@@ -74,6 +74,7 @@ from incidents_common.natsauth import SERVICES as NATS_USERS
 from incidents_common.natsauth import issue_region_credentials, region_filter, region_user
 from incidents_common.processes import NatsServer, asyncpg_url, free_port, nats_server_binary, pid_serving
 from incidents_common.regions import REGIONS
+from incidents_common.settings import CLIENT_KEEP_ALIVE_SECONDS
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -577,7 +578,9 @@ class Collector:
             base_url=f"http://127.0.0.1:{port}",
             headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
             timeout=120,
-            limits=httpx.Limits(max_connections=64, max_keepalive_connections=64),
+            limits=httpx.Limits(
+                max_connections=64, max_keepalive_connections=64, keepalive_expiry=CLIENT_KEEP_ALIVE_SECONDS
+            ),
         )
         self.retries = 0
 

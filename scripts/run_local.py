@@ -24,6 +24,7 @@ sys.path.insert(0, str(ROOT / "libs" / "common" / "src"))
 from incidents_common.identity import IDENTITY_DIR_ENV, Identity, init_identity_dir  # noqa: E402
 from incidents_common.natsauth import LocalNatsAuth, prepare_local_nats  # noqa: E402
 from incidents_common.processes import NatsServer, port_in_use  # noqa: E402
+from incidents_common.settings import SERVER_KEEP_ALIVE_SECONDS  # noqa: E402
 
 DEMO_POSTS = ROOT / "services" / "collector" / "src" / "collector" / "data" / "demo_posts.jsonl"
 
@@ -243,6 +244,7 @@ def main(argv: list[str] | None = None) -> int:
             command = [
                 sys.executable, "-m", "uvicorn", "--factory", f"{service.package}.main:create_app",
                 "--host", "127.0.0.1", "--port", str(service.port), "--no-access-log",
+                "--timeout-keep-alive", str(SERVER_KEEP_ALIVE_SECONDS),
             ]  # fmt: skip
             env = service_env(service, args, nats.url, data_dir, nats_auth)
             child = Supervised(service, command, env, logs / f"{service.name}.log")
@@ -252,6 +254,7 @@ def main(argv: list[str] | None = None) -> int:
         command = [
             sys.executable, "-m", "uvicorn", "--factory", "console.main:create_app",
             "--host", "127.0.0.1", "--port", str(console.port), "--no-access-log",
+            "--timeout-keep-alive", str(SERVER_KEEP_ALIVE_SECONDS),
         ]  # fmt: skip
         children.append(Supervised(console, command, console_env(args), logs / "console.log"))
         children[-1].start()

@@ -4,6 +4,7 @@ gateway, Ctrl-C stops everything cleanly, and a second start keeps the data."""
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import signal
@@ -20,11 +21,13 @@ import pytest
 
 from incidents_common.identity import Identity
 from incidents_common.processes import free_port, pid_serving
+from incidents_common.settings import CLIENT_KEEP_ALIVE_SECONDS, SERVER_KEEP_ALIVE_SECONDS
 
 pytestmark = pytest.mark.slow  # a long test: started first (incidents_common.testing)
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY = "e2e-federal-key"
+UVICORN_DEFAULT_KEEP_ALIVE = 5  # seconds (uvicorn.Config's timeout_keep_alive)
 
 
 @dataclass
@@ -264,6 +267,30 @@ class TestWholePipeline:
         )
         assert 400 <= response.status_code < 500
         assert response.headers["content-type"].startswith("application/problem+json")
+
+    def test_idle_connections_outlive_the_clients_keep_alive(self, system: RunningSystem) -> None:
+        """Every server of the launcher keeps an idle connection past uvicorn's default 5 s: a client that
+        reuses one as the server closes it gets no answer (the benchmark's collector client once died of
+        it), so our clients drop theirs first (CLIENT_KEEP_ALIVE_SECONDS < SERVER_KEEP_ALIVE_SECONDS)."""
+        assert CLIENT_KEEP_ALIVE_SECONDS < UVICORN_DEFAULT_KEEP_ALIVE < SERVER_KEEP_ALIVE_SECONDS
+        servers = ("gateway", "collector", "classifier", "routing", "console")
+        connections = {
+            name: http.client.HTTPConnection("127.0.0.1", system.ports[name], timeout=10) for name in servers
+        }
+        local_ports = {}
+        for name, connection in connections.items():
+            connection.request("GET", "/health/live")
+            assert connection.getresponse().read() is not None
+            assert connection.sock is not None
+            local_ports[name] = connection.sock.getsockname()[1]
+        time.sleep(UVICORN_DEFAULT_KEEP_ALIVE + 1.5)  # idle past the default timeout
+        for name, connection in connections.items():
+            connection.request("GET", "/health/live")  # on the same socket: http.client does not reconnect
+            response = connection.getresponse()  # RemoteDisconnected had the server closed it
+            response.read()
+            assert response.status == 200, name
+            assert connection.sock is not None and connection.sock.getsockname()[1] == local_ports[name], name
+            connection.close()
 
     def test_a_complaint_without_a_place_waits_and_is_placed_by_the_federal_level(self, system: RunningSystem) -> None:
         nowhere = {

@@ -47,6 +47,7 @@ from incidents_common.identity import IDENTITY_DIR_ENV, init_identity_dir
 from incidents_common.processes import asyncpg_url, free_port, postgres_server
 from incidents_common.regions import REGIONS
 from incidents_common.secretbox import generate_key
+from incidents_common.settings import CLIENT_KEEP_ALIVE_SECONDS, SERVER_KEEP_ALIVE_SECONDS
 
 ROOT = Path(__file__).resolve().parents[3]
 INSERT_CHUNK = 5_000
@@ -281,6 +282,7 @@ async def gateway_process(database_url: str, work: Path) -> AsyncIterator[str]:
     }
     command = [sys.executable, "-m", "uvicorn", "--factory", "api_gateway.main:create_app"]
     command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", "--no-access-log"]
+    command += ["--timeout-keep-alive", str(SERVER_KEEP_ALIVE_SECONDS)]
     with (work / "gateway.log").open("ab") as log_file:
         process = await asyncio.create_subprocess_exec(*command, env=env, cwd=ROOT, stdout=log_file, stderr=log_file)
     base_url = f"http://127.0.0.1:{port}"
@@ -383,7 +385,9 @@ async def bench_backend(backend: str, database_url: str, work: Path, args: argpa
         await db.dispose()
     results = []
     most = max(args.concurrency)
-    limits = httpx.Limits(max_connections=most, max_keepalive_connections=most)
+    limits = httpx.Limits(
+        max_connections=most, max_keepalive_connections=most, keepalive_expiry=CLIENT_KEEP_ALIVE_SECONDS
+    )
     async with (
         gateway_process(database_url, work) as base_url,
         httpx.AsyncClient(base_url=base_url, limits=limits, timeout=30) as client,

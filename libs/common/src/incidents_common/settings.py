@@ -11,6 +11,14 @@ from incidents_common.streams import MAX_REPLICAS, StreamSettings, StreamSpec, c
 
 DATA_DIR = Path("var")
 
+# How long an idle HTTP connection stays open. A client that reuses a connection just as the server
+# closes it gets no answer at all (httpx: ReadError), and a POST cannot safely be sent again; the
+# defaults of uvicorn and httpx are both 5 s, which races. Our servers keep idle connections as long as
+# nginx does, longer than common clients keep theirs (httpx 5 s, aiohttp 15 s); our own clients drop
+# theirs before uvicorn's default, so they are safe even with a server started without this setting.
+SERVER_KEEP_ALIVE_SECONDS = 75
+CLIENT_KEEP_ALIVE_SECONDS = 4.0
+
 
 class ServiceSettings(BaseSettings):
     """Fields every service has. Subclasses set `model_config = service_config("ROUTING_")`."""

@@ -23,6 +23,7 @@ import httpx
 from api_gateway.config import Settings
 from incidents_common.identity import ActingUser, Identity
 from incidents_common.problems import ProblemError, ServiceUnavailable
+from incidents_common.settings import CLIENT_KEEP_ALIVE_SECONDS
 from incidents_common.tracing import instrument_http_client
 
 log = logging.getLogger("api_gateway.upstream")
@@ -94,7 +95,9 @@ class Upstream:
         self.client = httpx.AsyncClient(
             base_url=base_url.rstrip("/"),
             timeout=httpx.Timeout(timeout, connect=connect_timeout),
-            limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+            limits=httpx.Limits(
+                max_connections=100, max_keepalive_connections=20, keepalive_expiry=CLIENT_KEEP_ALIVE_SECONDS
+            ),
             headers={"User-Agent": "incidents-api-gateway"},
         )
         instrument_http_client(self.client)  # client spans, and the trace goes on in routing/the collector

@@ -8,6 +8,7 @@ import uvicorn
 
 from console.config import Settings
 from console.main import create_app
+from incidents_common.settings import SERVER_KEEP_ALIVE_SECONDS
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -18,5 +19,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--gateway-url", default=defaults.gateway_url, help="the api-gateway (default %(default)s)")
     args = parser.parse_args(argv)
     settings = defaults.model_copy(update={"host": args.host, "port": args.port, "gateway_url": args.gateway_url})
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="warning")
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level="warning",
+        timeout_keep_alive=SERVER_KEEP_ALIVE_SECONDS,
+    )
     return 0

@@ -21,6 +21,7 @@ from console.deps import CsrfRefused, SignInRequired, page, sessions_of, sign_in
 from console.gateway import Gateway, GatewayError, SignedOut
 from console.sessions import COOKIE, SessionStore
 from incidents_common.logging import setup_logging
+from incidents_common.settings import CLIENT_KEEP_ALIVE_SECONDS
 from incidents_common.tracing import configure_tracing, instrument_fastapi, instrument_http_client
 
 VERSION = "0.1.0"
@@ -63,7 +64,12 @@ def create_app(settings: Settings | None = None, *, transport: httpx.AsyncBaseTr
     settings = settings or Settings()
     setup_logging(settings.service_name, settings.log_level, settings.log_json)
     tracer_provider = configure_tracing(settings.service_name, version=VERSION)
-    http = httpx.AsyncClient(base_url=settings.gateway_url, timeout=settings.gateway_timeout, transport=transport)
+    http = httpx.AsyncClient(
+        base_url=settings.gateway_url,
+        timeout=settings.gateway_timeout,
+        limits=httpx.Limits(keepalive_expiry=CLIENT_KEEP_ALIVE_SECONDS),
+        transport=transport,
+    )
     instrument_http_client(http)
 
     @contextlib.asynccontextmanager
