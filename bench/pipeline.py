@@ -79,6 +79,7 @@ from incidents_common.settings import CLIENT_KEEP_ALIVE_SECONDS
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 TICK = 0.1  # seconds between the latency phase's batches
+READER_WAIT = 5.0  # seconds a region subscriber's pull waits for events (a long poll: few idle requests)
 POLL = 0.2  # seconds between looks at the streams and consumers
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -506,7 +507,10 @@ class RegionReaders:
                 region_filter(code),
                 durable=region_user(code),
                 stream="INCIDENTS",
-                config=ConsumerConfig(ack_policy=AckPolicy.EXPLICIT, deliver_policy=DeliverPolicy.NEW, ack_wait=60),
+                # One ack per batch (its last message acks all before it), as a subscriber that reads in
+                # order would: an ack per event cost the bench client and nats-server about a second of
+                # CPU each in a 30 s latency phase, which the system under test then went without.
+                config=ConsumerConfig(ack_policy=AckPolicy.ALL, deliver_policy=DeliverPolicy.NEW, ack_wait=60),
             )
 
         await asyncio.gather(*(subscribe(code) for code in self.credentials))
@@ -516,7 +520,7 @@ class RegionReaders:
         subscription = self.subscriptions[code]
         while not self._stop.is_set():
             try:
-                messages = await subscription.fetch(200, timeout=1)
+                messages = await subscription.fetch(200, timeout=READER_WAIT)
             except (nats.errors.TimeoutError, TimeoutError):
                 continue
             except Exception as exc:  # noqa: BLE001 - a reader that stops would silently lose events
@@ -525,7 +529,8 @@ class RegionReaders:
                 continue
             for message in messages:
                 self._record(message)
-                await message.ack()
+            if messages:
+                await messages[-1].ack()
 
     def _record(self, message: Any) -> None:
         self.events += 1
@@ -548,6 +553,8 @@ class RegionReaders:
 
     async def stop(self) -> None:
         self._stop.set()
+        for task in self._tasks:
+            task.cancel()  # a reader may be in a long poll
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
     async def close(self) -> None:
