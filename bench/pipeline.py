@@ -530,7 +530,10 @@ class RegionReaders:
             for message in messages:
                 self._record(message)
             if messages:
-                await messages[-1].ack()
+                try:
+                    await messages[-1].ack()
+                except nats.errors.Error as exc:  # redelivered later (ack_wait), recorded once
+                    self.errors.append(f"{region_user(code)}: ack: {exc!r}")
 
     def _record(self, message: Any) -> None:
         self.events += 1
