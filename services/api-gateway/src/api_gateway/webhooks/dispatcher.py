@@ -33,6 +33,7 @@ from api_gateway.webhooks.signing import SIGNATURE_HEADER, seal_plaintext_webhoo
 from api_gateway.webhooks.targets import UNREACHABLE, TargetRefused, pin_target
 from incidents_common.db import Database
 from incidents_common.secretbox import SecretBoxError
+from incidents_common.settings import CLIENT_KEEP_ALIVE_SECONDS
 
 log = logging.getLogger("api_gateway.webhooks")
 
@@ -73,6 +74,9 @@ class WebhookDispatcher:
                 timeout=httpx.Timeout(self.settings.webhook_timeout, connect=min(2.0, self.settings.webhook_timeout)),
                 follow_redirects=False,
                 headers={"User-Agent": "incidents-api-gateway-webhooks"},
+                # A receiver may close an idle connection after 5 s (uvicorn's default): a delivery sent on
+                # it as it closes gets no answer and is sent again, though the receiver never saw it.
+                limits=httpx.Limits(keepalive_expiry=CLIENT_KEEP_ALIVE_SECONDS),
             )
         return self._client
 

@@ -40,6 +40,7 @@ from collector.sources.secrets import reveal_settings
 from incidents_common.db import Database, utcnow
 from incidents_common.events import PublicationStatus
 from incidents_common.secretbox import SecretBoxError
+from incidents_common.settings import CLIENT_KEEP_ALIVE_SECONDS
 
 log = logging.getLogger("collector.publishing")
 
@@ -81,7 +82,11 @@ class Publisher:
 
     async def start(self) -> None:
         self._stopping = False
-        self.http = httpx.AsyncClient(timeout=self.settings.http_timeout)
+        # A reply sent on a connection the network's server is closing gets no answer, and whether it
+        # was posted is then unknown: idle connections are dropped before common servers drop them.
+        self.http = httpx.AsyncClient(
+            timeout=self.settings.http_timeout, limits=httpx.Limits(keepalive_expiry=CLIENT_KEEP_ALIVE_SECONDS)
+        )
         self._task = asyncio.create_task(self._loop(), name="collector-publisher")
 
     async def stop(self) -> None:
