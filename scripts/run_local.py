@@ -151,18 +151,34 @@ class Supervised:
             self.process.kill()
 
 
-def wait_healthy(service: Service, process: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
+def wait_healthy(
+    service: Service, process: subprocess.Popen[bytes], timeout: float = 60.0, *, reports_as: str | None = None
+) -> None:
+    """Wait until the service's /health answers as the service (`reports_as`: the name it gives, by
+    default its own): another program on the port answers 200 too, and the service may be failing
+    to bind it, restarted over and over."""
+    expected = reports_as or service.name
     deadline = time.monotonic() + timeout
     url = f"http://127.0.0.1:{service.port}/health"
+    stranger = None
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"{service.name} exited with code {process.returncode}; see its log")
         try:
-            if httpx.get(url, timeout=1.0).status_code == 200:
-                return
+            response = httpx.get(url, timeout=1.0)
         except httpx.HTTPError:
-            pass
+            response = None
+        if response is not None and response.status_code == 200:
+            try:
+                answered = response.json().get("service")
+            except (ValueError, AttributeError):
+                answered = None
+            if answered == expected:
+                return
+            stranger = answered or "something that is no service of ours"
         time.sleep(0.2)
+    if stranger is not None:
+        raise TimeoutError(f"port {service.port}, meant for {service.name}, is answered by {stranger!r}")
     raise TimeoutError(f"{service.name} did not answer {url} within {timeout}s")
 
 
@@ -220,18 +236,21 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, stop)
     # Also when started in the background, where a shell makes the process ignore SIGINT.
     signal.signal(signal.SIGINT, stop)
-    busy = [
-        port
-        for port in (
-            args.nats_port,
-            args.gateway_port,
-            args.collector_port,
-            args.classifier_port,
-            args.routing_port,
-            args.console_port,
-        )
-        if port_in_use(port)
-    ]
+    ports = {
+        "--nats-port": args.nats_port,
+        "--gateway-port": args.gateway_port,
+        "--collector-port": args.collector_port,
+        "--classifier-port": args.classifier_port,
+        "--routing-port": args.routing_port,
+        "--console-port": args.console_port,
+    }
+    shared = {port: [flag for flag, p in ports.items() if p == port] for port in ports.values()}
+    twice = {port: flags for port, flags in shared.items() if len(flags) > 1}
+    if twice:
+        clashes = "; ".join(f"{' and '.join(flags)} are both {port}" for port, flags in twice.items())
+        print(f"error: every server needs its own port: {clashes}", file=sys.stderr)
+        return 2
+    busy = [port for port in ports.values() if port_in_use(port)]
     if busy:
         print(f"error: port(s) {busy} on 127.0.0.1 are in use; is the system already running?", file=sys.stderr)
         return 1
@@ -260,7 +279,8 @@ def main(argv: list[str] | None = None) -> int:
         children[-1].start()
         for child in children:
             assert child.process is not None
-            wait_healthy(child.service, child.process)
+            name = child.env.get(f"{child.service.prefix}SERVICE_NAME", child.service.name)
+            wait_healthy(child.service, child.process, reports_as=name)
             page = "/" if child.service.name == "console" else "/docs"
             print(f"  {child.service.name:<12} http://127.0.0.1:{child.service.port}{page}", flush=True)
         if not args.no_demo and DEMO_POSTS.exists():

@@ -24,10 +24,21 @@ if TYPE_CHECKING:
     from incidents_common.natsauth import ClusterNode
 
 
+_HANDED_OUT: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A port on 127.0.0.1 that nothing listens on, never one this process was given before: the
+    kernel may offer a port again once its probe socket is closed, and two services told the same
+    port leave one of them unable to bind (a benchmark once gave the classifier the console's)."""
+    for _ in range(100):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+        if port not in _HANDED_OUT:
+            _HANDED_OUT.add(port)
+            return port
+    raise OSError("no free port on 127.0.0.1 that this process was not given before")
 
 
 def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
