@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from incidents_common.db import Database
+from incidents_common.db import Database, Received
 from incidents_common.events import (
     SUBJECT_POST_COLLECTED,
     CloudEvent,
@@ -151,6 +151,48 @@ async def test_a_consumer_holds_it_off_inside_the_handler_only(
         assert collector_on_inside == [False, False, False]
         assert gc.isenabled(), "given back once the batch was acked"
     finally:
+        await runtime.stop()
+        await db.dispose()
+
+
+async def test_a_handled_batch_is_freed_without_the_cycle_collector(nats_url: str, tmp_path: Path) -> None:
+    """The session of a batch's transaction and its Writes refer to each other: what the Writes still
+    holds after the commit (the batch's messages and decoded documents) must not wait for the cycle
+    collector, or every young collection walks all of it (about 4 % of the gateway's CPU)."""
+
+    async def handle(_session: AsyncSession, event: CloudEvent[Any]) -> None:
+        pass
+
+    def messages_alive() -> int:
+        return sum(1 for o in gc.get_objects() if isinstance(o, Received) and b"gcfree" in o.raw)
+
+    spec = ConsumerSpec(
+        f"test-gcfree-{uuid.uuid4().hex[:6]}", "POSTS", SUBJECT_POST_COLLECTED, each_event(handle), fetch_timeout=0.2
+    )
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'gcfree.db'}", [])
+    runtime = EventRuntime(db=db, nats_url=nats_url, client_name="gcfree", consumers=[spec])
+    await db.create_tables()
+    await runtime.start()
+    was = gc.isenabled()
+    gc.collect()
+    gc.disable()  # what is freed from here on is freed by reference counting alone
+    try:
+        await asyncio.wait_for(runtime.ready.wait(), 20)
+        assert runtime.js is not None
+        now = datetime.now(UTC)
+        for n in range(5):
+            post = PostCollected(
+                post_id=f"gcfree{n}", source_type=SourceType.push, external_id=f"gcfree{n}", text="Яма",
+                published_at=now, collected_at=now,
+            )  # fmt: skip
+            event = new_event(post, source="/test")
+            await runtime.js.publish(SUBJECT_POST_COLLECTED, encode_event(event), headers={"Nats-Msg-Id": event.id})
+        consumer = runtime.consumers[0]
+        await eventually(lambda: _processed(consumer.stats.processed), until=lambda n: n == 5)
+        await eventually(lambda: _processed(messages_alive()), until=lambda n: n == 0, timeout=5)
+    finally:
+        if was:
+            gc.enable()
         await runtime.stop()
         await db.dispose()
 

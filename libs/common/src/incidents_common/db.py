@@ -531,13 +531,19 @@ class Writes:
         self.discard()
 
     def discard(self) -> None:
-        """The transaction rolled back: nothing queued happened."""
+        """The transaction rolled back (or its effects were applied): nothing queued is left, and the
+        consumed messages are let go."""
         self._queued.clear()
         self._counts.clear()
         self._after_commit.clear()
         self.events_queued = 0
         self.rows_written = 0
         self.rows_by_table.clear()
+        # The session and its Writes refer to each other, so they are freed only by the cycle
+        # collector: whatever they still hold (a batch's decoded documents, some 10 objects an
+        # event) would wait for it, and every young collection would walk it all.
+        self.received = {}
+        self.traceparents = {}
 
 
 @functools.cache
