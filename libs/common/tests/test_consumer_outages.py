@@ -58,7 +58,7 @@ from incidents_common.nats import (
 )
 from incidents_common.processes import NatsServer, free_port
 from incidents_common.streams import ensure_streams
-from incidents_common.testing import eventually, read_stream
+from incidents_common.testing import eventually, read_stream, started
 
 
 class Effect(SQLModel, table=True):
@@ -106,18 +106,6 @@ def _handler(*, poison: str | None = None, calls: list[str] | None = None) -> Ca
         session.add(Effect(post_id=event.data.post_id))
 
     return handle
-
-
-@contextlib.asynccontextmanager
-async def started(runtime: EventRuntime) -> AsyncIterator[EventRuntime]:
-    await runtime.db.create_tables()
-    await runtime.start()
-    try:
-        await asyncio.wait_for(runtime.ready.wait(), 20)
-        yield runtime
-    finally:
-        await runtime.stop()
-        await runtime.db.dispose()
 
 
 async def _dead_letters(url: str, durable: str) -> list[Any]:

@@ -5,10 +5,10 @@ handler only. (That an outage's pause does not hold it off: test_consumer_outage
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 import gc
 import uuid
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -27,7 +27,7 @@ from incidents_common.events import (
 )
 from incidents_common.nats import ConsumerSpec, EventRuntime, each_event, gcpause
 from incidents_common.nats.gcpause import collector_paused
-from incidents_common.testing import eventually
+from incidents_common.testing import eventually, started
 
 
 @pytest.fixture
@@ -120,6 +120,28 @@ def test_under_sustained_overlap_the_older_generations_are_collected_too(
     assert collections == [0, 0, 0, 1] * 3 + [2], collections
 
 
+def running_consumer(
+    nats_url: str, tmp_path: Path, handle: Callable[[AsyncSession, CloudEvent[Any]], Awaitable[None]]
+) -> contextlib.AbstractAsyncContextManager[EventRuntime]:
+    """A real consumer of post.collected (SQLite inbox, a real nats-server)."""
+    name = f"test-gc-{uuid.uuid4().hex[:6]}"
+    spec = ConsumerSpec(name, "POSTS", SUBJECT_POST_COLLECTED, each_event(handle), fetch_timeout=0.2)
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'gc.db'}", [])
+    return started(EventRuntime(db=db, nats_url=nats_url, client_name=name, consumers=[spec]))
+
+
+async def publish_posts(runtime: EventRuntime, prefix: str, count: int) -> None:
+    assert runtime.js is not None
+    now = datetime.now(UTC)
+    for n in range(count):
+        post = PostCollected(
+            post_id=f"{prefix}{n}", source_type=SourceType.push, external_id=f"{prefix}{n}", text="Яма",
+            published_at=now, collected_at=now,
+        )  # fmt: skip
+        event = new_event(post, source="/test")
+        await runtime.js.publish(SUBJECT_POST_COLLECTED, encode_event(event), headers={"Nats-Msg-Id": event.id})
+
+
 async def test_a_consumer_holds_it_off_inside_the_handler_only(
     nats_url: str, tmp_path: Path, collector_on: None
 ) -> None:
@@ -128,31 +150,12 @@ async def test_a_consumer_holds_it_off_inside_the_handler_only(
     async def handle(_session: AsyncSession, event: CloudEvent[Any]) -> None:
         collector_on_inside.append(gc.isenabled())
 
-    spec = ConsumerSpec(
-        f"test-gc-{uuid.uuid4().hex[:6]}", "POSTS", SUBJECT_POST_COLLECTED, each_event(handle), fetch_timeout=0.2
-    )
-    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'gc.db'}", [])
-    runtime = EventRuntime(db=db, nats_url=nats_url, client_name="gc", consumers=[spec])
-    await db.create_tables()
-    await runtime.start()
-    try:
-        await asyncio.wait_for(runtime.ready.wait(), 20)
-        assert runtime.js is not None
-        now = datetime.now(UTC)
-        for n in range(3):
-            post = PostCollected(
-                post_id=f"gc{n}", source_type=SourceType.push, external_id=f"gc{n}", text="Яма", published_at=now,
-                collected_at=now,
-            )  # fmt: skip
-            event = new_event(post, source="/test")
-            await runtime.js.publish(SUBJECT_POST_COLLECTED, encode_event(event), headers={"Nats-Msg-Id": event.id})
+    async with running_consumer(nats_url, tmp_path, handle) as runtime:
+        await publish_posts(runtime, "gc", 3)
         consumer = runtime.consumers[0]
         await eventually(lambda: _processed(consumer.stats.processed), until=lambda n: n == 3)
         assert collector_on_inside == [False, False, False]
         assert gc.isenabled(), "given back once the batch was acked"
-    finally:
-        await runtime.stop()
-        await db.dispose()
 
 
 async def test_a_handled_batch_is_freed_without_the_cycle_collector(nats_url: str, tmp_path: Path) -> None:
@@ -166,35 +169,18 @@ async def test_a_handled_batch_is_freed_without_the_cycle_collector(nats_url: st
     def messages_alive() -> int:
         return sum(1 for o in gc.get_objects() if isinstance(o, Received) and b"gcfree" in o.raw)
 
-    spec = ConsumerSpec(
-        f"test-gcfree-{uuid.uuid4().hex[:6]}", "POSTS", SUBJECT_POST_COLLECTED, each_event(handle), fetch_timeout=0.2
-    )
-    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'gcfree.db'}", [])
-    runtime = EventRuntime(db=db, nats_url=nats_url, client_name="gcfree", consumers=[spec])
-    await db.create_tables()
-    await runtime.start()
-    was = gc.isenabled()
-    gc.collect()
-    gc.disable()  # what is freed from here on is freed by reference counting alone
-    try:
-        await asyncio.wait_for(runtime.ready.wait(), 20)
-        assert runtime.js is not None
-        now = datetime.now(UTC)
-        for n in range(5):
-            post = PostCollected(
-                post_id=f"gcfree{n}", source_type=SourceType.push, external_id=f"gcfree{n}", text="Яма",
-                published_at=now, collected_at=now,
-            )  # fmt: skip
-            event = new_event(post, source="/test")
-            await runtime.js.publish(SUBJECT_POST_COLLECTED, encode_event(event), headers={"Nats-Msg-Id": event.id})
-        consumer = runtime.consumers[0]
-        await eventually(lambda: _processed(consumer.stats.processed), until=lambda n: n == 5)
-        await eventually(lambda: _processed(messages_alive()), until=lambda n: n == 0, timeout=5)
-    finally:
-        if was:
-            gc.enable()
-        await runtime.stop()
-        await db.dispose()
+    async with running_consumer(nats_url, tmp_path, handle) as runtime:
+        was = gc.isenabled()
+        gc.collect()
+        gc.disable()  # what is freed from here on is freed by reference counting alone
+        try:
+            await publish_posts(runtime, "gcfree", 5)
+            consumer = runtime.consumers[0]
+            await eventually(lambda: _processed(consumer.stats.processed), until=lambda n: n == 5)
+            await eventually(lambda: _processed(messages_alive()), until=lambda n: n == 0, timeout=5)
+        finally:
+            if was:
+                gc.enable()
 
 
 async def _processed(value: int) -> int:

@@ -9,11 +9,12 @@ deleted before it runs) and, for PostgreSQL, a database of its own.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
 
@@ -25,6 +26,9 @@ from incidents_common.factories import post_collected as post_collected
 from incidents_common.factories import reply_requested as reply_requested
 from incidents_common.factories import surge_alert as surge_alert
 from incidents_common.processes import NatsServer, asyncpg_url, postgres_server
+
+if TYPE_CHECKING:
+    from incidents_common.nats import EventRuntime
 
 T = TypeVar("T")
 
@@ -91,6 +95,20 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     libpq: str = request.getfixturevalue("postgres_libpq_url")
     name = await _create_database(libpq)
     return asyncpg_url(libpq, name)
+
+
+@contextlib.asynccontextmanager
+async def started(runtime: EventRuntime) -> AsyncIterator[EventRuntime]:
+    """The runtime's tables created, its consumers subscribed and ready; stopped (and its database
+    disposed of) afterwards."""
+    await runtime.db.create_tables()
+    await runtime.start()
+    try:
+        await asyncio.wait_for(runtime.ready.wait(), 20)
+        yield runtime
+    finally:
+        await runtime.stop()
+        await runtime.db.dispose()
 
 
 async def eventually(
