@@ -58,9 +58,13 @@ class ServiceSettings(BaseSettings):
             "opens it (docs/observability.md)"
         ),
     )
-    consumer_batch: int = Field(default=500, description="Messages fetched per pull")
+    # A batch's fixed costs (its transaction, the rows its decisions load, a relay pass, a collection
+    # of what survived it) are spread over its events: in bench/pipeline.py 1,000 instead of 500 took
+    # 5-8 % off the CPU per post on both databases, for about 20 MB more peak RSS per service. Batches
+    # fill only under load: at a trickle each stage still hands on what it has after fetch_timeout.
+    consumer_batch: int = Field(default=1000, ge=1, description="Messages fetched per pull (at most)")
     max_deliver: int = Field(default=5, description="Deliveries before a message is dead-lettered")
-    outbox_batch: int = Field(default=500, description="Outbox rows published per relay pass")
+    outbox_batch: int = Field(default=1000, ge=1, description="Outbox rows published per relay pass")
 
     # --- JetStream streams: replicas, storage and limits (incidents_common.streams; docs/operations-cluster.md) ---
     # ensure_streams creates a missing stream with these and only ever raises an existing one.

@@ -13,8 +13,6 @@ class Settings(SecretsAtRestSettings):
 
     service_name: str = "collector"
     port: int = 8001
-    # The collector is the pipeline's highest-volume publisher: larger relay passes, fewer round trips.
-    outbox_batch: int = Field(default=1000, ge=1, description="Outbox rows published per relay pass")
 
     scheduler_enabled: bool = Field(default=True, description="Poll the configured sources (off: push/import only)")
     poll_concurrency: int = Field(default=8, ge=1, description="Sources polled at the same time")

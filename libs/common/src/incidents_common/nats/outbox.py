@@ -32,7 +32,7 @@ class OutboxRelay:
     """
 
     def __init__(
-        self, db: Database, *, batch: int = 500, poll_interval: float = 1.0, ack_timeout: float = 15.0
+        self, db: Database, *, batch: int = 1000, poll_interval: float = 1.0, ack_timeout: float = 15.0
     ) -> None:
         self.db = db
         self.batch = batch

@@ -36,7 +36,7 @@ class EventRuntime:
         nats_url: str,
         client_name: str,
         consumers: Sequence[ConsumerSpec] = (),
-        outbox_batch: int = 500,
+        outbox_batch: int = 1000,
         user: str | None = None,
         password: str | None = None,
         stop_timeout: float = 10.0,
