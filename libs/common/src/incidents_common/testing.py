@@ -194,6 +194,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     items.sort(key=lambda item: not any(item.get_closest_marker(name) for name in LONG_MARKERS))
 
 
+_IDENTITY_DIR_MADE = pytest.StashKey[Path]()
+
+
 def pytest_configure(config: pytest.Config) -> None:
     """Every app the tests start loads its keys from one folder made for this session."""
     import os
@@ -205,6 +208,17 @@ def pytest_configure(config: pytest.Config) -> None:
         folder = Path(tempfile.mkdtemp(prefix="incidents-identity-"))
         init_identity_dir(folder)
         os.environ[IDENTITY_DIR_ENV] = str(folder)
+        config.stash[_IDENTITY_DIR_MADE] = folder
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """The session's keys go with it (the process that made the folder removes it: xdist's workers
+    inherit the folder and leave it)."""
+    import shutil
+
+    folder = config.stash.get(_IDENTITY_DIR_MADE, None)
+    if folder is not None:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 class ServiceAuth:
