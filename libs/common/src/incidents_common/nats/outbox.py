@@ -21,6 +21,9 @@ OUTBOX: Table = OutboxMessage.__table__  # type: ignore[attr-defined]  # SQLMode
 
 log = logging.getLogger("incidents.nats")
 
+# Rows a pass publishes, unless the service's settings say otherwise (ServiceSettings.outbox_batch).
+RELAY_BATCH = 1000
+
 
 class OutboxRelay:
     """Publishes outbox rows in order, asynchronously in batches, and deletes what JetStream acked.
@@ -32,7 +35,7 @@ class OutboxRelay:
     """
 
     def __init__(
-        self, db: Database, *, batch: int = 1000, poll_interval: float = 1.0, ack_timeout: float = 15.0
+        self, db: Database, *, batch: int = RELAY_BATCH, poll_interval: float = 1.0, ack_timeout: float = 15.0
     ) -> None:
         self.db = db
         self.batch = batch

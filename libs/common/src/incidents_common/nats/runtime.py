@@ -14,7 +14,7 @@ from nats.js import JetStreamContext
 from incidents_common.db import Database
 from incidents_common.nats.connection import ConnectionLog, connect, short_error
 from incidents_common.nats.consumer import Consumer
-from incidents_common.nats.outbox import OutboxRelay
+from incidents_common.nats.outbox import RELAY_BATCH, OutboxRelay
 from incidents_common.nats.spec import ConsumerSpec
 from incidents_common.streams import ensure_streams
 
@@ -36,7 +36,7 @@ class EventRuntime:
         nats_url: str,
         client_name: str,
         consumers: Sequence[ConsumerSpec] = (),
-        outbox_batch: int = 1000,
+        outbox_batch: int = RELAY_BATCH,
         user: str | None = None,
         password: str | None = None,
         stop_timeout: float = 10.0,
